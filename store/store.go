@@ -98,9 +98,9 @@ type Recovery struct {
 type Identities interface {
 	// CreateIdentity stores a new identity. ErrConflict if its ID or Email is taken.
 	CreateIdentity(ctx context.Context, id Identity) error
-	IdentityByID(ctx context.Context, id string) (Identity, error)          // ErrNotFound
-	IdentityByEmail(ctx context.Context, email string) (Identity, error)    // ErrNotFound; email already normalised
-	ListIdentities(ctx context.Context) ([]Identity, error)                 // ordered by Email
+	IdentityByID(ctx context.Context, id string) (Identity, error)       // ErrNotFound
+	IdentityByEmail(ctx context.Context, email string) (Identity, error) // ErrNotFound; email already normalised
+	ListIdentities(ctx context.Context) ([]Identity, error)              // ordered by Email
 	// SetIdentityState changes State and UpdatedAt; when the state changes
 	// it also increments Generation so existing sessions end. ErrNotFound.
 	SetIdentityState(ctx context.Context, id string, state IdentityState, now time.Time) (Identity, error)
