@@ -1,0 +1,208 @@
+// Package auth is the authentication domain: identities, password login,
+// sessions with their JWTs, and the three-step password recovery. It knows
+// nothing about HTTP; server/ maps its errors onto the contract.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/vero-oms/omsd/server/mail"
+	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/store"
+)
+
+// Roles an identity can hold.
+const (
+	RoleAdmin   = "admin"
+	RoleMaker   = "maker"
+	RoleChecker = "checker"
+	RoleTrader  = "trader"
+)
+
+// KnownRoles lists every role, in a stable order.
+var KnownRoles = []string{RoleAdmin, RoleMaker, RoleChecker, RoleTrader}
+
+// Limit is "at most Count events per Window".
+type Limit struct {
+	Count  int64
+	Window time.Duration
+}
+
+func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Count, l.Window) }
+
+// Config holds the auth policy. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	SessionLifespan          time.Duration
+	RecoveryCodeLifespan     time.Duration
+	RecoveryVerifiedLifespan time.Duration
+	RecoveryMaxAttempts      int
+
+	LoginPerIdentifier  Limit // failed logins per email
+	LoginPerIP          Limit // failed logins per client IP
+	RecoveryPerEmail    Limit // recovery starts per email (known or not)
+	RecoveryPerIP       Limit // recovery starts per client IP
+	RecoveryVerifyPerIP Limit // code checks per client IP
+	RecoveryResetPerIP  Limit // reset attempts per client IP
+	PasswordPolicy      password.Policy
+	StoreTimeout        time.Duration // bound on each store round trip
+}
+
+// DefaultConfig is the documented default policy.
+func DefaultConfig() Config {
+	return Config{
+		SessionLifespan:          24 * time.Hour,
+		RecoveryCodeLifespan:     10 * time.Minute,
+		RecoveryVerifiedLifespan: 10 * time.Minute,
+		RecoveryMaxAttempts:      5,
+		LoginPerIdentifier:       Limit{10, 15 * time.Minute},
+		LoginPerIP:               Limit{100, 15 * time.Minute},
+		RecoveryPerEmail:         Limit{5, time.Hour},
+		RecoveryPerIP:            Limit{30, time.Hour},
+		RecoveryVerifyPerIP:      Limit{60, 15 * time.Minute},
+		RecoveryResetPerIP:       Limit{30, 15 * time.Minute},
+		PasswordPolicy:           password.Policy{MinLength: 8, MaxLength: 256},
+		StoreTimeout:             2 * time.Second,
+	}
+}
+
+// Service implements the authentication use cases.
+type Service struct {
+	cfg    Config
+	store  store.Store
+	hasher *password.Hasher
+	tokens *token.Issuer
+	mailer mail.Sender
+	secret []byte
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Deps are the collaborators of a Service.
+type Deps struct {
+	Store  store.Store
+	Hasher *password.Hasher
+	Tokens *token.Issuer
+	Mailer mail.Sender // should not block: wrap slow senders in mail.Async
+	Secret []byte      // HMAC key for recovery codes and email keys; >= 32 bytes
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+// New builds a Service.
+func New(cfg Config, d Deps) (*Service, error) {
+	def := DefaultConfig()
+	if cfg.SessionLifespan <= 0 {
+		cfg.SessionLifespan = def.SessionLifespan
+	}
+	if cfg.RecoveryCodeLifespan <= 0 {
+		cfg.RecoveryCodeLifespan = def.RecoveryCodeLifespan
+	}
+	if cfg.RecoveryVerifiedLifespan <= 0 {
+		cfg.RecoveryVerifiedLifespan = def.RecoveryVerifiedLifespan
+	}
+	if cfg.RecoveryMaxAttempts <= 0 {
+		cfg.RecoveryMaxAttempts = def.RecoveryMaxAttempts
+	}
+	for _, l := range []struct {
+		dst *Limit
+		def Limit
+	}{
+		{&cfg.LoginPerIdentifier, def.LoginPerIdentifier}, {&cfg.LoginPerIP, def.LoginPerIP},
+		{&cfg.RecoveryPerEmail, def.RecoveryPerEmail}, {&cfg.RecoveryPerIP, def.RecoveryPerIP},
+		{&cfg.RecoveryVerifyPerIP, def.RecoveryVerifyPerIP}, {&cfg.RecoveryResetPerIP, def.RecoveryResetPerIP},
+	} {
+		if l.dst.Count <= 0 || l.dst.Window <= 0 {
+			*l.dst = l.def
+		}
+	}
+	if cfg.PasswordPolicy.MinLength <= 0 {
+		cfg.PasswordPolicy.MinLength = def.PasswordPolicy.MinLength
+	}
+	if cfg.PasswordPolicy.MaxLength <= 0 {
+		cfg.PasswordPolicy.MaxLength = def.PasswordPolicy.MaxLength
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = def.StoreTimeout
+	}
+	if d.Store == nil || d.Hasher == nil || d.Tokens == nil || d.Mailer == nil {
+		return nil, errors.New("auth: store, hasher, tokens and mailer are required")
+	}
+	if len(d.Secret) < 32 {
+		return nil, errors.New("auth: the secret must be at least 32 bytes")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mailer: d.Mailer,
+		secret: d.Secret, log: d.Logger, now: d.Clock}, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (s *Service) Config() Config { return s.cfg }
+
+// Client describes who is calling: used for throttling, session devices and
+// notices. Never secret.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Code is a stable, machine-readable error code.
+type Code string
+
+// Error codes the auth domain returns.
+const (
+	CodeInvalidRequest         Code = "invalid_request"
+	CodeInvalidCredentials     Code = "invalid_credentials"
+	CodeRecoverySessionMissing Code = "recovery_session_missing"
+	CodeRecoverySessionExpired Code = "recovery_session_expired"
+	CodeInvalidCode            Code = "invalid_code"
+	CodeTooManyAttempts        Code = "too_many_attempts"
+	CodeCodeNotVerified        Code = "code_not_verified"
+	CodeWeakPassword           Code = "weak_password"
+	CodeTooManyRequests        Code = "too_many_requests"
+	CodeUpstreamUnavailable    Code = "upstream_unavailable"
+	CodeUnauthorized           Code = "unauthorized"
+	CodeForbidden              Code = "forbidden"
+	CodeInternal               Code = "internal_error"
+)
+
+// Error is a domain error with a message safe to show to the caller.
+type Error struct {
+	Code    Code
+	Message string
+	// RetryAfter is set with CodeTooManyRequests.
+	RetryAfter time.Duration
+	// ClearRecoveryCookie tells the transport the recovery session is over.
+	ClearRecoveryCookie bool
+	cause               error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return string(e.Code) + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return string(e.Code) + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+func fail(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// unavailable wraps a backend failure: the caller sees 502, the log sees the cause.
+func unavailable(err error) *Error {
+	return &Error{Code: CodeUpstreamUnavailable, Message: "the session store did not answer; try again", cause: err}
+}
+
+// storeCtx bounds one store round trip so a hung backend answers 502 in time.
+func (s *Service) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.StoreTimeout)
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+
+	"github.com/vero-oms/omsd/gen"
+	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/store"
+)
+
+// PostApiAuthLogin signs in with email and password.
+func (s *Server) PostApiAuthLogin(ctx context.Context, req gen.PostApiAuthLoginRequestObject) (gen.PostApiAuthLoginResponseObject, error) {
+	in := infoFrom(ctx)
+	res, err := s.auth.Login(ctx, req.Body.Identifier, req.Body.Password, in.client)
+	if err != nil {
+		return nil, err
+	}
+	noStore(in)
+	return gen.PostApiAuthLogin200JSONResponse(loginResponse(res)), nil
+}
+
+// GetApiAuthSession returns the session behind X-Session-Token with a fresh JWT.
+func (s *Server) GetApiAuthSession(ctx context.Context, req gen.GetApiAuthSessionRequestObject) (gen.GetApiAuthSessionResponseObject, error) {
+	res, err := s.auth.CurrentSession(ctx, req.Params.XSessionToken)
+	if err != nil {
+		return nil, err
+	}
+	noStore(infoFrom(ctx))
+	return gen.GetApiAuthSession200JSONResponse(sessionView(res)), nil
+}
+
+// PostApiAuthLogout revokes the session behind X-Session-Token.
+func (s *Server) PostApiAuthLogout(ctx context.Context, req gen.PostApiAuthLogoutRequestObject) (gen.PostApiAuthLogoutResponseObject, error) {
+	if err := s.auth.Logout(ctx, req.Params.XSessionToken); err != nil {
+		return nil, err
+	}
+	return gen.PostApiAuthLogout204Response{}, nil
+}
+
+// GetJwks publishes the public keys that verify our JWTs.
+func (s *Server) GetJwks(ctx context.Context, _ gen.GetJwksRequestObject) (gen.GetJwksResponseObject, error) {
+	infoFrom(ctx).header.Set("Cache-Control", "public, max-age=300")
+	return gen.GetJwks200JSONResponse(s.jwks), nil
+}
+
+// noStore keeps credentials out of shared caches.
+func noStore(in *requestInfo) { in.header.Set("Cache-Control", "no-store") }
+
+func loginResponse(r auth.SignedIn) gen.AuthLoginResponse {
+	sess := sessionView(r)
+	return gen.AuthLoginResponse{
+		SessionToken:     r.SessionToken,
+		Jwt:              r.JWT,
+		Session:          sess,
+		TokenizedSession: sess,
+		Identity:         sess.Identity,
+	}
+}
+
+func sessionView(r auth.SignedIn) gen.AuthSession {
+	devices := make([]gen.AuthSessionDevice, 0, len(r.Session.Devices))
+	for _, d := range r.Session.Devices {
+		dv := gen.AuthSessionDevice{IpAddress: ptr(d.IPAddress), UserAgent: ptr(d.UserAgent)}
+		if d.Location != "" {
+			dv.Location = ptr(d.Location)
+		}
+		devices = append(devices, dv)
+	}
+	return gen.AuthSession{
+		Id:              ptr(r.Session.ID),
+		Active:          ptr(true),
+		AuthenticatedAt: ptr(r.Session.AuthenticatedAt.UTC()),
+		ExpiresAt:       ptr(r.Session.ExpiresAt.UTC()),
+		Devices:         &devices,
+		Identity:        identityView(r.Identity),
+		Tokenized:       ptr(r.JWT),
+	}
+}
+
+func identityView(id store.Identity) *gen.AuthIdentity {
+	roles := id.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	traits := map[string]any{"email": id.Email, "name": id.Name}
+	return &gen.AuthIdentity{
+		Id:     ptr(id.ID),
+		Traits: &traits,
+		AdditionalProperties: map[string]any{
+			"roles":      roles,
+			"state":      string(id.State),
+			"created_at": id.CreatedAt.UTC(),
+			"updated_at": id.UpdatedAt.UTC(),
+		},
+	}
+}

@@ -1,0 +1,205 @@
+// Package cli is the omsd command line: `serve`, `identity` and `keys`.
+// Parsing configuration (ParseConfig) is separate from wiring (Build) and
+// running (Serve) so tests can start the real program in-process.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/token"
+)
+
+const usage = `omsd serves the Vero OMS REST API.
+
+Usage:
+  omsd serve [flags]                 run the service (omsd serve --help lists every setting)
+  omsd identity create --email E --role R [--role R] [--name N]
+                                     create an identity; the password is read from stdin
+  omsd identity list                 list identities
+  omsd identity disable --email E    disable an identity and end its sessions
+  omsd keys generate --out FILE [--alg ES256|EdDSA]
+                                     write a new private JWT signing key (mode 0600)
+
+The identity commands use the same OMS_* settings as serve (OMS_REDIS_URL, OMS_SECRET…).
+`
+
+// Main runs the command line and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
+	case "identity":
+		err = runIdentity(ctx, args[1:], stdin, stdout, stderr)
+	case "keys":
+		err = runKeys(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "omsd:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLvl))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := ParseConfig(args, osEnv, stdout)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := Build(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		app.Close(context.Background())
+		return err
+	}
+	return Serve(ctx, c, app, ln, log)
+}
+
+// identityFlags are the identity subcommands' own flags; other settings
+// come from the environment like serve's.
+func runIdentity(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("identity: want create, list or disable")
+	}
+	fs := flag.NewFlagSet("omsd identity "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "email address")
+	name := fs.String("name", "", "display name")
+	var roles multiFlag
+	fs.Var(&roles, "role", "role (admin, maker, checker, trader); repeat or comma-separate")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c, err := ParseConfig(nil, osEnv, stdout)
+	if err != nil {
+		return err
+	}
+	if c.RedisURL == "" {
+		return errors.New("identity commands need OMS_REDIS_URL: the embedded store lives only inside a running server (use OMS_IDENTITIES_FILE for it)")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	st, err := openStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	admin := auth.NewIdentityAdmin(st, password.NewHasher(password.DefaultParams, 1),
+		password.Policy{MinLength: c.PasswordMin, MaxLength: c.PasswordMax})
+	switch args[0] {
+	case "create":
+		pw, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		id, err := admin.CreateIdentity(ctx, auth.NewIdentity{Email: *email, Password: pw, Roles: roles, Name: *name})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s %s roles=%s\n", id.ID, id.Email, strings.Join(id.Roles, ","))
+	case "list":
+		list, err := admin.ListIdentities(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tROLES\tSTATE\tNAME")
+		for _, id := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id.ID, id.Email, strings.Join(id.Roles, ","), id.State, id.Name)
+		}
+		return tw.Flush()
+	case "disable":
+		id, err := admin.DisableIdentity(ctx, *email)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "disabled %s %s\n", id.ID, id.Email)
+	default:
+		return fmt.Errorf("identity: unknown command %q", args[0])
+	}
+	return nil
+}
+
+// readPassword reads the first line of stdin (so `echo pw |` and a file both
+// work); the password never appears in argv or the environment.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return line, nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runKeys(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "generate" {
+		return errors.New("keys: want generate")
+	}
+	fs := flag.NewFlagSet("omsd keys generate", flag.ContinueOnError)
+	out := fs.String("out", "", "file to write (must not exist)")
+	alg := fs.String("alg", "ES256", "ES256 or EdDSA")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("keys generate: --out is required")
+	}
+	k, err := token.GenerateKey(*alg)
+	if err != nil {
+		return err
+	}
+	if err := token.WriteKeyFile(*out, k); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s key %s to %s\n", *alg, k.KeyID(), *out)
+	return nil
+}

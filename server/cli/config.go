@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vero-oms/omsd/server/auth"
+)
+
+// Config is every setting of `omsd serve`. Each comes from an OMS_*
+// environment variable and can be overridden by the flag of the same name.
+type Config struct {
+	Addr    string
+	Dev     bool
+	LogJSON bool
+	LogLvl  string
+
+	SecretFile  string
+	Secret      string
+	KeyFile     string
+	PrevKeyFile string
+	JWTAlg      string
+	JWTIssuer   string
+	JWTAudience string
+	JWTTTL      time.Duration
+	JWTSkew     time.Duration
+
+	RedisURL        string
+	RedisMasterName string
+	RedisPrefix     string
+	RedisTimeout    time.Duration
+	StoreTimeout    time.Duration
+
+	IdentitiesFile string
+
+	SMTPURL    string
+	MailFrom   string
+	MailOutbox string
+
+	SessionLifespan  time.Duration
+	CodeLifespan     time.Duration
+	VerifiedLifespan time.Duration
+	MaxCodeAttempts  int
+	LoginLimit       auth.Limit
+	LoginIPLimit     auth.Limit
+	RecoveryLimit    auth.Limit
+	RecoveryIPLimit  auth.Limit
+	VerifyIPLimit    auth.Limit
+	ResetIPLimit     auth.Limit
+	PasswordMin      int
+	PasswordMax      int
+	HashConcurrency  int
+
+	MaxBodyBytes   int64
+	CookieSecure   bool
+	TrustedProxies []*net.IPNet
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// setting is one row of the configuration table.
+type setting struct {
+	name string // flag name; env is OMS_ + upper snake case
+	def  string
+	help string
+	set  func(c *Config, v string) error
+}
+
+func (s setting) env() string {
+	return "OMS_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+}
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration such as 15m, got %q", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func integer(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
+func boolean(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*dst(c) = b
+		return nil
+	}
+}
+
+// limit parses "COUNT/WINDOW", e.g. 10/15m.
+func limit(dst func(*Config) *auth.Limit) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, w, ok := strings.Cut(v, "/")
+		count, err1 := strconv.ParseInt(n, 10, 64)
+		window, err2 := time.ParseDuration(w)
+		if !ok || err1 != nil || err2 != nil || count <= 0 || window <= 0 {
+			return fmt.Errorf("want COUNT/WINDOW such as 10/15m, got %q", v)
+		}
+		*dst(c) = auth.Limit{Count: count, Window: window}
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"addr", "127.0.0.1:8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
+	{"dev", "false", "development mode: embedded defaults, ephemeral key and secret, demo identities, cookies without Secure", boolean(func(c *Config) *bool { return &c.Dev })},
+	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
+		if v != "json" && v != "text" {
+			return fmt.Errorf("want json or text, got %q", v)
+		}
+		c.LogJSON = v == "json"
+		return nil
+	}},
+	{"log-level", "info", "log level: debug, info, warn, error", str(func(c *Config) *string { return &c.LogLvl })},
+	{"secret", "", "server secret (>= 32 bytes) keying recovery-code and email HMACs; prefer secret-file", str(func(c *Config) *string { return &c.Secret })},
+	{"secret-file", "", "file holding the server secret", str(func(c *Config) *string { return &c.SecretFile })},
+	{"jwt-key-file", "", "private signing key (JWK or PKCS#8 PEM); `omsd keys generate` writes one", str(func(c *Config) *string { return &c.KeyFile })},
+	{"jwt-previous-key-file", "", "previous signing key, still accepted and published during a rotation", str(func(c *Config) *string { return &c.PrevKeyFile })},
+	{"jwt-alg", "ES256", "algorithm of the ephemeral dev key: ES256 or EdDSA", str(func(c *Config) *string { return &c.JWTAlg })},
+	{"jwt-issuer", "omsd", "JWT iss claim", str(func(c *Config) *string { return &c.JWTIssuer })},
+	{"jwt-audience", "vero-oms", "JWT aud claim", str(func(c *Config) *string { return &c.JWTAudience })},
+	{"jwt-ttl", "15m", "JWT lifetime (never past the session's expiry)", dur(func(c *Config) *time.Duration { return &c.JWTTTL })},
+	{"jwt-skew", "10s", "clock skew allowed when checking exp and nbf", dur(func(c *Config) *time.Duration { return &c.JWTSkew })},
+	{"redis-url", "", "Redis URL (redis:// or rediss://; several comma-separated addresses form a cluster); empty: embedded memory store", str(func(c *Config) *string { return &c.RedisURL })},
+	{"redis-master-name", "", "Sentinel master name (redis-url then lists the sentinels)", str(func(c *Config) *string { return &c.RedisMasterName })},
+	{"redis-prefix", "oms:", "prefix of every Redis key", str(func(c *Config) *string { return &c.RedisPrefix })},
+	{"redis-timeout", "1s", "Redis dial, read and write timeout", dur(func(c *Config) *time.Duration { return &c.RedisTimeout })},
+	{"store-timeout", "2s", "bound on one store round trip; past it auth routes answer 502", dur(func(c *Config) *time.Duration { return &c.StoreTimeout })},
+	{"identities-file", "", "JSON list of {email,password,roles,name} imported at start (creates missing, never overwrites)", str(func(c *Config) *string { return &c.IdentitiesFile })},
+	{"smtp-url", "", "SMTP server, smtp://user:pass@host:587 or smtps://host:465; empty: write mail to the outbox", str(func(c *Config) *string { return &c.SMTPURL })},
+	{"mail-from", "Vero OMS <no-reply@oms.example>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.MailFrom })},
+	{"mail-outbox", "var/outbox", "directory receiving .eml files when SMTP is not configured", str(func(c *Config) *string { return &c.MailOutbox })},
+	{"session-lifespan", "24h", "login session lifetime", dur(func(c *Config) *time.Duration { return &c.SessionLifespan })},
+	{"recovery-code-lifespan", "10m", "lifetime of a recovery code", dur(func(c *Config) *time.Duration { return &c.CodeLifespan })},
+	{"recovery-verified-lifespan", "10m", "time to set the password after the code is verified", dur(func(c *Config) *time.Duration { return &c.VerifiedLifespan })},
+	{"recovery-max-attempts", "5", "wrong codes before a recovery session dies", integer(func(c *Config) *int { return &c.MaxCodeAttempts })},
+	{"login-limit", "10/15m", "failed logins per email", limit(func(c *Config) *auth.Limit { return &c.LoginLimit })},
+	{"login-ip-limit", "100/15m", "failed logins per client IP", limit(func(c *Config) *auth.Limit { return &c.LoginIPLimit })},
+	{"recovery-limit", "5/1h", "recovery starts per email (known or not)", limit(func(c *Config) *auth.Limit { return &c.RecoveryLimit })},
+	{"recovery-ip-limit", "30/1h", "recovery starts per client IP", limit(func(c *Config) *auth.Limit { return &c.RecoveryIPLimit })},
+	{"verify-ip-limit", "60/15m", "recovery code checks per client IP", limit(func(c *Config) *auth.Limit { return &c.VerifyIPLimit })},
+	{"reset-ip-limit", "30/15m", "password resets per client IP", limit(func(c *Config) *auth.Limit { return &c.ResetIPLimit })},
+	{"password-min", "8", "shortest accepted password (characters)", integer(func(c *Config) *int { return &c.PasswordMin })},
+	{"password-max", "256", "longest accepted password (characters)", integer(func(c *Config) *int { return &c.PasswordMax })},
+	{"hash-concurrency", strconv.Itoa(runtime.NumCPU()), "argon2id hashes allowed at once (each uses 19 MiB)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"max-body-bytes", "65536", "largest accepted request body; larger gets 413", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("want a positive number of bytes, got %q", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"cookie-secure", "true", "mark the recovery cookie Secure (dev mode defaults to false)", boolean(func(c *Config) *bool { return &c.CookieSecure })},
+	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted for the client IP", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			_, n, err := net.ParseCIDR(part)
+			if err != nil {
+				return fmt.Errorf("want CIDRs such as 10.0.0.0/8, got %q", part)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, n)
+		}
+		return nil
+	}},
+	{"read-header-timeout", "5s", "HTTP read-header timeout", dur(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
+	{"read-timeout", "15s", "HTTP read timeout", dur(func(c *Config) *time.Duration { return &c.ReadTimeout })},
+	{"write-timeout", "30s", "HTTP write timeout", dur(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+	{"idle-timeout", "120s", "HTTP keep-alive idle timeout", dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"shutdown-timeout", "20s", "grace period for in-flight requests on SIGTERM", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+}
+
+// flagValue adapts a setting to flag.Value.
+type flagValue struct {
+	c   *Config
+	s   setting
+	cur string
+}
+
+func (f *flagValue) String() string     { return f.cur }
+func (f *flagValue) Set(v string) error { f.cur = v; return f.s.set(f.c, v) }
+func (f *flagValue) IsBoolFlag() bool   { return f.s.def == "true" || f.s.def == "false" }
+
+// ParseConfig reads defaults, then OMS_* variables from env, then flags.
+// It returns flag.ErrHelp after printing the table for -h/--help.
+func ParseConfig(args []string, env func(string) (string, bool), out io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("omsd serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	explicit := map[string]bool{}
+	for _, s := range settings {
+		v := s.def
+		if e, ok := env(s.env()); ok {
+			v = e
+			explicit[s.name] = true
+		}
+		if err := s.set(&c, v); err != nil {
+			return c, fmt.Errorf("%s: %w", s.env(), err)
+		}
+		fs.Var(&flagValue{c: &c, s: s, cur: v}, s.name, s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			printSettings(out)
+		}
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if c.Dev && !explicit["cookie-secure"] {
+		c.CookieSecure = false // plain-http localhost
+	}
+	return c, nil
+}
+
+func printSettings(w io.Writer) {
+	fmt.Fprintln(w, "Usage: omsd serve [flags]\n\nEvery setting reads its environment variable; a flag overrides it.")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nFLAG\tENVIRONMENT\tDEFAULT\tMEANING")
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.name, s.env(), def, s.help)
+	}
+	tw.Flush()
+}
+
+// osEnv is os.LookupEnv; a variable for tests.
+var osEnv = os.LookupEnv

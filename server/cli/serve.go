@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/vero-oms/omsd/server"
+	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/mail"
+	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
+	"github.com/vero-oms/omsd/store/redis"
+)
+
+// App is a fully wired service: what `omsd serve` runs, and what end-to-end
+// tests start in-process on their own listener.
+type App struct {
+	Handler    http.Handler
+	Auth       *auth.Service
+	Identities *auth.IdentityAdmin
+	Store      store.Store
+	Outbox     string // directory of the mail outbox; empty when SMTP is used
+	closers    []func(context.Context)
+}
+
+// Close releases the app's resources (mail queue first, then the store).
+func (a *App) Close(ctx context.Context) {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i](ctx)
+	}
+}
+
+// checkProduction refuses dev defaults outside dev mode.
+func checkProduction(c Config) error {
+	if c.Dev {
+		return nil
+	}
+	var missing []string
+	if c.KeyFile == "" {
+		missing = append(missing, "a JWT signing key (OMS_JWT_KEY_FILE; `omsd keys generate` makes one)")
+	}
+	if c.Secret == "" && c.SecretFile == "" {
+		missing = append(missing, "a server secret of at least 32 bytes (OMS_SECRET_FILE or OMS_SECRET)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("refusing to start in production mode without %s; use --dev for a local trial", strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// Build wires the app from a configuration.
+func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
+	if err := checkProduction(c); err != nil {
+		return nil, err
+	}
+	app := &App{}
+	fail := func(err error) (*App, error) { app.Close(context.Background()); return nil, err }
+
+	secret, err := loadSecret(c, log)
+	if err != nil {
+		return fail(err)
+	}
+	tokens, err := loadTokens(c, log)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := openStore(ctx, c, log)
+	if err != nil {
+		return fail(err)
+	}
+	app.Store = st
+	app.closers = append(app.closers, func(context.Context) { _ = st.Close() })
+
+	var sender mail.Sender
+	if c.SMTPURL != "" {
+		smtp, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, 30*time.Second)
+		if err != nil {
+			return fail(fmt.Errorf("OMS_SMTP_URL: %w", err))
+		}
+		sender = smtp
+	} else {
+		box, err := mail.NewOutbox(c.MailOutbox, c.MailFrom, log)
+		if err != nil {
+			return fail(fmt.Errorf("mail outbox: %w", err))
+		}
+		app.Outbox = box.Dir()
+		sender = box
+		log.Warn("SMTP is not configured: mail is written as .eml files", "dir", box.Dir())
+	}
+	async := mail.NewAsync(sender, log, mail.AsyncOptions{})
+	app.closers = append(app.closers, func(ctx context.Context) { _ = async.Close(ctx) })
+
+	hasher := password.NewHasher(password.DefaultParams, c.HashConcurrency)
+	svc, err := auth.New(authConfig(c), auth.Deps{
+		Store:  st,
+		Hasher: hasher,
+		Tokens: tokens,
+		Mailer: async,
+		Secret: secret,
+		Logger: log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	app.Auth = svc
+	app.Identities = auth.NewIdentityAdmin(st, hasher, svc.Config().PasswordPolicy)
+
+	if c.IdentitiesFile != "" {
+		list, err := auth.LoadIdentitiesFile(c.IdentitiesFile)
+		if err != nil {
+			return fail(fmt.Errorf("OMS_IDENTITIES_FILE: %w", err))
+		}
+		res, err := app.Identities.ImportIdentities(ctx, list)
+		if err != nil {
+			return fail(fmt.Errorf("importing identities: %w", err))
+		}
+		log.Info("identities imported", "file", c.IdentitiesFile, "created", res.Created, "existing", res.Existing)
+	}
+	if c.Dev {
+		res, err := app.Identities.ImportIdentities(ctx, auth.DemoIdentities)
+		if err != nil {
+			return fail(fmt.Errorf("seeding demo identities: %w", err))
+		}
+		emails := make([]string, 0, len(auth.DemoIdentities))
+		for _, d := range auth.DemoIdentities {
+			emails = append(emails, d.Email)
+		}
+		log.Warn("dev mode: demo identities present (passwords in the README)", "created", res.Created, "emails", strings.Join(emails, ","))
+	}
+
+	h, err := server.New(server.Options{
+		Logger: log, Auth: svc, Tokens: tokens, Store: st,
+		MaxBodyBytes: c.MaxBodyBytes, CookieSecure: c.CookieSecure, TrustedProxies: c.TrustedProxies,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	app.Handler = h
+	return app, nil
+}
+
+func authConfig(c Config) auth.Config {
+	return auth.Config{
+		SessionLifespan:          c.SessionLifespan,
+		RecoveryCodeLifespan:     c.CodeLifespan,
+		RecoveryVerifiedLifespan: c.VerifiedLifespan,
+		RecoveryMaxAttempts:      c.MaxCodeAttempts,
+		LoginPerIdentifier:       c.LoginLimit,
+		LoginPerIP:               c.LoginIPLimit,
+		RecoveryPerEmail:         c.RecoveryLimit,
+		RecoveryPerIP:            c.RecoveryIPLimit,
+		RecoveryVerifyPerIP:      c.VerifyIPLimit,
+		RecoveryResetPerIP:       c.ResetIPLimit,
+		PasswordPolicy:           password.Policy{MinLength: c.PasswordMin, MaxLength: c.PasswordMax},
+		StoreTimeout:             c.StoreTimeout,
+	}
+}
+
+func loadSecret(c Config, log *slog.Logger) ([]byte, error) {
+	switch {
+	case c.SecretFile != "":
+		b, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("OMS_SECRET_FILE: %w", err)
+		}
+		b = []byte(strings.TrimSpace(string(b)))
+		if len(b) < 32 {
+			return nil, errors.New("OMS_SECRET_FILE: the secret must be at least 32 bytes")
+		}
+		return b, nil
+	case c.Secret != "":
+		if len(c.Secret) < 32 {
+			return nil, errors.New("OMS_SECRET: the secret must be at least 32 bytes")
+		}
+		return []byte(c.Secret), nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	log.Warn("dev mode: random server secret; recovery codes in flight die with the process")
+	return b, nil
+}
+
+func loadTokens(c Config, log *slog.Logger) (*token.Issuer, error) {
+	var signing jwk.Key
+	var err error
+	if c.KeyFile != "" {
+		if signing, err = token.LoadKeyFile(c.KeyFile); err != nil {
+			return nil, fmt.Errorf("OMS_JWT_KEY_FILE: %w", err)
+		}
+	} else {
+		if signing, err = token.Ephemeral(c.JWTAlg); err != nil {
+			return nil, err
+		}
+		log.Warn("dev mode: ephemeral JWT signing key; tokens stop verifying when the process restarts", "kid", signing.KeyID())
+	}
+	var prev []jwk.Key
+	if c.PrevKeyFile != "" {
+		k, err := token.LoadKeyFile(c.PrevKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("OMS_JWT_PREVIOUS_KEY_FILE: %w", err)
+		}
+		prev = append(prev, k)
+	}
+	return token.NewIssuer(token.Config{Issuer: c.JWTIssuer, Audience: c.JWTAudience, TTL: c.JWTTTL, Skew: c.JWTSkew}, signing, prev...)
+}
+
+func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, error) {
+	if c.RedisURL == "" {
+		log.Warn("embedded memory store: every identity created at run time, session and recovery is lost on restart; set OMS_REDIS_URL in production")
+		return memory.New(), nil
+	}
+	opts := redis.Options{MasterName: c.RedisMasterName, Prefix: c.RedisPrefix,
+		DialTimeout: c.RedisTimeout, ReadTimeout: c.RedisTimeout, WriteTimeout: c.RedisTimeout}
+	if strings.Contains(c.RedisURL, ",") || c.RedisMasterName != "" {
+		for _, a := range strings.Split(c.RedisURL, ",") {
+			a = strings.TrimPrefix(strings.TrimSpace(a), "redis://")
+			opts.Addrs = append(opts.Addrs, a)
+		}
+	} else {
+		opts.URL = c.RedisURL
+	}
+	st, err := redis.Open(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("OMS_REDIS_URL: %w", err)
+	}
+	log.Info("redis store", "mode", redisMode(c))
+	return st, nil
+}
+
+func redisMode(c Config) string {
+	switch {
+	case c.RedisMasterName != "":
+		return "sentinel"
+	case strings.Contains(c.RedisURL, ","):
+		return "cluster"
+	}
+	return "standalone"
+}
+
+// Serve runs the app on ln until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           app.Handler,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "dev", c.Dev)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", c.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	app.Close(sctx)
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/vero-oms/omsd/gen"
+	"github.com/vero-oms/omsd/server/auth"
+)
+
+// RolesExtension is the overlay field that lists the roles an operation
+// accepts ("any of"). Operations without it accept any authenticated caller.
+const RolesExtension = "x-required-roles"
+
+// operation is what the middleware knows about one contract operation.
+type operation struct {
+	route    *routers.Route
+	secured  bool     // has a bearerAuth requirement
+	roles    []string // any of; empty = any authenticated caller
+	envelope envelope
+}
+
+// contract validates requests against the overlaid spec embedded in gen.
+type contract struct {
+	ops     map[string]*operation // "METHOD /echo/:path"
+	auth    *auth.Service
+	maxBody int64
+	options *openapi3filter.Options
+}
+
+// LoadSpec returns the overlaid contract as the server uses it: servers
+// cleared (the contract's absolute hosts would make every request "no
+// matching operation") and a real validator for `format: email`.
+func LoadSpec() (*openapi3.T, error) {
+	spec, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("loading embedded contract: %w", err)
+	}
+	spec.Servers = nil
+	for _, p := range spec.Paths.Map() {
+		p.Servers = nil
+		for _, op := range p.Operations() {
+			op.Servers = nil
+		}
+	}
+	spec.SetStringFormatValidator("email", openapi3.NewCallbackValidator(validEmail))
+	return spec, nil
+}
+
+func validEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
+		return errors.New("must be an email address such as name@example.com")
+	}
+	return nil
+}
+
+func newContract(a *auth.Service, maxBody int64) (*contract, error) {
+	spec, err := LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	c := &contract{ops: map[string]*operation{}, auth: a, maxBody: maxBody,
+		options: &openapi3filter.Options{
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // checked before validation, below
+			KeepValidatedValue: true,
+			MultiError:         false,
+		}}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &operation{
+				route:    &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				envelope: envelopeFor(path),
+			}
+			if op.Security != nil {
+				for _, req := range *op.Security {
+					if _, ok := req["bearerAuth"]; ok {
+						o.secured = true
+					}
+				}
+			}
+			if raw, ok := op.Extensions[RolesExtension]; ok {
+				list, ok := raw.([]any)
+				if !ok {
+					return nil, fmt.Errorf("%s %s: %s must be a list", method, path, RolesExtension)
+				}
+				for _, r := range list {
+					s, ok := r.(string)
+					if !ok {
+						return nil, fmt.Errorf("%s %s: %s must list strings", method, path, RolesExtension)
+					}
+					o.roles = append(o.roles, s)
+				}
+				if !o.secured {
+					return nil, fmt.Errorf("%s %s: roles without bearerAuth", method, path)
+				}
+			}
+			c.ops[method+" "+echoPath(path)] = o
+		}
+	}
+	return c, nil
+}
+
+// echoPath turns /a/{b} into /a/:b, the form echo reports as c.Path().
+func echoPath(p string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(p, '{')
+		if i < 0 {
+			b.WriteString(p)
+			return b.String()
+		}
+		j := strings.IndexByte(p[i:], '}')
+		b.WriteString(p[:i])
+		b.WriteString(":")
+		b.WriteString(p[i+1 : i+j])
+		p = p[i+j+1:]
+	}
+}
+
+// middleware runs, in order: body cap, bearer check and roles (so anonymous
+// callers learn nothing about the schema), then contract validation.
+func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		req := ec.Request()
+		op := c.ops[req.Method+" "+ec.Path()]
+		info := &requestInfo{
+			client:   auth.Client{IP: ec.RealIP(), UserAgent: req.UserAgent()},
+			header:   ec.Response().Header(),
+			envelope: envelopeFor(req.URL.Path),
+		}
+		if ck, err := req.Cookie(RecoveryCookieName); err == nil {
+			info.recoveryCookie = ck.Value
+		}
+		ec.SetRequest(req.WithContext(context.WithValue(req.Context(), infoKey{}, info)))
+		if op == nil {
+			return next(ec) // echo answers 404/405 through the error handler
+		}
+		req = ec.Request()
+		if err := c.capBody(req); err != nil {
+			return err
+		}
+		if op.secured {
+			p, err := c.authenticate(req)
+			if err != nil {
+				return err
+			}
+			if !p.HasAnyRole(op.roles) {
+				return &apiError{status: http.StatusForbidden, code: auth.CodeForbidden,
+					message: "this operation requires one of the roles: " + strings.Join(op.roles, ", ")}
+			}
+			info.principal = &p
+		}
+		params := make(map[string]string, len(ec.ParamNames()))
+		for i, n := range ec.ParamNames() {
+			params[n] = ec.ParamValues()[i]
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: c.options}
+		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+			return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: describeValidation(err)}
+		}
+		return next(ec)
+	}
+}
+
+// capBody reads at most maxBody bytes so an oversized body is refused
+// before anything parses it.
+func (c *contract) capBody(req *http.Request) error {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large",
+		message: fmt.Sprintf("the request body is larger than %d bytes", c.maxBody)}
+	if req.ContentLength > c.maxBody {
+		return tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, c.maxBody+1))
+	_ = req.Body.Close()
+	if err != nil {
+		return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: "the request body could not be read"}
+	}
+	if int64(len(body)) > c.maxBody {
+		return tooLarge
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	return nil
+}
+
+func (c *contract) authenticate(req *http.Request) (auth.Principal, error) {
+	h := req.Header.Get(echo.HeaderAuthorization)
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return auth.Principal{}, &apiError{status: http.StatusUnauthorized, code: auth.CodeUnauthorized,
+			message: "send Authorization: Bearer <jwt> from POST /api/auth/login"}
+	}
+	return c.auth.Authenticate(req.Context(), strings.TrimSpace(tok))
+}
+
+// describeValidation turns a kin-openapi error into a sentence for people,
+// without echoing internals such as regular expressions or Go types.
+func describeValidation(err error) string {
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return "the request does not match the API contract"
+	}
+	var where string
+	switch {
+	case re.Parameter != nil:
+		where = fmt.Sprintf("%s parameter %q", re.Parameter.In, re.Parameter.Name)
+	case re.RequestBody != nil:
+		where = "request body"
+	default:
+		where = "request"
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(re.Err, &pe) {
+		if re.RequestBody != nil {
+			return "request body is not valid JSON"
+		}
+		return where + " has an invalid value"
+	}
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		field := strings.Join(se.JSONPointer(), ".")
+		reason := se.Reason
+		switch {
+		case se.SchemaField == "format":
+			reason = "must be a valid " + se.Schema.Format
+			if se.Schema.Format == "email" {
+				reason = "must be an email address such as name@example.com"
+			}
+		case se.SchemaField == "required":
+			// Reason already names the missing property.
+		case se.SchemaField == "additionalProperties":
+			reason = strings.Replace(reason, "is unsupported", "is not allowed", 1)
+		}
+		if field != "" {
+			return fmt.Sprintf("%s: field %q %s", where, field, trimReason(reason))
+		}
+		return where + ": " + trimReason(reason)
+	}
+	switch {
+	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+		return where + " is required"
+	case errors.Is(re.Err, openapi3filter.ErrInvalidEmptyValue):
+		return where + " must not be empty"
+	}
+	if re.Reason != "" {
+		if strings.Contains(re.Reason, "Content-Type") || strings.Contains(re.Reason, "content type") {
+			return "Content-Type must be application/json"
+		}
+		return where + ": " + trimReason(re.Reason)
+	}
+	return where + " does not match the API contract"
+}
+
+// trimReason drops kin-openapi's appended details (regexps, values).
+func trimReason(r string) string {
+	if i := strings.Index(r, " (regular expression"); i > 0 {
+		r = r[:i]
+	}
+	return r
+}

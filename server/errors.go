@@ -1,0 +1,160 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vero-oms/omsd/gen"
+	"github.com/vero-oms/omsd/server/auth"
+)
+
+// envelope is the error shape a route group documents.
+type envelope int
+
+const (
+	envelopeAuth  envelope = iota // AuthError {error, message, status}: /api/auth/*, /.well-known/*
+	envelopeUtil                  // Error {error, status}: /api/v1/util/*
+	envelopeOrder                 // RestErrorResponse {isSuccess:false, detail}: /api/v1/orders/*
+	envelopeOms                   // OmsErrorResponse {error}: /api/v1/oms/*
+)
+
+func envelopeFor(path string) envelope {
+	switch {
+	case strings.HasPrefix(path, "/api/v1/util/"):
+		return envelopeUtil
+	case strings.HasPrefix(path, "/api/v1/orders/"):
+		return envelopeOrder
+	case strings.HasPrefix(path, "/api/v1/oms/"):
+		return envelopeOms
+	}
+	return envelopeAuth
+}
+
+// apiError is an error the HTTP layer itself raises.
+type apiError struct {
+	status  int
+	code    auth.Code
+	message string
+}
+
+func (e *apiError) Error() string { return string(e.code) + ": " + e.message }
+
+var errNotImplemented = &apiError{status: http.StatusNotImplemented, code: "not_implemented",
+	message: "this operation is part of the contract but not implemented by this server yet"}
+
+// statusOf maps domain error codes to HTTP statuses.
+var statusOf = map[auth.Code]int{
+	auth.CodeInvalidRequest:         http.StatusBadRequest,
+	auth.CodeWeakPassword:           http.StatusBadRequest,
+	auth.CodeInvalidCredentials:     http.StatusUnauthorized,
+	auth.CodeRecoverySessionMissing: http.StatusUnauthorized,
+	auth.CodeRecoverySessionExpired: http.StatusUnauthorized,
+	auth.CodeInvalidCode:            http.StatusUnauthorized,
+	auth.CodeTooManyAttempts:        http.StatusUnauthorized,
+	auth.CodeCodeNotVerified:        http.StatusUnauthorized,
+	auth.CodeUnauthorized:           http.StatusUnauthorized,
+	auth.CodeForbidden:              http.StatusForbidden,
+	auth.CodeTooManyRequests:        http.StatusTooManyRequests,
+	auth.CodeUpstreamUnavailable:    http.StatusBadGateway,
+	auth.CodeInternal:               http.StatusInternalServerError,
+}
+
+// handleError is echo's error handler: every error leaves in its route's
+// envelope with a stable code and a message fit for people. Causes are
+// logged, never sent.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, code, msg := http.StatusInternalServerError, auth.Code(auth.CodeInternal), "internal error"
+	var ae *auth.Error
+	var he *echo.HTTPError
+	var own *apiError
+	switch {
+	case errors.As(err, &ae):
+		code, msg = ae.Code, ae.Message
+		if st, ok := statusOf[ae.Code]; ok {
+			status = st
+		}
+		if ae.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", retryAfterSeconds(ae.RetryAfter))
+		}
+		if ae.ClearRecoveryCookie {
+			s.clearRecoveryCookie(c.Response().Header())
+		}
+		if status >= 500 {
+			s.log.ErrorContext(c.Request().Context(), "request failed", "code", code, "err", err)
+		}
+	case errors.As(err, &own):
+		status, code, msg = own.status, own.code, own.message
+	case errors.As(err, &he):
+		status = he.Code
+		code, msg = codeForStatus(status), http.StatusText(status)
+		if status == http.StatusRequestEntityTooLarge {
+			msg = "the request body is too large"
+		}
+	default:
+		s.log.ErrorContext(c.Request().Context(), "unhandled error", "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, errorBody(envelopeFor(c.Request().URL.Path), status, code, msg))
+}
+
+func codeForStatus(status int) auth.Code {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "payload_too_large"
+	case http.StatusUnauthorized:
+		return auth.CodeUnauthorized
+	case http.StatusForbidden:
+		return auth.CodeForbidden
+	}
+	if status < 500 {
+		return auth.CodeInvalidRequest
+	}
+	return auth.CodeInternal
+}
+
+// errorBody builds the documented envelope. Where an envelope has no field
+// for the code or the message, it is added as an extra property (the
+// schemas allow them) so every error carries both.
+func errorBody(env envelope, status int, code auth.Code, msg string) any {
+	switch env {
+	case envelopeUtil:
+		return struct {
+			gen.Error
+			Message string `json:"message"`
+		}{gen.Error{Error: ptr(string(code)), Status: ptr(status)}, msg}
+	case envelopeOrder:
+		return struct {
+			gen.RestErrorResponse
+			Error string `json:"error"`
+		}{gen.RestErrorResponse{IsSuccess: ptr(false), Detail: ptr(msg)}, string(code)}
+	case envelopeOms:
+		return struct {
+			gen.OmsErrorResponse
+			Message string `json:"message"`
+		}{gen.OmsErrorResponse{Error: ptr(string(code))}, msg}
+	}
+	return gen.AuthError{Error: string(code), Message: msg, Status: int32(status)}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// retryAfterSeconds renders a Retry-After value (at least 1 s).
+func retryAfterSeconds(d time.Duration) string {
+	return fmt.Sprint(max(1, int(math.Ceil(d.Seconds()))))
+}
