@@ -75,7 +75,8 @@ func newContract(a *auth.Service, maxBody int64) (*contract, error) {
 		options: &openapi3filter.Options{
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // checked before validation, below
 			KeepValidatedValue: true,
-			MultiError:         false,
+			// The document-scoped validators (format: email) only apply when passed along.
+			SchemaValidationOptions: spec.GetSchemaValidationOptions(),
 		}}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -243,9 +244,8 @@ func describeValidation(err error) string {
 			}
 		case se.SchemaField == "required":
 			// Reason already names the missing property.
-		case se.SchemaField == "additionalProperties":
-			reason = strings.Replace(reason, "is unsupported", "is not allowed", 1)
 		}
+		reason = strings.Replace(reason, "is unsupported", "is not allowed", 1)
 		if field != "" {
 			return fmt.Sprintf("%s: field %q %s", where, field, trimReason(reason))
 		}

@@ -68,6 +68,9 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+
+	// Clock replaces time.Now in the auth domain; tests only (no setting).
+	Clock func() time.Time
 }
 
 // setting is one row of the configuration table.

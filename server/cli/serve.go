@@ -110,6 +110,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		Mailer: async,
 		Secret: secret,
 		Logger: log,
+		Clock:  c.Clock,
 	})
 	if err != nil {
 		return fail(err)

@@ -1,0 +1,538 @@
+// Package memory is the embedded store.Store: plain maps behind one mutex,
+// for a single process (development, tests, small deployments).
+//
+// Logical expiry follows the `now` arguments like every adapter; expired
+// records are physically removed by a janitor goroutine and lazily on access,
+// both driven by the store's own clock (WithClock).
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vero-oms/omsd/store"
+)
+
+// DefaultJanitorInterval is how often expired records are swept by default.
+const DefaultJanitorInterval = time.Minute
+
+var errClosed = errors.New("memory store: closed")
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	clock    func() time.Time
+	interval time.Duration
+}
+
+// WithClock sets the clock used for physical reclaim and counter windows
+// (default time.Now). Logical expiry always uses the `now` arguments.
+func WithClock(clock func() time.Time) Option {
+	return func(c *config) { c.clock = clock }
+}
+
+// WithJanitorInterval sets how often the janitor sweeps expired records;
+// d <= 0 disables it (records are then reclaimed only when touched).
+func WithJanitorInterval(d time.Duration) Option {
+	return func(c *config) { c.interval = d }
+}
+
+type counter struct {
+	count   int64
+	resetAt time.Time
+}
+
+// Store implements store.Store in memory. Create it with New.
+type Store struct {
+	clock func() time.Time
+
+	mu              sync.Mutex
+	closed          bool
+	identities      map[string]store.Identity
+	identityByEmail map[string]string
+	sessions        map[string]store.Session
+	sessionByToken  map[string]string
+	recoveries      map[string]store.Recovery
+	recoveryByEmail map[string]string
+	counters        map[string]*counter
+
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store. Close stops its janitor.
+func New(opts ...Option) *Store {
+	cfg := config{clock: time.Now, interval: DefaultJanitorInterval}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.clock == nil {
+		cfg.clock = time.Now
+	}
+	s := &Store{
+		clock:           cfg.clock,
+		identities:      map[string]store.Identity{},
+		identityByEmail: map[string]string{},
+		sessions:        map[string]store.Session{},
+		sessionByToken:  map[string]string{},
+		recoveries:      map[string]store.Recovery{},
+		recoveryByEmail: map[string]string{},
+		counters:        map[string]*counter{},
+		stop:            make(chan struct{}),
+		done:            make(chan struct{}),
+	}
+	if cfg.interval > 0 {
+		go s.janitor(cfg.interval)
+	} else {
+		close(s.done)
+	}
+	return s
+}
+
+func (s *Store) janitor(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}
+
+// Sweep removes every record whose physical lifetime has ended by the
+// store's clock. The janitor calls it; it is exported for tests and for
+// callers that disable the janitor.
+func (s *Store) Sweep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	for id, sess := range s.sessions {
+		if sessionGone(sess, now) {
+			s.dropSession(id)
+		}
+	}
+	for id, r := range s.recoveries {
+		if recoveryGone(r, now) {
+			s.dropRecovery(id)
+		}
+	}
+	for k, c := range s.counters {
+		if !now.Before(c.resetAt) {
+			delete(s.counters, k)
+		}
+	}
+}
+
+// begin locks the store after checking ctx and Close; callers must unlock.
+func (s *Store) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory store: %w", err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	return nil
+}
+
+// ---- identities ----
+
+func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.identities[id.ID]; ok {
+		return fmt.Errorf("identity %q: %w", id.ID, store.ErrConflict)
+	}
+	if _, ok := s.identityByEmail[id.Email]; ok {
+		return fmt.Errorf("identity email: %w", store.ErrConflict)
+	}
+	s.identities[id.ID] = cloneIdentity(id)
+	s.identityByEmail[id.Email] = id.ID
+	return nil
+}
+
+func (s *Store) IdentityByID(ctx context.Context, id string) (store.Identity, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Identity{}, err
+	}
+	defer s.mu.Unlock()
+	i, ok := s.identities[id]
+	if !ok {
+		return store.Identity{}, store.ErrNotFound
+	}
+	return cloneIdentity(i), nil
+}
+
+func (s *Store) IdentityByEmail(ctx context.Context, email string) (store.Identity, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Identity{}, err
+	}
+	defer s.mu.Unlock()
+	id, ok := s.identityByEmail[email]
+	if !ok {
+		return store.Identity{}, store.ErrNotFound
+	}
+	return cloneIdentity(s.identities[id]), nil
+}
+
+func (s *Store) ListIdentities(ctx context.Context) ([]store.Identity, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]store.Identity, 0, len(s.identities))
+	for _, i := range s.identities {
+		out = append(out, cloneIdentity(i))
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Email < out[b].Email })
+	return out, nil
+}
+
+func (s *Store) SetIdentityState(ctx context.Context, id string, state store.IdentityState, now time.Time) (store.Identity, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Identity{}, err
+	}
+	defer s.mu.Unlock()
+	i, ok := s.identities[id]
+	if !ok {
+		return store.Identity{}, store.ErrNotFound
+	}
+	if i.State != state {
+		i.Generation++
+	}
+	i.State = state
+	i.UpdatedAt = msTime(now)
+	s.identities[id] = i
+	return cloneIdentity(i), nil
+}
+
+// ---- sessions ----
+
+func sessionGone(s store.Session, clock time.Time) bool {
+	return !clock.Before(s.ExpiresAt)
+}
+
+func (s *Store) dropSession(id string) {
+	if sess, ok := s.sessions[id]; ok {
+		if s.sessionByToken[sess.TokenHash] == id {
+			delete(s.sessionByToken, sess.TokenHash)
+		}
+		delete(s.sessions, id)
+	}
+}
+
+// liveSession returns the session unless the clock says it is reclaimed,
+// in which case it is dropped now (lazy reclaim).
+func (s *Store) liveSession(id string) (store.Session, bool) {
+	sess, ok := s.sessions[id]
+	if !ok {
+		return store.Session{}, false
+	}
+	if sessionGone(sess, s.clock()) {
+		s.dropSession(id)
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+func (s *Store) CreateSession(ctx context.Context, sess store.Session, now time.Time) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.liveSession(sess.ID); ok {
+		return fmt.Errorf("session %q: %w", sess.ID, store.ErrConflict)
+	}
+	s.sessions[sess.ID] = cloneSession(sess)
+	s.sessionByToken[sess.TokenHash] = sess.ID
+	return nil
+}
+
+func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string, now time.Time) (store.Session, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Session{}, err
+	}
+	defer s.mu.Unlock()
+	id, ok := s.sessionByToken[tokenHash]
+	if !ok {
+		return store.Session{}, store.ErrNotFound
+	}
+	sess, ok := s.liveSession(id)
+	if !ok || sess.TokenHash != tokenHash || expired(sess.ExpiresAt, now) {
+		return store.Session{}, store.ErrNotFound
+	}
+	return cloneSession(sess), nil
+}
+
+func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now time.Time) (store.Session, store.Identity, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Session{}, store.Identity{}, err
+	}
+	defer s.mu.Unlock()
+	sess, ok := s.liveSession(sessionID)
+	if !ok || expired(sess.ExpiresAt, now) {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	i, ok := s.identities[sess.IdentityID]
+	if !ok {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	return cloneSession(sess), cloneIdentity(i), nil
+}
+
+func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	s.dropSession(sessionID)
+	return nil
+}
+
+// ---- recoveries ----
+
+func recoveryGone(r store.Recovery, clock time.Time) bool {
+	return !clock.Before(r.ExpiresAt.Add(store.RecoveryRetention))
+}
+
+func (s *Store) dropRecovery(id string) {
+	if r, ok := s.recoveries[id]; ok {
+		if s.recoveryByEmail[r.EmailKey] == id {
+			delete(s.recoveryByEmail, r.EmailKey)
+		}
+		delete(s.recoveries, id)
+	}
+}
+
+func (s *Store) liveRecovery(id string) (store.Recovery, bool) {
+	r, ok := s.recoveries[id]
+	if !ok {
+		return store.Recovery{}, false
+	}
+	if recoveryGone(r, s.clock()) {
+		s.dropRecovery(id)
+		return store.Recovery{}, false
+	}
+	return r, true
+}
+
+func (s *Store) StartRecovery(ctx context.Context, r store.Recovery, now time.Time) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if old, ok := s.recoveryByEmail[r.EmailKey]; ok {
+		s.dropRecovery(old)
+	}
+	// An id reused for another address would leave that address's index
+	// pointing here; drop it with the old record.
+	s.dropRecovery(r.ID)
+	s.recoveries[r.ID] = cloneRecovery(r)
+	s.recoveryByEmail[r.EmailKey] = r.ID
+	return nil
+}
+
+func (s *Store) RecoveryByID(ctx context.Context, id string) (store.Recovery, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Recovery{}, err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.liveRecovery(id)
+	if !ok {
+		return store.Recovery{}, store.ErrNotFound
+	}
+	return cloneRecovery(r), nil
+}
+
+func (s *Store) CountAttempt(ctx context.Context, id string, maxAttempts int, now time.Time) (store.Recovery, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Recovery{}, err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.liveRecovery(id)
+	switch {
+	case !ok:
+		return store.Recovery{}, store.ErrNotFound
+	case expired(r.ExpiresAt, now):
+		return store.Recovery{}, store.ErrExpired
+	case r.State != store.RecoveryPending:
+		return store.Recovery{}, store.ErrWrongState
+	case r.Attempts >= maxAttempts:
+		return store.Recovery{}, store.ErrAttemptsExhausted
+	}
+	r.Attempts++
+	s.recoveries[id] = r
+	return cloneRecovery(r), nil
+}
+
+func (s *Store) MarkVerified(ctx context.Context, id, newID string, expiresAt, now time.Time) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.liveRecovery(id)
+	switch {
+	case !ok:
+		return store.ErrNotFound
+	case expired(r.ExpiresAt, now):
+		return store.ErrExpired
+	case r.State != store.RecoveryPending:
+		return store.ErrWrongState
+	}
+	if newID != id {
+		if _, taken := s.liveRecovery(newID); taken {
+			return fmt.Errorf("recovery %q: %w", newID, store.ErrConflict)
+		}
+	}
+	delete(s.recoveries, id)
+	r.ID = newID
+	r.State = store.RecoveryVerified
+	r.ExpiresAt = msTime(expiresAt)
+	s.recoveries[newID] = r
+	if s.recoveryByEmail[r.EmailKey] == id {
+		s.recoveryByEmail[r.EmailKey] = newID
+	}
+	return nil
+}
+
+func (s *Store) CompleteRecovery(ctx context.Context, id, passwordHash string, now time.Time) (store.Identity, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Identity{}, err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.liveRecovery(id)
+	switch {
+	case !ok:
+		return store.Identity{}, store.ErrNotFound
+	case expired(r.ExpiresAt, now):
+		return store.Identity{}, store.ErrExpired
+	case r.State != store.RecoveryVerified:
+		return store.Identity{}, store.ErrWrongState
+	}
+	s.dropRecovery(id)
+	i, ok := s.identities[r.IdentityID]
+	if r.IdentityID == "" || !ok || i.State != store.IdentityActive {
+		return store.Identity{}, store.ErrNotFound
+	}
+	i.PasswordHash = passwordHash
+	i.Generation++
+	i.UpdatedAt = msTime(now)
+	s.identities[i.ID] = i
+	return cloneIdentity(i), nil
+}
+
+// ---- counters ----
+
+func (s *Store) Hit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, 0, err
+	}
+	defer s.mu.Unlock()
+	window = max(window, time.Millisecond) // as in Redis, which needs a positive TTL
+	now := s.clock()
+	c, ok := s.counters[key]
+	if !ok || !now.Before(c.resetAt) {
+		c = &counter{resetAt: now.Add(window)}
+		s.counters[key] = c
+	}
+	c.count++
+	return c.count, c.resetAt.Sub(now), nil
+}
+
+func (s *Store) Undo(ctx context.Context, key string) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	if !ok {
+		return nil
+	}
+	if !s.clock().Before(c.resetAt) {
+		delete(s.counters, key)
+		return nil
+	}
+	if c.count > 0 {
+		c.count--
+	}
+	return nil
+}
+
+// ---- lifecycle ----
+
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Close stops the janitor; later calls fail. Idempotent.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+	})
+	return nil
+}
+
+// ---- helpers ----
+
+// expired is the logical check, compared at millisecond precision because
+// that is what the Redis adapter can store.
+func expired(expiresAt, now time.Time) bool {
+	return now.UnixMilli() >= expiresAt.UnixMilli()
+}
+
+// msTime normalises a time as the Redis adapter stores it: UTC, whole
+// milliseconds, so both adapters return identical values.
+func msTime(t time.Time) time.Time {
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// cloneSlice copies s; empty comes back nil, as from the Redis adapter.
+func cloneSlice[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]T(nil), s...)
+}
+
+func cloneIdentity(i store.Identity) store.Identity {
+	i.Roles = cloneSlice(i.Roles)
+	i.CreatedAt = msTime(i.CreatedAt)
+	i.UpdatedAt = msTime(i.UpdatedAt)
+	return i
+}
+
+func cloneSession(s store.Session) store.Session {
+	s.Devices = cloneSlice(s.Devices)
+	s.AuthenticatedAt = msTime(s.AuthenticatedAt)
+	s.ExpiresAt = msTime(s.ExpiresAt)
+	return s
+}
+
+func cloneRecovery(r store.Recovery) store.Recovery {
+	r.CodeMAC = cloneSlice(r.CodeMAC)
+	r.ExpiresAt = msTime(r.ExpiresAt)
+	return r
+}

@@ -1,0 +1,194 @@
+package memory_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
+	"github.com/vero-oms/omsd/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.NewMemoryStore)
+}
+
+// clock is a settable clock for reclaim tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func fixtures(t *testing.T, s *memory.Store) (store.Session, store.Recovery) {
+	t.Helper()
+	ctx := t.Context()
+	sess := store.Session{ID: "s", TokenHash: "th", IdentityID: "i", ExpiresAt: t0.Add(time.Hour)}
+	rec := store.Recovery{ID: "r", EmailKey: "ek", State: store.RecoveryPending, ExpiresAt: t0.Add(10 * time.Minute)}
+	if err := s.CreateSession(ctx, sess, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartRecovery(ctx, rec, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Hit(ctx, "c", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return sess, rec
+}
+
+func wantRecords(t *testing.T, s *memory.Store, sessions, recoveries, counters int) {
+	t.Helper()
+	gotS, gotT, gotR, gotE, gotC := s.Records()
+	if gotS != sessions || gotT != sessions || gotR != recoveries || gotE != recoveries || gotC != counters {
+		t.Errorf("records: sessions %d tokens %d recoveries %d recovery-emails %d counters %d; want %d %d %d %d %d",
+			gotS, gotT, gotR, gotE, gotC, sessions, sessions, recoveries, recoveries, counters)
+	}
+}
+
+// Sweep (the janitor's work) reclaims by the store's clock: counters at the window's end,
+// sessions at ExpiresAt, recoveries only RecoveryRetention after ExpiresAt.
+func TestSweepReclaims(t *testing.T) {
+	c := &clock{t: t0}
+	s := memory.New(memory.WithClock(c.Now), memory.WithJanitorInterval(0))
+	t.Cleanup(func() { _ = s.Close() })
+	fixtures(t, s)
+	wantRecords(t, s, 1, 1, 1)
+
+	steps := []struct {
+		at                             time.Time
+		sessions, recoveries, counters int
+	}{
+		{t0.Add(time.Minute - time.Millisecond), 1, 1, 1},
+		{t0.Add(time.Minute), 1, 1, 0},
+		// The recovery expired at t0+10m but is retained for RecoveryRetention.
+		{t0.Add(10*time.Minute + store.RecoveryRetention - time.Millisecond), 1, 1, 0},
+		{t0.Add(10*time.Minute + store.RecoveryRetention), 1, 0, 0},
+		{t0.Add(time.Hour - time.Millisecond), 1, 0, 0},
+		{t0.Add(time.Hour), 0, 0, 0},
+	}
+	for _, step := range steps {
+		c.Set(step.at)
+		s.Sweep()
+		wantRecords(t, s, step.sessions, step.recoveries, step.counters)
+		if t.Failed() {
+			t.Fatalf("at t0+%v", step.at.Sub(t0))
+		}
+	}
+}
+
+// Without Sweep, the janitor goroutine alone must reclaim.
+func TestJanitorRunsByItself(t *testing.T) {
+	c := &clock{t: t0}
+	s := memory.New(memory.WithClock(c.Now), memory.WithJanitorInterval(5*time.Millisecond))
+	t.Cleanup(func() { _ = s.Close() })
+	fixtures(t, s)
+	c.Set(t0.Add(24 * time.Hour))
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		gotS, gotT, gotR, gotE, gotC := s.Records()
+		if gotS+gotT+gotR+gotE+gotC == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("janitor did not reclaim: %d %d %d %d %d", gotS, gotT, gotR, gotE, gotC)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// With the janitor off, touching a record past its lifetime reclaims it,
+// whatever `now` the caller passes.
+func TestLazyReclaim(t *testing.T) {
+	ctx := t.Context()
+	c := &clock{t: t0}
+	s := memory.New(memory.WithClock(c.Now), memory.WithJanitorInterval(0))
+	t.Cleanup(func() { _ = s.Close() })
+	sess, rec := fixtures(t, s)
+
+	c.Set(t0.Add(10*time.Minute + store.RecoveryRetention - time.Millisecond))
+	if _, err := s.RecoveryByID(ctx, rec.ID); err != nil {
+		t.Fatalf("recovery reclaimed before retention ended: %v", err)
+	}
+	c.Set(t0.Add(10*time.Minute + store.RecoveryRetention))
+	if _, err := s.RecoveryByID(ctx, rec.ID); err != store.ErrNotFound {
+		t.Fatalf("RecoveryByID after retention: %v, want ErrNotFound", err)
+	}
+	if _, err := s.SessionByTokenHash(ctx, sess.TokenHash, t0); err != nil {
+		t.Fatalf("session reclaimed early: %v", err)
+	}
+	c.Set(sess.ExpiresAt)
+	if _, err := s.SessionByTokenHash(ctx, sess.TokenHash, t0); err != store.ErrNotFound {
+		t.Fatalf("SessionByTokenHash after ExpiresAt by the clock: %v, want ErrNotFound", err)
+	}
+	wantRecords(t, s, 0, 0, 1)
+	n, resetIn, err := s.Hit(ctx, "c", time.Minute)
+	if err != nil || n != 1 || resetIn != time.Minute {
+		t.Fatalf("Hit after the window: %d %v %v, want 1 1m0s", n, resetIn, err)
+	}
+}
+
+// Counter windows follow the injected clock exactly.
+func TestCounterWindowByClock(t *testing.T) {
+	ctx := t.Context()
+	c := &clock{t: t0}
+	s := memory.New(memory.WithClock(c.Now), memory.WithJanitorInterval(0))
+	t.Cleanup(func() { _ = s.Close() })
+	for i := int64(1); i <= 2; i++ {
+		n, resetIn, err := s.Hit(ctx, "k", time.Minute)
+		if err != nil || n != i || resetIn != time.Minute {
+			t.Fatalf("hit %d: %d %v %v", i, n, resetIn, err)
+		}
+	}
+	c.Set(t0.Add(59 * time.Second))
+	if n, resetIn, _ := s.Hit(ctx, "k", time.Minute); n != 3 || resetIn != time.Second {
+		t.Fatalf("late hit: %d %v, want 3 1s", n, resetIn)
+	}
+	c.Set(t0.Add(time.Minute))
+	if err := s.Undo(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if n, resetIn, _ := s.Hit(ctx, "k", time.Minute); n != 1 || resetIn != time.Minute {
+		t.Fatalf("hit in a new window: %d %v, want 1 1m0s", n, resetIn)
+	}
+}
+
+func TestCloseStopsJanitorAndIsIdempotent(t *testing.T) {
+	s := memory.New(memory.WithJanitorInterval(time.Millisecond))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Fatal("Ping after Close succeeded")
+	}
+}
+
+func BenchmarkCountAttemptAndMarkVerified(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.BenchCountAttemptAndMarkVerified(b, s)
+}
+
+func BenchmarkSessionWithIdentity(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.BenchSessionWithIdentity(b, s)
+}

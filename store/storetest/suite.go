@@ -1,0 +1,1159 @@
+// Package storetest is the conformance suite every store.Store adapter must
+// pass, plus harnesses (a private redis-server, a Redis Cluster, shared
+// stores with unique key prefixes) for tests anywhere in the project.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
+)
+
+// Run is the conformance suite. newStore must return an empty store (or one
+// under its own key prefix) and close it in t.Cleanup; it is called once per
+// subtest, and subtests run in parallel.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	su := suite{newStore: newStore}
+	t.Run("Identities", su.identities)
+	t.Run("Sessions", su.sessions)
+	t.Run("Recoveries", su.recoveries)
+	t.Run("Races", su.races)
+	t.Run("Counters", su.counters)
+	t.Run("Lifecycle", su.lifecycle)
+}
+
+// NewMemoryStore returns a memory store closed in t.Cleanup.
+func NewMemoryStore(t *testing.T) store.Store {
+	t.Helper()
+	s := memory.New()
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+type suite struct {
+	newStore func(t *testing.T) store.Store
+}
+
+// test runs f as a parallel subtest on a fresh store.
+func (su suite) test(t *testing.T, name string, f func(t *testing.T, s store.Store)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		f(t, su.newStore(t))
+	})
+}
+
+// ---- fixtures ----
+
+// msNow is the current time as stored: whole milliseconds, no monotonic
+// reading. Times handed to the store are real so backend TTLs are sane.
+func msNow() time.Time { return time.UnixMilli(time.Now().UnixMilli()) }
+
+func newIdentity(id, email string, now time.Time) store.Identity {
+	return store.Identity{
+		ID:           id,
+		Email:        email,
+		Name:         `Zoë "Ops" O'Neil </script> 日本 \ /`,
+		Roles:        []string{"admin", "dispatcher"},
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		State:        store.IdentityActive,
+		Generation:   3,
+		CreatedAt:    now.Add(-48*time.Hour - 123*time.Millisecond),
+		UpdatedAt:    now.Add(-time.Hour - 7*time.Millisecond),
+	}
+}
+
+func tokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func newSession(id, identityID string, now time.Time) store.Session {
+	return store.Session{
+		ID:              id,
+		TokenHash:       tokenHash("token-" + id),
+		IdentityID:      identityID,
+		Generation:      3,
+		AuthenticatedAt: now.Add(-5 * time.Minute),
+		ExpiresAt:       now.Add(time.Hour),
+		Devices: []store.Device{
+			{IPAddress: "203.0.113.7", UserAgent: `Mozilla/5.0 "quoted" (X11; Linux)`, Location: "Zürich, CH"},
+			{IPAddress: "2001:db8::1", UserAgent: "curl/8.0", Location: ""},
+		},
+	}
+}
+
+func newRecovery(id, emailKey, identityID string, now time.Time) store.Recovery {
+	return store.Recovery{
+		ID:         tokenHash("recovery-" + id),
+		EmailKey:   emailKey,
+		IdentityID: identityID,
+		// Every byte value JSON or base64 could get wrong.
+		CodeMAC:   append([]byte{0x00, 0xff, '/', '+', '=', '"', '\\'}, bytes.Repeat([]byte{0xfb}, 25)...),
+		State:     store.RecoveryPending,
+		Attempts:  0,
+		ExpiresAt: now.Add(10 * time.Minute),
+	}
+}
+
+// ---- comparison ----
+
+// norm puts a record in the form adapters return: UTC, whole milliseconds,
+// empty slices nil.
+func normTime(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func normIdentity(i store.Identity) store.Identity {
+	i.Roles = nilIfEmpty(i.Roles)
+	i.CreatedAt, i.UpdatedAt = normTime(i.CreatedAt), normTime(i.UpdatedAt)
+	return i
+}
+
+func normSession(s store.Session) store.Session {
+	s.Devices = nilIfEmpty(s.Devices)
+	s.AuthenticatedAt, s.ExpiresAt = normTime(s.AuthenticatedAt), normTime(s.ExpiresAt)
+	return s
+}
+
+func normRecovery(r store.Recovery) store.Recovery {
+	r.CodeMAC = nilIfEmpty(r.CodeMAC)
+	r.ExpiresAt = normTime(r.ExpiresAt)
+	return r
+}
+
+func sameIdentity(t *testing.T, what string, got, want store.Identity) {
+	t.Helper()
+	if g, w := normIdentity(got), normIdentity(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %#v\nwant %#v", what, g, w)
+	}
+}
+
+func sameSession(t *testing.T, what string, got, want store.Session) {
+	t.Helper()
+	if g, w := normSession(got), normSession(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %#v\nwant %#v", what, g, w)
+	}
+}
+
+func sameRecovery(t *testing.T, what string, got, want store.Recovery) {
+	t.Helper()
+	if g, w := normRecovery(got), normRecovery(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %#v\nwant %#v", what, g, w)
+	}
+}
+
+var sentinels = []error{store.ErrNotFound, store.ErrConflict, store.ErrExpired, store.ErrWrongState, store.ErrAttemptsExhausted}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: got error %v, want %v", what, err, target)
+	}
+}
+
+// wantBackendErr asserts a failure that is not one of the store's answers.
+func wantBackendErr(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: got nil error, want a backend error", what)
+		return
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			t.Errorf("%s: got %v, want a backend error, not a store sentinel", what, err)
+		}
+	}
+}
+
+// ---- identities ----
+
+func (su suite) identities(t *testing.T) {
+	su.test(t, "RoundTrip", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		want := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, want))
+		got, err := s.IdentityByID(ctx, want.ID)
+		must(t, err)
+		sameIdentity(t, "by id", got, want)
+		if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+			t.Errorf("times lost millisecond precision: %v %v, want %v %v", got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+		}
+		got, err = s.IdentityByEmail(ctx, want.Email)
+		must(t, err)
+		sameIdentity(t, "by email", got, want)
+		list, err := s.ListIdentities(ctx)
+		must(t, err)
+		if len(list) != 1 {
+			t.Fatalf("ListIdentities: %d identities, want 1", len(list))
+		}
+		sameIdentity(t, "listed", list[0], want)
+	})
+
+	su.test(t, "RoundTripEmptyRolesAndZeroValues", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		for i, roles := range [][]string{nil, {}} {
+			want := store.Identity{ID: fmt.Sprint("bare-", i), Email: fmt.Sprint("bare", i, "@example.com"), Roles: roles, State: store.IdentityActive}
+			must(t, s.CreateIdentity(ctx, want))
+			got, err := s.IdentityByID(ctx, want.ID)
+			must(t, err)
+			sameIdentity(t, "stored", got, want)
+			if !got.CreatedAt.IsZero() {
+				t.Errorf("zero CreatedAt came back as %v", got.CreatedAt)
+			}
+			// An update rewrites the record (in Redis through Lua/cjson,
+			// which turns [] into {}); it must still decode.
+			_, err = s.SetIdentityState(ctx, want.ID, store.IdentityDisabled, now)
+			must(t, err)
+			got, err = s.IdentityByID(ctx, want.ID)
+			must(t, err)
+			want.State, want.Generation, want.UpdatedAt = store.IdentityDisabled, 1, now
+			sameIdentity(t, "after update", got, want)
+			if len(got.Roles) != 0 {
+				t.Errorf("roles = %q, want none", got.Roles)
+			}
+		}
+	})
+
+	su.test(t, "CreateConflictOnID", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		first := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, first))
+		dup := newIdentity("id-1", "bob@example.com", now)
+		dup.Name = "Bob"
+		wantErr(t, "same id", s.CreateIdentity(ctx, dup), store.ErrConflict)
+		got, err := s.IdentityByID(ctx, "id-1")
+		must(t, err)
+		sameIdentity(t, "original kept", got, first)
+		_, err = s.IdentityByEmail(ctx, "bob@example.com")
+		wantErr(t, "loser's email must not be indexed", err, store.ErrNotFound)
+	})
+
+	su.test(t, "CreateConflictOnEmail", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		first := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, first))
+		wantErr(t, "same email", s.CreateIdentity(ctx, newIdentity("id-2", "ann@example.com", now)), store.ErrConflict)
+		_, err := s.IdentityByID(ctx, "id-2")
+		wantErr(t, "loser must not be stored", err, store.ErrNotFound)
+		got, err := s.IdentityByEmail(ctx, "ann@example.com")
+		must(t, err)
+		sameIdentity(t, "original kept", got, first)
+	})
+
+	su.test(t, "NotFound", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		_, err := s.IdentityByID(ctx, "nobody")
+		wantErr(t, "IdentityByID", err, store.ErrNotFound)
+		_, err = s.IdentityByEmail(ctx, "nobody@example.com")
+		wantErr(t, "IdentityByEmail", err, store.ErrNotFound)
+		_, err = s.SetIdentityState(ctx, "nobody", store.IdentityDisabled, msNow())
+		wantErr(t, "SetIdentityState", err, store.ErrNotFound)
+		list, err := s.ListIdentities(ctx)
+		must(t, err)
+		if len(list) != 0 {
+			t.Errorf("empty store lists %d identities", len(list))
+		}
+	})
+
+	su.test(t, "ListOrderedByEmail", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		emails := []string{"carol@example.com", "ann@example.com", "dave@example.org", "bob@example.com"}
+		for i, e := range emails {
+			must(t, s.CreateIdentity(ctx, newIdentity(fmt.Sprintf("id-%d", 9-i), e, now)))
+		}
+		list, err := s.ListIdentities(ctx)
+		must(t, err)
+		var got []string
+		for _, i := range list {
+			got = append(got, i.Email)
+		}
+		want := slices.Sorted(slices.Values(emails))
+		if !slices.Equal(got, want) {
+			t.Errorf("ListIdentities order = %q, want %q", got, want)
+		}
+	})
+
+	su.test(t, "SetIdentityState", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		want := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, want))
+
+		steps := []struct {
+			state store.IdentityState
+			gen   int64
+		}{
+			{store.IdentityDisabled, 4}, // changed: generation bumps
+			{store.IdentityDisabled, 4}, // unchanged: UpdatedAt only
+			{store.IdentityActive, 5},
+		}
+		for i, st := range steps {
+			at := now.Add(time.Duration(i+1)*time.Minute + 5*time.Millisecond)
+			got, err := s.SetIdentityState(ctx, want.ID, st.state, at)
+			must(t, err)
+			want.State, want.Generation, want.UpdatedAt = st.state, st.gen, at
+			sameIdentity(t, fmt.Sprintf("step %d returned", i), got, want)
+			stored, err := s.IdentityByID(ctx, want.ID)
+			must(t, err)
+			sameIdentity(t, fmt.Sprintf("step %d stored", i), stored, want)
+			byEmail, err := s.IdentityByEmail(ctx, want.Email)
+			must(t, err)
+			sameIdentity(t, fmt.Sprintf("step %d by email", i), byEmail, want)
+		}
+	})
+
+	su.test(t, "LargeGenerationSurvivesUpdate", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		want := newIdentity("id-1", "ann@example.com", now)
+		want.Generation = 1 << 40
+		must(t, s.CreateIdentity(ctx, want))
+		got, err := s.SetIdentityState(ctx, want.ID, store.IdentityDisabled, now)
+		must(t, err)
+		if got.Generation != 1<<40+1 {
+			t.Errorf("generation = %d, want %d", got.Generation, int64(1<<40+1))
+		}
+	})
+
+	su.test(t, "ReturnsCopies", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		in := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, in))
+		want := in
+		want.Roles = slices.Clone(in.Roles)
+		in.Roles[0] = "changed-after-create"
+		got, err := s.IdentityByID(ctx, "id-1")
+		must(t, err)
+		got.Roles[0] = "changed-by-reader"
+		list, err := s.ListIdentities(ctx)
+		must(t, err)
+		list[0].Roles[1] = "changed-by-lister"
+		again, err := s.IdentityByID(ctx, "id-1")
+		must(t, err)
+		sameIdentity(t, "after mutating inputs and outputs", again, want)
+	})
+}
+
+// ---- sessions ----
+
+func (su suite) sessions(t *testing.T) {
+	// withIdentity stores the identity sessions in these tests belong to.
+	withIdentity := func(t *testing.T, s store.Store, now time.Time) store.Identity {
+		t.Helper()
+		id := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(t.Context(), id))
+		return id
+	}
+
+	su.test(t, "RoundTrip", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := withIdentity(t, s, now)
+		want := newSession("sess-1", ident.ID, now)
+		must(t, s.CreateSession(ctx, want, now))
+		got, err := s.SessionByTokenHash(ctx, want.TokenHash, now)
+		must(t, err)
+		sameSession(t, "by token", got, want)
+		for i := range 2 { // twice: adapters may cache on the first call
+			got, gotIdent, err := s.SessionWithIdentity(ctx, want.ID, now)
+			must(t, err)
+			sameSession(t, fmt.Sprintf("with identity #%d", i), got, want)
+			sameIdentity(t, fmt.Sprintf("identity #%d", i), gotIdent, ident)
+			if !store.SessionValid(got, gotIdent, now) {
+				t.Errorf("fresh session not valid")
+			}
+		}
+	})
+
+	su.test(t, "RoundTripNoDevices", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		withIdentity(t, s, now)
+		for i, devices := range [][]store.Device{nil, {}} {
+			want := newSession(fmt.Sprint("sess-", i), "id-1", now)
+			want.Devices = devices
+			must(t, s.CreateSession(ctx, want, now))
+			got, err := s.SessionByTokenHash(ctx, want.TokenHash, now)
+			must(t, err)
+			sameSession(t, "by token", got, want)
+			got, _, err = s.SessionWithIdentity(ctx, want.ID, now)
+			must(t, err)
+			sameSession(t, "with identity", got, want)
+		}
+	})
+
+	su.test(t, "CreateConflict", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		withIdentity(t, s, now)
+		first := newSession("sess-1", "id-1", now)
+		must(t, s.CreateSession(ctx, first, now))
+		dup := newSession("sess-1", "id-2", now)
+		dup.TokenHash = tokenHash("another token")
+		wantErr(t, "same id", s.CreateSession(ctx, dup, now), store.ErrConflict)
+		got, err := s.SessionByTokenHash(ctx, first.TokenHash, now)
+		must(t, err)
+		sameSession(t, "original by token", got, first)
+		_, err = s.SessionByTokenHash(ctx, dup.TokenHash, now)
+		wantErr(t, "loser's token must not find anything", err, store.ErrNotFound)
+		got, _, err = s.SessionWithIdentity(ctx, "sess-1", now)
+		must(t, err)
+		sameSession(t, "original with identity", got, first)
+	})
+
+	su.test(t, "NotFound", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		_, err := s.SessionByTokenHash(ctx, tokenHash("nothing"), now)
+		wantErr(t, "SessionByTokenHash", err, store.ErrNotFound)
+		_, _, err = s.SessionWithIdentity(ctx, "nothing", now)
+		wantErr(t, "SessionWithIdentity", err, store.ErrNotFound)
+	})
+
+	su.test(t, "LogicalExpiryUsesNow", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		withIdentity(t, s, now)
+		sess := newSession("sess-1", "id-1", now) // expires now+1h
+		must(t, s.CreateSession(ctx, sess, now))
+		cases := []struct {
+			at    time.Time
+			found bool
+		}{
+			{sess.ExpiresAt.Add(-time.Millisecond), true},
+			{sess.ExpiresAt, false},
+			{sess.ExpiresAt.Add(11 * time.Minute), false},
+			{now, true}, // the record itself must not have been touched
+		}
+		for _, c := range cases {
+			_, err := s.SessionByTokenHash(ctx, sess.TokenHash, c.at)
+			_, _, err2 := s.SessionWithIdentity(ctx, sess.ID, c.at)
+			if c.found {
+				must(t, err)
+				must(t, err2)
+			} else {
+				wantErr(t, fmt.Sprintf("by token at expiry%+v", c.at.Sub(sess.ExpiresAt)), err, store.ErrNotFound)
+				wantErr(t, fmt.Sprintf("with identity at expiry%+v", c.at.Sub(sess.ExpiresAt)), err2, store.ErrNotFound)
+			}
+		}
+	})
+
+	su.test(t, "WithIdentityMissingIdentity", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		sess := newSession("sess-1", "ghost", now)
+		must(t, s.CreateSession(ctx, sess, now))
+		for i := range 2 {
+			_, _, err := s.SessionWithIdentity(ctx, sess.ID, now)
+			wantErr(t, fmt.Sprintf("call %d", i), err, store.ErrNotFound)
+		}
+		// The session itself is still there.
+		_, err := s.SessionByTokenHash(ctx, sess.TokenHash, now)
+		must(t, err)
+	})
+
+	su.test(t, "WithIdentitySeesIdentityChanges", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := withIdentity(t, s, now)
+		sess := newSession("sess-1", ident.ID, now)
+		must(t, s.CreateSession(ctx, sess, now))
+		for range 2 {
+			_, got, err := s.SessionWithIdentity(ctx, sess.ID, now)
+			must(t, err)
+			sameIdentity(t, "before", got, ident)
+		}
+		changed, err := s.SetIdentityState(ctx, ident.ID, store.IdentityDisabled, now)
+		must(t, err)
+		gotSess, got, err := s.SessionWithIdentity(ctx, sess.ID, now)
+		must(t, err)
+		sameIdentity(t, "after disable", got, changed)
+		if store.SessionValid(gotSess, got, now) {
+			t.Errorf("session still valid after its identity was disabled")
+		}
+	})
+
+	su.test(t, "Delete", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		withIdentity(t, s, now)
+		a, b := newSession("sess-a", "id-1", now), newSession("sess-b", "id-1", now)
+		must(t, s.CreateSession(ctx, a, now))
+		must(t, s.CreateSession(ctx, b, now))
+		_, _, err := s.SessionWithIdentity(ctx, a.ID, now) // warm any cache
+		must(t, err)
+		must(t, s.DeleteSession(ctx, a.ID))
+		_, err = s.SessionByTokenHash(ctx, a.TokenHash, now)
+		wantErr(t, "deleted by token", err, store.ErrNotFound)
+		_, _, err = s.SessionWithIdentity(ctx, a.ID, now)
+		wantErr(t, "deleted with identity", err, store.ErrNotFound)
+		must(t, s.DeleteSession(ctx, a.ID)) // idempotent
+		must(t, s.DeleteSession(ctx, "never-existed"))
+		got, err := s.SessionByTokenHash(ctx, b.TokenHash, now)
+		must(t, err)
+		sameSession(t, "other session untouched", got, b)
+		// The id can be used again once deleted.
+		must(t, s.CreateSession(ctx, a, now))
+	})
+
+	su.test(t, "ReclaimedAtExpiresAt", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		withIdentity(t, s, now)
+		sess := newSession("sess-1", "id-1", now)
+		sess.ExpiresAt = now.Add(300 * time.Millisecond)
+		must(t, s.CreateSession(ctx, sess, now))
+		_, err := s.SessionByTokenHash(ctx, sess.TokenHash, now)
+		must(t, err)
+		time.Sleep(time.Until(sess.ExpiresAt) + 300*time.Millisecond)
+		// Asked with the old `now` the session is logically alive, but the
+		// backend must have dropped it.
+		_, err = s.SessionByTokenHash(ctx, sess.TokenHash, now)
+		wantErr(t, "by token after reclaim", err, store.ErrNotFound)
+		_, _, err = s.SessionWithIdentity(ctx, sess.ID, now)
+		wantErr(t, "with identity after reclaim", err, store.ErrNotFound)
+		must(t, s.CreateSession(ctx, sess, now)) // the id is free again
+	})
+
+	su.test(t, "ReturnsCopies", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		withIdentity(t, s, now)
+		in := newSession("sess-1", "id-1", now)
+		must(t, s.CreateSession(ctx, in, now))
+		want := in
+		want.Devices = slices.Clone(in.Devices)
+		in.Devices[0].Location = "changed-after-create"
+		got, err := s.SessionByTokenHash(ctx, want.TokenHash, now)
+		must(t, err)
+		got.Devices[0].Location = "changed-by-reader"
+		got, ident, err := s.SessionWithIdentity(ctx, want.ID, now)
+		must(t, err)
+		got.Devices[1].Location = "changed-by-reader"
+		ident.Roles[0] = "changed-by-reader"
+		got, ident, err = s.SessionWithIdentity(ctx, want.ID, now)
+		must(t, err)
+		sameSession(t, "session", got, want)
+		sameIdentity(t, "identity", ident, newIdentity("id-1", "ann@example.com", now))
+	})
+}
+
+// ---- recoveries ----
+
+func (su suite) recoveries(t *testing.T) {
+	su.test(t, "RoundTrip", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		with := newRecovery("a", "ek-a", "id-1", now)
+		with.Attempts = 2
+		without := newRecovery("b", "ek-b", "", now)
+		without.CodeMAC = nil
+		for _, want := range []store.Recovery{with, without} {
+			must(t, s.StartRecovery(ctx, want, now))
+			got, err := s.RecoveryByID(ctx, want.ID)
+			must(t, err)
+			sameRecovery(t, "stored", got, want)
+			if !got.ExpiresAt.Equal(want.ExpiresAt) {
+				t.Errorf("ExpiresAt %v, want %v", got.ExpiresAt, want.ExpiresAt)
+			}
+		}
+	})
+
+	su.test(t, "NotFound", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		_, err := s.RecoveryByID(ctx, "nothing")
+		wantErr(t, "RecoveryByID", err, store.ErrNotFound)
+		_, err = s.CountAttempt(ctx, "nothing", 5, now)
+		wantErr(t, "CountAttempt", err, store.ErrNotFound)
+		wantErr(t, "MarkVerified", s.MarkVerified(ctx, "nothing", "new", now.Add(time.Minute), now), store.ErrNotFound)
+		_, err = s.CompleteRecovery(ctx, "nothing", "hash", now)
+		wantErr(t, "CompleteRecovery", err, store.ErrNotFound)
+	})
+
+	su.test(t, "ByIDReturnsLogicallyExpired", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		r.ExpiresAt = now.Add(-time.Minute) // already past, still retained
+		must(t, s.StartRecovery(ctx, r, now))
+		got, err := s.RecoveryByID(ctx, r.ID)
+		must(t, err)
+		sameRecovery(t, "expired record", got, r)
+		_, err = s.CountAttempt(ctx, r.ID, 5, now)
+		wantErr(t, "CountAttempt", err, store.ErrExpired)
+	})
+
+	su.test(t, "StartVoidsPreviousForSameEmailKey", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		first := newRecovery("first", "ek", "id-1", now)
+		second := newRecovery("second", "ek", "id-1", now)
+		other := newRecovery("other", "ek-other", "id-2", now)
+		must(t, s.StartRecovery(ctx, first, now))
+		must(t, s.StartRecovery(ctx, other, now))
+		must(t, s.StartRecovery(ctx, second, now))
+		_, err := s.RecoveryByID(ctx, first.ID)
+		wantErr(t, "first", err, store.ErrNotFound)
+		_, err = s.CountAttempt(ctx, first.ID, 5, now)
+		wantErr(t, "first CountAttempt", err, store.ErrNotFound)
+		got, err := s.RecoveryByID(ctx, second.ID)
+		must(t, err)
+		sameRecovery(t, "second", got, second)
+		got, err = s.RecoveryByID(ctx, other.ID)
+		must(t, err)
+		sameRecovery(t, "other email key untouched", got, other)
+		// Starting again with the live id just replaces it.
+		second.Attempts = 0
+		second.CodeMAC = []byte("new code")
+		must(t, s.StartRecovery(ctx, second, now))
+		got, err = s.RecoveryByID(ctx, second.ID)
+		must(t, err)
+		sameRecovery(t, "restarted", got, second)
+	})
+
+	su.test(t, "CountAttempt", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		want := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, want, now))
+		for i := 1; i <= 3; i++ {
+			got, err := s.CountAttempt(ctx, want.ID, 3, now)
+			must(t, err)
+			want.Attempts = i
+			sameRecovery(t, fmt.Sprintf("attempt %d returned", i), got, want)
+			stored, err := s.RecoveryByID(ctx, want.ID)
+			must(t, err)
+			sameRecovery(t, fmt.Sprintf("attempt %d stored", i), stored, want)
+		}
+		_, err := s.CountAttempt(ctx, want.ID, 3, now)
+		wantErr(t, "4th attempt", err, store.ErrAttemptsExhausted)
+		stored, err := s.RecoveryByID(ctx, want.ID)
+		must(t, err)
+		if stored.Attempts != 3 {
+			t.Errorf("exhausted attempt incremented: Attempts = %d, want 3", stored.Attempts)
+		}
+		// A larger limit lets it continue.
+		got, err := s.CountAttempt(ctx, want.ID, 4, now)
+		must(t, err)
+		if got.Attempts != 4 {
+			t.Errorf("Attempts = %d, want 4", got.Attempts)
+		}
+	})
+
+	su.test(t, "CountAttemptExpiredAndWrongState", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now) // expires now+10min
+		must(t, s.StartRecovery(ctx, r, now))
+		for _, at := range []time.Time{r.ExpiresAt, now.Add(11 * time.Minute)} {
+			_, err := s.CountAttempt(ctx, r.ID, 5, at)
+			wantErr(t, "at/after expiry", err, store.ErrExpired)
+		}
+		got, err := s.CountAttempt(ctx, r.ID, 5, r.ExpiresAt.Add(-time.Millisecond))
+		must(t, err)
+		if got.Attempts != 1 {
+			t.Errorf("expired attempts were counted: Attempts = %d, want 1", got.Attempts)
+		}
+		v := newRecovery("v", "ek-v", "id-1", now)
+		v.State = store.RecoveryVerified
+		must(t, s.StartRecovery(ctx, v, now))
+		_, err = s.CountAttempt(ctx, v.ID, 5, now)
+		wantErr(t, "verified", err, store.ErrWrongState)
+	})
+
+	su.test(t, "MarkVerified", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, r, now))
+		_, err := s.CountAttempt(ctx, r.ID, 5, now)
+		must(t, err)
+		newID := tokenHash("verified cookie")
+		newExp := now.Add(15*time.Minute + 321*time.Millisecond)
+		must(t, s.MarkVerified(ctx, r.ID, newID, newExp, now))
+		_, err = s.RecoveryByID(ctx, r.ID)
+		wantErr(t, "old id", err, store.ErrNotFound)
+		got, err := s.RecoveryByID(ctx, newID)
+		must(t, err)
+		want := r
+		want.ID, want.State, want.ExpiresAt, want.Attempts = newID, store.RecoveryVerified, newExp, 1
+		sameRecovery(t, "verified", got, want)
+		// Verified now: a second verification is the wrong state.
+		wantErr(t, "again", s.MarkVerified(ctx, newID, "third", newExp, now), store.ErrWrongState)
+		wantErr(t, "old id again", s.MarkVerified(ctx, r.ID, "third", newExp, now), store.ErrNotFound)
+		// The new expiry is the one that counts.
+		_, err = s.CompleteRecovery(ctx, newID, "h", r.ExpiresAt.Add(time.Minute))
+		if errors.Is(err, store.ErrExpired) {
+			t.Errorf("CompleteRecovery used the old expiry")
+		}
+	})
+
+	su.test(t, "MarkVerifiedExpired", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, r, now))
+		late := now.Add(11 * time.Minute)
+		wantErr(t, "late", s.MarkVerified(ctx, r.ID, "new", late.Add(time.Minute), late), store.ErrExpired)
+		got, err := s.RecoveryByID(ctx, r.ID)
+		must(t, err)
+		sameRecovery(t, "kept as it was", got, r)
+		_, err = s.RecoveryByID(ctx, "new")
+		wantErr(t, "new id", err, store.ErrNotFound)
+	})
+
+	su.test(t, "MarkVerifiedSameID", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, r, now))
+		must(t, s.MarkVerified(ctx, r.ID, r.ID, now.Add(time.Hour), now))
+		got, err := s.RecoveryByID(ctx, r.ID)
+		must(t, err)
+		if got.State != store.RecoveryVerified || !got.ExpiresAt.Equal(now.Add(time.Hour)) {
+			t.Errorf("got %+v", got)
+		}
+	})
+
+	su.test(t, "MarkVerifiedOntoExistingID", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		a, b := newRecovery("a", "ek-a", "id-1", now), newRecovery("b", "ek-b", "id-2", now)
+		must(t, s.StartRecovery(ctx, a, now))
+		must(t, s.StartRecovery(ctx, b, now))
+		wantErr(t, "onto b", s.MarkVerified(ctx, a.ID, b.ID, now.Add(time.Hour), now), store.ErrConflict)
+		got, err := s.RecoveryByID(ctx, a.ID)
+		must(t, err)
+		sameRecovery(t, "a kept", got, a)
+		got, err = s.RecoveryByID(ctx, b.ID)
+		must(t, err)
+		sameRecovery(t, "b kept", got, b)
+	})
+
+	su.test(t, "EmailIndexFollowsMarkVerified", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, r, now))
+		must(t, s.MarkVerified(ctx, r.ID, "verified-id", now.Add(time.Hour), now))
+		must(t, s.StartRecovery(ctx, newRecovery("b", "ek", "id-1", now), now))
+		_, err := s.RecoveryByID(ctx, "verified-id")
+		wantErr(t, "verified recovery after a new start", err, store.ErrNotFound)
+		_, err = s.CompleteRecovery(ctx, "verified-id", "hash", now)
+		wantErr(t, "complete the voided one", err, store.ErrNotFound)
+	})
+
+	su.test(t, "CompleteRecovery", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := newIdentity("id-1", "ann@example.com", now)
+		ident.Roles = []string{} // exercise the rewrite of an empty array
+		must(t, s.CreateIdentity(ctx, ident))
+		r := newRecovery("a", "ek", ident.ID, now)
+		must(t, s.StartRecovery(ctx, r, now))
+		must(t, s.MarkVerified(ctx, r.ID, "v", now.Add(time.Hour), now))
+		at := now.Add(2*time.Minute + 9*time.Millisecond)
+		got, err := s.CompleteRecovery(ctx, "v", "$argon2id$new", at)
+		must(t, err)
+		want := ident
+		want.PasswordHash, want.Generation, want.UpdatedAt = "$argon2id$new", ident.Generation+1, at
+		sameIdentity(t, "returned", got, want)
+		stored, err := s.IdentityByID(ctx, ident.ID)
+		must(t, err)
+		sameIdentity(t, "stored", stored, want)
+		stored, err = s.IdentityByEmail(ctx, ident.Email)
+		must(t, err)
+		sameIdentity(t, "by email", stored, want)
+		_, err = s.RecoveryByID(ctx, "v")
+		wantErr(t, "consumed", err, store.ErrNotFound)
+		_, err = s.CompleteRecovery(ctx, "v", "$argon2id$again", at)
+		wantErr(t, "second completion", err, store.ErrNotFound)
+		// A new recovery for the address can start and finish.
+		must(t, s.StartRecovery(ctx, newRecovery("b", "ek", ident.ID, now), now))
+		must(t, s.MarkVerified(ctx, tokenHash("recovery-b"), "v2", now.Add(time.Hour), now))
+		got, err = s.CompleteRecovery(ctx, "v2", "$argon2id$third", at)
+		must(t, err)
+		if got.Generation != ident.Generation+2 {
+			t.Errorf("Generation = %d, want %d", got.Generation, ident.Generation+2)
+		}
+	})
+
+	su.test(t, "CompleteRecoveryKeepsOnExpiredOrWrongState", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, ident))
+		pending := newRecovery("p", "ek-p", ident.ID, now)
+		must(t, s.StartRecovery(ctx, pending, now))
+		_, err := s.CompleteRecovery(ctx, pending.ID, "hash", now)
+		wantErr(t, "pending", err, store.ErrWrongState)
+		got, err := s.RecoveryByID(ctx, pending.ID)
+		must(t, err)
+		sameRecovery(t, "pending kept", got, pending)
+
+		verified := newRecovery("v", "ek-v", ident.ID, now)
+		verified.State = store.RecoveryVerified
+		must(t, s.StartRecovery(ctx, verified, now))
+		for _, at := range []time.Time{verified.ExpiresAt, now.Add(11 * time.Minute)} {
+			_, err = s.CompleteRecovery(ctx, verified.ID, "hash", at)
+			wantErr(t, "expired", err, store.ErrExpired)
+		}
+		got, err = s.RecoveryByID(ctx, verified.ID)
+		must(t, err)
+		sameRecovery(t, "expired kept", got, verified)
+		stored, err := s.IdentityByID(ctx, ident.ID)
+		must(t, err)
+		sameIdentity(t, "identity untouched", stored, ident)
+	})
+
+	su.test(t, "CompleteRecoveryWithoutUsableIdentityConsumes", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		disabled := newIdentity("id-off", "off@example.com", now)
+		disabled.State = store.IdentityDisabled
+		must(t, s.CreateIdentity(ctx, disabled))
+		for _, identityID := range []string{"", "ghost", disabled.ID} {
+			r := newRecovery("r-"+identityID, "ek-"+identityID, identityID, now)
+			r.State = store.RecoveryVerified
+			must(t, s.StartRecovery(ctx, r, now))
+			_, err := s.CompleteRecovery(ctx, r.ID, "hash", now)
+			wantErr(t, fmt.Sprintf("identity %q", identityID), err, store.ErrNotFound)
+			_, err = s.RecoveryByID(ctx, r.ID)
+			wantErr(t, fmt.Sprintf("recovery for %q consumed", identityID), err, store.ErrNotFound)
+		}
+		got, err := s.IdentityByID(ctx, disabled.ID)
+		must(t, err)
+		sameIdentity(t, "disabled identity untouched", got, disabled)
+	})
+
+	su.test(t, "ReturnsCopies", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		in := newRecovery("a", "ek", "id-1", now)
+		want := in
+		want.CodeMAC = slices.Clone(in.CodeMAC)
+		must(t, s.StartRecovery(ctx, in, now))
+		in.CodeMAC[0] = 'X'
+		got, err := s.RecoveryByID(ctx, want.ID)
+		must(t, err)
+		got.CodeMAC[1] = 'Y'
+		got, err = s.CountAttempt(ctx, want.ID, 5, now)
+		must(t, err)
+		got.CodeMAC[2] = 'Z'
+		got, err = s.RecoveryByID(ctx, want.ID)
+		must(t, err)
+		want.Attempts = 1
+		sameRecovery(t, "after mutating inputs and outputs", got, want)
+	})
+}
+
+// ---- races ----
+
+const racers = 32
+
+// race runs f in n goroutines released together and returns their errors.
+func race(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner asserts exactly one nil error and every other error is loser,
+// and returns the winner's index.
+func oneWinner(t *testing.T, errs []error, loser error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("callers %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, loser):
+			t.Errorf("caller %d: got %v, want %v", i, err, loser)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("nobody won")
+	}
+	return winner
+}
+
+func (su suite) races(t *testing.T) {
+	su.test(t, "MarkVerified", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, r, now))
+		newID := func(i int) string { return fmt.Sprintf("verified-%d", i) }
+		errs := race(racers, func(i int) error {
+			return s.MarkVerified(ctx, r.ID, newID(i), now.Add(time.Hour), now)
+		})
+		w := oneWinner(t, errs, store.ErrNotFound)
+		for i := range racers {
+			_, err := s.RecoveryByID(ctx, newID(i))
+			if i == w {
+				must(t, err)
+			} else {
+				wantErr(t, "loser's id", err, store.ErrNotFound)
+			}
+		}
+	})
+
+	su.test(t, "CompleteRecovery", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, ident))
+		r := newRecovery("a", "ek", ident.ID, now)
+		r.State = store.RecoveryVerified
+		must(t, s.StartRecovery(ctx, r, now))
+		hash := func(i int) string { return fmt.Sprintf("$argon2id$%d", i) }
+		results := make([]store.Identity, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			results[i], err = s.CompleteRecovery(ctx, r.ID, hash(i), now)
+			return err
+		})
+		w := oneWinner(t, errs, store.ErrNotFound)
+		got, err := s.IdentityByID(ctx, ident.ID)
+		must(t, err)
+		if got.Generation != ident.Generation+1 {
+			t.Errorf("Generation = %d, want exactly one increment to %d", got.Generation, ident.Generation+1)
+		}
+		if got.PasswordHash != hash(w) {
+			t.Errorf("PasswordHash = %q, want the winner's %q", got.PasswordHash, hash(w))
+		}
+		sameIdentity(t, "winner's result", results[w], got)
+	})
+
+	su.test(t, "CountAttempt", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		r := newRecovery("a", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, r, now))
+		const limit = 5
+		attempts := make([]int, racers)
+		errs := race(racers, func(i int) error {
+			got, err := s.CountAttempt(ctx, r.ID, limit, now)
+			attempts[i] = got.Attempts
+			return err
+		})
+		var seen []int
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				seen = append(seen, attempts[i])
+			case !errors.Is(err, store.ErrAttemptsExhausted):
+				t.Errorf("caller %d: %v", i, err)
+			}
+		}
+		slices.Sort(seen)
+		if !slices.Equal(seen, []int{1, 2, 3, 4, 5}) {
+			t.Errorf("successful attempts saw counts %v, want [1 2 3 4 5]", seen)
+		}
+		got, err := s.RecoveryByID(ctx, r.ID)
+		must(t, err)
+		if got.Attempts != limit {
+			t.Errorf("Attempts = %d, want %d", got.Attempts, limit)
+		}
+	})
+
+	su.test(t, "CreateIdentitySameEmail", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		errs := race(racers, func(i int) error {
+			return s.CreateIdentity(ctx, newIdentity(fmt.Sprint("id-", i), "ann@example.com", now))
+		})
+		w := oneWinner(t, errs, store.ErrConflict)
+		got, err := s.IdentityByEmail(ctx, "ann@example.com")
+		must(t, err)
+		if got.ID != fmt.Sprint("id-", w) {
+			t.Errorf("email points at %q, winner was id-%d", got.ID, w)
+		}
+		list, err := s.ListIdentities(ctx)
+		must(t, err)
+		if len(list) != 1 {
+			t.Errorf("%d identities stored, want 1", len(list))
+		}
+	})
+
+	su.test(t, "CreateIdentitySameID", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		email := func(i int) string { return fmt.Sprintf("user%d@example.com", i) }
+		errs := race(racers, func(i int) error {
+			return s.CreateIdentity(ctx, newIdentity("id-1", email(i), now))
+		})
+		w := oneWinner(t, errs, store.ErrConflict)
+		for i := range racers {
+			_, err := s.IdentityByEmail(ctx, email(i))
+			if i == w {
+				must(t, err)
+			} else {
+				wantErr(t, "loser's email", err, store.ErrNotFound)
+			}
+		}
+	})
+
+	su.test(t, "StartRecoverySameEmailKey", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		rec := func(i int) store.Recovery { return newRecovery(fmt.Sprint(i), "ek", "id-1", now) }
+		errs := race(racers, func(i int) error { return s.StartRecovery(ctx, rec(i), now) })
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("caller %d: %v", i, err)
+			}
+		}
+		live := 0
+		for i := range racers {
+			if _, err := s.RecoveryByID(ctx, rec(i).ID); err == nil {
+				live++
+			} else {
+				wantErr(t, "voided", err, store.ErrNotFound)
+			}
+		}
+		if live != 1 {
+			t.Errorf("%d recoveries live for one email key, want 1", live)
+		}
+	})
+
+	su.test(t, "Hit", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		counts := make([]int64, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			counts[i], _, err = s.Hit(ctx, "k", time.Minute)
+			return err
+		})
+		for _, err := range errs {
+			must(t, err)
+		}
+		slices.Sort(counts)
+		for i, c := range counts {
+			if c != int64(i+1) {
+				t.Fatalf("counts %v, want 1..%d", counts, racers)
+			}
+		}
+	})
+}
+
+// ---- counters ----
+
+func (su suite) counters(t *testing.T) {
+	hit := func(t *testing.T, s store.Store, key string, window time.Duration, wantCount int64) time.Duration {
+		t.Helper()
+		n, resetIn, err := s.Hit(t.Context(), key, window)
+		must(t, err)
+		if n != wantCount {
+			t.Errorf("Hit(%q) = %d, want %d", key, n, wantCount)
+		}
+		if resetIn <= 0 || resetIn > window {
+			t.Errorf("Hit(%q) resetIn = %v, want in (0, %v]", key, resetIn, window)
+		}
+		return resetIn
+	}
+
+	su.test(t, "Hit", func(t *testing.T, s store.Store) {
+		for i := int64(1); i <= 3; i++ {
+			hit(t, s, "login:ann", time.Minute, i)
+		}
+		hit(t, s, "login:bob", time.Minute, 1)
+		hit(t, s, "login:ann", time.Minute, 4)
+	})
+
+	su.test(t, "WindowResets", func(t *testing.T, s store.Store) {
+		const w = 300 * time.Millisecond
+		hit(t, s, "k", w, 1)
+		hit(t, s, "k", w, 2)
+		time.Sleep(w + 150*time.Millisecond)
+		hit(t, s, "k", w, 1)
+	})
+
+	su.test(t, "HitsDoNotExtendWindow", func(t *testing.T, s store.Store) {
+		const w = time.Second
+		hit(t, s, "k", w, 1)
+		time.Sleep(300 * time.Millisecond)
+		if left := hit(t, s, "k", w, 2); left > 750*time.Millisecond {
+			t.Errorf("window restarted: %v left, want <= 700ms", left)
+		}
+	})
+
+	su.test(t, "Undo", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		for i := int64(1); i <= 3; i++ {
+			hit(t, s, "k", time.Minute, i)
+		}
+		must(t, s.Undo(ctx, "k"))
+		hit(t, s, "k", time.Minute, 3)
+	})
+
+	su.test(t, "UndoNeverBelowZero", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		hit(t, s, "k", time.Minute, 1)
+		for range 3 {
+			must(t, s.Undo(ctx, "k"))
+		}
+		hit(t, s, "k", time.Minute, 1)
+	})
+
+	su.test(t, "UndoUnknownKey", func(t *testing.T, s store.Store) {
+		must(t, s.Undo(t.Context(), "k"))
+		if left := hit(t, s, "k", time.Minute, 1); left < 50*time.Second {
+			t.Errorf("Undo left a window behind: %v left", left)
+		}
+	})
+
+	su.test(t, "UndoAfterWindowEnded", func(t *testing.T, s store.Store) {
+		const w = 300 * time.Millisecond
+		hit(t, s, "k", w, 1)
+		hit(t, s, "k", w, 2)
+		time.Sleep(w + 150*time.Millisecond)
+		must(t, s.Undo(t.Context(), "k"))
+		hit(t, s, "k", w, 1)
+	})
+
+	su.test(t, "UndoToZeroKeepsWindow", func(t *testing.T, s store.Store) {
+		const w = time.Second
+		hit(t, s, "k", w, 1)
+		time.Sleep(300 * time.Millisecond)
+		must(t, s.Undo(t.Context(), "k"))
+		if left := hit(t, s, "k", w, 1); left > 750*time.Millisecond {
+			t.Errorf("window restarted after undo to zero: %v left, want <= 700ms", left)
+		}
+	})
+}
+
+// ---- lifecycle ----
+
+func (su suite) lifecycle(t *testing.T) {
+	su.test(t, "Ping", func(t *testing.T, s store.Store) {
+		must(t, s.Ping(t.Context()))
+	})
+
+	su.test(t, "CanceledContext", func(t *testing.T, s store.Store) {
+		now := msNow()
+		// Something to find, so a nil error can't pass as "not found".
+		must(t, s.CreateIdentity(t.Context(), newIdentity("id-1", "ann@example.com", now)))
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := s.IdentityByID(ctx, "id-1")
+		wantBackendErr(t, "IdentityByID", err)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("IdentityByID: %v does not wrap context.Canceled", err)
+		}
+		wantBackendErr(t, "CreateSession", s.CreateSession(ctx, newSession("s", "id-1", now), now))
+		_, _, err = s.Hit(ctx, "k", time.Minute)
+		wantBackendErr(t, "Hit", err)
+		wantBackendErr(t, "Ping", s.Ping(ctx))
+	})
+
+	su.test(t, "Close", func(t *testing.T, s store.Store) {
+		must(t, s.Close())
+		wantBackendErr(t, "Ping after Close", s.Ping(context.Background()))
+		_, err := s.IdentityByID(context.Background(), "id-1")
+		wantBackendErr(t, "IdentityByID after Close", err)
+	})
+}
