@@ -1,0 +1,181 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vero-oms/omsd/server"
+	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/mail"
+	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
+	"github.com/vero-oms/omsd/store/redis"
+	"github.com/vero-oms/omsd/store/storetest"
+)
+
+// mailbox keeps the last code mailed to each address, so a benchmark can
+// verify without an SMTP round trip.
+type mailbox struct {
+	mu    sync.Mutex
+	codes map[string]string
+}
+
+var codeRE = regexp.MustCompile(`\b\d{6}\b`)
+
+func (m *mailbox) Send(_ context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := codeRE.FindString(msg.Text); c != "" {
+		m.codes[msg.To] = c
+	}
+	return nil
+}
+
+// cheapHash is the smallest argon2id the hasher accepts: benchmarks of the
+// request path measure everything but the (deliberately slow) hash.
+var cheapHash = password.Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 16}
+
+type benchStack struct {
+	h    http.Handler
+	auth *auth.Service
+	box  *mailbox
+}
+
+func newStack(b *testing.B, st store.Store) benchStack {
+	b.Helper()
+	key, err := token.GenerateKey("ES256")
+	if err != nil {
+		b.Fatal(err)
+	}
+	iss, err := token.NewIssuer(token.Config{Issuer: "omsd", Audience: "vero-oms"}, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	box := &mailbox{codes: map[string]string{}}
+	hasher := password.NewHasher(cheapHash, 2)
+	unlimited := auth.Limit{Count: 1 << 40, Window: time.Hour}
+	svc, err := auth.New(auth.Config{
+		LoginPerIdentifier: unlimited, LoginPerIP: unlimited, RecoveryPerEmail: unlimited,
+		RecoveryPerIP: unlimited, RecoveryVerifyPerIP: unlimited, RecoveryResetPerIP: unlimited,
+	}, auth.Deps{Store: st, Hasher: hasher, Tokens: iss, Mailer: box, Secret: []byte(strings.Repeat("s", 32))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := auth.NewIdentityAdmin(st, hasher, svc.Config().PasswordPolicy)
+	if _, err := admin.CreateIdentity(context.Background(), auth.NewIdentity{
+		Email: "bench@oms.example", Password: "bench-password-1", Roles: []string{"admin"}}); err != nil {
+		b.Fatal(err)
+	}
+	h, err := server.New(server.Options{Auth: svc, Tokens: iss, Store: st, Logger: discardLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchStack{h: h, auth: svc, box: box}
+}
+
+func stores(b *testing.B) map[string]func(b *testing.B) store.Store {
+	return map[string]func(b *testing.B) store.Store{
+		"memory": func(b *testing.B) store.Store { return memory.New() },
+		"redis": func(b *testing.B) store.Store {
+			srv := storetest.StartRedis(b)
+			st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL(), Prefix: storetest.UniquePrefix()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			return st
+		},
+	}
+}
+
+func serve(b *testing.B, h http.Handler, method, path, body string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// BenchmarkLogin is a full successful login (throttle counters, identity
+// read, session write, JWT signing) with the hash made negligible.
+func BenchmarkLogin(b *testing.B) {
+	for name, open := range stores(b) {
+		b.Run(name, func(b *testing.B) {
+			s := newStack(b, open(b))
+			body := `{"identifier":"bench@oms.example","password":"bench-password-1"}`
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if rec := serve(b, s.h, "POST", "/api/auth/login", body); rec.Code != 200 {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRecoveryVerify times the verify request alone; each iteration's
+// recovery session is started outside the timer.
+func BenchmarkRecoveryVerify(b *testing.B) {
+	for name, open := range stores(b) {
+		b.Run(name, func(b *testing.B) {
+			s := newStack(b, open(b))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ck, err := s.auth.StartRecovery(context.Background(), "bench@oms.example", auth.Client{IP: "192.0.2.1"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.box.mu.Lock()
+				code := s.box.codes["bench@oms.example"]
+				s.box.mu.Unlock()
+				b.StartTimer()
+				rec := serve(b, s.h, "POST", "/api/auth/recovery/verify", `{"code":"`+code+`"}`,
+					"Cookie", server.RecoveryCookieName+"="+ck.Value)
+				if rec.Code != 200 {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBearerCheck is a bearer route end to end: JWT verification,
+// session and identity lookup, role check, validation (the handler itself
+// answers 501 at once).
+func BenchmarkBearerCheck(b *testing.B) {
+	for name, open := range stores(b) {
+		b.Run(name, func(b *testing.B) {
+			s := newStack(b, open(b))
+			in, err := s.auth.Login(context.Background(), "bench@oms.example", "bench-password-1", auth.Client{IP: "192.0.2.1"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if rec := serve(b, s.h, "GET", "/api/v1/util/latency/raw", "", "Authorization", "Bearer "+in.JWT); rec.Code != 501 {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
