@@ -52,3 +52,26 @@ func TestRedisOutageAnswers502AndRecovers(t *testing.T) {
 	expect(t, e.do(nil, "GET", "/api/v1/oms/risk/rules", nil, bearer(back.jwt)...), 501, "not_implemented")
 	expect(t, e.post(nil, "/api/auth/recovery/start", map[string]string{"email": adminEmail}), 200, "")
 }
+
+// A hung Redis (accepting connections, answering nothing) must not hang
+// requests: they answer 502 within the store timeout.
+func TestHungRedisAnswers502InTime(t *testing.T) {
+	e := start(t, "redis")
+	e.login(nil, adminEmail, adminPass)
+	e.redis.Pause()
+	defer e.redis.Resume()
+	began := time.Now()
+	expect(t, e.post(nil, "/api/auth/login", map[string]string{"identifier": adminEmail, "password": adminPass}), 502, "upstream_unavailable")
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("502 took %s with a store timeout of %s", took, e.cfg.StoreTimeout)
+	}
+	e.redis.Resume()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.do(nil, "GET", "/api/v1/util/health", nil).status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("no recovery after the hang")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.login(nil, adminEmail, adminPass)
+}
