@@ -54,7 +54,9 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		h := c.Response().Header()
+		h.Set(echo.HeaderXRequestID, id)
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
 		err := next(c)
 		if err != nil {
 			c.Error(err) // write the envelope now so the status below is the real one

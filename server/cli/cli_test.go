@@ -157,3 +157,36 @@ func TestIdentitiesFileImportNeverOverwrites(t *testing.T) {
 var authClient = auth.Client{IP: "192.0.2.7"}
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The whole auth service on a real 3-master Redis Cluster, configured the
+// way an operator would (a comma-separated seed list): every script must stay
+// within one slot or Redis answers CROSSSLOT.
+func TestServiceOnRedisCluster(t *testing.T) {
+	cluster := storetest.StartRedisCluster(t, 3)
+	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
+	c.RedisURL = strings.Join(cluster.Addrs(), ",")
+	c.RedisPrefix = storetest.UniquePrefix()
+	c.MailOutbox = filepath.Join(t.TempDir(), "out")
+	app, err := Build(context.Background(), c, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(context.Background())
+	ctx := context.Background()
+	in, err := app.Auth.Login(ctx, "maker@oms.example", "demo-maker-pass", authClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Auth.Authenticate(ctx, in.JWT); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Auth.StartRecovery(ctx, "maker@oms.example", authClient); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Identities.DisableIdentity(ctx, "maker@oms.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Auth.Authenticate(ctx, in.JWT); err == nil {
+		t.Fatal("disabling must revoke the JWT at once")
+	}
+}

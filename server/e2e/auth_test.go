@@ -27,6 +27,19 @@ func TestLoginSessionRefreshAndLogout(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		l := e.login(nil, " Admin@OMS.example ", adminPass) // identifiers are normalised
+		tok, err := jwt.ParseInsecure([]byte(l.jwt))
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, _ := tok.AsMap(t.Context())
+		for _, c := range []string{"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "email", "roles"} {
+			if _, ok := claims[c]; !ok {
+				t.Errorf("JWT lacks claim %q", c)
+			}
+		}
+		if claims["sid"] != l.sid || claims["email"] != adminEmail || tok.Expiration().Sub(tok.IssuedAt()) != 15*time.Minute {
+			t.Errorf("claims: %v", claims)
+		}
 		m := expect(t, e.do(nil, "GET", "/api/auth/session", nil, "X-Session-Token", l.token), 200, "")
 		fresh := m["tokenized"].(string)
 		if fresh == "" || m["id"] != l.sid {

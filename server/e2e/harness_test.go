@@ -230,6 +230,9 @@ func (e *env) login(c *http.Client, email, pw string) login {
 	e.t.Helper()
 	m := expect(e.t, e.post(c, "/api/auth/login", map[string]string{"identifier": email, "password": pw}), 200, "")
 	sess := m["session"].(map[string]any)
+	if tz := m["tokenizedSession"].(map[string]any); sess["tokenized"] != m["jwt"] || tz["tokenized"] != m["jwt"] {
+		e.t.Fatalf("session.tokenized, jwt and tokenizedSession.tokenized must be the same JWT")
+	}
 	return login{token: m["sessionToken"].(string), jwt: m["jwt"].(string), sid: sess["id"].(string)}
 }
 
