@@ -1,0 +1,213 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vero-oms/omsd/server/mail"
+	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
+)
+
+// outbox records what the service hands to its mailer (delivery itself is
+// server/mail's business and tested there against a real SMTP server).
+type outbox struct {
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (o *outbox) Send(_ context.Context, m mail.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sent = append(o.sent, m)
+	return nil
+}
+
+func (o *outbox) last(t *testing.T) mail.Message {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.sent) == 0 {
+		t.Fatal("no mail")
+	}
+	return o.sent[len(o.sent)-1]
+}
+
+type fixture struct {
+	svc   *Service
+	admin *IdentityAdmin
+	box   *outbox
+	now   time.Time
+	st    store.Store
+}
+
+func (f *fixture) clock() time.Time { return f.now }
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	f := &fixture{box: &outbox{}, now: time.Now()}
+	f.st = memory.New(memory.WithClock(f.clock))
+	t.Cleanup(func() { f.st.Close() })
+	key, _ := token.GenerateKey("ES256")
+	iss, err := token.NewIssuer(token.Config{Issuer: "omsd", Audience: "vero-oms"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := password.NewHasher(password.Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 16}, 2)
+	f.svc, err = New(cfg, Deps{Store: f.st, Hasher: h, Tokens: iss, Mailer: f.box,
+		Secret: []byte(strings.Repeat("k", 32)), Clock: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.admin = NewIdentityAdmin(f.st, h, f.svc.Config().PasswordPolicy)
+	f.admin.now = f.clock
+	if _, err := f.admin.CreateIdentity(context.Background(), NewIdentity{Email: "ann@oms.example", Password: "ann-password-1", Roles: []string{"maker", "trader"}}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+var cli = Client{IP: "192.0.2.10", UserAgent: "test"}
+
+func codeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestCodesAreSixUniformDigits(t *testing.T) {
+	seen := map[byte]int{}
+	for i := 0; i < 5000; i++ {
+		c := newCode()
+		if !regexp.MustCompile(`^\d{6}$`).MatchString(c) {
+			t.Fatalf("code %q", c)
+		}
+		seen[c[0]]++
+	}
+	for d := byte('0'); d <= '9'; d++ {
+		if seen[d] < 350 || seen[d] > 650 { // expected 500 each
+			t.Fatalf("leading digit %c seen %d times in 5000 codes", d, seen[d])
+		}
+	}
+}
+
+func TestOnlyFailedLoginsCount(t *testing.T) {
+	f := newFixture(t, Config{LoginPerIdentifier: Limit{3, time.Minute}})
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli); err != nil {
+			t.Fatalf("success %d: %v", i, err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := f.svc.Login(ctx, "ann@oms.example", "nope-nope-nope", cli); codeOf(err) != CodeInvalidCredentials {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	_, err := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeTooManyRequests || e.RetryAfter <= 0 || e.RetryAfter > time.Minute {
+		t.Fatalf("after 3 failures: %v", err)
+	}
+}
+
+func TestDisabledIdentityGetsNoRecoveryMailAndLosesSessions(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	in, err := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.DisableIdentity(ctx, "ann@oms.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Authenticate(ctx, in.JWT); codeOf(err) != CodeUnauthorized {
+		t.Fatalf("JWT of a disabled identity: %v", err)
+	}
+	if _, err := f.svc.CurrentSession(ctx, in.SessionToken); codeOf(err) != CodeUnauthorized {
+		t.Fatalf("session of a disabled identity: %v", err)
+	}
+	if _, err := f.svc.StartRecovery(ctx, "ann@oms.example", cli); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.box.sent) != 0 {
+		t.Fatal("a disabled identity must not receive recovery mail")
+	}
+}
+
+func TestRolesComeFromTheIdentityNow(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	in, _ := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
+	p, err := f.svc.Authenticate(ctx, in.JWT)
+	if err != nil || !p.HasAnyRole([]string{"maker"}) || p.HasAnyRole([]string{"admin"}) || !p.HasAnyRole(nil) {
+		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+func TestSessionExpiryBoundsJWTs(t *testing.T) {
+	f := newFixture(t, Config{SessionLifespan: time.Hour})
+	ctx := context.Background()
+	in, _ := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
+	f.now = f.now.Add(55 * time.Minute)
+	cur, err := f.svc.CurrentSession(ctx, in.SessionToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Claims.Expiry.After(in.Session.ExpiresAt) {
+		t.Fatalf("refreshed JWT outlives its session: %s > %s", cur.Claims.Expiry, in.Session.ExpiresAt)
+	}
+	f.now = f.now.Add(6 * time.Minute)
+	if _, err := f.svc.CurrentSession(ctx, in.SessionToken); codeOf(err) != CodeUnauthorized {
+		t.Fatalf("expired session: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, cur.JWT); codeOf(err) != CodeUnauthorized {
+		t.Fatalf("JWT of an expired session: %v", err)
+	}
+}
+
+func TestRecoveryMailAndCodeBinding(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	ck, err := f.svc.StartRecovery(ctx, " ANN@oms.example", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.box.last(t)
+	code, ok := mail.ExtractCode([]byte("Content-Type: text/plain\r\n\r\n" + m.Text))
+	if m.To != "ann@oms.example" || !ok {
+		t.Fatalf("mail %+v", m)
+	}
+	// The stored record holds an HMAC, not the code, and no cookie value.
+	rec, err := f.st.RecoveryByID(ctx, hashToken(ck.Value))
+	if err != nil || strings.Contains(string(rec.CodeMAC), code) || rec.ID == ck.Value {
+		t.Fatalf("record %+v %v", rec, err)
+	}
+	// Surrounding spaces are forgiven; the code verifies once.
+	next, err := f.svc.VerifyRecovery(ctx, ck.Value, " "+code+" ", cli)
+	if err != nil || next.Value == ck.Value || next.TTL != 10*time.Minute {
+		t.Fatalf("verify: %+v %v", next, err)
+	}
+	if _, err := f.svc.VerifyRecovery(ctx, ck.Value, code, cli); codeOf(err) != CodeRecoverySessionMissing {
+		t.Fatalf("the old cookie must be dead after verify: %v", err)
+	}
+	if _, err := f.svc.VerifyRecovery(ctx, next.Value, code, cli); codeOf(err) != CodeRecoverySessionMissing {
+		t.Fatalf("verifying twice: %v", err)
+	}
+	res, err := f.svc.ResetPassword(ctx, next.Value, "ann-new-password-2", cli)
+	if err != nil || res.Identity.Generation != 1 {
+		t.Fatalf("reset: %+v %v", res.Identity, err)
+	}
+	if got := f.box.last(t); !strings.Contains(got.Subject, "changed") || !strings.Contains(got.Text, cli.IP) {
+		t.Fatalf("change notice %+v", got)
+	}
+}
