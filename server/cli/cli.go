@@ -34,7 +34,7 @@ Usage:
   omsd keys generate --out FILE [--alg ES256|EdDSA]
                                      write a new private JWT signing key (mode 0600)
 
-The identity commands use the same OMS_* settings as serve (OMS_REDIS_URL, OMS_SECRET…).
+The identity commands read the same OMS_* settings as serve (OMS_REDIS_URL, OMS_REDIS_PREFIX, password limits).
 `
 
 // Main runs the command line and returns the exit code.
