@@ -25,10 +25,9 @@ const RolesExtension = "x-required-roles"
 
 // operation is what the middleware knows about one contract operation.
 type operation struct {
-	route    *routers.Route
-	secured  bool     // has a bearerAuth requirement
-	roles    []string // any of; empty = any authenticated caller
-	envelope envelope
+	route   *routers.Route
+	secured bool     // has a bearerAuth requirement
+	roles   []string // any of; empty = any authenticated caller
 }
 
 // contract validates requests against the overlaid spec embedded in gen.
@@ -81,8 +80,7 @@ func newContract(a *auth.Service, maxBody int64) (*contract, error) {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			o := &operation{
-				route:    &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
-				envelope: envelopeFor(path),
+				route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
 			if op.Security != nil {
 				for _, req := range *op.Security {
@@ -137,9 +135,8 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		req := ec.Request()
 		op := c.ops[req.Method+" "+ec.Path()]
 		info := &requestInfo{
-			client:   auth.Client{IP: ec.RealIP(), UserAgent: req.UserAgent()},
-			header:   ec.Response().Header(),
-			envelope: envelopeFor(req.URL.Path),
+			client: auth.Client{IP: ec.RealIP(), UserAgent: req.UserAgent()},
+			header: ec.Response().Header(),
 		}
 		if ck, err := req.Cookie(RecoveryCookieName); err == nil {
 			info.recoveryCookie = ck.Value

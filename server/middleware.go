@@ -21,7 +21,6 @@ import (
 type requestInfo struct {
 	client    auth.Client
 	header    http.Header // response headers (cookies, caching)
-	envelope  envelope
 	principal *auth.Principal
 	// recoveryCookie is the value of the recovery-session cookie, if sent.
 	recoveryCookie string
