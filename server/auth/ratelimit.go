@@ -13,9 +13,8 @@ type hit struct {
 
 // throttle counts one event against every key and refuses (429) when any is
 // over its limit. The count happens before the work it guards, so a burst of
-// concurrent requests cannot slip past the limit. It returns the keys it
-// counted so a caller can give the hit back when the event turns out not to
-// count (a successful login).
+// concurrent requests cannot slip past the limit. A caller whose event turns
+// out not to count (a successful login) gives the hits back with forgive.
 func (s *Service) throttle(ctx context.Context, hits ...hit) error {
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
