@@ -104,6 +104,11 @@ type Identities interface {
 	// SetIdentityState changes State and UpdatedAt; when the state changes
 	// it also increments Generation so existing sessions end. ErrNotFound.
 	SetIdentityState(ctx context.Context, id string, state IdentityState, now time.Time) (Identity, error)
+	// RehashPassword replaces PasswordHash with newHash only while it still
+	// equals oldHash (so a concurrent reset wins), without touching
+	// Generation: it re-encodes the same password, sessions stay valid.
+	// ErrNotFound if missing; ErrConflict if the hash changed meanwhile.
+	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 }
 
 // Sessions keeps login sessions. Records disappear at ExpiresAt.

@@ -211,3 +211,31 @@ func TestRecoveryMailAndCodeBinding(t *testing.T) {
 		t.Fatalf("change notice %+v", got)
 	}
 }
+
+func TestLoginUpgradesOldHashParameters(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	old := password.NewHasher(password.Params{Memory: 16, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 16}, 1)
+	legacy := NewIdentityAdmin(f.st, old, f.svc.Config().PasswordPolicy)
+	id, err := legacy.CreateIdentity(ctx, NewIdentity{Email: "old@oms.example", Password: "old-params-pass-1", Roles: []string{"trader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.svc.Login(ctx, "old@oms.example", "old-params-pass-1", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, _ := f.st.IdentityByID(ctx, id.ID)
+	if now.PasswordHash == id.PasswordHash || f.svc.hasher.NeedsRehash(now.PasswordHash) {
+		t.Fatalf("hash not moved to the current parameters: %s", now.PasswordHash)
+	}
+	if now.Generation != id.Generation {
+		t.Fatal("a rehash must not end sessions")
+	}
+	if _, err := f.svc.Authenticate(ctx, first.JWT); err != nil {
+		t.Fatalf("session of the rehashing login: %v", err)
+	}
+	if _, err := f.svc.Login(ctx, "old@oms.example", "old-params-pass-1", cli); err != nil {
+		t.Fatalf("login after rehash: %v", err)
+	}
+}

@@ -74,7 +74,26 @@ func (s *Service) Login(ctx context.Context, identifier, pw string, c Client) (S
 		return SignedIn{}, errBadCredentials
 	}
 	s.forgive(ctx, hits...) // only failed logins count against the limits
+	if s.hasher.NeedsRehash(id.PasswordHash) {
+		s.rehash(ctx, id, pw)
+	}
 	return s.openSession(ctx, id, c)
+}
+
+// rehash moves a hash made with older parameters to the current ones while
+// the password is at hand. Best effort: a failure only means trying again
+// at the next login.
+func (s *Service) rehash(ctx context.Context, id store.Identity, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "identity", id.ID, "err", err)
+		return
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if err := s.store.RehashPassword(sctx, id.ID, id.PasswordHash, h); err != nil && !errors.Is(err, store.ErrConflict) {
+		s.log.WarnContext(ctx, "password rehash not stored", "identity", id.ID, "err", err)
+	}
 }
 
 var errBadCredentials = fail(CodeInvalidCredentials, "email or password is incorrect")

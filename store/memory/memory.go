@@ -221,6 +221,23 @@ func (s *Store) SetIdentityState(ctx context.Context, id string, state store.Ide
 	return cloneIdentity(i), nil
 }
 
+func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	i, ok := s.identities[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if i.PasswordHash != oldHash {
+		return store.ErrConflict
+	}
+	i.PasswordHash = newHash
+	s.identities[id] = i
+	return nil
+}
+
 // ---- sessions ----
 
 func sessionGone(s store.Session, clock time.Time) bool {

@@ -372,6 +372,20 @@ func (s *Store) SetIdentityState(ctx context.Context, id string, state store.Ide
 	return decodeIdentity([]byte(v))
 }
 
+func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
+	res, err := rehashPassword.Run(ctx, s.c, []string{s.k.identity(id)}, oldHash, newHash).Text()
+	if err != nil {
+		return fail("rehash password", err)
+	}
+	switch res {
+	case "NOTFOUND":
+		return store.ErrNotFound
+	case "CONFLICT":
+		return store.ErrConflict
+	}
+	return nil
+}
+
 // ---- sessions ----
 
 func (s *Store) CreateSession(ctx context.Context, sess store.Session, now time.Time) error {

@@ -41,6 +41,17 @@ redis.call('SET', KEYS[1], out)
 return out
 `)
 
+// rehashPassword: KEYS identity; ARGV old hash, new hash.
+var rehashPassword = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 'NOTFOUND' end
+local i = cjson.decode(v)
+if i.password_hash ~= ARGV[1] then return 'CONFLICT' end
+i.password_hash = ARGV[2]
+redis.call('SET', KEYS[1], cjson.encode(i))
+return 'OK'
+`)
+
 // startRecovery: KEYS recovery, email index; ARGV id, record, ttl ms,
 // recovery key prefix, email index prefix.
 var startRecovery = goredis.NewScript(`

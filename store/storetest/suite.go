@@ -325,6 +325,23 @@ func (su suite) identities(t *testing.T) {
 		}
 	})
 
+	su.test(t, "RehashPassword", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		want := newIdentity("id-1", "ann@example.com", now)
+		want.Generation = 7
+		must(t, s.CreateIdentity(ctx, want))
+		wantErr(t, "RehashPassword stale", s.RehashPassword(ctx, want.ID, "not-the-hash", "new"), store.ErrConflict)
+		wantErr(t, "RehashPassword missing", s.RehashPassword(ctx, "nobody", want.PasswordHash, "new"), store.ErrNotFound)
+		must(t, s.RehashPassword(ctx, want.ID, want.PasswordHash, "$argon2id$new"))
+		want.PasswordHash = "$argon2id$new" // and nothing else: Generation stays, sessions survive
+		got, err := s.IdentityByID(ctx, want.ID)
+		must(t, err)
+		sameIdentity(t, "after rehash", got, want)
+		byEmail, err := s.IdentityByEmail(ctx, want.Email)
+		must(t, err)
+		sameIdentity(t, "after rehash by email", byEmail, want)
+	})
+
 	su.test(t, "LargeGenerationSurvivesUpdate", func(t *testing.T, s store.Store) {
 		ctx, now := t.Context(), msNow()
 		want := newIdentity("id-1", "ann@example.com", now)
