@@ -1337,6 +1337,9 @@ type ToNs = int64
 // ApiError defines model for ApiError.
 type ApiError = RestErrorResponse
 
+// AuthBusy defines model for AuthBusy.
+type AuthBusy = AuthError
+
 // AuthTooManyRequests defines model for AuthTooManyRequests.
 type AuthTooManyRequests = AuthError
 
@@ -3487,6 +3490,15 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 type ApiErrorJSONResponse RestErrorResponse
 
+type AuthBusyResponseHeaders struct {
+	RetryAfter *int
+}
+type AuthBusyJSONResponse struct {
+	Body AuthError
+
+	Headers AuthBusyResponseHeaders
+}
+
 type AuthErrorJSONResponse AuthError
 
 type AuthTooManyRequestsResponseHeaders struct {
@@ -3636,6 +3648,23 @@ func (response PostApiAuthLogin502JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
+type PostApiAuthLogin503JSONResponse struct{ AuthBusyJSONResponse }
+
+func (response PostApiAuthLogin503JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PostApiAuthLogoutRequestObject struct {
 	Params PostApiAuthLogoutParams
 }
@@ -3737,6 +3766,23 @@ func (response PostApiAuthLogout502JSONResponse) VisitPostApiAuthLogoutResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostApiAuthLogout503JSONResponse struct{ AuthBusyJSONResponse }
+
+func (response PostApiAuthLogout503JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3852,6 +3898,23 @@ func (response PostApiAuthRecoveryResetPassword502JSONResponse) VisitPostApiAuth
 	return err
 }
 
+type PostApiAuthRecoveryResetPassword503JSONResponse struct{ AuthBusyJSONResponse }
+
+func (response PostApiAuthRecoveryResetPassword503JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PostApiAuthRecoveryStartRequestObject struct {
 	Body *PostApiAuthRecoveryStartJSONRequestBody
 }
@@ -3955,6 +4018,23 @@ func (response PostApiAuthRecoveryStart502JSONResponse) VisitPostApiAuthRecovery
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostApiAuthRecoveryStart503JSONResponse struct{ AuthBusyJSONResponse }
+
+func (response PostApiAuthRecoveryStart503JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4076,6 +4156,23 @@ func (response PostApiAuthRecoveryVerify502JSONResponse) VisitPostApiAuthRecover
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostApiAuthRecoveryVerify503JSONResponse struct{ AuthBusyJSONResponse }
+
+func (response PostApiAuthRecoveryVerify503JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10545,137 +10642,138 @@ func (sh *strictHandler) GetApiV1UtilSearch(ctx echo.Context, params GetApiV1Uti
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9u2t+BXwXB3ZtsZxU76uDO/9C/XdlI1flVSknun65Fh8khCRQIMAEpRO/7uOwBIiqQAPmTJsbv6",
-	"p40FAjgAzgsH5/GP57MoZhSoFN7bf7wYcxyBBK7/OvF9llB5ygJQfwYgfE5iSRj13maNyGcBHHk9j6gf",
-	"YyxnXs+jOALvrYfNJ2P1idfzOHxJCIfAeyt5Aj1P+DOIsBpZrmL1vZCc0Kn38NDLRu+fuScmQcO0JOg4",
-	"6TvOoiuxOeNnQgO2REJiLnsIYubPEMWUCfAZDUQOxpcE+GoNx4SzaEyFV5x0wniEpffWI1T+109eL4OC",
-	"UAlT4BqMCxIRuQnFDZ4CEuRvcM0X6n7F2SJCSZRE3ts31okuQQg8hZFuqU6XNiLVD01IKIG7Jo7Mp2M9",
-	"Rf0WX08mAiyLG4DPeCCQZEjMSeyaiZnu1jW+tq5xAF8SEFZESpvciMTTvl3xaAhCEEZHbA50c9q0FUnV",
-	"jDjIhFMI0P0KCTKlrwjNoZkBDoCv4fnvV2nfV2boOqgiQi+ATuWsePgFGEckgncEwmATQNUkJI5iJGeA",
-	"lgb5cRyHBNQBuc5GkgjGEz1kEZAAJjgJFcorVhOChLH60ut5QNWx/bnxu88BZ3/dWmFnNVQKNOhAo5J1",
-	"p9AHte8iZlSAYZMxOeeccfVvn1EJVCO43jEfK+iO/xJMY8J6mv/NYeK99f7X8ZoBH5tWcTwAIfWIg3Qa",
-	"M2l5udc8AI6ASr5CoKdXbDORs93Csh7RAsPQICxiHHHw2QKqsIwYu8R0lVKaeBqoRoyhCNMVwlJCFEvx",
-	"i6IyvkJ4IoFrpJ6SBVBEk+geOGITlGKJ10tpTkM6UJ1enahONirWPRTDWmIi0T1MGAck+YrQKcJTbOi4",
-	"JS/WrDESuz26bMBaLLocrk9sCHwBfLdAuE9pBkjoCdEEkxACBcFHScInml83IEI1PgzOhyMEdAEhi0Hz",
-	"mLR/QQ36RGCpdSTOYuCSGOIvKBubsqDn3a9iLMTYx2JWaL9nLARMCx8Iyfy5/QvVd4wXmIT4PoQSiwpY",
-	"on7KEcogdN5pxgx7b/G9+pTQqV4SkRCJpn39zXTQm/KQD4g5xyu9f+kP7P4v8KVmB2Z95d3zQwLuzZtN",
-	"5HiKJSzxytoeianROWyNjJPpOJXgrgkamgVLuA9job6iPrSSDoVefEF8sGsItt3JyXRjlwIsmzmiP/c0",
-	"jktMQutqiBgmvg9CDwlfsRK6md5QxToriEEwVFh6g1chw0FnUsCL6TjmxG+Lwl8STCWRq7bbvoruWWjf",
-	"7rWa9Gf5dpB2Kkx2a135Qq1SQJSyo/K67zmbGxGxsWafhSGWwHH4CYdJa+JlVGJfXjH7mFo9Ck6kUYJa",
-	"bA0J2n7ISN9+eISRAUwcjZ1OtfWBcrxM7yBGed/oQpMwZYklJC4OAT6QhdqrMnRYwqtU2bTwhL8GgFMZ",
-	"YxsyZr9hwv1EDpQ8arlsQQKo4TFD+NIWzSWWibAP5aKAnic5pmJkZ5VWWk8CIs+VbmkjcyNBbSTuS8br",
-	"kHaMO5zEmpfhICBqUhzeFEApnfoadtCE7OJCaatTbLSmlbLsaHOvt++ym+0r3T79ZyuRXDi0dhK5eFmo",
-	"TJ39vClzDUnaETDHzeJ2/PiDfTuKTNnMtx49H+vWAXc/gFw41GFHeVkOnJAcE3M56YBorh29YFNC0wuP",
-	"e8gJDoUFPLWoCXEIE6UoLhkPmmVcYaBCt9t6iF1oSApb3XQny4/loef9tZR2LDE2jDbDpeaOQq/cprJ5",
-	"iKqF/A3BcIvxK/tXmsysZA23ZSrXzg7SS/EABMjtcKJ46E02neISGk89g20oMd8SNohS/pyTu/mlCTbz",
-	"VUvA1mjZAbI1J1obmQKlk1NpNymVTr+e9WTwfQJOJqvtds5PTepdTlT3aQvUjnZtoYYjEDx60wpE2Z5d",
-	"K01jAfZbMU7kTPEafwu1Qt3LuojVHPwz3XVTuvY8+BoTDqITIA5ptC2/zblSax2vuq5N1h+PcRDw9M64",
-	"AWnIjEnG2pgI4GM8TW9MLeA5xdSHUJs1tyMqprpuddWv4HI+kA2bT7Umm9qEGu/CGaFbVGXzQaaINmpM",
-	"vcxY4hxS4YhT7Y1cZoEJ43RM6EJtjmp0j69A4RSH4yZA0tHc7WIcReN0B+zkbczzNiVoxqhD+wSqjk0k",
-	"960OufI4qSd0rLG89euNrpxieeGuna0uvwp4LxeiZqluHHzPWRI7MbBk7bRsl2OHK7ukv7KBcAYhSDDU",
-	"SsR8kITgBGVOqB0rIyz9mf0wfWboIpNEw/8Zjs4vvZ53+tvJ1dX5hdfzTk5Prz9ejbyeN/yfy1+vLyxC",
-	"qudJzKcgmxeqYczmzbtlILp3oPXis4VcXw7HlyeD9/2r8cnFxfXn8zOvV/xxcDI6H5sFjfvD/lXaOvzt",
-	"ejCq9Cj9Vupj24lnsqX2rYyZIHJry2KUMZJGS0ydMTAdxgZg52vyhpmm1hDwjvBoxPVj76aJfAvLSdbn",
-	"3m43nxAejd13YacUrQfdeXqPmK54VtkwxU63tRANIGILCNxX2zrIagxt2++R2A4WM2F7lbWAT60sQe85",
-	"thm2G5WYbXBzquZy42YICwiLXOpT//yz1/NGg5Ozc8Whzi4d/C2Jg87AaCW19TnqbboBHhGtNW+v/D1i",
-	"kaIltWQf9qqKjpn71ro8lsRPwoCadJPWRlinmtgdGR5cO3IJWnR0P+Wp6j1uvRbzuXNFmpW5NnTny61h",
-	"VB2XFZnxWvOu4p63ZF4siZvg7Th/u5mLb+Cb6NHxuXPGwmDc/nVMgHn86tKl5oV0Y2396/62pq3syXO8",
-	"wGEC4whTSYTALaFMHz/HlLkeIl1SUjW13w31NYdJ3WD61cz9VJSfrsXYELPxzLwSjjmWhHXdBfd7Yctn",
-	"7nSfbl1HK7RP3gbSFl+6O5jISg/kFvNY9aZfWGmYebtuNrHcWbTLBm3xQGojgN8Fo5/h/gOshjaH1Zvk",
-	"PiQ+msNKIDnDEmlT6Up7E/3+eaR+JAKlTiDas1P7IFbuhrAqb3IH22g4ta5x7sDnuVy5zHQtbnJy5Zmh",
-	"bfi0wShLXdUSbb0+/JEwCcbot629j0zHX9Qo40hMXYRsPvD1PF2sbY0Dt6XE0kDundhuDzaNaAXfMxKM",
-	"3TxKtQryd1uvJu1QFmE+JfSRZkQ2mQCvAcy0dwCNxUDHfshE3aQdcKXuzDuz5fTyNlaq2A5w5QJLoP7q",
-	"TLtGGKf5nXvVFb35t/Gaczq+7c2jTnP9aU2LcSZ/vIeN5IArt/Raw07luOxCt0Y4wqKTHLZhh0Ua68CU",
-	"DjtSI6IbkaVOhjci0jTaZvlD08+2csnar7vmPLMZNo04amfduNh54810Y9rW00+ymtl3tXiJ02CxjfuO",
-	"A946T8eq4bbmIom/jjtvSERo907xz6+7LyX+z8/bdPpP1062k7nEcey+iB6eIp/hU+TmGYLkxBe/Jv4c",
-	"5I7I614PNgYadOE6aS8d7til34GYd0PMBhFc2kJ2OuRvaL8JplN7SVpGxh2oEI16gkiiCPNVWxGvZZCC",
-	"ax10uA+Rd8kWj3f16GQwrfdSyIey3Q0uV+u3iVp7KO6iVJm3IQsKdHs7uYLlI1x7mh6AwylztRlnHrcR",
-	"D7ggQjE76fiACQ2la3z3RbZDqANMxrXeS482B9qjXvSwBtDSRtmwayOasPVr+IN9tN8Ah3LmHs55D7OO",
-	"x62P59oZokbnMZElVnxyNS2m70gY3nSw7N8zzO3HaqxSIQR/VFClRmMOr3nggM28uiWUfP04Oh2RCC7b",
-	"ii746s8wdd1aSDcQJ+TrNQ9GLoozzcCHLpyOMJ+D62g0lp4mnAOVXQ6h2O+P1oSpe9VB4lyEaXWbEnT7",
-	"CL7Kmta60MbTGjxQ7USz1S77Y/p02RvTYwBfHHDEmMtVXZvxUXB9oTnzsJExO7prU1pdm+I8jvZvFHrW",
-	"ORasxuhIIujTd4w7ZNM2TEIJ/C7suInBZ2GtFbbfKW62bbxrmwDXVD9RI+gQt0ESwgtxZux5i9bxpZ0c",
-	"H7OBb5379SKdPwv7xShcT7y3f/6zgfAbvW73tHeimUZaqepWBLZo7jsnGudltUFv3/2zcK0WbRpFg1AW",
-	"3fbbtsGdHppvlCTcNjiMuyNds8axESs133AWQtuozU3w13fOX1cfBfDndvN8Ca+rNV4tu38ubbgQ43X4",
-	"T5tTKqGv5bBiThZYgnl8tVtYzavntm+y5oMOxutv/oj7R6Z+KjLZPWZuYc9/UleBR3uIJUKygGCnSab9",
-	"O4L+ksKUjf0QCzFZPeIl4SlJuJXHgyLzL92uuk/HFnZB8xxE3OKLzk4/HTp8C0+/HXOjAV46HUlKmfla",
-	"Umche9+eXrmzx4R7FqzGf5VTtazX1fDk8ODais5OGs/HnULn0GxNouuDt3lK7PdhZQAT4EB9aIzRcd4f",
-	"a/T4/HLX5swzSPIMTXsPf6iGBK7jScsPx7Yr7fZLax2huCNwLBdl9324DKrYAh302B2Qv3zsrfz9Da6a",
-	"2IRtnwPr3vdunXM+KvHa80mklhK72UH3GTe+qHZ6GhpAHGIf9pVYYDfvf1skJ8imNhPZt7uaR9YSJd4x",
-	"X2C6QW1MQwNYEFhepde+8ryUyfZcbMHmsIuwu8cGz906oQv2gcxdDR2HUPQnM/DWCLIkBLsfnluRyXZj",
-	"b/b+DSiHgLk/Sz1bRCPy7sBmZ/Jut0Pkz0TOAo6XzzcfwGfG55OQLQvypAKhTpfeTWtUfVZjd06BbTTR",
-	"1mGa8XqvO2VbzERXU7SAWxvmWkyMHRIha++47ryTY9LNVFc351dn/av3ivPc3AyuP2nWNjj//fx0pP95",
-	"enJ1en5xof99cnNz0df/enfSVz/dtoqvrWCNE72LZ0FXKfOqVWYrnF+xtrrv7alLmno5wt+burnkd1M/",
-	"S5Kbpi4Wd712s3TsVMlX0vR5lZ81fV/NtNy8wxt3hKYu1rfbdmhj73pr4QUZaZ0OzpUmMegPP4wHHy/O",
-	"vZ53dn5xXvnp/eDkajS+OR9c9ofD/vWVJr9P1x/Oy7+lg70fXH+88Xre5fWn8/FaV0hb1z98vDkr/3B2",
-	"fnM97Kt/fe6PfjsbnHzWCRfOxsPR9ekHPakeM/szHfF6cHY+sC2h2tCYKa+0S2vG20LM1AhqXqiw0EpQ",
-	"VyVYiwuwdmz3E07kaqhGSf2RAXPgJ4mcrf96l/Ho3z+PsiII+rqgW9f8eiZlbHLzEzphlkokM0DXl0Pk",
-	"Myo59iXCJqTWlEthkQiO0JBMKSIUMZPJv5AXkDCKZkzInmqgSAAN9Cd5yZXfP4/UiBgZuNKKLJKtSwKo",
-	"7kcKXiLV5cf7BJxpiHTryU0ffaeg+F6phMBNhkPvzdHro9eZmR7HxHvr/Xj0+uhHfdhypnft+GgJYfhq",
-	"TtmSHv+1nIujzI45bYo2njCeBhsTOs1A1yHH3ym4fePjpr7tIZwuOVbykCUCMQooSLiuUYE4k3qXvldL",
-	"VNik/+oH3lvvPcjfl3PhVUqd/PD69c4qM5QDrC0VGj7ACglIES9zD9c1RxT4OrBYqchToajqpHTuntbk",
-	"j3FMjhVCHIcsfYyKmbBs7+kM/LlAmCIdnKK3LUugqv9QJ6kQJc0B+4tBNSqWwJGPOdeVcXRBi2JtH9UT",
-	"F05oc5tvmJAnMcmz8Ho5E/2VBaudlksp5SW27HZWDUnbfHWserm40MMeUWEzC7Gt2ExqjXjoeT+ZuW1D",
-	"5jAWa8SoHm+69njzY9ceP/ynXY9qVZyHnvdz5xX9/PqHTj3SyFzt3/LnP17Cw5QBi7fHx3GIpVKsjxbA",
-	"WYjvxZHPvIfbKt0hjaGtSY4l0k1zRi0skw3FkWHtlUpXvxj+RoRIINAMkEgkJIvRkvG5ZmYSMepDE4Up",
-	"iHqlKncOzXr9yXGpmpfakwoZ/OQu8cWNceiAstujbBn/zPm1Q8CsIpUaG+SrYiJtO0YOQRp0pLBcs3+F",
-	"VvpXnwWAZligewCKfCUyIEDf5WqFz9icAJpwFum/04QgQkL8vRYFOgmIkRxZCUNai7Cl9OE3Gfz7ExHW",
-	"dOUHUXEQFV1FBUiES1TUnWh19KmbVi8xCZVCxqixARnqTFX3NGd1WXObMS7XVeoyiTODMFC3B5yS7xH6",
-	"ABCX6JnxlCl8lUgumSZo0YpudQb7J6DXUgr/Z0iv9oz+NXRbKsM3BPnqVJ+FvWxo6TzTU6ytQvqwHVs4",
-	"EHmJyH+FqaKbVJJlhNWd0I2YbLybKRKMdJ1AQ+q6wqKQ6YW+ggW5Hrmm41YEa6onPAHFlmtHPGOSrdST",
-	"eGk0exDlj6RyTX1lIktD0duReaHYj9WwNWpx++uhJZEzhNGEg5iFpk5yar4jFN3lhS/ujtBHAepuKBni",
-	"oD/XsBfte1ZbV8oHhnmJn91eEXdLm+uqRRvEeKIrpmQ7+lT67xPfBNMoXlQoyNSEi4s3xywSxziICD2O",
-	"TLYc4UTKrMJ89mEPaZdNCBRexcAjItUf2eM4Ws6Amt8NIptq6YROERGIOTHu05vrSJwokC4ziB6JOe1y",
-	"exSSBW1a/R99l8rLGLdFpXKHH7t1+LnrDK0wr9yhE0iFRxLNOYrPI3/eaubq5Mc4Jq9YJGrYcRUzC7h/",
-	"w7icsJAw9H+T169/+C80IGLeRALH/xTdkx5q2XTaB7GJfkXIND/VsT2Gpws4NTKkG5ct9t0rky1RyEuj",
-	"iJ+MQfJAQu1IqDsFzXRYu5tUIAy1SJCztNj89eVQCYIkriUTEy2/zwe3zZwr9cidHtvTza2VQck46O2i",
-	"HLA/01kW6tXY5jNXJzDL9jc77uFKSIiysz4jeEqZkMQXm0fOiZgfF33hrCd/isVM25yyYuqKVYLWmTeU",
-	"hlpUUHiX+eY9iUpQrHB/UAleFj/7FYeY+rCFKlDC6rUmQIKHbiiutAGgU7JWClpjd/r/frCtMtA/2/N9",
-	"q0gZB1XgX0k6W1IOT0JwCwPVEelPEKFowrgPjVShc4E8CcPPvdQP3P5loewarTpirc5scmwSztUY23W7",
-	"QDh3rNAdj9AHWAnEEilIYF7DDSYhzAFxmCQCAqeF/dMbkyTGDL4n67qleuxzM6v7852+Wceko8mu1OHH",
-	"jh3edOzwc1eQ2pkE8w77JTODTQb5C4Q24lhpPVbSMveLv1veC3UnBFTyVePdUI//Wzr8Pu+HlqRtT3hD",
-	"bDf7/u6IhRPZ+q5oUIEw4maxea0k7W9KaJC5KrMJ0mnNQcjd8Ns+I3titoXiYAcme2CyW1LcFSxR/7rf",
-	"kr/O8wRSLu89GijF5cPgv5H+dDdE9MFMux86Kld+OpDSgZS2JKUc6TsR06v214G9UNVeLwS2+nIHCjtQ",
-	"2ONuBF0JjaaZAKzkda7UPa0G7vCWfQXLPVFUtYTDgZoO1PQI1a/L5bql7veuv1Mp9cceVb+D5negpF1Q",
-	"Uo7yXSjpFS8GkjvC89QXgUCSIbxzosrRa6/EVU6weyCyA5Ft6zNkIr1xJ0rjJu9cjSUwSsXWHt5a0qR3",
-	"e6IvW0q9A3kdyGvbR02DTp00wjZP8Pr1XRfn5/AX+NJMINA9TBjXpLVCIeAFND2+7OxxvnVKHvFykfdl",
-	"46J5BkrxZYuH9kSSMHWyXkcEpKk2Q5DWeKiILUDJgUQA/z+iGEnAKMJ5kJ2Jg2GJQucFgeUm1poETRpx",
-	"P0oSas/rQn2OvUkDR4Kv5yURqpk6d0BYapO7UValx49de7zp2uPnzlC1IsdCj/3SY5Y7TRGBCTPMg30U",
-	"dhMheRrs0/O+vsqw6RVnWjL86UV4rmWKJknv9qFXH/JjStT0dNQ3Lk3glhFOUtsTIrsr7rxElH7pCHoS",
-	"hinW1OCmKVdowbv3ZM36ES6y/hAWEHYVAPkt4AnZvyst5PPi/mli2gPPfwEkpc9qVwx/QzdLAlN9wy4H",
-	"CnMsAGFdR0/0EIWlwVwuZIMk0OPvNQQ4IPLA8r8ly1cngCTHJNwaPU3+qDpEnRAeiWNd6oe3ukAwCgpB",
-	"I50GR3dDJMji3BovC+/UdKN0tv1ICjWFmeGZCok1gNWyNC9ScNhS010xJBJ/hnhe+ef/P/nykUY4TklF",
-	"n/a+bhXvXNQoeojFJsd6uNKXDUW8dwqkMQnu6iVMhVIrcVMWCIi2FxP1t0nD3/Mo1gl50wlrU6/cPgnB",
-	"iYNE+4YU8W5NC1tdY06CQCDGURIHWHYXRaVry0EQFQE8XFleBAFd7ligVJXBKWdJ3JyxxnxWLz7em6H2",
-	"etdWMxwY+je9QqeH3JmVm4IYomB2MljVwLULWLWH4D5LKZDnZl5iSXzg1S+CNq5gaVB6T1z6ONL1DWvv",
-	"7CM8L9MYS6SOAJPCRW6V+7ohuMt0qn297G0WvHx2r3q2kpIHQnwJhGjOzmRM3w1B1r/uCZPp2UFfmzpS",
-	"kbj2KTfSeQ4K07dWmFCUn7hTb3LxfLaocfW7SWSJ26/x8Jfiz/cQMjo1PrcSRUxIdZNupXldqvn3IwVs",
-	"VdWeofZlqOjA+l/GfVkxfsn2pId1TtGny3mp9RAfmvIxqD3aTbK+cgm3QknKrNiyx+Zei8qSO83R4AJq",
-	"Cyj2lqtBH1dIFkDLL8Qt0zRoHCGMHOMsF0MEdYn9+nmSBlHM0pCVWgtXKB/I4pl9QYTsM3JSnqvBbj/U",
-	"9dTTTMIu631edN1tvO9tDKwPtGlgc+rdBiYBNA1LdNbX2kEb0r5dkIhIr8WH15OJrh23z9cLnQZDJKF8",
-	"oRpbC6iGmkr/NWKnf91H9wyXCtJYvcw1iwixBOqvjiOQXDERZ1ZE45wVEdpDEf7aQxFgU/0vBu4DlSQE",
-	"zTnSAfOE9gJ05cBYSSESAbpP/Dk0+JdcmDEuU5i65k18x1l0JdpQ0Ii1++4ShMBTGClabjMsieCd0hG9",
-	"TR7yq14/WpJAzpSOTDFlAnxGjUJp4ylmy8a0zK2UEhElkff2zWat6/2mjjbHcmALL4otpDSFsl9aaRR2",
-	"1dSlkma8hONlbZb11NEs/Tx10xA9FOOpTbmwcIYBXr50rvCSlIABXh6o/UVSe0pb+6R2IfG0JkLtDKQp",
-	"aVUh97xus9YKRAzaNiSXABSZIY/QZ6VCMBqu0F1WUZwEd718CFO3Tse+6dZfEFPX3SURsB56SWjAlq3Y",
-	"ytAspeHeklmB3C5Ha2AfeRX45jzrWbGh9JQMRh0Y0otkSPcrQ9374Egm9NXJiUyca1ZE38dhuA5FLBc7",
-	"+o4yCohMCh/qqriUpWEw3x+huwln0ZiKu+M7ydT/0T1LsjK5HEy+S8WA6jmPAaqJ5ZiITRI0GB/0BrTg",
-	"OtXByZRQHCou2mYO8/WYw5etpkK+TjrbbqaxH44ZDzpPlDkLuXn0uhRARxvQvqxW5oxFG9uVOed2Fqwn",
-	"lzDPSmRkmSIOsuIFyYqUUa9YgiK8QgKglSmrEovuvH7mnJ8ti/5fiq/X8+onin29XBUmOjyYf8sXvFWL",
-	"sNcqGnKYAAfqQ9t4pgUOk9RDBKO8NwqJLQyv4iE1yCfbl3dUOv4nBeSz9Y9KgTxENP37PanWBKLpZl/u",
-	"VBrf89JPZar8Bd3NCQ3uEBHoTm3KmAR3iHF0J4BqzSy5bw5xKpJurfL/eUb00VcZg00zVHBt0F5RQwSa",
-	"RGobUrCV9liEWe3aUwZHlfnLQdp9WwIrYtjWIVI4FWg6qWIZa9F3jKM5QGxq3cNXIqROCkfh+wYPsIOg",
-	"2wDy4Ab2MiLpg2DnQmtT50wL7rvuPZdqgFdpQH5mLhdNAioddI8Y/Znx+SRky2yugwD4pgIgP/DOrP+d",
-	"9v/AKLIhGiL6TUcCujm/Outfvf9FB4EoRQPFxJ8bcRAbpovEDMfQKA4KuLl7aVBBy2cqDipQHuTBC4lD",
-	"D0FrRubQ9iUKjv9J/9WvqXV7ggSh0xDsZNtOPAyyaTp7ZGQ991zf9t9AJi/epKsv0U0Y3wqZj3Ec89pI",
-	"lBPzgdDJ5migbhiZIMI0QBqTQCAij9BoBmmiOeDIx5Qyie6N80DaxbzCtBBFOR2k0z+aHPaSxZTA8opJ",
-	"OIiygyjbwdUmx/RuMqw5MZiV8JtKeWV5VC2E/4txI1JaZ07XKMKrrrSdl/M6SLqDpKtN5vskit2xSeJd",
-	"V+JEtVsIYj+iz0x3kHwHyfevN5WkiL5rwScAc98d1nmz6ay2nDEByGeB+g+VmFCB7r7c9RCZUsYVyftY",
-	"NHihDc2sDQ9RI/gqkWQoZGyufW/J2n9Cze8MYPnSzRPqBk8BCfI3uMYLtYtRKRgGfzXBMD+8ft37dqEx",
-	"Zh+zVAwHY+Y3NbPQNZHU3jkrgbrVkM8pfUUomjF9cy1DEYdYThiPymBs4LMO5bUO4FpGCuwmYQixZDxA",
-	"IoUKr9eofQMWwLVKm9KJ2kugMsVlz+FzKHqm5pPoof51P3fMJxzNiJCsNGLmfWWJa8Oh0o1FD81YGJj8",
-	"nxloWUZQPTQnYm6qjhTGtVcd2ZzlfVq7wGSk6NntVqJXeXdcBxvgdVrj4j6VcWJzWhMLj2LO7sEMlkUz",
-	"BGt35cKAbpfmh9uH/xcAAP//",
+	"7H15c9u2t+hXwfC9mdfOKHbS5c780r9c20nVeKukJPdOn0eGySMJFQkwAChF7fi7v8FCiZQALrLk2H36",
+	"p40FAjgAzoaDs/wThCxJGQUqRfD2nyDFHCcggeu/TsKQZVSesgjUnxGIkJNUEkaDt3kjClkER0EnIOrH",
+	"FMtJ0AkoTiB4G2DzyVB9EnQCDl8ywiEK3kqeQScQ4QQSrEaWi1R9LyQndBw8PHTy0btn/olJVDMtiVpO",
+	"+o6z5EpszviZ0IjNkZCYyw6ClIUTRDFlAkJGI7EE40sGfLGCY8RZMqQiKE46YjzBMngbECr/66egk0NB",
+	"qIQxcA3GBUmI3ITiBo8BCfI3+OaLdb/ibAmhJMmS4O0b50SXIAQew0C3rE9nG5Hqh0YklsB9Eyfm06Ge",
+	"onqLr0cjAY7F9SBkPBJIMiSmJPXNxEx35xpfO9fYgy8ZCCci2SY/InHbty0e9UEIwuiATYFuTmtbkVTN",
+	"iIPMOIUI3S+QIGP6itAlNBPAEfAVPP/9yvZ9ZYaugioh9ALoWE6Kh1+AcUASeEcgjjYBVE1C4iRFcgJo",
+	"bpAfp2lMQB2Q72wkSWA40kMWAYlghLNYobxiNTFIGKovg04AVB3bnxu/hxxw/tetE3ZWQaVAoxY0Kll7",
+	"Cn1Q+y5SRgUYNpmSc84ZV/8OGZVANYLrHQuxgu74L8E0Jqym+d8cRsHb4H8drxjwsWkVxz0QUo/Ys9OY",
+	"ScvLveYRcARU8gUCPb1im5mc/JqJxc5AUQOaxTlAGEwACeAz4IgIJLDMOJYQoXAC4ZTQMUqxEHNF178o",
+	"POcLhEcSuEarMZkBRTRL7oEjNkL2nIKOxXq9sz3V6dWJ6uSiI91DsYw5JhLdw4hxQJIv1NR4jA0lNeSG",
+	"D3b3dnuSldvXN+SOGEccQjaD9ZMcMHaJ6cLyKfFEh8oYSjBdICwlJKl8IWd3nYjdHl0+YCUNXvZXJ9bX",
+	"lLBbIJqQ3giTGCIFwUdJ4ieaXzcgQjU+9M77AwR0BjFLQXNo27+gRH4iMNcaJmcpcEkM6yyoapuStBPc",
+	"LxQHGYZYTArt94zFgGnhAyFZOHV/ofoO8QyTGN/HUGLwEcvUT0uEMgi97DRhRjg2+F59SuhYL4lISETd",
+	"vv5mOuhNeVgOiDnHC71/9gd2/xeEUrMDs77y7oUxAf/mTUZyOMYS5njhbE/E2GhsrkbGyXho9R/fBDXN",
+	"gmU8hKFQX9EQGsnWQi8+IyG49SvX7izJdGOXIizrOWI4DTSOS0xi52qI6GdhCEIPCV+xUllyrWsd65wg",
+	"RlFfYekNXsQMR61JAc/Gw5STsCkKf8kwlUQumm77IrlnsXu7V0rmn+W7le1UmOzWufKZWqWAxLKj8rrv",
+	"OZsaEbGx5pDFMZbAcfwJx1lj4mVU4lBeMfeYWrmMTqRRIRtsDYmafshI1314hJEejDyNrU618YFyPLc3",
+	"OHP12ehCs9iyxBISF4eAEMhM7VUZOizhlVXVHTzhrx5gK2NcQ6bsN0x4mMmekkcNly1IBBU8pg9fmqK5",
+	"xDIT7qF8FNAJJMdUDNys0knrWUTkudLMXWRuJKiLxEPJeBXSDnGLk1jxMhxFRE2K45sCKKVTX8EOmpB9",
+	"XMi2esVGY1opy44mVhH3LvvZvroZ2X82EsmFQ2smkYuXhbWp8583Za4hSTcCLnGzuB0//uDejiJTNvOt",
+	"Rl+OdeuBuxvBUjhUYUd5WR6ckBwTczlpgWi+Hb1gY0Lthcc/5AjHwgGeWtSIeIRJfhetl3GFgQrdbqsh",
+	"9qEhKWx13Z1seSwPneCvuXRjibEANRnOGosKvZYWqc1DVC3kb4j6W4y/tn+lycxKVnA7pvLtbM9einsg",
+	"QG6HE8VDr7OIFZdQe+o5bH2J+ZawQWL585LczS91sJmvGgK2QssWkK040cpEFymdnEq3Qa50+tWsJ4fv",
+	"E3AyWmy3c6F9kGhzorpPU6B2tGszNRyB6NGbViDK5uxaaRozcN+KcSYniteEW6gV6l7WRqwuwT/TXTel",
+	"ayeArynhIFoB4pFG2/LbJVdqrOOtr2uT9adDHEXc3hk3II2ZMck4GzMBfIjH9sbUAJ5TTEOItVF4O6Ji",
+	"qutWV/01XF4O5MLmU63JWptQ7V04J3SHqmw+yBXRWo2pkxtLvEMqHPGqvYnPLDBinA4JnanNUY3+8RUo",
+	"nOJ4WAeIHc3fLoZJMrQ74CZv87jhUoImjHq0T6Dq2ER23+iQ15529YSeNZa3frXRa6dYXrhvZ9eXvw54",
+	"ZylEzVL9OPiesyz1YmDJ2unYLs8Or+2S/soFwhnEIMFQKxHTXhaDF5QpoW6sTLAMJ+7DDJmhi1wS9f+n",
+	"Pzi/DDrB6W8nV1fnF0EnODk9vf54NQg6Qf9/Ln+9vnAIqU4gMR+DrF+ohjGfd9ktB9G/A40Xny/k+rI/",
+	"vDzpve9eDU8uLq4/n58FneKPvZPB+dAsaNjtd69sa/+3695grUfpt1If1048ky11b2XKBJFbWxaTnJHU",
+	"WmKqjIF2GBeAra/JG2aaSkPAO8KTAddP5Zsm8i0sJ3mfe7fdfER4MvTfhb1StBp07+k9YrriWeXDFDvd",
+	"VkLUg4TNIPJfbasgqzC0bb9HYjtYzITNVdYCPjWyBL3n2GXYrlVitsHNsZrLj5sxzCAucqlP3fPPQScY",
+	"9E7OzhWHOrv08LcsjVoDo5XUxueot+kGeEK01ry98veIRYqG1JJ/2FlXdMzct87lsSx9EgZUp5s0NsJ6",
+	"1cT2yPDg25FL0KKj/SmPVe9h47WYz70r0qzMt6E7X24Fo2q5rMSM15h3Ffe8IfNiWVoHb8v5m81cfAPf",
+	"RI+Wz50TFkfD5q9jAszjV5suFS+kG2vrXne3NW3lT57DGY4zGCaYSiIEbgilffwcUuZ7iPRJSdXUfDfU",
+	"1xxGVYPpVzP/U9HydB3GhpQNJ+aVcMixJKztLvjfCxs+c9t9uvUdrdAejRtIW3zpbmEiKz2QO8xj6zf9",
+	"wkrj3Fd4s4ktXW3bbNAWD6QuAvhdMPoZ7j/Aou9y973J7mMSoiksBJITLJE2lS60N9HvnwfqRyKQdQLR",
+	"frHag3PtbgiL8ia3sI3GY+capx58nsqFz0zX4CYnF4EZ2oVPG4yy1FUt0dXrwx8Zk2CMftva+8h4+EWN",
+	"MkzE2EfI5oNQz9PG2lY7cFNKLA3k34nt9mDTiFbwPSPR0M+jVKsgfzf1atIOZQnmY0IfaUZkoxHwCsBM",
+	"ewvQWAp0GMZMVE3aAleqzrw1W7aXt6FSxXaAKxdYAg0XZ9o1woQc7NyrrhgLsY3XnNfxbW8edZrrjyta",
+	"jCv+4z1sJAe8dkuvNOysHZdb6FYIR5i1ksMu7HBIYx3W02JHKkR0LbJUyfBaRBon2yy/b/q5Vi5Z83VX",
+	"nGc+w6YRR+2sHxdbb7yZbkibevpJVjH7rhYvsQ2127jveOCt8nRcN9xWXCTx12HrDUkIbd8p/fl1+6Wk",
+	"//l5m07/advJdTKXOE39F9HDU+QzfIrcPEOQnITi1yycgtwRed3rwYZAozZcx/bSwaJt+h2IeTfEbBDB",
+	"py3kp0P+huabYDo1l6RlZNyBClGrJ4gsSTBfNBXxWgYpuFYhm/sQeZds9nhXj1YG02ovheVQrrvB5WL1",
+	"NlFpD8VtlCrzNuRAgXZvJ1cwf4RrT90DcDxmvjbjzOM34gEXRChmJz0fMKGh9I3vv8i2CHWA0bDSe+nR",
+	"5kB31Ise1gBa2igXdm1EEzZ+DX9wj/Yb4FhO/MN572HO8bjz8Vw7Q1ToPCayxIlPvqbZ+B2J45sWlv17",
+	"hrn7WI1VKobojzVUqdCY42seeWAzr24ZJV8/Dk4HJIHLpqILvoYTTH23FtIOxBH5es2jgY/iTDPwvg+n",
+	"E8yn4DsajaWnGedAZZtDKPb7ozFh6l5VkHgXYVr9pgTdPoCvsqK1KrTxtAIPVDvRbLXN/pg+bfbG9OjB",
+	"Fw8cKeZyUdVmfBR8X2jO3K9lzJ7u2pRW1aY4j6f9G4WetY4FqzA6kgS69B3jHtm0DZNQAr8NO65j8HlY",
+	"6xrbbxU32zTetUmAq9VP1Ag6xK2XxfBCnBk7waxxfGkrx8d84Fvvfr1I58/CfjEK16Pg7Z//bCD8Rq/b",
+	"Pe2dqKeRRqq6E4EdmvvOicZ7Wa3R23f/LFypRZtGUSOURbv9dm1wq4fmGyUJtw0O4/5I17xxaMRKxTec",
+	"xdA0anMT/NWd89fFRwH8ud08X8LraoVXy+6fS2suxHgV/tPklEro6zislJMZlmAeX90WVvPque2brPmg",
+	"hfH6mz/i/pGrn4pMdo+ZW9jzn9RV4NEeYpmQLCLYa5Jp/o6gv6QwZsMwxkKMFo94SXhKEm7k8aDI/Eu7",
+	"q+7TsYVd0DwHkTb4orXTT4sO38LTb8fcqIfnXkeSUl7DhtRZyH24p1fu/DHhnkWL4V/lVC2rddU8OTz4",
+	"tqK1k8bzcafQGUgbk+jq4F2eEvt9WOnBCDjQEGpjdLz3xwo9fnm5a3LmOSTLDE17D39YDwlcxZOWH45d",
+	"V9rtl9Y4QnFH4Dguyv77cBlUsQU66LFbIH/52Bv5+xtcNbEJ2z4HVr3v3XrnfFTiteeTSM0Su9lB/xnX",
+	"vqi2ehrqQRrjEPaVWGA3739bJCfIpzYTubd7PQuvI0q8Zb5Au0FNTEM9mBGYX9lrX3leymRzLjZjU9hF",
+	"2N1jg+duvdBF+0DmtoaOQyj6kxl4KwRZFoPbD8+vyOS7sTd7/waUfcA8nFjPFlGLvDuw2Zms5c0Q+TOR",
+	"k4jj+fPNB/CZ8ekoZvOCPFmDUCebb6c1qj6LoT+nwDaaaOMwzXS1162yLeaiqy5awK8Ncy0mhh6JkLe3",
+	"XPeyk2fSzVRXN+dXZ92r94rz3Nz0rj9p1tY7//38dKD/eXpydXp+caH/fXJzc9HV/3p30lU/3TaKr13D",
+	"Gi96F8+CLizzqlRm1zi/Ym1V37tTl9T18oS/13Xzye+6fo4kN3VdHO56zWZp2WktX0nd5+v8rO779UzL",
+	"9Tu8cUeo6+J8u22GNu6utw5ekJPWae9caRK9bv/DsPfx4jzoBGfnF+drP73vnVwNhjfnvctuv9+9vtLk",
+	"9+n6w3n5NzvY+971x5ugE1xefzofrnQF27r64ePNWfmHs/Ob635X/etzd/DbWe/ks064cDbsD65PP+hJ",
+	"9Zj5n3bE697Zec+1hPWG2kx5pV1aMd4GYqZCUPNChYVGgnpdgjW4AGvH9jDjRC76ahTrjwyYAz/J5GT1",
+	"17ucR//+eZAXQdDXBd264tcTKVOTm5/QEXPUcZkAur7so5BRyXEoETYhtabYDEtEdIT6ZEwRoYiZTP6F",
+	"vICEUTRhQnZUA0UCaKQ/WRas+f3zQI2IkYHL1rORbFUSQHU/UvASqS4/wSfgTEOkW09uuug7BcX3SiUE",
+	"bjIcBm+OXh+9zs30OCXB2+DHo9dHP+rDlhO9a8dHc4jjV1PK5vT4r/lUHOV2zHFdtPGIcRtsTOg4B12H",
+	"HH+n4A6Nj5v6toOwXXKq5CHLBGIUUJRxXaMCcSb1Ln2vlqiwSf/VjYK3wXuQv8+nIlgrFPPD69c7q8xQ",
+	"DrB2VGj4AAskwCJe7h6ua44o8HVgsVKRx0JR1Unp3AOtyR/jlBwrhDiOmX2MSplwbO/pBMKpQJgiHZyi",
+	"ty1PoKr/UCepEMXmgP3FoBoVc+AoxJzrukK6oEWxMpLqiQsntLnNN0zIk5Qss/AGSyb6K4t2WwOnlJfY",
+	"sdt5LSlt89Wx6uXSTA97RIXNLMSuYjPWGvHQCX4yc7uGXMJYrBGjerxp2+PNj217/PCfZj3Wq+I8dIKf",
+	"W6/o59c/tO7RcEW6/tKDDeXVDjF//hNkPLYcW7w9Pk5jLJUmfjQDzmJ8L45CFjzcrhMq0ijdmEZZJv1E",
+	"avTIMp1RnBhZsFZY7BfDEIkQGUSaYxKJhGQpmjOuCzthiRgNoY4kFUSdUlFBjyq++uS4VDxN7cka3fzk",
+	"r6jGjTXpgONPiONlhDUH3gxj85pXamiQr4qput0o3Adp8JfCfCVgFB7qX0MWAZpgge4BqKlBBhH6bqm4",
+	"hIxNCaARZ4n+26YcERLS77Ww0WlGjGzKS0zSSgwvJSi/yeHfnxByJkQ/CKMDoe5dGIFEuER27alcB8T6",
+	"ifsSk1jpiIwas5QhZ3ubsGm0y8rkhHG5KpyXy7QJxJG60GBL70foA0BaYgCMWy7yVSI5Z5oDiEaErpPq",
+	"PwGBl6oKPEMCdxcZqCD0UmXAPshXp/os3HVgS+dpT7GyrOzDdnzkwBUexxV+hbEiNCsrc0pszxmMIK69",
+	"XyqaTXStQ8MbdJVIIa1RYg1tlqrtivAbUbipAPEEJF6uf/GMaXytJsZLI/KDsvDUbEGTa5kqbfx9M75Q",
+	"qHDktOYNGtxgO2hO5ARhNOIgJrEprW1tloSiu2W1j7sj9FGAut9KhjjozzXsRaOm08BnGUd/Wddot9fc",
+	"3RLzqlTTBvWe6DIx+Y4+lUq+f7wvXU5t6DIqVKGqw8XZm2OWiGMcJYQeJyZFkPAipX0CQ/mHHaT9VCFS",
+	"eJUCT4hUf+QeAWg+AWp+N4hsCuwTOkZEIObFuE9vrhNxokC6zCF6JOY0S2hSyJC0+dTx6OvdsnZzU1Qq",
+	"d/ixXYef287QCPPKHVqBVHgZ0pyj+Cb0561mrl5+jFPyiiWigh2vY2YB928YlyMWE4b+b/b69Q//hXpE",
+	"TOtI4Pifok/WQyWbtn0QG+mnk1xVVB2bY7hdwKmRIe24bLHvXplsiUJeGkX8ZIyqBxJqRkLtKWiiY/n9",
+	"pAJxrEWCnNgK+9eXfSUIsrSSTEyKgH2+Mm4mmqlGbntsTze3VgYl46C3i3LA4USnlqhWY+vPXJ3AJN/f",
+	"/Lj7CyEhyc/6jOAxZUKSUGweOSdielx0AHSe/CkWE23VyivIK1YJWmfeUBoqUUHhXe6Q+CQqQbGs/0El",
+	"eFn87FccYxrCFqpACatXmgCJHtqhuNIGgI7JSilojN32/91oW2Wge7bn+1aRMg6qwL+SdLakHJ7F4BcG",
+	"qiPSnyBC0YjxEGqpQidAeRKGv3TNP3D7l4WyK7RqibU6ncuxybJXYZ3X7QLhpXOI7niEPsBCIJZJQSLz",
+	"QG8wCWEOiMMoExB5TfKf3pjMOGbwPZnjHSVzn5sdPpzu9Bk9JS1NdqUOP7bs8KZlh5/bgtTMJLjssF8y",
+	"M9hkkL9AaAOOldbjJC1zv/i74b1Qd0JAJV/U3g31+L/Z4fd5P3RkqnvCG2Kz2fd3RyycyNZ3RYMKhBE/",
+	"i10WiNJOtoRGuX82GyGdyx2E3A2/7TKyJ2ZbqIh2YLIHJrslxV3BHHWvuw3563SZNcvnUEgjpbh86P03",
+	"0p/uhog+mGn3Q0flclcHUjqQ0paktET6VsT0qvl1YC9UtdcLgauo3oHCDhT2uBtBW0KjNv2Bk7zOlbqn",
+	"1cAd3rKvYL4nilqvW3GgpgM1PUL1a3O5bqj7vevuVEr9sUfV76D5HShpF5S0RPk2lPSKF6PnPSGG6otI",
+	"IMkQ3jlRLdFrr8RVzip8ILIDkW3rM2TC23ErSuMm2V6FJTCxYmsPby0209+e6MuVR/BAXgfy2vZR06BT",
+	"K42wyRO8fn2XEywRh78glGYCge5hxLgmrQWKAc+g7vFlZ4/zjfMQiZeLvC8bF80zkMWXLR7aM0li62S9",
+	"igiw+UVjkM4AqoTNQMmBTAD/P6IYScAowsuoPBMHwzKFzjMC802sNVmpNOJ+lCTWnteFoiR7kwaerGbP",
+	"SyKspyfdAWGpTW5HWWs9fmzb403bHj+3hqoRORZ67Jce84RxighMXOIy2EdhNxGS22CfTvD1VY5NrzjT",
+	"kuHPIMFTLVM0SQa3D53qkB9Tl6ej48pxaQK/jPCS2p4Q2V9m6CWi9EtH0JM4tljTGjdXOOm+ILwnK7mA",
+	"cFEuxDCDuK10WF4RnlA2+BJlPi/RYFP1HgTCC6A3fVa7kgYbilsWmXokbiFRmGMGCOvKgqKDKMwN5nIh",
+	"a8SEHn+v8cERkQd58C3lgToBJDkm8dboafJdVSHqiPBEHOviR7zR7YJRUAia6Cw8uhsiUR4EV3uTeKem",
+	"G9jZ9iMp1BRmhmcqJFYArhfqeZGCw5V774ohkYUTxJe1kP7/ky8faYJTSyr6tPd15Xjno0bRQSw1Wefj",
+	"hb6JKOK9UyANSXRXLWHWKHUtqMoBAdHGZKL+NoUJOgHFOkWxnbAykcvtkxCcOEi0b0gR71a0UKVxea8x",
+	"J1EkEOMoSyMs24ui0rXlIIiKAB6uLC+CgC53LFDWlcExZ1lan87GfFYtPt6bofZ611YzHBj6N71C20Nu",
+	"zcpNiRBRMDsZrKrh2gWs2kPkn6M4ynMzL7EsPfDqF0EbVzA3KL0nLn2c6IqPlXf2AZ6WaYxlUoeHSeEj",
+	"t7X7uiG4SzvVvp79NkuAPrsnP1eRzQMhvgRCNGdnMrzvhiCrn/6ESTTtoa9NHalIXPuUG3aeg8L0rRUm",
+	"lCxP3Ks3+Xg+m1X4Ad5kssTtV3j4S/Hne4gZHRuHXIkSJqS6STfSvC7V/PuRAq46c89Q+zJUdGD9L+O+",
+	"rBi/ZHvSw1rn79MFztR6SAh1yRrUHu0mk1+5qF2hSGdefjpg06BBrc2dJnDwAbUFFHtL5KCPKyYzoOUX",
+	"4oY5HDSOEEaOcZ6oIYGqrH/dZQYHUUzhkBefixdoOZDDbfuCCNll5KQ8V43dvq8rzNs0wz7r/bIMvd94",
+	"39kYWB9o3cDm1NsNTCKoG5bolLCVg9bkhLsgCZFBgw+vRyNdTW+frxc6R4bIYvlCNbYGUPU1lf5rxE73",
+	"uovuGS7Vw3G6oGsWEWMJNFwcJyC5YiLelInGOSshtIMS/LWDEsCmHmIKPAQqSQyac9gBl9nuBehaiqmS",
+	"QiQBdJ+FU6jxL7kwY1xamNomVXzHWXIlmlDQgDX77hKEwGMYKFpuMixJ4J3SEYNNHvKrXj+ak0hOlI5M",
+	"MWUCQkaNQuniKWbLhrTMrZQSkWRJ8PbNZvXv/eaVNsdyYAsvii1YmkL5L400imqHTx8v4XhemYLdOprZ",
+	"z62bhuigFI9dyoWDM/Tw/KVzhZekBPTw/EDtL5LaLW3tk9qFxOOK8LUzkKZA1hq5LytZa61ApKBtQ3IO",
+	"QJEZ8gh9VioEo/EC3eU11kl011kOYcrm6cA43foLYuq6OycCVkPPCY3YvBFb6Zul1NxbciuQ3+VoBewj",
+	"rwLfnGc9KzZkT8lg1IEhvUiGdL8w1L0PjmTiYr2cyATBIkZNAT4cx6s4xXIlpO8oo4DIqPChruJLmY2R",
+	"+f4I3Y04S4ZU3B3fSab+j+5Zlpf15WCSYSoGVM15DFB1LMeEc5KoxvigN6AB11kfnIwJxbHiok3mMF8P",
+	"OXzZaioU6oy0zWYahvGQ8aj1RLmzkJ9Hr+oEtLQB7ctqZc5YNLFdmXNuZsF6cgnzrERGnkbiICtekKyw",
+	"jHrBMpTgBRIAjUxZa4Hq3uvnkvOzedH/S/H1al79RIGxl4vCRIcH82/5greoj4ndQEMOI+BAQ2gazzTD",
+	"cWY9RDBa9kYxcYXhrXlI9ZaT7cs7yo7/SQH5bP2jLJCHiKZ/vyfVikA03ezLnUrj+7IuVJkqf0F3U0Kj",
+	"O0QEulObMiTRHWIc3QmgWjPL7utDnIqkW6n8f54QffTrjMGlGSq4NmivqCECzRK1DRZspT0WYVa79pTB",
+	"UWX+cpB235bAihi2dYgUtgJNZ1wsYy36jnE0BUhN5Xz4SoTUGeMofF/jAXYQdBtAHtzAXkYkfRTtXGht",
+	"6py2fL/v3nOpBnhlA/Jzc7moE1B20D1i9GfGp6OYzfO5DgLgmwqA5YG3Zv3vtP8HRokL0RDRbzoS0M35",
+	"1Vn36v0vOghEKRooJeHUiIPUMF0kJjiFWnFQwM3dS4M1tHym4mANyoM8eCFx6DFozcgc2r5EwfE/9l/d",
+	"ikK4J0gQOo7BTbbNxEMvn6a1R0bec8/Fb/8NZPLiTbr6El2H8Y2Q+RinKa+MRDkxHwidbI5G6oaRCyJM",
+	"I6QxCQQi8ggNJmATzQFHIaaUSXRvnAdsF/MK00AULenATv9octhLilMC8ysm4SDKDqJsB1ebJaa3k2H1",
+	"icGchF9X5ytPsuog/F+MG5HSOpd0jRK8aEvby1pfB0l3kHSVmX6fRLE7Nhm+q+qfqHYHQexH9JnpDpLv",
+	"IPn+9aYSi+i7FnwCMA/9YZ03m85q8wkTgEIWqf9QiQkV6O7LXQeRMWVckXyIRY0XWt/MWvMQNYCvEkmG",
+	"Ysam2veWrPwn1PzeAJYv7TyhbvAYkCB/g2+8WLsYlYJh8FcTDPPD69edbxcaY/YxT8VwMGZ+UzMLXRFJ",
+	"5Z1zLVB3PeRzTF8RiiZM31zLUKQxliPGkzIYG/isQ3mdA/iWYYHdJAwh5oxHSFio8GqN2jdgBlyrtJZO",
+	"1F4ClRaXA4/PoeiYglCig7rX3aVjPuFoQoRkpRFz7ytHXBuOlW4sOmjC4sjk/8xByzOC6qE5EVNTkqQw",
+	"rrskyeYs721hA5ORouO2W4nO2rvjKtgAr9IaF/epjBOb05pYeJRydg9msDyaIVq5KxcG9Ls0P9w+/L8A",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -16,6 +16,9 @@ func (s *Server) PostApiAuthLogin(ctx context.Context, req gen.PostApiAuthLoginR
 		return nil, err
 	}
 	noStore(in)
+	if res.Device != nil {
+		in.header.Add("Set-Cookie", s.cookie(DeviceCookieName, deviceCookiePath, res.Device.Value, res.Device.TTL))
+	}
 	return gen.PostApiAuthLogin200JSONResponse(loginResponse(res)), nil
 }
 

@@ -3,12 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -23,11 +25,32 @@ import (
 // accepts ("any of"). Operations without it accept any authenticated caller.
 const RolesExtension = "x-required-roles"
 
+// OpenOperations are the only operations that may be served without a
+// bearer token (operation ids as the embedded spec spells them). Any other operation whose effective security lacks
+// bearerAuth stops the server from starting: a contract change that drops
+// or moves a security requirement must fail closed, never open a route.
+var OpenOperations = map[string]bool{
+	"PostApiAuthLogin":                 true,
+	"PostApiAuthRecoveryStart":         true,
+	"PostApiAuthRecoveryVerify":        true,
+	"PostApiAuthRecoveryResetPassword": true,
+	"GetApiAuthSession":                true, // X-Session-Token instead
+	"PostApiAuthLogout":                true, // X-Session-Token instead
+	"GetJwks":                          true,
+	"GetApiV1UtilHealth":               true,
+	"GetApiV1OrdersHealthz":            true,
+	"GetApiV1OmsHealth":                true,
+}
+
 // operation is what the middleware knows about one contract operation.
 type operation struct {
 	route   *routers.Route
 	secured bool     // has a bearerAuth requirement
 	roles   []string // any of; empty = any authenticated caller
+	// strictJSON: the body is checked for duplicate keys, trailing data and
+	// invalid UTF-8 before validation (kin-openapi and encoding/json would
+	// silently take the last duplicate or stop at the first value).
+	strictJSON bool
 }
 
 // contract validates requests against the overlaid spec embedded in gen.
@@ -36,6 +59,8 @@ type contract struct {
 	auth    *auth.Service
 	maxBody int64
 	options *openapi3filter.Options
+	// names of the cookies read into requestInfo
+	recoveryCookie, deviceCookie string
 }
 
 // LoadSpec returns the overlaid contract as the server uses it: servers
@@ -65,11 +90,36 @@ func validEmail(s string) error {
 	return nil
 }
 
-func newContract(a *auth.Service, maxBody int64) (*contract, error) {
+func newContract(a *auth.Service, maxBody int64, secureCookies bool) (*contract, error) {
 	spec, err := LoadSpec()
 	if err != nil {
 		return nil, err
 	}
+	c, err := newContractFor(spec, a, maxBody)
+	if err != nil {
+		return nil, err
+	}
+	c.recoveryCookie = cookieName(RecoveryCookieName, secureCookies)
+	c.deviceCookie = cookieName(DeviceCookieName, secureCookies)
+	return c, nil
+}
+
+// bearerSecured reports whether an operation's effective security (its own,
+// else the document's) requires bearerAuth.
+func bearerSecured(spec *openapi3.T, op *openapi3.Operation) bool {
+	reqs := spec.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	for _, req := range reqs {
+		if _, ok := req["bearerAuth"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func newContractFor(spec *openapi3.T, a *auth.Service, maxBody int64) (*contract, error) {
 	c := &contract{ops: map[string]*operation{}, auth: a, maxBody: maxBody,
 		options: &openapi3filter.Options{
 			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // checked before validation, below
@@ -80,14 +130,12 @@ func newContract(a *auth.Service, maxBody int64) (*contract, error) {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			o := &operation{
-				route: &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				route:      &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				secured:    bearerSecured(spec, op),
+				strictJSON: op.RequestBody != nil,
 			}
-			if op.Security != nil {
-				for _, req := range *op.Security {
-					if _, ok := req["bearerAuth"]; ok {
-						o.secured = true
-					}
-				}
+			if !o.secured && !OpenOperations[op.OperationID] {
+				return nil, fmt.Errorf("%s %s (%s) has no bearerAuth requirement and is not one of the open operations; refusing to serve it anonymously", method, path, op.OperationID)
 			}
 			if raw, ok := op.Extensions[RolesExtension]; ok {
 				list, ok := raw.([]any)
@@ -138,15 +186,19 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			client: auth.Client{IP: ec.RealIP(), UserAgent: req.UserAgent()},
 			header: ec.Response().Header(),
 		}
-		if ck, err := req.Cookie(RecoveryCookieName); err == nil {
+		if ck, err := req.Cookie(c.recoveryCookie); err == nil {
 			info.recoveryCookie = ck.Value
+		}
+		if ck, err := req.Cookie(c.deviceCookie); err == nil {
+			info.client.DeviceCookie = ck.Value
 		}
 		ec.SetRequest(req.WithContext(context.WithValue(req.Context(), infoKey{}, info)))
 		if op == nil {
 			return next(ec) // echo answers 404/405 through the error handler
 		}
 		req = ec.Request()
-		if err := c.capBody(req); err != nil {
+		body, err := c.capBody(req)
+		if err != nil {
 			return err
 		}
 		if op.secured {
@@ -159,6 +211,11 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 					message: "this operation requires one of the roles: " + strings.Join(op.roles, ", ")}
 			}
 			info.principal = &p
+		}
+		if op.strictJSON && len(body) > 0 && isJSON(req.Header.Get(echo.HeaderContentType)) {
+			if msg := strictJSONProblem(body); msg != "" {
+				return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: msg}
+			}
 		}
 		params := make(map[string]string, len(ec.ParamNames()))
 		for i, n := range ec.ParamNames() {
@@ -173,27 +230,97 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // capBody reads at most maxBody bytes so an oversized body is refused
-// before anything parses it.
-func (c *contract) capBody(req *http.Request) error {
+// before anything parses it, and returns what it read.
+func (c *contract) capBody(req *http.Request) ([]byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return nil
+		return nil, nil
 	}
 	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large",
 		message: fmt.Sprintf("the request body is larger than %d bytes", c.maxBody)}
 	if req.ContentLength > c.maxBody {
-		return tooLarge
+		return nil, tooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, c.maxBody+1))
 	_ = req.Body.Close()
 	if err != nil {
-		return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: "the request body could not be read"}
+		return nil, &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: "the request body could not be read"}
 	}
 	if int64(len(body)) > c.maxBody {
-		return tooLarge
+		return nil, tooLarge
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
-	return nil
+	return body, nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// strictJSONProblem describes what makes body ambiguous JSON: invalid
+// UTF-8, a key given twice in one object, or anything after the value.
+// Plain syntax errors are left to validation, which reports them.
+func strictJSONProblem(body []byte) string {
+	if !utf8.Valid(body) {
+		return "request body is not valid UTF-8"
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		expect bool // object: the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return ""
+		}
+		if err != nil {
+			return "" // a syntax error: validation describes it
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
+			case '[':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		} else if top != nil && top.object && top.expect {
+			key := tok.(string)
+			if top.keys[key] {
+				return fmt.Sprintf("request body: the key %q appears twice in one object", key)
+			}
+			top.keys[key] = true
+			top.expect = false
+		} else if top != nil && top.object {
+			top.expect = true
+		}
+		if len(stack) == 0 && dec.More() {
+			return "request body: unexpected data after the JSON value"
+		}
+		if len(stack) == 0 {
+			if _, err := dec.Token(); err != io.EOF {
+				return "request body: unexpected data after the JSON value"
+			}
+			return ""
+		}
+	}
 }
 
 func (c *contract) authenticate(req *http.Request) (auth.Principal, error) {

@@ -12,7 +12,7 @@ import (
 // BenchmarkValidatorOverhead isolates what contract validation adds to a
 // POST: the same echo route with and without the contract middleware.
 func BenchmarkValidatorOverhead(b *testing.B) {
-	c, err := newContract(nil, 64<<10)
+	c, err := newContract(nil, 64<<10, false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,6 +48,10 @@ func (e *apiError) Error() string { return string(e.code) + ": " + e.message }
 var errNotImplemented = &apiError{status: http.StatusNotImplemented, code: "not_implemented",
 	message: "this operation is part of the contract but not implemented by this server yet"}
 
+// statusClientClosed is what the log shows for a request whose client left
+// before the answer (nginx's convention); nobody receives it.
+const statusClientClosed = 499
+
 // statusOf maps domain error codes to HTTP statuses.
 var statusOf = map[auth.Code]int{
 	auth.CodeInvalidRequest:         http.StatusBadRequest,
@@ -62,6 +66,8 @@ var statusOf = map[auth.Code]int{
 	auth.CodeForbidden:              http.StatusForbidden,
 	auth.CodeTooManyRequests:        http.StatusTooManyRequests,
 	auth.CodeUpstreamUnavailable:    http.StatusBadGateway,
+	auth.CodeServiceBusy:            http.StatusServiceUnavailable,
+	auth.CodeClientClosed:           statusClientClosed,
 	auth.CodeInternal:               http.StatusInternalServerError,
 }
 
@@ -88,8 +94,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if ae.ClearRecoveryCookie {
 			s.clearRecoveryCookie(c.Response().Header())
 		}
-		if status >= 500 {
+		switch {
+		case ae.Code == auth.CodeClientClosed:
+			s.log.InfoContext(c.Request().Context(), "client closed the request before the answer")
+		case status >= 500:
 			s.log.ErrorContext(c.Request().Context(), "request failed", "code", code, "err", err)
+		}
+		if status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "5")
 		}
 	case errors.As(err, &own):
 		status, code, msg = own.status, own.code, own.message

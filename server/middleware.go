@@ -45,14 +45,13 @@ func PrincipalFrom(ctx context.Context) (auth.Principal, bool) {
 
 // requestLog assigns a request id and writes one structured line per request.
 // It logs method, route, status and timing only: never headers, cookies,
-// query strings or bodies, which may hold secrets.
+// query strings or bodies, which may hold secrets. The request id is always
+// ours (a client cannot make two requests share one in our logs); a valid
+// X-Request-Id from the client is logged beside it as client_request_id.
 func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !validRequestID(id) {
-			id = newRequestID()
-		}
+		id := newRequestID()
 		h := c.Response().Header()
 		h.Set(echo.HeaderXRequestID, id)
 		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
@@ -60,25 +59,31 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err) // write the envelope now so the status below is the real one
 		}
-		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),
-			slog.String("route", routeOf(c)),
+			routeAttr(c),
 			slog.Int("status", c.Response().Status),
 			slog.Int64("bytes", c.Response().Size),
 			slog.Float64("ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("ip", c.RealIP()),
-		)
+		}
+		if cid := c.Request().Header.Get(echo.HeaderXRequestID); validRequestID(cid) {
+			attrs = append(attrs, slog.String("client_request_id", cid))
+		}
+		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
 		return nil
 	}
 }
 
-// routeOf is the route template, or the raw path when nothing matched.
-func routeOf(c echo.Context) string {
+// routeAttr is the route template. A path that matched no route is not
+// logged (it is the caller's text and may carry anything, secrets
+// included); only its length is.
+func routeAttr(c echo.Context) slog.Attr {
 	if p := c.Path(); p != "" {
-		return p
+		return slog.String("route", p)
 	}
-	return c.Request().URL.Path
+	return slog.Group("", slog.String("route", "<unmatched>"), slog.Int("path_len", len(c.Request().URL.Path)))
 }
 
 func validRequestID(id string) bool {

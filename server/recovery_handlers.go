@@ -10,10 +10,28 @@ import (
 )
 
 // RecoveryCookieName names the recovery-session cookie. Its value is an
-// opaque random handle; all state is on the server.
+// opaque random handle; all state is on the server. With Secure cookies the
+// name carries the __Secure- prefix (see cookieName).
 const RecoveryCookieName = "oms_recovery"
 
-const recoveryCookiePath = "/api/auth/recovery"
+// DeviceCookieName names the signed device cookie a password login hands
+// out (see auth.DeviceCookie); it is only ever sent back to the login route.
+const DeviceCookieName = "oms_device"
+
+const (
+	recoveryCookiePath = "/api/auth/recovery"
+	deviceCookiePath   = "/api/auth/login"
+)
+
+// cookieName is the name a cookie goes by: with Secure, the __Secure-
+// prefix, which browsers refuse unless the cookie came over HTTPS with
+// Secure set, so a network attacker cannot plant one over plain HTTP.
+func cookieName(base string, secure bool) string {
+	if secure {
+		return "__Secure-" + base
+	}
+	return base
+}
 
 // PostApiAuthRecoveryStart mails a code and opens a recovery session.
 func (s *Server) PostApiAuthRecoveryStart(ctx context.Context, req gen.PostApiAuthRecoveryStartRequestObject) (gen.PostApiAuthRecoveryStartResponseObject, error) {
@@ -56,16 +74,23 @@ func (s *Server) PostApiAuthRecoveryResetPassword(ctx context.Context, req gen.P
 }
 
 func (s *Server) recoveryCookie(c auth.RecoveryCookie) string {
-	maxAge := int(c.TTL.Round(time.Second) / time.Second)
-	ck := &http.Cookie{
-		Name: RecoveryCookieName, Value: c.Value, Path: recoveryCookiePath,
-		MaxAge: max(1, maxAge), HttpOnly: true, Secure: s.opts.CookieSecure, SameSite: http.SameSiteStrictMode,
-	}
-	return ck.String()
+	return s.cookie(RecoveryCookieName, recoveryCookiePath, c.Value, c.TTL)
 }
 
 func (s *Server) clearRecoveryCookie(h http.Header) {
-	ck := &http.Cookie{Name: RecoveryCookieName, Value: "", Path: recoveryCookiePath, MaxAge: -1,
-		HttpOnly: true, Secure: s.opts.CookieSecure, SameSite: http.SameSiteStrictMode}
-	h.Add("Set-Cookie", ck.String())
+	h.Add("Set-Cookie", s.cookie(RecoveryCookieName, recoveryCookiePath, "", 0))
+}
+
+// cookie renders a Set-Cookie value: HttpOnly, SameSite=Strict, Secure per
+// the configuration; ttl <= 0 clears the cookie.
+func (s *Server) cookie(base, path, value string, ttl time.Duration) string {
+	maxAge := -1
+	if ttl > 0 {
+		maxAge = max(1, int(ttl.Round(time.Second)/time.Second))
+	}
+	ck := &http.Cookie{
+		Name: cookieName(base, s.opts.CookieSecure), Value: value, Path: path,
+		MaxAge: maxAge, HttpOnly: true, Secure: s.opts.CookieSecure, SameSite: http.SameSiteStrictMode,
+	}
+	return ck.String()
 }

@@ -68,7 +68,7 @@ func New(o Options) (*echo.Echo, error) {
 	if o.HealthTimeout <= 0 {
 		o.HealthTimeout = time.Second
 	}
-	c, err := newContract(o.Auth, o.MaxBodyBytes)
+	c, err := newContract(o.Auth, o.MaxBodyBytes, o.CookieSecure)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,9 @@ var (
 // so that a late request can be told "expired" rather than "missing".
 const RecoveryRetention = 15 * time.Minute
 
+// MaxLiveRecoveries is how many recoveries one address keeps live at once.
+const MaxLiveRecoveries = 2
+
 // IdentityState says whether an identity may sign in.
 type IdentityState string
 
@@ -129,8 +132,12 @@ type Sessions interface {
 // Recoveries keeps password-recovery sessions. Every method that changes one
 // is atomic: under any concurrency exactly one caller can win a transition.
 type Recoveries interface {
-	// StartRecovery stores r (kept until r.ExpiresAt+RecoveryRetention) and
-	// voids any recovery previously started for r.EmailKey.
+	// StartRecovery stores r (kept until r.ExpiresAt+RecoveryRetention).
+	// At most MaxLiveRecoveries stay live per r.EmailKey: r and the one other
+	// recovery of that address most worth keeping (a verified one first, so a
+	// stranger's start never voids the owner's verified recovery; otherwise
+	// the one expiring last, then the one started last). Every other
+	// recovery of the address is voided.
 	StartRecovery(ctx context.Context, r Recovery, now time.Time) error
 	// RecoveryByID returns the record even if logically expired (until it is
 	// reclaimed). ErrNotFound.
@@ -152,7 +159,8 @@ type Recoveries interface {
 	// updated identity. ErrNotFound if the recovery is gone; ErrExpired;
 	// ErrWrongState if not verified (the recovery is kept). If the recovery
 	// has no identity, or the identity is missing or not active, the recovery
-	// is consumed and ErrNotFound returned.
+	// is consumed and ErrNotFound returned. Either way every other recovery
+	// of the same address is voided with it.
 	CompleteRecovery(ctx context.Context, id, passwordHash string, now time.Time) (Identity, error)
 }
 
@@ -164,6 +172,9 @@ type Counters interface {
 	Hit(ctx context.Context, key string, window time.Duration) (count int64, resetIn time.Duration, err error)
 	// Undo takes one hit back (never below zero; no-op if the window ended).
 	Undo(ctx context.Context, key string) error
+	// Count returns key's count in the running window without changing it
+	// (0 when no window runs).
+	Count(ctx context.Context, key string) (int64, error)
 }
 
 // Store is everything the service needs from a backend.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/vero-oms/omsd/server/mail"
@@ -42,14 +43,34 @@ type Config struct {
 	RecoveryVerifiedLifespan time.Duration
 	RecoveryMaxAttempts      int
 
-	LoginPerIdentifier  Limit // failed logins per email
-	LoginPerIP          Limit // failed logins per client IP
-	RecoveryPerEmail    Limit // recovery starts per email (known or not)
-	RecoveryPerIP       Limit // recovery starts per client IP
-	RecoveryVerifyPerIP Limit // code checks per client IP
-	RecoveryResetPerIP  Limit // reset attempts per client IP
-	PasswordPolicy      password.Policy
-	StoreTimeout        time.Duration // bound on each store round trip
+	// LoginPerIdentifier is the strict limit: failed logins per email from
+	// one client network, or from one signed-in device (device cookie).
+	LoginPerIdentifier Limit
+	LoginPerIP         Limit // failed logins per client network
+	// LoginPerAccount counts failed logins per email from every network.
+	// Past it, logins for that email slow down by LoginSlowdown instead of
+	// being refused, so strangers can never lock an account; clients that
+	// signed in before (device cookie or known network) are not slowed.
+	LoginPerAccount      Limit
+	LoginSlowdown        time.Duration
+	DeviceLifespan       time.Duration // lifetime of the signed device cookie
+	KnownNetworkLifespan time.Duration // how long a network stays known after a login
+	RecoveryPerEmail     Limit         // recovery starts per email (known or not)
+	RecoveryPerIP        Limit         // recovery starts per client network
+	RecoveryVerifyPerIP  Limit         // code checks per client network
+	RecoveryResetPerIP   Limit         // reset attempts per client network
+	// RecoveryCodeBudget counts code checks per address across all its
+	// recovery sessions; past it no code is mailed to the address and every
+	// check is refused until the window ends.
+	RecoveryCodeBudget Limit
+	// IPv4Prefix and IPv6Prefix say which client networks the per-IP limits
+	// count: a host has one IPv4 address but a whole /64 of IPv6 ones.
+	IPv4Prefix, IPv6Prefix int
+	PasswordPolicy         password.Policy
+	StoreTimeout           time.Duration // bound on each store round trip
+	// HashWait bounds the wait for a free password-hashing slot; past it
+	// the request answers 503 instead of queueing without end.
+	HashWait time.Duration
 }
 
 // DefaultConfig is the documented default policy.
@@ -61,12 +82,20 @@ func DefaultConfig() Config {
 		RecoveryMaxAttempts:      5,
 		LoginPerIdentifier:       Limit{10, 15 * time.Minute},
 		LoginPerIP:               Limit{100, 15 * time.Minute},
+		LoginPerAccount:          Limit{100, 15 * time.Minute},
+		LoginSlowdown:            2 * time.Second,
+		DeviceLifespan:           90 * 24 * time.Hour,
+		KnownNetworkLifespan:     30 * 24 * time.Hour,
 		RecoveryPerEmail:         Limit{5, time.Hour},
 		RecoveryPerIP:            Limit{30, time.Hour},
 		RecoveryVerifyPerIP:      Limit{60, 15 * time.Minute},
 		RecoveryResetPerIP:       Limit{30, 15 * time.Minute},
+		RecoveryCodeBudget:       Limit{10, 24 * time.Hour},
+		IPv4Prefix:               32,
+		IPv6Prefix:               64,
 		PasswordPolicy:           password.Policy{MinLength: 8, MaxLength: 256},
 		StoreTimeout:             2 * time.Second,
+		HashWait:                 5 * time.Second,
 	}
 }
 
@@ -80,6 +109,10 @@ type Service struct {
 	secret []byte
 	log    *slog.Logger
 	now    func() time.Time
+
+	recoveryMail     chan recoveryMailJob
+	recoveryMailDone chan struct{}
+	closeOnce        sync.Once
 }
 
 // Deps are the collaborators of a Service.
@@ -115,6 +148,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		{&cfg.LoginPerIdentifier, def.LoginPerIdentifier}, {&cfg.LoginPerIP, def.LoginPerIP},
 		{&cfg.RecoveryPerEmail, def.RecoveryPerEmail}, {&cfg.RecoveryPerIP, def.RecoveryPerIP},
 		{&cfg.RecoveryVerifyPerIP, def.RecoveryVerifyPerIP}, {&cfg.RecoveryResetPerIP, def.RecoveryResetPerIP},
+		{&cfg.LoginPerAccount, def.LoginPerAccount}, {&cfg.RecoveryCodeBudget, def.RecoveryCodeBudget},
 	} {
 		if l.dst.Count <= 0 || l.dst.Window <= 0 {
 			*l.dst = l.def
@@ -126,8 +160,19 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.PasswordPolicy.MaxLength <= 0 {
 		cfg.PasswordPolicy.MaxLength = def.PasswordPolicy.MaxLength
 	}
-	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = def.StoreTimeout
+	for _, d := range []struct{ dst, def *time.Duration }{
+		{&cfg.StoreTimeout, &def.StoreTimeout}, {&cfg.HashWait, &def.HashWait}, {&cfg.LoginSlowdown, &def.LoginSlowdown},
+		{&cfg.DeviceLifespan, &def.DeviceLifespan}, {&cfg.KnownNetworkLifespan, &def.KnownNetworkLifespan},
+	} {
+		if *d.dst <= 0 {
+			*d.dst = *d.def
+		}
+	}
+	if cfg.IPv4Prefix <= 0 || cfg.IPv4Prefix > 32 {
+		cfg.IPv4Prefix = def.IPv4Prefix
+	}
+	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
+		cfg.IPv6Prefix = def.IPv6Prefix
 	}
 	if d.Store == nil || d.Hasher == nil || d.Tokens == nil || d.Mailer == nil {
 		return nil, errors.New("auth: store, hasher, tokens and mailer are required")
@@ -141,9 +186,14 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mailer: d.Mailer,
-		secret: d.Secret, log: d.Logger, now: d.Clock}, nil
+	s := &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mailer: d.Mailer,
+		secret: d.Secret, log: d.Logger, now: d.Clock}
+	s.startRecoveryMail()
+	return s, nil
 }
+
+// Close stops the recovery-mail worker after handing it what is queued.
+func (s *Service) Close() { s.stopRecoveryMail() }
 
 // Config returns the effective configuration (defaults applied).
 func (s *Service) Config() Config { return s.cfg }
@@ -153,6 +203,10 @@ func (s *Service) Config() Config { return s.cfg }
 type Client struct {
 	IP        string
 	UserAgent string
+	// DeviceCookie is the signed device cookie the client sent, if any: a
+	// client that signed in to an account before is not throttled by
+	// strangers' failures on that account.
+	DeviceCookie string
 }
 
 // Code is a stable, machine-readable error code.
@@ -170,6 +224,8 @@ const (
 	CodeWeakPassword           Code = "weak_password"
 	CodeTooManyRequests        Code = "too_many_requests"
 	CodeUpstreamUnavailable    Code = "upstream_unavailable"
+	CodeServiceBusy            Code = "service_busy"
+	CodeClientClosed           Code = "client_closed_request"
 	CodeUnauthorized           Code = "unauthorized"
 	CodeForbidden              Code = "forbidden"
 	CodeInternal               Code = "internal_error"
@@ -197,9 +253,38 @@ func (e *Error) Unwrap() error { return e.cause }
 
 func fail(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
 
-// unavailable wraps a backend failure: the caller sees 502, the log sees the cause.
+// unavailable wraps a backend failure: the caller sees 502, the log sees the
+// cause. A request its client abandoned is reported as such, not blamed on
+// the store.
 func unavailable(err error) *Error {
+	if errors.Is(err, context.Canceled) {
+		return errClientClosed(err)
+	}
 	return &Error{Code: CodeUpstreamUnavailable, Message: "the session store did not answer; try again", cause: err}
+}
+
+func errClientClosed(cause error) *Error {
+	return &Error{Code: CodeClientClosed, Message: "the client closed the request before the answer", cause: cause}
+}
+
+var errHasherBusy = fail(CodeServiceBusy, "the server is busy checking passwords; try again in a few seconds")
+
+// hashCtx bounds the wait for a password-hashing slot (the hash itself is
+// never interrupted once started).
+func (s *Service) hashCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.HashWait)
+}
+
+// hashError maps a failed wait for the hasher: the client left, or the
+// server is saturated.
+func hashError(ctx context.Context, err error) *Error {
+	if ctx.Err() != nil {
+		return errClientClosed(err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errHasherBusy
+	}
+	return &Error{Code: CodeInternal, Message: "could not check the password", cause: err}
 }
 
 // storeCtx bounds one store round trip so a hung backend answers 502 in time.

@@ -55,6 +55,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	f := &fixture{box: &outbox{}, now: time.Now()}
 	f.st = memory.New(memory.WithClock(f.clock))
 	t.Cleanup(func() { f.st.Close() })
+	t.Cleanup(func() { f.svc.Close() })
 	key, _ := token.GenerateKey("ES256")
 	iss, err := token.NewIssuer(token.Config{Issuer: "omsd", Audience: "vero-oms"}, key)
 	if err != nil {
@@ -139,6 +140,7 @@ func TestDisabledIdentityGetsNoRecoveryMailAndLosesSessions(t *testing.T) {
 	if _, err := f.svc.StartRecovery(ctx, "ann@oms.example", cli); err != nil {
 		t.Fatal(err)
 	}
+	f.svc.flushRecoveryMail()
 	if len(f.box.sent) != 0 {
 		t.Fatal("a disabled identity must not receive recovery mail")
 	}
@@ -182,6 +184,7 @@ func TestRecoveryMailAndCodeBinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.svc.flushRecoveryMail()
 	m := f.box.last(t)
 	code, ok := mail.ExtractCode([]byte("Content-Type: text/plain\r\n\r\n" + m.Text))
 	if m.To != "ann@oms.example" || !ok {

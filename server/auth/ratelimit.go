@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"time"
 )
 
 // hit is one rate-limit check: a counter key and its limit.
@@ -11,32 +10,33 @@ type hit struct {
 	limit Limit
 }
 
-// throttle counts one event against every key and refuses (429) when any is
-// over its limit. The count happens before the work it guards, so a burst of
-// concurrent requests cannot slip past the limit. A caller whose event turns
-// out not to count (a successful login) gives the hits back with forgive.
+// throttle counts one event against each key in turn and refuses (429) at
+// the first key over its limit, without touching the keys after it: put
+// the per-network key first so a refused request creates no account-keyed
+// state. Counting happens before the work it guards, so a burst of
+// concurrent requests cannot slip past the limit. A caller whose event
+// turns out not to count (a successful login) gives the hits back with
+// forgive.
 func (s *Service) throttle(ctx context.Context, hits ...hit) error {
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	var retry time.Duration
 	for _, h := range hits {
 		n, resetIn, err := s.store.Hit(ctx, h.key, h.limit.Window)
 		if err != nil {
 			return unavailable(err)
 		}
-		if n > h.limit.Count && resetIn > retry {
-			retry = resetIn
+		if n > h.limit.Count {
+			return &Error{Code: CodeTooManyRequests, Message: "too many attempts; try again later", RetryAfter: resetIn}
 		}
-	}
-	if retry > 0 {
-		return &Error{Code: CodeTooManyRequests, Message: "too many attempts; try again later", RetryAfter: retry}
 	}
 	return nil
 }
 
-// forgive takes back hits that turned out not to count.
+// forgive takes back hits that turned out not to count. It must finish even
+// when the client has gone away (an abandoned correct login must not count
+// as a failure), so it runs without the request's cancellation.
 func (s *Service) forgive(ctx context.Context, hits ...hit) {
-	ctx, cancel := s.storeCtx(ctx)
+	ctx, cancel := s.storeCtx(context.WithoutCancel(ctx))
 	defer cancel()
 	for _, h := range hits {
 		if err := s.store.Undo(ctx, h.key); err != nil {

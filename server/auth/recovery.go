@@ -20,16 +20,18 @@ type RecoveryCookie struct {
 	TTL       time.Duration // remaining lifetime, for the cookie's Max-Age
 }
 
-// StartRecovery opens a recovery session for email and mails it a code.
-// Known and unknown addresses take the same path (a session is stored for
-// both; only a real identity gets mail, sent asynchronously) so neither the
-// answer nor its timing tells them apart.
+// StartRecovery opens a recovery session for email and has it mailed a code.
+// Known and unknown addresses take exactly the same synchronous path: a
+// session is stored for both and a mail job is queued for both; the mail
+// worker drops the jobs of unknown or disabled addresses (and of addresses
+// whose wrong-code budget is spent), so neither the answer nor its timing
+// tells them apart.
 func (s *Service) StartRecovery(ctx context.Context, email string, c Client) (RecoveryCookie, error) {
 	email = NormalizeEmail(email)
 	key := s.emailKey(email)
 	if err := s.throttle(ctx,
+		hit{"recovery:net:" + s.network(c.IP), s.cfg.RecoveryPerIP},
 		hit{"recovery:email:" + key, s.cfg.RecoveryPerEmail},
-		hit{"recovery:ip:" + c.IP, s.cfg.RecoveryPerIP},
 	); err != nil {
 		return RecoveryCookie{}, err
 	}
@@ -58,20 +60,19 @@ func (s *Service) StartRecovery(ctx context.Context, email string, c Client) (Re
 	if err := s.store.StartRecovery(sctx, rec, now); err != nil {
 		return RecoveryCookie{}, unavailable(err)
 	}
-	if identityID != "" {
-		s.send(ctx, mail.RecoveryCode(email, code, s.cfg.RecoveryCodeLifespan))
-	}
+	s.queueRecoveryMail(recoveryMailJob{email: email, emailKey: key, identityID: identityID, code: code})
 	return cookie, nil
 }
 
 // VerifyRecovery checks a code against the recovery session named by cookie.
-// The attempt is counted before the comparison, so concurrent guesses cannot
-// exceed the limit; on success the session moves to a new cookie value.
+// The attempt is counted before the comparison, per session and per address
+// across all its sessions, so concurrent guesses cannot exceed either limit;
+// on success the session moves to a new cookie value.
 func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Client) (RecoveryCookie, error) {
 	if cookie == "" {
 		return RecoveryCookie{}, errRecoveryMissing
 	}
-	if err := s.throttle(ctx, hit{"recovery:verify:ip:" + c.IP, s.cfg.RecoveryVerifyPerIP}); err != nil {
+	if err := s.throttle(ctx, hit{"recovery:verify:net:" + s.network(c.IP), s.cfg.RecoveryVerifyPerIP}); err != nil {
 		return RecoveryCookie{}, err
 	}
 	sctx, cancel := s.storeCtx(ctx)
@@ -82,6 +83,15 @@ func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Cli
 	if err != nil {
 		return RecoveryCookie{}, recoveryError(err, "verify")
 	}
+	budget := hit{"recovery:guess:" + rec.EmailKey, s.cfg.RecoveryCodeBudget}
+	if err := s.throttle(ctx, budget); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeTooManyRequests {
+			e.Message = "too many wrong codes for this address; start a new recovery after the wait"
+			e.ClearRecoveryCookie = true
+		}
+		return RecoveryCookie{}, err
+	}
 	candidate := s.codeMAC(rec.EmailKey, strings.TrimSpace(code))
 	if subtle.ConstantTimeCompare(candidate, rec.CodeMAC) != 1 {
 		left := s.cfg.RecoveryMaxAttempts - rec.Attempts
@@ -91,6 +101,7 @@ func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Cli
 		}
 		return RecoveryCookie{}, fail(CodeInvalidCode, fmt.Sprintf("the code is not correct; %d attempt(s) left", left))
 	}
+	s.forgive(ctx, budget) // only wrong codes spend the address's budget
 	next := RecoveryCookie{Value: newRecoveryCookie(), ExpiresAt: now.Add(s.cfg.RecoveryVerifiedLifespan), TTL: s.cfg.RecoveryVerifiedLifespan}
 	if err := s.store.MarkVerified(sctx, id, hashToken(next.Value), next.ExpiresAt, now); err != nil {
 		return RecoveryCookie{}, recoveryError(err, "verify")
@@ -105,16 +116,16 @@ func (s *Service) ResetPassword(ctx context.Context, cookie, newPassword string,
 	if cookie == "" {
 		return SignedIn{}, errRecoveryMissing
 	}
-	if err := s.throttle(ctx, hit{"recovery:reset:ip:" + c.IP, s.cfg.RecoveryResetPerIP}); err != nil {
+	if err := s.throttle(ctx, hit{"recovery:reset:net:" + s.network(c.IP), s.cfg.RecoveryResetPerIP}); err != nil {
 		return SignedIn{}, err
 	}
 	id := hashToken(cookie)
-	now := s.now()
 	sctx, cancel := s.storeCtx(ctx)
 	rec, err := s.store.RecoveryByID(sctx, id)
 	var ident store.Identity
 	if err == nil {
-		err = recoveryState(rec, now)
+		// The state is checked before the password policy or any hashing.
+		err = recoveryState(rec, s.now())
 	}
 	if err == nil {
 		ident, err = s.store.IdentityByID(sctx, rec.IdentityID)
@@ -130,13 +141,15 @@ func (s *Service) ResetPassword(ctx context.Context, cookie, newPassword string,
 		}
 		return SignedIn{}, fail(CodeWeakPassword, "the password does not meet the policy")
 	}
-	hash, err := s.hasher.Hash(ctx, newPassword)
+	hctx, cancel := s.hashCtx(ctx)
+	hash, err := s.hasher.Hash(hctx, newPassword)
+	cancel()
 	if err != nil {
-		if ctx.Err() != nil {
-			return SignedIn{}, unavailable(ctx.Err())
-		}
-		return SignedIn{}, &Error{Code: CodeInternal, Message: "could not hash the password", cause: err}
+		return SignedIn{}, hashError(ctx, err)
 	}
+	// A fresh clock: the hash may have waited for a slot, and the recovery
+	// must not be completed after it expired.
+	now := s.now()
 	sctx, cancel = s.storeCtx(ctx)
 	ident, err = s.store.CompleteRecovery(sctx, id, hash, now)
 	cancel()
@@ -187,5 +200,75 @@ func recoveryError(err error, step string) error {
 func (s *Service) send(ctx context.Context, m mail.Message) {
 	if err := s.mailer.Send(ctx, m); err != nil {
 		s.log.ErrorContext(ctx, "mail not queued", "subject", m.Subject, "err", err)
+	}
+}
+
+// recoveryMailJob is what StartRecovery queues for every address, known or
+// not; the worker decides whether a mail goes out.
+type recoveryMailJob struct {
+	email, emailKey, identityID, code string
+	flushed                           chan struct{} // set on a flush barrier only
+}
+
+const recoveryMailQueue = 1024
+
+func (s *Service) startRecoveryMail() {
+	s.recoveryMail = make(chan recoveryMailJob, recoveryMailQueue)
+	s.recoveryMailDone = make(chan struct{})
+	go s.recoveryMailWorker(s.recoveryMail)
+}
+
+func (s *Service) stopRecoveryMail() {
+	s.closeOnce.Do(func() {
+		close(s.recoveryMail)
+		<-s.recoveryMailDone
+	})
+}
+
+// queueRecoveryMail never blocks: a full queue drops the job (for known and
+// unknown addresses alike) and logs it.
+func (s *Service) queueRecoveryMail(j recoveryMailJob) {
+	defer func() {
+		if recover() != nil { // queue closed: the service is shutting down
+			s.log.Warn("recovery mail not queued: shutting down")
+		}
+	}()
+	select {
+	case s.recoveryMail <- j:
+	default:
+		s.log.Error("recovery mail queue full; code not sent")
+	}
+}
+
+// flushRecoveryMail waits until every job queued before it is handled
+// (tests).
+func (s *Service) flushRecoveryMail() {
+	done := make(chan struct{})
+	s.recoveryMail <- recoveryMailJob{flushed: done}
+	<-done
+}
+
+func (s *Service) recoveryMailWorker(jobs <-chan recoveryMailJob) {
+	defer close(s.recoveryMailDone)
+	for j := range jobs {
+		if j.flushed != nil {
+			close(j.flushed)
+			continue
+		}
+		if j.identityID == "" {
+			continue // unknown or disabled address: nothing to send
+		}
+		ctx, cancel := s.storeCtx(context.Background())
+		spent, err := s.store.Count(ctx, "recovery:guess:"+j.emailKey)
+		cancel()
+		if err != nil {
+			s.log.Error("recovery mail: wrong-code budget unreadable; code not sent", "err", err)
+			continue
+		}
+		if spent >= s.cfg.RecoveryCodeBudget.Count {
+			s.log.Warn("recovery code not sent: the address spent its wrong-code budget", "identity", j.identityID)
+			continue
+		}
+		s.send(context.Background(), mail.RecoveryCode(j.email, j.code, s.cfg.RecoveryCodeLifespan))
 	}
 }

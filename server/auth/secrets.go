@@ -8,7 +8,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // SessionTokenPrefix marks session tokens so leaked ones are easy to find in
@@ -27,6 +29,7 @@ func randomString(n int) string {
 func newSessionToken() string   { return SessionTokenPrefix + randomString(32) } // 256 bits
 func newSessionID() string      { return randomString(16) }
 func newRecoveryCookie() string { return randomString(32) } // 256 bits, opaque
+func newDeviceID() string       { return randomString(16) } // 22 characters
 
 // newIdentityID returns a random (version 4) UUID.
 func newIdentityID() string {
@@ -82,3 +85,39 @@ func (s *Service) codeMAC(emailKey, code string) []byte {
 
 // NormalizeEmail is the canonical form identities are stored and looked up by.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// DeviceCookie is the signed cookie a successful login hands the client. It
+// names a device (random id) and the account it signed in to, so later
+// failures by strangers on that account do not throttle it.
+type DeviceCookie struct {
+	Value string
+	TTL   time.Duration
+}
+
+const deviceCookieVersion = "d1"
+
+// newDeviceCookie signs {device id, expiry} for the account emailKey.
+func (s *Service) newDeviceCookie(deviceID, emailKey string, now time.Time) DeviceCookie {
+	exp := now.Add(s.cfg.DeviceLifespan).Unix()
+	payload := deviceID + "." + strconv.FormatInt(exp, 10)
+	mac := base64.RawURLEncoding.EncodeToString(s.mac("device", emailKey, payload))
+	return DeviceCookie{Value: deviceCookieVersion + "." + payload + "." + mac, TTL: s.cfg.DeviceLifespan}
+}
+
+// checkDevice returns the device id of a cookie that is well formed,
+// unexpired and signed for emailKey.
+func (s *Service) checkDevice(cookie, emailKey string, now time.Time) (string, bool) {
+	parts := strings.Split(cookie, ".")
+	if len(parts) != 4 || parts[0] != deviceCookieVersion || len(parts[1]) != 22 {
+		return "", false
+	}
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || now.Unix() >= exp {
+		return "", false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(parts[3])
+	if err != nil || !hmac.Equal(got, s.mac("device", emailKey, parts[1]+"."+parts[2])) {
+		return "", false
+	}
+	return parts[1], true
+}

@@ -16,6 +16,8 @@ type SignedIn struct {
 	Identity     store.Identity
 	JWT          string
 	Claims       token.Claims
+	// Device is the device cookie to hand the client (password logins only).
+	Device *DeviceCookie
 }
 
 // Principal is the caller of a bearer-protected route.
@@ -42,42 +44,134 @@ func (p Principal) HasAnyRole(roles []string) bool {
 }
 
 // Login checks an email and password and opens a session.
+//
+// Throttling follows OWASP's lockout guidance. A client with a valid device
+// cookie for the account is limited on that device alone. Anyone else is
+// limited per client network, then strictly per (email, network); failures
+// from every network together only slow the account's logins down (never
+// refuse them), and not for a network that signed in to the account before.
+// So strangers can slow an account but never lock its owner out, and a
+// correct password is never refused only because others failed.
 func (s *Service) Login(ctx context.Context, identifier, pw string, c Client) (SignedIn, error) {
 	email := NormalizeEmail(identifier)
-	hits := []hit{
-		{"login:id:" + s.emailKey(email), s.cfg.LoginPerIdentifier},
-		{"login:ip:" + c.IP, s.cfg.LoginPerIP},
+	ek := s.emailKey(email)
+	netw := s.network(c.IP)
+	deviceID, trusted := s.checkDevice(c.DeviceCookie, ek, s.now())
+	var hits []hit
+	if trusted {
+		hits = []hit{{"login:dev:" + deviceID, s.cfg.LoginPerIdentifier}}
+	} else {
+		hits = []hit{
+			{"login:net:" + netw, s.cfg.LoginPerIP},
+			{"login:idnet:" + ek + ":" + netw, s.cfg.LoginPerIdentifier},
+		}
 	}
 	if err := s.throttle(ctx, hits...); err != nil {
 		return SignedIn{}, err
 	}
+	// The hits are counted: the bookkeeping below finishes even if the
+	// client goes away, so an abandoned correct login never counts as a failure.
+	work := context.WithoutCancel(ctx)
+	if !trusted {
+		acct, slow, err := s.accountPressure(work, ek, netw)
+		if err != nil {
+			return SignedIn{}, err
+		}
+		hits = append(hits, acct...)
+		if slow {
+			if err := s.slowDown(ctx); err != nil {
+				s.forgive(work, hits...) // no password was tried
+				return SignedIn{}, err
+			}
+		}
+	}
 	sctx, cancel := s.storeCtx(ctx)
 	id, err := s.store.IdentityByEmail(sctx, email)
 	cancel()
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Same cost as a real check so timing does not reveal unknown emails.
-		s.hasher.VerifyDummy(ctx, pw)
-		return SignedIn{}, errBadCredentials
-	case err != nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.forgive(work, hits...)
 		return SignedIn{}, unavailable(err)
 	}
-	ok, err := s.hasher.Verify(ctx, pw, id.PasswordHash)
-	if err != nil {
-		if ctx.Err() != nil {
-			return SignedIn{}, unavailable(ctx.Err())
-		}
+	found := err == nil
+	phc := id.PasswordHash
+	if !found {
+		// Same cost as a real check so timing does not reveal unknown emails.
+		phc = s.hasher.Dummy()
+	}
+	hctx, cancel := s.hashCtx(ctx)
+	ok, err := s.hasher.Verify(hctx, pw, phc)
+	cancel()
+	switch {
+	case err != nil && (hctx.Err() != nil || ctx.Err() != nil):
+		s.forgive(work, hits...) // the password was never checked
+		return SignedIn{}, hashError(ctx, err)
+	case err != nil:
 		s.log.ErrorContext(ctx, "stored password hash unusable", "identity", id.ID, "err", err)
 		return SignedIn{}, errBadCredentials
-	}
-	if !ok || id.State != store.IdentityActive {
+	case !found || !ok || id.State != store.IdentityActive:
 		return SignedIn{}, errBadCredentials
 	}
-	s.forgive(ctx, hits...) // only failed logins count against the limits
+	s.forgive(work, hits...) // only failed logins count against the limits
+	s.rememberNetwork(work, ek, netw)
+	if ctx.Err() != nil {
+		return SignedIn{}, errClientClosed(ctx.Err())
+	}
 	if s.hasher.NeedsRehash(id.PasswordHash) {
 		s.rehash(ctx, id, pw)
 	}
-	return s.openSession(ctx, id, c)
+	in, err := s.openSession(ctx, id, c)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if !trusted {
+		deviceID = newDeviceID()
+	}
+	dc := s.newDeviceCookie(deviceID, ek, s.now())
+	in.Device = &dc
+	return in, nil
+}
+
+// accountPressure counts a login attempt against the account from every
+// network and reports whether the account is under enough pressure for
+// this client to be slowed down. A network that signed in to the account
+// before is neither counted nor slowed.
+func (s *Service) accountPressure(ctx context.Context, emailKey, netw string) ([]hit, bool, error) {
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	known, err := s.store.Count(ctx, "login:known:"+emailKey+":"+netw)
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	if known > 0 {
+		return nil, false, nil
+	}
+	h := hit{"login:acct:" + emailKey, s.cfg.LoginPerAccount}
+	n, _, err := s.store.Hit(ctx, h.key, h.limit.Window)
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	return []hit{h}, n > h.limit.Count, nil
+}
+
+// slowDown waits LoginSlowdown, or until the client leaves.
+func (s *Service) slowDown(ctx context.Context) error {
+	t := time.NewTimer(s.cfg.LoginSlowdown)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return errClientClosed(ctx.Err())
+	}
+}
+
+// rememberNetwork marks netw as one that signed in to the account.
+func (s *Service) rememberNetwork(ctx context.Context, emailKey, netw string) {
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	if _, _, err := s.store.Hit(ctx, "login:known:"+emailKey+":"+netw, s.cfg.KnownNetworkLifespan); err != nil {
+		s.log.WarnContext(ctx, "could not remember the sign-in network", "err", err)
+	}
 }
 
 // rehash moves a hash made with older parameters to the current ones while

@@ -129,6 +129,7 @@ func TestIdentitiesFileImportNeverOverwrites(t *testing.T) {
 	srv := storetest.StartRedis(t)
 	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
 	c.RedisURL, c.RedisPrefix, c.IdentitiesFile, c.MailOutbox = srv.URL(), storetest.UniquePrefix(), file, filepath.Join(dir, "out")
+	c.DevRedis = true // a throwaway Redis
 	log := discard()
 	app, err := Build(context.Background(), c, log)
 	if err != nil {
@@ -165,6 +166,7 @@ func TestServiceOnRedisCluster(t *testing.T) {
 	cluster := storetest.StartRedisCluster(t, 3)
 	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
 	c.RedisURL = strings.Join(cluster.Addrs(), ",")
+	c.DevRedis = true // a throwaway cluster
 	c.RedisPrefix = storetest.UniquePrefix()
 	c.MailOutbox = filepath.Join(t.TempDir(), "out")
 	app, err := Build(context.Background(), c, discard())

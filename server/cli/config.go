@@ -18,10 +18,11 @@ import (
 // Config is every setting of `omsd serve`. Each comes from an OMS_*
 // environment variable and can be overridden by the flag of the same name.
 type Config struct {
-	Addr    string
-	Dev     bool
-	LogJSON bool
-	LogLvl  string
+	Addr     string
+	Dev      bool
+	DevRedis bool
+	LogJSON  bool
+	LogLvl   string
 
 	SecretFile  string
 	Secret      string
@@ -45,19 +46,25 @@ type Config struct {
 	MailFrom   string
 	MailOutbox string
 
-	SessionLifespan  time.Duration
-	CodeLifespan     time.Duration
-	VerifiedLifespan time.Duration
-	MaxCodeAttempts  int
-	LoginLimit       auth.Limit
-	LoginIPLimit     auth.Limit
-	RecoveryLimit    auth.Limit
-	RecoveryIPLimit  auth.Limit
-	VerifyIPLimit    auth.Limit
-	ResetIPLimit     auth.Limit
-	PasswordMin      int
-	PasswordMax      int
-	HashConcurrency  int
+	SessionLifespan    time.Duration
+	CodeLifespan       time.Duration
+	VerifiedLifespan   time.Duration
+	MaxCodeAttempts    int
+	LoginLimit         auth.Limit
+	LoginIPLimit       auth.Limit
+	LoginAccountLimit  auth.Limit
+	LoginSlowdown      time.Duration
+	RecoveryLimit      auth.Limit
+	RecoveryIPLimit    auth.Limit
+	VerifyIPLimit      auth.Limit
+	ResetIPLimit       auth.Limit
+	RecoveryCodeBudget auth.Limit
+	ThrottleIPv4Prefix int
+	ThrottleIPv6Prefix int
+	PasswordMin        int
+	PasswordMax        int
+	HashConcurrency    int
+	HashWait           time.Duration
 
 	MaxBodyBytes   int64
 	CookieSecure   bool
@@ -122,6 +129,17 @@ func boolean(dst func(*Config) *bool) func(*Config, string) error {
 	}
 }
 
+func prefixLen(maxBits int, dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxBits {
+			return fmt.Errorf("want a prefix length from 1 to %d, got %q", maxBits, v)
+		}
+		*dst(c) = n
+		return nil
+	}
+}
+
 // limit parses "COUNT/WINDOW", e.g. 10/15m.
 func limit(dst func(*Config) *auth.Limit) func(*Config, string) error {
 	return func(c *Config, v string) error {
@@ -138,7 +156,8 @@ func limit(dst func(*Config) *auth.Limit) func(*Config, string) error {
 
 var settings = []setting{
 	{"addr", "127.0.0.1:8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
-	{"dev", "false", "development mode: embedded defaults, ephemeral key and secret, demo identities, cookies without Secure", boolean(func(c *Config) *bool { return &c.Dev })},
+	{"dev", "false", "development mode: embedded store, ephemeral key and secret, demo identities, cookies without Secure; loopback addresses only", boolean(func(c *Config) *bool { return &c.Dev })},
+	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {
 			return fmt.Errorf("want json or text, got %q", v)
@@ -164,20 +183,26 @@ var settings = []setting{
 	{"identities-file", "", "JSON list of {email,password,roles,name} imported at start (creates missing, never overwrites)", str(func(c *Config) *string { return &c.IdentitiesFile })},
 	{"smtp-url", "", "SMTP server, smtp://user:pass@host:587 or smtps://host:465; empty: write mail to the outbox", str(func(c *Config) *string { return &c.SMTPURL })},
 	{"mail-from", "Vero OMS <no-reply@oms.example>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.MailFrom })},
-	{"mail-outbox", "var/outbox", "directory receiving .eml files when SMTP is not configured", str(func(c *Config) *string { return &c.MailOutbox })},
+	{"mail-outbox", "", "directory receiving .eml files instead of SMTP (dev mode default: var/outbox); production needs smtp-url or this set explicitly", str(func(c *Config) *string { return &c.MailOutbox })},
 	{"session-lifespan", "24h", "login session lifetime", dur(func(c *Config) *time.Duration { return &c.SessionLifespan })},
 	{"recovery-code-lifespan", "10m", "lifetime of a recovery code", dur(func(c *Config) *time.Duration { return &c.CodeLifespan })},
 	{"recovery-verified-lifespan", "10m", "time to set the password after the code is verified", dur(func(c *Config) *time.Duration { return &c.VerifiedLifespan })},
 	{"recovery-max-attempts", "5", "wrong codes before a recovery session dies", integer(func(c *Config) *int { return &c.MaxCodeAttempts })},
-	{"login-limit", "10/15m", "failed logins per email", limit(func(c *Config) *auth.Limit { return &c.LoginLimit })},
-	{"login-ip-limit", "100/15m", "failed logins per client IP", limit(func(c *Config) *auth.Limit { return &c.LoginIPLimit })},
+	{"login-limit", "10/15m", "failed logins per email from one client network (or one signed-in device): past it, 429", limit(func(c *Config) *auth.Limit { return &c.LoginLimit })},
+	{"login-ip-limit", "100/15m", "failed logins per client network", limit(func(c *Config) *auth.Limit { return &c.LoginIPLimit })},
+	{"login-account-limit", "100/15m", "failed logins per email from all networks: past it, logins from unknown clients slow down (never refused)", limit(func(c *Config) *auth.Limit { return &c.LoginAccountLimit })},
+	{"login-slowdown", "2s", "delay of a login to an account past login-account-limit", dur(func(c *Config) *time.Duration { return &c.LoginSlowdown })},
 	{"recovery-limit", "5/1h", "recovery starts per email (known or not)", limit(func(c *Config) *auth.Limit { return &c.RecoveryLimit })},
-	{"recovery-ip-limit", "30/1h", "recovery starts per client IP", limit(func(c *Config) *auth.Limit { return &c.RecoveryIPLimit })},
-	{"verify-ip-limit", "60/15m", "recovery code checks per client IP", limit(func(c *Config) *auth.Limit { return &c.VerifyIPLimit })},
-	{"reset-ip-limit", "30/15m", "password resets per client IP", limit(func(c *Config) *auth.Limit { return &c.ResetIPLimit })},
+	{"recovery-ip-limit", "30/1h", "recovery starts per client network", limit(func(c *Config) *auth.Limit { return &c.RecoveryIPLimit })},
+	{"verify-ip-limit", "60/15m", "recovery code checks per client network", limit(func(c *Config) *auth.Limit { return &c.VerifyIPLimit })},
+	{"reset-ip-limit", "30/15m", "password resets per client network", limit(func(c *Config) *auth.Limit { return &c.ResetIPLimit })},
+	{"recovery-code-budget", "10/24h", "recovery code checks per address across all its recovery sessions; past it no code is mailed and checks get 429", limit(func(c *Config) *auth.Limit { return &c.RecoveryCodeBudget })},
+	{"throttle-ipv4-prefix", "32", "prefix length of the IPv4 client network the per-IP limits count", prefixLen(32, func(c *Config) *int { return &c.ThrottleIPv4Prefix })},
+	{"throttle-ipv6-prefix", "64", "prefix length of the IPv6 client network the per-IP limits count (a host gets a whole /64)", prefixLen(128, func(c *Config) *int { return &c.ThrottleIPv6Prefix })},
 	{"password-min", "8", "shortest accepted password (characters)", integer(func(c *Config) *int { return &c.PasswordMin })},
 	{"password-max", "256", "longest accepted password (characters)", integer(func(c *Config) *int { return &c.PasswordMax })},
 	{"hash-concurrency", strconv.Itoa(runtime.NumCPU()), "argon2id hashes allowed at once (each uses 19 MiB)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"hash-wait", "5s", "longest wait for a free hashing slot; past it password routes answer 503 with Retry-After", dur(func(c *Config) *time.Duration { return &c.HashWait })},
 	{"max-body-bytes", "65536", "largest accepted request body; larger gets 413", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -249,6 +274,9 @@ func ParseConfig(args []string, env func(string) (string, bool), out io.Writer) 
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if c.Dev && !explicit["cookie-secure"] {
 		c.CookieSecure = false // plain-http localhost
+	}
+	if c.Dev && c.MailOutbox == "" {
+		c.MailOutbox = "var/outbox"
 	}
 	return c, nil
 }

@@ -42,9 +42,17 @@ func (a *App) Close(ctx context.Context) {
 	}
 }
 
-// checkProduction refuses dev defaults outside dev mode.
-func checkProduction(c Config) error {
+// checkMode refuses what must never happen in each mode: dev mode (demo
+// identities with published passwords) anywhere but an embedded store on a
+// loopback address, and production without its keys, secret and mail.
+func checkMode(c Config) error {
 	if c.Dev {
+		if c.RedisURL != "" && !c.DevRedis {
+			return errors.New("refusing dev mode on a Redis store: its demo identities (published passwords, one of them admin) would stay in that Redis for good; use the embedded store, or add --dev-redis for a throwaway Redis")
+		}
+		if !loopbackAddr(c.Addr) {
+			return fmt.Errorf("refusing dev mode on %s: dev mode has demo identities with published passwords, so it listens on loopback addresses only (127.0.0.1, ::1, localhost)", c.Addr)
+		}
 		return nil
 	}
 	var missing []string
@@ -54,15 +62,56 @@ func checkProduction(c Config) error {
 	if c.Secret == "" && c.SecretFile == "" {
 		missing = append(missing, "a server secret of at least 32 bytes (OMS_SECRET_FILE or OMS_SECRET)")
 	}
+	if c.SMTPURL == "" && c.MailOutbox == "" {
+		missing = append(missing, "a mail server for recovery codes (OMS_SMTP_URL; or OMS_MAIL_OUTBOX set explicitly to write .eml files instead)")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("refusing to start in production mode without %s; use --dev for a local trial", strings.Join(missing, " and "))
 	}
 	return nil
 }
 
+// loopbackAddr reports whether a listen address binds loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// refuseDemoIdentities stops a production start while any demo identity
+// still signs in with its published password.
+func refuseDemoIdentities(ctx context.Context, st store.Identities, h *password.Hasher) error {
+	var live []string
+	for _, d := range auth.DemoIdentities {
+		id, err := st.IdentityByEmail(ctx, d.Email)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("checking for demo identities: %w", err)
+		}
+		if id.State != store.IdentityActive {
+			continue
+		}
+		if ok, err := h.Verify(ctx, d.Password, id.PasswordHash); err == nil && ok {
+			live = append(live, d.Email)
+		}
+	}
+	if len(live) > 0 {
+		return fmt.Errorf("refusing to start in production: the demo identities %s still sign in with their published passwords; disable them first (omsd identity disable --email %s)", strings.Join(live, ", "), live[0])
+	}
+	return nil
+}
+
 // Build wires the app from a configuration.
 func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
-	if err := checkProduction(c); err != nil {
+	if err := checkMode(c); err != nil {
 		return nil, err
 	}
 	app := &App{}
@@ -115,6 +164,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	app.closers = append(app.closers, func(context.Context) { svc.Close() })
 	app.Auth = svc
 	app.Identities = auth.NewIdentityAdmin(st, hasher, svc.Config().PasswordPolicy)
 
@@ -128,6 +178,11 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 			return fail(fmt.Errorf("importing identities: %w", err))
 		}
 		log.Info("identities imported", "file", c.IdentitiesFile, "created", res.Created, "existing", res.Existing)
+	}
+	if !c.Dev {
+		if err := refuseDemoIdentities(ctx, st, hasher); err != nil {
+			return fail(err)
+		}
 	}
 	if c.Dev {
 		res, err := app.Identities.ImportIdentities(ctx, auth.DemoIdentities)
@@ -160,12 +215,18 @@ func authConfig(c Config) auth.Config {
 		RecoveryMaxAttempts:      c.MaxCodeAttempts,
 		LoginPerIdentifier:       c.LoginLimit,
 		LoginPerIP:               c.LoginIPLimit,
+		LoginPerAccount:          c.LoginAccountLimit,
+		LoginSlowdown:            c.LoginSlowdown,
 		RecoveryPerEmail:         c.RecoveryLimit,
 		RecoveryPerIP:            c.RecoveryIPLimit,
 		RecoveryVerifyPerIP:      c.VerifyIPLimit,
 		RecoveryResetPerIP:       c.ResetIPLimit,
+		RecoveryCodeBudget:       c.RecoveryCodeBudget,
+		IPv4Prefix:               c.ThrottleIPv4Prefix,
+		IPv6Prefix:               c.ThrottleIPv6Prefix,
 		PasswordPolicy:           password.Policy{MinLength: c.PasswordMin, MaxLength: c.PasswordMax},
 		StoreTimeout:             c.StoreTimeout,
+		HashWait:                 c.HashWait,
 	}
 }
 

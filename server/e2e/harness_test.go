@@ -107,6 +107,7 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	if kind == "redis" {
 		e.redis = storetest.StartRedis(t)
 		cfg.RedisURL = e.redis.URL()
+		cfg.DevRedis = true // a private, throwaway redis-server
 		cfg.RedisPrefix = fmt.Sprintf("e2e:%d:", time.Now().UnixNano())
 	}
 	for _, m := range mutate {

@@ -237,8 +237,9 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 	})
 }
 
-// A new start voids the code of the previous one for the same email.
-func TestNewStartVoidsPreviousCode(t *testing.T) {
+// Two recoveries stay live per address, each with its own code: a second
+// start does not void the first, a third voids the older pending one.
+func TestStartsKeepTwoLiveRecoveries(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -246,7 +247,11 @@ func TestNewStartVoidsPreviousCode(t *testing.T) {
 		first := e.recoveryCode(makerEmail, seen)
 		c2, _ := e.newClient()
 		expect(t, e.post(c2, "/api/auth/recovery/start", map[string]string{"email": makerEmail}), 200, "")
+		second := e.recoveryCode(makerEmail, seen)
+		c3, _ := e.newClient()
+		expect(t, e.post(c3, "/api/auth/recovery/start", map[string]string{"email": makerEmail}), 200, "")
 		e.recoveryCode(makerEmail, seen)
 		expect(t, e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": first}), 401, "recovery_session_missing")
+		expect(t, e.post(c2, "/api/auth/recovery/verify", map[string]string{"code": second}), 200, "")
 	})
 }

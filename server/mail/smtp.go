@@ -22,8 +22,8 @@ const DefaultSMTPTimeout = 30 * time.Second
 
 // StartTLS modes for smtp:// URLs (query parameter "starttls").
 const (
-	StartTLSOpportunistic = "opportunistic" // default: upgrade if offered
-	StartTLSRequired      = "required"      // fail if STARTTLS is not offered
+	StartTLSOpportunistic = "opportunistic" // upgrade if offered (default for loopback hosts)
+	StartTLSRequired      = "required"      // fail if STARTTLS is not offered (default otherwise)
 	StartTLSNone          = "none"          // never upgrade (local test servers)
 )
 
@@ -47,6 +47,9 @@ type SMTP struct {
 // Accepted forms:
 //
 //	smtp://[user:pass@]host[:port][?starttls=opportunistic|required|none]
+//
+// starttls defaults to required, or opportunistic for a loopback host.
+//
 //	smtps://[user:pass@]host[:port]
 //
 // plus the optional query parameter insecure_skip_verify=true (tests only).
@@ -67,7 +70,7 @@ func NewSMTP(rawURL, from string, timeout time.Duration) (*SMTP, error) {
 		}
 		return nil, fmt.Errorf("mail: invalid SMTP URL: %w", err)
 	}
-	s := &SMTP{timeout: timeout, startTLS: StartTLSOpportunistic}
+	s := &SMTP{timeout: timeout}
 	if s.timeout <= 0 {
 		s.timeout = DefaultSMTPTimeout
 	}
@@ -130,6 +133,14 @@ func NewSMTP(rawURL, from string, timeout time.Duration) (*SMTP, error) {
 		}
 	}
 
+	if s.startTLS == "" && !s.implicitTLS {
+		// Recovery codes cross this connection: a non-loopback server must
+		// upgrade to TLS unless the operator says otherwise explicitly.
+		s.startTLS = StartTLSRequired
+		if isLoopbackName(s.host) {
+			s.startTLS = StartTLSOpportunistic
+		}
+	}
 	if u.User != nil {
 		s.hasAuth = true
 		s.user = u.User.Username()

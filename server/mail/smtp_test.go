@@ -493,13 +493,17 @@ func TestNewSMTPURLs(t *testing.T) {
 		auth     bool
 		skip     bool
 	}{
-		{"smtp://mail.example.com", "mail.example.com:25", false, StartTLSOpportunistic, false, false},
-		{"smtp://u:p@mail.example.com:587", "mail.example.com:587", false, StartTLSOpportunistic, true, false},
+		// STARTTLS is required by default for a non-loopback host; opportunistic only when asked or on loopback.
+		{"smtp://mail.example.com", "mail.example.com:25", false, StartTLSRequired, false, false},
+		{"smtp://u:p@mail.example.com:587", "mail.example.com:587", false, StartTLSRequired, true, false},
+		{"smtp://mail.example.com:587?starttls=opportunistic", "mail.example.com:587", false, StartTLSOpportunistic, false, false},
+		{"smtp://127.0.0.1:2525", "127.0.0.1:2525", false, StartTLSOpportunistic, false, false},
+		{"smtp://localhost:2525", "localhost:2525", false, StartTLSOpportunistic, false, false},
 		{"smtp://mail.example.com:587?starttls=required", "mail.example.com:587", false, StartTLSRequired, false, false},
 		{"smtp://u:p@localhost:2525?starttls=none", "localhost:2525", false, StartTLSNone, true, false},
 		{"smtp://u:p@[::1]:2525?starttls=none", "[::1]:2525", false, StartTLSNone, true, false},
-		{"smtps://u:p@mail.example.com", "mail.example.com:465", true, StartTLSOpportunistic, true, false},
-		{"smtps://mail.example.com:1465?insecure_skip_verify=true", "mail.example.com:1465", true, StartTLSOpportunistic, false, true},
+		{"smtps://u:p@mail.example.com", "mail.example.com:465", true, "", true, false},
+		{"smtps://mail.example.com:1465?insecure_skip_verify=true", "mail.example.com:1465", true, "", false, true},
 	}
 	for _, c := range ok {
 		s, err := NewSMTP(c.url, testFrom, 0)

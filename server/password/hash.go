@@ -177,6 +177,10 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
 	_, _ = h.Verify(ctx, password, h.dummy())
 }
 
+// Dummy returns the PHC string VerifyDummy checks against, for callers that
+// must run the same code path for known and unknown users.
+func (h *Hasher) Dummy() string { return h.dummy() }
+
 // dummy returns the dummy PHC string, creating it on first use. It has the
 // current parameters and random salt and key, so no password matches it, and
 // verifying against it costs exactly as much as against a real hash.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,8 +27,20 @@ var errClosed = errors.New("memory store: closed")
 type Option func(*config)
 
 type config struct {
-	clock    func() time.Time
-	interval time.Duration
+	clock       func() time.Time
+	interval    time.Duration
+	maxCounters int
+}
+
+// DefaultMaxCounters bounds the rate-limit counters kept at once (about
+// 150 bytes each), so a flood of distinct keys cannot grow memory without end.
+const DefaultMaxCounters = 1 << 18
+
+// WithMaxCounters sets the bound on live rate-limit counters; n <= 0 means
+// DefaultMaxCounters. When full, expired counters are swept first and, if
+// that frees nothing, the counters closest to the end of their window go.
+func WithMaxCounters(n int) Option {
+	return func(c *config) { c.maxCounters = n }
 }
 
 // WithClock sets the clock used for physical reclaim and counter windows
@@ -58,8 +71,9 @@ type Store struct {
 	sessions        map[string]store.Session
 	sessionByToken  map[string]string
 	recoveries      map[string]store.Recovery
-	recoveryByEmail map[string]string
+	recoveryByEmail map[string][]string // email key -> live recovery ids, oldest first
 	counters        map[string]*counter
+	maxCounters     int
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -77,6 +91,9 @@ func New(opts ...Option) *Store {
 	if cfg.clock == nil {
 		cfg.clock = time.Now
 	}
+	if cfg.maxCounters <= 0 {
+		cfg.maxCounters = DefaultMaxCounters
+	}
 	s := &Store{
 		clock:           cfg.clock,
 		identities:      map[string]store.Identity{},
@@ -84,8 +101,9 @@ func New(opts ...Option) *Store {
 		sessions:        map[string]store.Session{},
 		sessionByToken:  map[string]string{},
 		recoveries:      map[string]store.Recovery{},
-		recoveryByEmail: map[string]string{},
+		recoveryByEmail: map[string][]string{},
 		counters:        map[string]*counter{},
+		maxCounters:     cfg.maxCounters,
 		stop:            make(chan struct{}),
 		done:            make(chan struct{}),
 	}
@@ -128,10 +146,39 @@ func (s *Store) Sweep() {
 			s.dropRecovery(id)
 		}
 	}
+	s.sweepCounters(now)
+}
+
+func (s *Store) sweepCounters(now time.Time) {
 	for k, c := range s.counters {
 		if !now.Before(c.resetAt) {
 			delete(s.counters, k)
 		}
+	}
+}
+
+// makeRoomForCounter keeps the counters under their bound: expired ones go
+// first; if none had expired, the eighth closest to the end of its window
+// goes (those forget the least protection).
+func (s *Store) makeRoomForCounter(now time.Time) {
+	if len(s.counters) < s.maxCounters {
+		return
+	}
+	s.sweepCounters(now)
+	if len(s.counters) < s.maxCounters {
+		return
+	}
+	type entry struct {
+		key     string
+		resetAt time.Time
+	}
+	all := make([]entry, 0, len(s.counters))
+	for k, c := range s.counters {
+		all = append(all, entry{k, c.resetAt})
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].resetAt.Before(all[b].resetAt) })
+	for _, e := range all[:max(1, len(all)/8)] {
+		delete(s.counters, e.key)
 	}
 }
 
@@ -329,11 +376,45 @@ func recoveryGone(r store.Recovery, clock time.Time) bool {
 
 func (s *Store) dropRecovery(id string) {
 	if r, ok := s.recoveries[id]; ok {
-		if s.recoveryByEmail[r.EmailKey] == id {
-			delete(s.recoveryByEmail, r.EmailKey)
-		}
+		s.unindexRecovery(r.EmailKey, id)
 		delete(s.recoveries, id)
 	}
+}
+
+func (s *Store) unindexRecovery(emailKey, id string) {
+	ids := slices.DeleteFunc(s.recoveryByEmail[emailKey], func(v string) bool { return v == id })
+	if len(ids) == 0 {
+		delete(s.recoveryByEmail, emailKey)
+	} else {
+		s.recoveryByEmail[emailKey] = ids
+	}
+}
+
+// liveRecoveriesOf returns the live recoveries of an address, reclaiming
+// the ones whose physical lifetime ended.
+func (s *Store) liveRecoveriesOf(emailKey string) []store.Recovery {
+	var out []store.Recovery
+	for _, id := range slices.Clone(s.recoveryByEmail[emailKey]) {
+		if r, ok := s.liveRecovery(id); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// keeperAmong picks the recovery a new start keeps beside itself: a
+// verified one first, then the one expiring last, then the one started last
+// (rs is in start order). ok is false for none.
+func keeperAmong(rs []store.Recovery) (store.Recovery, bool) {
+	var best store.Recovery
+	found := false
+	for _, r := range rs {
+		rv, bv := r.State == store.RecoveryVerified, best.State == store.RecoveryVerified
+		if !found || rv && !bv || rv == bv && !r.ExpiresAt.Before(best.ExpiresAt) {
+			best, found = r, true
+		}
+	}
+	return best, found
 }
 
 func (s *Store) liveRecovery(id string) (store.Recovery, bool) {
@@ -353,14 +434,17 @@ func (s *Store) StartRecovery(ctx context.Context, r store.Recovery, now time.Ti
 		return err
 	}
 	defer s.mu.Unlock()
-	if old, ok := s.recoveryByEmail[r.EmailKey]; ok {
-		s.dropRecovery(old)
-	}
-	// An id reused for another address would leave that address's index
-	// pointing here; drop it with the old record.
+	// A reused id (for this or another address) is replaced, index included.
 	s.dropRecovery(r.ID)
+	others := s.liveRecoveriesOf(r.EmailKey)
+	keep, ok := keeperAmong(others)
+	for _, o := range others {
+		if !ok || o.ID != keep.ID {
+			s.dropRecovery(o.ID)
+		}
+	}
 	s.recoveries[r.ID] = cloneRecovery(r)
-	s.recoveryByEmail[r.EmailKey] = r.ID
+	s.recoveryByEmail[r.EmailKey] = append(s.recoveryByEmail[r.EmailKey], r.ID)
 	return nil
 }
 
@@ -421,8 +505,8 @@ func (s *Store) MarkVerified(ctx context.Context, id, newID string, expiresAt, n
 	r.State = store.RecoveryVerified
 	r.ExpiresAt = msTime(expiresAt)
 	s.recoveries[newID] = r
-	if s.recoveryByEmail[r.EmailKey] == id {
-		s.recoveryByEmail[r.EmailKey] = newID
+	if ids := s.recoveryByEmail[r.EmailKey]; slices.Contains(ids, id) {
+		s.recoveryByEmail[r.EmailKey] = append(slices.DeleteFunc(ids, func(v string) bool { return v == id }), newID)
 	}
 	return nil
 }
@@ -440,6 +524,9 @@ func (s *Store) CompleteRecovery(ctx context.Context, id, passwordHash string, n
 		return store.Identity{}, store.ErrExpired
 	case r.State != store.RecoveryVerified:
 		return store.Identity{}, store.ErrWrongState
+	}
+	for _, other := range slices.Clone(s.recoveryByEmail[r.EmailKey]) {
+		s.dropRecovery(other) // a reset ends every recovery of the address
 	}
 	s.dropRecovery(id)
 	i, ok := s.identities[r.IdentityID]
@@ -464,11 +551,26 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration) (int6
 	now := s.clock()
 	c, ok := s.counters[key]
 	if !ok || !now.Before(c.resetAt) {
+		if !ok {
+			s.makeRoomForCounter(now)
+		}
 		c = &counter{resetAt: now.Add(window)}
 		s.counters[key] = c
 	}
 	c.count++
 	return c.count, c.resetAt.Sub(now), nil
+}
+
+func (s *Store) Count(ctx context.Context, key string) (int64, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	c, ok := s.counters[key]
+	if !ok || !s.clock().Before(c.resetAt) {
+		return 0, nil
+	}
+	return c.count, nil
 }
 
 func (s *Store) Undo(ctx context.Context, key string) error {

@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -191,4 +192,27 @@ func BenchmarkSessionWithIdentity(b *testing.B) {
 	s := memory.New()
 	b.Cleanup(func() { _ = s.Close() })
 	storetest.BenchSessionWithIdentity(b, s)
+}
+
+// A flood of distinct throttle keys cannot grow the counters past their
+// bound; the newest keys still count.
+func TestCountersAreBounded(t *testing.T) {
+	c := &clock{t: t0}
+	s := memory.New(memory.WithClock(c.Now), memory.WithJanitorInterval(0), memory.WithMaxCounters(64))
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	for i := range 10_000 {
+		c.Set(t0.Add(time.Duration(i) * time.Millisecond))
+		if _, _, err := s.Hit(ctx, fmt.Sprint("flood-", i), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, _, n := s.Records(); n > 64 {
+			t.Fatalf("%d counters after %d keys, bound 64", n, i+1)
+		}
+	}
+	for want := int64(2); want <= 3; want++ {
+		if n, _, err := s.Hit(ctx, "flood-9999", time.Hour); err != nil || n != want {
+			t.Fatalf("newest key count = %d, %v; want %d", n, err, want)
+		}
+	}
 }

@@ -7,7 +7,7 @@
 //	<p>{auth}:identities                set of identity ids (ListIdentities)
 //	<p>{auth}:email:<email>             -> identity id
 //	<p>{auth}:recovery:<id>             recovery JSON, TTL ExpiresAt+RecoveryRetention
-//	<p>{auth}:recovery-email:<emailKey> -> recovery id, same TTL
+//	<p>{auth}:recovery-emails:<emailKey> list of live recovery ids (oldest first), TTL of the longest-lived
 //	<p>{s:<sessionID>}                  session JSON, TTL ExpiresAt
 //	<p>{t:<tokenHash>}                  -> session id, same TTL
 //	<p>{c:<key>}                        counter, TTL the window
@@ -225,7 +225,7 @@ func (k keys) identities() string             { return k.auth() + "identities" }
 func (k keys) email(email string) string      { return k.auth() + "email:" + email }
 func (k keys) recoveryPrefix() string         { return k.auth() + "recovery:" }
 func (k keys) recovery(id string) string      { return k.recoveryPrefix() + id }
-func (k keys) recoveryEmailPrefix() string    { return k.auth() + "recovery-email:" }
+func (k keys) recoveryEmailPrefix() string    { return k.auth() + "recovery-emails:" }
 func (k keys) recoveryEmail(ek string) string { return k.recoveryEmailPrefix() + ek }
 func (k keys) session(id string) string       { return k.p + "{s:" + id + "}" }
 func (k keys) token(hash string) string       { return k.p + "{t:" + hash + "}" }
@@ -625,7 +625,7 @@ func (s *Store) MarkVerified(ctx context.Context, id, newID string, expiresAt, n
 
 func (s *Store) CompleteRecovery(ctx context.Context, id, passwordHash string, now time.Time) (store.Identity, error) {
 	res, err := completeRecovery.Run(ctx, s.c, []string{s.k.recovery(id)},
-		id, passwordHash, ms(now), s.k.identityPrefix(), s.k.recoveryEmailPrefix()).Result()
+		id, passwordHash, ms(now), s.k.identityPrefix(), s.k.recoveryEmailPrefix(), s.k.recoveryPrefix()).Result()
 	if err != nil {
 		return store.Identity{}, fail("complete recovery", err)
 	}
@@ -648,6 +648,17 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration) (int6
 		return 0, 0, fail("hit", fmt.Errorf("unexpected reply %v", res))
 	}
 	return res[0], time.Duration(res[1]) * time.Millisecond, nil
+}
+
+func (s *Store) Count(ctx context.Context, key string) (int64, error) {
+	n, err := s.c.Get(ctx, s.k.counter(key)).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fail("count", err)
+	}
+	return n, nil
 }
 
 func (s *Store) Undo(ctx context.Context, key string) error {

@@ -107,16 +107,16 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 
 	must(t, s.StartRecovery(ctx, store.Recovery{ID: "r-1", EmailKey: "ek", State: store.RecoveryPending, ExpiresAt: now.Add(10 * time.Minute)}, now))
 	wantTTL(t, raw, p+"{auth}:recovery:r-1", 10*time.Minute+store.RecoveryRetention)
-	wantTTL(t, raw, p+"{auth}:recovery-email:ek", 10*time.Minute+store.RecoveryRetention)
+	wantTTL(t, raw, p+"{auth}:recovery-emails:ek", 10*time.Minute+store.RecoveryRetention)
 
 	must(t, s.MarkVerified(ctx, "r-1", "r-2", now.Add(30*time.Minute), now))
 	if n := pttl(t, raw, p+"{auth}:recovery:r-1"); n != -2 {
 		t.Errorf("old recovery key still there (PTTL %d)", n)
 	}
 	wantTTL(t, raw, p+"{auth}:recovery:r-2", 30*time.Minute+store.RecoveryRetention)
-	wantTTL(t, raw, p+"{auth}:recovery-email:ek", 30*time.Minute+store.RecoveryRetention)
-	if v := get(t, raw, p+"{auth}:recovery-email:ek"); v != "r-2" {
-		t.Errorf("recovery email index = %q, want r-2", v)
+	wantTTL(t, raw, p+"{auth}:recovery-emails:ek", 30*time.Minute+store.RecoveryRetention)
+	if v, err := raw.LRange(ctx, p+"{auth}:recovery-emails:ek", 0, -1).Result(); err != nil || !slices.Equal(v, []string{"r-2"}) {
+		t.Errorf("recovery email index = %v (%v), want [r-2]", v, err)
 	}
 
 	_, _, err := s.Hit(ctx, "login:ann", time.Minute)
@@ -131,7 +131,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 		p + "{auth}:email:ann@example.com",
 		p + "{auth}:identities",
 		p + "{auth}:identity:id-1",
-		p + "{auth}:recovery-email:ek",
+		p + "{auth}:recovery-emails:ek",
 		p + "{auth}:recovery:r-2",
 		p + "{c:login:ann}",
 		p + "{s:sess-1}",

@@ -52,19 +52,49 @@ redis.call('SET', KEYS[1], cjson.encode(i))
 return 'OK'
 `)
 
-// startRecovery: KEYS recovery, email index; ARGV id, record, ttl ms,
-// recovery key prefix, email index prefix.
+// startRecovery: KEYS recovery, email index (a list of recovery ids, oldest
+// first); ARGV id, record, ttl ms, recovery key prefix, email index prefix.
+// Keeps at most two live recoveries per address: the new one and the best
+// other one (verified first, then the one expiring last, then the one
+// started last); voids the rest.
 var startRecovery = goredis.NewScript(`
-local old = redis.call('GET', KEYS[2])
-if old and old ~= ARGV[1] then redis.call('DEL', ARGV[4] .. old) end
 local prev = redis.call('GET', KEYS[1])
 if prev then
-  -- an id reused for another address: unhook that address's index
-  local idx = ARGV[5] .. cjson.decode(prev).email_key
-  if idx ~= KEYS[2] and redis.call('GET', idx) == ARGV[1] then redis.call('DEL', idx) end
+  -- a reused id: unhook it from the address that indexed it
+  redis.call('LREM', ARGV[5] .. cjson.decode(prev).email_key, 0, ARGV[1])
+end
+local keep, keepVerified, keepExp = nil, false, -1
+local void = {}
+for _, oid in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  if oid ~= ARGV[1] then
+    local v = redis.call('GET', ARGV[4] .. oid)
+    if not v then
+      redis.call('LREM', KEYS[2], 0, oid)
+    else
+      local r = cjson.decode(v)
+      local verified = r.state == 'verified'
+      if keep == nil or (verified and not keepVerified) or (verified == keepVerified and r.expires_at >= keepExp) then
+        if keep then table.insert(void, keep) end
+        keep, keepVerified, keepExp = oid, verified, r.expires_at
+      else
+        table.insert(void, oid)
+      end
+    end
+  end
+end
+for _, oid in ipairs(void) do
+  redis.call('DEL', ARGV[4] .. oid)
+  redis.call('LREM', KEYS[2], 0, oid)
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+-- the index lives as long as its longest-lived member
+local ttl = tonumber(ARGV[3])
+if keep then
+  local kt = redis.call('PTTL', ARGV[4] .. keep)
+  if kt > ttl then ttl = kt end
+end
+redis.call('PEXPIRE', KEYS[2], ttl)
 return 1
 `)
 
@@ -97,12 +127,16 @@ r.expires_at = tonumber(ARGV[3])
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], cjson.encode(r), 'PX', ARGV[5])
 local idx = ARGV[6] .. r.email_key
-if redis.call('GET', idx) == ARGV[1] then redis.call('SET', idx, ARGV[2], 'PX', ARGV[5]) end
+if redis.call('LREM', idx, 0, ARGV[1]) > 0 then
+  redis.call('RPUSH', idx, ARGV[2])
+  if redis.call('PTTL', idx) < tonumber(ARGV[5]) then redis.call('PEXPIRE', idx, ARGV[5]) end
+end
 return 'OK'
 `)
 
 // completeRecovery: KEYS recovery; ARGV recovery id, password hash, now ms,
-// identity key prefix, email index prefix.
+// identity key prefix, email index prefix, recovery key prefix. A reset ends
+// every recovery of the address.
 var completeRecovery = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {'NOTFOUND'} end
@@ -111,7 +145,8 @@ if tonumber(ARGV[3]) >= r.expires_at then return {'EXPIRED'} end
 if r.state ~= 'verified' then return {'WRONGSTATE'} end
 redis.call('DEL', KEYS[1])
 local idx = ARGV[5] .. r.email_key
-if redis.call('GET', idx) == ARGV[1] then redis.call('DEL', idx) end
+for _, oid in ipairs(redis.call('LRANGE', idx, 0, -1)) do redis.call('DEL', ARGV[6] .. oid) end
+redis.call('DEL', idx)
 if type(r.identity_id) ~= 'string' or r.identity_id == '' then return {'NOTFOUND'} end
 local ik = ARGV[4] .. r.identity_id
 local iv = redis.call('GET', ik)

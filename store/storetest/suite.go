@@ -610,31 +610,89 @@ func (su suite) recoveries(t *testing.T) {
 		wantErr(t, "CountAttempt", err, store.ErrExpired)
 	})
 
-	su.test(t, "StartVoidsPreviousForSameEmailKey", func(t *testing.T, s store.Store) {
+	su.test(t, "StartKeepsTwoPerEmailKey", func(t *testing.T, s store.Store) {
 		ctx, now := t.Context(), msNow()
 		first := newRecovery("first", "ek", "id-1", now)
-		second := newRecovery("second", "ek", "id-1", now)
+		second := newRecovery("second", "ek", "id-1", now.Add(time.Second))
+		third := newRecovery("third", "ek", "id-1", now.Add(2*time.Second))
 		other := newRecovery("other", "ek-other", "id-2", now)
 		must(t, s.StartRecovery(ctx, first, now))
 		must(t, s.StartRecovery(ctx, other, now))
 		must(t, s.StartRecovery(ctx, second, now))
+		for _, r := range []store.Recovery{first, second, other} {
+			got, err := s.RecoveryByID(ctx, r.ID)
+			must(t, err)
+			sameRecovery(t, r.ID+" live", got, r)
+		}
+		// A third start keeps the newest other (second) and voids the oldest.
+		must(t, s.StartRecovery(ctx, third, now))
 		_, err := s.RecoveryByID(ctx, first.ID)
 		wantErr(t, "first", err, store.ErrNotFound)
 		_, err = s.CountAttempt(ctx, first.ID, 5, now)
 		wantErr(t, "first CountAttempt", err, store.ErrNotFound)
-		got, err := s.RecoveryByID(ctx, second.ID)
+		for _, r := range []store.Recovery{second, third, other} {
+			got, err := s.RecoveryByID(ctx, r.ID)
+			must(t, err)
+			sameRecovery(t, r.ID+" live", got, r)
+		}
+		// Starting again with a live id just replaces it.
+		third.Attempts = 0
+		third.CodeMAC = []byte("new code")
+		must(t, s.StartRecovery(ctx, third, now))
+		got, err := s.RecoveryByID(ctx, third.ID)
 		must(t, err)
-		sameRecovery(t, "second", got, second)
-		got, err = s.RecoveryByID(ctx, other.ID)
-		must(t, err)
-		sameRecovery(t, "other email key untouched", got, other)
-		// Starting again with the live id just replaces it.
-		second.Attempts = 0
-		second.CodeMAC = []byte("new code")
-		must(t, s.StartRecovery(ctx, second, now))
+		sameRecovery(t, "restarted", got, third)
 		got, err = s.RecoveryByID(ctx, second.ID)
 		must(t, err)
-		sameRecovery(t, "restarted", got, second)
+		sameRecovery(t, "second kept by the restart", got, second)
+		// Equal expiries: the later start is kept.
+		x, y, z := newRecovery("x", "ek2", "id-1", now), newRecovery("y", "ek2", "id-1", now), newRecovery("z", "ek2", "id-1", now)
+		for _, r := range []store.Recovery{x, y, z} {
+			must(t, s.StartRecovery(ctx, r, now))
+		}
+		_, err = s.RecoveryByID(ctx, x.ID)
+		wantErr(t, "x, the oldest of equals", err, store.ErrNotFound)
+		_, err = s.RecoveryByID(ctx, y.ID)
+		must(t, err)
+	})
+
+	su.test(t, "StartNeverVoidsAVerifiedRecovery", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		owner := newRecovery("owner", "ek", "id-1", now)
+		must(t, s.StartRecovery(ctx, owner, now))
+		must(t, s.MarkVerified(ctx, owner.ID, "owner-verified", now.Add(time.Minute), now))
+		// Strangers start again and again, each expiring later than the verified one.
+		for i := range 4 {
+			must(t, s.StartRecovery(ctx, newRecovery(fmt.Sprint("stranger-", i), "ek", "id-1", now.Add(time.Duration(i+1)*time.Hour)), now))
+		}
+		got, err := s.RecoveryByID(ctx, "owner-verified")
+		must(t, err)
+		if got.State != store.RecoveryVerified {
+			t.Fatalf("owner's recovery state %q", got.State)
+		}
+		for i := range 3 {
+			_, err := s.RecoveryByID(ctx, tokenHash(fmt.Sprint("recovery-stranger-", i)))
+			wantErr(t, fmt.Sprint("stranger ", i), err, store.ErrNotFound)
+		}
+		_, err = s.RecoveryByID(ctx, tokenHash("recovery-stranger-3"))
+		must(t, err)
+	})
+
+	su.test(t, "CompleteVoidsTheOtherRecoveryOfTheAddress", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := newIdentity("id-1", "ann@example.com", now)
+		must(t, s.CreateIdentity(ctx, ident))
+		a, b := newRecovery("a", "ek", ident.ID, now), newRecovery("b", "ek", ident.ID, now)
+		must(t, s.StartRecovery(ctx, a, now))
+		must(t, s.StartRecovery(ctx, b, now))
+		must(t, s.MarkVerified(ctx, a.ID, "va", now.Add(time.Hour), now))
+		must(t, s.MarkVerified(ctx, b.ID, "vb", now.Add(time.Hour), now))
+		_, err := s.CompleteRecovery(ctx, "va", "$argon2id$new", now)
+		must(t, err)
+		_, err = s.RecoveryByID(ctx, "vb")
+		wantErr(t, "the other verified recovery", err, store.ErrNotFound)
+		_, err = s.CompleteRecovery(ctx, "vb", "$argon2id$again", now)
+		wantErr(t, "complete the other", err, store.ErrNotFound)
 	})
 
 	su.test(t, "CountAttempt", func(t *testing.T, s store.Store) {
@@ -755,11 +813,13 @@ func (su suite) recoveries(t *testing.T) {
 		r := newRecovery("a", "ek", "id-1", now)
 		must(t, s.StartRecovery(ctx, r, now))
 		must(t, s.MarkVerified(ctx, r.ID, "verified-id", now.Add(time.Hour), now))
-		must(t, s.StartRecovery(ctx, newRecovery("b", "ek", "id-1", now), now))
+		// Two later starts: the verified recovery is the one kept beside each.
+		must(t, s.StartRecovery(ctx, newRecovery("b", "ek", "id-1", now.Add(2*time.Hour)), now))
+		must(t, s.StartRecovery(ctx, newRecovery("c", "ek", "id-1", now.Add(3*time.Hour)), now))
 		_, err := s.RecoveryByID(ctx, "verified-id")
-		wantErr(t, "verified recovery after a new start", err, store.ErrNotFound)
-		_, err = s.CompleteRecovery(ctx, "verified-id", "hash", now)
-		wantErr(t, "complete the voided one", err, store.ErrNotFound)
+		must(t, err)
+		_, err = s.RecoveryByID(ctx, tokenHash("recovery-b"))
+		wantErr(t, "b", err, store.ErrNotFound)
 	})
 
 	su.test(t, "CompleteRecovery", func(t *testing.T, s store.Store) {
@@ -1032,8 +1092,8 @@ func (su suite) races(t *testing.T) {
 				wantErr(t, "voided", err, store.ErrNotFound)
 			}
 		}
-		if live != 1 {
-			t.Errorf("%d recoveries live for one email key, want 1", live)
+		if live != store.MaxLiveRecoveries {
+			t.Errorf("%d recoveries live for one email key, want %d", live, store.MaxLiveRecoveries)
 		}
 	})
 
@@ -1105,6 +1165,29 @@ func (su suite) counters(t *testing.T) {
 		}
 		must(t, s.Undo(ctx, "k"))
 		hit(t, s, "k", time.Minute, 3)
+	})
+
+	su.test(t, "Count", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		n, err := s.Count(ctx, "k")
+		must(t, err)
+		if n != 0 {
+			t.Fatalf("count of an unknown key = %d", n)
+		}
+		hit(t, s, "k", time.Minute, 1)
+		hit(t, s, "k", time.Minute, 2)
+		for range 2 { // reading does not count
+			if n, err = s.Count(ctx, "k"); err != nil || n != 2 {
+				t.Fatalf("count = %d, %v; want 2", n, err)
+			}
+		}
+		hit(t, s, "k", time.Minute, 3)
+		const w = 200 * time.Millisecond
+		hit(t, s, "short", w, 1)
+		time.Sleep(w + 150*time.Millisecond)
+		if n, err = s.Count(ctx, "short"); err != nil || n != 0 {
+			t.Fatalf("count after the window = %d, %v; want 0", n, err)
+		}
 	})
 
 	su.test(t, "UndoNeverBelowZero", func(t *testing.T, s store.Store) {

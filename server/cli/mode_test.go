@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/store/storetest"
+)
+
+// Dev mode seeds identities with published passwords (one of them admin):
+// it must never reach a shared Redis or a public address.
+func TestDevModeRefusesRedisAndPublicAddresses(t *testing.T) {
+	dev := func(mut func(*Config)) error {
+		c, err := ParseConfig([]string{"--dev"}, noEnv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.MailOutbox = filepath.Join(t.TempDir(), "out")
+		mut(&c)
+		app, err := Build(context.Background(), c, discard())
+		if err == nil {
+			app.Close(context.Background())
+		}
+		return err
+	}
+	srv := storetest.StartRedis(t)
+	if err := dev(func(c *Config) { c.RedisURL, c.RedisPrefix = srv.URL(), storetest.UniquePrefix() }); err == nil || !strings.Contains(err.Error(), "--dev-redis") {
+		t.Fatalf("dev mode on Redis without --dev-redis: %v", err)
+	}
+	for _, addr := range []string{"0.0.0.0:8080", ":8080", "192.0.2.1:8080", "[::]:8080", "oms.example:8080"} {
+		if err := dev(func(c *Config) { c.Addr = addr }); err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("dev mode on %s: %v", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:8080", "[::1]:8080", "localhost:8080"} {
+		if err := dev(func(c *Config) { c.Addr = addr }); err != nil {
+			t.Errorf("dev mode on %s: %v", addr, err)
+		}
+	}
+	prefix := storetest.UniquePrefix()
+	if err := dev(func(c *Config) { c.RedisURL, c.RedisPrefix, c.DevRedis = srv.URL(), prefix, true }); err != nil {
+		t.Fatalf("dev mode with --dev-redis: %v", err)
+	}
+}
+
+// productionConfig is a complete production configuration on the given store.
+func productionConfig(t *testing.T, redisURL, prefix string) Config {
+	t.Helper()
+	c, err := ParseConfig(nil, noEnv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	k, err := token.GenerateKey("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.KeyFile = filepath.Join(dir, "jwt.jwk")
+	if err := token.WriteKeyFile(c.KeyFile, k); err != nil {
+		t.Fatal(err)
+	}
+	c.Secret = strings.Repeat("s", 40)
+	c.MailOutbox = filepath.Join(dir, "outbox")
+	c.RedisURL, c.RedisPrefix = redisURL, prefix
+	return c
+}
+
+// A production start refuses while any demo identity still signs in with
+// its published password (left behind by a dev run on the same Redis).
+func TestProductionRefusesLiveDemoIdentities(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	prefix := storetest.UniquePrefix()
+	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
+	c.RedisURL, c.RedisPrefix, c.DevRedis, c.MailOutbox = srv.URL(), prefix, true, filepath.Join(t.TempDir(), "out")
+	app, err := Build(context.Background(), c, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Close(context.Background())
+
+	prod := productionConfig(t, srv.URL(), prefix)
+	_, err = Build(context.Background(), prod, discard())
+	if err == nil || !strings.Contains(err.Error(), "admin@oms.example") || !strings.Contains(err.Error(), "omsd identity disable") {
+		t.Fatalf("production with live demo identities: %v", err)
+	}
+	// Disabling them (or changing their passwords) lets production start.
+	app, err = Build(context.Background(), c, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range auth.DemoIdentities {
+		if _, err := app.Identities.DisableIdentity(context.Background(), d.Email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app.Close(context.Background())
+	app, err = Build(context.Background(), prod, discard())
+	if err != nil {
+		t.Fatalf("production after disabling the demo identities: %v", err)
+	}
+	app.Close(context.Background())
+}
+
+// Production mails recovery codes: without SMTP it refuses to start unless
+// an outbox directory is configured explicitly.
+func TestProductionNeedsAMailServerOrAnExplicitOutbox(t *testing.T) {
+	c := productionConfig(t, "", "")
+	c.MailOutbox = ""
+	_, err := Build(context.Background(), c, discard())
+	if err == nil || !strings.Contains(err.Error(), "OMS_SMTP_URL") {
+		t.Fatalf("production without SMTP or outbox: %v", err)
+	}
+	c.MailOutbox = filepath.Join(t.TempDir(), "outbox")
+	app, err := Build(context.Background(), c, discard())
+	if err != nil {
+		t.Fatalf("production with an explicit outbox: %v", err)
+	}
+	app.Close(context.Background())
+	dev, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
+	if dev.MailOutbox != "var/outbox" {
+		t.Fatalf("dev mode outbox default %q", dev.MailOutbox)
+	}
+}
