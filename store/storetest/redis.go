@@ -69,6 +69,25 @@ func StartRedis(tb testing.TB) *RedisServer {
 	return r
 }
 
+// StartRedisWith is StartRedis with more redis-server arguments, e.g.
+// "--requirepass", pw, or an ACL user: "--user", name, "on", ">"+pw, "~*",
+// "&*", "+@all". It needs a local redis-server (it skips, or fails in CI,
+// without one). URL, NewClient and NewStore carry no credentials: tests of
+// a server that requires them build their own URL.
+func StartRedisWith(tb testing.TB, args ...string) *RedisServer {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		noRedis(tb, "redis-server is not on PATH (needed to start a server with arguments)")
+	}
+	r, err := startServer(tb.TempDir(), args, false)
+	if err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+	r.tb = tb
+	tb.Cleanup(r.Stop)
+	return r
+}
+
 // noRedis ends a test that needs Redis and has none: loudly, and fatally in CI
 // so a missing dependency never passes as a green run.
 func noRedis(tb testing.TB, why string) {
@@ -200,7 +219,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// A server that requires a password answers NOAUTH: it is up.
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
