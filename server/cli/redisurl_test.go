@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ const (
 
 // prodServe returns an `omsd serve` command in production mode (key file,
 // secret, explicit outbox) on addr, with OMS_REDIS_URL (and master) set.
-func prodServe(t *testing.T, addr, redisURL, master string) (*exec.Cmd, *bytes.Buffer) {
+func prodServe(t *testing.T, addr, redisURL, master string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := token.GenerateKey("ES256")
@@ -43,9 +44,27 @@ func prodServe(t *testing.T, addr, redisURL, master string) (*exec.Cmd, *bytes.B
 		"OMS_REDIS_URL="+redisURL,
 		"OMS_REDIS_MASTER_NAME="+master,
 		"OMS_REDIS_PREFIX="+storetest.UniquePrefix())
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	return cmd, &logs
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	return cmd, logs
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -116,6 +135,31 @@ func TestServeWithRedisPassword(t *testing.T) {
 	srv := storetest.StartRedisWith(t, "--requirepass", redisPass)
 	addr := freeAddr(t)
 	cmd, logs := prodServe(t, addr, "redis://:"+redisPass+"@"+srv.Addr()+"/0", "")
+	serveUntilHealthy(t, cmd, logs, addr)
+}
+
+// rediss:// over a real TLS port, the private CA trusted the documented
+// way (SSL_CERT_FILE); without it omsd refuses the certificate.
+func TestServeWithRediss(t *testing.T) {
+	_, tlsAddr, caFile, _ := storetest.StartRedisTLS(t, "--requirepass", redisPass)
+	url := "rediss://:" + redisPass + "@" + tlsAddr
+	addr := freeAddr(t)
+	cmd, logs := prodServe(t, addr, url, "")
+	cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+caFile)
+	serveUntilHealthy(t, cmd, logs, addr)
+
+	cmd, logs = prodServe(t, freeAddr(t), url, "")
+	cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+filepath.Join(t.TempDir(), "none.pem"), "SSL_CERT_DIR="+t.TempDir())
+	err := cmd.Run()
+	if err == nil || !strings.Contains(logs.String(), "certificate") || strings.Contains(logs.String(), redisPass) {
+		t.Errorf("untrusted certificate: %v\n%s", err, logs)
+	}
+}
+
+// serveUntilHealthy starts cmd, waits for a healthy answer on addr, then
+// stops it with SIGTERM; no output may hold the Redis password.
+func serveUntilHealthy(t *testing.T, cmd *exec.Cmd, logs *lockedBuffer, addr string) {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +200,7 @@ func TestServeWithRedisPassword(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(logs.String(), `"mode":"standalone"`) {
+	if !strings.Contains(logs.String(), `"mode":"standalone"`) || strings.Contains(logs.String(), redisPass) {
 		t.Errorf("no redis store mode line:\n%s", logs)
 	}
 }

@@ -2,20 +2,12 @@ package redis_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -335,61 +327,12 @@ func TestRedissDialsEveryHostWithTLS(t *testing.T) {
 	}
 }
 
-// testCA makes a CA and a server certificate for 127.0.0.1 in dir and
-// returns the file names and a pool trusting the CA.
-func testCA(t *testing.T, dir string) (caFile, certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, srvKey := newKey(), newKey()
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "omsd test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(ca)
-	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "PRIVATE KEY", keyDER), pool
-}
-
 // A real TLS round trip: redis-server on a TLS port with a certificate of
 // a CA made here. rediss:// with the CA trusted works and sends AUTH;
 // without the CA the certificate is refused; plaintext to the TLS port fails.
 func TestRedissRoundTrip(t *testing.T) {
 	captureGoredisLog(t)
-	dir := t.TempDir()
-	caFile, certFile, keyFile, pool := testCA(t, dir)
-	tlsAddr := closedAddr(t)
-	_, tlsPort, _ := net.SplitHostPort(tlsAddr)
-	storetest.StartRedisWith(t, "--requirepass", dataPass, "--tls-port", tlsPort,
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
+	_, tlsAddr, _, pool := storetest.StartRedisTLS(t, "--requirepass", dataPass)
 
 	st, err := openURL(t, "rediss://:"+dataPass+"@"+tlsAddr, "", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	if err != nil {
