@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,8 +25,13 @@ import (
 // master they name) over TLS, verifying each against its own host name.
 // The user info authenticates to the data nodes; Sentinels take theirs
 // from the sentinel_username and sentinel_password query parameters.
-// Other query parameters are go-redis's (dial_timeout, pool_size, ...;
-// skip_verify is refused). A port defaults to 6379, or 26379 for a Sentinel.
+// Other query parameters are go-redis's, those that reach the client:
+// dial_timeout, read_timeout, write_timeout, pool_size, pool_timeout,
+// pool_fifo, min/max_idle_conns, max_active_conns, conn_max_idle_time,
+// conn_max_lifetime, max_retries, min/max_retry_backoff, client_name,
+// protocol, db (not for a Cluster) and, for a Cluster, max_redirects,
+// read_only, route_by_latency, route_randomly. Others (skip_verify
+// among them) are refused. A port defaults to 6379, or 26379 for a Sentinel.
 //
 // Errors never quote the URL, its user info or anything that could be a
 // misplaced part of a password: they say what is wrong and where.
@@ -258,9 +264,38 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 		p.hosts = append(p.hosts, h)
 	}
 	q.Del("addr")
+	// Only options that reach the client are accepted: go-redis's parsers
+	// take a few more that UniversalOptions would silently drop.
+	cluster := !sentinel && len(p.hosts) > 1
+	for k := range q {
+		switch {
+		case commonOptions[k]:
+		case k == "db" && !cluster:
+		case clusterOptions[k] && cluster:
+		default:
+			if plainName.MatchString(k) {
+				return nil, urlError("option %s is not supported here", k)
+			}
+			return nil, urlError("unsupported option")
+		}
+	}
 	p.query = q.Encode()
 	return p, nil
 }
+
+// Query options ParseURL passes on (go-redis's names and syntax).
+var (
+	commonOptions = map[string]bool{
+		"dial_timeout": true, "read_timeout": true, "write_timeout": true,
+		"pool_size": true, "pool_timeout": true, "pool_fifo": true,
+		"min_idle_conns": true, "max_idle_conns": true, "max_active_conns": true,
+		"conn_max_idle_time": true, "conn_max_lifetime": true,
+		"max_retries": true, "min_retry_backoff": true, "max_retry_backoff": true,
+		"client_name": true, "protocol": true,
+	}
+	clusterOptions = map[string]bool{"max_redirects": true, "read_only": true, "route_by_latency": true, "route_randomly": true}
+	plainName      = regexp.MustCompile(`^[a-z_]{1,40}$`)
+)
 
 // parseHost checks one host[:port] (IPv6 in brackets) and returns
 // host:port. Its errors do not quote the input.

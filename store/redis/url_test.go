@@ -89,6 +89,37 @@ func TestParseURLForms(t *testing.T) {
 	}
 }
 
+// Every accepted option reaches the options go-redis builds its client from.
+func TestParseURLCarriesOptions(t *testing.T) {
+	q := "?dial_timeout=1s&read_timeout=2s&write_timeout=3s&pool_size=4&pool_timeout=5s&pool_fifo=true" +
+		"&min_idle_conns=1&max_idle_conns=2&max_active_conns=9&conn_max_idle_time=6s&conn_max_lifetime=7s" +
+		"&max_retries=2&min_retry_backoff=8ms&max_retry_backoff=9ms&client_name=omsd&protocol=2"
+	for _, c := range []struct{ url, master string }{
+		{"redis://h:1" + q + "&db=1", ""},
+		{"redis://h1:1,h2:2" + q + "&max_redirects=5&read_only=true&route_by_latency=true&route_randomly=true", ""},
+		{"redis://s:1" + q + "&db=1", "m"},
+	} {
+		uo, err := ParseURL(c.url, c.master)
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		if uo.DialTimeout != time.Second || uo.ReadTimeout != 2*time.Second || uo.WriteTimeout != 3*time.Second ||
+			uo.PoolSize != 4 || uo.PoolTimeout != 5*time.Second || !uo.PoolFIFO || uo.MinIdleConns != 1 ||
+			uo.MaxIdleConns != 2 || uo.MaxActiveConns != 9 || uo.ConnMaxIdleTime != 6*time.Second ||
+			uo.ConnMaxLifetime != 7*time.Second || uo.MaxRetries != 2 || uo.MinRetryBackoff != 8*time.Millisecond ||
+			uo.MaxRetryBackoff != 9*time.Millisecond || uo.ClientName != "omsd" || uo.Protocol != 2 {
+			t.Errorf("%s: %+v", c.url, uo)
+		}
+		if Mode(uo) == "cluster" {
+			if uo.MaxRedirects != 5 || !uo.ReadOnly || !uo.RouteByLatency || !uo.RouteRandomly {
+				t.Errorf("%s: cluster options %+v", c.url, uo)
+			}
+		} else if uo.DB != 1 {
+			t.Errorf("%s: DB %d", c.url, uo.DB)
+		}
+	}
+}
+
 // What cannot be parsed is refused, and the error never quotes the URL,
 // its user info or a password that a stray character pushed elsewhere.
 func TestParseURLRejectsWithoutQuotingSecrets(t *testing.T) {
@@ -127,8 +158,11 @@ func TestParseURLRejectsWithoutQuotingSecrets(t *testing.T) {
 		{"redis://" + user + ":" + pw + "@h:1?sentinel_password=" + pw + "&sentinel_password=x", "m", "more than once"},
 		{"redis://" + user + ":" + pw + "@h:1?master_name=m", "m", "master name"},
 		{"rediss://" + user + ":" + pw + "@h:1?skip_verify=true", "", "skip_verify"},
-		{"redis://" + user + ":" + pw + "@h:1?bogus=1", "", "unexpected option"},
-		{"redis://" + user + ":" + pw + "@h1:1,h2:2?db=1", "", "unexpected option"},
+		{"redis://" + user + ":" + pw + "@h:1?bogus=1", "", "option bogus is not supported"},
+		{"redis://" + user + ":" + pw + "@h:1?" + pw + "=1", "", "unsupported option"},
+		{"redis://" + user + ":" + pw + "@h1:1,h2:2?db=1", "", "option db"},
+		{"redis://" + user + ":" + pw + "@h:1?read_only=true", "", "option read_only"},
+		{"redis://" + user + ":" + pw + "@s:1?route_by_latency=true", "m", "option route_by_latency"},
 		{"redis://" + user + ":" + pw + "@h:1?dial_timeout=soon", "", "dial_timeout"},
 		{"redis://" + user + ":" + pw + "@h:1?a=%zz", "", "malformed query"},
 		{"redis://" + user + ":" + pw + "@h :1", "", "host 1 of 1"},
