@@ -145,14 +145,17 @@ func urlError(format string, a ...any) error {
 	return fmt.Errorf("redis store: bad URL: "+format, a...)
 }
 
-// optionError wraps a go-redis query option error. go-redis saw no user
-// info and no host of ours, only the query, whose credential parameters
-// were taken out before.
+// optionError reports a go-redis query option error. go-redis saw no user
+// info and no host of ours, only the query without its credential
+// parameters; the values it quotes are cut out all the same, in case an
+// unencoded '&' in a password made a piece of it look like an option.
 func optionError(err error) error {
-	return fmt.Errorf("redis store: bad URL option: %w", redactURL(err))
+	return fmt.Errorf("redis store: bad URL option: %s", quoted.ReplaceAllString(redactURL(err).Error(), "(value)"))
 }
 
-const encodeHint = "percent-encode '@', ':', '/', '?', '#', ',' and '%' in credentials"
+var quoted = regexp.MustCompile(`"[^"]*"`)
+
+const encodeHint = "percent-encode '@', ':', '/', '?', '#', ',', '&', '=' and '%' in credentials"
 
 func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 	p := &parsedURL{}
@@ -273,10 +276,12 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 		case k == "db" && !cluster:
 		case clusterOptions[k] && cluster:
 		default:
-			if plainName.MatchString(k) {
+			if knownOptions[k] {
 				return nil, urlError("option %s is not supported here", k)
 			}
-			return nil, urlError("unsupported option")
+			// Not quoted: it could be a piece of a password with an
+			// unencoded '&'.
+			return nil, urlError("unknown option; %s", encodeHint)
 		}
 	}
 	p.query = q.Encode()
@@ -294,7 +299,16 @@ var (
 		"client_name": true, "protocol": true,
 	}
 	clusterOptions = map[string]bool{"max_redirects": true, "read_only": true, "route_by_latency": true, "route_randomly": true}
-	plainName      = regexp.MustCompile(`^[a-z_]{1,40}$`)
+	// knownOptions are other go-redis option names, named when refused.
+	knownOptions = map[string]bool{
+		"db": true, "max_redirects": true, "read_only": true, "route_by_latency": true, "route_randomly": true,
+		"route_by_latency_tolerance": true, "replica_only": true, "use_disconnected_replicas": true,
+		"dialer_retries": true, "dialer_retry_timeout": true, "context_timeout_enabled": true,
+		"max_concurrent_dials": true, "pipeline_pool_size": true, "pipeline_read_buffer_size": true,
+		"pipeline_write_buffer_size": true, "conn_max_lifetime_jitter": true, "idle_timeout": true,
+		"max_conn_age": true, "failing_timeout_seconds": true, "unstable_resp3": true,
+		"disableIdentity": true, "identitySuffix": true,
+	}
 )
 
 // parseHost checks one host[:port] (IPv6 in brackets) and returns

@@ -158,8 +158,10 @@ func TestParseURLRejectsWithoutQuotingSecrets(t *testing.T) {
 		{"redis://" + user + ":" + pw + "@h:1?sentinel_password=" + pw + "&sentinel_password=x", "m", "more than once"},
 		{"redis://" + user + ":" + pw + "@h:1?master_name=m", "m", "master name"},
 		{"rediss://" + user + ":" + pw + "@h:1?skip_verify=true", "", "skip_verify"},
-		{"redis://" + user + ":" + pw + "@h:1?bogus=1", "", "option bogus is not supported"},
-		{"redis://" + user + ":" + pw + "@h:1?" + pw + "=1", "", "unsupported option"},
+		{"redis://" + user + ":" + pw + "@h:1?bogus=1", "", "unknown option"},
+		{"redis://" + user + ":" + pw + "@h:1?" + pw + "=1", "", "unknown option"},
+		{"redis://h:1?dialer_retries=3", "", "option dialer_retries is not supported"},
+		{"redis://s:1?sentinel_password=ab&dial_timeout=" + pw, "m", "dial_timeout"}, // '&' in a password
 		{"redis://" + user + ":" + pw + "@h1:1,h2:2?db=1", "", "option db"},
 		{"redis://" + user + ":" + pw + "@h:1?read_only=true", "", "option read_only"},
 		{"redis://" + user + ":" + pw + "@s:1?route_by_latency=true", "m", "option route_by_latency"},
