@@ -216,12 +216,9 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 		p.hosts = append(p.hosts, h)
 	}
 
-	switch strings.Trim(path, "/") {
-	case "":
-	default:
-		seg := strings.Trim(path, "/")
+	if seg := strings.TrimPrefix(path, "/"); seg != "" {
 		db, err := strconv.Atoi(seg)
-		if err != nil || db < 0 || strings.Contains(seg, "/") {
+		if err != nil || db < 0 {
 			return nil, urlError("the path must be /<db number>")
 		}
 		p.db = db
