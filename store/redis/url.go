@@ -20,6 +20,7 @@ import (
 //	redis://[user:pass@]host[:port][/db][?option=value...]
 //	redis://[user:pass@]h1:6379,h2:6379,h3:6379[?...]          Cluster (or Sentinels)
 //	redis://[user:pass@]h1:6379?addr=h2:6379&addr=h3:6379      the same list
+//	h1:6379,h2:6379                                            no scheme: redis://
 //
 // rediss:// dials every host (seeds, discovered nodes, Sentinels and the
 // master they name) over TLS, verifying each against its own host name.
@@ -161,7 +162,12 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 	p := &parsedURL{}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, urlError("want redis://host:port or rediss://host:port")
+		// A bare list (h1:6379,h2:6379), as OMS_REDIS_URL has long taken
+		// for Cluster and Sentinel: plaintext, like redis://.
+		scheme, rest = "redis", raw
+	}
+	if strings.Contains(scheme, ",") {
+		return nil, urlError("one scheme for all hosts, at the start: write redis://h1:6379,h2:6379")
 	}
 	switch strings.ToLower(scheme) {
 	case "redis":

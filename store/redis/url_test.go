@@ -27,6 +27,9 @@ func TestParseURLForms(t *testing.T) {
 	}{
 		{url: "redis://h:6380", addrs: []string{"h:6380"}, mode: "standalone"},
 		{url: "redis://h", addrs: []string{"h:6379"}, mode: "standalone"},
+		{url: "h:1", addrs: []string{"h:1"}, mode: "standalone"},
+		{url: "h1:1,h2:2", addrs: []string{"h1:1", "h2:2"}, mode: "cluster"},
+		{url: "u:p@s1,s2:2", master: "m", addrs: []string{"s1:26379", "s2:2"}, user: "u", pass: "p", mode: "sentinel"},
 		{url: "REDIS://alice:s%40c%2Cr:et@h:1/4?dial_timeout=3s", addrs: []string{"h:1"}, user: "alice", pass: "s@c,r:et", db: 4, mode: "standalone", dialTimeout: 3 * time.Second},
 		{url: "redis://:pw@h:1?db=2", addrs: []string{"h:1"}, pass: "pw", db: 2, mode: "standalone"},
 		{url: "rediss://:pw@[::1]:7000/", addrs: []string{"[::1]:7000"}, pass: "pw", tls: true, mode: "standalone"},
@@ -128,8 +131,8 @@ func TestParseURLRejectsWithoutQuotingSecrets(t *testing.T) {
 		url, master, want string
 	}{
 		{"ftp://" + user + ":" + pw + "@h:1", "", "scheme"},
-		{"h:1", "", "redis://"},
-		{user + ":" + pw + "@h:1", "", "redis://"},
+		{"h:1/x", "", "db number"},
+		{"h1:1,redis://h2:2", "", "one scheme"},
 		{"redis://" + user + ":" + pw + "@h1:1,rediss://h2:2", "", "one scheme"},
 		{"redis://" + user + ":" + pw + "@h1:1,redis://h2:2", "", "one scheme"},
 		{"redis://h1:1," + user + ":" + pw + "@h2:2", "", "user info"},
