@@ -285,16 +285,10 @@ func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, er
 		log.Warn("embedded memory store: every identity created at run time, session and recovery is lost on restart; set OMS_REDIS_URL in production")
 		return memory.New(), nil
 	}
-	opts := redis.Options{MasterName: c.RedisMasterName, Prefix: c.RedisPrefix,
+	// The store parses the URL (one scheme, one user info, a host list):
+	// credentials never end up in an address, an error or a log line.
+	opts := redis.Options{URL: c.RedisURL, MasterName: c.RedisMasterName, Prefix: c.RedisPrefix,
 		DialTimeout: c.RedisTimeout, ReadTimeout: c.RedisTimeout, WriteTimeout: c.RedisTimeout}
-	if strings.Contains(c.RedisURL, ",") || c.RedisMasterName != "" {
-		for _, a := range strings.Split(c.RedisURL, ",") {
-			a = strings.TrimPrefix(strings.TrimSpace(a), "redis://")
-			opts.Addrs = append(opts.Addrs, a)
-		}
-	} else {
-		opts.URL = c.RedisURL
-	}
 	st, err := redis.Open(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("OMS_REDIS_URL: %w", err)
@@ -303,14 +297,14 @@ func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, er
 	return st, nil
 }
 
+// redisMode names the deployment OMS_REDIS_URL and OMS_REDIS_MASTER_NAME
+// describe, as the store parses them.
 func redisMode(c Config) string {
-	switch {
-	case c.RedisMasterName != "":
-		return "sentinel"
-	case strings.Contains(c.RedisURL, ","):
-		return "cluster"
+	uo, err := redis.ParseURL(c.RedisURL, c.RedisMasterName)
+	if err != nil {
+		return "invalid"
 	}
-	return "standalone"
+	return redis.Mode(uo)
 }
 
 // Serve runs the app on ln until ctx ends, then shuts down gracefully.

@@ -38,9 +38,10 @@ const DefaultPrefix = "oms:"
 // Options configure Open.
 type Options struct {
 	// URL is redis://[user:pass@]host:port[/db][?dial_timeout=...] or
-	// rediss:// for TLS, for one server. A cluster seed list can be given
-	// as redis://host1:port?addr=host2:port&addr=host3:port. Use URL or
-	// Addrs, not both.
+	// rediss:// for TLS, for one server; a Cluster seed list (or, with
+	// MasterName, the Sentinels) is redis://[user:pass@]h1:port,h2:port or
+	// redis://[user:pass@]h1:port?addr=h2:port&addr=h3:port. See ParseURL.
+	// Use URL or Addrs, not both.
 	URL string
 	// Addrs lists host:port addresses. One address is a standalone server;
 	// several are a cluster seed list unless MasterName is set, in which
@@ -51,6 +52,10 @@ type Options struct {
 	Username, Password string // override the URL's when set
 	DB                 int    // standalone/Sentinel only
 	TLS                bool   // rediss:// implies it
+	// TLSConfig, when set, is used (cloned) for every TLS dial and implies
+	// TLS: set RootCAs to trust a private CA. Leave ServerName empty so each
+	// host is verified under its own name.
+	TLSConfig *tls.Config
 
 	// Zero means the URL's value or go-redis's default. A call against a
 	// hung server can take up to (MaxRetries+1) times ReadTimeout; against
@@ -113,7 +118,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	c := goredis.NewUniversalClient(uo)
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("redis store: ping %s: %w", strings.Join(uo.Addrs, ","), err)
+		// Addresses are host:port only (parsed or checked): no user info.
+		return nil, fmt.Errorf("redis store: ping %s %s: %w", Mode(uo), strings.Join(uo.Addrs, ","), err)
 	}
 	return New(c, prefix), nil
 }
@@ -133,39 +139,18 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 	case o.URL != "" && len(o.Addrs) > 0:
 		return nil, errors.New("redis store: set URL or Addrs, not both")
 	case o.URL != "":
-		u, err := url.Parse(o.URL)
+		parsed, err := ParseURL(o.URL, o.MasterName)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: bad URL: %w", redactURL(err))
+			return nil, err
 		}
-		if u.Query().Has("addr") {
-			co, err := goredis.ParseClusterURL(o.URL)
-			if err != nil {
-				return nil, fmt.Errorf("redis store: bad URL: %w", redactURL(err))
-			}
-			uo.Addrs = co.Addrs
-			uo.IsClusterMode = o.MasterName == ""
-			uo.Username, uo.Password = co.Username, co.Password
-			uo.TLSConfig = co.TLSConfig
-			uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = co.DialTimeout, co.ReadTimeout, co.WriteTimeout
-			uo.PoolSize, uo.MinIdleConns, uo.MaxIdleConns = co.PoolSize, co.MinIdleConns, co.MaxIdleConns
-			uo.PoolTimeout, uo.ConnMaxIdleTime, uo.ConnMaxLifetime = co.PoolTimeout, co.ConnMaxIdleTime, co.ConnMaxLifetime
-			uo.MaxRetries, uo.MinRetryBackoff, uo.MaxRetryBackoff = co.MaxRetries, co.MinRetryBackoff, co.MaxRetryBackoff
-			uo.ClientName, uo.Protocol = co.ClientName, co.Protocol
-		} else {
-			so, err := goredis.ParseURL(o.URL)
-			if err != nil {
-				return nil, fmt.Errorf("redis store: bad URL: %w", redactURL(err))
-			}
-			uo.Addrs = []string{so.Addr}
-			uo.Username, uo.Password, uo.DB = so.Username, so.Password, so.DB
-			uo.TLSConfig = so.TLSConfig
-			uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = so.DialTimeout, so.ReadTimeout, so.WriteTimeout
-			uo.PoolSize, uo.MinIdleConns, uo.MaxIdleConns = so.PoolSize, so.MinIdleConns, so.MaxIdleConns
-			uo.PoolTimeout, uo.ConnMaxIdleTime, uo.ConnMaxLifetime = so.PoolTimeout, so.ConnMaxIdleTime, so.ConnMaxLifetime
-			uo.MaxRetries, uo.MinRetryBackoff, uo.MaxRetryBackoff = so.MaxRetries, so.MinRetryBackoff, so.MaxRetryBackoff
-			uo.ClientName, uo.Protocol = so.ClientName, so.Protocol
-		}
+		parsed.ContextTimeoutEnabled, parsed.DialerRetries = uo.ContextTimeoutEnabled, uo.DialerRetries
+		uo = parsed
 	case len(o.Addrs) > 0:
+		for i, a := range o.Addrs {
+			if err := checkAddr(i, len(o.Addrs), a); err != nil {
+				return nil, err
+			}
+		}
 		uo.Addrs = append([]string(nil), o.Addrs...)
 	default:
 		return nil, errors.New("redis store: URL or Addrs required")
@@ -183,7 +168,10 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 	if uo.DB != 0 && uo.MasterName == "" && (len(uo.Addrs) > 1 || uo.IsClusterMode) {
 		return nil, errors.New("redis store: Redis Cluster has no DB other than 0")
 	}
-	if o.TLS && uo.TLSConfig == nil {
+	switch {
+	case o.TLSConfig != nil:
+		uo.TLSConfig = o.TLSConfig.Clone()
+	case o.TLS && uo.TLSConfig == nil:
 		// go-redis dials with tls.DialWithDialer, which fills ServerName from the address.
 		uo.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}

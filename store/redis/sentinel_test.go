@@ -21,6 +21,14 @@ import (
 // its address once it reports the master.
 func startSentinel(t *testing.T, master *storetest.RedisServer) string {
 	t.Helper()
+	return startSentinelAuth(t, master, "", "")
+}
+
+// startSentinelAuth is startSentinel for a master that requires
+// masterPass, with the Sentinel itself requiring sentinelPass (either may
+// be empty for none).
+func startSentinelAuth(t *testing.T, master *storetest.RedisServer, masterPass, sentinelPass string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +39,12 @@ func startSentinel(t *testing.T, master *storetest.RedisServer) string {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
 	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor omsmaster %s %s 1\n", port, dir, host, mport)
+	if masterPass != "" {
+		body += "sentinel auth-pass omsmaster " + masterPass + "\n"
+	}
+	if sentinelPass != "" {
+		body += "requirepass " + sentinelPass + "\n"
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +54,7 @@ func startSentinel(t *testing.T, master *storetest.RedisServer) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
-	sc := goredis.NewSentinelClient(&goredis.Options{Addr: addr})
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: addr, Password: sentinelPass})
 	defer sc.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -3,10 +3,16 @@ package storetest
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -67,6 +73,86 @@ func StartRedis(tb testing.TB) *RedisServer {
 	r.tb = tb
 	tb.Cleanup(r.Stop)
 	return r
+}
+
+// StartRedisWith is StartRedis with more redis-server arguments, e.g.
+// "--requirepass", pw, or an ACL user: "--user", name, "on", ">"+pw, "~*",
+// "&*", "+@all". It needs a local redis-server (it skips, or fails in CI,
+// without one). URL, NewClient and NewStore carry no credentials: tests of
+// a server that requires them build their own URL.
+func StartRedisWith(tb testing.TB, args ...string) *RedisServer {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		noRedis(tb, "redis-server is not on PATH (needed to start a server with arguments)")
+	}
+	r, err := startServer(tb.TempDir(), args, false)
+	if err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+	r.tb = tb
+	tb.Cleanup(r.Stop)
+	return r
+}
+
+// NewTestCA makes a CA and a server certificate for 127.0.0.1 in dir and
+// returns the file names and a pool trusting the CA.
+func NewTestCA(t testing.TB, dir string) (caFile, certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := newKey(), newKey()
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "omsd test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(ca)
+	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "PRIVATE KEY", keyDER), pool
+}
+
+// StartRedisTLS is StartRedisWith plus a TLS port serving a certificate
+// for 127.0.0.1 from a CA made for the test (clients are not asked for
+// certificates). It returns the server (its plaintext port stays for the
+// harness), the TLS address, the CA's PEM file and a pool trusting it.
+func StartRedisTLS(t testing.TB, args ...string) (srv *RedisServer, tlsAddr, caFile string, pool *x509.CertPool) {
+	t.Helper()
+	caFile, certFile, keyFile, pool := NewTestCA(t, t.TempDir())
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args = append(args, "--tls-port", strconv.Itoa(port), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
+	srv = StartRedisWith(t, args...)
+	return srv, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), caFile, pool
 }
 
 // noRedis ends a test that needs Redis and has none: loudly, and fatally in CI
@@ -200,7 +286,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// A server that requires a password answers NOAUTH: it is up.
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil
