@@ -199,7 +199,7 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 					c, _ := e.newClient()
 					req, _ := http.NewRequest("POST", e.base+path, strings.NewReader(body))
 					req.Header.Set("Content-Type", "application/json")
-					req.AddCookie(&http.Cookie{Name: "oms_recovery", Value: cookie})
+					req.AddCookie(&http.Cookie{Name: recoveryCookieName, Value: cookie})
 					<-gate
 					res, err := c.Do(req)
 					if err != nil {
@@ -212,7 +212,7 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 					if res.StatusCode == 200 {
 						ok++
 						for _, ck := range res.Cookies() {
-							if ck.Name == "oms_recovery" {
+							if ck.Name == recoveryCookieName {
 								cookies = append(cookies, ck.Value)
 							}
 						}
