@@ -20,6 +20,7 @@ import (
 type specOp struct {
 	method, path string // path in OpenAPI form, /a/{b}
 	op           *openapi3.Operation
+	doc          *openapi3.T
 }
 
 func (o specOp) String() string { return o.method + " " + o.path }
@@ -31,11 +32,14 @@ func (o specOp) url() string {
 
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
+// bearer reports whether the operation's effective security (its own, else
+// the document's) asks for bearerAuth.
 func (o specOp) bearer() bool {
-	if o.op.Security == nil {
-		return false
+	sec := o.op.Security
+	if sec == nil {
+		sec = &o.doc.Security
 	}
-	for _, req := range *o.op.Security {
+	for _, req := range *sec {
 		if _, ok := req["bearerAuth"]; ok {
 			return true
 		}
@@ -80,7 +84,7 @@ func specOps(t *testing.T) []specOp {
 	var ops []specOp
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			ops = append(ops, specOp{method, path, op})
+			ops = append(ops, specOp{method, path, op, spec})
 		}
 	}
 	slices.SortFunc(ops, func(a, b specOp) int { return strings.Compare(a.String(), b.String()) })
