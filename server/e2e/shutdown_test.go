@@ -19,6 +19,9 @@ import (
 // flaky on a loaded machine.
 func TestStopClosesConnectionsThatNeverCarriedARequest(t *testing.T) {
 	e := start(t, "memory")
+	if e.cfg.ShutdownTimeout >= 5*time.Second {
+		t.Fatalf("shutdown timeout %s: this test needs one under Go's 5 s grace for unused connections", e.cfg.ShutdownTimeout)
+	}
 	var dials atomic.Int32
 	d := &net.Dialer{}
 	e.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -43,9 +46,5 @@ func TestStopClosesConnectionsThatNeverCarriedARequest(t *testing.T) {
 	}
 	wg.Wait()
 	time.Sleep(500 * time.Millisecond) // the slow dial lands in the idle pool
-	began := time.Now()
-	e.stop() // reports a shutdown error through t.Errorf
-	if took := time.Since(began); took > e.cfg.ShutdownTimeout/2 {
-		t.Errorf("stop took %s", took)
-	}
+	e.stop() // reports "serve: shutdown: context deadline exceeded" through t.Errorf
 }
