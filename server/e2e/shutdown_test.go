@@ -46,5 +46,5 @@ func TestStopClosesConnectionsThatNeverCarriedARequest(t *testing.T) {
 	}
 	wg.Wait()
 	time.Sleep(500 * time.Millisecond) // the slow dial lands in the idle pool
-	e.stop() // reports "serve: shutdown: context deadline exceeded" through t.Errorf
+	e.stop()                           // reports "serve: shutdown: context deadline exceeded" through t.Errorf
 }
