@@ -30,8 +30,9 @@ func TestRecoveryFlowRevokesEverythingOld(t *testing.T) {
 		if m := expect(t, r, 200, ""); m["status"] != "verified" {
 			t.Fatalf("verify: %s", r.body)
 		}
-		if c := e.recoveryCookie(e.client); c == "" || c == startCookie {
-			t.Fatalf("verify must rotate the recovery cookie (before %q, after %q)", startCookie, c)
+		verifiedCookie := e.recoveryCookie(e.client)
+		if verifiedCookie == "" || verifiedCookie == startCookie {
+			t.Fatalf("verify must rotate the recovery cookie (before %q, after %q)", startCookie, verifiedCookie)
 		}
 
 		const newPass = "a-fresh-trader-password-42"
@@ -49,8 +50,12 @@ func TestRecoveryFlowRevokesEverythingOld(t *testing.T) {
 		expect(t, e.post(nil, "/api/auth/login", map[string]string{"identifier": traderEmail, "password": traderPass}), 401, "invalid_credentials")
 		expect(t, e.do(nil, "GET", "/api/auth/session", nil, "X-Session-Token", old.token), 401, "unauthorized")
 		expect(t, e.do(nil, "GET", "/api/v1/oms/risk/rules", nil, bearer(old.jwt)...), 401, "unauthorized")
-		// The recovery session is single use.
+		// The recovery session is single use: the consumed cookie, re-sent by
+		// hand (the jar dropped it), opens nothing.
 		expect(t, e.post(nil, "/api/auth/recovery/reset-password", map[string]string{"password": "yet-another-password-7"}), 401, "recovery_session_missing")
+		expect(t, e.post(nil, "/api/auth/recovery/reset-password", map[string]string{"password": "yet-another-password-7"},
+			"Cookie", recoveryCookieName+"="+verifiedCookie), 401, "recovery_session_missing")
+		e.login(nil, traderEmail, newPass) // still the password of the one reset
 	})
 }
 
@@ -97,6 +102,7 @@ func TestFiveWrongCodesKillTheSession(t *testing.T) {
 		seen := map[string]bool{}
 		expect(t, e.post(nil, "/api/auth/recovery/start", map[string]string{"email": makerEmail}), 200, "")
 		code := e.recoveryCode(makerEmail, seen)
+		cookie := e.recoveryCookie(e.client)
 		wrong := "999999"
 		if code == wrong {
 			wrong = "999998"
@@ -108,13 +114,13 @@ func TestFiveWrongCodesKillTheSession(t *testing.T) {
 			}
 		}
 		expect(t, e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": wrong}), 401, "too_many_attempts")
-		// Dead: the right code no longer helps, even with the cookie re-sent by hand.
-		c2, _ := e.newClient()
-		e.post(c2, "/api/auth/recovery/verify", map[string]string{"code": code}) // no cookie
-		r := e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": code})
-		if r.status != 401 {
-			t.Fatalf("right code after 5 wrong ones: %d %s", r.status, r.body)
+		if e.recoveryCookie(e.client) != "" {
+			t.Fatal("too_many_attempts must clear the recovery cookie")
 		}
+		// Dead: the right code no longer helps, even with the cookie re-sent by
+		// hand (the jar no longer has it, so it goes in a header).
+		r := e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": code}, "Cookie", recoveryCookieName+"="+cookie)
+		expect(t, r, 401, "too_many_attempts")
 	})
 }
 
@@ -199,7 +205,7 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 					c, _ := e.newClient()
 					req, _ := http.NewRequest("POST", e.base+path, strings.NewReader(body))
 					req.Header.Set("Content-Type", "application/json")
-					req.AddCookie(&http.Cookie{Name: "oms_recovery", Value: cookie})
+					req.AddCookie(&http.Cookie{Name: recoveryCookieName, Value: cookie})
 					<-gate
 					res, err := c.Do(req)
 					if err != nil {
@@ -212,7 +218,7 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 					if res.StatusCode == 200 {
 						ok++
 						for _, ck := range res.Cookies() {
-							if ck.Name == "oms_recovery" {
+							if ck.Name == recoveryCookieName {
 								cookies = append(cookies, ck.Value)
 							}
 						}

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -106,6 +107,8 @@ type Hasher struct {
 	// testHook, when set (tests only), is called while a semaphore slot is
 	// held, just before the key derivation.
 	testHook func()
+
+	derivations atomic.Uint64 // see Derivations
 }
 
 // NewHasher returns a Hasher that makes new hashes with p and runs at most
@@ -121,6 +124,12 @@ func NewHasher(p Params, maxConcurrent int) *Hasher {
 	}
 	return &Hasher{params: p, sem: make(chan struct{}, maxConcurrent)}
 }
+
+// Derivations returns how many argon2id key derivations the Hasher has run:
+// one per Hash, Verify or VerifyDummy that got as far as deriving. Tests use
+// it to prove that paths which must cost the same (an unknown account and a
+// wrong password) run the same number of derivations.
+func (h *Hasher) Derivations() uint64 { return h.derivations.Load() }
 
 // Params returns the parameters used for new hashes.
 func (h *Hasher) Params() Params { return h.params }
@@ -206,6 +215,7 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	if h.testHook != nil {
 		h.testHook()
 	}
+	h.derivations.Add(1)
 	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
 }
 
