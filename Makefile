@@ -4,7 +4,7 @@ BIN      ?= bin/omsd
 SHARED   ?= ../shared
 CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all generate check-generate build run test lint contract-diff bench
+.PHONY: all generate check-generate build run test lint contract-diff contract-check bench
 
 all: build
 
@@ -42,3 +42,8 @@ contract-diff:
 ## bench: Go benchmarks of the hot paths (numbers in README.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./server/token/ ./store/...
+
+## contract-check: what a new upstream contract breaks (NEW=path/to/openapi.json); exit 1 when it breaks
+contract-check:
+	@test -n "$(NEW)" || { echo "usage: make contract-check NEW=path/to/new-upstream.json"; exit 2; }
+	$(GO) run . contract check --overlay openapi/overlay.yaml $(NEW)
