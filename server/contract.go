@@ -164,9 +164,8 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		for i, n := range ec.ParamNames() {
 			params[n] = ec.ParamValues()[i]
 		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: c.options}
-		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-			return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: describeValidation(err)}
+		if err := c.validateRequest(op, req, params); err != nil {
+			return err
 		}
 		return next(ec)
 	}

@@ -36,6 +36,9 @@ Usage:
   omsd contract check [--overlay FILE] NEW.json
                                      apply the overlay to a new upstream contract and list what breaks
                                      (exit 0 compatible, 1 breaking, 2 unusable input)
+  omsd validate [--ignore-unmatched] FILE...
+                                     check recorded traffic (HAR or JSON lines) against the contract
+                                     (exit 0 clean, 1 violations, 2 unusable input)
 
 The identity commands read the same OMS_* settings as serve (OMS_REDIS_URL, OMS_REDIS_PREFIX, password limits).
 `
@@ -55,6 +58,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = runKeys(args[1:], stdout)
 	case "contract":
 		err = runContract(args[1:], stdout, stderr)
+	case "validate":
+		err = runValidate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
