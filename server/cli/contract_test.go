@@ -44,7 +44,7 @@ func TestContractCheckExitCodes(t *testing.T) {
 		p["/api/v1/oms/risk/limits"] = map[string]any{"get": map[string]any{"operationId": "get_limits",
 			"responses": map[string]any{"200": map[string]any{"description": "ok"}}}}
 	})
-	if code, out := run(added); code != 0 || !strings.Contains(out, "+ GET /api/v1/oms/risk/limits (get_limits)") {
+	if code, out := run(added); code != 0 || !strings.Contains(out, "+ GET /api/v1/oms/risk/limits (GetLimits)") {
 		t.Fatalf("added operation: exit %d\n%s", code, out)
 	}
 	removed := writeVariant(t, func(p map[string]any) { delete(p, "/api/v1/oms/risk/rules") })

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
 	"github.com/oasdiff/oasdiff/checker"
 	"github.com/oasdiff/oasdiff/diff"
 	"github.com/oasdiff/oasdiff/load"
@@ -40,14 +41,15 @@ func (p OverlayProblem) String() string {
 
 // Operation names one operation of a contract.
 type Operation struct {
-	Method, Path, OperationID string
+	Method, Path string
+	// Handler is the gen.StrictServerInterface method that serves it: the
+	// operationId as oapi-codegen names it (the embedded contract already
+	// holds these names; a new upstream file holds the raw ids).
+	Handler string
 }
 
 func (o Operation) String() string {
-	if o.OperationID == "" {
-		return o.Method + " " + o.Path
-	}
-	return fmt.Sprintf("%s %s (%s)", o.Method, o.Path, o.OperationID)
+	return fmt.Sprintf("%s %s (%s)", o.Method, o.Path, o.Handler)
 }
 
 // Change is one finding of oasdiff's checks.
@@ -226,10 +228,20 @@ func operations(spec *openapi3.T) map[string]Operation {
 	m := map[string]Operation{}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			m[method+" "+blankParams(path)] = Operation{Method: method, Path: path, OperationID: op.OperationID}
+			m[method+" "+blankParams(path)] = Operation{Method: method, Path: path, Handler: handlerName(op.OperationID)}
 		}
 	}
 	return m
+}
+
+// handlerName is oapi-codegen's name for an operationId with this
+// project's configuration (the default name normalizer, ToCamelCase).
+// Applied to an id it produced already, it changes nothing.
+func handlerName(id string) string {
+	if id == "" {
+		return "(no operationId: oapi-codegen derives one from the path)"
+	}
+	return codegen.ToCamelCase(id)
 }
 
 func blankParams(p string) string {
