@@ -2,9 +2,11 @@
 GO       ?= go
 BIN      ?= bin/omsd
 SHARED   ?= ../shared
+# The API reference renderer vendored in server/webdocs/swagger-ui (see docs-assets).
+SWAGGER_UI_VERSION := $(shell cat server/webdocs/swagger-ui/VERSION)
 CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all generate check-generate build run test lint contract-diff bench
+.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench
 
 all: build
 
@@ -42,3 +44,23 @@ contract-diff:
 ## bench: Go benchmarks of the hot paths (numbers in README.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./server/token/ ./store/...
+
+## contract-check: what a new upstream contract breaks (NEW=path/to/openapi.json); exit 1 when it breaks
+contract-check:
+	@test -n "$(NEW)" || { echo "usage: make contract-check NEW=path/to/new-upstream.json"; exit 2; }
+	$(GO) run . contract check --overlay openapi/overlay.yaml $(NEW)
+
+## docs-assets: re-fetch the pinned Swagger UI (server/webdocs/swagger-ui/VERSION) from npm into server/webdocs/swagger-ui
+docs-assets:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz) && \
+	for f in swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css LICENSE NOTICE; do \
+	  cp "$$tmp/package/$$f" server/webdocs/swagger-ui/$$f; done && \
+	echo "server/webdocs/swagger-ui: swagger-ui-dist $(SWAGGER_UI_VERSION)"
+
+## docs-screenshot: redraw docs/reference.png from a running `make run` (needs chromium)
+docs-screenshot:
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	  --disable-component-update --disable-sync --user-data-dir="$$dir" --hide-scrollbars --virtual-time-budget=10000 \
+	  --window-size=1400,900 --screenshot=docs/reference.png http://127.0.0.1:8080/docs

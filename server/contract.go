@@ -212,18 +212,12 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			info.principal = &p
 		}
-		if op.strictJSON && len(body) > 0 && isJSON(req.Header.Get(echo.HeaderContentType)) {
-			if msg := strictJSONProblem(body); msg != "" {
-				return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: msg}
-			}
-		}
 		params := make(map[string]string, len(ec.ParamNames()))
 		for i, n := range ec.ParamNames() {
 			params[n] = ec.ParamValues()[i]
 		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: c.options}
-		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-			return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: describeValidation(err)}
+		if err := c.validateRequest(op, req, body, params); err != nil {
+			return err
 		}
 		return next(ec)
 	}

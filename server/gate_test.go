@@ -42,7 +42,7 @@ func TestEveryEchoRouteHasAGateEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newContract(svc, 1)
+	c, err := newContract(svc, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}

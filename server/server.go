@@ -83,5 +83,8 @@ func New(o Options) (*echo.Echo, error) {
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
 	e.Use(s.requestLog, s.recoverPanic, c.middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	if err := registerDocs(e); err != nil {
+		return nil, err
+	}
 	return e, nil
 }

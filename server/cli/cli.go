@@ -33,6 +33,12 @@ Usage:
   omsd identity disable --email E    disable an identity and end its sessions
   omsd keys generate --out FILE [--alg ES256|EdDSA]
                                      write a new private JWT signing key (mode 0600)
+  omsd contract check [--overlay FILE] NEW.json
+                                     apply the overlay to a new upstream contract and list what breaks
+                                     (exit 0 compatible, 1 breaking, 2 unusable input)
+  omsd validate [--ignore-unmatched] FILE...
+                                     check recorded traffic (HAR or JSON lines) against the contract
+                                     (exit 0 clean, 1 violations, 2 unusable input)
 
 The identity commands read the same OMS_* settings as serve (OMS_REDIS_URL, OMS_REDIS_PREFIX, password limits).
 `
@@ -50,6 +56,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = runIdentity(ctx, args[1:], stdin, stdout, stderr)
 	case "keys":
 		err = runKeys(args[1:], stdout)
+	case "contract":
+		err = runContract(args[1:], stdout, stderr)
+	case "validate":
+		err = runValidate(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -62,6 +72,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "omsd:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
 		return 1
 	}
 	return 0

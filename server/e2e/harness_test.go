@@ -26,6 +26,7 @@ import (
 	"github.com/vero-oms/omsd/server/contracttest"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/server/traffic"
 	"github.com/vero-oms/omsd/store/storetest"
 )
 
@@ -68,6 +69,7 @@ type env struct {
 	// transport carries every request of this env's clients, so stop can
 	// close the connections they keep (see stop in start).
 	transport *http.Transport
+	rec       *traffic.Recorder // nil unless recording (OMSD_E2E_HAR_DIR)
 	redis     *storetest.RedisServer
 	stop      func()
 }
@@ -98,7 +100,7 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	cfg.StoreTimeout = 500 * time.Millisecond
 	cfg.RedisTimeout = 300 * time.Millisecond
 	cfg.ShutdownTimeout = 2 * time.Second
-	e := &env{t: t, clock: &clock{t: time.Now()}, logs: &lockedBuffer{}}
+	e := &env{t: t, clock: &clock{t: time.Now()}, logs: &lockedBuffer{}, rec: recorder(t)}
 	cfg.Clock = e.clock.Now
 
 	key, err := token.GenerateKey("ES256")
@@ -158,10 +160,34 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 }
 
 // newClient returns a contract-checking client with its own cookie jar.
+// With OMSD_E2E_HAR_DIR set, its traffic is also recorded into the HAR file
+// of the test (see recorder).
 func (e *env) newClient() (*http.Client, *contracttest.Transport) {
 	jar, _ := cookiejar.New(nil)
 	check := &contracttest.Transport{TB: e.t, Base: e.transport}
+	if e.rec != nil {
+		e.rec.Base = e.transport
+		check.Base = e.rec
+	}
 	return &http.Client{Transport: check, Jar: jar}, check
+}
+
+// recorder returns the HAR recorder of a test when OMSD_E2E_HAR_DIR names a
+// directory: every exchange of the test is written to DIR/<test name>.har
+// when it ends, ready for `omsd validate` or any HAR tool.
+func recorder(t *testing.T) *traffic.Recorder {
+	dir := os.Getenv("OMSD_E2E_HAR_DIR")
+	if dir == "" {
+		return nil
+	}
+	rec := &traffic.Recorder{}
+	t.Cleanup(func() {
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".har"
+		if err := rec.WriteFile(filepath.Join(dir, name)); err != nil {
+			t.Errorf("writing HAR: %v", err)
+		}
+	})
+	return rec
 }
 
 type response struct {
