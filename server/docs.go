@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -53,6 +54,13 @@ func (f *staticFile) serve(c echo.Context) error {
 	h.Set("Referrer-Policy", "no-referrer")
 	http.ServeContent(c.Response(), c.Request(), f.name, time.Time{}, bytes.NewReader(f.body))
 	return nil
+}
+
+// documentRoute reports whether an echo route is one of the public
+// documents registerDocs serves (static, no body, no credentials): the only
+// routes allowed outside the contract gate.
+func documentRoute(path string) bool {
+	return path == "/openapi.json" || path == "/docs" || strings.HasPrefix(path, "/docs/")
 }
 
 // registerDocs adds GET /openapi.json (the effective contract: upstream +

@@ -49,6 +49,9 @@ func TestEveryEchoRouteHasAGateEntry(t *testing.T) {
 	served := map[string]bool{}
 	params := 0
 	for _, r := range e.Routes() {
+		if documentRoute(r.Path) && c.ops[r.Method+" "+r.Path] == nil {
+			continue // a public static document (/openapi.json, /docs), no contract operation
+		}
 		k := r.Method + " " + r.Path
 		served[k] = true
 		if strings.Contains(r.Path, ":") {
