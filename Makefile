@@ -4,7 +4,7 @@ BIN      ?= bin/omsd
 SHARED   ?= ../shared
 CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all generate check-generate build run test lint contract-diff bench
+.PHONY: all generate check-generate build run test lint contract-diff bench load
 
 all: build
 
@@ -42,3 +42,7 @@ contract-diff:
 ## bench: Go benchmarks of the hot paths (numbers in README.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./server/token/ ./store/...
+
+## load: loopback load run (wrk) of health, a bearer route and recovery verify, memory then Redis (numbers in README.md)
+load:
+	GO=$(GO) BIN=$(BIN) bash scripts/load.sh

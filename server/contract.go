@@ -160,6 +160,9 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			info.principal = &p
 		}
+		if req.URL.RawQuery == "" && !acceptsInput(op.route) {
+			return next(ec) // nothing sent, nothing required, no default to fill in
+		}
 		params := make(map[string]string, len(ec.ParamNames()))
 		for i, n := range ec.ParamNames() {
 			params[n] = ec.ParamValues()[i]
@@ -170,6 +173,29 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(ec)
 	}
+}
+
+// acceptsInput reports whether kin-openapi could find anything to check or
+// fill in on a request to route that has no query string: a body, a path,
+// header or cookie parameter, a required or defaulted query parameter.
+// When it could not, validation is skipped (it allocates some 20 objects
+// to conclude that nothing was sent).
+func acceptsInput(route *routers.Route) bool {
+	if route.Operation.RequestBody != nil {
+		return true
+	}
+	for _, list := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
+		for _, ref := range list {
+			p := ref.Value
+			if p == nil || p.In != openapi3.ParameterInQuery || p.Required || p.Schema == nil || p.Schema.Value == nil {
+				return true
+			}
+			if sc := p.Schema.Value; sc.Default != nil || len(sc.AllOf) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // capBody reads at most maxBody bytes so an oversized body is refused
