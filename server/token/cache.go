@@ -50,6 +50,10 @@ func newVerifiedCache(size int) (*verifiedCache, error) {
 	return &verifiedCache{lru: c}, nil
 }
 
+// add remembers a verified token; the least recently used entry goes when
+// the cache is full.
+func (c *verifiedCache) add(key cacheKey, e cached) { c.lru.Add(key, e) }
+
 // CacheStats counts verified-token cache lookups since the Issuer was made.
 type CacheStats struct {
 	Hits   uint64 // served without a signature check

@@ -368,7 +368,7 @@ func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	if c.Roles != nil && e.claims.Roles == nil {
 		e.claims.Roles = []string{}
 	}
-	iss.cache.lru.Add(key, e)
+	iss.cache.add(key, e)
 	return c, nil
 }
 
