@@ -31,6 +31,7 @@ type App struct {
 	Auth       *auth.Service
 	Identities *auth.IdentityAdmin
 	Store      store.Store
+	Tokens     *token.Issuer // JWT issuer; CacheStats reports its verified-token cache
 	Outbox     string // directory of the mail outbox; empty when SMTP is used
 	closers    []func(context.Context)
 }
@@ -116,6 +117,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	app.Auth = svc
+	app.Tokens = tokens
 	app.Identities = auth.NewIdentityAdmin(st, hasher, svc.Config().PasswordPolicy)
 
 	if c.IdentitiesFile != "" {
