@@ -32,7 +32,7 @@ type App struct {
 	Identities *auth.IdentityAdmin
 	Store      store.Store
 	Tokens     *token.Issuer // JWT issuer; CacheStats reports its verified-token cache
-	Outbox     string // directory of the mail outbox; empty when SMTP is used
+	Outbox     string        // directory of the mail outbox; empty when SMTP is used
 	closers    []func(context.Context)
 }
 

@@ -85,7 +85,7 @@ func TestCachedTimeChecksMatchFullVerification(t *testing.T) {
 		"iat later": rawSign(t, key, jwa.ES256, goodHeader(key),
 			with(goodClaims(), "iat", base.Add(7*time.Second).Unix())),
 		"no iat, no nbf": rawSign(t, key, jwa.ES256, goodHeader(key), without(goodClaims(), "iat", "nbf")),
-		"short": rawSign(t, key, jwa.ES256, goodHeader(key), with(goodClaims(), "exp", base.Add(3*time.Second).Unix())),
+		"short":          rawSign(t, key, jwa.ES256, goodHeader(key), with(goodClaims(), "exp", base.Add(3*time.Second).Unix())),
 	}
 	var instants []time.Time
 	for _, edge := range []time.Time{base, base.Add(5 * time.Second), base.Add(7 * time.Second),
