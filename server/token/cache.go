@@ -27,6 +27,16 @@ const DefaultCacheSize = 10_000
 // deny list that a second encoding could slip past.
 type cacheKey [sha256.Size]byte
 
+// hashToken is the cache key of token. Tokens of a usual size are copied
+// to the stack for hashing rather than converted on the heap.
+func hashToken(token string) cacheKey {
+	var buf [1024]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], token...))
+	}
+	return sha256.Sum256([]byte(token))
+}
+
 // cached is what a verified token leaves behind: its claims and the kid of
 // the key that verified it.
 type cached struct {

@@ -3,7 +3,6 @@ package token
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -355,7 +354,7 @@ func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 		c, _, err := iss.verify(token, now)
 		return c, err
 	}
-	key := cacheKey(sha256.Sum256([]byte(token)))
+	key := hashToken(token)
 	if c, err, ok := iss.fromCache(key, now); ok {
 		return c, err
 	}
