@@ -139,8 +139,9 @@ wrk.headers["Content-Type"] = "application/json"
 EOF
 
 printf '\n'
-printf 'make load: wrk -t%s -c%s -d%s, %s round(s) per route (median shown), loopback, %s\n' \
-	"$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$(nproc) CPUs"
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*average[s]*: //'; }
+printf 'make load: wrk -t%s -c%s -d%s, %s round(s) per route (median shown), loopback, %s CPUs, load average %s\n' \
+	"$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$(nproc)" "$(loadavg)"
 printf '%-7s %-36s %7s %10s %8s %8s %7s\n' store route status 'req/s' 'p50 ms' 'p99 ms' '×health'
 
 for store in $STORES; do
@@ -194,3 +195,4 @@ EOF
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
 done
+printf 'load average at the end: %s (other work on the machine shows here; ratios to health are the comparable figures)\n' "$(loadavg)"
