@@ -53,10 +53,10 @@ func TestEmptyQueryValidationIsRemembered(t *testing.T) {
 		t.Fatalf("second: %d, handler saw %q", code, seen)
 	}
 	for target, want := range map[string]int{
-		path + "?limit=0":                       400,
+		path + "?limit=0":                        400,
 		path + "?time_field=nope":                400,
-		path + "?limit=5":                       204,
-		path + "?offset=x":                      400,
+		path + "?limit=5":                        204,
+		path + "?offset=x":                       400,
 		path + "?limit=5&time_field=nope":        400,
 		path + "?time_field=create_time&limit=2": 204,
 	} {
