@@ -6,7 +6,7 @@ SHARED   ?= ../shared
 SWAGGER_UI_VERSION := $(shell cat server/webdocs/swagger-ui/VERSION)
 CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench
+.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load
 
 all: build
 
@@ -64,3 +64,7 @@ docs-screenshot:
 	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
 	  --disable-component-update --disable-sync --user-data-dir="$$dir" --hide-scrollbars --virtual-time-budget=10000 \
 	  --window-size=1400,900 --screenshot=docs/reference.png http://127.0.0.1:8080/docs
+
+## load: loopback load run (wrk) of health, a bearer route and recovery verify, memory then Redis (numbers in README.md)
+load:
+	GO=$(GO) BIN=$(BIN) bash scripts/load.sh

@@ -31,7 +31,8 @@ type App struct {
 	Auth       *auth.Service
 	Identities *auth.IdentityAdmin
 	Store      store.Store
-	Outbox     string // directory of the mail outbox; empty when SMTP is used
+	Tokens     *token.Issuer // JWT issuer; CacheStats reports its verified-token cache
+	Outbox     string        // directory of the mail outbox; empty when SMTP is used
 	closers    []func(context.Context)
 }
 
@@ -166,6 +167,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	app.closers = append(app.closers, func(context.Context) { svc.Close() })
 	app.Auth = svc
+	app.Tokens = tokens
 	app.Identities = auth.NewIdentityAdmin(st, hasher, svc.Config().PasswordPolicy)
 
 	if c.IdentitiesFile != "" {

@@ -82,6 +82,11 @@ type Config struct {
 	// Skew is the clock skew tolerated when checking exp, nbf and iat.
 	// Zero means DefaultSkew (10s).
 	Skew time.Duration
+	// CacheSize bounds the verified-token cache: a token verified once is
+	// served from it (signature check skipped, time claims checked again)
+	// until it expires or is evicted, least recently used first. Zero means
+	// DefaultCacheSize; negative disables the cache.
+	CacheSize int
 }
 
 // Claims are the claims of an issued or verified token.
@@ -113,6 +118,9 @@ type Issuer struct {
 	keys      map[string]verifyKey // kid -> public key with its pinned alg
 	verifyOpt jws.VerifyOption
 	jwks      []byte
+
+	cache     *verifiedCache // nil when disabled
+	cacheSize int
 }
 
 // NewIssuer returns an Issuer that signs with signing and verifies tokens
@@ -199,6 +207,17 @@ func NewIssuer(cfg Config, signing jwk.Key, previous ...jwk.Key) (*Issuer, error
 		return nil, fmt.Errorf("token: encode JWKS: %w", err)
 	}
 	iss.jwks = jwks
+	switch {
+	case cfg.CacheSize == 0:
+		iss.cacheSize = DefaultCacheSize
+	case cfg.CacheSize > 0:
+		iss.cacheSize = cfg.CacheSize
+	}
+	if iss.cacheSize > 0 {
+		if iss.cache, err = newVerifiedCache(iss.cacheSize); err != nil {
+			return nil, fmt.Errorf("token: verified-token cache: %w", err)
+		}
+	}
 	iss.verifyOpt = jws.WithKeyProvider(jws.KeyProviderFunc(iss.fetchKeys))
 	return iss, nil
 }
@@ -317,6 +336,12 @@ func (iss *Issuer) Issue(subject, sessionID, email string, roles []string, sessi
 // then exp and nbf (and iat) with the configured skew, iss, aud, and the
 // presence of sub, sid and exp. Every failure is ErrInvalidToken wrapped
 // with a short reason.
+//
+// A token that verified before is served from the verified-token cache
+// (see Config.CacheSize): the signature check is skipped, but iat, exp and
+// nbf are checked against now again, and only while this Issuer still has
+// the key that verified it. Whatever the caller checks beyond the token
+// (the session) is not cached.
 func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	if len(token) > maxTokenLen {
 		return Claims{}, invalid(reasonTooLong)
@@ -325,20 +350,44 @@ func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	if strings.Count(token, ".") != 2 {
 		return Claims{}, invalid(reasonMalformed)
 	}
+	if iss.cache == nil {
+		c, _, err := iss.verify(token, now)
+		return c, err
+	}
+	key := hashToken(token)
+	if c, err, ok := iss.fromCache(key, now); ok {
+		return c, err
+	}
+	c, kid, err := iss.verify(token, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	e := cached{kid: kid, claims: c}
+	e.claims.Roles = append([]string(nil), c.Roles...)
+	if c.Roles != nil && e.claims.Roles == nil {
+		e.claims.Roles = []string{}
+	}
+	iss.cache.add(key, e)
+	return c, nil
+}
 
-	payload, err := jws.Verify([]byte(token), jws.WithCompact(), iss.verifyOpt)
+// verify is the full check: signature, then claims. It also returns the kid
+// of the key that verified the signature.
+func (iss *Issuer) verify(token string, now time.Time) (Claims, string, error) {
+	var msg jws.Message
+	payload, err := jws.Verify([]byte(token), jws.WithCompact(), iss.verifyOpt, jws.WithMessage(&msg))
 	if err != nil {
 		switch {
 		case errors.Is(err, errMissingKid):
-			return Claims{}, invalid(reasonMissingKid)
+			return Claims{}, "", invalid(reasonMissingKid)
 		case errors.Is(err, errUnknownKid):
-			return Claims{}, invalid(reasonUnknownKid)
+			return Claims{}, "", invalid(reasonUnknownKid)
 		case errors.Is(err, errBadHeader):
-			return Claims{}, invalid(reasonBadHeader)
+			return Claims{}, "", invalid(reasonBadHeader)
 		case jws.IsVerificationError(err):
-			return Claims{}, invalid(reasonBadSignature)
+			return Claims{}, "", invalid(reasonBadSignature)
 		default:
-			return Claims{}, invalid(reasonMalformed)
+			return Claims{}, "", invalid(reasonMalformed)
 		}
 	}
 
@@ -346,7 +395,7 @@ func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	// guess the payload's format and verify again.
 	t := jwt.New()
 	if err := json.Unmarshal(payload, t); err != nil {
-		return Claims{}, invalid(reasonMalformedClaim)
+		return Claims{}, "", invalid(reasonMalformedClaim)
 	}
 
 	if err := jwt.Validate(t,
@@ -357,17 +406,17 @@ func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	); err != nil {
 		switch {
 		case errors.Is(err, jwt.ErrTokenExpired()):
-			return Claims{}, invalid(reasonExpired)
+			return Claims{}, "", invalid(reasonExpired)
 		case errors.Is(err, jwt.ErrTokenNotYetValid()):
-			return Claims{}, invalid(reasonNotYetValid)
+			return Claims{}, "", invalid(reasonNotYetValid)
 		case errors.Is(err, jwt.ErrInvalidIssuedAt()):
-			return Claims{}, invalid(reasonIssuedInFuture)
+			return Claims{}, "", invalid(reasonIssuedInFuture)
 		case errors.Is(err, jwt.ErrInvalidIssuer()):
-			return Claims{}, invalid(reasonWrongIssuer)
+			return Claims{}, "", invalid(reasonWrongIssuer)
 		case errors.Is(err, jwt.ErrInvalidAudience()):
-			return Claims{}, invalid(reasonWrongAudience)
+			return Claims{}, "", invalid(reasonWrongAudience)
 		default:
-			return Claims{}, invalid(reasonMalformedClaim)
+			return Claims{}, "", invalid(reasonMalformedClaim)
 		}
 	}
 
@@ -379,40 +428,44 @@ func (iss *Issuer) Verify(token string, now time.Time) (Claims, error) {
 		Expiry:    utcOrZero(t.Expiration()),
 	}
 	if c.Subject == "" {
-		return Claims{}, invalid(reasonMissingSub)
+		return Claims{}, "", invalid(reasonMissingSub)
 	}
 	// jwx skips the exp check when exp is absent or 0, so insist on it here.
 	if _, ok := t.Get(jwt.ExpirationKey); !ok || c.Expiry.Unix() <= 0 {
-		return Claims{}, invalid(reasonMissingExp)
+		return Claims{}, "", invalid(reasonMissingExp)
 	}
 	if v, ok := t.Get(claimSessionID); ok {
 		c.SessionID, _ = v.(string)
 	}
 	if c.SessionID == "" {
-		return Claims{}, invalid(reasonMissingSid)
+		return Claims{}, "", invalid(reasonMissingSid)
 	}
 	if v, ok := t.Get(claimEmail); ok {
 		s, isString := v.(string)
 		if !isString {
-			return Claims{}, invalid(reasonBadEmail)
+			return Claims{}, "", invalid(reasonBadEmail)
 		}
 		c.Email = s
 	}
 	if v, ok := t.Get(claimRoles); ok {
 		list, isList := v.([]interface{})
 		if !isList {
-			return Claims{}, invalid(reasonBadRoles)
+			return Claims{}, "", invalid(reasonBadRoles)
 		}
 		c.Roles = make([]string, 0, len(list))
 		for _, r := range list {
 			s, isString := r.(string)
 			if !isString {
-				return Claims{}, invalid(reasonBadRoles)
+				return Claims{}, "", invalid(reasonBadRoles)
 			}
 			c.Roles = append(c.Roles, s)
 		}
 	}
-	return c, nil
+	kid := ""
+	if sigs := msg.Signatures(); len(sigs) == 1 {
+		kid = sigs[0].ProtectedHeaders().KeyID()
+	}
+	return c, kid, nil
 }
 
 func utcOrZero(t time.Time) time.Time {

@@ -994,10 +994,16 @@ func BenchmarkIssue(b *testing.B) {
 	}
 }
 
+// BenchmarkVerify is a full verification (no cache): signature and claims.
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range []string{AlgES256, AlgEdDSA} {
 		b.Run(alg, func(b *testing.B) {
-			iss := mustIssuer(b, mustKey(b, alg))
+			cfg := testConfig()
+			cfg.CacheSize = -1
+			iss, err := NewIssuer(cfg, mustKey(b, alg))
+			if err != nil {
+				b.Fatal(err)
+			}
 			tok, _, err := iss.Issue("user-42", "sess-7", "a@example.test", []string{"admin", "picker"}, testNow.Add(time.Hour), testNow)
 			if err != nil {
 				b.Fatal(err)
@@ -1009,5 +1015,24 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkVerifyCached is a token verified before: a cache hit (hash,
+// lookup, time claims).
+func BenchmarkVerifyCached(b *testing.B) {
+	iss := mustIssuer(b, mustKey(b, AlgES256))
+	tok, _, err := iss.Issue("user-42", "sess-7", "a@example.test", []string{"admin", "picker"}, testNow.Add(time.Hour), testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := iss.Verify(tok, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if st := iss.CacheStats(); st.Misses != 1 {
+		b.Fatalf("stats %+v: want one miss", st)
 	}
 }

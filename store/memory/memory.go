@@ -1,9 +1,14 @@
-// Package memory is the embedded store.Store: plain maps behind one mutex,
-// for a single process (development, tests, small deployments).
+// Package memory is the embedded store.Store: plain maps behind one
+// read-write mutex, for a single process (development, tests, small
+// deployments). Lookups, the bearer check among them, share the read lock;
+// only changes take it exclusively.
 //
 // Logical expiry follows the `now` arguments like every adapter; expired
 // records are physically removed by a janitor goroutine and lazily on access,
-// both driven by the store's own clock (WithClock).
+// both driven by the store's own clock (WithClock). The janitor finds expired
+// records under the read lock and removes them in small batches, so a sweep
+// of a large store never stops lookups and delays a change by one batch at
+// most.
 package memory
 
 import (
@@ -64,7 +69,7 @@ type counter struct {
 type Store struct {
 	clock func() time.Time
 
-	mu              sync.Mutex
+	mu              sync.RWMutex
 	closed          bool
 	identities      map[string]store.Identity
 	identityByEmail map[string]string
@@ -129,31 +134,70 @@ func (s *Store) janitor(interval time.Duration) {
 	}
 }
 
+// sweepBatch bounds how many records one write-locked step of Sweep removes.
+const sweepBatch = 256
+
 // Sweep removes every record whose physical lifetime has ended by the
 // store's clock. The janitor calls it; it is exported for tests and for
-// callers that disable the janitor.
+// callers that disable the janitor. It finds candidates under the read
+// lock, then removes them sweepBatch at a time under the write lock,
+// checking each again, so it never holds the write lock for long.
 func (s *Store) Sweep() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.clock()
+	var sessions, recoveries, counters []string
+	s.mu.RLock()
 	for id, sess := range s.sessions {
 		if sessionGone(sess, now) {
-			s.dropSession(id)
+			sessions = append(sessions, id)
 		}
 	}
 	for id, r := range s.recoveries {
 		if recoveryGone(r, now) {
-			s.dropRecovery(id)
+			recoveries = append(recoveries, id)
 		}
 	}
-	s.sweepCounters(now)
+	for k, c := range s.counters {
+		if !now.Before(c.resetAt) {
+			counters = append(counters, k)
+		}
+	}
+	s.mu.RUnlock()
+
+	inBatches(&s.mu, sessions, func(id string) {
+		if sess, ok := s.sessions[id]; ok && sessionGone(sess, now) {
+			s.dropSession(id)
+		}
+	})
+	inBatches(&s.mu, recoveries, func(id string) {
+		if r, ok := s.recoveries[id]; ok && recoveryGone(r, now) {
+			s.dropRecovery(id)
+		}
+	})
+	inBatches(&s.mu, counters, func(k string) {
+		if c, ok := s.counters[k]; ok && !now.Before(c.resetAt) {
+			delete(s.counters, k)
+		}
+	})
 }
 
+// sweepCounters drops every ended counter; the caller holds the write lock.
 func (s *Store) sweepCounters(now time.Time) {
 	for k, c := range s.counters {
 		if !now.Before(c.resetAt) {
 			delete(s.counters, k)
 		}
+	}
+}
+
+func inBatches(mu *sync.RWMutex, keys []string, drop func(string)) {
+	for len(keys) > 0 {
+		n := min(len(keys), sweepBatch)
+		mu.Lock()
+		for _, k := range keys[:n] {
+			drop(k)
+		}
+		mu.Unlock()
+		keys = keys[n:]
 	}
 }
 
@@ -195,6 +239,19 @@ func (s *Store) begin(ctx context.Context) error {
 	return nil
 }
 
+// beginRead is begin with the read lock; callers must RUnlock.
+func (s *Store) beginRead(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory store: %w", err)
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	return nil
+}
+
 // ---- identities ----
 
 func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
@@ -214,10 +271,10 @@ func (s *Store) CreateIdentity(ctx context.Context, id store.Identity) error {
 }
 
 func (s *Store) IdentityByID(ctx context.Context, id string) (store.Identity, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return store.Identity{}, err
 	}
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	i, ok := s.identities[id]
 	if !ok {
 		return store.Identity{}, store.ErrNotFound
@@ -226,10 +283,10 @@ func (s *Store) IdentityByID(ctx context.Context, id string) (store.Identity, er
 }
 
 func (s *Store) IdentityByEmail(ctx context.Context, email string) (store.Identity, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return store.Identity{}, err
 	}
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	id, ok := s.identityByEmail[email]
 	if !ok {
 		return store.Identity{}, store.ErrNotFound
@@ -238,10 +295,10 @@ func (s *Store) IdentityByEmail(ctx context.Context, email string) (store.Identi
 }
 
 func (s *Store) ListIdentities(ctx context.Context) ([]store.Identity, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return nil, err
 	}
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	out := make([]store.Identity, 0, len(s.identities))
 	for _, i := range s.identities {
 		out = append(out, cloneIdentity(i))
@@ -328,35 +385,65 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session, now time.
 }
 
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string, now time.Time) (store.Session, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return store.Session{}, err
 	}
-	defer s.mu.Unlock()
 	id, ok := s.sessionByToken[tokenHash]
 	if !ok {
+		s.mu.RUnlock()
 		return store.Session{}, store.ErrNotFound
 	}
-	sess, ok := s.liveSession(id)
+	sess, ok := s.readSession(id)
 	if !ok || sess.TokenHash != tokenHash || expired(sess.ExpiresAt, now) {
 		return store.Session{}, store.ErrNotFound
 	}
-	return cloneSession(sess), nil
+	return sess, nil
 }
 
+// SessionWithIdentity is the bearer-check hot path: it takes only the read
+// lock, so concurrent checks never wait for one another.
 func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now time.Time) (store.Session, store.Identity, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return store.Session{}, store.Identity{}, err
 	}
-	defer s.mu.Unlock()
-	sess, ok := s.liveSession(sessionID)
-	if !ok || expired(sess.ExpiresAt, now) {
+	sess, ok := s.sessions[sessionID]
+	if ok && sessionGone(sess, s.clock()) {
+		s.mu.RUnlock()
+		s.reclaimSession(sessionID)
 		return store.Session{}, store.Identity{}, store.ErrNotFound
 	}
-	i, ok := s.identities[sess.IdentityID]
-	if !ok {
+	i, found := s.identities[sess.IdentityID]
+	s.mu.RUnlock()
+	if !ok || !found || expired(sess.ExpiresAt, now) {
 		return store.Session{}, store.Identity{}, store.ErrNotFound
 	}
 	return cloneSession(sess), cloneIdentity(i), nil
+}
+
+// readSession returns a copy of a session and releases the read lock taken
+// by the caller. A session the clock says is reclaimed is dropped now
+// (lazy reclaim), under the write lock.
+func (s *Store) readSession(id string) (store.Session, bool) {
+	sess, ok := s.sessions[id]
+	if !ok {
+		s.mu.RUnlock()
+		return store.Session{}, false
+	}
+	if sessionGone(sess, s.clock()) {
+		s.mu.RUnlock()
+		s.reclaimSession(id)
+		return store.Session{}, false
+	}
+	s.mu.RUnlock()
+	return cloneSession(sess), true
+}
+
+func (s *Store) reclaimSession(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess, ok := s.sessions[id]; ok && sessionGone(sess, s.clock()) {
+		s.dropSession(id)
+	}
 }
 
 func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {
@@ -449,15 +536,24 @@ func (s *Store) StartRecovery(ctx context.Context, r store.Recovery, now time.Ti
 }
 
 func (s *Store) RecoveryByID(ctx context.Context, id string) (store.Recovery, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return store.Recovery{}, err
 	}
-	defer s.mu.Unlock()
-	r, ok := s.liveRecovery(id)
-	if !ok {
-		return store.Recovery{}, store.ErrNotFound
+	r, ok := s.recoveries[id]
+	if ok && !recoveryGone(r, s.clock()) {
+		r = cloneRecovery(r)
+		s.mu.RUnlock()
+		return r, nil
 	}
-	return cloneRecovery(r), nil
+	s.mu.RUnlock()
+	if ok { // lazy reclaim
+		s.mu.Lock()
+		if r, ok := s.recoveries[id]; ok && recoveryGone(r, s.clock()) {
+			s.dropRecovery(id)
+		}
+		s.mu.Unlock()
+	}
+	return store.Recovery{}, store.ErrNotFound
 }
 
 func (s *Store) CountAttempt(ctx context.Context, id string, maxAttempts int, now time.Time) (store.Recovery, error) {
@@ -562,10 +658,10 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration) (int6
 }
 
 func (s *Store) Count(ctx context.Context, key string) (int64, error) {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
+	defer s.mu.RUnlock()
 	c, ok := s.counters[key]
 	if !ok || !s.clock().Before(c.resetAt) {
 		return 0, nil
@@ -595,10 +691,10 @@ func (s *Store) Undo(ctx context.Context, key string) error {
 // ---- lifecycle ----
 
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.begin(ctx); err != nil {
+	if err := s.beginRead(ctx); err != nil {
 		return err
 	}
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	return nil
 }
 

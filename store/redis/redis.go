@@ -24,9 +24,9 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vero-oms/omsd/store"
@@ -76,9 +76,10 @@ type Store struct {
 	// sessionIdentity caches sessionID -> identityID, which never changes
 	// for a session, so SessionWithIdentity can read both keys in one
 	// pipelined round trip. Results are always checked against the loaded
-	// session, so a stale entry only costs an extra read.
-	cacheMu         sync.Mutex
-	sessionIdentity map[string]string
+	// session, so a stale entry only costs an extra read. Bounded, least
+	// recently used out first (hashicorp/golang-lru: exact bound, no
+	// goroutines, already used for the verified-token cache).
+	sessionIdentity *lru.Cache[string, string]
 }
 
 // maxCachedSessions bounds the session->identity cache (~100 bytes each).
@@ -92,7 +93,11 @@ func New(client goredis.UniversalClient, prefix string) *Store {
 	if err := checkPrefix(prefix); err != nil {
 		panic(err)
 	}
-	return &Store{c: client, k: keys{p: prefix}, sessionIdentity: map[string]string{}}
+	cache, err := lru.New[string, string](maxCachedSessions)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return &Store{c: client, k: keys{p: prefix}, sessionIdentity: cache}
 }
 
 func checkPrefix(p string) error {
@@ -506,33 +511,15 @@ func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now t
 }
 
 func (s *Store) cachedIdentity(sessionID string) (string, bool) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	iid, ok := s.sessionIdentity[sessionID]
-	return iid, ok
+	return s.sessionIdentity.Get(sessionID)
 }
 
 func (s *Store) cacheSession(sessionID, identityID string) {
-	s.cacheMu.Lock()
-	defer s.cacheMu.Unlock()
-	if len(s.sessionIdentity) >= maxCachedSessions {
-		// Evict an arbitrary eighth; map order is random enough and this
-		// keeps the cache O(1) without LRU bookkeeping.
-		n := maxCachedSessions / 8
-		for k := range s.sessionIdentity {
-			delete(s.sessionIdentity, k)
-			if n--; n == 0 {
-				break
-			}
-		}
-	}
-	s.sessionIdentity[sessionID] = identityID
+	s.sessionIdentity.Add(sessionID, identityID)
 }
 
 func (s *Store) forgetSession(sessionID string) {
-	s.cacheMu.Lock()
-	delete(s.sessionIdentity, sessionID)
-	s.cacheMu.Unlock()
+	s.sessionIdentity.Remove(sessionID)
 }
 
 func (s *Store) DeleteSession(ctx context.Context, sessionID string) error {

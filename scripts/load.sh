@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Loopback load run of omsd (make load). Builds the binary, starts it on a
+# free loopback port with the memory store, then with a private redis-server
+# on another free loopback port, and measures each route with wrk in the same
+# run so every route can be given as a ratio to the health probe.
+#
+# Bounded: ROUNDS x routes x DURATION per store, plus start-up; every process
+# it starts is killed on exit. Knobs (environment):
+#   DURATION=5s  ROUNDS=3  THREADS=2  CONNECTIONS=10  STORES="memory redis"
+# Each route is run ROUNDS times, interleaved with the others; the table
+# shows the median round (by req/s) of each route.
+set -euo pipefail
+
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-10}
+STORES=${STORES:-memory redis}
+BIN=${BIN:-bin/omsd}
+GO=${GO:-go}
+
+die() { echo "load: $*" >&2; exit 1; }
+
+for tool in curl redis-server; do
+	command -v "$tool" >/dev/null || die "$tool is required on PATH"
+done
+if ! command -v wrk >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "load: installing wrk (apt-get install wrk)" >&2
+		{ apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null || die "could not install wrk"
+	else
+		die "wrk is required: apt-get install wrk (Debian/Ubuntu) or brew install wrk"
+	fi
+fi
+
+echo "load: building $BIN" >&2
+$GO build -o "$BIN" .
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback TCP port nobody is listening on.
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+wait_http() { # url
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A production-mode server (no --dev): own key, secret and one identity.
+"$BIN" keys generate --out "$work/jwt.jwk" >/dev/null
+head -c 48 /dev/urandom | base64 | tr -d '\n' >"$work/secret"
+password="load-$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-9"
+cat >"$work/identities.json" <<EOF
+[{"email":"load@oms.example","password":"$password","roles":["trader"],"name":"Load"}]
+EOF
+
+# start_server STORE: starts omsd (and redis-server for STORE=redis) and sets $base.
+start_server() {
+	local store=$1 port
+	port=$(free_port)
+	local env=(OMS_ADDR="127.0.0.1:$port" OMS_JWT_KEY_FILE="$work/jwt.jwk" OMS_SECRET_FILE="$work/secret"
+		OMS_IDENTITIES_FILE="$work/identities.json" OMS_MAIL_OUTBOX="$work/outbox" OMS_LOG_FORMAT=json)
+	if [ "$store" = redis ]; then
+		local rport
+		rport=$(free_port)
+		redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no \
+			--dir "$work" --logfile "$work/redis.log" &
+		pids+=($!)
+		for _ in $(seq 50); do
+			redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		env+=(OMS_REDIS_URL="redis://127.0.0.1:$rport/0" OMS_REDIS_PREFIX="load-$$:")
+	fi
+	# One JSON line per request, written to a file as in production.
+	env "${env[@]}" "$BIN" serve >"$work/omsd-$store.log" 2>&1 &
+	pids+=($!)
+	base="http://127.0.0.1:$port"
+	wait_http "$base/api/v1/util/health" || { tail -20 "$work/omsd-$store.log" >&2; die "omsd ($store) did not start"; }
+}
+
+# expect_status METHOD URL STATUS [curl args...]: the route answers as the
+# table says it does, so a broken setup cannot pass for a fast one.
+expect_status() {
+	local method=$1 url=$2 want=$3 got
+	shift 3
+	got=$(curl -s -o /dev/null -w '%{http_code}' -X "$method" "$@" "$url")
+	[ "$got" = "$want" ] || die "$method $url answered $got, want $want"
+}
+
+# to_ms VALUE: wrk's "812.00us" / "1.23ms" / "1.01s" in milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000
+		printf "%.2f", n }'
+}
+
+# measure NAME SCRIPT URL: one wrk run; appends "name rps p50 p99 errors" to $work/results.
+measure() {
+	local name=$1 script=$2 url=$3 out rps p50 p99 non2xx errs
+	out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$script" "$url")
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	errs=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")
+	echo "$name $rps $p50 $p99 ${errs:-0}" >>"$work/results"
+}
+
+# wrk request scripts.
+cat >"$work/get.lua" <<'EOF'
+wrk.method = "GET"
+EOF
+cat >"$work/verify.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"code":"123456"}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+printf '\n'
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*average[s]*: //'; }
+printf 'make load: wrk -t%s -c%s -d%s, %s round(s) per route (median shown), loopback, %s CPUs, load average %s\n' \
+	"$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$(nproc)" "$(loadavg)"
+printf '%-7s %-36s %7s %10s %8s %8s %7s\n' store route status 'req/s' 'p50 ms' 'p99 ms' '×health'
+
+for store in $STORES; do
+	start_server "$store"
+	jwt=$(curl -fsS "$base/api/auth/login" -H 'Content-Type: application/json' \
+		-d "{\"identifier\":\"load@oms.example\",\"password\":\"$password\"}" |
+		sed -n 's/.*"jwt":"\([^"]*\)".*/\1/p')
+	[ -n "$jwt" ] || die "login failed ($store)"
+	cat >"$work/bearer.lua" <<EOF
+wrk.method = "GET"
+wrk.headers["Authorization"] = "Bearer $jwt"
+EOF
+	# name|method|path|status|script
+	routes=(
+		"health|GET|/api/v1/util/health|200|get.lua"
+		"bearer|GET|/api/v1/oms/risk/rules|501|bearer.lua"
+		"verify|POST|/api/auth/recovery/verify|401|verify.lua"
+		# TODO(orders): once POST /api/v1/orders/new is implemented, add it here
+		# with a bearer token and a valid order body (orders.lua), e.g.
+		# "orders|POST|/api/v1/orders/new|200|orders.lua"
+	)
+	for r in "${routes[@]}"; do
+		IFS='|' read -r name method path status script <<<"$r"
+		case $script in
+		bearer.lua) expect_status "$method" "$base$path" "$status" -H "Authorization: Bearer $jwt" ;;
+		verify.lua) expect_status "$method" "$base$path" "$status" -H 'Content-Type: application/json' -d '{"code":"123456"}' ;;
+		*) expect_status "$method" "$base$path" "$status" ;;
+		esac
+	done
+	# Warm up (connections, caches, the heap) before anything is recorded.
+	DURATION=2s measure warmup "$work/bearer.lua" "$base/api/v1/oms/risk/rules"
+	: >"$work/results"
+	for _ in $(seq "$ROUNDS"); do
+		for r in "${routes[@]}"; do
+			IFS='|' read -r name method path status script <<<"$r"
+			measure "$name" "$work/$script" "$base$path"
+		done
+	done
+	health_rps=$(awk '$1 == "health" {print $2}' "$work/results" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
+	for r in "${routes[@]}"; do
+		IFS='|' read -r name method path status script <<<"$r"
+		# The median round by req/s, with its own latencies.
+		read -r rps p50 p99 errs < <(awk -v n="$name" '$1 == n {print $2, $3, $4, $5}' "$work/results" |
+			sort -g | awk '{l[NR] = $0} END {print l[int((NR + 1) / 2)]}')
+		ratio=$(awk -v a="$rps" -v b="$health_rps" 'BEGIN {printf "%.2f", a / b}')
+		printf '%-7s %-36s %7s %10.0f %8s %8s %7s%s\n' "$store" "$method $path" "$status" "$rps" "$p50" "$p99" "$ratio" \
+			"$([ "${errs:-0}" != 0 ] && echo "  ($errs socket errors)")"
+	done
+	# Stop this store's processes before the next store starts.
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+done
+printf 'load average at the end: %s (other work on the machine shows here; ratios to health are the comparable figures)\n' "$(loadavg)"

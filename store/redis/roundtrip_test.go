@@ -1,0 +1,80 @@
+package redis_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/redis"
+	"github.com/vero-oms/omsd/store/storetest"
+)
+
+// roundTrips counts what a go-redis client sends: each command or pipeline
+// written to the server is one round trip.
+type roundTrips struct{ n, cmds atomic.Int64 }
+
+var _ goredis.Hook = (*roundTrips)(nil)
+
+func (h *roundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.n.Add(1)
+		h.cmds.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.n.Add(1)
+		h.cmds.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestBearerCheckIsOneRoundTrip: after a session's first check, every
+// SessionWithIdentity is exactly one round trip (a pipeline of two GETs),
+// and a deleted session is noticed on the next one.
+func TestBearerCheckIsOneRoundTrip(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	c := srv.NewClient(t)
+	prefix := storetest.UniquePrefix()
+	srv.DeletePrefixOnCleanup(t, prefix)
+	s := redis.New(c, prefix)
+	ctx, now := t.Context(), time.UnixMilli(time.Now().UnixMilli())
+	id := store.Identity{ID: "id-rt", Email: "rt@example.com", Roles: []string{"trader"}, State: store.IdentityActive,
+		PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateIdentity(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	sess := store.Session{ID: "sess-rt", TokenHash: "th-rt", IdentityID: id.ID, AuthenticatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, now); err != nil {
+		t.Fatal(err)
+	}
+	h := &roundTrips{}
+	c.AddHook(h)
+
+	check := func() (int64, int64, error) {
+		n0, c0 := h.n.Load(), h.cmds.Load()
+		_, _, err := s.SessionWithIdentity(ctx, sess.ID, now)
+		return h.n.Load() - n0, h.cmds.Load() - c0, err
+	}
+	if n, _, err := check(); err != nil || n > 2 {
+		t.Fatalf("first check: %d round trips, %v; want at most 2", n, err)
+	}
+	for i := 0; i < 5; i++ {
+		n, cmds, err := check()
+		if err != nil || n != 1 || cmds != 2 {
+			t.Fatalf("check %d: %d round trips, %d commands, %v; want 1 round trip of 2 GETs", i, n, cmds, err)
+		}
+	}
+	if err := s.DeleteSession(ctx, sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := check(); err != store.ErrNotFound || n != 1 {
+		t.Fatalf("after logout: %d round trips, %v; want 1 and ErrNotFound", n, err)
+	}
+}
