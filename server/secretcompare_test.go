@@ -40,12 +40,12 @@ var variableTimeCompares = map[string]bool{
 var reviewedCompares = map[string]string{
 	"server/password/policy.go: strings.EqualFold(pw, email)": "policy check of a new password against the caller's own address",
 	"server/password/policy.go: strings.EqualFold(pw, local)": "policy check of a new password against the caller's own address",
-	"store/memory/memory.go: i.PasswordHash != oldHash":       "compare-and-swap of two stored hashes; no caller-supplied value",
-	"store/memory/memory.go: sess.TokenHash != tokenHash":     "SHA-256 of a 256-bit random token, found by that very hash",
-	"store/redis/redis.go: sess.TokenHash != tokenHash":       "SHA-256 of a 256-bit random token, found by that very hash",
-	"store/redis/redis.go: old.TokenHash != sess.TokenHash":   "two server-made token hashes of one session record",
-	"store/storetest/suite.go: got.PasswordHash != hash(w)":   "conformance-suite assertion, not server code",
-	"store/storetest/suite.go: n != wantCount":                "conformance-suite assertion on a counter, not server code",
+	"store/memory/auth.go: i.PasswordHash != oldHash":         "compare-and-swap of two stored hashes; no caller-supplied value",
+	"store/memory/auth.go: sess.TokenHash != tokenHash":       "SHA-256 of a 256-bit random token, found by that very hash",
+	"store/redis/auth.go: sess.TokenHash != tokenHash":        "SHA-256 of a 256-bit random token, found by that very hash",
+	"store/redis/auth.go: old.TokenHash != sess.TokenHash":    "two server-made token hashes of one session record",
+	"store/storetest/auth.go: got.PasswordHash != hash(w)":    "conformance-suite assertion, not server code",
+	"store/storetest/counters.go: n != wantCount":             "conformance-suite assertion on a counter, not server code",
 	"server/password/hash.go: p != h.params":                  "argon2id cost parameters read from a hash; public by design",
 }
 

@@ -54,6 +54,7 @@ func TestRecoveryCodeIsBoundToItsAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.svc.flushRecoveryMail()
 	code, ok := mail.ExtractCode([]byte("Content-Type: text/plain\r\n\r\n" + f.box.last(t).Text))
 	if !ok {
 		t.Fatal("no code mailed")
