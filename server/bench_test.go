@@ -20,7 +20,7 @@ import (
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
 	"github.com/vero-oms/omsd/store/redis"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 // mailbox keeps the last code mailed to each address, so a benchmark can
@@ -88,8 +88,8 @@ func stores(b *testing.B) map[string]func(b *testing.B) store.Store {
 	return map[string]func(b *testing.B) store.Store{
 		"memory": func(b *testing.B) store.Store { return memory.New() },
 		"redis": func(b *testing.B) store.Store {
-			srv := storetest.StartRedis(b)
-			st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL(), Prefix: storetest.UniquePrefix()})
+			srv := redistest.StartRedis(b)
+			st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL(), Prefix: redistest.UniquePrefix()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/vero-oms/omsd/server/auth"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -85,9 +85,9 @@ func TestKeysAndIdentityCommands(t *testing.T) {
 		t.Fatal("keys generate must not overwrite a key")
 	}
 
-	srv := storetest.StartRedis(t)
+	srv := redistest.StartRedis(t)
 	t.Setenv("OMS_REDIS_URL", srv.URL())
-	t.Setenv("OMS_REDIS_PREFIX", storetest.UniquePrefix())
+	t.Setenv("OMS_REDIS_PREFIX", redistest.UniquePrefix())
 	run := func(stdin string, args ...string) (int, string) {
 		var b bytes.Buffer
 		code := Main(context.Background(), args, strings.NewReader(stdin), &b, &b)
@@ -126,9 +126,9 @@ func TestIdentitiesFileImportNeverOverwrites(t *testing.T) {
 		}
 	}
 	write([]map[string]any{{"email": "desk@oms.example", "password": "first-desk-password", "roles": []string{"trader"}, "name": "Desk"}})
-	srv := storetest.StartRedis(t)
+	srv := redistest.StartRedis(t)
 	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
-	c.RedisURL, c.RedisPrefix, c.IdentitiesFile, c.MailOutbox = srv.URL(), storetest.UniquePrefix(), file, filepath.Join(dir, "out")
+	c.RedisURL, c.RedisPrefix, c.IdentitiesFile, c.MailOutbox = srv.URL(), redistest.UniquePrefix(), file, filepath.Join(dir, "out")
 	c.DevRedis = true // a throwaway Redis
 	log := discard()
 	app, err := Build(context.Background(), c, log)
@@ -163,11 +163,11 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // way an operator would (a comma-separated seed list): every script must stay
 // within one slot or Redis answers CROSSSLOT.
 func TestServiceOnRedisCluster(t *testing.T) {
-	cluster := storetest.StartRedisCluster(t, 3)
+	cluster := redistest.StartRedisCluster(t, 3)
 	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
 	c.RedisURL = strings.Join(cluster.Addrs(), ",")
 	c.DevRedis = true // a throwaway cluster
-	c.RedisPrefix = storetest.UniquePrefix()
+	c.RedisPrefix = redistest.UniquePrefix()
 	c.MailOutbox = filepath.Join(t.TempDir(), "out")
 	app, err := Build(context.Background(), c, discard())
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/token"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 // Dev mode seeds identities with published passwords (one of them admin):
@@ -27,8 +27,8 @@ func TestDevModeRefusesRedisAndPublicAddresses(t *testing.T) {
 		}
 		return err
 	}
-	srv := storetest.StartRedis(t)
-	if err := dev(func(c *Config) { c.RedisURL, c.RedisPrefix = srv.URL(), storetest.UniquePrefix() }); err == nil || !strings.Contains(err.Error(), "--dev-redis") {
+	srv := redistest.StartRedis(t)
+	if err := dev(func(c *Config) { c.RedisURL, c.RedisPrefix = srv.URL(), redistest.UniquePrefix() }); err == nil || !strings.Contains(err.Error(), "--dev-redis") {
 		t.Fatalf("dev mode on Redis without --dev-redis: %v", err)
 	}
 	for _, addr := range []string{"0.0.0.0:8080", ":8080", "192.0.2.1:8080", "[::]:8080", "oms.example:8080"} {
@@ -41,7 +41,7 @@ func TestDevModeRefusesRedisAndPublicAddresses(t *testing.T) {
 			t.Errorf("dev mode on %s: %v", addr, err)
 		}
 	}
-	prefix := storetest.UniquePrefix()
+	prefix := redistest.UniquePrefix()
 	if err := dev(func(c *Config) { c.RedisURL, c.RedisPrefix, c.DevRedis = srv.URL(), prefix, true }); err != nil {
 		t.Fatalf("dev mode with --dev-redis: %v", err)
 	}
@@ -72,8 +72,8 @@ func productionConfig(t *testing.T, redisURL, prefix string) Config {
 // A production start refuses while any demo identity still signs in with
 // its published password (left behind by a dev run on the same Redis).
 func TestProductionRefusesLiveDemoIdentities(t *testing.T) {
-	srv := storetest.StartRedis(t)
-	prefix := storetest.UniquePrefix()
+	srv := redistest.StartRedis(t)
+	prefix := redistest.UniquePrefix()
 	c, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
 	c.RedisURL, c.RedisPrefix, c.DevRedis, c.MailOutbox = srv.URL(), prefix, true, filepath.Join(t.TempDir(), "out")
 	app, err := Build(context.Background(), c, discard())

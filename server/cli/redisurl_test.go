@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/server/token"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 const (
@@ -43,7 +43,7 @@ func prodServe(t *testing.T, addr, redisURL, master string) (*exec.Cmd, *lockedB
 		"OMS_SECRET=0123456789abcdef0123456789abcdef-test-secret",
 		"OMS_REDIS_URL="+redisURL,
 		"OMS_REDIS_MASTER_NAME="+master,
-		"OMS_REDIS_PREFIX="+storetest.UniquePrefix())
+		"OMS_REDIS_PREFIX="+redistest.UniquePrefix())
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	return cmd, logs
@@ -81,7 +81,7 @@ func freeAddr(t *testing.T) string {
 // non-zero, says why, and prints no password: not in its error, not in
 // go-redis's own dial and Sentinel log lines (which go to stderr).
 func TestServeRedisFailuresPrintNoPassword(t *testing.T) {
-	srv := storetest.StartRedisWith(t, "--requirepass", redisPass)
+	srv := redistest.StartRedisWith(t, "--requirepass", redisPass)
 	dead1, dead2 := freeAddr(t), freeAddr(t)
 	cases := []struct {
 		name, url, master string
@@ -132,7 +132,7 @@ func TestServeRedisFailuresPrintNoPassword(t *testing.T) {
 // With the right credentials in the URL a production omsd comes up on a
 // Redis that requires AUTH, and logs the mode without the URL.
 func TestServeWithRedisPassword(t *testing.T) {
-	srv := storetest.StartRedisWith(t, "--requirepass", redisPass)
+	srv := redistest.StartRedisWith(t, "--requirepass", redisPass)
 	addr := freeAddr(t)
 	cmd, logs := prodServe(t, addr, "redis://:"+redisPass+"@"+srv.Addr()+"/0", "")
 	serveUntilHealthy(t, cmd, logs, addr)
@@ -141,7 +141,7 @@ func TestServeWithRedisPassword(t *testing.T) {
 // rediss:// over a real TLS port, the private CA trusted the documented
 // way (SSL_CERT_FILE); without it omsd refuses the certificate.
 func TestServeWithRediss(t *testing.T) {
-	_, tlsAddr, caFile, _ := storetest.StartRedisTLS(t, "--requirepass", redisPass)
+	_, tlsAddr, caFile, _ := redistest.StartRedisTLS(t, "--requirepass", redisPass)
 	url := "rediss://:" + redisPass + "@" + tlsAddr
 	addr := freeAddr(t)
 	cmd, logs := prodServe(t, addr, url, "")

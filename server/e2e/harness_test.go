@@ -27,7 +27,7 @@ import (
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/server/traffic"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 // clock is a settable clock shared with the server.
@@ -70,7 +70,7 @@ type env struct {
 	// close the connections they keep (see stop in start).
 	transport *http.Transport
 	rec       *traffic.Recorder // nil unless recording (OMSD_E2E_HAR_DIR)
-	redis     *storetest.RedisServer
+	redis     *redistest.RedisServer
 	stop      func()
 }
 
@@ -114,7 +114,7 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	e.key = key
 
 	if kind == "redis" {
-		e.redis = storetest.StartRedis(t)
+		e.redis = redistest.StartRedis(t)
 		cfg.RedisURL = e.redis.URL()
 		cfg.DevRedis = true // a private, throwaway redis-server
 		cfg.RedisPrefix = fmt.Sprintf("e2e:%d:", time.Now().UnixNano())

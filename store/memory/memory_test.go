@@ -15,7 +15,11 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.NewMemoryStore)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := memory.New()
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
 }
 
 // clock is a settable clock for reclaim tests.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/redis"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 // Secrets used below; none may show up in an error or a go-redis log line.
@@ -82,7 +82,7 @@ func (s stderrLogger) Printf(_ context.Context, format string, v ...any) {
 // openURL opens url (with master) under a fresh prefix; the caller checks err.
 func openURL(t *testing.T, url, master string, tlsConf *tls.Config) (*redis.Store, error) {
 	t.Helper()
-	st, err := redis.Open(t.Context(), redis.Options{URL: url, MasterName: master, Prefix: storetest.UniquePrefix(),
+	st, err := redis.Open(t.Context(), redis.Options{URL: url, MasterName: master, Prefix: redistest.UniquePrefix(),
 		DialTimeout: 2 * time.Second, TLSConfig: tlsConf})
 	if err == nil {
 		t.Cleanup(func() { _ = st.Close() })
@@ -121,7 +121,7 @@ func wantOpenFails(t *testing.T, what, url, master, want string) {
 // connection error), and no failure names a password.
 func TestStandaloneAuth(t *testing.T) {
 	captureGoredisLog(t)
-	srv := storetest.StartRedisWith(t, "--requirepass", dataPass,
+	srv := redistest.StartRedisWith(t, "--requirepass", dataPass,
 		"--user", "alice", "on", ">"+alicePass, "~*", "&*", "+@all")
 	addr := srv.Addr()
 
@@ -151,7 +151,7 @@ func TestClusterAuth(t *testing.T) {
 		t.Skip("starts a Redis Cluster")
 	}
 	captureGoredisLog(t)
-	cluster := storetest.StartRedisClusterAuth(t, 3, dataPass)
+	cluster := redistest.StartRedisClusterAuth(t, 3, dataPass)
 	a := cluster.Addrs()
 	for _, url := range []string{
 		"redis://:" + dataPass + "@" + strings.Join(a, ","),
@@ -178,7 +178,7 @@ func TestClusterAuth(t *testing.T) {
 // another on the Sentinel (sentinel_password).
 func TestSentinelAuth(t *testing.T) {
 	logs := captureGoredisLog(t)
-	master := storetest.StartRedisWith(t, "--requirepass", dataPass)
+	master := redistest.StartRedisWith(t, "--requirepass", dataPass)
 	sentinel := startSentinelAuth(t, master, dataPass, sentinelPass)
 
 	st, err := openURL(t, "redis://:"+dataPass+"@"+sentinel+"/1?sentinel_password="+sentinelPass, "omsmaster", nil)
@@ -332,7 +332,7 @@ func TestRedissDialsEveryHostWithTLS(t *testing.T) {
 // without the CA the certificate is refused; plaintext to the TLS port fails.
 func TestRedissRoundTrip(t *testing.T) {
 	captureGoredisLog(t)
-	_, tlsAddr, _, pool := storetest.StartRedisTLS(t, "--requirepass", dataPass)
+	_, tlsAddr, _, pool := redistest.StartRedisTLS(t, "--requirepass", dataPass)
 
 	st, err := openURL(t, "rediss://:"+dataPass+"@"+tlsAddr, "", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	if err != nil {

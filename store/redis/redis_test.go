@@ -11,11 +11,12 @@ import (
 
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/redis"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 	"github.com/vero-oms/omsd/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.NewRedisStore)
+	storetest.Run(t, redistest.NewRedisStore)
 }
 
 // Against a real 3-master cluster every script runs on the node owning its
@@ -26,15 +27,15 @@ func TestConformanceCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster")
 	}
-	cluster := storetest.StartRedisCluster(t, 3)
+	cluster := redistest.StartRedisCluster(t, 3)
 	storetest.Run(t, func(t *testing.T) store.Store { return cluster.NewStore(t) })
 }
 
 // open connects to srv with Open under a fresh prefix whose keys are
 // deleted afterwards.
-func open(t *testing.T, srv *storetest.RedisServer, o redis.Options) (*redis.Store, string) {
+func open(t *testing.T, srv *redistest.RedisServer, o redis.Options) (*redis.Store, string) {
 	t.Helper()
-	o.Prefix = storetest.UniquePrefix()
+	o.Prefix = redistest.UniquePrefix()
 	srv.DeletePrefixOnCleanup(t, o.Prefix)
 	s, err := redis.Open(t.Context(), o)
 	if err != nil {
@@ -85,7 +86,7 @@ func get(t *testing.T, c *goredis.Client, key string) string {
 
 // The documented key layout, and TTLs kept by Redis itself.
 func TestKeyLayoutAndTTLs(t *testing.T) {
-	srv := storetest.SharedRedis(t)
+	srv := redistest.SharedRedis(t)
 	raw := srv.NewClient(t)
 	s, p := open(t, srv, redis.Options{URL: srv.URL()})
 	ctx, now := t.Context(), time.Now()
@@ -145,7 +146,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 // cjson writes an empty array back as {} and the Go side must read it; this
 // checks the quirk really occurs, so the decode path is exercised.
 func TestLuaRewrittenRecordDecodes(t *testing.T) {
-	srv := storetest.SharedRedis(t)
+	srv := redistest.SharedRedis(t)
 	raw := srv.NewClient(t)
 	s, p := open(t, srv, redis.Options{URL: srv.URL()})
 	ctx, now := t.Context(), time.Now()
@@ -168,7 +169,7 @@ func TestLuaRewrittenRecordDecodes(t *testing.T) {
 // While the server is down calls fail fast with a backend error, and the
 // store recovers by itself once the server is back.
 func TestServerStoppedAndRestarted(t *testing.T) {
-	srv := storetest.StartRedis(t)
+	srv := redistest.StartRedis(t)
 	if !srv.Restartable() {
 		t.Skip("external Redis cannot be restarted")
 	}
@@ -212,7 +213,7 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 // A server that accepts connections but never answers costs a call no more
 // than the read timeout (retries disabled here; each retry adds one).
 func TestHungServerTimesOut(t *testing.T) {
-	srv := storetest.StartRedis(t)
+	srv := redistest.StartRedis(t)
 	if !srv.Restartable() {
 		t.Skip("external Redis cannot be paused")
 	}
@@ -265,7 +266,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestOpenURLAndAddrs(t *testing.T) {
-	srv := storetest.SharedRedis(t)
+	srv := redistest.SharedRedis(t)
 	cases := map[string]redis.Options{
 		"URL and fields": {URL: srv.URL(), ReadTimeout: time.Second, PoolSize: 3, MaxRetries: 1},
 	}
@@ -298,7 +299,7 @@ func must(t *testing.T, err error) {
 }
 
 func benchStore(b *testing.B) store.Store {
-	srv, prefix := storetest.SharedRedis(b), storetest.UniquePrefix()
+	srv, prefix := redistest.SharedRedis(b), redistest.UniquePrefix()
 	srv.DeletePrefixOnCleanup(b, prefix)
 	s, err := redis.Open(b.Context(), redis.Options{URL: srv.URL(), Prefix: prefix})
 	if err != nil {

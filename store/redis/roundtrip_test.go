@@ -10,7 +10,7 @@ import (
 
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/redis"
-	"github.com/vero-oms/omsd/store/storetest"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 )
 
 // roundTrips counts what a go-redis client sends: each command or pipeline
@@ -39,9 +39,9 @@ func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 // SessionWithIdentity is exactly one round trip (a pipeline of two GETs),
 // and a deleted session is noticed on the next one.
 func TestBearerCheckIsOneRoundTrip(t *testing.T) {
-	srv := storetest.StartRedis(t)
+	srv := redistest.StartRedis(t)
 	c := srv.NewClient(t)
-	prefix := storetest.UniquePrefix()
+	prefix := redistest.UniquePrefix()
 	srv.DeletePrefixOnCleanup(t, prefix)
 	s := redis.New(c, prefix)
 	ctx, now := t.Context(), time.UnixMilli(time.Now().UnixMilli())

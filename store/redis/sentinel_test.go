@@ -14,12 +14,13 @@ import (
 
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/redis"
+	"github.com/vero-oms/omsd/store/redis/redistest"
 	"github.com/vero-oms/omsd/store/storetest"
 )
 
 // startSentinel runs a real redis-sentinel monitoring master and returns
 // its address once it reports the master.
-func startSentinel(t *testing.T, master *storetest.RedisServer) string {
+func startSentinel(t *testing.T, master *redistest.RedisServer) string {
 	t.Helper()
 	return startSentinelAuth(t, master, "", "")
 }
@@ -27,7 +28,7 @@ func startSentinel(t *testing.T, master *storetest.RedisServer) string {
 // startSentinelAuth is startSentinel for a master that requires
 // masterPass, with the Sentinel itself requiring sentinelPass (either may
 // be empty for none).
-func startSentinelAuth(t *testing.T, master *storetest.RedisServer, masterPass, sentinelPass string) string {
+func startSentinelAuth(t *testing.T, master *redistest.RedisServer, masterPass, sentinelPass string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,14 +72,14 @@ func startSentinelAuth(t *testing.T, master *storetest.RedisServer, masterPass, 
 
 // The conformance suite through Sentinel discovery (Options.MasterName).
 func TestConformanceThroughSentinel(t *testing.T) {
-	master := storetest.StartRedis(t)
+	master := redistest.StartRedis(t)
 	if master.External() {
 		t.Skip("needs a local redis-server to run a sentinel beside it")
 	}
 	sentinel := startSentinel(t, master)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		st, err := redis.Open(context.Background(), redis.Options{
-			Addrs: []string{sentinel}, MasterName: "omsmaster", Prefix: storetest.UniquePrefix(),
+			Addrs: []string{sentinel}, MasterName: "omsmaster", Prefix: redistest.UniquePrefix(),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every store.Store adapter must
-// pass, plus harnesses (a private redis-server, a Redis Cluster, shared
-// stores with unique key prefixes) for tests anywhere in the project.
+// pass. It imports only package store; the Redis harness is in
+// store/redis/redistest.
 package storetest
 
 import (
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/store"
-	"github.com/vero-oms/omsd/store/memory"
 )
 
 // Run is the conformance suite. newStore must return an empty store (or one
@@ -28,14 +27,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Races", su.races)
 	t.Run("Counters", su.counters)
 	t.Run("Lifecycle", su.lifecycle)
-}
-
-// NewMemoryStore returns a memory store closed in t.Cleanup.
-func NewMemoryStore(t *testing.T) store.Store {
-	t.Helper()
-	s := memory.New()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
 }
 
 type suite struct {

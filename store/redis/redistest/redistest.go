@@ -1,4 +1,7 @@
-package storetest
+// Package redistest starts private redis-server processes (standalone, TLS,
+// Sentinel-ready, Cluster) on free loopback ports for tests anywhere in the
+// project, and hands out Redis-backed stores under unique key prefixes.
+package redistest
 
 import (
 	"bufio"
