@@ -11,7 +11,7 @@ import (
 // PostApiAuthLogin signs in with email and password.
 func (s *Server) PostApiAuthLogin(ctx context.Context, req gen.PostApiAuthLoginRequestObject) (gen.PostApiAuthLoginResponseObject, error) {
 	in := infoFrom(ctx)
-	res, err := s.auth.Login(ctx, req.Body.Identifier, req.Body.Password, in.client)
+	res, err := s.svc.Auth.Login(ctx, req.Body.Identifier, req.Body.Password, in.client)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (s *Server) PostApiAuthLogin(ctx context.Context, req gen.PostApiAuthLoginR
 
 // GetApiAuthSession returns the session behind X-Session-Token with a fresh JWT.
 func (s *Server) GetApiAuthSession(ctx context.Context, req gen.GetApiAuthSessionRequestObject) (gen.GetApiAuthSessionResponseObject, error) {
-	res, err := s.auth.CurrentSession(ctx, req.Params.XSessionToken)
+	res, err := s.svc.Auth.CurrentSession(ctx, req.Params.XSessionToken)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (s *Server) GetApiAuthSession(ctx context.Context, req gen.GetApiAuthSessio
 
 // PostApiAuthLogout revokes the session behind X-Session-Token.
 func (s *Server) PostApiAuthLogout(ctx context.Context, req gen.PostApiAuthLogoutRequestObject) (gen.PostApiAuthLogoutResponseObject, error) {
-	if err := s.auth.Logout(ctx, req.Params.XSessionToken); err != nil {
+	if err := s.svc.Auth.Logout(ctx, req.Params.XSessionToken); err != nil {
 		return nil, err
 	}
 	return gen.PostApiAuthLogout204Response{}, nil

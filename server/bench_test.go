@@ -77,7 +77,7 @@ func newStack(b *testing.B, st store.Store) benchStack {
 		Email: "bench@oms.example", Password: "bench-password-1", Roles: []string{"admin"}}); err != nil {
 		b.Fatal(err)
 	}
-	h, err := server.New(server.Options{Auth: svc, Tokens: iss, Store: st, Logger: discardLogger()})
+	h, err := server.New(server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st}, Logger: discardLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func stores(b *testing.B) map[string]func(b *testing.B) store.Store {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() { st.Close() })
+			b.Cleanup(func() { _ = st.Close() })
 			return st
 		},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/gen"
+	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/auth"
 )
 
@@ -71,7 +72,7 @@ type contract struct {
 // cleared (the contract's absolute hosts would make every request "no
 // matching operation") and a real validator for `format: email`.
 func LoadSpec() (*openapi3.T, error) {
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded contract: %w", err)
 	}
@@ -211,7 +212,7 @@ func (c *contract) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 			if !p.HasAnyRole(op.roles) {
-				return &apiError{status: http.StatusForbidden, code: auth.CodeForbidden,
+				return &apiError{status: http.StatusForbidden, code: apperr.Forbidden,
 					message: "this operation requires one of the roles: " + strings.Join(op.roles, ", ")}
 			}
 			info.principal = &p
@@ -290,7 +291,7 @@ func (c *contract) capBody(req *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, c.maxBody+1))
 	_ = req.Body.Close()
 	if err != nil {
-		return nil, &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: "the request body could not be read"}
+		return nil, &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: "the request body could not be read"}
 	}
 	if int64(len(body)) > c.maxBody {
 		return nil, tooLarge
@@ -374,7 +375,7 @@ func (c *contract) authenticate(req *http.Request) (auth.Principal, error) {
 	h := req.Header.Get(echo.HeaderAuthorization)
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return auth.Principal{}, &apiError{status: http.StatusUnauthorized, code: auth.CodeUnauthorized,
+		return auth.Principal{}, &apiError{status: http.StatusUnauthorized, code: apperr.Unauthorized,
 			message: "send Authorization: Bearer <jwt> from POST /api/auth/login"}
 	}
 	return c.auth.Authenticate(req.Context(), strings.TrimSpace(tok))
@@ -407,14 +408,11 @@ func describeValidation(err error) string {
 	if errors.As(re.Err, &se) {
 		field := strings.Join(se.JSONPointer(), ".")
 		reason := se.Reason
-		switch {
-		case se.SchemaField == "format":
+		if se.SchemaField == "format" { // "required": Reason already names the missing property
 			reason = "must be a valid " + se.Schema.Format
 			if se.Schema.Format == "email" {
 				reason = "must be an email address such as name@example.com"
 			}
-		case se.SchemaField == "required":
-			// Reason already names the missing property.
 		}
 		reason = strings.Replace(reason, "is unsupported", "is not allowed", 1)
 		if field != "" {

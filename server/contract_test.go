@@ -13,7 +13,7 @@ import (
 // The contract lint: the overlaid document is valid OpenAPI, and every
 // project rule the middleware relies on holds.
 func TestContractIsValidOpenAPI(t *testing.T) {
-	spec, err := gen.GetSwagger()
+	spec, err := gen.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

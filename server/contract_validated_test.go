@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -22,7 +23,8 @@ func TestEmptyQueryValidationIsRemembered(t *testing.T) {
 	op.secured = false // the bearer check is not what this test is about
 	e := echo.New()
 	e.HTTPErrorHandler = func(err error, ec echo.Context) {
-		if ae, ok := err.(*apiError); ok {
+		var ae *apiError
+		if errors.As(err, &ae) {
 			_ = ec.String(ae.status, ae.message)
 			return
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/gen"
-	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/apperr"
+	"github.com/vero-oms/omsd/store"
 )
 
 // envelope is the error shape a route group documents.
@@ -39,7 +41,7 @@ func envelopeFor(path string) envelope {
 // apiError is an error the HTTP layer itself raises.
 type apiError struct {
 	status  int
-	code    auth.Code
+	code    apperr.Code
 	message string
 }
 
@@ -53,22 +55,24 @@ var errNotImplemented = &apiError{status: http.StatusNotImplemented, code: "not_
 const statusClientClosed = 499
 
 // statusOf maps domain error codes to HTTP statuses.
-var statusOf = map[auth.Code]int{
-	auth.CodeInvalidRequest:         http.StatusBadRequest,
-	auth.CodeWeakPassword:           http.StatusBadRequest,
-	auth.CodeInvalidCredentials:     http.StatusUnauthorized,
-	auth.CodeRecoverySessionMissing: http.StatusUnauthorized,
-	auth.CodeRecoverySessionExpired: http.StatusUnauthorized,
-	auth.CodeInvalidCode:            http.StatusUnauthorized,
-	auth.CodeTooManyAttempts:        http.StatusUnauthorized,
-	auth.CodeCodeNotVerified:        http.StatusUnauthorized,
-	auth.CodeUnauthorized:           http.StatusUnauthorized,
-	auth.CodeForbidden:              http.StatusForbidden,
-	auth.CodeTooManyRequests:        http.StatusTooManyRequests,
-	auth.CodeUpstreamUnavailable:    http.StatusBadGateway,
-	auth.CodeServiceBusy:            http.StatusServiceUnavailable,
-	auth.CodeClientClosed:           statusClientClosed,
-	auth.CodeInternal:               http.StatusInternalServerError,
+var statusOf = map[apperr.Code]int{
+	apperr.InvalidRequest:         http.StatusBadRequest,
+	apperr.WeakPassword:           http.StatusBadRequest,
+	apperr.InvalidCredentials:     http.StatusUnauthorized,
+	apperr.RecoverySessionMissing: http.StatusUnauthorized,
+	apperr.RecoverySessionExpired: http.StatusUnauthorized,
+	apperr.InvalidCode:            http.StatusUnauthorized,
+	apperr.TooManyAttempts:        http.StatusUnauthorized,
+	apperr.CodeNotVerified:        http.StatusUnauthorized,
+	apperr.Unauthorized:           http.StatusUnauthorized,
+	apperr.Forbidden:              http.StatusForbidden,
+	apperr.NotFound:               http.StatusNotFound,
+	apperr.Conflict:               http.StatusConflict,
+	apperr.TooManyRequests:        http.StatusTooManyRequests,
+	apperr.UpstreamUnavailable:    http.StatusBadGateway,
+	apperr.ServiceBusy:            http.StatusServiceUnavailable,
+	apperr.ClientClosed:           statusClientClosed,
+	apperr.Internal:               http.StatusInternalServerError,
 }
 
 // handleError is echo's error handler: every error leaves in its route's
@@ -78,8 +82,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, code, msg := http.StatusInternalServerError, auth.Code(auth.CodeInternal), "internal error"
-	var ae *auth.Error
+	status, code, msg := http.StatusInternalServerError, apperr.Code(apperr.Internal), "internal error"
+	err = classify(err)
+	var ae *apperr.Error
 	var he *echo.HTTPError
 	var own *apiError
 	switch {
@@ -95,7 +100,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			s.clearRecoveryCookie(c.Response().Header())
 		}
 		switch {
-		case ae.Code == auth.CodeClientClosed:
+		case ae.Code == apperr.ClientClosed:
 			s.log.InfoContext(c.Request().Context(), "client closed the request before the answer")
 		case status >= 500:
 			s.log.ErrorContext(c.Request().Context(), "request failed", "code", code, "err", err)
@@ -121,7 +126,23 @@ func (s *Server) handleError(err error, c echo.Context) {
 	_ = c.JSON(status, errorBody(envelopeFor(c.Request().URL.Path), status, code, msg))
 }
 
-func codeForStatus(status int) auth.Code {
+// classify gives backend failures and abandoned requests their code: a
+// domain returns store errors it does not handle unchanged, and this is the
+// one place that decides what the caller sees for them.
+func classify(err error) error {
+	var ae *apperr.Error
+	switch {
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, context.Canceled):
+		return apperr.Wrap(apperr.ClientClosed, "the client closed the request before the answer", err)
+	case errors.Is(err, store.ErrUnavailable):
+		return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not answer; try again", err)
+	}
+	return err
+}
+
+func codeForStatus(status int) apperr.Code {
 	switch status {
 	case http.StatusNotFound:
 		return "not_found"
@@ -130,20 +151,20 @@ func codeForStatus(status int) auth.Code {
 	case http.StatusRequestEntityTooLarge:
 		return "payload_too_large"
 	case http.StatusUnauthorized:
-		return auth.CodeUnauthorized
+		return apperr.Unauthorized
 	case http.StatusForbidden:
-		return auth.CodeForbidden
+		return apperr.Forbidden
 	}
 	if status < 500 {
-		return auth.CodeInvalidRequest
+		return apperr.InvalidRequest
 	}
-	return auth.CodeInternal
+	return apperr.Internal
 }
 
 // errorBody builds the documented envelope. Where an envelope has no field
 // for the code or the message, it is added as an extra property (the
 // schemas allow them) so every error carries both.
-func errorBody(env envelope, status int, code auth.Code, msg string) any {
+func errorBody(env envelope, status int, code apperr.Code, msg string) any {
 	switch env {
 	case envelopeUtil:
 		return struct {

@@ -38,7 +38,7 @@ func TestEveryEchoRouteHasAGateEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Auth: svc, Tokens: iss, Store: st})
+	e, err := New(Options{Services: Services{Auth: svc, Tokens: iss, Health: st}})
 	if err != nil {
 		t.Fatal(err)
 	}

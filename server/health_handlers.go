@@ -10,7 +10,7 @@ import (
 func (s *Server) storeUp(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.HealthTimeout)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.svc.Health.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "health: store unreachable", "err", err)
 		return false
 	}

@@ -36,7 +36,7 @@ func cookieName(base string, secure bool) string {
 // PostApiAuthRecoveryStart mails a code and opens a recovery session.
 func (s *Server) PostApiAuthRecoveryStart(ctx context.Context, req gen.PostApiAuthRecoveryStartRequestObject) (gen.PostApiAuthRecoveryStartResponseObject, error) {
 	in := infoFrom(ctx)
-	cookie, err := s.auth.StartRecovery(ctx, string(req.Body.Email), in.client)
+	cookie, err := s.svc.Auth.StartRecovery(ctx, string(req.Body.Email), in.client)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Server) PostApiAuthRecoveryStart(ctx context.Context, req gen.PostApiAu
 // PostApiAuthRecoveryVerify checks the code; success rotates the cookie.
 func (s *Server) PostApiAuthRecoveryVerify(ctx context.Context, req gen.PostApiAuthRecoveryVerifyRequestObject) (gen.PostApiAuthRecoveryVerifyResponseObject, error) {
 	in := infoFrom(ctx)
-	next, err := s.auth.VerifyRecovery(ctx, in.recoveryCookie, req.Body.Code, in.client)
+	next, err := s.svc.Auth.VerifyRecovery(ctx, in.recoveryCookie, req.Body.Code, in.client)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Server) PostApiAuthRecoveryVerify(ctx context.Context, req gen.PostApiA
 // PostApiAuthRecoveryResetPassword sets the new password and signs in.
 func (s *Server) PostApiAuthRecoveryResetPassword(ctx context.Context, req gen.PostApiAuthRecoveryResetPasswordRequestObject) (gen.PostApiAuthRecoveryResetPasswordResponseObject, error) {
 	in := infoFrom(ctx)
-	res, err := s.auth.ResetPassword(ctx, in.recoveryCookie, req.Body.Password, in.client)
+	res, err := s.svc.Auth.ResetPassword(ctx, in.recoveryCookie, req.Body.Password, in.client)
 	if err != nil {
 		return nil, err
 	}

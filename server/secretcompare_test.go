@@ -125,7 +125,7 @@ func TestSecretsAreComparedInConstantTime(t *testing.T) {
 // The lint catches the comparisons it is there for, and only those.
 func TestSecretCompareLintFindsVariableTimeCompares(t *testing.T) {
 	const src = `package p
-import "github.com/vero-oms/omsd/server/auth"
+import "github.com/vero-oms/omsd/server/apperr"
 func f() {
 	_ = bytes.Equal(candidate, rec.CodeMAC) // finding
 	_ = !bytes.Equal(s.codeMAC(k, c), want) // finding
@@ -146,8 +146,8 @@ func f() {
 	n, err := strconv.Atoi(code)
 	_ = n == limit // finding: a number, but derived from a code
 	_ = parts[1] != phcAlgorithm
-	_ = e.Code == auth.CodeTooManyAttempts
-	status, code := 500, auth.Code(auth.CodeInternal)
+	_ = e.Code == apperr.TooManyAttempts
+	status, code := 500, apperr.Code(apperr.Internal)
 	_ = status == want
 }
 const phcAlgorithm = "argon2id"`

@@ -9,6 +9,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,15 +22,26 @@ import (
 	"github.com/vero-oms/omsd/gen"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/token"
-	"github.com/vero-oms/omsd/store"
 )
+
+// Pinger is what the health probes check: the store answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Services are the domain services the handlers call, one per domain,
+// wired once by the setup (server/cli). Handlers reach the domains only
+// through them.
+type Services struct {
+	Auth   *auth.Service
+	Tokens *token.Issuer // publishes the JWKS
+	Health Pinger
+}
 
 // Options configure the HTTP layer.
 type Options struct {
-	Logger *slog.Logger
-	Auth   *auth.Service
-	Tokens *token.Issuer
-	Store  store.Store
+	Logger   *slog.Logger
+	Services Services
 	// MaxBodyBytes caps request bodies; larger ones get 413. Default 64 KiB.
 	MaxBodyBytes int64
 	// CookieSecure sets Secure on the recovery cookie. Only dev mode on
@@ -45,8 +57,7 @@ type Options struct {
 // Server implements gen.StrictServerInterface.
 type Server struct {
 	log      *slog.Logger
-	auth     *auth.Service
-	store    store.Store
+	svc      Services
 	jwks     gen.JsonWebKeySet
 	opts     Options
 	contract *contract
@@ -56,8 +67,8 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New builds the Echo instance serving the whole contract.
 func New(o Options) (*echo.Echo, error) {
-	if o.Auth == nil || o.Tokens == nil || o.Store == nil {
-		return nil, errors.New("server: auth, tokens and store are required")
+	if o.Services.Auth == nil || o.Services.Tokens == nil || o.Services.Health == nil {
+		return nil, errors.New("server: the auth, tokens and health services are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -68,12 +79,12 @@ func New(o Options) (*echo.Echo, error) {
 	if o.HealthTimeout <= 0 {
 		o.HealthTimeout = time.Second
 	}
-	c, err := newContract(o.Auth, o.MaxBodyBytes, o.CookieSecure)
+	c, err := newContract(o.Services.Auth, o.MaxBodyBytes, o.CookieSecure)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: o.Logger, auth: o.Auth, store: o.Store, opts: o, contract: c}
-	if err := json.Unmarshal(o.Tokens.JWKS(), &s.jwks); err != nil {
+	s := &Server{log: o.Logger, svc: o.Services, opts: o, contract: c}
+	if err := json.Unmarshal(o.Services.Tokens.JWKS(), &s.jwks); err != nil {
 		return nil, fmt.Errorf("server: JWKS: %w", err)
 	}
 

@@ -12,8 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
-
-	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/apperr"
 )
 
 // validateRequest is the contract check of one request against its
@@ -23,12 +22,12 @@ import (
 func (c *contract) validateRequest(op *operation, req *http.Request, body []byte, params map[string]string) error {
 	if op.strictJSON && len(body) > 0 && isJSON(req.Header.Get(echo.HeaderContentType)) {
 		if msg := strictJSONProblem(body); msg != "" {
-			return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: msg}
+			return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: msg}
 		}
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: c.options}
 	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-		return &apiError{status: http.StatusBadRequest, code: auth.CodeInvalidRequest, message: describeValidation(err)}
+		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: describeValidation(err)}
 	}
 	return nil
 }

@@ -16,8 +16,12 @@ import (
 )
 
 // Errors every adapter returns (possibly wrapped) so callers can use errors.Is.
-// Any other error means the backend failed or could not be reached.
 var (
+	// ErrUnavailable wraps every failure of the backend itself: unreachable,
+	// timed out, closed, or the caller's context ended (then the error also
+	// matches context.Canceled or DeadlineExceeded). The transport answers
+	// it with 502 (503 on /api/v1/oms/*).
+	ErrUnavailable       = errors.New("store: unavailable")
 	ErrNotFound          = errors.New("store: not found")
 	ErrConflict          = errors.New("store: already exists")
 	ErrExpired           = errors.New("store: expired")

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
@@ -67,7 +68,6 @@ type Config struct {
 	// count: a host has one IPv4 address but a whole /64 of IPv6 ones.
 	IPv4Prefix, IPv6Prefix int
 	PasswordPolicy         password.Policy
-	StoreTimeout           time.Duration // bound on each store round trip
 	// HashWait bounds the wait for a free password-hashing slot; past it
 	// the request answers 503 instead of queueing without end.
 	HashWait time.Duration
@@ -94,7 +94,6 @@ func DefaultConfig() Config {
 		IPv4Prefix:               32,
 		IPv6Prefix:               64,
 		PasswordPolicy:           password.Policy{MinLength: 8, MaxLength: 256},
-		StoreTimeout:             2 * time.Second,
 		HashWait:                 5 * time.Second,
 	}
 }
@@ -161,7 +160,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg.PasswordPolicy.MaxLength = def.PasswordPolicy.MaxLength
 	}
 	for _, d := range []struct{ dst, def *time.Duration }{
-		{&cfg.StoreTimeout, &def.StoreTimeout}, {&cfg.HashWait, &def.HashWait}, {&cfg.LoginSlowdown, &def.LoginSlowdown},
+		{&cfg.HashWait, &def.HashWait}, {&cfg.LoginSlowdown, &def.LoginSlowdown},
 		{&cfg.DeviceLifespan, &def.DeviceLifespan}, {&cfg.KnownNetworkLifespan, &def.KnownNetworkLifespan},
 	} {
 		if *d.dst <= 0 {
@@ -209,65 +208,11 @@ type Client struct {
 	DeviceCookie string
 }
 
-// Code is a stable, machine-readable error code.
-type Code string
-
-// Error codes the auth domain returns.
-const (
-	CodeInvalidRequest         Code = "invalid_request"
-	CodeInvalidCredentials     Code = "invalid_credentials"
-	CodeRecoverySessionMissing Code = "recovery_session_missing"
-	CodeRecoverySessionExpired Code = "recovery_session_expired"
-	CodeInvalidCode            Code = "invalid_code"
-	CodeTooManyAttempts        Code = "too_many_attempts"
-	CodeCodeNotVerified        Code = "code_not_verified"
-	CodeWeakPassword           Code = "weak_password"
-	CodeTooManyRequests        Code = "too_many_requests"
-	CodeUpstreamUnavailable    Code = "upstream_unavailable"
-	CodeServiceBusy            Code = "service_busy"
-	CodeClientClosed           Code = "client_closed_request"
-	CodeUnauthorized           Code = "unauthorized"
-	CodeForbidden              Code = "forbidden"
-	CodeInternal               Code = "internal_error"
-)
-
-// Error is a domain error with a message safe to show to the caller.
-type Error struct {
-	Code    Code
-	Message string
-	// RetryAfter is set with CodeTooManyRequests.
-	RetryAfter time.Duration
-	// ClearRecoveryCookie tells the transport the recovery session is over.
-	ClearRecoveryCookie bool
-	cause               error
+func errClientClosed(cause error) *apperr.Error {
+	return apperr.Wrap(apperr.ClientClosed, "the client closed the request before the answer", cause)
 }
 
-func (e *Error) Error() string {
-	if e.cause != nil {
-		return string(e.Code) + ": " + e.Message + ": " + e.cause.Error()
-	}
-	return string(e.Code) + ": " + e.Message
-}
-
-func (e *Error) Unwrap() error { return e.cause }
-
-func fail(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
-
-// unavailable wraps a backend failure: the caller sees 502, the log sees the
-// cause. A request its client abandoned is reported as such, not blamed on
-// the store.
-func unavailable(err error) *Error {
-	if errors.Is(err, context.Canceled) {
-		return errClientClosed(err)
-	}
-	return &Error{Code: CodeUpstreamUnavailable, Message: "the session store did not answer; try again", cause: err}
-}
-
-func errClientClosed(cause error) *Error {
-	return &Error{Code: CodeClientClosed, Message: "the client closed the request before the answer", cause: cause}
-}
-
-var errHasherBusy = fail(CodeServiceBusy, "the server is busy checking passwords; try again in a few seconds")
+var errHasherBusy = apperr.New(apperr.ServiceBusy, "the server is busy checking passwords; try again in a few seconds")
 
 // hashCtx bounds the wait for a password-hashing slot (the hash itself is
 // never interrupted once started).
@@ -277,17 +222,12 @@ func (s *Service) hashCtx(ctx context.Context) (context.Context, context.CancelF
 
 // hashError maps a failed wait for the hasher: the client left, or the
 // server is saturated.
-func hashError(ctx context.Context, err error) *Error {
+func hashError(ctx context.Context, err error) *apperr.Error {
 	if ctx.Err() != nil {
 		return errClientClosed(err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return errHasherBusy
 	}
-	return &Error{Code: CodeInternal, Message: "could not check the password", cause: err}
-}
-
-// storeCtx bounds one store round trip so a hung backend answers 502 in time.
-func (s *Service) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.StoreTimeout)
+	return apperr.Wrap(apperr.Internal, "could not check the password", err)
 }

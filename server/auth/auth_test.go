@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
@@ -54,7 +55,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{box: &outbox{}, now: time.Now()}
 	f.st = memory.New(memory.WithClock(f.clock))
-	t.Cleanup(func() { f.st.Close() })
+	t.Cleanup(func() { _ = f.st.Close() })
 	t.Cleanup(func() { f.svc.Close() })
 	key, _ := token.GenerateKey("ES256")
 	iss, err := token.NewIssuer(token.Config{Issuer: "omsd", Audience: "vero-oms"}, key)
@@ -77,8 +78,8 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 
 var cli = Client{IP: "192.0.2.10", UserAgent: "test"}
 
-func codeOf(err error) Code {
-	var e *Error
+func codeOf(err error) apperr.Code {
+	var e *apperr.Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
@@ -110,13 +111,13 @@ func TestOnlyFailedLoginsCount(t *testing.T) {
 		}
 	}
 	for i := 0; i < 3; i++ {
-		if _, err := f.svc.Login(ctx, "ann@oms.example", "nope-nope-nope", cli); codeOf(err) != CodeInvalidCredentials {
+		if _, err := f.svc.Login(ctx, "ann@oms.example", "nope-nope-nope", cli); codeOf(err) != apperr.InvalidCredentials {
 			t.Fatalf("failure %d: %v", i, err)
 		}
 	}
 	_, err := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
-	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeTooManyRequests || e.RetryAfter <= 0 || e.RetryAfter > time.Minute {
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code != apperr.TooManyRequests || e.RetryAfter <= 0 || e.RetryAfter > time.Minute {
 		t.Fatalf("after 3 failures: %v", err)
 	}
 }
@@ -131,10 +132,10 @@ func TestDisabledIdentityGetsNoRecoveryMailAndLosesSessions(t *testing.T) {
 	if _, err := f.admin.DisableIdentity(ctx, "ann@oms.example"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Authenticate(ctx, in.JWT); codeOf(err) != CodeUnauthorized {
+	if _, err := f.svc.Authenticate(ctx, in.JWT); codeOf(err) != apperr.Unauthorized {
 		t.Fatalf("JWT of a disabled identity: %v", err)
 	}
-	if _, err := f.svc.CurrentSession(ctx, in.SessionToken); codeOf(err) != CodeUnauthorized {
+	if _, err := f.svc.CurrentSession(ctx, in.SessionToken); codeOf(err) != apperr.Unauthorized {
 		t.Fatalf("session of a disabled identity: %v", err)
 	}
 	if _, err := f.svc.StartRecovery(ctx, "ann@oms.example", cli); err != nil {
@@ -169,10 +170,10 @@ func TestSessionExpiryBoundsJWTs(t *testing.T) {
 		t.Fatalf("refreshed JWT outlives its session: %s > %s", cur.Claims.Expiry, in.Session.ExpiresAt)
 	}
 	f.now = f.now.Add(6 * time.Minute)
-	if _, err := f.svc.CurrentSession(ctx, in.SessionToken); codeOf(err) != CodeUnauthorized {
+	if _, err := f.svc.CurrentSession(ctx, in.SessionToken); codeOf(err) != apperr.Unauthorized {
 		t.Fatalf("expired session: %v", err)
 	}
-	if _, err := f.svc.Authenticate(ctx, cur.JWT); codeOf(err) != CodeUnauthorized {
+	if _, err := f.svc.Authenticate(ctx, cur.JWT); codeOf(err) != apperr.Unauthorized {
 		t.Fatalf("JWT of an expired session: %v", err)
 	}
 }
@@ -200,10 +201,10 @@ func TestRecoveryMailAndCodeBinding(t *testing.T) {
 	if err != nil || next.Value == ck.Value || next.TTL != 10*time.Minute {
 		t.Fatalf("verify: %+v %v", next, err)
 	}
-	if _, err := f.svc.VerifyRecovery(ctx, ck.Value, code, cli); codeOf(err) != CodeRecoverySessionMissing {
+	if _, err := f.svc.VerifyRecovery(ctx, ck.Value, code, cli); codeOf(err) != apperr.RecoverySessionMissing {
 		t.Fatalf("the old cookie must be dead after verify: %v", err)
 	}
-	if _, err := f.svc.VerifyRecovery(ctx, next.Value, code, cli); codeOf(err) != CodeRecoverySessionMissing {
+	if _, err := f.svc.VerifyRecovery(ctx, next.Value, code, cli); codeOf(err) != apperr.RecoverySessionMissing {
 		t.Fatalf("verifying twice: %v", err)
 	}
 	res, err := f.svc.ResetPassword(ctx, next.Value, "ann-new-password-2", cli)

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+
+	"github.com/vero-oms/omsd/server/apperr"
 )
 
 // hit is one rate-limit check: a counter key and its limit.
@@ -18,15 +20,13 @@ type hit struct {
 // turns out not to count (a successful login) gives the hits back with
 // forgive.
 func (s *Service) throttle(ctx context.Context, hits ...hit) error {
-	ctx, cancel := s.storeCtx(ctx)
-	defer cancel()
 	for _, h := range hits {
 		n, resetIn, err := s.store.Hit(ctx, h.key, h.limit.Window)
 		if err != nil {
-			return unavailable(err)
+			return err
 		}
 		if n > h.limit.Count {
-			return &Error{Code: CodeTooManyRequests, Message: "too many attempts; try again later", RetryAfter: resetIn}
+			return &apperr.Error{Code: apperr.TooManyRequests, Message: "too many attempts; try again later", RetryAfter: resetIn}
 		}
 	}
 	return nil
@@ -36,8 +36,7 @@ func (s *Service) throttle(ctx context.Context, hits ...hit) error {
 // when the client has gone away (an abandoned correct login must not count
 // as a failure), so it runs without the request's cancellation.
 func (s *Service) forgive(ctx context.Context, hits ...hit) {
-	ctx, cancel := s.storeCtx(context.WithoutCancel(ctx))
-	defer cancel()
+	ctx = context.WithoutCancel(ctx)
 	for _, h := range hits {
 		if err := s.store.Undo(ctx, h.key); err != nil {
 			s.log.WarnContext(ctx, "rate limit undo failed", "err", err)

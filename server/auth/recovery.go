@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/store"
@@ -35,16 +36,14 @@ func (s *Service) StartRecovery(ctx context.Context, email string, c Client) (Re
 	); err != nil {
 		return RecoveryCookie{}, err
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
 	var identityID string
-	id, err := s.store.IdentityByEmail(sctx, email)
+	id, err := s.store.IdentityByEmail(ctx, email)
 	switch {
 	case err == nil && id.State == store.IdentityActive:
 		identityID = id.ID
 	case err == nil, errors.Is(err, store.ErrNotFound):
 	default:
-		return RecoveryCookie{}, unavailable(err)
+		return RecoveryCookie{}, err
 	}
 	now := s.now()
 	code := newCode()
@@ -57,8 +56,8 @@ func (s *Service) StartRecovery(ctx context.Context, email string, c Client) (Re
 		State:      store.RecoveryPending,
 		ExpiresAt:  cookie.ExpiresAt,
 	}
-	if err := s.store.StartRecovery(sctx, rec, now); err != nil {
-		return RecoveryCookie{}, unavailable(err)
+	if err := s.store.StartRecovery(ctx, rec, now); err != nil {
+		return RecoveryCookie{}, err
 	}
 	s.queueRecoveryMail(recoveryMailJob{email: email, emailKey: key, identityID: identityID, code: code})
 	return cookie, nil
@@ -75,18 +74,16 @@ func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Cli
 	if err := s.throttle(ctx, hit{"recovery:verify:net:" + s.network(c.IP), s.cfg.RecoveryVerifyPerIP}); err != nil {
 		return RecoveryCookie{}, err
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
 	id := hashToken(cookie)
 	now := s.now()
-	rec, err := s.store.CountAttempt(sctx, id, s.cfg.RecoveryMaxAttempts, now)
+	rec, err := s.store.CountAttempt(ctx, id, s.cfg.RecoveryMaxAttempts, now)
 	if err != nil {
 		return RecoveryCookie{}, recoveryError(err, "verify")
 	}
 	budget := hit{"recovery:guess:" + rec.EmailKey, s.cfg.RecoveryCodeBudget}
 	if err := s.throttle(ctx, budget); err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Code == CodeTooManyRequests {
+		var e *apperr.Error
+		if errors.As(err, &e) && e.Code == apperr.TooManyRequests {
 			e.Message = "too many wrong codes for this address; start a new recovery after the wait"
 			e.ClearRecoveryCookie = true
 		}
@@ -96,14 +93,14 @@ func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Cli
 	if subtle.ConstantTimeCompare(candidate, rec.CodeMAC) != 1 {
 		left := s.cfg.RecoveryMaxAttempts - rec.Attempts
 		if left <= 0 {
-			return RecoveryCookie{}, &Error{Code: CodeTooManyAttempts, ClearRecoveryCookie: true,
+			return RecoveryCookie{}, &apperr.Error{Code: apperr.TooManyAttempts, ClearRecoveryCookie: true,
 				Message: "the code is not correct and no attempts are left; start the recovery again"}
 		}
-		return RecoveryCookie{}, fail(CodeInvalidCode, fmt.Sprintf("the code is not correct; %d attempt(s) left", left))
+		return RecoveryCookie{}, apperr.New(apperr.InvalidCode, fmt.Sprintf("the code is not correct; %d attempt(s) left", left))
 	}
 	s.forgive(ctx, budget) // only wrong codes spend the address's budget
 	next := RecoveryCookie{Value: newRecoveryCookie(), ExpiresAt: now.Add(s.cfg.RecoveryVerifiedLifespan), TTL: s.cfg.RecoveryVerifiedLifespan}
-	if err := s.store.MarkVerified(sctx, id, hashToken(next.Value), next.ExpiresAt, now); err != nil {
+	if err := s.store.MarkVerified(ctx, id, hashToken(next.Value), next.ExpiresAt, now); err != nil {
 		return RecoveryCookie{}, recoveryError(err, "verify")
 	}
 	return next, nil
@@ -120,26 +117,24 @@ func (s *Service) ResetPassword(ctx context.Context, cookie, newPassword string,
 		return SignedIn{}, err
 	}
 	id := hashToken(cookie)
-	sctx, cancel := s.storeCtx(ctx)
-	rec, err := s.store.RecoveryByID(sctx, id)
+	rec, err := s.store.RecoveryByID(ctx, id)
 	var ident store.Identity
 	if err == nil {
 		// The state is checked before the password policy or any hashing.
 		err = recoveryState(rec, s.now())
 	}
 	if err == nil {
-		ident, err = s.store.IdentityByID(sctx, rec.IdentityID)
+		ident, err = s.store.IdentityByID(ctx, rec.IdentityID)
 	}
-	cancel()
 	if err != nil {
 		return SignedIn{}, recoveryError(err, "reset")
 	}
 	if err := s.cfg.PasswordPolicy.Check(newPassword, ident.Email); err != nil {
 		var weak *password.WeakPasswordError
 		if errors.As(err, &weak) {
-			return SignedIn{}, fail(CodeWeakPassword, weak.Reason)
+			return SignedIn{}, apperr.New(apperr.WeakPassword, weak.Reason)
 		}
-		return SignedIn{}, fail(CodeWeakPassword, "the password does not meet the policy")
+		return SignedIn{}, apperr.New(apperr.WeakPassword, "the password does not meet the policy")
 	}
 	hctx, cancel := s.hashCtx(ctx)
 	hash, err := s.hasher.Hash(hctx, newPassword)
@@ -150,9 +145,7 @@ func (s *Service) ResetPassword(ctx context.Context, cookie, newPassword string,
 	// A fresh clock: the hash may have waited for a slot, and the recovery
 	// must not be completed after it expired.
 	now := s.now()
-	sctx, cancel = s.storeCtx(ctx)
-	ident, err = s.store.CompleteRecovery(sctx, id, hash, now)
-	cancel()
+	ident, err = s.store.CompleteRecovery(ctx, id, hash, now)
 	if err != nil {
 		return SignedIn{}, recoveryError(err, "reset")
 	}
@@ -160,7 +153,7 @@ func (s *Service) ResetPassword(ctx context.Context, cookie, newPassword string,
 	return s.openSession(ctx, ident, c)
 }
 
-var errRecoveryMissing = &Error{Code: CodeRecoverySessionMissing, ClearRecoveryCookie: true,
+var errRecoveryMissing = &apperr.Error{Code: apperr.RecoverySessionMissing, ClearRecoveryCookie: true,
 	Message: "no recovery session; start the recovery again"}
 
 // recoveryState checks a recovery record read for a reset.
@@ -182,17 +175,17 @@ func recoveryError(err error, step string) error {
 	case errors.Is(err, store.ErrNotFound):
 		return errRecoveryMissing
 	case errors.Is(err, store.ErrExpired):
-		return &Error{Code: CodeRecoverySessionExpired, ClearRecoveryCookie: true,
+		return &apperr.Error{Code: apperr.RecoverySessionExpired, ClearRecoveryCookie: true,
 			Message: "the recovery session has expired; start the recovery again"}
 	case errors.Is(err, store.ErrAttemptsExhausted):
-		return &Error{Code: CodeTooManyAttempts, ClearRecoveryCookie: true,
+		return &apperr.Error{Code: apperr.TooManyAttempts, ClearRecoveryCookie: true,
 			Message: "too many wrong codes; start the recovery again"}
 	case errors.Is(err, store.ErrWrongState) && step == "reset":
-		return fail(CodeCodeNotVerified, "verify the code before setting a new password")
+		return apperr.New(apperr.CodeNotVerified, "verify the code before setting a new password")
 	case errors.Is(err, store.ErrWrongState):
-		return fail(CodeRecoverySessionMissing, "this recovery session is already verified; set the new password")
+		return apperr.New(apperr.RecoverySessionMissing, "this recovery session is already verified; set the new password")
 	}
-	return unavailable(err)
+	return err
 }
 
 // send hands a mail to the (asynchronous) mailer; delivery problems are
@@ -258,9 +251,7 @@ func (s *Service) recoveryMailWorker(jobs <-chan recoveryMailJob) {
 		if j.identityID == "" {
 			continue // unknown or disabled address: nothing to send
 		}
-		ctx, cancel := s.storeCtx(context.Background())
-		spent, err := s.store.Count(ctx, "recovery:guess:"+j.emailKey)
-		cancel()
+		spent, err := s.store.Count(context.Background(), "recovery:guess:"+j.emailKey)
 		if err != nil {
 			s.log.Error("recovery mail: wrong-code budget unreadable; code not sent", "err", err)
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store"
 )
@@ -85,12 +86,10 @@ func (s *Service) Login(ctx context.Context, identifier, pw string, c Client) (S
 			}
 		}
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	id, err := s.store.IdentityByEmail(sctx, email)
-	cancel()
+	id, err := s.store.IdentityByEmail(ctx, email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.forgive(work, hits...)
-		return SignedIn{}, unavailable(err)
+		return SignedIn{}, err
 	}
 	found := err == nil
 	phc := id.PasswordHash
@@ -136,11 +135,9 @@ func (s *Service) Login(ctx context.Context, identifier, pw string, c Client) (S
 // this client to be slowed down. A network that signed in to the account
 // before is neither counted nor slowed.
 func (s *Service) accountPressure(ctx context.Context, emailKey, netw string) ([]hit, bool, error) {
-	ctx, cancel := s.storeCtx(ctx)
-	defer cancel()
 	known, err := s.store.Count(ctx, "login:known:"+emailKey+":"+netw)
 	if err != nil {
-		return nil, false, unavailable(err)
+		return nil, false, err
 	}
 	if known > 0 {
 		return nil, false, nil
@@ -148,7 +145,7 @@ func (s *Service) accountPressure(ctx context.Context, emailKey, netw string) ([
 	h := hit{"login:acct:" + emailKey, s.cfg.LoginPerAccount}
 	n, _, err := s.store.Hit(ctx, h.key, h.limit.Window)
 	if err != nil {
-		return nil, false, unavailable(err)
+		return nil, false, err
 	}
 	return []hit{h}, n > h.limit.Count, nil
 }
@@ -167,8 +164,6 @@ func (s *Service) slowDown(ctx context.Context) error {
 
 // rememberNetwork marks netw as one that signed in to the account.
 func (s *Service) rememberNetwork(ctx context.Context, emailKey, netw string) {
-	ctx, cancel := s.storeCtx(ctx)
-	defer cancel()
 	if _, _, err := s.store.Hit(ctx, "login:known:"+emailKey+":"+netw, s.cfg.KnownNetworkLifespan); err != nil {
 		s.log.WarnContext(ctx, "could not remember the sign-in network", "err", err)
 	}
@@ -183,14 +178,12 @@ func (s *Service) rehash(ctx context.Context, id store.Identity, pw string) {
 		s.log.WarnContext(ctx, "password rehash failed", "identity", id.ID, "err", err)
 		return
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
-	if err := s.store.RehashPassword(sctx, id.ID, id.PasswordHash, h); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := s.store.RehashPassword(ctx, id.ID, id.PasswordHash, h); err != nil && !errors.Is(err, store.ErrConflict) {
 		s.log.WarnContext(ctx, "password rehash not stored", "identity", id.ID, "err", err)
 	}
 }
 
-var errBadCredentials = fail(CodeInvalidCredentials, "email or password is incorrect")
+var errBadCredentials = apperr.New(apperr.InvalidCredentials, "email or password is incorrect")
 
 // openSession creates a session for id and signs its first JWT.
 func (s *Service) openSession(ctx context.Context, id store.Identity, c Client) (SignedIn, error) {
@@ -205,14 +198,12 @@ func (s *Service) openSession(ctx context.Context, id store.Identity, c Client) 
 		ExpiresAt:       now.Add(s.cfg.SessionLifespan).UTC().Truncate(time.Millisecond),
 		Devices:         []store.Device{{IPAddress: c.IP, UserAgent: c.UserAgent}},
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
-	if err := s.store.CreateSession(sctx, sess, now); err != nil {
-		return SignedIn{}, unavailable(err)
+	if err := s.store.CreateSession(ctx, sess, now); err != nil {
+		return SignedIn{}, err
 	}
 	jwt, claims, err := s.tokens.Issue(id.ID, sess.ID, id.Email, id.Roles, sess.ExpiresAt, now)
 	if err != nil {
-		return SignedIn{}, &Error{Code: CodeInternal, Message: "could not sign the token", cause: err}
+		return SignedIn{}, apperr.Wrap(apperr.Internal, "could not sign the token", err)
 	}
 	return SignedIn{SessionToken: tok, Session: sess, Identity: id, JWT: jwt, Claims: claims}, nil
 }
@@ -227,7 +218,7 @@ func (s *Service) CurrentSession(ctx context.Context, sessionToken string) (Sign
 	now := s.now()
 	jwt, claims, err := s.tokens.Issue(id.ID, sess.ID, id.Email, id.Roles, sess.ExpiresAt, now)
 	if err != nil {
-		return SignedIn{}, &Error{Code: CodeInternal, Message: "could not sign the token", cause: err}
+		return SignedIn{}, apperr.Wrap(apperr.Internal, "could not sign the token", err)
 	}
 	return SignedIn{Session: sess, Identity: id, JWT: jwt, Claims: claims}, nil
 }
@@ -239,31 +230,27 @@ func (s *Service) Logout(ctx context.Context, sessionToken string) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
-	if err := s.store.DeleteSession(sctx, sess.ID); err != nil {
-		return unavailable(err)
+	if err := s.store.DeleteSession(ctx, sess.ID); err != nil {
+		return err
 	}
 	return nil
 }
 
-var errNoSession = fail(CodeUnauthorized, "the session token is not valid or has expired")
+var errNoSession = apperr.New(apperr.Unauthorized, "the session token is not valid or has expired")
 
 func (s *Service) sessionByToken(ctx context.Context, sessionToken string) (store.Session, store.Identity, error) {
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
 	now := s.now()
-	sess, err := s.store.SessionByTokenHash(sctx, hashToken(sessionToken), now)
+	sess, err := s.store.SessionByTokenHash(ctx, hashToken(sessionToken), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, store.Identity{}, errNoSession
 	} else if err != nil {
-		return store.Session{}, store.Identity{}, unavailable(err)
+		return store.Session{}, store.Identity{}, err
 	}
-	id, err := s.store.IdentityByID(sctx, sess.IdentityID)
+	id, err := s.store.IdentityByID(ctx, sess.IdentityID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, store.Identity{}, errNoSession
 	} else if err != nil {
-		return store.Session{}, store.Identity{}, unavailable(err)
+		return store.Session{}, store.Identity{}, err
 	}
 	if !store.SessionValid(sess, id, now) {
 		return store.Session{}, store.Identity{}, errNoSession
@@ -271,7 +258,7 @@ func (s *Service) sessionByToken(ctx context.Context, sessionToken string) (stor
 	return sess, id, nil
 }
 
-var errBadBearer = fail(CodeUnauthorized, "a valid bearer token is required")
+var errBadBearer = apperr.New(apperr.Unauthorized, "a valid bearer token is required")
 
 // Authenticate checks a bearer JWT and that its session is still active, so
 // logout, password reset and disabling an identity take effect at once.
@@ -282,13 +269,11 @@ func (s *Service) Authenticate(ctx context.Context, jwt string) (Principal, erro
 	if err != nil {
 		return Principal{}, errBadBearer
 	}
-	sctx, cancel := s.storeCtx(ctx)
-	defer cancel()
-	sess, id, err := s.store.SessionWithIdentity(sctx, claims.SessionID, now)
+	sess, id, err := s.store.SessionWithIdentity(ctx, claims.SessionID, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, errBadBearer
 	} else if err != nil {
-		return Principal{}, unavailable(err)
+		return Principal{}, err
 	}
 	if !store.SessionValid(sess, id, now) || sess.IdentityID != claims.Subject {
 		return Principal{}, errBadBearer

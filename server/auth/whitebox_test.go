@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/store"
 )
@@ -70,7 +71,7 @@ func TestRecoveryCodeIsBoundToItsAddress(t *testing.T) {
 	}, f.now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.VerifyRecovery(ctx, bobCookie, code, cli); codeOf(err) != CodeInvalidCode {
+	if _, err := f.svc.VerifyRecovery(ctx, bobCookie, code, cli); codeOf(err) != apperr.InvalidCode {
 		t.Fatalf("ann's code verified against bob's record: %v", err)
 	}
 	if _, err := f.svc.VerifyRecovery(ctx, annCookie.Value, code, cli); err != nil {
@@ -93,12 +94,12 @@ func TestEveryLoginCostsExactlyOneHashVerification(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, identifier, password string
-		want                       Code
+		want                       apperr.Code
 	}{
-		{"unknown address", "nobody@oms.example", "ann-password-1", CodeInvalidCredentials},
-		{"wrong password", "ann@oms.example", "not-anns-password", CodeInvalidCredentials},
+		{"unknown address", "nobody@oms.example", "ann-password-1", apperr.InvalidCredentials},
+		{"wrong password", "ann@oms.example", "not-anns-password", apperr.InvalidCredentials},
 		{"right password", "ann@oms.example", "ann-password-1", ""},
-		{"unknown address again", "ghost@oms.example", "whatever-pass-1", CodeInvalidCredentials},
+		{"unknown address again", "ghost@oms.example", "whatever-pass-1", apperr.InvalidCredentials},
 	} {
 		var err error
 		n := derivations(f, func() { _, err = f.svc.Login(ctx, tc.identifier, tc.password, cli) })
@@ -123,8 +124,8 @@ func TestResetOnAPendingRecoveryHashesNothing(t *testing.T) {
 	for _, pw := range []string{"short", "baseball1", "ann@oms.example", "a-strong-enough-password-3"} {
 		var err error
 		n := derivations(f, func() { _, err = f.svc.ResetPassword(ctx, ck.Value, pw, cli) })
-		if codeOf(err) != CodeCodeNotVerified {
-			t.Errorf("password %q on a pending recovery: %v, want %s", pw, err, CodeCodeNotVerified)
+		if codeOf(err) != apperr.CodeNotVerified {
+			t.Errorf("password %q on a pending recovery: %v, want %s", pw, err, apperr.CodeNotVerified)
 		}
 		if n != 0 {
 			t.Errorf("password %q on a pending recovery: %d hash derivations, want 0", pw, n)

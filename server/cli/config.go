@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -263,7 +264,7 @@ func ParseConfig(args []string, env func(string) (string, bool), out io.Writer) 
 		fs.Var(&flagValue{c: &c, s: s, cur: v}, s.name, s.help)
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			printSettings(out)
 		}
 		return c, err

@@ -55,7 +55,7 @@ func runContract(args []string, stdout, stderr io.Writer) error {
 			return &exitError{2, err}
 		}
 	}
-	current, err := gen.GetSwagger()
+	current, err := gen.GetSpec()
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	cmd := exec.Command(os.Args[0], "serve", "--dev", "--addr", addr, "--mail-outbox", t.TempDir())
 	cmd.Env = append(os.Environ(), "OMSD_TEST_AS_MAIN=1")
 	var logs bytes.Buffer
@@ -36,12 +36,12 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		res, err := http.Get("http://" + addr + "/api/v1/util/health")
 		if err == nil {
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode == 200 {
 				break
 			}

@@ -73,7 +73,7 @@ func freeAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	a := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	return a
 }
 
@@ -111,7 +111,7 @@ func TestServeRedisFailuresPrintNoPassword(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			t.Logf("%s: killed: %v", c.name, <-done)
 			t.Errorf("%s: omsd did not exit:\n%s", c.name, logs)
 			continue
 		}
@@ -168,10 +168,11 @@ func serveUntilHealthy(t *testing.T, cmd *exec.Cmd, logs *lockedBuffer, addr str
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case err := <-done:
+			t.Logf("omsd stopped: %v", err)
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			t.Logf("omsd killed: %v", <-done)
 		}
 		if strings.Contains(logs.String(), redisPass) {
 			t.Errorf("output holds the password:\n%s", logs)
@@ -184,7 +185,7 @@ func serveUntilHealthy(t *testing.T, cmd *exec.Cmd, logs *lockedBuffer, addr str
 		res, err := http.DefaultClient.Do(req)
 		cancel()
 		if err == nil {
-			res.Body.Close()
+			_ = res.Body.Close()
 			if res.StatusCode == 200 {
 				break
 			}

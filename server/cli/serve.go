@@ -199,7 +199,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 
 	h, err := server.New(server.Options{
-		Logger: log, Auth: svc, Tokens: tokens, Store: st,
+		Logger: log, Services: server.Services{Auth: svc, Tokens: tokens, Health: st},
 		MaxBodyBytes: c.MaxBodyBytes, CookieSecure: c.CookieSecure, TrustedProxies: c.TrustedProxies,
 	})
 	if err != nil {
@@ -227,7 +227,6 @@ func authConfig(c Config) auth.Config {
 		IPv4Prefix:               c.ThrottleIPv4Prefix,
 		IPv6Prefix:               c.ThrottleIPv6Prefix,
 		PasswordPolicy:           password.Policy{MinLength: c.PasswordMin, MaxLength: c.PasswordMax},
-		StoreTimeout:             c.StoreTimeout,
 		HashWait:                 c.HashWait,
 	}
 }
@@ -290,7 +289,8 @@ func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, er
 	// The store parses the URL (one scheme, one user info, a host list):
 	// credentials never end up in an address, an error or a log line.
 	opts := redis.Options{URL: c.RedisURL, MasterName: c.RedisMasterName, Prefix: c.RedisPrefix,
-		DialTimeout: c.RedisTimeout, ReadTimeout: c.RedisTimeout, WriteTimeout: c.RedisTimeout}
+		DialTimeout: c.RedisTimeout, ReadTimeout: c.RedisTimeout, WriteTimeout: c.RedisTimeout,
+		CommandTimeout: c.StoreTimeout}
 	st, err := redis.Open(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("OMS_REDIS_URL: %w", err)

@@ -92,10 +92,10 @@ func ApplyOverlay(upstream []byte, name string, ov []byte) (*openapi3.T, []Overl
 	}
 	o, err := overlay.ParseReader(bytes.NewReader(ov))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: overlay: %v", ErrUnusable, err)
+		return nil, nil, fmt.Errorf("%w: overlay: %w", ErrUnusable, err)
 	}
 	if err := o.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%w: overlay is not valid: %v", ErrUnusable, err)
+		return nil, nil, fmt.Errorf("%w: overlay is not valid: %w", ErrUnusable, err)
 	}
 	// oapi-codegen encodes the loaded document to YAML (indent 2) and
 	// applies the overlay to that node tree; so do we.
@@ -103,11 +103,11 @@ func ApplyOverlay(upstream []byte, name string, ov []byte) (*openapi3.T, []Overl
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(spec); err != nil {
-		return nil, nil, fmt.Errorf("%w: encoding %s: %v", ErrUnusable, name, err)
+		return nil, nil, fmt.Errorf("%w: encoding %s: %w", ErrUnusable, name, err)
 	}
 	var root yaml.Node
 	if err := yaml.NewDecoder(&buf).Decode(&root); err != nil {
-		return nil, nil, fmt.Errorf("%w: decoding %s: %v", ErrUnusable, name, err)
+		return nil, nil, fmt.Errorf("%w: decoding %s: %w", ErrUnusable, name, err)
 	}
 	var problems []OverlayProblem
 	for i, a := range o.Actions {
@@ -132,7 +132,7 @@ func ApplyOverlay(upstream []byte, name string, ov []byte) (*openapi3.T, []Overl
 	}
 	out, err := yaml.Marshal(&root)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: serialising the overlaid contract: %v", ErrUnusable, err)
+		return nil, nil, fmt.Errorf("%w: serialising the overlaid contract: %w", ErrUnusable, err)
 	}
 	eff, err := loadOpenAPI(out, name)
 	if err != nil {
@@ -160,7 +160,7 @@ func loadOpenAPI(data []byte, name string) (*openapi3.T, error) {
 	l.IsExternalRefsAllowed = false
 	spec, err := l.LoadFromDataWithPath(data, &url.URL{Path: name})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not an OpenAPI document: %v", ErrUnusable, name, err)
+		return nil, fmt.Errorf("%w: %s is not an OpenAPI document: %w", ErrUnusable, name, err)
 	}
 	if !strings.HasPrefix(spec.OpenAPI, "3.") || spec.Paths == nil || spec.Paths.Len() == 0 {
 		return nil, fmt.Errorf("%w: %s is not an OpenAPI 3 document with paths", ErrUnusable, name)

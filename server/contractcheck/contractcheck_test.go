@@ -39,7 +39,7 @@ func check(t *testing.T, doc map[string]any) *contractcheck.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := gen.GetSwagger()
+	cur, err := gen.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +130,14 @@ func TestUnusableInput(t *testing.T) {
 		"no paths":    `{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			cur, _ := gen.GetSwagger()
+			cur, _ := gen.GetSpec()
 			_, err := contractcheck.Check(cur, []byte(data), "x.json", openapi.Overlay)
 			if !errors.Is(err, contractcheck.ErrUnusable) {
 				t.Fatalf("err = %v, want ErrUnusable", err)
 			}
 		})
 	}
-	cur, _ := gen.GetSwagger()
+	cur, _ := gen.GetSpec()
 	raw, _ := os.ReadFile("../../openapi/openapi.oms.en.json")
 	if _, err := contractcheck.Check(cur, raw, "x.json", []byte("overlay: [")); !errors.Is(err, contractcheck.ErrUnusable) {
 		t.Fatalf("bad overlay: err = %v", err)

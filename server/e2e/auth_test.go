@@ -303,7 +303,7 @@ func TestValidationErrorsAreClearAndInTheRouteEnvelope(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode != c.status {
 			t.Errorf("%s %s: status %d want %d: %s", c.method, c.path, res.StatusCode, c.status, b)
 			continue

@@ -108,7 +108,7 @@ func TestDroppedKeyRefusesCachedTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	rotated := func(c *cli.Config) {
-		c.RedisURL, c.RedisPrefix = a.cfg.RedisURL, a.cfg.RedisPrefix
+		c.RedisURL, c.RedisPrefix, c.DevRedis = a.cfg.RedisURL, a.cfg.RedisPrefix, true
 		c.KeyFile = t.TempDir() + "/new.jwk"
 		if err := token.WriteKeyFile(c.KeyFile, newKey); err != nil {
 			t.Fatal(err)

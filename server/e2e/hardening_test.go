@@ -209,7 +209,7 @@ func TestAbandonedCorrectLoginsDoNotLockTheAccount(t *testing.T) {
 			}
 			fmt.Fprintf(conn, "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 			time.Sleep(time.Duration(i*10) * time.Millisecond) // cut off at different steps
-			conn.Close()
+			_ = conn.Close()
 			// One after the other, as a client that keeps timing out would.
 			deadline := time.Now().Add(10 * time.Second)
 			for strings.Count(e.logs.String(), `"route":"/api/auth/login"`) < i+1 && time.Now().Before(deadline) {

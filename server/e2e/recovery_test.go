@@ -212,7 +212,7 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					res.Body.Close()
+					_ = res.Body.Close()
 					mu.Lock()
 					defer mu.Unlock()
 					if res.StatusCode == 200 {

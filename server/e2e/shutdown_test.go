@@ -41,7 +41,7 @@ func TestStopClosesConnectionsThatNeverCarriedARequest(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			res.Body.Close()
+			_ = res.Body.Close()
 		}()
 	}
 	wg.Wait()

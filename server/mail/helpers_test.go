@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -44,7 +45,7 @@ func parseMIME(t *testing.T, raw []byte) parsedMail {
 	var order []string
 	for {
 		part, err := mr.NextPart() // decodes quoted-printable itself
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -66,7 +66,7 @@ func (m Message) validate() (*netmail.Address, error) {
 	}
 	to, err := netmail.ParseAddress(m.To)
 	if err != nil {
-		return nil, fmt.Errorf("%w: recipient %q: %v", ErrInvalidMessage, m.To, err)
+		return nil, fmt.Errorf("%w: recipient %q: %w", ErrInvalidMessage, m.To, err)
 	}
 	if strings.ContainsAny(m.Subject, "\r\n") {
 		return nil, fmt.Errorf("%w: subject contains a line break", ErrInvalidMessage)

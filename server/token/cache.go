@@ -2,6 +2,7 @@ package token
 
 import (
 	"crypto/sha256"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -104,7 +105,7 @@ func (iss *Issuer) fromCache(key cacheKey, now time.Time) (c Claims, err error, 
 	}
 	iss.cache.hits.Add(1)
 	if err := iss.checkTimes(e.claims, now); err != nil {
-		if err == errExpired {
+		if errors.Is(err, errExpired) {
 			iss.cache.lru.Remove(key) // it never becomes valid again
 		}
 		return Claims{}, err, true

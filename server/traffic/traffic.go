@@ -115,7 +115,7 @@ func Read(r io.Reader) ([]Entry, error) {
 	if json.Unmarshal(data, &probe) == nil && probe.Log != nil {
 		var h HAR
 		if err := json.Unmarshal(data, &h); err != nil {
-			return nil, fmt.Errorf("%w: HAR: %v", ErrFormat, err)
+			return nil, fmt.Errorf("%w: HAR: %w", ErrFormat, err)
 		}
 		return fromHAR(h)
 	}
@@ -198,7 +198,7 @@ func readLines(data []byte) ([]Entry, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&l); err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrFormat, n, err)
+			return nil, fmt.Errorf("%w: line %d: %w", ErrFormat, n, err)
 		}
 		if l.Method == "" || l.Path == "" {
 			return nil, fmt.Errorf("%w: line %d: method and path are required", ErrFormat, n)
@@ -206,7 +206,7 @@ func readLines(data []byte) ([]Entry, error) {
 		x := Entry{Method: strings.ToUpper(l.Method), Target: l.Path, Status: l.Status}
 		var err error
 		if x.Header, err = lineHeaders(l.Headers); err != nil {
-			return nil, fmt.Errorf("%w: line %d: headers: %v", ErrFormat, n, err)
+			return nil, fmt.Errorf("%w: line %d: headers: %w", ErrFormat, n, err)
 		}
 		x.Body = lineBody(l.Body)
 		if len(x.Body) > 0 && x.Header.Get("Content-Type") == "" {
@@ -214,7 +214,7 @@ func readLines(data []byte) ([]Entry, error) {
 		}
 		if l.Status != 0 {
 			if x.ResponseHeader, err = lineHeaders(l.ResponseHeaders); err != nil {
-				return nil, fmt.Errorf("%w: line %d: response_headers: %v", ErrFormat, n, err)
+				return nil, fmt.Errorf("%w: line %d: response_headers: %w", ErrFormat, n, err)
 			}
 			x.ResponseBody = lineBody(l.ResponseBody)
 			if len(x.ResponseBody) > 0 && x.ResponseHeader.Get("Content-Type") == "" {

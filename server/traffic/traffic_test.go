@@ -45,7 +45,7 @@ func TestRecorderRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if string(body) != `{"got":[1]}` {
 		t.Fatalf("the caller lost the body: %q", body)
 	}

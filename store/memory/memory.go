@@ -13,7 +13,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -25,7 +24,7 @@ import (
 // DefaultJanitorInterval is how often expired records are swept by default.
 const DefaultJanitorInterval = time.Minute
 
-var errClosed = errors.New("memory store: closed")
+var errClosed = fmt.Errorf("memory store: closed: %w", store.ErrUnavailable)
 
 // Option configures a Store.
 type Option func(*config)
@@ -228,7 +227,7 @@ func (s *Store) makeRoomForCounter(now time.Time) {
 // begin locks the store after checking ctx and Close; callers must unlock.
 func (s *Store) begin(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory store: %w", err)
+		return fmt.Errorf("memory store: %w: %w", store.ErrUnavailable, err)
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -241,7 +240,7 @@ func (s *Store) begin(ctx context.Context) error {
 // beginRead is begin with the read lock; callers must RUnlock.
 func (s *Store) beginRead(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory store: %w", err)
+		return fmt.Errorf("memory store: %w: %w", store.ErrUnavailable, err)
 	}
 	s.mu.RLock()
 	if s.closed {

@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -133,14 +134,14 @@ func TestLazyReclaim(t *testing.T) {
 		t.Fatalf("recovery reclaimed before retention ended: %v", err)
 	}
 	c.Set(t0.Add(10*time.Minute + store.RecoveryRetention))
-	if _, err := s.RecoveryByID(ctx, rec.ID); err != store.ErrNotFound {
+	if _, err := s.RecoveryByID(ctx, rec.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("RecoveryByID after retention: %v, want ErrNotFound", err)
 	}
 	if _, err := s.SessionByTokenHash(ctx, sess.TokenHash, t0); err != nil {
 		t.Fatalf("session reclaimed early: %v", err)
 	}
 	c.Set(sess.ExpiresAt)
-	if _, err := s.SessionByTokenHash(ctx, sess.TokenHash, t0); err != store.ErrNotFound {
+	if _, err := s.SessionByTokenHash(ctx, sess.TokenHash, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SessionByTokenHash after ExpiresAt by the clock: %v, want ErrNotFound", err)
 	}
 	wantRecords(t, s, 0, 0, 1)

@@ -210,7 +210,7 @@ func closedAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	a := ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	return a
 }
 
@@ -228,7 +228,7 @@ func newHandshakeRecorder(t *testing.T) *handshakeRecorder {
 		t.Fatal(err)
 	}
 	r := &handshakeRecorder{ln: ln}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()

@@ -64,6 +64,10 @@ type Options struct {
 	MaxRetries                             int // -1 disables retries
 
 	Prefix string // default DefaultPrefix; must not contain '{' or '}'
+
+	// CommandTimeout bounds every command or pipeline, retries included
+	// (zero: only the socket timeouts and the caller's context bound it).
+	CommandTimeout time.Duration
 }
 
 // Store implements store.Store on a go-redis client. Create it with New or
@@ -120,6 +124,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	c := goredis.NewUniversalClient(uo)
+	if o.CommandTimeout > 0 {
+		c.AddHook(deadlineHook{o.CommandTimeout})
+	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
 		// Addresses are host:port only (parsed or checked): no user info.
@@ -227,7 +234,7 @@ func (k keys) counter(key string) string      { return k.p + "{c:" + key + "}" }
 
 // fail wraps a backend error; it is never one of the store sentinels.
 func fail(op string, err error) error {
-	return fmt.Errorf("redis store: %s: %w", op, err)
+	return fmt.Errorf("redis store: %s: %w: %w", op, store.ErrUnavailable, err)
 }
 
 // status maps a script's status word to the store's errors.

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestBearerCheckIsOneRoundTrip(t *testing.T) {
 	if err := s.DeleteSession(ctx, sess.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n, _, err := check(); err != store.ErrNotFound || n != 1 {
+	if n, _, err := check(); !errors.Is(err, store.ErrNotFound) || n != 1 {
 		t.Fatalf("after logout: %d round trips, %v; want 1 and ErrNotFound", n, err)
 	}
 }

@@ -35,7 +35,7 @@ func startSentinelAuth(t *testing.T, master *redistest.RedisServer, masterPass, 
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	_ = ln.Close()
 	host, mport, _ := net.SplitHostPort(master.Addr())
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
@@ -84,7 +84,7 @@ func TestConformanceThroughSentinel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { st.Close() })
+		t.Cleanup(func() { _ = st.Close() })
 		return st
 	})
 }

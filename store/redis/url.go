@@ -353,7 +353,7 @@ func checkAddr(i, n int, a string) error {
 		return fmt.Errorf("redis store: address %d of %d: give host:port, not a URL (use Options.URL)", i+1, n)
 	}
 	if _, err := parseHost(a, ""); err != nil {
-		return fmt.Errorf("redis store: address %d of %d: %v", i+1, n, err)
+		return fmt.Errorf("redis store: address %d of %d: %w", i+1, n, err)
 	}
 	return nil
 }

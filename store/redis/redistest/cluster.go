@@ -109,12 +109,12 @@ func (c *RedisCluster) waitOK(ctx context.Context) error {
 			}
 			select {
 			case <-ctx.Done():
-				cl.Close()
-				return fmt.Errorf("cluster node %s not ok: %v %q", n.Addr(), err, info)
+				_ = cl.Close()
+				return fmt.Errorf("cluster node %s not ok: %w %q", n.Addr(), err, info)
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		cl.Close()
+		_ = cl.Close()
 	}
 	return nil
 }

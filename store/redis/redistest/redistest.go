@@ -236,7 +236,7 @@ func (r *RedisServer) start() error {
 	if err != nil || perr != nil {
 		_ = stdin.Close()
 		_ = cmd.Wait()
-		return fmt.Errorf("start redis-server: no pid (%v)", err)
+		return fmt.Errorf("start redis-server: no pid (%w)", err)
 	}
 	r.mu.Lock()
 	r.proc, r.stdin, r.pid, r.paused = cmd, stdin, pid, false
@@ -355,7 +355,7 @@ func (r *RedisServer) Stop() {
 		if err != nil {
 			return
 		}
-		c.Close()
+		_ = c.Close()
 		time.Sleep(10 * time.Millisecond)
 	}
 }
