@@ -216,16 +216,16 @@ func (e OrderRiskRulePayloadScope) Valid() bool {
 
 // Defines values for ReferenceValueKind.
 const (
-	ReferenceValueKindCompId      ReferenceValueKind = "comp_id"
-	ReferenceValueKindSenderSubId ReferenceValueKind = "sender_sub_id"
+	ReferenceValueKindCompID      ReferenceValueKind = "comp_id"
+	ReferenceValueKindSenderSubID ReferenceValueKind = "sender_sub_id"
 )
 
 // Valid indicates whether the value is a known member of the ReferenceValueKind enum.
 func (e ReferenceValueKind) Valid() bool {
 	switch e {
-	case ReferenceValueKindCompId:
+	case ReferenceValueKindCompID:
 		return true
-	case ReferenceValueKindSenderSubId:
+	case ReferenceValueKindSenderSubID:
 		return true
 	default:
 		return false
@@ -234,16 +234,16 @@ func (e ReferenceValueKind) Valid() bool {
 
 // Defines values for ReferenceValuePayloadKind.
 const (
-	ReferenceValuePayloadKindCompId      ReferenceValuePayloadKind = "comp_id"
-	ReferenceValuePayloadKindSenderSubId ReferenceValuePayloadKind = "sender_sub_id"
+	ReferenceValuePayloadKindCompID      ReferenceValuePayloadKind = "comp_id"
+	ReferenceValuePayloadKindSenderSubID ReferenceValuePayloadKind = "sender_sub_id"
 )
 
 // Valid indicates whether the value is a known member of the ReferenceValuePayloadKind enum.
 func (e ReferenceValuePayloadKind) Valid() bool {
 	switch e {
-	case ReferenceValuePayloadKindCompId:
+	case ReferenceValuePayloadKindCompID:
 		return true
-	case ReferenceValuePayloadKindSenderSubId:
+	case ReferenceValuePayloadKindSenderSubID:
 		return true
 	default:
 		return false
@@ -400,54 +400,54 @@ func (e TimeField) Valid() bool {
 	}
 }
 
-// Defines values for GetApiV1UtilLatencyMetricsParamsTimeField.
+// Defines values for GetAPIV1UtilLatencyMetricsParamsTimeField.
 const (
-	GetApiV1UtilLatencyMetricsParamsTimeFieldCompleteTime GetApiV1UtilLatencyMetricsParamsTimeField = "complete_time"
-	GetApiV1UtilLatencyMetricsParamsTimeFieldCreateTime   GetApiV1UtilLatencyMetricsParamsTimeField = "create_time"
+	GetAPIV1UtilLatencyMetricsParamsTimeFieldCompleteTime GetAPIV1UtilLatencyMetricsParamsTimeField = "complete_time"
+	GetAPIV1UtilLatencyMetricsParamsTimeFieldCreateTime   GetAPIV1UtilLatencyMetricsParamsTimeField = "create_time"
 )
 
-// Valid indicates whether the value is a known member of the GetApiV1UtilLatencyMetricsParamsTimeField enum.
-func (e GetApiV1UtilLatencyMetricsParamsTimeField) Valid() bool {
+// Valid indicates whether the value is a known member of the GetAPIV1UtilLatencyMetricsParamsTimeField enum.
+func (e GetAPIV1UtilLatencyMetricsParamsTimeField) Valid() bool {
 	switch e {
-	case GetApiV1UtilLatencyMetricsParamsTimeFieldCompleteTime:
+	case GetAPIV1UtilLatencyMetricsParamsTimeFieldCompleteTime:
 		return true
-	case GetApiV1UtilLatencyMetricsParamsTimeFieldCreateTime:
+	case GetAPIV1UtilLatencyMetricsParamsTimeFieldCreateTime:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GetApiV1UtilLatencyRawParamsTimeField.
+// Defines values for GetAPIV1UtilLatencyRawParamsTimeField.
 const (
-	GetApiV1UtilLatencyRawParamsTimeFieldCompleteTime GetApiV1UtilLatencyRawParamsTimeField = "complete_time"
-	GetApiV1UtilLatencyRawParamsTimeFieldCreateTime   GetApiV1UtilLatencyRawParamsTimeField = "create_time"
+	GetAPIV1UtilLatencyRawParamsTimeFieldCompleteTime GetAPIV1UtilLatencyRawParamsTimeField = "complete_time"
+	GetAPIV1UtilLatencyRawParamsTimeFieldCreateTime   GetAPIV1UtilLatencyRawParamsTimeField = "create_time"
 )
 
-// Valid indicates whether the value is a known member of the GetApiV1UtilLatencyRawParamsTimeField enum.
-func (e GetApiV1UtilLatencyRawParamsTimeField) Valid() bool {
+// Valid indicates whether the value is a known member of the GetAPIV1UtilLatencyRawParamsTimeField enum.
+func (e GetAPIV1UtilLatencyRawParamsTimeField) Valid() bool {
 	switch e {
-	case GetApiV1UtilLatencyRawParamsTimeFieldCompleteTime:
+	case GetAPIV1UtilLatencyRawParamsTimeFieldCompleteTime:
 		return true
-	case GetApiV1UtilLatencyRawParamsTimeFieldCreateTime:
+	case GetAPIV1UtilLatencyRawParamsTimeFieldCreateTime:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GetApiV1UtilReferenceParamsKind.
+// Defines values for GetAPIV1UtilReferenceParamsKind.
 const (
-	GetApiV1UtilReferenceParamsKindCompId      GetApiV1UtilReferenceParamsKind = "comp_id"
-	GetApiV1UtilReferenceParamsKindSenderSubId GetApiV1UtilReferenceParamsKind = "sender_sub_id"
+	GetAPIV1UtilReferenceParamsKindCompID      GetAPIV1UtilReferenceParamsKind = "comp_id"
+	GetAPIV1UtilReferenceParamsKindSenderSubID GetAPIV1UtilReferenceParamsKind = "sender_sub_id"
 )
 
-// Valid indicates whether the value is a known member of the GetApiV1UtilReferenceParamsKind enum.
-func (e GetApiV1UtilReferenceParamsKind) Valid() bool {
+// Valid indicates whether the value is a known member of the GetAPIV1UtilReferenceParamsKind enum.
+func (e GetAPIV1UtilReferenceParamsKind) Valid() bool {
 	switch e {
-	case GetApiV1UtilReferenceParamsKindCompId:
+	case GetAPIV1UtilReferenceParamsKindCompID:
 		return true
-	case GetApiV1UtilReferenceParamsKindSenderSubId:
+	case GetAPIV1UtilReferenceParamsKindSenderSubID:
 		return true
 	default:
 		return false
@@ -456,7 +456,7 @@ func (e GetApiV1UtilReferenceParamsKind) Valid() bool {
 
 // AccountView defines model for AccountView.
 type AccountView struct {
-	AccountId     *string        `json:"account_id,omitempty"`
+	AccountID     *string        `json:"account_id,omitempty"`
 	BypassCash    *bool          `json:"bypass_cash,omitempty"`
 	BypassStock   *bool          `json:"bypass_stock,omitempty"`
 	CashAvailable *float64       `json:"cash_available,omitempty"`
@@ -466,11 +466,11 @@ type AccountView struct {
 
 // Ack defines model for Ack.
 type Ack struct {
-	ClientId       *string `json:"client_id,omitempty"`
+	ClientID       *string `json:"client_id,omitempty"`
 	HftGateway     *string `json:"hft_gateway,omitempty"`
 	MsgType        *string `json:"msg_type,omitempty"`
-	OrigRequestId  *string `json:"orig_request_id,omitempty"`
-	RequestId      *string `json:"request_id,omitempty"`
+	OrigRequestID  *string `json:"orig_request_id,omitempty"`
+	RequestID      *string `json:"request_id,omitempty"`
 	SourceSequence *int64  `json:"source_sequence,omitempty"`
 	SourceService  *string `json:"source_service,omitempty"`
 }
@@ -486,7 +486,7 @@ type AckResponse struct {
 
 // AddStockPayload defines model for AddStockPayload.
 type AddStockPayload struct {
-	AccountId string   `json:"account_id"`
+	AccountID string   `json:"account_id"`
 	AvgPrice  *float64 `json:"avg_price,omitempty"`
 	Quantity  int64    `json:"quantity"`
 	Symbol    string   `json:"symbol"`
@@ -498,9 +498,9 @@ type Advertisement struct {
 	CollateralValue  *float64   `json:"collateralValue,omitempty"`
 	ContactNo        *string    `json:"contactNo,omitempty"`
 	CreatedAtNs      *int64     `json:"createdAtNs,omitempty"`
-	Id               *int64     `json:"id,omitempty"`
-	IoiId            *string    `json:"ioiId,omitempty"`
-	IoiRefId         *string    `json:"ioiRefId,omitempty"`
+	ID               *int64     `json:"id,omitempty"`
+	IoiID            *string    `json:"ioiId,omitempty"`
+	IoiRefID         *string    `json:"ioiRefId,omitempty"`
 	Price            *float64   `json:"price,omitempty"`
 	Qty              *int64     `json:"qty,omitempty"`
 	RawMessageID     *int64     `json:"rawMessageID,omitempty"`
@@ -520,10 +520,10 @@ type AuditEntry struct {
 	Actor      *string                 `json:"actor,omitempty"`
 	CreatedAt  *time.Time              `json:"created_at,omitempty"`
 	Detail     *map[string]interface{} `json:"detail,omitempty"`
-	EntityId   *string                 `json:"entity_id,omitempty"`
+	EntityID   *string                 `json:"entity_id,omitempty"`
 	EntityType *string                 `json:"entity_type,omitempty"`
-	Id         *int64                  `json:"id,omitempty"`
-	RequestId  *int64                  `json:"request_id,omitempty"`
+	ID         *int64                  `json:"id,omitempty"`
+	RequestID  *int64                  `json:"request_id,omitempty"`
 }
 
 // AuditResponse defines model for AuditResponse.
@@ -540,7 +540,7 @@ type AuthError struct {
 
 // AuthIdentity defines model for AuthIdentity.
 type AuthIdentity struct {
-	Id                   *string                 `json:"id,omitempty"`
+	ID                   *string                 `json:"id,omitempty"`
 	Traits               *map[string]interface{} `json:"traits,omitempty"`
 	AdditionalProperties map[string]interface{}  `json:"-"`
 }
@@ -597,7 +597,7 @@ type AuthSession struct {
 	AuthenticatedAt      *time.Time             `json:"authenticated_at,omitempty"`
 	Devices              *[]AuthSessionDevice   `json:"devices,omitempty"`
 	ExpiresAt            *time.Time             `json:"expires_at,omitempty"`
-	Id                   *string                `json:"id,omitempty"`
+	ID                   *string                `json:"id,omitempty"`
 	Identity             *AuthIdentity          `json:"identity,omitempty"`
 	Tokenized            *string                `json:"tokenized,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
@@ -605,15 +605,15 @@ type AuthSession struct {
 
 // AuthSessionDevice defines model for AuthSessionDevice.
 type AuthSessionDevice struct {
-	IpAddress *string `json:"ip_address,omitempty"`
+	IPAddress *string `json:"ip_address,omitempty"`
 	Location  *string `json:"location,omitempty"`
 	UserAgent *string `json:"user_agent,omitempty"`
 }
 
 // CancelOrderRequest defines model for CancelOrderRequest.
 type CancelOrderRequest struct {
-	OrderId   string  `json:"order_id"`
-	RequestId *string `json:"request_id,omitempty"`
+	OrderID   string  `json:"order_id"`
+	RequestID *string `json:"request_id,omitempty"`
 }
 
 // CreateAccountPayload defines model for CreateAccountPayload.
@@ -621,7 +621,7 @@ type CreateAccountPayload struct {
 	AccountCode        string `json:"account_code"`
 	AccountType        int32  `json:"account_type"`
 	ClientCode         string `json:"client_code"`
-	CompId             string `json:"comp_id"`
+	CompID             string `json:"comp_id"`
 	Email              string `json:"email"`
 	FornInvestTypeCode string `json:"forn_invest_type_code"`
 	InternalClientCode string `json:"internal_client_code"`
@@ -629,7 +629,7 @@ type CreateAccountPayload struct {
 	IsMmAccount        bool   `json:"is_mm_account"`
 	Name               string `json:"name"`
 	Phone              string `json:"phone"`
-	SenderSubId        string `json:"sender_sub_id"`
+	SenderSubID        string `json:"sender_sub_id"`
 }
 
 // CreateGroupPayload defines model for CreateGroupPayload.
@@ -664,7 +664,7 @@ type DeleteRiskRulePayloadScope string
 
 // DepositPayload defines model for DepositPayload.
 type DepositPayload struct {
-	AccountId string  `json:"account_id"`
+	AccountID string  `json:"account_id"`
 	Amount    float64 `json:"amount"`
 }
 
@@ -678,26 +678,26 @@ type Error struct {
 type FirmTrader struct {
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 	CreatedBy *string    `json:"created_by,omitempty"`
-	FirmId    *string    `json:"firm_id,omitempty"`
-	TraderId  *string    `json:"trader_id,omitempty"`
+	FirmID    *string    `json:"firm_id,omitempty"`
+	TraderID  *string    `json:"trader_id,omitempty"`
 }
 
 // FirmTraderPayload defines model for FirmTraderPayload.
 type FirmTraderPayload struct {
-	FirmId   string `json:"firm_id"`
-	TraderId string `json:"trader_id"`
+	FirmID   string `json:"firm_id"`
+	TraderID string `json:"trader_id"`
 }
 
 // FirmTraderRemovedResponse defines model for FirmTraderRemovedResponse.
 type FirmTraderRemovedResponse struct {
-	FirmId   *string `json:"firm_id,omitempty"`
+	FirmID   *string `json:"firm_id,omitempty"`
 	Status   *string `json:"status,omitempty"`
-	TraderId *string `json:"trader_id,omitempty"`
+	TraderID *string `json:"trader_id,omitempty"`
 }
 
 // FirmTradersResponse defines model for FirmTradersResponse.
 type FirmTradersResponse struct {
-	FirmId  *string       `json:"firm_id,omitempty"`
+	FirmID  *string       `json:"firm_id,omitempty"`
 	Traders *[]FirmTrader `json:"traders,omitempty"`
 }
 
@@ -708,7 +708,7 @@ type Grant struct {
 	GrantedBy   *string     `json:"granted_by,omitempty"`
 	Level       *GrantLevel `json:"level,omitempty"`
 	UpdatedAt   *time.Time  `json:"updated_at,omitempty"`
-	UserId      *string     `json:"user_id,omitempty"`
+	UserID      *string     `json:"user_id,omitempty"`
 }
 
 // GrantLevel defines model for Grant.Level.
@@ -718,7 +718,7 @@ type GrantLevel string
 type GrantPermissionPayload struct {
 	AccountCode string                      `json:"account_code"`
 	Level       GrantPermissionPayloadLevel `json:"level"`
-	UserId      string                      `json:"user_id"`
+	UserID      string                      `json:"user_id"`
 }
 
 // GrantPermissionPayloadLevel defines model for GrantPermissionPayload.Level.
@@ -729,7 +729,7 @@ type Group struct {
 	CreatedAt   *time.Time `json:"created_at,omitempty"`
 	CreatedBy   *string    `json:"created_by,omitempty"`
 	Description *string    `json:"description,omitempty"`
-	Id          *int64     `json:"id,omitempty"`
+	ID          *int64     `json:"id,omitempty"`
 	Name        *string    `json:"name,omitempty"`
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
 }
@@ -737,7 +737,7 @@ type Group struct {
 // GroupMember defines model for GroupMember.
 type GroupMember struct {
 	AccountCode *string    `json:"account_code,omitempty"`
-	GroupId     *int64     `json:"group_id,omitempty"`
+	GroupID     *int64     `json:"group_id,omitempty"`
 	GroupName   *string    `json:"group_name,omitempty"`
 	MovedBy     *string    `json:"moved_by,omitempty"`
 	UpdatedAt   *time.Time `json:"updated_at,omitempty"`
@@ -745,7 +745,7 @@ type GroupMember struct {
 
 // GroupMembersResponse defines model for GroupMembersResponse.
 type GroupMembersResponse struct {
-	GroupId *int64         `json:"group_id,omitempty"`
+	GroupID *int64         `json:"group_id,omitempty"`
 	Members *[]GroupMember `json:"members,omitempty"`
 }
 
@@ -766,9 +766,9 @@ type HoldingView struct {
 type IOIRequest struct {
 	CollateralValueMantissa  *int64  `json:"collateral_value_mantissa,omitempty"`
 	ContactNo                *string `json:"contact_no,omitempty"`
-	IoiId                    string  `json:"ioi_id"`
+	IoiID                    string  `json:"ioi_id"`
 	IoiQty                   *int64  `json:"ioi_qty,omitempty"`
-	IoiRefId                 *string `json:"ioi_ref_id,omitempty"`
+	IoiRefID                 *string `json:"ioi_ref_id,omitempty"`
 	IoiTransType             *string `json:"ioi_trans_type,omitempty"`
 	Price                    *string `json:"price,omitempty"`
 	RepoHaircutRatioMantissa *int64  `json:"repo_haircut_ratio_mantissa,omitempty"`
@@ -787,13 +787,13 @@ type IOIResult struct {
 	Symbol         *string          `json:"symbol,omitempty"`
 }
 
-// JsonWebKeySet Public keys that verify the JWTs this service signs.
-type JsonWebKeySet struct {
-	Keys []JsonWebKeySet_Keys_Item `json:"keys"`
+// JSONWebKeySet Public keys that verify the JWTs this service signs.
+type JSONWebKeySet struct {
+	Keys []JSONWebKeySet_Keys_Item `json:"keys"`
 }
 
-// JsonWebKeySet_Keys_Item defines model for JsonWebKeySet.keys.Item.
-type JsonWebKeySet_Keys_Item struct {
+// JSONWebKeySet_Keys_Item defines model for JsonWebKeySet.keys.Item.
+type JSONWebKeySet_Keys_Item struct {
 	Alg                  *string                `json:"alg,omitempty"`
 	Kid                  string                 `json:"kid"`
 	Kty                  string                 `json:"kty"`
@@ -803,9 +803,9 @@ type JsonWebKeySet_Keys_Item struct {
 
 // KQuoteCancelRequest defines model for KQuoteCancelRequest.
 type KQuoteCancelRequest struct {
-	OrigQuoteMsgId  *string `json:"orig_quote_msg_id,omitempty"`
+	OrigQuoteMsgID  *string `json:"orig_quote_msg_id,omitempty"`
 	QuoteCancelType *int32  `json:"quote_cancel_type,omitempty"`
-	QuoteMsgId      string  `json:"quote_msg_id"`
+	QuoteMsgID      string  `json:"quote_msg_id"`
 	Symbol          *string `json:"symbol,omitempty"`
 }
 
@@ -819,8 +819,8 @@ type KQuoteRequest struct {
 	OfferPrice         *string `json:"offer_price,omitempty"`
 	OfferSize          *int64  `json:"offer_size,omitempty"`
 	OpenCloseCode      *string `json:"open_close_code,omitempty"`
-	OrigQuoteMsgId     *string `json:"orig_quote_msg_id,omitempty"`
-	QuoteMsgId         string  `json:"quote_msg_id"`
+	OrigQuoteMsgID     *string `json:"orig_quote_msg_id,omitempty"`
+	QuoteMsgID         string  `json:"quote_msg_id"`
 	Side               *string `json:"side,omitempty"`
 	Symbol             *string `json:"symbol,omitempty"`
 	TradeDate          *string `json:"trade_date,omitempty"`
@@ -828,17 +828,17 @@ type KQuoteRequest struct {
 
 // LatencyDetailRecord defines model for LatencyDetailRecord.
 type LatencyDetailRecord struct {
-	ClientId       *string `json:"client_id,omitempty"`
+	ClientID       *string `json:"client_id,omitempty"`
 	HftGateway     *string `json:"hft_gateway,omitempty"`
 	MessageType    *string `json:"message_type,omitempty"`
-	RequestId      *string `json:"request_id,omitempty"`
+	RequestID      *string `json:"request_id,omitempty"`
 	Service        *string `json:"service,omitempty"`
 	SourceSequence *int64  `json:"source_sequence,omitempty"`
 	SourceService  *string `json:"source_service,omitempty"`
 	Stage          *string `json:"stage,omitempty"`
 	StageTime      *int64  `json:"stage_time,omitempty"`
 	Status         *string `json:"status,omitempty"`
-	StreamId       *int    `json:"stream_id,omitempty"`
+	StreamID       *int    `json:"stream_id,omitempty"`
 }
 
 // LatencyDetailResult defines model for LatencyDetailResult.
@@ -849,7 +849,7 @@ type LatencyDetailResult struct {
 	Limit       *int                   `json:"limit,omitempty"`
 	MessageType *string                `json:"message_type,omitempty"`
 	Offset      *int                   `json:"offset,omitempty"`
-	RequestId   *string                `json:"request_id,omitempty"`
+	RequestID   *string                `json:"request_id,omitempty"`
 	Segments    *[]LatencySegment      `json:"segments,omitempty"`
 	ToTime      *int64                 `json:"to_time,omitempty"`
 }
@@ -879,7 +879,7 @@ type MappingView struct {
 	AccountCode        *string `json:"account_code,omitempty"`
 	AccountType        *int32  `json:"account_type,omitempty"`
 	ClientCode         *string `json:"client_code,omitempty"`
-	CompId             *string `json:"comp_id,omitempty"`
+	CompID             *string `json:"comp_id,omitempty"`
 	Email              *string `json:"email,omitempty"`
 	FornInvestTypeCode *string `json:"forn_invest_type_code,omitempty"`
 	InternalClientCode *string `json:"internal_client_code,omitempty"`
@@ -887,7 +887,7 @@ type MappingView struct {
 	IsMmAccount        *bool   `json:"is_mm_account,omitempty"`
 	Name               *string `json:"name,omitempty"`
 	Phone              *string `json:"phone,omitempty"`
-	SenderSubId        *string `json:"sender_sub_id,omitempty"`
+	SenderSubID        *string `json:"sender_sub_id,omitempty"`
 }
 
 // MetricsBucket defines model for MetricsBucket.
@@ -917,25 +917,25 @@ type MetricsResult struct {
 // MoveAccountPayload defines model for MoveAccountPayload.
 type MoveAccountPayload struct {
 	AccountCode string `json:"account_code"`
-	GroupId     int64  `json:"group_id"`
+	GroupID     int64  `json:"group_id"`
 }
 
 // MyPermissionsResponse defines model for MyPermissionsResponse.
 type MyPermissionsResponse struct {
 	Grants *[]Grant `json:"grants,omitempty"`
-	UserId *string  `json:"user_id,omitempty"`
+	UserID *string  `json:"user_id,omitempty"`
 }
 
 // NewOrderRequest defines model for NewOrderRequest.
 type NewOrderRequest struct {
-	AccountId   string  `json:"account_id"`
-	AlgoId      *string `json:"algo_id,omitempty"`
+	AccountID   string  `json:"account_id"`
+	AlgoID      *string `json:"algo_id,omitempty"`
 	OrderType   string  `json:"order_type"`
 	PersisState *string `json:"persis_state,omitempty"`
-	PositionId  *string `json:"position_id,omitempty"`
+	PositionID  *string `json:"position_id,omitempty"`
 	Price       *string `json:"price,omitempty"`
 	Qty         int64   `json:"qty"`
-	RefOrderId  *string `json:"ref_order_id,omitempty"`
+	RefOrderID  *string `json:"ref_order_id,omitempty"`
 	Side        string  `json:"side"`
 	Symbol      string  `json:"symbol"`
 }
@@ -1044,11 +1044,11 @@ type OrderRiskRulesResponse struct {
 
 // OrdersResult defines model for OrdersResult.
 type OrdersResult struct {
-	AccountId   *string  `json:"account_id,omitempty"`
+	AccountID   *string  `json:"account_id,omitempty"`
 	Count       *int     `json:"count,omitempty"`
 	Limit       *int     `json:"limit,omitempty"`
 	Offset      *int     `json:"offset,omitempty"`
-	OrderId     *string  `json:"order_id,omitempty"`
+	OrderID     *string  `json:"order_id,omitempty"`
 	OrderStatus *string  `json:"order_status,omitempty"`
 	Orders      *[]Order `json:"orders,omitempty"`
 	Symbol      *string  `json:"symbol,omitempty"`
@@ -1056,15 +1056,15 @@ type OrdersResult struct {
 
 // PartyRequest defines model for PartyRequest.
 type PartyRequest struct {
-	PartyId       *string `json:"party_id,omitempty"`
-	PartyIdSource *string `json:"party_id_source,omitempty"`
+	PartyID       *string `json:"party_id,omitempty"`
+	PartyIDSource *string `json:"party_id_source,omitempty"`
 	PartyRole     *int32  `json:"party_role,omitempty"`
 }
 
 // PermissionsByUserResponse defines model for PermissionsByUserResponse.
 type PermissionsByUserResponse struct {
 	Grants *[]Grant `json:"grants,omitempty"`
-	UserId *string  `json:"user_id,omitempty"`
+	UserID *string  `json:"user_id,omitempty"`
 }
 
 // QuoteRequest defines model for QuoteRequest.
@@ -1072,14 +1072,14 @@ type QuoteRequest struct {
 	Account      *string         `json:"account,omitempty"`
 	BidPrice     *string         `json:"bid_price,omitempty"`
 	BidSize      *int64          `json:"bid_size,omitempty"`
-	IoiId        *string         `json:"ioi_id,omitempty"`
+	IoiID        *string         `json:"ioi_id,omitempty"`
 	OfferPrice   *string         `json:"offer_price,omitempty"`
 	OfferSize    *int64          `json:"offer_size,omitempty"`
 	OrderType    *string         `json:"order_type,omitempty"`
 	Parties      *[]PartyRequest `json:"parties,omitempty"`
 	PrivateQuote *bool           `json:"private_quote,omitempty"`
-	QuoteId      *string         `json:"quote_id,omitempty"`
-	QuoteMsgId   string          `json:"quote_msg_id"`
+	QuoteID      *string         `json:"quote_id,omitempty"`
+	QuoteMsgID   string          `json:"quote_msg_id"`
 	QuoteType    *int32          `json:"quote_type,omitempty"`
 	Side         *string         `json:"side,omitempty"`
 	Symbol       *string         `json:"symbol,omitempty"`
@@ -1094,20 +1094,20 @@ type QuoteResponseRequest struct {
 	BidSize                  *int64          `json:"bid_size,omitempty"`
 	CashMargin               *string         `json:"cash_margin,omitempty"`
 	CollateralValueMantissa  *int64          `json:"collateral_value_mantissa,omitempty"`
-	CustodianId              *string         `json:"custodian_id,omitempty"`
+	CustodianID              *string         `json:"custodian_id,omitempty"`
 	FornInvestTypeCode       *string         `json:"forn_invest_type_code,omitempty"`
 	FornNegoClassfyCode      *string         `json:"forn_nego_classfy_code,omitempty"`
 	InvestCode               *string         `json:"invest_code,omitempty"`
-	IoiId                    *string         `json:"ioi_id,omitempty"`
+	IoiID                    *string         `json:"ioi_id,omitempty"`
 	OfferPrice               *string         `json:"offer_price,omitempty"`
 	OfferSize                *int64          `json:"offer_size,omitempty"`
 	OpenCloseCode            *string         `json:"open_close_code,omitempty"`
 	OrderQty                 *int64          `json:"order_qty,omitempty"`
 	OrderType                *string         `json:"order_type,omitempty"`
 	Parties                  *[]PartyRequest `json:"parties,omitempty"`
-	QuoteId                  *string         `json:"quote_id,omitempty"`
-	QuoteMsgId               string          `json:"quote_msg_id"`
-	QuoteRespId              *string         `json:"quote_resp_id,omitempty"`
+	QuoteID                  *string         `json:"quote_id,omitempty"`
+	QuoteMsgID               string          `json:"quote_msg_id"`
+	QuoteRespID              *string         `json:"quote_resp_id,omitempty"`
 	QuoteRespType            *int32          `json:"quote_resp_type,omitempty"`
 	QuoteType                *int32          `json:"quote_type,omitempty"`
 	RepoHaircutRatioMantissa *int64          `json:"repo_haircut_ratio_mantissa,omitempty"`
@@ -1121,7 +1121,7 @@ type RawRecord struct {
 	CompleteTime    *int64                  `json:"complete_time,omitempty"`
 	CreateTime      *int64                  `json:"create_time,omitempty"`
 	LatencyNs       *int64                  `json:"latency_ns,omitempty"`
-	MessageBodyJson *map[string]interface{} `json:"message_body_json,omitempty"`
+	MessageBodyJSON *map[string]interface{} `json:"message_body_json,omitempty"`
 	MessageType     *string                 `json:"message_type,omitempty"`
 }
 
@@ -1177,7 +1177,7 @@ type RemoveMemberPayload struct {
 
 // RemoveStockPayload defines model for RemoveStockPayload.
 type RemoveStockPayload struct {
-	AccountId string `json:"account_id"`
+	AccountID string `json:"account_id"`
 	Quantity  int64  `json:"quantity"`
 	Symbol    string `json:"symbol"`
 }
@@ -1190,10 +1190,10 @@ type RemovedMemberResponse struct {
 
 // ReplaceOrderRequest defines model for ReplaceOrderRequest.
 type ReplaceOrderRequest struct {
-	OrderId   string  `json:"order_id"`
+	OrderID   string  `json:"order_id"`
 	Price     string  `json:"price"`
 	Qty       int64   `json:"qty"`
-	RequestId *string `json:"request_id,omitempty"`
+	RequestID *string `json:"request_id,omitempty"`
 }
 
 // RestErrorResponse defines model for RestErrorResponse.
@@ -1212,14 +1212,14 @@ type ReviewNote struct {
 // RevokePermissionPayload defines model for RevokePermissionPayload.
 type RevokePermissionPayload struct {
 	AccountCode string `json:"account_code"`
-	UserId      string `json:"user_id"`
+	UserID      string `json:"user_id"`
 }
 
 // RevokedResponse defines model for RevokedResponse.
 type RevokedResponse struct {
 	AccountCode *string `json:"account_code,omitempty"`
 	Status      *string `json:"status,omitempty"`
-	UserId      *string `json:"user_id,omitempty"`
+	UserID      *string `json:"user_id,omitempty"`
 }
 
 // RiskRulePayload defines model for RiskRulePayload.
@@ -1263,7 +1263,7 @@ type SearchAccountsResponse struct {
 
 // WithdrawPayload defines model for WithdrawPayload.
 type WithdrawPayload struct {
-	AccountId string  `json:"account_id"`
+	AccountID string  `json:"account_id"`
 	Amount    float64 `json:"amount"`
 }
 
@@ -1272,7 +1272,7 @@ type WorkflowRequest struct {
 	AppliedAt   *time.Time              `json:"applied_at,omitempty"`
 	ApplyError  *string                 `json:"apply_error,omitempty"`
 	CreatedAt   *time.Time              `json:"created_at,omitempty"`
-	Id          *int64                  `json:"id,omitempty"`
+	ID          *int64                  `json:"id,omitempty"`
 	Payload     *map[string]interface{} `json:"payload,omitempty"`
 	RequestType *string                 `json:"request_type,omitempty"`
 	RequestedBy *string                 `json:"requested_by,omitempty"`
@@ -1334,8 +1334,8 @@ type TimeField string
 // ToNs defines model for ToNs.
 type ToNs = int64
 
-// ApiError defines model for ApiError.
-type ApiError = RestErrorResponse
+// APIError defines model for ApiError.
+type APIError = RestErrorResponse
 
 // AuthBusy defines model for AuthBusy.
 type AuthBusy = AuthError
@@ -1352,22 +1352,22 @@ type ServerError = Error
 // UtilError defines model for UtilError.
 type UtilError = Error
 
-// PostApiAuthLogoutParams defines parameters for PostApiAuthLogout.
-type PostApiAuthLogoutParams struct {
+// PostAPIAuthLogoutParams defines parameters for PostAPIAuthLogout.
+type PostAPIAuthLogoutParams struct {
 	// XSessionToken Session token returned by sign-in.
 	XSessionToken SessionToken `json:"X-Session-Token"`
 }
 
-// GetApiAuthSessionParams defines parameters for GetApiAuthSession.
-type GetApiAuthSessionParams struct {
+// GetAPIAuthSessionParams defines parameters for GetAPIAuthSession.
+type GetAPIAuthSessionParams struct {
 	// XSessionToken Session token returned by sign-in.
 	XSessionToken SessionToken `json:"X-Session-Token"`
 }
 
-// GetApiV1UtilFirmsTradersParams defines parameters for GetApiV1UtilFirmsTraders.
-type GetApiV1UtilFirmsTradersParams struct {
-	// FirmId Firm id.
-	FirmId *string `form:"firm_id,omitempty" json:"firm_id,omitempty"`
+// GetAPIV1UtilFirmsTradersParams defines parameters for GetAPIV1UtilFirmsTraders.
+type GetAPIV1UtilFirmsTradersParams struct {
+	// FirmID Firm id.
+	FirmID *string `form:"firm_id,omitempty" json:"firm_id,omitempty"`
 }
 
 // ListIoiAdvertisementsParams defines parameters for ListIoiAdvertisements.
@@ -1388,8 +1388,8 @@ type ListIoiAdvertisementsParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
-// GetApiV1UtilLatencyMetricsParams defines parameters for GetApiV1UtilLatencyMetrics.
-type GetApiV1UtilLatencyMetricsParams struct {
+// GetAPIV1UtilLatencyMetricsParams defines parameters for GetAPIV1UtilLatencyMetrics.
+type GetAPIV1UtilLatencyMetricsParams struct {
 	// FromNs Window start, epoch nanoseconds.
 	FromNs *FromNs `form:"from_ns,omitempty" json:"from_ns,omitempty"`
 
@@ -1400,17 +1400,17 @@ type GetApiV1UtilLatencyMetricsParams struct {
 	MessageType *MessageType `form:"message_type,omitempty" json:"message_type,omitempty"`
 
 	// TimeField Timestamp the window applies to.
-	TimeField *GetApiV1UtilLatencyMetricsParamsTimeField `form:"time_field,omitempty" json:"time_field,omitempty"`
+	TimeField *GetAPIV1UtilLatencyMetricsParamsTimeField `form:"time_field,omitempty" json:"time_field,omitempty"`
 
 	// BucketNs Bucket width in nanoseconds.
 	BucketNs *int `form:"bucket_ns,omitempty" json:"bucket_ns,omitempty"`
 }
 
-// GetApiV1UtilLatencyMetricsParamsTimeField defines parameters for GetApiV1UtilLatencyMetrics.
-type GetApiV1UtilLatencyMetricsParamsTimeField string
+// GetAPIV1UtilLatencyMetricsParamsTimeField defines parameters for GetAPIV1UtilLatencyMetrics.
+type GetAPIV1UtilLatencyMetricsParamsTimeField string
 
-// GetApiV1UtilLatencyRawParams defines parameters for GetApiV1UtilLatencyRaw.
-type GetApiV1UtilLatencyRawParams struct {
+// GetAPIV1UtilLatencyRawParams defines parameters for GetAPIV1UtilLatencyRaw.
+type GetAPIV1UtilLatencyRawParams struct {
 	// FromNs Window start, epoch nanoseconds.
 	FromNs *FromNs `form:"from_ns,omitempty" json:"from_ns,omitempty"`
 
@@ -1421,7 +1421,7 @@ type GetApiV1UtilLatencyRawParams struct {
 	MessageType *MessageType `form:"message_type,omitempty" json:"message_type,omitempty"`
 
 	// TimeField Timestamp the window applies to.
-	TimeField *GetApiV1UtilLatencyRawParamsTimeField `form:"time_field,omitempty" json:"time_field,omitempty"`
+	TimeField *GetAPIV1UtilLatencyRawParamsTimeField `form:"time_field,omitempty" json:"time_field,omitempty"`
 
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -1430,13 +1430,13 @@ type GetApiV1UtilLatencyRawParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
-// GetApiV1UtilLatencyRawParamsTimeField defines parameters for GetApiV1UtilLatencyRaw.
-type GetApiV1UtilLatencyRawParamsTimeField string
+// GetAPIV1UtilLatencyRawParamsTimeField defines parameters for GetAPIV1UtilLatencyRaw.
+type GetAPIV1UtilLatencyRawParamsTimeField string
 
-// GetApiV1UtilLatencyStagesParams defines parameters for GetApiV1UtilLatencyStages.
-type GetApiV1UtilLatencyStagesParams struct {
-	// RequestId Request id.
-	RequestId *string `form:"request_id,omitempty" json:"request_id,omitempty"`
+// GetAPIV1UtilLatencyStagesParams defines parameters for GetAPIV1UtilLatencyStages.
+type GetAPIV1UtilLatencyStagesParams struct {
+	// RequestID Request id.
+	RequestID *string `form:"request_id,omitempty" json:"request_id,omitempty"`
 
 	// FromNs Window start, epoch nanoseconds.
 	FromNs *FromNs `form:"from_ns,omitempty" json:"from_ns,omitempty"`
@@ -1454,19 +1454,19 @@ type GetApiV1UtilLatencyStagesParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
-// GetApiV1UtilOrdersParams defines parameters for GetApiV1UtilOrders.
-type GetApiV1UtilOrdersParams struct {
-	// OrderId Order id filter.
-	OrderId *string `form:"order_id,omitempty" json:"order_id,omitempty"`
+// GetAPIV1UtilOrdersParams defines parameters for GetAPIV1UtilOrders.
+type GetAPIV1UtilOrdersParams struct {
+	// OrderID Order id filter.
+	OrderID *string `form:"order_id,omitempty" json:"order_id,omitempty"`
 
-	// OriginalReqId Original req id filter.
-	OriginalReqId *string `form:"original_req_id,omitempty" json:"original_req_id,omitempty"`
+	// OriginalReqID Original req id filter.
+	OriginalReqID *string `form:"original_req_id,omitempty" json:"original_req_id,omitempty"`
 
-	// OrigClOrdId Orig cl ord id filter.
-	OrigClOrdId *string `form:"orig_cl_ord_id,omitempty" json:"orig_cl_ord_id,omitempty"`
+	// OrigClOrdID Orig cl ord id filter.
+	OrigClOrdID *string `form:"orig_cl_ord_id,omitempty" json:"orig_cl_ord_id,omitempty"`
 
-	// AccountId Account id.
-	AccountId *string `form:"account_id,omitempty" json:"account_id,omitempty"`
+	// AccountID Account id.
+	AccountID *string `form:"account_id,omitempty" json:"account_id,omitempty"`
 
 	// Symbol Symbol filter.
 	Symbol *string `form:"symbol,omitempty" json:"symbol,omitempty"`
@@ -1487,17 +1487,17 @@ type GetApiV1UtilOrdersParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
-// GetApiV1UtilReferenceParams defines parameters for GetApiV1UtilReference.
-type GetApiV1UtilReferenceParams struct {
+// GetAPIV1UtilReferenceParams defines parameters for GetAPIV1UtilReference.
+type GetAPIV1UtilReferenceParams struct {
 	// Kind Which reference list.
-	Kind GetApiV1UtilReferenceParamsKind `form:"kind" json:"kind"`
+	Kind GetAPIV1UtilReferenceParamsKind `form:"kind" json:"kind"`
 }
 
-// GetApiV1UtilReferenceParamsKind defines parameters for GetApiV1UtilReference.
-type GetApiV1UtilReferenceParamsKind string
+// GetAPIV1UtilReferenceParamsKind defines parameters for GetAPIV1UtilReference.
+type GetAPIV1UtilReferenceParamsKind string
 
-// GetApiV1UtilSearchParams defines parameters for GetApiV1UtilSearch.
-type GetApiV1UtilSearchParams struct {
+// GetAPIV1UtilSearchParams defines parameters for GetAPIV1UtilSearch.
+type GetAPIV1UtilSearchParams struct {
 	// Q Text to look for in account codes.
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 
@@ -1505,77 +1505,77 @@ type GetApiV1UtilSearchParams struct {
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
-// PostApiAuthLoginJSONRequestBody defines body for PostApiAuthLogin for application/json ContentType.
-type PostApiAuthLoginJSONRequestBody = AuthLoginRequest
+// PostAPIAuthLoginJSONRequestBody defines body for PostAPIAuthLogin for application/json ContentType.
+type PostAPIAuthLoginJSONRequestBody = AuthLoginRequest
 
-// PostApiAuthRecoveryResetPasswordJSONRequestBody defines body for PostApiAuthRecoveryResetPassword for application/json ContentType.
-type PostApiAuthRecoveryResetPasswordJSONRequestBody = AuthRecoveryResetRequest
+// PostAPIAuthRecoveryResetPasswordJSONRequestBody defines body for PostAPIAuthRecoveryResetPassword for application/json ContentType.
+type PostAPIAuthRecoveryResetPasswordJSONRequestBody = AuthRecoveryResetRequest
 
-// PostApiAuthRecoveryStartJSONRequestBody defines body for PostApiAuthRecoveryStart for application/json ContentType.
-type PostApiAuthRecoveryStartJSONRequestBody = AuthRecoveryStartRequest
+// PostAPIAuthRecoveryStartJSONRequestBody defines body for PostAPIAuthRecoveryStart for application/json ContentType.
+type PostAPIAuthRecoveryStartJSONRequestBody = AuthRecoveryStartRequest
 
-// PostApiAuthRecoveryVerifyJSONRequestBody defines body for PostApiAuthRecoveryVerify for application/json ContentType.
-type PostApiAuthRecoveryVerifyJSONRequestBody = AuthRecoveryVerifyRequest
+// PostAPIAuthRecoveryVerifyJSONRequestBody defines body for PostAPIAuthRecoveryVerify for application/json ContentType.
+type PostAPIAuthRecoveryVerifyJSONRequestBody = AuthRecoveryVerifyRequest
 
-// PostApiV1OrdersCancelJSONRequestBody defines body for PostApiV1OrdersCancel for application/json ContentType.
-type PostApiV1OrdersCancelJSONRequestBody = CancelOrderRequest
+// PostAPIV1OrdersCancelJSONRequestBody defines body for PostAPIV1OrdersCancel for application/json ContentType.
+type PostAPIV1OrdersCancelJSONRequestBody = CancelOrderRequest
 
-// PostApiV1OrdersIoiJSONRequestBody defines body for PostApiV1OrdersIoi for application/json ContentType.
-type PostApiV1OrdersIoiJSONRequestBody = IOIRequest
+// PostAPIV1OrdersIoiJSONRequestBody defines body for PostAPIV1OrdersIoi for application/json ContentType.
+type PostAPIV1OrdersIoiJSONRequestBody = IOIRequest
 
-// PostApiV1OrdersKquoteJSONRequestBody defines body for PostApiV1OrdersKquote for application/json ContentType.
-type PostApiV1OrdersKquoteJSONRequestBody = KQuoteRequest
+// PostAPIV1OrdersKquoteJSONRequestBody defines body for PostAPIV1OrdersKquote for application/json ContentType.
+type PostAPIV1OrdersKquoteJSONRequestBody = KQuoteRequest
 
-// PostApiV1OrdersKquoteCancelJSONRequestBody defines body for PostApiV1OrdersKquoteCancel for application/json ContentType.
-type PostApiV1OrdersKquoteCancelJSONRequestBody = KQuoteCancelRequest
+// PostAPIV1OrdersKquoteCancelJSONRequestBody defines body for PostAPIV1OrdersKquoteCancel for application/json ContentType.
+type PostAPIV1OrdersKquoteCancelJSONRequestBody = KQuoteCancelRequest
 
-// PostApiV1OrdersNewJSONRequestBody defines body for PostApiV1OrdersNew for application/json ContentType.
-type PostApiV1OrdersNewJSONRequestBody = NewOrderRequest
+// PostAPIV1OrdersNewJSONRequestBody defines body for PostAPIV1OrdersNew for application/json ContentType.
+type PostAPIV1OrdersNewJSONRequestBody = NewOrderRequest
 
-// PostApiV1OrdersQuoteJSONRequestBody defines body for PostApiV1OrdersQuote for application/json ContentType.
-type PostApiV1OrdersQuoteJSONRequestBody = QuoteRequest
+// PostAPIV1OrdersQuoteJSONRequestBody defines body for PostAPIV1OrdersQuote for application/json ContentType.
+type PostAPIV1OrdersQuoteJSONRequestBody = QuoteRequest
 
-// PostApiV1OrdersQuoteResponseJSONRequestBody defines body for PostApiV1OrdersQuoteResponse for application/json ContentType.
-type PostApiV1OrdersQuoteResponseJSONRequestBody = QuoteResponseRequest
+// PostAPIV1OrdersQuoteResponseJSONRequestBody defines body for PostAPIV1OrdersQuoteResponse for application/json ContentType.
+type PostAPIV1OrdersQuoteResponseJSONRequestBody = QuoteResponseRequest
 
-// PostApiV1OrdersReplaceJSONRequestBody defines body for PostApiV1OrdersReplace for application/json ContentType.
-type PostApiV1OrdersReplaceJSONRequestBody = ReplaceOrderRequest
+// PostAPIV1OrdersReplaceJSONRequestBody defines body for PostAPIV1OrdersReplace for application/json ContentType.
+type PostAPIV1OrdersReplaceJSONRequestBody = ReplaceOrderRequest
 
-// DeleteApiV1UtilAdminPermissionsJSONRequestBody defines body for DeleteApiV1UtilAdminPermissions for application/json ContentType.
-type DeleteApiV1UtilAdminPermissionsJSONRequestBody = RevokePermissionPayload
+// DeleteAPIV1UtilAdminPermissionsJSONRequestBody defines body for DeleteAPIV1UtilAdminPermissions for application/json ContentType.
+type DeleteAPIV1UtilAdminPermissionsJSONRequestBody = RevokePermissionPayload
 
-// PostApiV1UtilAdminPermissionsJSONRequestBody defines body for PostApiV1UtilAdminPermissions for application/json ContentType.
-type PostApiV1UtilAdminPermissionsJSONRequestBody = GrantPermissionPayload
+// PostAPIV1UtilAdminPermissionsJSONRequestBody defines body for PostAPIV1UtilAdminPermissions for application/json ContentType.
+type PostAPIV1UtilAdminPermissionsJSONRequestBody = GrantPermissionPayload
 
-// DeleteApiV1UtilFirmsTradersJSONRequestBody defines body for DeleteApiV1UtilFirmsTraders for application/json ContentType.
-type DeleteApiV1UtilFirmsTradersJSONRequestBody = FirmTraderPayload
+// DeleteAPIV1UtilFirmsTradersJSONRequestBody defines body for DeleteAPIV1UtilFirmsTraders for application/json ContentType.
+type DeleteAPIV1UtilFirmsTradersJSONRequestBody = FirmTraderPayload
 
-// PostApiV1UtilFirmsTradersJSONRequestBody defines body for PostApiV1UtilFirmsTraders for application/json ContentType.
-type PostApiV1UtilFirmsTradersJSONRequestBody = FirmTraderPayload
+// PostAPIV1UtilFirmsTradersJSONRequestBody defines body for PostAPIV1UtilFirmsTraders for application/json ContentType.
+type PostAPIV1UtilFirmsTradersJSONRequestBody = FirmTraderPayload
 
-// PostApiV1UtilGroupsJSONRequestBody defines body for PostApiV1UtilGroups for application/json ContentType.
-type PostApiV1UtilGroupsJSONRequestBody = CreateGroupPayload
+// PostAPIV1UtilGroupsJSONRequestBody defines body for PostAPIV1UtilGroups for application/json ContentType.
+type PostAPIV1UtilGroupsJSONRequestBody = CreateGroupPayload
 
-// DeleteApiV1UtilGroupsMembersJSONRequestBody defines body for DeleteApiV1UtilGroupsMembers for application/json ContentType.
-type DeleteApiV1UtilGroupsMembersJSONRequestBody = RemoveMemberPayload
+// DeleteAPIV1UtilGroupsMembersJSONRequestBody defines body for DeleteAPIV1UtilGroupsMembers for application/json ContentType.
+type DeleteAPIV1UtilGroupsMembersJSONRequestBody = RemoveMemberPayload
 
-// PostApiV1UtilGroupsMoveJSONRequestBody defines body for PostApiV1UtilGroupsMove for application/json ContentType.
-type PostApiV1UtilGroupsMoveJSONRequestBody = MoveAccountPayload
+// PostAPIV1UtilGroupsMoveJSONRequestBody defines body for PostAPIV1UtilGroupsMove for application/json ContentType.
+type PostAPIV1UtilGroupsMoveJSONRequestBody = MoveAccountPayload
 
-// DeleteApiV1UtilReferenceJSONRequestBody defines body for DeleteApiV1UtilReference for application/json ContentType.
-type DeleteApiV1UtilReferenceJSONRequestBody = ReferenceValuePayload
+// DeleteAPIV1UtilReferenceJSONRequestBody defines body for DeleteAPIV1UtilReference for application/json ContentType.
+type DeleteAPIV1UtilReferenceJSONRequestBody = ReferenceValuePayload
 
-// PostApiV1UtilReferenceJSONRequestBody defines body for PostApiV1UtilReference for application/json ContentType.
-type PostApiV1UtilReferenceJSONRequestBody = ReferenceValuePayload
+// PostAPIV1UtilReferenceJSONRequestBody defines body for PostAPIV1UtilReference for application/json ContentType.
+type PostAPIV1UtilReferenceJSONRequestBody = ReferenceValuePayload
 
-// PostApiV1UtilRequestsJSONRequestBody defines body for PostApiV1UtilRequests for application/json ContentType.
-type PostApiV1UtilRequestsJSONRequestBody = WorkflowRequestPayload
+// PostAPIV1UtilRequestsJSONRequestBody defines body for PostAPIV1UtilRequests for application/json ContentType.
+type PostAPIV1UtilRequestsJSONRequestBody = WorkflowRequestPayload
 
-// PostApiV1UtilRequestsRequestIdApproveJSONRequestBody defines body for PostApiV1UtilRequestsRequestIdApprove for application/json ContentType.
-type PostApiV1UtilRequestsRequestIdApproveJSONRequestBody = ReviewNote
+// PostAPIV1UtilRequestsRequestIDApproveJSONRequestBody defines body for PostAPIV1UtilRequestsRequestIDApprove for application/json ContentType.
+type PostAPIV1UtilRequestsRequestIDApproveJSONRequestBody = ReviewNote
 
-// PostApiV1UtilRequestsRequestIdRejectJSONRequestBody defines body for PostApiV1UtilRequestsRequestIdReject for application/json ContentType.
-type PostApiV1UtilRequestsRequestIdRejectJSONRequestBody = ReviewNote
+// PostAPIV1UtilRequestsRequestIDRejectJSONRequestBody defines body for PostAPIV1UtilRequestsRequestIDReject for application/json ContentType.
+type PostAPIV1UtilRequestsRequestIDRejectJSONRequestBody = ReviewNote
 
 // Getter for additional properties for AuthIdentity. Returns the specified
 // element and whether it was found
@@ -1603,7 +1603,7 @@ func (a *AuthIdentity) UnmarshalJSON(b []byte) error {
 	}
 
 	if raw, found := object["id"]; found {
-		err = json.Unmarshal(raw, &a.Id)
+		err = json.Unmarshal(raw, &a.ID)
 		if err != nil {
 			return fmt.Errorf("error reading 'id': %w", err)
 		}
@@ -1637,8 +1637,8 @@ func (a AuthIdentity) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	if a.Id != nil {
-		object["id"], err = json.Marshal(a.Id)
+	if a.ID != nil {
+		object["id"], err = json.Marshal(a.ID)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'id': %w", err)
 		}
@@ -1718,7 +1718,7 @@ func (a *AuthSession) UnmarshalJSON(b []byte) error {
 	}
 
 	if raw, found := object["id"]; found {
-		err = json.Unmarshal(raw, &a.Id)
+		err = json.Unmarshal(raw, &a.ID)
 		if err != nil {
 			return fmt.Errorf("error reading 'id': %w", err)
 		}
@@ -1788,8 +1788,8 @@ func (a AuthSession) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	if a.Id != nil {
-		object["id"], err = json.Marshal(a.Id)
+	if a.ID != nil {
+		object["id"], err = json.Marshal(a.ID)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'id': %w", err)
 		}
@@ -1818,25 +1818,25 @@ func (a AuthSession) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
-// Getter for additional properties for JsonWebKeySet_Keys_Item. Returns the specified
+// Getter for additional properties for JSONWebKeySet_Keys_Item. Returns the specified
 // element and whether it was found
-func (a JsonWebKeySet_Keys_Item) Get(fieldName string) (value interface{}, found bool) {
+func (a JSONWebKeySet_Keys_Item) Get(fieldName string) (value interface{}, found bool) {
 	if a.AdditionalProperties != nil {
 		value, found = a.AdditionalProperties[fieldName]
 	}
 	return
 }
 
-// Setter for additional properties for JsonWebKeySet_Keys_Item
-func (a *JsonWebKeySet_Keys_Item) Set(fieldName string, value interface{}) {
+// Setter for additional properties for JSONWebKeySet_Keys_Item
+func (a *JSONWebKeySet_Keys_Item) Set(fieldName string, value interface{}) {
 	if a.AdditionalProperties == nil {
 		a.AdditionalProperties = make(map[string]interface{})
 	}
 	a.AdditionalProperties[fieldName] = value
 }
 
-// Override default JSON handling for JsonWebKeySet_Keys_Item to handle AdditionalProperties
-func (a *JsonWebKeySet_Keys_Item) UnmarshalJSON(b []byte) error {
+// Override default JSON handling for JSONWebKeySet_Keys_Item to handle AdditionalProperties
+func (a *JSONWebKeySet_Keys_Item) UnmarshalJSON(b []byte) error {
 	object := make(map[string]json.RawMessage)
 	err := json.Unmarshal(b, &object)
 	if err != nil {
@@ -1889,8 +1889,8 @@ func (a *JsonWebKeySet_Keys_Item) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Override default JSON handling for JsonWebKeySet_Keys_Item to handle AdditionalProperties
-func (a JsonWebKeySet_Keys_Item) MarshalJSON() ([]byte, error) {
+// Override default JSON handling for JSONWebKeySet_Keys_Item to handle AdditionalProperties
+func (a JSONWebKeySet_Keys_Item) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
@@ -2404,159 +2404,159 @@ type ServerInterface interface {
 	// GetJwks Signing keys
 	// (GET /.well-known/jwks.json)
 	GetJwks(ctx echo.Context) error
-	// PostApiAuthLogin Sign in
+	// PostAPIAuthLogin Sign in
 	// (POST /api/auth/login)
-	PostApiAuthLogin(ctx echo.Context) error
-	// PostApiAuthLogout Sign out
+	PostAPIAuthLogin(ctx echo.Context) error
+	// PostAPIAuthLogout Sign out
 	// (POST /api/auth/logout)
-	PostApiAuthLogout(ctx echo.Context, params PostApiAuthLogoutParams) error
-	// PostApiAuthRecoveryResetPassword Set a new password
+	PostAPIAuthLogout(ctx echo.Context, params PostAPIAuthLogoutParams) error
+	// PostAPIAuthRecoveryResetPassword Set a new password
 	// (POST /api/auth/recovery/reset-password)
-	PostApiAuthRecoveryResetPassword(ctx echo.Context) error
-	// PostApiAuthRecoveryStart Begin account recovery
+	PostAPIAuthRecoveryResetPassword(ctx echo.Context) error
+	// PostAPIAuthRecoveryStart Begin account recovery
 	// (POST /api/auth/recovery/start)
-	PostApiAuthRecoveryStart(ctx echo.Context) error
-	// PostApiAuthRecoveryVerify Check the recovery code
+	PostAPIAuthRecoveryStart(ctx echo.Context) error
+	// PostAPIAuthRecoveryVerify Check the recovery code
 	// (POST /api/auth/recovery/verify)
-	PostApiAuthRecoveryVerify(ctx echo.Context) error
-	// GetApiAuthSession Current session
+	PostAPIAuthRecoveryVerify(ctx echo.Context) error
+	// GetAPIAuthSession Current session
 	// (GET /api/auth/session)
-	GetApiAuthSession(ctx echo.Context, params GetApiAuthSessionParams) error
-	// GetApiV1OmsAdminMappings Account mappings
+	GetAPIAuthSession(ctx echo.Context, params GetAPIAuthSessionParams) error
+	// GetAPIV1OmsAdminMappings Account mappings
 	// (GET /api/v1/oms/admin/mappings)
-	GetApiV1OmsAdminMappings(ctx echo.Context) error
-	// GetApiV1OmsAdminMappingsAccountCode Account mapping
+	GetAPIV1OmsAdminMappings(ctx echo.Context) error
+	// GetAPIV1OmsAdminMappingsAccountCode Account mapping
 	// (GET /api/v1/oms/admin/mappings/{account_code})
-	GetApiV1OmsAdminMappingsAccountCode(ctx echo.Context, accountCode AccountCode) error
-	// GetApiV1OmsHealth OMS health
+	GetAPIV1OmsAdminMappingsAccountCode(ctx echo.Context, accountCode AccountCode) error
+	// GetAPIV1OmsHealth OMS health
 	// (GET /api/v1/oms/health)
-	GetApiV1OmsHealth(ctx echo.Context) error
-	// GetApiV1OmsRiskAccounts Balances
+	GetAPIV1OmsHealth(ctx echo.Context) error
+	// GetAPIV1OmsRiskAccounts Balances
 	// (GET /api/v1/oms/risk/accounts)
-	GetApiV1OmsRiskAccounts(ctx echo.Context) error
-	// GetApiV1OmsRiskAccountsAccountId Balance
+	GetAPIV1OmsRiskAccounts(ctx echo.Context) error
+	// GetAPIV1OmsRiskAccountsAccountID Balance
 	// (GET /api/v1/oms/risk/accounts/{account_id})
-	GetApiV1OmsRiskAccountsAccountId(ctx echo.Context, accountId AccountID) error
-	// GetApiV1OmsRiskRules Risk rules
+	GetAPIV1OmsRiskAccountsAccountID(ctx echo.Context, accountID AccountID) error
+	// GetAPIV1OmsRiskRules Risk rules
 	// (GET /api/v1/oms/risk/rules)
-	GetApiV1OmsRiskRules(ctx echo.Context) error
-	// PostApiV1OrdersCancel Cancel order
+	GetAPIV1OmsRiskRules(ctx echo.Context) error
+	// PostAPIV1OrdersCancel Cancel order
 	// (POST /api/v1/orders/cancel)
-	PostApiV1OrdersCancel(ctx echo.Context) error
-	// GetApiV1OrdersHealthz Order entry health
+	PostAPIV1OrdersCancel(ctx echo.Context) error
+	// GetAPIV1OrdersHealthz Order entry health
 	// (GET /api/v1/orders/healthz)
-	GetApiV1OrdersHealthz(ctx echo.Context) error
-	// PostApiV1OrdersIoi New IOI
+	GetAPIV1OrdersHealthz(ctx echo.Context) error
+	// PostAPIV1OrdersIoi New IOI
 	// (POST /api/v1/orders/ioi)
-	PostApiV1OrdersIoi(ctx echo.Context) error
-	// PostApiV1OrdersKquote KRX quote
+	PostAPIV1OrdersIoi(ctx echo.Context) error
+	// PostAPIV1OrdersKquote KRX quote
 	// (POST /api/v1/orders/kquote)
-	PostApiV1OrdersKquote(ctx echo.Context) error
-	// PostApiV1OrdersKquoteCancel Cancel KRX quote
+	PostAPIV1OrdersKquote(ctx echo.Context) error
+	// PostAPIV1OrdersKquoteCancel Cancel KRX quote
 	// (POST /api/v1/orders/kquote-cancel)
-	PostApiV1OrdersKquoteCancel(ctx echo.Context) error
-	// PostApiV1OrdersNew New order
+	PostAPIV1OrdersKquoteCancel(ctx echo.Context) error
+	// PostAPIV1OrdersNew New order
 	// (POST /api/v1/orders/new)
-	PostApiV1OrdersNew(ctx echo.Context) error
-	// PostApiV1OrdersQuote FIX quote
+	PostAPIV1OrdersNew(ctx echo.Context) error
+	// PostAPIV1OrdersQuote FIX quote
 	// (POST /api/v1/orders/quote)
-	PostApiV1OrdersQuote(ctx echo.Context) error
-	// PostApiV1OrdersQuoteResponse Answer a quote
+	PostAPIV1OrdersQuote(ctx echo.Context) error
+	// PostAPIV1OrdersQuoteResponse Answer a quote
 	// (POST /api/v1/orders/quote-response)
-	PostApiV1OrdersQuoteResponse(ctx echo.Context) error
-	// PostApiV1OrdersReplace Replace order
+	PostAPIV1OrdersQuoteResponse(ctx echo.Context) error
+	// PostAPIV1OrdersReplace Replace order
 	// (POST /api/v1/orders/replace)
-	PostApiV1OrdersReplace(ctx echo.Context) error
-	// GetApiV1OrdersRiskRules Order reject rules
+	PostAPIV1OrdersReplace(ctx echo.Context) error
+	// GetAPIV1OrdersRiskRules Order reject rules
 	// (GET /api/v1/orders/risk/rules)
-	GetApiV1OrdersRiskRules(ctx echo.Context) error
-	// DeleteApiV1UtilAdminPermissions Withdraw access
+	GetAPIV1OrdersRiskRules(ctx echo.Context) error
+	// DeleteAPIV1UtilAdminPermissions Withdraw access
 	// (DELETE /api/v1/util/admin/permissions)
-	DeleteApiV1UtilAdminPermissions(ctx echo.Context) error
-	// GetApiV1UtilAdminPermissions All grants
+	DeleteAPIV1UtilAdminPermissions(ctx echo.Context) error
+	// GetAPIV1UtilAdminPermissions All grants
 	// (GET /api/v1/util/admin/permissions)
-	GetApiV1UtilAdminPermissions(ctx echo.Context) error
-	// PostApiV1UtilAdminPermissions Grant access
+	GetAPIV1UtilAdminPermissions(ctx echo.Context) error
+	// PostAPIV1UtilAdminPermissions Grant access
 	// (POST /api/v1/util/admin/permissions)
-	PostApiV1UtilAdminPermissions(ctx echo.Context) error
-	// GetApiV1UtilAudit Audit trail
+	PostAPIV1UtilAdminPermissions(ctx echo.Context) error
+	// GetAPIV1UtilAudit Audit trail
 	// (GET /api/v1/util/audit)
-	GetApiV1UtilAudit(ctx echo.Context) error
-	// DeleteApiV1UtilFirmsTraders Unmap firm trader
+	GetAPIV1UtilAudit(ctx echo.Context) error
+	// DeleteAPIV1UtilFirmsTraders Unmap firm trader
 	// (DELETE /api/v1/util/firms/traders)
-	DeleteApiV1UtilFirmsTraders(ctx echo.Context) error
-	// GetApiV1UtilFirmsTraders Firm traders
+	DeleteAPIV1UtilFirmsTraders(ctx echo.Context) error
+	// GetAPIV1UtilFirmsTraders Firm traders
 	// (GET /api/v1/util/firms/traders)
-	GetApiV1UtilFirmsTraders(ctx echo.Context, params GetApiV1UtilFirmsTradersParams) error
-	// PostApiV1UtilFirmsTraders Map firm trader
+	GetAPIV1UtilFirmsTraders(ctx echo.Context, params GetAPIV1UtilFirmsTradersParams) error
+	// PostAPIV1UtilFirmsTraders Map firm trader
 	// (POST /api/v1/util/firms/traders)
-	PostApiV1UtilFirmsTraders(ctx echo.Context) error
-	// GetApiV1UtilGroups Groups
+	PostAPIV1UtilFirmsTraders(ctx echo.Context) error
+	// GetAPIV1UtilGroups Groups
 	// (GET /api/v1/util/groups)
-	GetApiV1UtilGroups(ctx echo.Context) error
-	// PostApiV1UtilGroups New group
+	GetAPIV1UtilGroups(ctx echo.Context) error
+	// PostAPIV1UtilGroups New group
 	// (POST /api/v1/util/groups)
-	PostApiV1UtilGroups(ctx echo.Context) error
-	// DeleteApiV1UtilGroupsMembers Remove from group
+	PostAPIV1UtilGroups(ctx echo.Context) error
+	// DeleteAPIV1UtilGroupsMembers Remove from group
 	// (DELETE /api/v1/util/groups/members)
-	DeleteApiV1UtilGroupsMembers(ctx echo.Context) error
-	// GetApiV1UtilGroupsMembers Group members
+	DeleteAPIV1UtilGroupsMembers(ctx echo.Context) error
+	// GetAPIV1UtilGroupsMembers Group members
 	// (GET /api/v1/util/groups/members)
-	GetApiV1UtilGroupsMembers(ctx echo.Context) error
-	// PostApiV1UtilGroupsMove Move to group
+	GetAPIV1UtilGroupsMembers(ctx echo.Context) error
+	// PostAPIV1UtilGroupsMove Move to group
 	// (POST /api/v1/util/groups/move)
-	PostApiV1UtilGroupsMove(ctx echo.Context) error
-	// GetApiV1UtilHealth REST liveness
+	PostAPIV1UtilGroupsMove(ctx echo.Context) error
+	// GetAPIV1UtilHealth REST liveness
 	// (GET /api/v1/util/health)
-	GetApiV1UtilHealth(ctx echo.Context) error
+	GetAPIV1UtilHealth(ctx echo.Context) error
 	// ListIoiAdvertisements IOI board
 	// (GET /api/v1/util/ioi/advertisements)
 	ListIoiAdvertisements(ctx echo.Context, params ListIoiAdvertisementsParams) error
-	// GetApiV1UtilLatencyMetrics Latency summary
+	// GetAPIV1UtilLatencyMetrics Latency summary
 	// (GET /api/v1/util/latency/metrics)
-	GetApiV1UtilLatencyMetrics(ctx echo.Context, params GetApiV1UtilLatencyMetricsParams) error
-	// GetApiV1UtilLatencyRaw Latency records
+	GetAPIV1UtilLatencyMetrics(ctx echo.Context, params GetAPIV1UtilLatencyMetricsParams) error
+	// GetAPIV1UtilLatencyRaw Latency records
 	// (GET /api/v1/util/latency/raw)
-	GetApiV1UtilLatencyRaw(ctx echo.Context, params GetApiV1UtilLatencyRawParams) error
-	// GetApiV1UtilLatencyStages Latency by stage
+	GetAPIV1UtilLatencyRaw(ctx echo.Context, params GetAPIV1UtilLatencyRawParams) error
+	// GetAPIV1UtilLatencyStages Latency by stage
 	// (GET /api/v1/util/latency/stages)
-	GetApiV1UtilLatencyStages(ctx echo.Context, params GetApiV1UtilLatencyStagesParams) error
-	// GetApiV1UtilOrders Orders you may see
+	GetAPIV1UtilLatencyStages(ctx echo.Context, params GetAPIV1UtilLatencyStagesParams) error
+	// GetAPIV1UtilOrders Orders you may see
 	// (GET /api/v1/util/orders)
-	GetApiV1UtilOrders(ctx echo.Context, params GetApiV1UtilOrdersParams) error
-	// GetApiV1UtilPermissions My grants
+	GetAPIV1UtilOrders(ctx echo.Context, params GetAPIV1UtilOrdersParams) error
+	// GetAPIV1UtilPermissions My grants
 	// (GET /api/v1/util/permissions)
-	GetApiV1UtilPermissions(ctx echo.Context) error
-	// DeleteApiV1UtilReference Remove reference value
+	GetAPIV1UtilPermissions(ctx echo.Context) error
+	// DeleteAPIV1UtilReference Remove reference value
 	// (DELETE /api/v1/util/reference)
-	DeleteApiV1UtilReference(ctx echo.Context) error
-	// GetApiV1UtilReference Reference list
+	DeleteAPIV1UtilReference(ctx echo.Context) error
+	// GetAPIV1UtilReference Reference list
 	// (GET /api/v1/util/reference)
-	GetApiV1UtilReference(ctx echo.Context, params GetApiV1UtilReferenceParams) error
-	// PostApiV1UtilReference Add reference value
+	GetAPIV1UtilReference(ctx echo.Context, params GetAPIV1UtilReferenceParams) error
+	// PostAPIV1UtilReference Add reference value
 	// (POST /api/v1/util/reference)
-	PostApiV1UtilReference(ctx echo.Context) error
-	// GetApiV1UtilRequests Requests
+	PostAPIV1UtilReference(ctx echo.Context) error
+	// GetAPIV1UtilRequests Requests
 	// (GET /api/v1/util/requests)
-	GetApiV1UtilRequests(ctx echo.Context) error
-	// PostApiV1UtilRequests File a request
+	GetAPIV1UtilRequests(ctx echo.Context) error
+	// PostAPIV1UtilRequests File a request
 	// (POST /api/v1/util/requests)
-	PostApiV1UtilRequests(ctx echo.Context) error
-	// GetApiV1UtilRequestsRequestId One request
+	PostAPIV1UtilRequests(ctx echo.Context) error
+	// GetAPIV1UtilRequestsRequestID One request
 	// (GET /api/v1/util/requests/{requestId})
-	GetApiV1UtilRequestsRequestId(ctx echo.Context, requestId RequestID) error
-	// PostApiV1UtilRequestsRequestIdApprove Approve
+	GetAPIV1UtilRequestsRequestID(ctx echo.Context, requestID RequestID) error
+	// PostAPIV1UtilRequestsRequestIDApprove Approve
 	// (POST /api/v1/util/requests/{requestId}/approve)
-	PostApiV1UtilRequestsRequestIdApprove(ctx echo.Context, requestId RequestID) error
-	// PostApiV1UtilRequestsRequestIdCancel Withdraw
+	PostAPIV1UtilRequestsRequestIDApprove(ctx echo.Context, requestID RequestID) error
+	// PostAPIV1UtilRequestsRequestIDCancel Withdraw
 	// (POST /api/v1/util/requests/{requestId}/cancel)
-	PostApiV1UtilRequestsRequestIdCancel(ctx echo.Context, requestId RequestID) error
-	// PostApiV1UtilRequestsRequestIdReject Reject
+	PostAPIV1UtilRequestsRequestIDCancel(ctx echo.Context, requestID RequestID) error
+	// PostAPIV1UtilRequestsRequestIDReject Reject
 	// (POST /api/v1/util/requests/{requestId}/reject)
-	PostApiV1UtilRequestsRequestIdReject(ctx echo.Context, requestId RequestID) error
-	// GetApiV1UtilSearch Find accounts
+	PostAPIV1UtilRequestsRequestIDReject(ctx echo.Context, requestID RequestID) error
+	// GetAPIV1UtilSearch Find accounts
 	// (GET /api/v1/util/search)
-	GetApiV1UtilSearch(ctx echo.Context, params GetApiV1UtilSearchParams) error
+	GetAPIV1UtilSearch(ctx echo.Context, params GetAPIV1UtilSearchParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -2573,21 +2573,21 @@ func (w *ServerInterfaceWrapper) GetJwks(ctx echo.Context) error {
 	return err
 }
 
-// PostApiAuthLogin converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiAuthLogin(ctx echo.Context) error {
+// PostAPIAuthLogin converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIAuthLogin(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiAuthLogin(ctx)
+	err = w.Handler.PostAPIAuthLogin(ctx)
 	return err
 }
 
-// PostApiAuthLogout converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiAuthLogout(ctx echo.Context) error {
+// PostAPIAuthLogout converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIAuthLogout(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params PostApiAuthLogoutParams
+	var params PostAPIAuthLogoutParams
 
 	headers := ctx.Request().Header
 	// ------------- Required header parameter "X-Session-Token" -------------
@@ -2609,43 +2609,43 @@ func (w *ServerInterfaceWrapper) PostApiAuthLogout(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiAuthLogout(ctx, params)
+	err = w.Handler.PostAPIAuthLogout(ctx, params)
 	return err
 }
 
-// PostApiAuthRecoveryResetPassword converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiAuthRecoveryResetPassword(ctx echo.Context) error {
+// PostAPIAuthRecoveryResetPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIAuthRecoveryResetPassword(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiAuthRecoveryResetPassword(ctx)
+	err = w.Handler.PostAPIAuthRecoveryResetPassword(ctx)
 	return err
 }
 
-// PostApiAuthRecoveryStart converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiAuthRecoveryStart(ctx echo.Context) error {
+// PostAPIAuthRecoveryStart converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIAuthRecoveryStart(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiAuthRecoveryStart(ctx)
+	err = w.Handler.PostAPIAuthRecoveryStart(ctx)
 	return err
 }
 
-// PostApiAuthRecoveryVerify converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiAuthRecoveryVerify(ctx echo.Context) error {
+// PostAPIAuthRecoveryVerify converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIAuthRecoveryVerify(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiAuthRecoveryVerify(ctx)
+	err = w.Handler.PostAPIAuthRecoveryVerify(ctx)
 	return err
 }
 
-// GetApiAuthSession converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiAuthSession(ctx echo.Context) error {
+// GetAPIAuthSession converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIAuthSession(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiAuthSessionParams
+	var params GetAPIAuthSessionParams
 
 	headers := ctx.Request().Header
 	// ------------- Required header parameter "X-Session-Token" -------------
@@ -2667,21 +2667,21 @@ func (w *ServerInterfaceWrapper) GetApiAuthSession(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiAuthSession(ctx, params)
+	err = w.Handler.GetAPIAuthSession(ctx, params)
 	return err
 }
 
-// GetApiV1OmsAdminMappings converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OmsAdminMappings(ctx echo.Context) error {
+// GetAPIV1OmsAdminMappings converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OmsAdminMappings(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OmsAdminMappings(ctx)
+	err = w.Handler.GetAPIV1OmsAdminMappings(ctx)
 	return err
 }
 
-// GetApiV1OmsAdminMappingsAccountCode converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OmsAdminMappingsAccountCode(ctx echo.Context) error {
+// GetAPIV1OmsAdminMappingsAccountCode converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OmsAdminMappingsAccountCode(ctx echo.Context) error {
 	var err error
 	// ------------- Path parameter "account_code" -------------
 	var accountCode AccountCode
@@ -2692,266 +2692,266 @@ func (w *ServerInterfaceWrapper) GetApiV1OmsAdminMappingsAccountCode(ctx echo.Co
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OmsAdminMappingsAccountCode(ctx, accountCode)
+	err = w.Handler.GetAPIV1OmsAdminMappingsAccountCode(ctx, accountCode)
 	return err
 }
 
-// GetApiV1OmsHealth converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OmsHealth(ctx echo.Context) error {
+// GetAPIV1OmsHealth converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OmsHealth(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OmsHealth(ctx)
+	err = w.Handler.GetAPIV1OmsHealth(ctx)
 	return err
 }
 
-// GetApiV1OmsRiskAccounts converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OmsRiskAccounts(ctx echo.Context) error {
+// GetAPIV1OmsRiskAccounts converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OmsRiskAccounts(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OmsRiskAccounts(ctx)
+	err = w.Handler.GetAPIV1OmsRiskAccounts(ctx)
 	return err
 }
 
-// GetApiV1OmsRiskAccountsAccountId converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OmsRiskAccountsAccountId(ctx echo.Context) error {
+// GetAPIV1OmsRiskAccountsAccountID converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OmsRiskAccountsAccountID(ctx echo.Context) error {
 	var err error
 	// ------------- Path parameter "account_id" -------------
-	var accountId AccountID
+	var accountID AccountID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "account_id", ctx.Param("account_id"), &accountId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "account_id", ctx.Param("account_id"), &accountID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter account_id: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OmsRiskAccountsAccountId(ctx, accountId)
+	err = w.Handler.GetAPIV1OmsRiskAccountsAccountID(ctx, accountID)
 	return err
 }
 
-// GetApiV1OmsRiskRules converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OmsRiskRules(ctx echo.Context) error {
+// GetAPIV1OmsRiskRules converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OmsRiskRules(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OmsRiskRules(ctx)
+	err = w.Handler.GetAPIV1OmsRiskRules(ctx)
 	return err
 }
 
-// PostApiV1OrdersCancel converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersCancel(ctx echo.Context) error {
+// PostAPIV1OrdersCancel converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersCancel(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersCancel(ctx)
+	err = w.Handler.PostAPIV1OrdersCancel(ctx)
 	return err
 }
 
-// GetApiV1OrdersHealthz converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OrdersHealthz(ctx echo.Context) error {
+// GetAPIV1OrdersHealthz converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OrdersHealthz(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OrdersHealthz(ctx)
+	err = w.Handler.GetAPIV1OrdersHealthz(ctx)
 	return err
 }
 
-// PostApiV1OrdersIoi converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersIoi(ctx echo.Context) error {
+// PostAPIV1OrdersIoi converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersIoi(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersIoi(ctx)
+	err = w.Handler.PostAPIV1OrdersIoi(ctx)
 	return err
 }
 
-// PostApiV1OrdersKquote converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersKquote(ctx echo.Context) error {
+// PostAPIV1OrdersKquote converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersKquote(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersKquote(ctx)
+	err = w.Handler.PostAPIV1OrdersKquote(ctx)
 	return err
 }
 
-// PostApiV1OrdersKquoteCancel converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersKquoteCancel(ctx echo.Context) error {
+// PostAPIV1OrdersKquoteCancel converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersKquoteCancel(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersKquoteCancel(ctx)
+	err = w.Handler.PostAPIV1OrdersKquoteCancel(ctx)
 	return err
 }
 
-// PostApiV1OrdersNew converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersNew(ctx echo.Context) error {
+// PostAPIV1OrdersNew converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersNew(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersNew(ctx)
+	err = w.Handler.PostAPIV1OrdersNew(ctx)
 	return err
 }
 
-// PostApiV1OrdersQuote converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersQuote(ctx echo.Context) error {
+// PostAPIV1OrdersQuote converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersQuote(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersQuote(ctx)
+	err = w.Handler.PostAPIV1OrdersQuote(ctx)
 	return err
 }
 
-// PostApiV1OrdersQuoteResponse converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersQuoteResponse(ctx echo.Context) error {
+// PostAPIV1OrdersQuoteResponse converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersQuoteResponse(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersQuoteResponse(ctx)
+	err = w.Handler.PostAPIV1OrdersQuoteResponse(ctx)
 	return err
 }
 
-// PostApiV1OrdersReplace converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1OrdersReplace(ctx echo.Context) error {
+// PostAPIV1OrdersReplace converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1OrdersReplace(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1OrdersReplace(ctx)
+	err = w.Handler.PostAPIV1OrdersReplace(ctx)
 	return err
 }
 
-// GetApiV1OrdersRiskRules converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1OrdersRiskRules(ctx echo.Context) error {
+// GetAPIV1OrdersRiskRules converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1OrdersRiskRules(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1OrdersRiskRules(ctx)
+	err = w.Handler.GetAPIV1OrdersRiskRules(ctx)
 	return err
 }
 
-// DeleteApiV1UtilAdminPermissions converts echo context to params.
-func (w *ServerInterfaceWrapper) DeleteApiV1UtilAdminPermissions(ctx echo.Context) error {
+// DeleteAPIV1UtilAdminPermissions converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAPIV1UtilAdminPermissions(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteApiV1UtilAdminPermissions(ctx)
+	err = w.Handler.DeleteAPIV1UtilAdminPermissions(ctx)
 	return err
 }
 
-// GetApiV1UtilAdminPermissions converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilAdminPermissions(ctx echo.Context) error {
+// GetAPIV1UtilAdminPermissions converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilAdminPermissions(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilAdminPermissions(ctx)
+	err = w.Handler.GetAPIV1UtilAdminPermissions(ctx)
 	return err
 }
 
-// PostApiV1UtilAdminPermissions converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilAdminPermissions(ctx echo.Context) error {
+// PostAPIV1UtilAdminPermissions converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilAdminPermissions(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilAdminPermissions(ctx)
+	err = w.Handler.PostAPIV1UtilAdminPermissions(ctx)
 	return err
 }
 
-// GetApiV1UtilAudit converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilAudit(ctx echo.Context) error {
+// GetAPIV1UtilAudit converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilAudit(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilAudit(ctx)
+	err = w.Handler.GetAPIV1UtilAudit(ctx)
 	return err
 }
 
-// DeleteApiV1UtilFirmsTraders converts echo context to params.
-func (w *ServerInterfaceWrapper) DeleteApiV1UtilFirmsTraders(ctx echo.Context) error {
+// DeleteAPIV1UtilFirmsTraders converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAPIV1UtilFirmsTraders(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteApiV1UtilFirmsTraders(ctx)
+	err = w.Handler.DeleteAPIV1UtilFirmsTraders(ctx)
 	return err
 }
 
-// GetApiV1UtilFirmsTraders converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilFirmsTraders(ctx echo.Context) error {
+// GetAPIV1UtilFirmsTraders converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilFirmsTraders(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilFirmsTradersParams
+	var params GetAPIV1UtilFirmsTradersParams
 	// ------------- Optional query parameter "firm_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "firm_id", ctx.QueryParams(), &params.FirmId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "firm_id", ctx.QueryParams(), &params.FirmID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter firm_id: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilFirmsTraders(ctx, params)
+	err = w.Handler.GetAPIV1UtilFirmsTraders(ctx, params)
 	return err
 }
 
-// PostApiV1UtilFirmsTraders converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilFirmsTraders(ctx echo.Context) error {
+// PostAPIV1UtilFirmsTraders converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilFirmsTraders(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilFirmsTraders(ctx)
+	err = w.Handler.PostAPIV1UtilFirmsTraders(ctx)
 	return err
 }
 
-// GetApiV1UtilGroups converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilGroups(ctx echo.Context) error {
+// GetAPIV1UtilGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilGroups(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilGroups(ctx)
+	err = w.Handler.GetAPIV1UtilGroups(ctx)
 	return err
 }
 
-// PostApiV1UtilGroups converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilGroups(ctx echo.Context) error {
+// PostAPIV1UtilGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilGroups(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilGroups(ctx)
+	err = w.Handler.PostAPIV1UtilGroups(ctx)
 	return err
 }
 
-// DeleteApiV1UtilGroupsMembers converts echo context to params.
-func (w *ServerInterfaceWrapper) DeleteApiV1UtilGroupsMembers(ctx echo.Context) error {
+// DeleteAPIV1UtilGroupsMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAPIV1UtilGroupsMembers(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteApiV1UtilGroupsMembers(ctx)
+	err = w.Handler.DeleteAPIV1UtilGroupsMembers(ctx)
 	return err
 }
 
-// GetApiV1UtilGroupsMembers converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilGroupsMembers(ctx echo.Context) error {
+// GetAPIV1UtilGroupsMembers converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilGroupsMembers(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilGroupsMembers(ctx)
+	err = w.Handler.GetAPIV1UtilGroupsMembers(ctx)
 	return err
 }
 
-// PostApiV1UtilGroupsMove converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilGroupsMove(ctx echo.Context) error {
+// PostAPIV1UtilGroupsMove converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilGroupsMove(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilGroupsMove(ctx)
+	err = w.Handler.PostAPIV1UtilGroupsMove(ctx)
 	return err
 }
 
-// GetApiV1UtilHealth converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilHealth(ctx echo.Context) error {
+// GetAPIV1UtilHealth converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilHealth(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilHealth(ctx)
+	err = w.Handler.GetAPIV1UtilHealth(ctx)
 	return err
 }
 
@@ -3001,12 +3001,12 @@ func (w *ServerInterfaceWrapper) ListIoiAdvertisements(ctx echo.Context) error {
 	return err
 }
 
-// GetApiV1UtilLatencyMetrics converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilLatencyMetrics(ctx echo.Context) error {
+// GetAPIV1UtilLatencyMetrics converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilLatencyMetrics(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilLatencyMetricsParams
+	var params GetAPIV1UtilLatencyMetricsParams
 	// ------------- Optional query parameter "from_ns" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "from_ns", ctx.QueryParams(), &params.FromNs, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
@@ -3043,16 +3043,16 @@ func (w *ServerInterfaceWrapper) GetApiV1UtilLatencyMetrics(ctx echo.Context) er
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilLatencyMetrics(ctx, params)
+	err = w.Handler.GetAPIV1UtilLatencyMetrics(ctx, params)
 	return err
 }
 
-// GetApiV1UtilLatencyRaw converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilLatencyRaw(ctx echo.Context) error {
+// GetAPIV1UtilLatencyRaw converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilLatencyRaw(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilLatencyRawParams
+	var params GetAPIV1UtilLatencyRawParams
 	// ------------- Optional query parameter "from_ns" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "from_ns", ctx.QueryParams(), &params.FromNs, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
@@ -3096,19 +3096,19 @@ func (w *ServerInterfaceWrapper) GetApiV1UtilLatencyRaw(ctx echo.Context) error 
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilLatencyRaw(ctx, params)
+	err = w.Handler.GetAPIV1UtilLatencyRaw(ctx, params)
 	return err
 }
 
-// GetApiV1UtilLatencyStages converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilLatencyStages(ctx echo.Context) error {
+// GetAPIV1UtilLatencyStages converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilLatencyStages(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilLatencyStagesParams
+	var params GetAPIV1UtilLatencyStagesParams
 	// ------------- Optional query parameter "request_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "request_id", ctx.QueryParams(), &params.RequestId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "request_id", ctx.QueryParams(), &params.RequestID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter request_id: %s", err))
 	}
@@ -3149,40 +3149,40 @@ func (w *ServerInterfaceWrapper) GetApiV1UtilLatencyStages(ctx echo.Context) err
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilLatencyStages(ctx, params)
+	err = w.Handler.GetAPIV1UtilLatencyStages(ctx, params)
 	return err
 }
 
-// GetApiV1UtilOrders converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilOrders(ctx echo.Context) error {
+// GetAPIV1UtilOrders converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilOrders(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilOrdersParams
+	var params GetAPIV1UtilOrdersParams
 	// ------------- Optional query parameter "order_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "order_id", ctx.QueryParams(), &params.OrderId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "order_id", ctx.QueryParams(), &params.OrderID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter order_id: %s", err))
 	}
 
 	// ------------- Optional query parameter "original_req_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "original_req_id", ctx.QueryParams(), &params.OriginalReqId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "original_req_id", ctx.QueryParams(), &params.OriginalReqID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter original_req_id: %s", err))
 	}
 
 	// ------------- Optional query parameter "orig_cl_ord_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "orig_cl_ord_id", ctx.QueryParams(), &params.OrigClOrdId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "orig_cl_ord_id", ctx.QueryParams(), &params.OrigClOrdID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter orig_cl_ord_id: %s", err))
 	}
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", ctx.QueryParams(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", ctx.QueryParams(), &params.AccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter account_id: %s", err))
 	}
@@ -3230,34 +3230,34 @@ func (w *ServerInterfaceWrapper) GetApiV1UtilOrders(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilOrders(ctx, params)
+	err = w.Handler.GetAPIV1UtilOrders(ctx, params)
 	return err
 }
 
-// GetApiV1UtilPermissions converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilPermissions(ctx echo.Context) error {
+// GetAPIV1UtilPermissions converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilPermissions(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilPermissions(ctx)
+	err = w.Handler.GetAPIV1UtilPermissions(ctx)
 	return err
 }
 
-// DeleteApiV1UtilReference converts echo context to params.
-func (w *ServerInterfaceWrapper) DeleteApiV1UtilReference(ctx echo.Context) error {
+// DeleteAPIV1UtilReference converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAPIV1UtilReference(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteApiV1UtilReference(ctx)
+	err = w.Handler.DeleteAPIV1UtilReference(ctx)
 	return err
 }
 
-// GetApiV1UtilReference converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilReference(ctx echo.Context) error {
+// GetAPIV1UtilReference converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilReference(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilReferenceParams
+	var params GetAPIV1UtilReferenceParams
 	// ------------- Required query parameter "kind" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, true, "kind", ctx.QueryParams(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -3266,107 +3266,107 @@ func (w *ServerInterfaceWrapper) GetApiV1UtilReference(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilReference(ctx, params)
+	err = w.Handler.GetAPIV1UtilReference(ctx, params)
 	return err
 }
 
-// PostApiV1UtilReference converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilReference(ctx echo.Context) error {
+// PostAPIV1UtilReference converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilReference(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilReference(ctx)
+	err = w.Handler.PostAPIV1UtilReference(ctx)
 	return err
 }
 
-// GetApiV1UtilRequests converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilRequests(ctx echo.Context) error {
+// GetAPIV1UtilRequests converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilRequests(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilRequests(ctx)
+	err = w.Handler.GetAPIV1UtilRequests(ctx)
 	return err
 }
 
-// PostApiV1UtilRequests converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilRequests(ctx echo.Context) error {
+// PostAPIV1UtilRequests converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilRequests(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilRequests(ctx)
+	err = w.Handler.PostAPIV1UtilRequests(ctx)
 	return err
 }
 
-// GetApiV1UtilRequestsRequestId converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilRequestsRequestId(ctx echo.Context) error {
+// GetAPIV1UtilRequestsRequestID converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilRequestsRequestID(ctx echo.Context) error {
 	var err error
 	// ------------- Path parameter "requestId" -------------
-	var requestId RequestID
+	var requestID RequestID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter requestId: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilRequestsRequestId(ctx, requestId)
+	err = w.Handler.GetAPIV1UtilRequestsRequestID(ctx, requestID)
 	return err
 }
 
-// PostApiV1UtilRequestsRequestIdApprove converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilRequestsRequestIdApprove(ctx echo.Context) error {
+// PostAPIV1UtilRequestsRequestIDApprove converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilRequestsRequestIDApprove(ctx echo.Context) error {
 	var err error
 	// ------------- Path parameter "requestId" -------------
-	var requestId RequestID
+	var requestID RequestID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter requestId: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilRequestsRequestIdApprove(ctx, requestId)
+	err = w.Handler.PostAPIV1UtilRequestsRequestIDApprove(ctx, requestID)
 	return err
 }
 
-// PostApiV1UtilRequestsRequestIdCancel converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilRequestsRequestIdCancel(ctx echo.Context) error {
+// PostAPIV1UtilRequestsRequestIDCancel converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilRequestsRequestIDCancel(ctx echo.Context) error {
 	var err error
 	// ------------- Path parameter "requestId" -------------
-	var requestId RequestID
+	var requestID RequestID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter requestId: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilRequestsRequestIdCancel(ctx, requestId)
+	err = w.Handler.PostAPIV1UtilRequestsRequestIDCancel(ctx, requestID)
 	return err
 }
 
-// PostApiV1UtilRequestsRequestIdReject converts echo context to params.
-func (w *ServerInterfaceWrapper) PostApiV1UtilRequestsRequestIdReject(ctx echo.Context) error {
+// PostAPIV1UtilRequestsRequestIDReject converts echo context to params.
+func (w *ServerInterfaceWrapper) PostAPIV1UtilRequestsRequestIDReject(ctx echo.Context) error {
 	var err error
 	// ------------- Path parameter "requestId" -------------
-	var requestId RequestID
+	var requestID RequestID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "requestId", ctx.Param("requestId"), &requestID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter requestId: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.PostApiV1UtilRequestsRequestIdReject(ctx, requestId)
+	err = w.Handler.PostAPIV1UtilRequestsRequestIDReject(ctx, requestID)
 	return err
 }
 
-// GetApiV1UtilSearch converts echo context to params.
-func (w *ServerInterfaceWrapper) GetApiV1UtilSearch(ctx echo.Context) error {
+// GetAPIV1UtilSearch converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAPIV1UtilSearch(ctx echo.Context) error {
 	var err error
 
 	// Parameter object where we will unmarshal all parameters from the context
-	var params GetApiV1UtilSearchParams
+	var params GetAPIV1UtilSearchParams
 	// ------------- Optional query parameter "q" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "q", ctx.QueryParams(), &params.Q, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -3382,7 +3382,7 @@ func (w *ServerInterfaceWrapper) GetApiV1UtilSearch(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetApiV1UtilSearch(ctx, params)
+	err = w.Handler.GetAPIV1UtilSearch(ctx, params)
 	return err
 }
 
@@ -3433,62 +3433,62 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
-	router.POST(options.BaseURL+"/api/auth/login", wrapper.PostApiAuthLogin, options.OperationMiddlewares["post_api_auth_login"]...)
-	router.POST(options.BaseURL+"/api/auth/recovery/reset-password", wrapper.PostApiAuthRecoveryResetPassword, options.OperationMiddlewares["post_api_auth_recovery_reset_password"]...)
-	router.POST(options.BaseURL+"/api/auth/recovery/start", wrapper.PostApiAuthRecoveryStart, options.OperationMiddlewares["post_api_auth_recovery_start"]...)
-	router.POST(options.BaseURL+"/api/auth/recovery/verify", wrapper.PostApiAuthRecoveryVerify, options.OperationMiddlewares["post_api_auth_recovery_verify"]...)
-	router.GET(options.BaseURL+"/api/v1/oms/admin/mappings", wrapper.GetApiV1OmsAdminMappings, options.OperationMiddlewares["get_api_v1_oms_admin_mappings"]...)
-	router.GET(options.BaseURL+"/api/v1/oms/admin/mappings/:account_code", wrapper.GetApiV1OmsAdminMappingsAccountCode, options.OperationMiddlewares["get_api_v1_oms_admin_mappings_account_code"]...)
-	router.GET(options.BaseURL+"/api/v1/oms/health", wrapper.GetApiV1OmsHealth, options.OperationMiddlewares["get_api_v1_oms_health"]...)
-	router.GET(options.BaseURL+"/api/v1/oms/risk/accounts", wrapper.GetApiV1OmsRiskAccounts, options.OperationMiddlewares["get_api_v1_oms_risk_accounts"]...)
-	router.GET(options.BaseURL+"/api/v1/oms/risk/accounts/:account_id", wrapper.GetApiV1OmsRiskAccountsAccountId, options.OperationMiddlewares["get_api_v1_oms_risk_accounts_account_id"]...)
-	router.GET(options.BaseURL+"/api/v1/oms/risk/rules", wrapper.GetApiV1OmsRiskRules, options.OperationMiddlewares["get_api_v1_oms_risk_rules"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/cancel", wrapper.PostApiV1OrdersCancel, options.OperationMiddlewares["post_api_v1_orders_cancel"]...)
-	router.GET(options.BaseURL+"/api/v1/orders/healthz", wrapper.GetApiV1OrdersHealthz, options.OperationMiddlewares["get_api_v1_orders_healthz"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/ioi", wrapper.PostApiV1OrdersIoi, options.OperationMiddlewares["post_api_v1_orders_ioi"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/kquote", wrapper.PostApiV1OrdersKquote, options.OperationMiddlewares["post_api_v1_orders_kquote"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/kquote-cancel", wrapper.PostApiV1OrdersKquoteCancel, options.OperationMiddlewares["post_api_v1_orders_kquote_cancel"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/new", wrapper.PostApiV1OrdersNew, options.OperationMiddlewares["post_api_v1_orders_new"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/quote", wrapper.PostApiV1OrdersQuote, options.OperationMiddlewares["post_api_v1_orders_quote"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/quote-response", wrapper.PostApiV1OrdersQuoteResponse, options.OperationMiddlewares["post_api_v1_orders_quote_response"]...)
-	router.POST(options.BaseURL+"/api/v1/orders/replace", wrapper.PostApiV1OrdersReplace, options.OperationMiddlewares["post_api_v1_orders_replace"]...)
-	router.GET(options.BaseURL+"/api/v1/orders/risk/rules", wrapper.GetApiV1OrdersRiskRules, options.OperationMiddlewares["get_api_v1_orders_risk_rules"]...)
-	router.DELETE(options.BaseURL+"/api/v1/util/admin/permissions", wrapper.DeleteApiV1UtilAdminPermissions, options.OperationMiddlewares["delete_api_v1_util_admin_permissions"]...)
-	router.GET(options.BaseURL+"/api/v1/util/admin/permissions", wrapper.GetApiV1UtilAdminPermissions, options.OperationMiddlewares["get_api_v1_util_admin_permissions"]...)
-	router.POST(options.BaseURL+"/api/v1/util/admin/permissions", wrapper.PostApiV1UtilAdminPermissions, options.OperationMiddlewares["post_api_v1_util_admin_permissions"]...)
-	router.GET(options.BaseURL+"/api/v1/util/audit", wrapper.GetApiV1UtilAudit, options.OperationMiddlewares["get_api_v1_util_audit"]...)
-	router.DELETE(options.BaseURL+"/api/v1/util/firms/traders", wrapper.DeleteApiV1UtilFirmsTraders, options.OperationMiddlewares["delete_api_v1_util_firms_traders"]...)
-	router.GET(options.BaseURL+"/api/v1/util/firms/traders", wrapper.GetApiV1UtilFirmsTraders, options.OperationMiddlewares["get_api_v1_util_firms_traders"]...)
-	router.POST(options.BaseURL+"/api/v1/util/firms/traders", wrapper.PostApiV1UtilFirmsTraders, options.OperationMiddlewares["post_api_v1_util_firms_traders"]...)
-	router.GET(options.BaseURL+"/api/v1/util/groups", wrapper.GetApiV1UtilGroups, options.OperationMiddlewares["get_api_v1_util_groups"]...)
-	router.POST(options.BaseURL+"/api/v1/util/groups", wrapper.PostApiV1UtilGroups, options.OperationMiddlewares["post_api_v1_util_groups"]...)
-	router.DELETE(options.BaseURL+"/api/v1/util/groups/members", wrapper.DeleteApiV1UtilGroupsMembers, options.OperationMiddlewares["delete_api_v1_util_groups_members"]...)
-	router.GET(options.BaseURL+"/api/v1/util/groups/members", wrapper.GetApiV1UtilGroupsMembers, options.OperationMiddlewares["get_api_v1_util_groups_members"]...)
-	router.POST(options.BaseURL+"/api/v1/util/groups/move", wrapper.PostApiV1UtilGroupsMove, options.OperationMiddlewares["post_api_v1_util_groups_move"]...)
-	router.GET(options.BaseURL+"/api/v1/util/health", wrapper.GetApiV1UtilHealth, options.OperationMiddlewares["get_api_v1_util_health"]...)
+	router.POST(options.BaseURL+"/api/auth/login", wrapper.PostAPIAuthLogin, options.OperationMiddlewares["post_api_auth_login"]...)
+	router.POST(options.BaseURL+"/api/auth/recovery/reset-password", wrapper.PostAPIAuthRecoveryResetPassword, options.OperationMiddlewares["post_api_auth_recovery_reset_password"]...)
+	router.POST(options.BaseURL+"/api/auth/recovery/start", wrapper.PostAPIAuthRecoveryStart, options.OperationMiddlewares["post_api_auth_recovery_start"]...)
+	router.POST(options.BaseURL+"/api/auth/recovery/verify", wrapper.PostAPIAuthRecoveryVerify, options.OperationMiddlewares["post_api_auth_recovery_verify"]...)
+	router.GET(options.BaseURL+"/api/v1/oms/admin/mappings", wrapper.GetAPIV1OmsAdminMappings, options.OperationMiddlewares["get_api_v1_oms_admin_mappings"]...)
+	router.GET(options.BaseURL+"/api/v1/oms/admin/mappings/:account_code", wrapper.GetAPIV1OmsAdminMappingsAccountCode, options.OperationMiddlewares["get_api_v1_oms_admin_mappings_account_code"]...)
+	router.GET(options.BaseURL+"/api/v1/oms/health", wrapper.GetAPIV1OmsHealth, options.OperationMiddlewares["get_api_v1_oms_health"]...)
+	router.GET(options.BaseURL+"/api/v1/oms/risk/accounts", wrapper.GetAPIV1OmsRiskAccounts, options.OperationMiddlewares["get_api_v1_oms_risk_accounts"]...)
+	router.GET(options.BaseURL+"/api/v1/oms/risk/accounts/:account_id", wrapper.GetAPIV1OmsRiskAccountsAccountID, options.OperationMiddlewares["get_api_v1_oms_risk_accounts_account_id"]...)
+	router.GET(options.BaseURL+"/api/v1/oms/risk/rules", wrapper.GetAPIV1OmsRiskRules, options.OperationMiddlewares["get_api_v1_oms_risk_rules"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/cancel", wrapper.PostAPIV1OrdersCancel, options.OperationMiddlewares["post_api_v1_orders_cancel"]...)
+	router.GET(options.BaseURL+"/api/v1/orders/healthz", wrapper.GetAPIV1OrdersHealthz, options.OperationMiddlewares["get_api_v1_orders_healthz"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/ioi", wrapper.PostAPIV1OrdersIoi, options.OperationMiddlewares["post_api_v1_orders_ioi"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/kquote", wrapper.PostAPIV1OrdersKquote, options.OperationMiddlewares["post_api_v1_orders_kquote"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/kquote-cancel", wrapper.PostAPIV1OrdersKquoteCancel, options.OperationMiddlewares["post_api_v1_orders_kquote_cancel"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/new", wrapper.PostAPIV1OrdersNew, options.OperationMiddlewares["post_api_v1_orders_new"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/quote", wrapper.PostAPIV1OrdersQuote, options.OperationMiddlewares["post_api_v1_orders_quote"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/quote-response", wrapper.PostAPIV1OrdersQuoteResponse, options.OperationMiddlewares["post_api_v1_orders_quote_response"]...)
+	router.POST(options.BaseURL+"/api/v1/orders/replace", wrapper.PostAPIV1OrdersReplace, options.OperationMiddlewares["post_api_v1_orders_replace"]...)
+	router.GET(options.BaseURL+"/api/v1/orders/risk/rules", wrapper.GetAPIV1OrdersRiskRules, options.OperationMiddlewares["get_api_v1_orders_risk_rules"]...)
+	router.DELETE(options.BaseURL+"/api/v1/util/admin/permissions", wrapper.DeleteAPIV1UtilAdminPermissions, options.OperationMiddlewares["delete_api_v1_util_admin_permissions"]...)
+	router.GET(options.BaseURL+"/api/v1/util/admin/permissions", wrapper.GetAPIV1UtilAdminPermissions, options.OperationMiddlewares["get_api_v1_util_admin_permissions"]...)
+	router.POST(options.BaseURL+"/api/v1/util/admin/permissions", wrapper.PostAPIV1UtilAdminPermissions, options.OperationMiddlewares["post_api_v1_util_admin_permissions"]...)
+	router.GET(options.BaseURL+"/api/v1/util/audit", wrapper.GetAPIV1UtilAudit, options.OperationMiddlewares["get_api_v1_util_audit"]...)
+	router.DELETE(options.BaseURL+"/api/v1/util/firms/traders", wrapper.DeleteAPIV1UtilFirmsTraders, options.OperationMiddlewares["delete_api_v1_util_firms_traders"]...)
+	router.GET(options.BaseURL+"/api/v1/util/firms/traders", wrapper.GetAPIV1UtilFirmsTraders, options.OperationMiddlewares["get_api_v1_util_firms_traders"]...)
+	router.POST(options.BaseURL+"/api/v1/util/firms/traders", wrapper.PostAPIV1UtilFirmsTraders, options.OperationMiddlewares["post_api_v1_util_firms_traders"]...)
+	router.GET(options.BaseURL+"/api/v1/util/groups", wrapper.GetAPIV1UtilGroups, options.OperationMiddlewares["get_api_v1_util_groups"]...)
+	router.POST(options.BaseURL+"/api/v1/util/groups", wrapper.PostAPIV1UtilGroups, options.OperationMiddlewares["post_api_v1_util_groups"]...)
+	router.DELETE(options.BaseURL+"/api/v1/util/groups/members", wrapper.DeleteAPIV1UtilGroupsMembers, options.OperationMiddlewares["delete_api_v1_util_groups_members"]...)
+	router.GET(options.BaseURL+"/api/v1/util/groups/members", wrapper.GetAPIV1UtilGroupsMembers, options.OperationMiddlewares["get_api_v1_util_groups_members"]...)
+	router.POST(options.BaseURL+"/api/v1/util/groups/move", wrapper.PostAPIV1UtilGroupsMove, options.OperationMiddlewares["post_api_v1_util_groups_move"]...)
+	router.GET(options.BaseURL+"/api/v1/util/health", wrapper.GetAPIV1UtilHealth, options.OperationMiddlewares["get_api_v1_util_health"]...)
 	router.GET(options.BaseURL+"/api/v1/util/ioi/advertisements", wrapper.ListIoiAdvertisements, options.OperationMiddlewares["listIoiAdvertisements"]...)
-	router.GET(options.BaseURL+"/api/v1/util/latency/metrics", wrapper.GetApiV1UtilLatencyMetrics, options.OperationMiddlewares["get_api_v1_util_latency_metrics"]...)
-	router.GET(options.BaseURL+"/api/v1/util/latency/raw", wrapper.GetApiV1UtilLatencyRaw, options.OperationMiddlewares["get_api_v1_util_latency_raw"]...)
-	router.GET(options.BaseURL+"/api/v1/util/latency/stages", wrapper.GetApiV1UtilLatencyStages, options.OperationMiddlewares["get_api_v1_util_latency_stages"]...)
-	router.GET(options.BaseURL+"/api/v1/util/orders", wrapper.GetApiV1UtilOrders, options.OperationMiddlewares["get_api_v1_util_orders"]...)
-	router.GET(options.BaseURL+"/api/v1/util/permissions", wrapper.GetApiV1UtilPermissions, options.OperationMiddlewares["get_api_v1_util_permissions"]...)
-	router.DELETE(options.BaseURL+"/api/v1/util/reference", wrapper.DeleteApiV1UtilReference, options.OperationMiddlewares["delete_api_v1_util_reference"]...)
-	router.GET(options.BaseURL+"/api/v1/util/reference", wrapper.GetApiV1UtilReference, options.OperationMiddlewares["get_api_v1_util_reference"]...)
-	router.POST(options.BaseURL+"/api/v1/util/reference", wrapper.PostApiV1UtilReference, options.OperationMiddlewares["post_api_v1_util_reference"]...)
-	router.GET(options.BaseURL+"/api/v1/util/requests", wrapper.GetApiV1UtilRequests, options.OperationMiddlewares["get_api_v1_util_requests"]...)
-	router.POST(options.BaseURL+"/api/v1/util/requests", wrapper.PostApiV1UtilRequests, options.OperationMiddlewares["post_api_v1_util_requests"]...)
-	router.GET(options.BaseURL+"/api/v1/util/requests/:requestId", wrapper.GetApiV1UtilRequestsRequestId, options.OperationMiddlewares["get_api_v1_util_requests_requestId"]...)
-	router.POST(options.BaseURL+"/api/v1/util/requests/:requestId/approve", wrapper.PostApiV1UtilRequestsRequestIdApprove, options.OperationMiddlewares["post_api_v1_util_requests_requestId_approve"]...)
-	router.POST(options.BaseURL+"/api/v1/util/requests/:requestId/cancel", wrapper.PostApiV1UtilRequestsRequestIdCancel, options.OperationMiddlewares["post_api_v1_util_requests_requestId_cancel"]...)
-	router.POST(options.BaseURL+"/api/v1/util/requests/:requestId/reject", wrapper.PostApiV1UtilRequestsRequestIdReject, options.OperationMiddlewares["post_api_v1_util_requests_requestId_reject"]...)
-	router.GET(options.BaseURL+"/api/v1/util/search", wrapper.GetApiV1UtilSearch, options.OperationMiddlewares["get_api_v1_util_search"]...)
+	router.GET(options.BaseURL+"/api/v1/util/latency/metrics", wrapper.GetAPIV1UtilLatencyMetrics, options.OperationMiddlewares["get_api_v1_util_latency_metrics"]...)
+	router.GET(options.BaseURL+"/api/v1/util/latency/raw", wrapper.GetAPIV1UtilLatencyRaw, options.OperationMiddlewares["get_api_v1_util_latency_raw"]...)
+	router.GET(options.BaseURL+"/api/v1/util/latency/stages", wrapper.GetAPIV1UtilLatencyStages, options.OperationMiddlewares["get_api_v1_util_latency_stages"]...)
+	router.GET(options.BaseURL+"/api/v1/util/orders", wrapper.GetAPIV1UtilOrders, options.OperationMiddlewares["get_api_v1_util_orders"]...)
+	router.GET(options.BaseURL+"/api/v1/util/permissions", wrapper.GetAPIV1UtilPermissions, options.OperationMiddlewares["get_api_v1_util_permissions"]...)
+	router.DELETE(options.BaseURL+"/api/v1/util/reference", wrapper.DeleteAPIV1UtilReference, options.OperationMiddlewares["delete_api_v1_util_reference"]...)
+	router.GET(options.BaseURL+"/api/v1/util/reference", wrapper.GetAPIV1UtilReference, options.OperationMiddlewares["get_api_v1_util_reference"]...)
+	router.POST(options.BaseURL+"/api/v1/util/reference", wrapper.PostAPIV1UtilReference, options.OperationMiddlewares["post_api_v1_util_reference"]...)
+	router.GET(options.BaseURL+"/api/v1/util/requests", wrapper.GetAPIV1UtilRequests, options.OperationMiddlewares["get_api_v1_util_requests"]...)
+	router.POST(options.BaseURL+"/api/v1/util/requests", wrapper.PostAPIV1UtilRequests, options.OperationMiddlewares["post_api_v1_util_requests"]...)
+	router.GET(options.BaseURL+"/api/v1/util/requests/:requestId", wrapper.GetAPIV1UtilRequestsRequestID, options.OperationMiddlewares["get_api_v1_util_requests_requestId"]...)
+	router.POST(options.BaseURL+"/api/v1/util/requests/:requestId/approve", wrapper.PostAPIV1UtilRequestsRequestIDApprove, options.OperationMiddlewares["post_api_v1_util_requests_requestId_approve"]...)
+	router.POST(options.BaseURL+"/api/v1/util/requests/:requestId/cancel", wrapper.PostAPIV1UtilRequestsRequestIDCancel, options.OperationMiddlewares["post_api_v1_util_requests_requestId_cancel"]...)
+	router.POST(options.BaseURL+"/api/v1/util/requests/:requestId/reject", wrapper.PostAPIV1UtilRequestsRequestIDReject, options.OperationMiddlewares["post_api_v1_util_requests_requestId_reject"]...)
+	router.GET(options.BaseURL+"/api/v1/util/search", wrapper.GetAPIV1UtilSearch, options.OperationMiddlewares["get_api_v1_util_search"]...)
 	router.GET(options.BaseURL+"/.well-known/jwks.json", wrapper.GetJwks, options.OperationMiddlewares["get_jwks"]...)
-	router.GET(options.BaseURL+"/api/auth/session", wrapper.GetApiAuthSession, options.OperationMiddlewares["get_api_auth_session"]...)
-	router.POST(options.BaseURL+"/api/auth/logout", wrapper.PostApiAuthLogout, options.OperationMiddlewares["post_api_auth_logout"]...)
+	router.GET(options.BaseURL+"/api/auth/session", wrapper.GetAPIAuthSession, options.OperationMiddlewares["get_api_auth_session"]...)
+	router.POST(options.BaseURL+"/api/auth/logout", wrapper.PostAPIAuthLogout, options.OperationMiddlewares["post_api_auth_logout"]...)
 
 }
 
-type ApiErrorJSONResponse RestErrorResponse
+type APIErrorJSONResponse RestErrorResponse
 
 type AuthBusyResponseHeaders struct {
 	RetryAfter *int
@@ -3523,7 +3523,7 @@ type GetJwksResponseObject interface {
 	VisitGetJwksResponse(w http.ResponseWriter) error
 }
 
-type GetJwks200JSONResponse JsonWebKeySet
+type GetJwks200JSONResponse JSONWebKeySet
 
 func (response GetJwks200JSONResponse) VisitGetJwksResponse(w http.ResponseWriter) error {
 
@@ -3537,17 +3537,17 @@ func (response GetJwks200JSONResponse) VisitGetJwksResponse(w http.ResponseWrite
 	return err
 }
 
-type PostApiAuthLoginRequestObject struct {
-	Body *PostApiAuthLoginJSONRequestBody
+type PostAPIAuthLoginRequestObject struct {
+	Body *PostAPIAuthLoginJSONRequestBody
 }
 
-type PostApiAuthLoginResponseObject interface {
-	VisitPostApiAuthLoginResponse(w http.ResponseWriter) error
+type PostAPIAuthLoginResponseObject interface {
+	VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error
 }
 
-type PostApiAuthLogin200JSONResponse AuthLoginResponse
+type PostAPIAuthLogin200JSONResponse AuthLoginResponse
 
-func (response PostApiAuthLogin200JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin200JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3559,9 +3559,9 @@ func (response PostApiAuthLogin200JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin400JSONResponse struct{ AuthErrorJSONResponse }
+type PostAPIAuthLogin400JSONResponse struct{ AuthErrorJSONResponse }
 
-func (response PostApiAuthLogin400JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin400JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3573,9 +3573,9 @@ func (response PostApiAuthLogin400JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin401JSONResponse AuthError
+type PostAPIAuthLogin401JSONResponse AuthError
 
-func (response PostApiAuthLogin401JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin401JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3587,9 +3587,9 @@ func (response PostApiAuthLogin401JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin413JSONResponse AuthError
+type PostAPIAuthLogin413JSONResponse AuthError
 
-func (response PostApiAuthLogin413JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin413JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3601,11 +3601,11 @@ func (response PostApiAuthLogin413JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin429JSONResponse struct {
+type PostAPIAuthLogin429JSONResponse struct {
 	AuthTooManyRequestsJSONResponse
 }
 
-func (response PostApiAuthLogin429JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin429JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3620,9 +3620,9 @@ func (response PostApiAuthLogin429JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin500JSONResponse AuthError
+type PostAPIAuthLogin500JSONResponse AuthError
 
-func (response PostApiAuthLogin500JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin500JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3634,9 +3634,9 @@ func (response PostApiAuthLogin500JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin502JSONResponse AuthError
+type PostAPIAuthLogin502JSONResponse AuthError
 
-func (response PostApiAuthLogin502JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin502JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3648,9 +3648,9 @@ func (response PostApiAuthLogin502JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogin503JSONResponse struct{ AuthBusyJSONResponse }
+type PostAPIAuthLogin503JSONResponse struct{ AuthBusyJSONResponse }
 
-func (response PostApiAuthLogin503JSONResponse) VisitPostApiAuthLoginResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogin503JSONResponse) VisitPostAPIAuthLoginResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3665,25 +3665,25 @@ func (response PostApiAuthLogin503JSONResponse) VisitPostApiAuthLoginResponse(w 
 	return err
 }
 
-type PostApiAuthLogoutRequestObject struct {
-	Params PostApiAuthLogoutParams
+type PostAPIAuthLogoutRequestObject struct {
+	Params PostAPIAuthLogoutParams
 }
 
-type PostApiAuthLogoutResponseObject interface {
-	VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error
+type PostAPIAuthLogoutResponseObject interface {
+	VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error
 }
 
-type PostApiAuthLogout204Response struct {
+type PostAPIAuthLogout204Response struct {
 }
 
-func (response PostApiAuthLogout204Response) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout204Response) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 	w.WriteHeader(204)
 	return nil
 }
 
-type PostApiAuthLogout400JSONResponse struct{ AuthErrorJSONResponse }
+type PostAPIAuthLogout400JSONResponse struct{ AuthErrorJSONResponse }
 
-func (response PostApiAuthLogout400JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout400JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3695,9 +3695,9 @@ func (response PostApiAuthLogout400JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthLogout401JSONResponse AuthError
+type PostAPIAuthLogout401JSONResponse AuthError
 
-func (response PostApiAuthLogout401JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout401JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3709,9 +3709,9 @@ func (response PostApiAuthLogout401JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthLogout413JSONResponse AuthError
+type PostAPIAuthLogout413JSONResponse AuthError
 
-func (response PostApiAuthLogout413JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout413JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3723,11 +3723,11 @@ func (response PostApiAuthLogout413JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthLogout429JSONResponse struct {
+type PostAPIAuthLogout429JSONResponse struct {
 	AuthTooManyRequestsJSONResponse
 }
 
-func (response PostApiAuthLogout429JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout429JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3742,9 +3742,9 @@ func (response PostApiAuthLogout429JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthLogout500JSONResponse AuthError
+type PostAPIAuthLogout500JSONResponse AuthError
 
-func (response PostApiAuthLogout500JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout500JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3756,9 +3756,9 @@ func (response PostApiAuthLogout500JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthLogout502JSONResponse AuthError
+type PostAPIAuthLogout502JSONResponse AuthError
 
-func (response PostApiAuthLogout502JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout502JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3770,9 +3770,9 @@ func (response PostApiAuthLogout502JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthLogout503JSONResponse struct{ AuthBusyJSONResponse }
+type PostAPIAuthLogout503JSONResponse struct{ AuthBusyJSONResponse }
 
-func (response PostApiAuthLogout503JSONResponse) VisitPostApiAuthLogoutResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthLogout503JSONResponse) VisitPostAPIAuthLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3787,17 +3787,17 @@ func (response PostApiAuthLogout503JSONResponse) VisitPostApiAuthLogoutResponse(
 	return err
 }
 
-type PostApiAuthRecoveryResetPasswordRequestObject struct {
-	Body *PostApiAuthRecoveryResetPasswordJSONRequestBody
+type PostAPIAuthRecoveryResetPasswordRequestObject struct {
+	Body *PostAPIAuthRecoveryResetPasswordJSONRequestBody
 }
 
-type PostApiAuthRecoveryResetPasswordResponseObject interface {
-	VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error
+type PostAPIAuthRecoveryResetPasswordResponseObject interface {
+	VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error
 }
 
-type PostApiAuthRecoveryResetPassword200JSONResponse AuthLoginResponse
+type PostAPIAuthRecoveryResetPassword200JSONResponse AuthLoginResponse
 
-func (response PostApiAuthRecoveryResetPassword200JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword200JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3809,9 +3809,9 @@ func (response PostApiAuthRecoveryResetPassword200JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword400JSONResponse struct{ AuthErrorJSONResponse }
+type PostAPIAuthRecoveryResetPassword400JSONResponse struct{ AuthErrorJSONResponse }
 
-func (response PostApiAuthRecoveryResetPassword400JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword400JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3823,9 +3823,9 @@ func (response PostApiAuthRecoveryResetPassword400JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword401JSONResponse AuthError
+type PostAPIAuthRecoveryResetPassword401JSONResponse AuthError
 
-func (response PostApiAuthRecoveryResetPassword401JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword401JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3837,9 +3837,9 @@ func (response PostApiAuthRecoveryResetPassword401JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword413JSONResponse AuthError
+type PostAPIAuthRecoveryResetPassword413JSONResponse AuthError
 
-func (response PostApiAuthRecoveryResetPassword413JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword413JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3851,11 +3851,11 @@ func (response PostApiAuthRecoveryResetPassword413JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword429JSONResponse struct {
+type PostAPIAuthRecoveryResetPassword429JSONResponse struct {
 	AuthTooManyRequestsJSONResponse
 }
 
-func (response PostApiAuthRecoveryResetPassword429JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword429JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3870,9 +3870,9 @@ func (response PostApiAuthRecoveryResetPassword429JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword500JSONResponse AuthError
+type PostAPIAuthRecoveryResetPassword500JSONResponse AuthError
 
-func (response PostApiAuthRecoveryResetPassword500JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword500JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3884,9 +3884,9 @@ func (response PostApiAuthRecoveryResetPassword500JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword502JSONResponse AuthError
+type PostAPIAuthRecoveryResetPassword502JSONResponse AuthError
 
-func (response PostApiAuthRecoveryResetPassword502JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword502JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3898,9 +3898,9 @@ func (response PostApiAuthRecoveryResetPassword502JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryResetPassword503JSONResponse struct{ AuthBusyJSONResponse }
+type PostAPIAuthRecoveryResetPassword503JSONResponse struct{ AuthBusyJSONResponse }
 
-func (response PostApiAuthRecoveryResetPassword503JSONResponse) VisitPostApiAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryResetPassword503JSONResponse) VisitPostAPIAuthRecoveryResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3915,24 +3915,24 @@ func (response PostApiAuthRecoveryResetPassword503JSONResponse) VisitPostApiAuth
 	return err
 }
 
-type PostApiAuthRecoveryStartRequestObject struct {
-	Body *PostApiAuthRecoveryStartJSONRequestBody
+type PostAPIAuthRecoveryStartRequestObject struct {
+	Body *PostAPIAuthRecoveryStartJSONRequestBody
 }
 
-type PostApiAuthRecoveryStartResponseObject interface {
-	VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error
+type PostAPIAuthRecoveryStartResponseObject interface {
+	VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error
 }
 
-type PostApiAuthRecoveryStart200ResponseHeaders struct {
+type PostAPIAuthRecoveryStart200ResponseHeaders struct {
 	SetCookie *string
 }
 
-type PostApiAuthRecoveryStart200JSONResponse struct {
+type PostAPIAuthRecoveryStart200JSONResponse struct {
 	Body    AuthRecoveryStartResponse
-	Headers PostApiAuthRecoveryStart200ResponseHeaders
+	Headers PostAPIAuthRecoveryStart200ResponseHeaders
 }
 
-func (response PostApiAuthRecoveryStart200JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart200JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3947,9 +3947,9 @@ func (response PostApiAuthRecoveryStart200JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryStart400JSONResponse struct{ AuthErrorJSONResponse }
+type PostAPIAuthRecoveryStart400JSONResponse struct{ AuthErrorJSONResponse }
 
-func (response PostApiAuthRecoveryStart400JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart400JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3961,9 +3961,9 @@ func (response PostApiAuthRecoveryStart400JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryStart413JSONResponse AuthError
+type PostAPIAuthRecoveryStart413JSONResponse AuthError
 
-func (response PostApiAuthRecoveryStart413JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart413JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -3975,11 +3975,11 @@ func (response PostApiAuthRecoveryStart413JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryStart429JSONResponse struct {
+type PostAPIAuthRecoveryStart429JSONResponse struct {
 	AuthTooManyRequestsJSONResponse
 }
 
-func (response PostApiAuthRecoveryStart429JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart429JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3994,9 +3994,9 @@ func (response PostApiAuthRecoveryStart429JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryStart500JSONResponse AuthError
+type PostAPIAuthRecoveryStart500JSONResponse AuthError
 
-func (response PostApiAuthRecoveryStart500JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart500JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4008,9 +4008,9 @@ func (response PostApiAuthRecoveryStart500JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryStart502JSONResponse AuthError
+type PostAPIAuthRecoveryStart502JSONResponse AuthError
 
-func (response PostApiAuthRecoveryStart502JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart502JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4022,9 +4022,9 @@ func (response PostApiAuthRecoveryStart502JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryStart503JSONResponse struct{ AuthBusyJSONResponse }
+type PostAPIAuthRecoveryStart503JSONResponse struct{ AuthBusyJSONResponse }
 
-func (response PostApiAuthRecoveryStart503JSONResponse) VisitPostApiAuthRecoveryStartResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryStart503JSONResponse) VisitPostAPIAuthRecoveryStartResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4039,24 +4039,24 @@ func (response PostApiAuthRecoveryStart503JSONResponse) VisitPostApiAuthRecovery
 	return err
 }
 
-type PostApiAuthRecoveryVerifyRequestObject struct {
-	Body *PostApiAuthRecoveryVerifyJSONRequestBody
+type PostAPIAuthRecoveryVerifyRequestObject struct {
+	Body *PostAPIAuthRecoveryVerifyJSONRequestBody
 }
 
-type PostApiAuthRecoveryVerifyResponseObject interface {
-	VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error
+type PostAPIAuthRecoveryVerifyResponseObject interface {
+	VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error
 }
 
-type PostApiAuthRecoveryVerify200ResponseHeaders struct {
+type PostAPIAuthRecoveryVerify200ResponseHeaders struct {
 	SetCookie *string
 }
 
-type PostApiAuthRecoveryVerify200JSONResponse struct {
+type PostAPIAuthRecoveryVerify200JSONResponse struct {
 	Body    AuthRecoveryVerifyResponse
-	Headers PostApiAuthRecoveryVerify200ResponseHeaders
+	Headers PostAPIAuthRecoveryVerify200ResponseHeaders
 }
 
-func (response PostApiAuthRecoveryVerify200JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify200JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4071,9 +4071,9 @@ func (response PostApiAuthRecoveryVerify200JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify400JSONResponse struct{ AuthErrorJSONResponse }
+type PostAPIAuthRecoveryVerify400JSONResponse struct{ AuthErrorJSONResponse }
 
-func (response PostApiAuthRecoveryVerify400JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify400JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4085,9 +4085,9 @@ func (response PostApiAuthRecoveryVerify400JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify401JSONResponse AuthError
+type PostAPIAuthRecoveryVerify401JSONResponse AuthError
 
-func (response PostApiAuthRecoveryVerify401JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify401JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4099,9 +4099,9 @@ func (response PostApiAuthRecoveryVerify401JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify413JSONResponse AuthError
+type PostAPIAuthRecoveryVerify413JSONResponse AuthError
 
-func (response PostApiAuthRecoveryVerify413JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify413JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4113,11 +4113,11 @@ func (response PostApiAuthRecoveryVerify413JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify429JSONResponse struct {
+type PostAPIAuthRecoveryVerify429JSONResponse struct {
 	AuthTooManyRequestsJSONResponse
 }
 
-func (response PostApiAuthRecoveryVerify429JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify429JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4132,9 +4132,9 @@ func (response PostApiAuthRecoveryVerify429JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify500JSONResponse AuthError
+type PostAPIAuthRecoveryVerify500JSONResponse AuthError
 
-func (response PostApiAuthRecoveryVerify500JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify500JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4146,9 +4146,9 @@ func (response PostApiAuthRecoveryVerify500JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify502JSONResponse AuthError
+type PostAPIAuthRecoveryVerify502JSONResponse AuthError
 
-func (response PostApiAuthRecoveryVerify502JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify502JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4160,9 +4160,9 @@ func (response PostApiAuthRecoveryVerify502JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type PostApiAuthRecoveryVerify503JSONResponse struct{ AuthBusyJSONResponse }
+type PostAPIAuthRecoveryVerify503JSONResponse struct{ AuthBusyJSONResponse }
 
-func (response PostApiAuthRecoveryVerify503JSONResponse) VisitPostApiAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
+func (response PostAPIAuthRecoveryVerify503JSONResponse) VisitPostAPIAuthRecoveryVerifyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4177,17 +4177,17 @@ func (response PostApiAuthRecoveryVerify503JSONResponse) VisitPostApiAuthRecover
 	return err
 }
 
-type GetApiAuthSessionRequestObject struct {
-	Params GetApiAuthSessionParams
+type GetAPIAuthSessionRequestObject struct {
+	Params GetAPIAuthSessionParams
 }
 
-type GetApiAuthSessionResponseObject interface {
-	VisitGetApiAuthSessionResponse(w http.ResponseWriter) error
+type GetAPIAuthSessionResponseObject interface {
+	VisitGetAPIAuthSessionResponse(w http.ResponseWriter) error
 }
 
-type GetApiAuthSession200JSONResponse AuthSession
+type GetAPIAuthSession200JSONResponse AuthSession
 
-func (response GetApiAuthSession200JSONResponse) VisitGetApiAuthSessionResponse(w http.ResponseWriter) error {
+func (response GetAPIAuthSession200JSONResponse) VisitGetAPIAuthSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4199,9 +4199,9 @@ func (response GetApiAuthSession200JSONResponse) VisitGetApiAuthSessionResponse(
 	return err
 }
 
-type GetApiAuthSession400JSONResponse struct{ AuthErrorJSONResponse }
+type GetAPIAuthSession400JSONResponse struct{ AuthErrorJSONResponse }
 
-func (response GetApiAuthSession400JSONResponse) VisitGetApiAuthSessionResponse(w http.ResponseWriter) error {
+func (response GetAPIAuthSession400JSONResponse) VisitGetAPIAuthSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4213,9 +4213,9 @@ func (response GetApiAuthSession400JSONResponse) VisitGetApiAuthSessionResponse(
 	return err
 }
 
-type GetApiAuthSession401JSONResponse AuthError
+type GetAPIAuthSession401JSONResponse AuthError
 
-func (response GetApiAuthSession401JSONResponse) VisitGetApiAuthSessionResponse(w http.ResponseWriter) error {
+func (response GetAPIAuthSession401JSONResponse) VisitGetAPIAuthSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4227,9 +4227,9 @@ func (response GetApiAuthSession401JSONResponse) VisitGetApiAuthSessionResponse(
 	return err
 }
 
-type GetApiAuthSession500JSONResponse AuthError
+type GetAPIAuthSession500JSONResponse AuthError
 
-func (response GetApiAuthSession500JSONResponse) VisitGetApiAuthSessionResponse(w http.ResponseWriter) error {
+func (response GetAPIAuthSession500JSONResponse) VisitGetAPIAuthSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4241,9 +4241,9 @@ func (response GetApiAuthSession500JSONResponse) VisitGetApiAuthSessionResponse(
 	return err
 }
 
-type GetApiAuthSession502JSONResponse AuthError
+type GetAPIAuthSession502JSONResponse AuthError
 
-func (response GetApiAuthSession502JSONResponse) VisitGetApiAuthSessionResponse(w http.ResponseWriter) error {
+func (response GetAPIAuthSession502JSONResponse) VisitGetAPIAuthSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4255,16 +4255,16 @@ func (response GetApiAuthSession502JSONResponse) VisitGetApiAuthSessionResponse(
 	return err
 }
 
-type GetApiV1OmsAdminMappingsRequestObject struct {
+type GetAPIV1OmsAdminMappingsRequestObject struct {
 }
 
-type GetApiV1OmsAdminMappingsResponseObject interface {
-	VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error
+type GetAPIV1OmsAdminMappingsResponseObject interface {
+	VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1OmsAdminMappings200JSONResponse []MappingView
+type GetAPIV1OmsAdminMappings200JSONResponse []MappingView
 
-func (response GetApiV1OmsAdminMappings200JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings200JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4276,9 +4276,9 @@ func (response GetApiV1OmsAdminMappings200JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappings400JSONResponse struct{ OmsErrorJSONResponse }
+type GetAPIV1OmsAdminMappings400JSONResponse struct{ OmsErrorJSONResponse }
 
-func (response GetApiV1OmsAdminMappings400JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings400JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4290,9 +4290,9 @@ func (response GetApiV1OmsAdminMappings400JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappings401JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappings401JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappings401JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings401JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4304,9 +4304,9 @@ func (response GetApiV1OmsAdminMappings401JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappings403JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappings403JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappings403JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings403JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4318,9 +4318,9 @@ func (response GetApiV1OmsAdminMappings403JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappings501JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappings501JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappings501JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings501JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4332,9 +4332,9 @@ func (response GetApiV1OmsAdminMappings501JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappings502JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappings502JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappings502JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings502JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4346,9 +4346,9 @@ func (response GetApiV1OmsAdminMappings502JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappings503JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappings503JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappings503JSONResponse) VisitGetApiV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappings503JSONResponse) VisitGetAPIV1OmsAdminMappingsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4360,17 +4360,17 @@ func (response GetApiV1OmsAdminMappings503JSONResponse) VisitGetApiV1OmsAdminMap
 	return err
 }
 
-type GetApiV1OmsAdminMappingsAccountCodeRequestObject struct {
+type GetAPIV1OmsAdminMappingsAccountCodeRequestObject struct {
 	AccountCode AccountCode `json:"account_code"`
 }
 
-type GetApiV1OmsAdminMappingsAccountCodeResponseObject interface {
-	VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error
+type GetAPIV1OmsAdminMappingsAccountCodeResponseObject interface {
+	VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1OmsAdminMappingsAccountCode200JSONResponse MappingView
+type GetAPIV1OmsAdminMappingsAccountCode200JSONResponse MappingView
 
-func (response GetApiV1OmsAdminMappingsAccountCode200JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode200JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4382,9 +4382,9 @@ func (response GetApiV1OmsAdminMappingsAccountCode200JSONResponse) VisitGetApiV1
 	return err
 }
 
-type GetApiV1OmsAdminMappingsAccountCode400JSONResponse struct{ OmsErrorJSONResponse }
+type GetAPIV1OmsAdminMappingsAccountCode400JSONResponse struct{ OmsErrorJSONResponse }
 
-func (response GetApiV1OmsAdminMappingsAccountCode400JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode400JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4396,9 +4396,9 @@ func (response GetApiV1OmsAdminMappingsAccountCode400JSONResponse) VisitGetApiV1
 	return err
 }
 
-type GetApiV1OmsAdminMappingsAccountCode401JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappingsAccountCode401JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappingsAccountCode401JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode401JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4410,9 +4410,9 @@ func (response GetApiV1OmsAdminMappingsAccountCode401JSONResponse) VisitGetApiV1
 	return err
 }
 
-type GetApiV1OmsAdminMappingsAccountCode403JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappingsAccountCode403JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappingsAccountCode403JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode403JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4424,9 +4424,9 @@ func (response GetApiV1OmsAdminMappingsAccountCode403JSONResponse) VisitGetApiV1
 	return err
 }
 
-type GetApiV1OmsAdminMappingsAccountCode404JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappingsAccountCode404JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappingsAccountCode404JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode404JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4438,149 +4438,9 @@ func (response GetApiV1OmsAdminMappingsAccountCode404JSONResponse) VisitGetApiV1
 	return err
 }
 
-type GetApiV1OmsAdminMappingsAccountCode501JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappingsAccountCode501JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsAdminMappingsAccountCode501JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsAdminMappingsAccountCode502JSONResponse OmsErrorResponse
-
-func (response GetApiV1OmsAdminMappingsAccountCode502JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsAdminMappingsAccountCode503JSONResponse OmsErrorResponse
-
-func (response GetApiV1OmsAdminMappingsAccountCode503JSONResponse) VisitGetApiV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(503)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsHealthRequestObject struct {
-}
-
-type GetApiV1OmsHealthResponseObject interface {
-	VisitGetApiV1OmsHealthResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1OmsHealth200JSONResponse OmsHealthResponse
-
-func (response GetApiV1OmsHealth200JSONResponse) VisitGetApiV1OmsHealthResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsHealth503JSONResponse OmsHealthResponse
-
-func (response GetApiV1OmsHealth503JSONResponse) VisitGetApiV1OmsHealthResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(503)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsRiskAccountsRequestObject struct {
-}
-
-type GetApiV1OmsRiskAccountsResponseObject interface {
-	VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1OmsRiskAccounts200JSONResponse []AccountView
-
-func (response GetApiV1OmsRiskAccounts200JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsRiskAccounts400JSONResponse struct{ OmsErrorJSONResponse }
-
-func (response GetApiV1OmsRiskAccounts400JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsRiskAccounts401JSONResponse OmsErrorResponse
-
-func (response GetApiV1OmsRiskAccounts401JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsRiskAccounts403JSONResponse OmsErrorResponse
-
-func (response GetApiV1OmsRiskAccounts403JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OmsRiskAccounts501JSONResponse OmsErrorResponse
-
-func (response GetApiV1OmsRiskAccounts501JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode501JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4592,9 +4452,9 @@ func (response GetApiV1OmsRiskAccounts501JSONResponse) VisitGetApiV1OmsRiskAccou
 	return err
 }
 
-type GetApiV1OmsRiskAccounts502JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappingsAccountCode502JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccounts502JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode502JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4606,9 +4466,9 @@ func (response GetApiV1OmsRiskAccounts502JSONResponse) VisitGetApiV1OmsRiskAccou
 	return err
 }
 
-type GetApiV1OmsRiskAccounts503JSONResponse OmsErrorResponse
+type GetAPIV1OmsAdminMappingsAccountCode503JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccounts503JSONResponse) VisitGetApiV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsAdminMappingsAccountCode503JSONResponse) VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4620,17 +4480,16 @@ func (response GetApiV1OmsRiskAccounts503JSONResponse) VisitGetApiV1OmsRiskAccou
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountIdRequestObject struct {
-	AccountId AccountID `json:"account_id"`
+type GetAPIV1OmsHealthRequestObject struct {
 }
 
-type GetApiV1OmsRiskAccountsAccountIdResponseObject interface {
-	VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error
+type GetAPIV1OmsHealthResponseObject interface {
+	VisitGetAPIV1OmsHealthResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1OmsRiskAccountsAccountId200JSONResponse AccountView
+type GetAPIV1OmsHealth200JSONResponse OmsHealthResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId200JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsHealth200JSONResponse) VisitGetAPIV1OmsHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4642,9 +4501,44 @@ func (response GetApiV1OmsRiskAccountsAccountId200JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId400JSONResponse struct{ OmsErrorJSONResponse }
+type GetAPIV1OmsHealth503JSONResponse OmsHealthResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId400JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsHealth503JSONResponse) VisitGetAPIV1OmsHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccountsRequestObject struct {
+}
+
+type GetAPIV1OmsRiskAccountsResponseObject interface {
+	VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error
+}
+
+type GetAPIV1OmsRiskAccounts200JSONResponse []AccountView
+
+func (response GetAPIV1OmsRiskAccounts200JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccounts400JSONResponse struct{ OmsErrorJSONResponse }
+
+func (response GetAPIV1OmsRiskAccounts400JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4656,9 +4550,9 @@ func (response GetApiV1OmsRiskAccountsAccountId400JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId401JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskAccounts401JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId401JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskAccounts401JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4670,9 +4564,9 @@ func (response GetApiV1OmsRiskAccountsAccountId401JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId403JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskAccounts403JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId403JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskAccounts403JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4684,9 +4578,115 @@ func (response GetApiV1OmsRiskAccountsAccountId403JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId404JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskAccounts501JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId404JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskAccounts501JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccounts502JSONResponse OmsErrorResponse
+
+func (response GetAPIV1OmsRiskAccounts502JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccounts503JSONResponse OmsErrorResponse
+
+func (response GetAPIV1OmsRiskAccounts503JSONResponse) VisitGetAPIV1OmsRiskAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccountsAccountIDRequestObject struct {
+	AccountID AccountID `json:"account_id"`
+}
+
+type GetAPIV1OmsRiskAccountsAccountIDResponseObject interface {
+	VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error
+}
+
+type GetAPIV1OmsRiskAccountsAccountID200JSONResponse AccountView
+
+func (response GetAPIV1OmsRiskAccountsAccountID200JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccountsAccountID400JSONResponse struct{ OmsErrorJSONResponse }
+
+func (response GetAPIV1OmsRiskAccountsAccountID400JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccountsAccountID401JSONResponse OmsErrorResponse
+
+func (response GetAPIV1OmsRiskAccountsAccountID401JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccountsAccountID403JSONResponse OmsErrorResponse
+
+func (response GetAPIV1OmsRiskAccountsAccountID403JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OmsRiskAccountsAccountID404JSONResponse OmsErrorResponse
+
+func (response GetAPIV1OmsRiskAccountsAccountID404JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4698,9 +4698,9 @@ func (response GetApiV1OmsRiskAccountsAccountId404JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId501JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskAccountsAccountID501JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId501JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskAccountsAccountID501JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4712,9 +4712,9 @@ func (response GetApiV1OmsRiskAccountsAccountId501JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId502JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskAccountsAccountID502JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId502JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskAccountsAccountID502JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4726,9 +4726,9 @@ func (response GetApiV1OmsRiskAccountsAccountId502JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskAccountsAccountId503JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskAccountsAccountID503JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskAccountsAccountId503JSONResponse) VisitGetApiV1OmsRiskAccountsAccountIdResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskAccountsAccountID503JSONResponse) VisitGetAPIV1OmsRiskAccountsAccountIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4740,16 +4740,16 @@ func (response GetApiV1OmsRiskAccountsAccountId503JSONResponse) VisitGetApiV1Oms
 	return err
 }
 
-type GetApiV1OmsRiskRulesRequestObject struct {
+type GetAPIV1OmsRiskRulesRequestObject struct {
 }
 
-type GetApiV1OmsRiskRulesResponseObject interface {
-	VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error
+type GetAPIV1OmsRiskRulesResponseObject interface {
+	VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1OmsRiskRules200JSONResponse []RuleView
+type GetAPIV1OmsRiskRules200JSONResponse []RuleView
 
-func (response GetApiV1OmsRiskRules200JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules200JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4761,9 +4761,9 @@ func (response GetApiV1OmsRiskRules200JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type GetApiV1OmsRiskRules400JSONResponse struct{ OmsErrorJSONResponse }
+type GetAPIV1OmsRiskRules400JSONResponse struct{ OmsErrorJSONResponse }
 
-func (response GetApiV1OmsRiskRules400JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules400JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4775,9 +4775,9 @@ func (response GetApiV1OmsRiskRules400JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type GetApiV1OmsRiskRules401JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskRules401JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskRules401JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules401JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4789,9 +4789,9 @@ func (response GetApiV1OmsRiskRules401JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type GetApiV1OmsRiskRules403JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskRules403JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskRules403JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules403JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4803,9 +4803,9 @@ func (response GetApiV1OmsRiskRules403JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type GetApiV1OmsRiskRules501JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskRules501JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskRules501JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules501JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4817,9 +4817,9 @@ func (response GetApiV1OmsRiskRules501JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type GetApiV1OmsRiskRules502JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskRules502JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskRules502JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules502JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4831,9 +4831,9 @@ func (response GetApiV1OmsRiskRules502JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type GetApiV1OmsRiskRules503JSONResponse OmsErrorResponse
+type GetAPIV1OmsRiskRules503JSONResponse OmsErrorResponse
 
-func (response GetApiV1OmsRiskRules503JSONResponse) VisitGetApiV1OmsRiskRulesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OmsRiskRules503JSONResponse) VisitGetAPIV1OmsRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4845,17 +4845,17 @@ func (response GetApiV1OmsRiskRules503JSONResponse) VisitGetApiV1OmsRiskRulesRes
 	return err
 }
 
-type PostApiV1OrdersCancelRequestObject struct {
-	Body *PostApiV1OrdersCancelJSONRequestBody
+type PostAPIV1OrdersCancelRequestObject struct {
+	Body *PostAPIV1OrdersCancelJSONRequestBody
 }
 
-type PostApiV1OrdersCancelResponseObject interface {
-	VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersCancelResponseObject interface {
+	VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersCancel200JSONResponse AckResponse
+type PostAPIV1OrdersCancel200JSONResponse AckResponse
 
-func (response PostApiV1OrdersCancel200JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel200JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4867,9 +4867,9 @@ func (response PostApiV1OrdersCancel200JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type PostApiV1OrdersCancel400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersCancel400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersCancel400JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel400JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4881,9 +4881,9 @@ func (response PostApiV1OrdersCancel400JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type PostApiV1OrdersCancel401JSONResponse RestErrorResponse
+type PostAPIV1OrdersCancel401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersCancel401JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel401JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4895,9 +4895,9 @@ func (response PostApiV1OrdersCancel401JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type PostApiV1OrdersCancel403JSONResponse RestErrorResponse
+type PostAPIV1OrdersCancel403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersCancel403JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel403JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4909,9 +4909,9 @@ func (response PostApiV1OrdersCancel403JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type PostApiV1OrdersCancel413JSONResponse RestErrorResponse
+type PostAPIV1OrdersCancel413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersCancel413JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel413JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4923,9 +4923,9 @@ func (response PostApiV1OrdersCancel413JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type PostApiV1OrdersCancel501JSONResponse RestErrorResponse
+type PostAPIV1OrdersCancel501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersCancel501JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel501JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4937,9 +4937,9 @@ func (response PostApiV1OrdersCancel501JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type PostApiV1OrdersCancel502JSONResponse RestErrorResponse
+type PostAPIV1OrdersCancel502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersCancel502JSONResponse) VisitPostApiV1OrdersCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersCancel502JSONResponse) VisitPostAPIV1OrdersCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4951,16 +4951,16 @@ func (response PostApiV1OrdersCancel502JSONResponse) VisitPostApiV1OrdersCancelR
 	return err
 }
 
-type GetApiV1OrdersHealthzRequestObject struct {
+type GetAPIV1OrdersHealthzRequestObject struct {
 }
 
-type GetApiV1OrdersHealthzResponseObject interface {
-	VisitGetApiV1OrdersHealthzResponse(w http.ResponseWriter) error
+type GetAPIV1OrdersHealthzResponseObject interface {
+	VisitGetAPIV1OrdersHealthzResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1OrdersHealthz200JSONResponse OrderHealthResponse
+type GetAPIV1OrdersHealthz200JSONResponse OrderHealthResponse
 
-func (response GetApiV1OrdersHealthz200JSONResponse) VisitGetApiV1OrdersHealthzResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersHealthz200JSONResponse) VisitGetAPIV1OrdersHealthzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4972,9 +4972,9 @@ func (response GetApiV1OrdersHealthz200JSONResponse) VisitGetApiV1OrdersHealthzR
 	return err
 }
 
-type GetApiV1OrdersHealthz503JSONResponse OrderHealthResponse
+type GetAPIV1OrdersHealthz503JSONResponse OrderHealthResponse
 
-func (response GetApiV1OrdersHealthz503JSONResponse) VisitGetApiV1OrdersHealthzResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersHealthz503JSONResponse) VisitGetAPIV1OrdersHealthzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4986,17 +4986,17 @@ func (response GetApiV1OrdersHealthz503JSONResponse) VisitGetApiV1OrdersHealthzR
 	return err
 }
 
-type PostApiV1OrdersIoiRequestObject struct {
-	Body *PostApiV1OrdersIoiJSONRequestBody
+type PostAPIV1OrdersIoiRequestObject struct {
+	Body *PostAPIV1OrdersIoiJSONRequestBody
 }
 
-type PostApiV1OrdersIoiResponseObject interface {
-	VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersIoiResponseObject interface {
+	VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersIoi200JSONResponse AckResponse
+type PostAPIV1OrdersIoi200JSONResponse AckResponse
 
-func (response PostApiV1OrdersIoi200JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi200JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5008,9 +5008,9 @@ func (response PostApiV1OrdersIoi200JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersIoi400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersIoi400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersIoi400JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi400JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5022,9 +5022,9 @@ func (response PostApiV1OrdersIoi400JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersIoi401JSONResponse RestErrorResponse
+type PostAPIV1OrdersIoi401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersIoi401JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi401JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5036,9 +5036,9 @@ func (response PostApiV1OrdersIoi401JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersIoi403JSONResponse RestErrorResponse
+type PostAPIV1OrdersIoi403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersIoi403JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi403JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5050,9 +5050,9 @@ func (response PostApiV1OrdersIoi403JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersIoi413JSONResponse RestErrorResponse
+type PostAPIV1OrdersIoi413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersIoi413JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi413JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5064,9 +5064,9 @@ func (response PostApiV1OrdersIoi413JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersIoi501JSONResponse RestErrorResponse
+type PostAPIV1OrdersIoi501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersIoi501JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi501JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5078,9 +5078,9 @@ func (response PostApiV1OrdersIoi501JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersIoi502JSONResponse RestErrorResponse
+type PostAPIV1OrdersIoi502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersIoi502JSONResponse) VisitPostApiV1OrdersIoiResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersIoi502JSONResponse) VisitPostAPIV1OrdersIoiResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5092,17 +5092,17 @@ func (response PostApiV1OrdersIoi502JSONResponse) VisitPostApiV1OrdersIoiRespons
 	return err
 }
 
-type PostApiV1OrdersKquoteRequestObject struct {
-	Body *PostApiV1OrdersKquoteJSONRequestBody
+type PostAPIV1OrdersKquoteRequestObject struct {
+	Body *PostAPIV1OrdersKquoteJSONRequestBody
 }
 
-type PostApiV1OrdersKquoteResponseObject interface {
-	VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersKquoteResponseObject interface {
+	VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersKquote200JSONResponse AckResponse
+type PostAPIV1OrdersKquote200JSONResponse AckResponse
 
-func (response PostApiV1OrdersKquote200JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote200JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5114,9 +5114,9 @@ func (response PostApiV1OrdersKquote200JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquote400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersKquote400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersKquote400JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote400JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5128,9 +5128,9 @@ func (response PostApiV1OrdersKquote400JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquote401JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquote401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquote401JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote401JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5142,9 +5142,9 @@ func (response PostApiV1OrdersKquote401JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquote403JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquote403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquote403JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote403JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5156,9 +5156,9 @@ func (response PostApiV1OrdersKquote403JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquote413JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquote413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquote413JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote413JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5170,9 +5170,9 @@ func (response PostApiV1OrdersKquote413JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquote501JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquote501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquote501JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote501JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5184,9 +5184,9 @@ func (response PostApiV1OrdersKquote501JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquote502JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquote502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquote502JSONResponse) VisitPostApiV1OrdersKquoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquote502JSONResponse) VisitPostAPIV1OrdersKquoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5198,17 +5198,17 @@ func (response PostApiV1OrdersKquote502JSONResponse) VisitPostApiV1OrdersKquoteR
 	return err
 }
 
-type PostApiV1OrdersKquoteCancelRequestObject struct {
-	Body *PostApiV1OrdersKquoteCancelJSONRequestBody
+type PostAPIV1OrdersKquoteCancelRequestObject struct {
+	Body *PostAPIV1OrdersKquoteCancelJSONRequestBody
 }
 
-type PostApiV1OrdersKquoteCancelResponseObject interface {
-	VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersKquoteCancelResponseObject interface {
+	VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersKquoteCancel200JSONResponse AckResponse
+type PostAPIV1OrdersKquoteCancel200JSONResponse AckResponse
 
-func (response PostApiV1OrdersKquoteCancel200JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel200JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5220,9 +5220,9 @@ func (response PostApiV1OrdersKquoteCancel200JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersKquoteCancel400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersKquoteCancel400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersKquoteCancel400JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel400JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5234,9 +5234,9 @@ func (response PostApiV1OrdersKquoteCancel400JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersKquoteCancel401JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquoteCancel401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquoteCancel401JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel401JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5248,9 +5248,9 @@ func (response PostApiV1OrdersKquoteCancel401JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersKquoteCancel403JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquoteCancel403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquoteCancel403JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel403JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5262,9 +5262,9 @@ func (response PostApiV1OrdersKquoteCancel403JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersKquoteCancel413JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquoteCancel413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquoteCancel413JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel413JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5276,9 +5276,9 @@ func (response PostApiV1OrdersKquoteCancel413JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersKquoteCancel501JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquoteCancel501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquoteCancel501JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel501JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5290,9 +5290,9 @@ func (response PostApiV1OrdersKquoteCancel501JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersKquoteCancel502JSONResponse RestErrorResponse
+type PostAPIV1OrdersKquoteCancel502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersKquoteCancel502JSONResponse) VisitPostApiV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersKquoteCancel502JSONResponse) VisitPostAPIV1OrdersKquoteCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5304,17 +5304,17 @@ func (response PostApiV1OrdersKquoteCancel502JSONResponse) VisitPostApiV1OrdersK
 	return err
 }
 
-type PostApiV1OrdersNewRequestObject struct {
-	Body *PostApiV1OrdersNewJSONRequestBody
+type PostAPIV1OrdersNewRequestObject struct {
+	Body *PostAPIV1OrdersNewJSONRequestBody
 }
 
-type PostApiV1OrdersNewResponseObject interface {
-	VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersNewResponseObject interface {
+	VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersNew200JSONResponse AckResponse
+type PostAPIV1OrdersNew200JSONResponse AckResponse
 
-func (response PostApiV1OrdersNew200JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew200JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5326,9 +5326,9 @@ func (response PostApiV1OrdersNew200JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersNew400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersNew400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersNew400JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew400JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5340,9 +5340,9 @@ func (response PostApiV1OrdersNew400JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersNew401JSONResponse RestErrorResponse
+type PostAPIV1OrdersNew401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersNew401JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew401JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5354,9 +5354,9 @@ func (response PostApiV1OrdersNew401JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersNew403JSONResponse RestErrorResponse
+type PostAPIV1OrdersNew403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersNew403JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew403JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5368,9 +5368,9 @@ func (response PostApiV1OrdersNew403JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersNew413JSONResponse RestErrorResponse
+type PostAPIV1OrdersNew413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersNew413JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew413JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5382,9 +5382,9 @@ func (response PostApiV1OrdersNew413JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersNew501JSONResponse RestErrorResponse
+type PostAPIV1OrdersNew501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersNew501JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew501JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5396,9 +5396,9 @@ func (response PostApiV1OrdersNew501JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersNew502JSONResponse RestErrorResponse
+type PostAPIV1OrdersNew502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersNew502JSONResponse) VisitPostApiV1OrdersNewResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersNew502JSONResponse) VisitPostAPIV1OrdersNewResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5410,17 +5410,17 @@ func (response PostApiV1OrdersNew502JSONResponse) VisitPostApiV1OrdersNewRespons
 	return err
 }
 
-type PostApiV1OrdersQuoteRequestObject struct {
-	Body *PostApiV1OrdersQuoteJSONRequestBody
+type PostAPIV1OrdersQuoteRequestObject struct {
+	Body *PostAPIV1OrdersQuoteJSONRequestBody
 }
 
-type PostApiV1OrdersQuoteResponseObject interface {
-	VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersQuoteResponseObject interface {
+	VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersQuote200JSONResponse AckResponse
+type PostAPIV1OrdersQuote200JSONResponse AckResponse
 
-func (response PostApiV1OrdersQuote200JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote200JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5432,9 +5432,9 @@ func (response PostApiV1OrdersQuote200JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuote400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersQuote400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersQuote400JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote400JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5446,9 +5446,9 @@ func (response PostApiV1OrdersQuote400JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuote401JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuote401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuote401JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote401JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5460,9 +5460,9 @@ func (response PostApiV1OrdersQuote401JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuote403JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuote403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuote403JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote403JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5474,9 +5474,9 @@ func (response PostApiV1OrdersQuote403JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuote413JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuote413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuote413JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote413JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5488,9 +5488,9 @@ func (response PostApiV1OrdersQuote413JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuote501JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuote501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuote501JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote501JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5502,9 +5502,9 @@ func (response PostApiV1OrdersQuote501JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuote502JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuote502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuote502JSONResponse) VisitPostApiV1OrdersQuoteResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuote502JSONResponse) VisitPostAPIV1OrdersQuoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5516,17 +5516,17 @@ func (response PostApiV1OrdersQuote502JSONResponse) VisitPostApiV1OrdersQuoteRes
 	return err
 }
 
-type PostApiV1OrdersQuoteResponseRequestObject struct {
-	Body *PostApiV1OrdersQuoteResponseJSONRequestBody
+type PostAPIV1OrdersQuoteResponseRequestObject struct {
+	Body *PostAPIV1OrdersQuoteResponseJSONRequestBody
 }
 
-type PostApiV1OrdersQuoteResponseResponseObject interface {
-	VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersQuoteResponseResponseObject interface {
+	VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersQuoteResponse200JSONResponse AckResponse
+type PostAPIV1OrdersQuoteResponse200JSONResponse AckResponse
 
-func (response PostApiV1OrdersQuoteResponse200JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse200JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5538,9 +5538,9 @@ func (response PostApiV1OrdersQuoteResponse200JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersQuoteResponse400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersQuoteResponse400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersQuoteResponse400JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse400JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5552,9 +5552,9 @@ func (response PostApiV1OrdersQuoteResponse400JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersQuoteResponse401JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuoteResponse401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuoteResponse401JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse401JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5566,9 +5566,9 @@ func (response PostApiV1OrdersQuoteResponse401JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersQuoteResponse403JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuoteResponse403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuoteResponse403JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse403JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5580,9 +5580,9 @@ func (response PostApiV1OrdersQuoteResponse403JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersQuoteResponse413JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuoteResponse413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuoteResponse413JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse413JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5594,9 +5594,9 @@ func (response PostApiV1OrdersQuoteResponse413JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersQuoteResponse501JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuoteResponse501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuoteResponse501JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse501JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5608,9 +5608,9 @@ func (response PostApiV1OrdersQuoteResponse501JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersQuoteResponse502JSONResponse RestErrorResponse
+type PostAPIV1OrdersQuoteResponse502JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersQuoteResponse502JSONResponse) VisitPostApiV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersQuoteResponse502JSONResponse) VisitPostAPIV1OrdersQuoteResponseResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5622,17 +5622,17 @@ func (response PostApiV1OrdersQuoteResponse502JSONResponse) VisitPostApiV1Orders
 	return err
 }
 
-type PostApiV1OrdersReplaceRequestObject struct {
-	Body *PostApiV1OrdersReplaceJSONRequestBody
+type PostAPIV1OrdersReplaceRequestObject struct {
+	Body *PostAPIV1OrdersReplaceJSONRequestBody
 }
 
-type PostApiV1OrdersReplaceResponseObject interface {
-	VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error
+type PostAPIV1OrdersReplaceResponseObject interface {
+	VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1OrdersReplace200JSONResponse AckResponse
+type PostAPIV1OrdersReplace200JSONResponse AckResponse
 
-func (response PostApiV1OrdersReplace200JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace200JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5644,9 +5644,9 @@ func (response PostApiV1OrdersReplace200JSONResponse) VisitPostApiV1OrdersReplac
 	return err
 }
 
-type PostApiV1OrdersReplace400JSONResponse struct{ ApiErrorJSONResponse }
+type PostAPIV1OrdersReplace400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response PostApiV1OrdersReplace400JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace400JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5658,9 +5658,9 @@ func (response PostApiV1OrdersReplace400JSONResponse) VisitPostApiV1OrdersReplac
 	return err
 }
 
-type PostApiV1OrdersReplace401JSONResponse RestErrorResponse
+type PostAPIV1OrdersReplace401JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersReplace401JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace401JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5672,9 +5672,9 @@ func (response PostApiV1OrdersReplace401JSONResponse) VisitPostApiV1OrdersReplac
 	return err
 }
 
-type PostApiV1OrdersReplace403JSONResponse RestErrorResponse
+type PostAPIV1OrdersReplace403JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersReplace403JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace403JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5686,9 +5686,9 @@ func (response PostApiV1OrdersReplace403JSONResponse) VisitPostApiV1OrdersReplac
 	return err
 }
 
-type PostApiV1OrdersReplace413JSONResponse RestErrorResponse
+type PostAPIV1OrdersReplace413JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersReplace413JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace413JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5700,100 +5700,9 @@ func (response PostApiV1OrdersReplace413JSONResponse) VisitPostApiV1OrdersReplac
 	return err
 }
 
-type PostApiV1OrdersReplace501JSONResponse RestErrorResponse
+type PostAPIV1OrdersReplace501JSONResponse RestErrorResponse
 
-func (response PostApiV1OrdersReplace501JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1OrdersReplace502JSONResponse RestErrorResponse
-
-func (response PostApiV1OrdersReplace502JSONResponse) VisitPostApiV1OrdersReplaceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OrdersRiskRulesRequestObject struct {
-}
-
-type GetApiV1OrdersRiskRulesResponseObject interface {
-	VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1OrdersRiskRules200JSONResponse OrderRiskRulesResponse
-
-func (response GetApiV1OrdersRiskRules200JSONResponse) VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OrdersRiskRules400JSONResponse struct{ ApiErrorJSONResponse }
-
-func (response GetApiV1OrdersRiskRules400JSONResponse) VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OrdersRiskRules401JSONResponse RestErrorResponse
-
-func (response GetApiV1OrdersRiskRules401JSONResponse) VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OrdersRiskRules403JSONResponse RestErrorResponse
-
-func (response GetApiV1OrdersRiskRules403JSONResponse) VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1OrdersRiskRules501JSONResponse RestErrorResponse
-
-func (response GetApiV1OrdersRiskRules501JSONResponse) VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace501JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5805,9 +5714,9 @@ func (response GetApiV1OrdersRiskRules501JSONResponse) VisitGetApiV1OrdersRiskRu
 	return err
 }
 
-type GetApiV1OrdersRiskRules502JSONResponse RestErrorResponse
+type PostAPIV1OrdersReplace502JSONResponse RestErrorResponse
 
-func (response GetApiV1OrdersRiskRules502JSONResponse) VisitGetApiV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
+func (response PostAPIV1OrdersReplace502JSONResponse) VisitPostAPIV1OrdersReplaceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5819,17 +5728,16 @@ func (response GetApiV1OrdersRiskRules502JSONResponse) VisitGetApiV1OrdersRiskRu
 	return err
 }
 
-type DeleteApiV1UtilAdminPermissionsRequestObject struct {
-	Body *DeleteApiV1UtilAdminPermissionsJSONRequestBody
+type GetAPIV1OrdersRiskRulesRequestObject struct {
 }
 
-type DeleteApiV1UtilAdminPermissionsResponseObject interface {
-	VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error
+type GetAPIV1OrdersRiskRulesResponseObject interface {
+	VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error
 }
 
-type DeleteApiV1UtilAdminPermissions200JSONResponse RevokedResponse
+type GetAPIV1OrdersRiskRules200JSONResponse OrderRiskRulesResponse
 
-func (response DeleteApiV1UtilAdminPermissions200JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersRiskRules200JSONResponse) VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5841,9 +5749,9 @@ func (response DeleteApiV1UtilAdminPermissions200JSONResponse) VisitDeleteApiV1U
 	return err
 }
 
-type DeleteApiV1UtilAdminPermissions400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1OrdersRiskRules400JSONResponse struct{ APIErrorJSONResponse }
 
-func (response DeleteApiV1UtilAdminPermissions400JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersRiskRules400JSONResponse) VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5855,9 +5763,9 @@ func (response DeleteApiV1UtilAdminPermissions400JSONResponse) VisitDeleteApiV1U
 	return err
 }
 
-type DeleteApiV1UtilAdminPermissions401JSONResponse Error
+type GetAPIV1OrdersRiskRules401JSONResponse RestErrorResponse
 
-func (response DeleteApiV1UtilAdminPermissions401JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersRiskRules401JSONResponse) VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5869,9 +5777,9 @@ func (response DeleteApiV1UtilAdminPermissions401JSONResponse) VisitDeleteApiV1U
 	return err
 }
 
-type DeleteApiV1UtilAdminPermissions403JSONResponse Error
+type GetAPIV1OrdersRiskRules403JSONResponse RestErrorResponse
 
-func (response DeleteApiV1UtilAdminPermissions403JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersRiskRules403JSONResponse) VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5883,9 +5791,101 @@ func (response DeleteApiV1UtilAdminPermissions403JSONResponse) VisitDeleteApiV1U
 	return err
 }
 
-type DeleteApiV1UtilAdminPermissions413JSONResponse Error
+type GetAPIV1OrdersRiskRules501JSONResponse RestErrorResponse
 
-func (response DeleteApiV1UtilAdminPermissions413JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1OrdersRiskRules501JSONResponse) VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1OrdersRiskRules502JSONResponse RestErrorResponse
+
+func (response GetAPIV1OrdersRiskRules502JSONResponse) VisitGetAPIV1OrdersRiskRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilAdminPermissionsRequestObject struct {
+	Body *DeleteAPIV1UtilAdminPermissionsJSONRequestBody
+}
+
+type DeleteAPIV1UtilAdminPermissionsResponseObject interface {
+	VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error
+}
+
+type DeleteAPIV1UtilAdminPermissions200JSONResponse RevokedResponse
+
+func (response DeleteAPIV1UtilAdminPermissions200JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilAdminPermissions400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response DeleteAPIV1UtilAdminPermissions400JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilAdminPermissions401JSONResponse Error
+
+func (response DeleteAPIV1UtilAdminPermissions401JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilAdminPermissions403JSONResponse Error
+
+func (response DeleteAPIV1UtilAdminPermissions403JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilAdminPermissions413JSONResponse Error
+
+func (response DeleteAPIV1UtilAdminPermissions413JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5897,100 +5897,9 @@ func (response DeleteApiV1UtilAdminPermissions413JSONResponse) VisitDeleteApiV1U
 	return err
 }
 
-type DeleteApiV1UtilAdminPermissions501JSONResponse Error
+type DeleteAPIV1UtilAdminPermissions501JSONResponse Error
 
-func (response DeleteApiV1UtilAdminPermissions501JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteApiV1UtilAdminPermissions502JSONResponse Error
-
-func (response DeleteApiV1UtilAdminPermissions502JSONResponse) VisitDeleteApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAdminPermissionsRequestObject struct {
-}
-
-type GetApiV1UtilAdminPermissionsResponseObject interface {
-	VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilAdminPermissions200JSONResponse PermissionsByUserResponse
-
-func (response GetApiV1UtilAdminPermissions200JSONResponse) VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAdminPermissions400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilAdminPermissions400JSONResponse) VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAdminPermissions401JSONResponse Error
-
-func (response GetApiV1UtilAdminPermissions401JSONResponse) VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAdminPermissions403JSONResponse Error
-
-func (response GetApiV1UtilAdminPermissions403JSONResponse) VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAdminPermissions501JSONResponse Error
-
-func (response GetApiV1UtilAdminPermissions501JSONResponse) VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilAdminPermissions501JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6002,9 +5911,9 @@ func (response GetApiV1UtilAdminPermissions501JSONResponse) VisitGetApiV1UtilAdm
 	return err
 }
 
-type GetApiV1UtilAdminPermissions502JSONResponse Error
+type DeleteAPIV1UtilAdminPermissions502JSONResponse Error
 
-func (response GetApiV1UtilAdminPermissions502JSONResponse) VisitGetApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilAdminPermissions502JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6016,17 +5925,16 @@ func (response GetApiV1UtilAdminPermissions502JSONResponse) VisitGetApiV1UtilAdm
 	return err
 }
 
-type PostApiV1UtilAdminPermissionsRequestObject struct {
-	Body *PostApiV1UtilAdminPermissionsJSONRequestBody
+type GetAPIV1UtilAdminPermissionsRequestObject struct {
 }
 
-type PostApiV1UtilAdminPermissionsResponseObject interface {
-	VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error
+type GetAPIV1UtilAdminPermissionsResponseObject interface {
+	VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1UtilAdminPermissions200JSONResponse Grant
+type GetAPIV1UtilAdminPermissions200JSONResponse PermissionsByUserResponse
 
-func (response PostApiV1UtilAdminPermissions200JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAdminPermissions200JSONResponse) VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6038,9 +5946,9 @@ func (response PostApiV1UtilAdminPermissions200JSONResponse) VisitPostApiV1UtilA
 	return err
 }
 
-type PostApiV1UtilAdminPermissions400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilAdminPermissions400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response PostApiV1UtilAdminPermissions400JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAdminPermissions400JSONResponse) VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6052,9 +5960,9 @@ func (response PostApiV1UtilAdminPermissions400JSONResponse) VisitPostApiV1UtilA
 	return err
 }
 
-type PostApiV1UtilAdminPermissions401JSONResponse Error
+type GetAPIV1UtilAdminPermissions401JSONResponse Error
 
-func (response PostApiV1UtilAdminPermissions401JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAdminPermissions401JSONResponse) VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6066,9 +5974,9 @@ func (response PostApiV1UtilAdminPermissions401JSONResponse) VisitPostApiV1UtilA
 	return err
 }
 
-type PostApiV1UtilAdminPermissions403JSONResponse Error
+type GetAPIV1UtilAdminPermissions403JSONResponse Error
 
-func (response PostApiV1UtilAdminPermissions403JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAdminPermissions403JSONResponse) VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6080,9 +5988,101 @@ func (response PostApiV1UtilAdminPermissions403JSONResponse) VisitPostApiV1UtilA
 	return err
 }
 
-type PostApiV1UtilAdminPermissions413JSONResponse Error
+type GetAPIV1UtilAdminPermissions501JSONResponse Error
 
-func (response PostApiV1UtilAdminPermissions413JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAdminPermissions501JSONResponse) VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilAdminPermissions502JSONResponse Error
+
+func (response GetAPIV1UtilAdminPermissions502JSONResponse) VisitGetAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilAdminPermissionsRequestObject struct {
+	Body *PostAPIV1UtilAdminPermissionsJSONRequestBody
+}
+
+type PostAPIV1UtilAdminPermissionsResponseObject interface {
+	VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilAdminPermissions200JSONResponse Grant
+
+func (response PostAPIV1UtilAdminPermissions200JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilAdminPermissions400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilAdminPermissions400JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilAdminPermissions401JSONResponse Error
+
+func (response PostAPIV1UtilAdminPermissions401JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilAdminPermissions403JSONResponse Error
+
+func (response PostAPIV1UtilAdminPermissions403JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilAdminPermissions413JSONResponse Error
+
+func (response PostAPIV1UtilAdminPermissions413JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6094,100 +6094,9 @@ func (response PostApiV1UtilAdminPermissions413JSONResponse) VisitPostApiV1UtilA
 	return err
 }
 
-type PostApiV1UtilAdminPermissions501JSONResponse Error
+type PostAPIV1UtilAdminPermissions501JSONResponse Error
 
-func (response PostApiV1UtilAdminPermissions501JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilAdminPermissions502JSONResponse Error
-
-func (response PostApiV1UtilAdminPermissions502JSONResponse) VisitPostApiV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAuditRequestObject struct {
-}
-
-type GetApiV1UtilAuditResponseObject interface {
-	VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilAudit200JSONResponse AuditResponse
-
-func (response GetApiV1UtilAudit200JSONResponse) VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAudit400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilAudit400JSONResponse) VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAudit401JSONResponse Error
-
-func (response GetApiV1UtilAudit401JSONResponse) VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAudit403JSONResponse Error
-
-func (response GetApiV1UtilAudit403JSONResponse) VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilAudit501JSONResponse Error
-
-func (response GetApiV1UtilAudit501JSONResponse) VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilAdminPermissions501JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6199,9 +6108,9 @@ func (response GetApiV1UtilAudit501JSONResponse) VisitGetApiV1UtilAuditResponse(
 	return err
 }
 
-type GetApiV1UtilAudit502JSONResponse Error
+type PostAPIV1UtilAdminPermissions502JSONResponse Error
 
-func (response GetApiV1UtilAudit502JSONResponse) VisitGetApiV1UtilAuditResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilAdminPermissions502JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6213,17 +6122,16 @@ func (response GetApiV1UtilAudit502JSONResponse) VisitGetApiV1UtilAuditResponse(
 	return err
 }
 
-type DeleteApiV1UtilFirmsTradersRequestObject struct {
-	Body *DeleteApiV1UtilFirmsTradersJSONRequestBody
+type GetAPIV1UtilAuditRequestObject struct {
 }
 
-type DeleteApiV1UtilFirmsTradersResponseObject interface {
-	VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error
+type GetAPIV1UtilAuditResponseObject interface {
+	VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error
 }
 
-type DeleteApiV1UtilFirmsTraders200JSONResponse FirmTraderRemovedResponse
+type GetAPIV1UtilAudit200JSONResponse AuditResponse
 
-func (response DeleteApiV1UtilFirmsTraders200JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAudit200JSONResponse) VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6235,9 +6143,9 @@ func (response DeleteApiV1UtilFirmsTraders200JSONResponse) VisitDeleteApiV1UtilF
 	return err
 }
 
-type DeleteApiV1UtilFirmsTraders400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilAudit400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response DeleteApiV1UtilFirmsTraders400JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAudit400JSONResponse) VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6249,9 +6157,9 @@ func (response DeleteApiV1UtilFirmsTraders400JSONResponse) VisitDeleteApiV1UtilF
 	return err
 }
 
-type DeleteApiV1UtilFirmsTraders401JSONResponse Error
+type GetAPIV1UtilAudit401JSONResponse Error
 
-func (response DeleteApiV1UtilFirmsTraders401JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAudit401JSONResponse) VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6263,9 +6171,9 @@ func (response DeleteApiV1UtilFirmsTraders401JSONResponse) VisitDeleteApiV1UtilF
 	return err
 }
 
-type DeleteApiV1UtilFirmsTraders403JSONResponse Error
+type GetAPIV1UtilAudit403JSONResponse Error
 
-func (response DeleteApiV1UtilFirmsTraders403JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilAudit403JSONResponse) VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6277,215 +6185,109 @@ func (response DeleteApiV1UtilFirmsTraders403JSONResponse) VisitDeleteApiV1UtilF
 	return err
 }
 
-type DeleteApiV1UtilFirmsTraders404Response struct {
+type GetAPIV1UtilAudit501JSONResponse Error
+
+func (response GetAPIV1UtilAudit501JSONResponse) VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
-func (response DeleteApiV1UtilFirmsTraders404Response) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+type GetAPIV1UtilAudit502JSONResponse Error
+
+func (response GetAPIV1UtilAudit502JSONResponse) VisitGetAPIV1UtilAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilFirmsTradersRequestObject struct {
+	Body *DeleteAPIV1UtilFirmsTradersJSONRequestBody
+}
+
+type DeleteAPIV1UtilFirmsTradersResponseObject interface {
+	VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error
+}
+
+type DeleteAPIV1UtilFirmsTraders200JSONResponse FirmTraderRemovedResponse
+
+func (response DeleteAPIV1UtilFirmsTraders200JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilFirmsTraders400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response DeleteAPIV1UtilFirmsTraders400JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilFirmsTraders401JSONResponse Error
+
+func (response DeleteAPIV1UtilFirmsTraders401JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilFirmsTraders403JSONResponse Error
+
+func (response DeleteAPIV1UtilFirmsTraders403JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilFirmsTraders404Response struct {
+}
+
+func (response DeleteAPIV1UtilFirmsTraders404Response) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 	w.WriteHeader(404)
 	return nil
 }
 
-type DeleteApiV1UtilFirmsTraders413JSONResponse Error
+type DeleteAPIV1UtilFirmsTraders413JSONResponse Error
 
-func (response DeleteApiV1UtilFirmsTraders413JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(413)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteApiV1UtilFirmsTraders501JSONResponse Error
-
-func (response DeleteApiV1UtilFirmsTraders501JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteApiV1UtilFirmsTraders502JSONResponse Error
-
-func (response DeleteApiV1UtilFirmsTraders502JSONResponse) VisitDeleteApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilFirmsTradersRequestObject struct {
-	Params GetApiV1UtilFirmsTradersParams
-}
-
-type GetApiV1UtilFirmsTradersResponseObject interface {
-	VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilFirmsTraders200JSONResponse FirmTradersResponse
-
-func (response GetApiV1UtilFirmsTraders200JSONResponse) VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilFirmsTraders400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilFirmsTraders400JSONResponse) VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilFirmsTraders401JSONResponse Error
-
-func (response GetApiV1UtilFirmsTraders401JSONResponse) VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilFirmsTraders403JSONResponse Error
-
-func (response GetApiV1UtilFirmsTraders403JSONResponse) VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilFirmsTraders501JSONResponse Error
-
-func (response GetApiV1UtilFirmsTraders501JSONResponse) VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilFirmsTraders502JSONResponse Error
-
-func (response GetApiV1UtilFirmsTraders502JSONResponse) VisitGetApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilFirmsTradersRequestObject struct {
-	Body *PostApiV1UtilFirmsTradersJSONRequestBody
-}
-
-type PostApiV1UtilFirmsTradersResponseObject interface {
-	VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error
-}
-
-type PostApiV1UtilFirmsTraders200JSONResponse FirmTrader
-
-func (response PostApiV1UtilFirmsTraders200JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilFirmsTraders400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response PostApiV1UtilFirmsTraders400JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilFirmsTraders401JSONResponse Error
-
-func (response PostApiV1UtilFirmsTraders401JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilFirmsTraders403JSONResponse Error
-
-func (response PostApiV1UtilFirmsTraders403JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilFirmsTraders413JSONResponse Error
-
-func (response PostApiV1UtilFirmsTraders413JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilFirmsTraders413JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6497,100 +6299,9 @@ func (response PostApiV1UtilFirmsTraders413JSONResponse) VisitPostApiV1UtilFirms
 	return err
 }
 
-type PostApiV1UtilFirmsTraders501JSONResponse Error
+type DeleteAPIV1UtilFirmsTraders501JSONResponse Error
 
-func (response PostApiV1UtilFirmsTraders501JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilFirmsTraders502JSONResponse Error
-
-func (response PostApiV1UtilFirmsTraders502JSONResponse) VisitPostApiV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroupsRequestObject struct {
-}
-
-type GetApiV1UtilGroupsResponseObject interface {
-	VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilGroups200JSONResponse GroupsResponse
-
-func (response GetApiV1UtilGroups200JSONResponse) VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroups400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilGroups400JSONResponse) VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroups401JSONResponse Error
-
-func (response GetApiV1UtilGroups401JSONResponse) VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroups403JSONResponse Error
-
-func (response GetApiV1UtilGroups403JSONResponse) VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroups501JSONResponse Error
-
-func (response GetApiV1UtilGroups501JSONResponse) VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilFirmsTraders501JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6602,9 +6313,9 @@ func (response GetApiV1UtilGroups501JSONResponse) VisitGetApiV1UtilGroupsRespons
 	return err
 }
 
-type GetApiV1UtilGroups502JSONResponse Error
+type DeleteAPIV1UtilFirmsTraders502JSONResponse Error
 
-func (response GetApiV1UtilGroups502JSONResponse) VisitGetApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilFirmsTraders502JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6616,17 +6327,17 @@ func (response GetApiV1UtilGroups502JSONResponse) VisitGetApiV1UtilGroupsRespons
 	return err
 }
 
-type PostApiV1UtilGroupsRequestObject struct {
-	Body *PostApiV1UtilGroupsJSONRequestBody
+type GetAPIV1UtilFirmsTradersRequestObject struct {
+	Params GetAPIV1UtilFirmsTradersParams
 }
 
-type PostApiV1UtilGroupsResponseObject interface {
-	VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error
+type GetAPIV1UtilFirmsTradersResponseObject interface {
+	VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1UtilGroups200JSONResponse Group
+type GetAPIV1UtilFirmsTraders200JSONResponse FirmTradersResponse
 
-func (response PostApiV1UtilGroups200JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilFirmsTraders200JSONResponse) VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6638,9 +6349,9 @@ func (response PostApiV1UtilGroups200JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type PostApiV1UtilGroups400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilFirmsTraders400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response PostApiV1UtilGroups400JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilFirmsTraders400JSONResponse) VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6652,9 +6363,9 @@ func (response PostApiV1UtilGroups400JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type PostApiV1UtilGroups401JSONResponse Error
+type GetAPIV1UtilFirmsTraders401JSONResponse Error
 
-func (response PostApiV1UtilGroups401JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilFirmsTraders401JSONResponse) VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6666,9 +6377,9 @@ func (response PostApiV1UtilGroups401JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type PostApiV1UtilGroups403JSONResponse Error
+type GetAPIV1UtilFirmsTraders403JSONResponse Error
 
-func (response PostApiV1UtilGroups403JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilFirmsTraders403JSONResponse) VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6680,9 +6391,101 @@ func (response PostApiV1UtilGroups403JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type PostApiV1UtilGroups413JSONResponse Error
+type GetAPIV1UtilFirmsTraders501JSONResponse Error
 
-func (response PostApiV1UtilGroups413JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilFirmsTraders501JSONResponse) VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilFirmsTraders502JSONResponse Error
+
+func (response GetAPIV1UtilFirmsTraders502JSONResponse) VisitGetAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilFirmsTradersRequestObject struct {
+	Body *PostAPIV1UtilFirmsTradersJSONRequestBody
+}
+
+type PostAPIV1UtilFirmsTradersResponseObject interface {
+	VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilFirmsTraders200JSONResponse FirmTrader
+
+func (response PostAPIV1UtilFirmsTraders200JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilFirmsTraders400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilFirmsTraders400JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilFirmsTraders401JSONResponse Error
+
+func (response PostAPIV1UtilFirmsTraders401JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilFirmsTraders403JSONResponse Error
+
+func (response PostAPIV1UtilFirmsTraders403JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilFirmsTraders413JSONResponse Error
+
+func (response PostAPIV1UtilFirmsTraders413JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6694,9 +6497,9 @@ func (response PostApiV1UtilGroups413JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type PostApiV1UtilGroups501JSONResponse Error
+type PostAPIV1UtilFirmsTraders501JSONResponse Error
 
-func (response PostApiV1UtilGroups501JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilFirmsTraders501JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6708,9 +6511,9 @@ func (response PostApiV1UtilGroups501JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type PostApiV1UtilGroups502JSONResponse Error
+type PostAPIV1UtilFirmsTraders502JSONResponse Error
 
-func (response PostApiV1UtilGroups502JSONResponse) VisitPostApiV1UtilGroupsResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilFirmsTraders502JSONResponse) VisitPostAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6722,17 +6525,16 @@ func (response PostApiV1UtilGroups502JSONResponse) VisitPostApiV1UtilGroupsRespo
 	return err
 }
 
-type DeleteApiV1UtilGroupsMembersRequestObject struct {
-	Body *DeleteApiV1UtilGroupsMembersJSONRequestBody
+type GetAPIV1UtilGroupsRequestObject struct {
 }
 
-type DeleteApiV1UtilGroupsMembersResponseObject interface {
-	VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error
+type GetAPIV1UtilGroupsResponseObject interface {
+	VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error
 }
 
-type DeleteApiV1UtilGroupsMembers200JSONResponse RemovedMemberResponse
+type GetAPIV1UtilGroups200JSONResponse GroupsResponse
 
-func (response DeleteApiV1UtilGroupsMembers200JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilGroups200JSONResponse) VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6744,9 +6546,9 @@ func (response DeleteApiV1UtilGroupsMembers200JSONResponse) VisitDeleteApiV1Util
 	return err
 }
 
-type DeleteApiV1UtilGroupsMembers400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilGroups400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response DeleteApiV1UtilGroupsMembers400JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilGroups400JSONResponse) VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6758,9 +6560,9 @@ func (response DeleteApiV1UtilGroupsMembers400JSONResponse) VisitDeleteApiV1Util
 	return err
 }
 
-type DeleteApiV1UtilGroupsMembers401JSONResponse Error
+type GetAPIV1UtilGroups401JSONResponse Error
 
-func (response DeleteApiV1UtilGroupsMembers401JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilGroups401JSONResponse) VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6772,9 +6574,9 @@ func (response DeleteApiV1UtilGroupsMembers401JSONResponse) VisitDeleteApiV1Util
 	return err
 }
 
-type DeleteApiV1UtilGroupsMembers403JSONResponse Error
+type GetAPIV1UtilGroups403JSONResponse Error
 
-func (response DeleteApiV1UtilGroupsMembers403JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilGroups403JSONResponse) VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6786,9 +6588,101 @@ func (response DeleteApiV1UtilGroupsMembers403JSONResponse) VisitDeleteApiV1Util
 	return err
 }
 
-type DeleteApiV1UtilGroupsMembers413JSONResponse Error
+type GetAPIV1UtilGroups501JSONResponse Error
 
-func (response DeleteApiV1UtilGroupsMembers413JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilGroups501JSONResponse) VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroups502JSONResponse Error
+
+func (response GetAPIV1UtilGroups502JSONResponse) VisitGetAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsRequestObject struct {
+	Body *PostAPIV1UtilGroupsJSONRequestBody
+}
+
+type PostAPIV1UtilGroupsResponseObject interface {
+	VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilGroups200JSONResponse Group
+
+func (response PostAPIV1UtilGroups200JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroups400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilGroups400JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroups401JSONResponse Error
+
+func (response PostAPIV1UtilGroups401JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroups403JSONResponse Error
+
+func (response PostAPIV1UtilGroups403JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroups413JSONResponse Error
+
+func (response PostAPIV1UtilGroups413JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6800,100 +6694,9 @@ func (response DeleteApiV1UtilGroupsMembers413JSONResponse) VisitDeleteApiV1Util
 	return err
 }
 
-type DeleteApiV1UtilGroupsMembers501JSONResponse Error
+type PostAPIV1UtilGroups501JSONResponse Error
 
-func (response DeleteApiV1UtilGroupsMembers501JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteApiV1UtilGroupsMembers502JSONResponse Error
-
-func (response DeleteApiV1UtilGroupsMembers502JSONResponse) VisitDeleteApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroupsMembersRequestObject struct {
-}
-
-type GetApiV1UtilGroupsMembersResponseObject interface {
-	VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilGroupsMembers200JSONResponse GroupMembersResponse
-
-func (response GetApiV1UtilGroupsMembers200JSONResponse) VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroupsMembers400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilGroupsMembers400JSONResponse) VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroupsMembers401JSONResponse Error
-
-func (response GetApiV1UtilGroupsMembers401JSONResponse) VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroupsMembers403JSONResponse Error
-
-func (response GetApiV1UtilGroupsMembers403JSONResponse) VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilGroupsMembers501JSONResponse Error
-
-func (response GetApiV1UtilGroupsMembers501JSONResponse) VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilGroups501JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6905,9 +6708,9 @@ func (response GetApiV1UtilGroupsMembers501JSONResponse) VisitGetApiV1UtilGroups
 	return err
 }
 
-type GetApiV1UtilGroupsMembers502JSONResponse Error
+type PostAPIV1UtilGroups502JSONResponse Error
 
-func (response GetApiV1UtilGroupsMembers502JSONResponse) VisitGetApiV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilGroups502JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6919,17 +6722,17 @@ func (response GetApiV1UtilGroupsMembers502JSONResponse) VisitGetApiV1UtilGroups
 	return err
 }
 
-type PostApiV1UtilGroupsMoveRequestObject struct {
-	Body *PostApiV1UtilGroupsMoveJSONRequestBody
+type DeleteAPIV1UtilGroupsMembersRequestObject struct {
+	Body *DeleteAPIV1UtilGroupsMembersJSONRequestBody
 }
 
-type PostApiV1UtilGroupsMoveResponseObject interface {
-	VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error
+type DeleteAPIV1UtilGroupsMembersResponseObject interface {
+	VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1UtilGroupsMove200JSONResponse GroupMember
+type DeleteAPIV1UtilGroupsMembers200JSONResponse RemovedMemberResponse
 
-func (response PostApiV1UtilGroupsMove200JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers200JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6941,9 +6744,9 @@ func (response PostApiV1UtilGroupsMove200JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type PostApiV1UtilGroupsMove400JSONResponse struct{ UtilErrorJSONResponse }
+type DeleteAPIV1UtilGroupsMembers400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response PostApiV1UtilGroupsMove400JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers400JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6955,9 +6758,9 @@ func (response PostApiV1UtilGroupsMove400JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type PostApiV1UtilGroupsMove401JSONResponse Error
+type DeleteAPIV1UtilGroupsMembers401JSONResponse Error
 
-func (response PostApiV1UtilGroupsMove401JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers401JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6969,9 +6772,9 @@ func (response PostApiV1UtilGroupsMove401JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type PostApiV1UtilGroupsMove403JSONResponse Error
+type DeleteAPIV1UtilGroupsMembers403JSONResponse Error
 
-func (response PostApiV1UtilGroupsMove403JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers403JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6983,9 +6786,9 @@ func (response PostApiV1UtilGroupsMove403JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type PostApiV1UtilGroupsMove413JSONResponse Error
+type DeleteAPIV1UtilGroupsMembers413JSONResponse Error
 
-func (response PostApiV1UtilGroupsMove413JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers413JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -6997,9 +6800,9 @@ func (response PostApiV1UtilGroupsMove413JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type PostApiV1UtilGroupsMove501JSONResponse Error
+type DeleteAPIV1UtilGroupsMembers501JSONResponse Error
 
-func (response PostApiV1UtilGroupsMove501JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers501JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7011,9 +6814,9 @@ func (response PostApiV1UtilGroupsMove501JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type PostApiV1UtilGroupsMove502JSONResponse Error
+type DeleteAPIV1UtilGroupsMembers502JSONResponse Error
 
-func (response PostApiV1UtilGroupsMove502JSONResponse) VisitPostApiV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilGroupsMembers502JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7025,19 +6828,216 @@ func (response PostApiV1UtilGroupsMove502JSONResponse) VisitPostApiV1UtilGroupsM
 	return err
 }
 
-type GetApiV1UtilHealthRequestObject struct {
+type GetAPIV1UtilGroupsMembersRequestObject struct {
 }
 
-type GetApiV1UtilHealthResponseObject interface {
-	VisitGetApiV1UtilHealthResponse(w http.ResponseWriter) error
+type GetAPIV1UtilGroupsMembersResponseObject interface {
+	VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1UtilHealth200JSONResponse struct {
+type GetAPIV1UtilGroupsMembers200JSONResponse GroupMembersResponse
+
+func (response GetAPIV1UtilGroupsMembers200JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroupsMembers400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response GetAPIV1UtilGroupsMembers400JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroupsMembers401JSONResponse Error
+
+func (response GetAPIV1UtilGroupsMembers401JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroupsMembers403JSONResponse Error
+
+func (response GetAPIV1UtilGroupsMembers403JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroupsMembers501JSONResponse Error
+
+func (response GetAPIV1UtilGroupsMembers501JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroupsMembers502JSONResponse Error
+
+func (response GetAPIV1UtilGroupsMembers502JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMoveRequestObject struct {
+	Body *PostAPIV1UtilGroupsMoveJSONRequestBody
+}
+
+type PostAPIV1UtilGroupsMoveResponseObject interface {
+	VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilGroupsMove200JSONResponse GroupMember
+
+func (response PostAPIV1UtilGroupsMove200JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilGroupsMove400JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove401JSONResponse Error
+
+func (response PostAPIV1UtilGroupsMove401JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove403JSONResponse Error
+
+func (response PostAPIV1UtilGroupsMove403JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove413JSONResponse Error
+
+func (response PostAPIV1UtilGroupsMove413JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove501JSONResponse Error
+
+func (response PostAPIV1UtilGroupsMove501JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove502JSONResponse Error
+
+func (response PostAPIV1UtilGroupsMove502JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilHealthRequestObject struct {
+}
+
+type GetAPIV1UtilHealthResponseObject interface {
+	VisitGetAPIV1UtilHealthResponse(w http.ResponseWriter) error
+}
+
+type GetAPIV1UtilHealth200JSONResponse struct {
 	// Status Example: ok
 	Status *string `json:"status,omitempty"`
 }
 
-func (response GetApiV1UtilHealth200JSONResponse) VisitGetApiV1UtilHealthResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilHealth200JSONResponse) VisitGetAPIV1UtilHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7049,11 +7049,11 @@ func (response GetApiV1UtilHealth200JSONResponse) VisitGetApiV1UtilHealthRespons
 	return err
 }
 
-type GetApiV1UtilHealth503JSONResponse struct {
+type GetAPIV1UtilHealth503JSONResponse struct {
 	Status *string `json:"status,omitempty"`
 }
 
-func (response GetApiV1UtilHealth503JSONResponse) VisitGetApiV1UtilHealthResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilHealth503JSONResponse) VisitGetAPIV1UtilHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7171,17 +7171,17 @@ func (response ListIoiAdvertisements502JSONResponse) VisitListIoiAdvertisementsR
 	return err
 }
 
-type GetApiV1UtilLatencyMetricsRequestObject struct {
-	Params GetApiV1UtilLatencyMetricsParams
+type GetAPIV1UtilLatencyMetricsRequestObject struct {
+	Params GetAPIV1UtilLatencyMetricsParams
 }
 
-type GetApiV1UtilLatencyMetricsResponseObject interface {
-	VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error
+type GetAPIV1UtilLatencyMetricsResponseObject interface {
+	VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1UtilLatencyMetrics200JSONResponse MetricsResult
+type GetAPIV1UtilLatencyMetrics200JSONResponse MetricsResult
 
-func (response GetApiV1UtilLatencyMetrics200JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics200JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7193,9 +7193,9 @@ func (response GetApiV1UtilLatencyMetrics200JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyMetrics400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilLatencyMetrics400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response GetApiV1UtilLatencyMetrics400JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics400JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7207,9 +7207,9 @@ func (response GetApiV1UtilLatencyMetrics400JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyMetrics401JSONResponse Error
+type GetAPIV1UtilLatencyMetrics401JSONResponse Error
 
-func (response GetApiV1UtilLatencyMetrics401JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics401JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7221,9 +7221,9 @@ func (response GetApiV1UtilLatencyMetrics401JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyMetrics403JSONResponse Error
+type GetAPIV1UtilLatencyMetrics403JSONResponse Error
 
-func (response GetApiV1UtilLatencyMetrics403JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics403JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7235,9 +7235,9 @@ func (response GetApiV1UtilLatencyMetrics403JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyMetrics500JSONResponse struct{ ServerErrorJSONResponse }
+type GetAPIV1UtilLatencyMetrics500JSONResponse struct{ ServerErrorJSONResponse }
 
-func (response GetApiV1UtilLatencyMetrics500JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics500JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7249,9 +7249,9 @@ func (response GetApiV1UtilLatencyMetrics500JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyMetrics501JSONResponse Error
+type GetAPIV1UtilLatencyMetrics501JSONResponse Error
 
-func (response GetApiV1UtilLatencyMetrics501JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics501JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7263,9 +7263,9 @@ func (response GetApiV1UtilLatencyMetrics501JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyMetrics502JSONResponse Error
+type GetAPIV1UtilLatencyMetrics502JSONResponse Error
 
-func (response GetApiV1UtilLatencyMetrics502JSONResponse) VisitGetApiV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyMetrics502JSONResponse) VisitGetAPIV1UtilLatencyMetricsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7277,17 +7277,17 @@ func (response GetApiV1UtilLatencyMetrics502JSONResponse) VisitGetApiV1UtilLaten
 	return err
 }
 
-type GetApiV1UtilLatencyRawRequestObject struct {
-	Params GetApiV1UtilLatencyRawParams
+type GetAPIV1UtilLatencyRawRequestObject struct {
+	Params GetAPIV1UtilLatencyRawParams
 }
 
-type GetApiV1UtilLatencyRawResponseObject interface {
-	VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error
+type GetAPIV1UtilLatencyRawResponseObject interface {
+	VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1UtilLatencyRaw200JSONResponse RawResult
+type GetAPIV1UtilLatencyRaw200JSONResponse RawResult
 
-func (response GetApiV1UtilLatencyRaw200JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw200JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7299,9 +7299,9 @@ func (response GetApiV1UtilLatencyRaw200JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyRaw400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilLatencyRaw400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response GetApiV1UtilLatencyRaw400JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw400JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7313,9 +7313,9 @@ func (response GetApiV1UtilLatencyRaw400JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyRaw401JSONResponse Error
+type GetAPIV1UtilLatencyRaw401JSONResponse Error
 
-func (response GetApiV1UtilLatencyRaw401JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw401JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7327,9 +7327,9 @@ func (response GetApiV1UtilLatencyRaw401JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyRaw403JSONResponse Error
+type GetAPIV1UtilLatencyRaw403JSONResponse Error
 
-func (response GetApiV1UtilLatencyRaw403JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw403JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7341,9 +7341,9 @@ func (response GetApiV1UtilLatencyRaw403JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyRaw500JSONResponse struct{ ServerErrorJSONResponse }
+type GetAPIV1UtilLatencyRaw500JSONResponse struct{ ServerErrorJSONResponse }
 
-func (response GetApiV1UtilLatencyRaw500JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw500JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7355,9 +7355,9 @@ func (response GetApiV1UtilLatencyRaw500JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyRaw501JSONResponse Error
+type GetAPIV1UtilLatencyRaw501JSONResponse Error
 
-func (response GetApiV1UtilLatencyRaw501JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw501JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7369,9 +7369,9 @@ func (response GetApiV1UtilLatencyRaw501JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyRaw502JSONResponse Error
+type GetAPIV1UtilLatencyRaw502JSONResponse Error
 
-func (response GetApiV1UtilLatencyRaw502JSONResponse) VisitGetApiV1UtilLatencyRawResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyRaw502JSONResponse) VisitGetAPIV1UtilLatencyRawResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7383,17 +7383,17 @@ func (response GetApiV1UtilLatencyRaw502JSONResponse) VisitGetApiV1UtilLatencyRa
 	return err
 }
 
-type GetApiV1UtilLatencyStagesRequestObject struct {
-	Params GetApiV1UtilLatencyStagesParams
+type GetAPIV1UtilLatencyStagesRequestObject struct {
+	Params GetAPIV1UtilLatencyStagesParams
 }
 
-type GetApiV1UtilLatencyStagesResponseObject interface {
-	VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error
+type GetAPIV1UtilLatencyStagesResponseObject interface {
+	VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1UtilLatencyStages200JSONResponse LatencyDetailResult
+type GetAPIV1UtilLatencyStages200JSONResponse LatencyDetailResult
 
-func (response GetApiV1UtilLatencyStages200JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages200JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7405,9 +7405,9 @@ func (response GetApiV1UtilLatencyStages200JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilLatencyStages400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilLatencyStages400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response GetApiV1UtilLatencyStages400JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages400JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7419,9 +7419,9 @@ func (response GetApiV1UtilLatencyStages400JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilLatencyStages401JSONResponse Error
+type GetAPIV1UtilLatencyStages401JSONResponse Error
 
-func (response GetApiV1UtilLatencyStages401JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages401JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7433,9 +7433,9 @@ func (response GetApiV1UtilLatencyStages401JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilLatencyStages403JSONResponse Error
+type GetAPIV1UtilLatencyStages403JSONResponse Error
 
-func (response GetApiV1UtilLatencyStages403JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages403JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7447,9 +7447,9 @@ func (response GetApiV1UtilLatencyStages403JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilLatencyStages500JSONResponse struct{ ServerErrorJSONResponse }
+type GetAPIV1UtilLatencyStages500JSONResponse struct{ ServerErrorJSONResponse }
 
-func (response GetApiV1UtilLatencyStages500JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages500JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7461,9 +7461,9 @@ func (response GetApiV1UtilLatencyStages500JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilLatencyStages501JSONResponse Error
+type GetAPIV1UtilLatencyStages501JSONResponse Error
 
-func (response GetApiV1UtilLatencyStages501JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages501JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7475,9 +7475,9 @@ func (response GetApiV1UtilLatencyStages501JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilLatencyStages502JSONResponse Error
+type GetAPIV1UtilLatencyStages502JSONResponse Error
 
-func (response GetApiV1UtilLatencyStages502JSONResponse) VisitGetApiV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilLatencyStages502JSONResponse) VisitGetAPIV1UtilLatencyStagesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7489,17 +7489,17 @@ func (response GetApiV1UtilLatencyStages502JSONResponse) VisitGetApiV1UtilLatenc
 	return err
 }
 
-type GetApiV1UtilOrdersRequestObject struct {
-	Params GetApiV1UtilOrdersParams
+type GetAPIV1UtilOrdersRequestObject struct {
+	Params GetAPIV1UtilOrdersParams
 }
 
-type GetApiV1UtilOrdersResponseObject interface {
-	VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error
+type GetAPIV1UtilOrdersResponseObject interface {
+	VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1UtilOrders200JSONResponse OrdersResult
+type GetAPIV1UtilOrders200JSONResponse OrdersResult
 
-func (response GetApiV1UtilOrders200JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders200JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7511,9 +7511,9 @@ func (response GetApiV1UtilOrders200JSONResponse) VisitGetApiV1UtilOrdersRespons
 	return err
 }
 
-type GetApiV1UtilOrders400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilOrders400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response GetApiV1UtilOrders400JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders400JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7525,9 +7525,9 @@ func (response GetApiV1UtilOrders400JSONResponse) VisitGetApiV1UtilOrdersRespons
 	return err
 }
 
-type GetApiV1UtilOrders401JSONResponse Error
+type GetAPIV1UtilOrders401JSONResponse Error
 
-func (response GetApiV1UtilOrders401JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders401JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7539,9 +7539,9 @@ func (response GetApiV1UtilOrders401JSONResponse) VisitGetApiV1UtilOrdersRespons
 	return err
 }
 
-type GetApiV1UtilOrders403JSONResponse Error
+type GetAPIV1UtilOrders403JSONResponse Error
 
-func (response GetApiV1UtilOrders403JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders403JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7553,9 +7553,9 @@ func (response GetApiV1UtilOrders403JSONResponse) VisitGetApiV1UtilOrdersRespons
 	return err
 }
 
-type GetApiV1UtilOrders500JSONResponse struct{ ServerErrorJSONResponse }
+type GetAPIV1UtilOrders500JSONResponse struct{ ServerErrorJSONResponse }
 
-func (response GetApiV1UtilOrders500JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders500JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7567,100 +7567,9 @@ func (response GetApiV1UtilOrders500JSONResponse) VisitGetApiV1UtilOrdersRespons
 	return err
 }
 
-type GetApiV1UtilOrders501JSONResponse Error
+type GetAPIV1UtilOrders501JSONResponse Error
 
-func (response GetApiV1UtilOrders501JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilOrders502JSONResponse Error
-
-func (response GetApiV1UtilOrders502JSONResponse) VisitGetApiV1UtilOrdersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilPermissionsRequestObject struct {
-}
-
-type GetApiV1UtilPermissionsResponseObject interface {
-	VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilPermissions200JSONResponse MyPermissionsResponse
-
-func (response GetApiV1UtilPermissions200JSONResponse) VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilPermissions400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilPermissions400JSONResponse) VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilPermissions401JSONResponse Error
-
-func (response GetApiV1UtilPermissions401JSONResponse) VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilPermissions403JSONResponse Error
-
-func (response GetApiV1UtilPermissions403JSONResponse) VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilPermissions501JSONResponse Error
-
-func (response GetApiV1UtilPermissions501JSONResponse) VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders501JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7672,9 +7581,9 @@ func (response GetApiV1UtilPermissions501JSONResponse) VisitGetApiV1UtilPermissi
 	return err
 }
 
-type GetApiV1UtilPermissions502JSONResponse Error
+type GetAPIV1UtilOrders502JSONResponse Error
 
-func (response GetApiV1UtilPermissions502JSONResponse) VisitGetApiV1UtilPermissionsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilOrders502JSONResponse) VisitGetAPIV1UtilOrdersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7686,17 +7595,16 @@ func (response GetApiV1UtilPermissions502JSONResponse) VisitGetApiV1UtilPermissi
 	return err
 }
 
-type DeleteApiV1UtilReferenceRequestObject struct {
-	Body *DeleteApiV1UtilReferenceJSONRequestBody
+type GetAPIV1UtilPermissionsRequestObject struct {
 }
 
-type DeleteApiV1UtilReferenceResponseObject interface {
-	VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error
+type GetAPIV1UtilPermissionsResponseObject interface {
+	VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error
 }
 
-type DeleteApiV1UtilReference200JSONResponse ReferenceRemovedResponse
+type GetAPIV1UtilPermissions200JSONResponse MyPermissionsResponse
 
-func (response DeleteApiV1UtilReference200JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilPermissions200JSONResponse) VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7708,9 +7616,9 @@ func (response DeleteApiV1UtilReference200JSONResponse) VisitDeleteApiV1UtilRefe
 	return err
 }
 
-type DeleteApiV1UtilReference400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilPermissions400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response DeleteApiV1UtilReference400JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilPermissions400JSONResponse) VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7722,9 +7630,9 @@ func (response DeleteApiV1UtilReference400JSONResponse) VisitDeleteApiV1UtilRefe
 	return err
 }
 
-type DeleteApiV1UtilReference401JSONResponse Error
+type GetAPIV1UtilPermissions401JSONResponse Error
 
-func (response DeleteApiV1UtilReference401JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilPermissions401JSONResponse) VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7736,9 +7644,9 @@ func (response DeleteApiV1UtilReference401JSONResponse) VisitDeleteApiV1UtilRefe
 	return err
 }
 
-type DeleteApiV1UtilReference403JSONResponse Error
+type GetAPIV1UtilPermissions403JSONResponse Error
 
-func (response DeleteApiV1UtilReference403JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilPermissions403JSONResponse) VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7750,215 +7658,109 @@ func (response DeleteApiV1UtilReference403JSONResponse) VisitDeleteApiV1UtilRefe
 	return err
 }
 
-type DeleteApiV1UtilReference404Response struct {
+type GetAPIV1UtilPermissions501JSONResponse Error
+
+func (response GetAPIV1UtilPermissions501JSONResponse) VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
-func (response DeleteApiV1UtilReference404Response) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
+type GetAPIV1UtilPermissions502JSONResponse Error
+
+func (response GetAPIV1UtilPermissions502JSONResponse) VisitGetAPIV1UtilPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilReferenceRequestObject struct {
+	Body *DeleteAPIV1UtilReferenceJSONRequestBody
+}
+
+type DeleteAPIV1UtilReferenceResponseObject interface {
+	VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error
+}
+
+type DeleteAPIV1UtilReference200JSONResponse ReferenceRemovedResponse
+
+func (response DeleteAPIV1UtilReference200JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilReference400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response DeleteAPIV1UtilReference400JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilReference401JSONResponse Error
+
+func (response DeleteAPIV1UtilReference401JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilReference403JSONResponse Error
+
+func (response DeleteAPIV1UtilReference403JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAPIV1UtilReference404Response struct {
+}
+
+func (response DeleteAPIV1UtilReference404Response) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 	w.WriteHeader(404)
 	return nil
 }
 
-type DeleteApiV1UtilReference413JSONResponse Error
+type DeleteAPIV1UtilReference413JSONResponse Error
 
-func (response DeleteApiV1UtilReference413JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(413)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteApiV1UtilReference501JSONResponse Error
-
-func (response DeleteApiV1UtilReference501JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteApiV1UtilReference502JSONResponse Error
-
-func (response DeleteApiV1UtilReference502JSONResponse) VisitDeleteApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilReferenceRequestObject struct {
-	Params GetApiV1UtilReferenceParams
-}
-
-type GetApiV1UtilReferenceResponseObject interface {
-	VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilReference200JSONResponse ReferenceValuesResponse
-
-func (response GetApiV1UtilReference200JSONResponse) VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilReference400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilReference400JSONResponse) VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilReference401JSONResponse Error
-
-func (response GetApiV1UtilReference401JSONResponse) VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilReference403JSONResponse Error
-
-func (response GetApiV1UtilReference403JSONResponse) VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilReference501JSONResponse Error
-
-func (response GetApiV1UtilReference501JSONResponse) VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilReference502JSONResponse Error
-
-func (response GetApiV1UtilReference502JSONResponse) VisitGetApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilReferenceRequestObject struct {
-	Body *PostApiV1UtilReferenceJSONRequestBody
-}
-
-type PostApiV1UtilReferenceResponseObject interface {
-	VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error
-}
-
-type PostApiV1UtilReference200JSONResponse ReferenceValue
-
-func (response PostApiV1UtilReference200JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilReference400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response PostApiV1UtilReference400JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilReference401JSONResponse Error
-
-func (response PostApiV1UtilReference401JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilReference403JSONResponse Error
-
-func (response PostApiV1UtilReference403JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilReference413JSONResponse Error
-
-func (response PostApiV1UtilReference413JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilReference413JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7970,100 +7772,9 @@ func (response PostApiV1UtilReference413JSONResponse) VisitPostApiV1UtilReferenc
 	return err
 }
 
-type PostApiV1UtilReference501JSONResponse Error
+type DeleteAPIV1UtilReference501JSONResponse Error
 
-func (response PostApiV1UtilReference501JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilReference502JSONResponse Error
-
-func (response PostApiV1UtilReference502JSONResponse) VisitPostApiV1UtilReferenceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequestsRequestObject struct {
-}
-
-type GetApiV1UtilRequestsResponseObject interface {
-	VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilRequests200JSONResponse WorkflowRequestsResponse
-
-func (response GetApiV1UtilRequests200JSONResponse) VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequests400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilRequests400JSONResponse) VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequests401JSONResponse Error
-
-func (response GetApiV1UtilRequests401JSONResponse) VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequests403JSONResponse Error
-
-func (response GetApiV1UtilRequests403JSONResponse) VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequests501JSONResponse Error
-
-func (response GetApiV1UtilRequests501JSONResponse) VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilReference501JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8075,9 +7786,9 @@ func (response GetApiV1UtilRequests501JSONResponse) VisitGetApiV1UtilRequestsRes
 	return err
 }
 
-type GetApiV1UtilRequests502JSONResponse Error
+type DeleteAPIV1UtilReference502JSONResponse Error
 
-func (response GetApiV1UtilRequests502JSONResponse) VisitGetApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilReference502JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8089,17 +7800,17 @@ func (response GetApiV1UtilRequests502JSONResponse) VisitGetApiV1UtilRequestsRes
 	return err
 }
 
-type PostApiV1UtilRequestsRequestObject struct {
-	Body *PostApiV1UtilRequestsJSONRequestBody
+type GetAPIV1UtilReferenceRequestObject struct {
+	Params GetAPIV1UtilReferenceParams
 }
 
-type PostApiV1UtilRequestsResponseObject interface {
-	VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error
+type GetAPIV1UtilReferenceResponseObject interface {
+	VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1UtilRequests200JSONResponse WorkflowRequest
+type GetAPIV1UtilReference200JSONResponse ReferenceValuesResponse
 
-func (response PostApiV1UtilRequests200JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilReference200JSONResponse) VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8111,9 +7822,9 @@ func (response PostApiV1UtilRequests200JSONResponse) VisitPostApiV1UtilRequestsR
 	return err
 }
 
-type PostApiV1UtilRequests400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilReference400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response PostApiV1UtilRequests400JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilReference400JSONResponse) VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8125,9 +7836,9 @@ func (response PostApiV1UtilRequests400JSONResponse) VisitPostApiV1UtilRequestsR
 	return err
 }
 
-type PostApiV1UtilRequests401JSONResponse Error
+type GetAPIV1UtilReference401JSONResponse Error
 
-func (response PostApiV1UtilRequests401JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilReference401JSONResponse) VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8139,9 +7850,9 @@ func (response PostApiV1UtilRequests401JSONResponse) VisitPostApiV1UtilRequestsR
 	return err
 }
 
-type PostApiV1UtilRequests403JSONResponse Error
+type GetAPIV1UtilReference403JSONResponse Error
 
-func (response PostApiV1UtilRequests403JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilReference403JSONResponse) VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8153,9 +7864,101 @@ func (response PostApiV1UtilRequests403JSONResponse) VisitPostApiV1UtilRequestsR
 	return err
 }
 
-type PostApiV1UtilRequests413JSONResponse Error
+type GetAPIV1UtilReference501JSONResponse Error
 
-func (response PostApiV1UtilRequests413JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilReference501JSONResponse) VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilReference502JSONResponse Error
+
+func (response GetAPIV1UtilReference502JSONResponse) VisitGetAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilReferenceRequestObject struct {
+	Body *PostAPIV1UtilReferenceJSONRequestBody
+}
+
+type PostAPIV1UtilReferenceResponseObject interface {
+	VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilReference200JSONResponse ReferenceValue
+
+func (response PostAPIV1UtilReference200JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilReference400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilReference400JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilReference401JSONResponse Error
+
+func (response PostAPIV1UtilReference401JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilReference403JSONResponse Error
+
+func (response PostAPIV1UtilReference403JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilReference413JSONResponse Error
+
+func (response PostAPIV1UtilReference413JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8167,101 +7970,9 @@ func (response PostApiV1UtilRequests413JSONResponse) VisitPostApiV1UtilRequestsR
 	return err
 }
 
-type PostApiV1UtilRequests501JSONResponse Error
+type PostAPIV1UtilReference501JSONResponse Error
 
-func (response PostApiV1UtilRequests501JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequests502JSONResponse Error
-
-func (response PostApiV1UtilRequests502JSONResponse) VisitPostApiV1UtilRequestsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequestsRequestIdRequestObject struct {
-	RequestId RequestID `json:"requestId"`
-}
-
-type GetApiV1UtilRequestsRequestIdResponseObject interface {
-	VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error
-}
-
-type GetApiV1UtilRequestsRequestId200JSONResponse WorkflowRequest
-
-func (response GetApiV1UtilRequestsRequestId200JSONResponse) VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequestsRequestId400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response GetApiV1UtilRequestsRequestId400JSONResponse) VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequestsRequestId401JSONResponse Error
-
-func (response GetApiV1UtilRequestsRequestId401JSONResponse) VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequestsRequestId403JSONResponse Error
-
-func (response GetApiV1UtilRequestsRequestId403JSONResponse) VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetApiV1UtilRequestsRequestId501JSONResponse Error
-
-func (response GetApiV1UtilRequestsRequestId501JSONResponse) VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilReference501JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8273,9 +7984,9 @@ func (response GetApiV1UtilRequestsRequestId501JSONResponse) VisitGetApiV1UtilRe
 	return err
 }
 
-type GetApiV1UtilRequestsRequestId502JSONResponse Error
+type PostAPIV1UtilReference502JSONResponse Error
 
-func (response GetApiV1UtilRequestsRequestId502JSONResponse) VisitGetApiV1UtilRequestsRequestIdResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilReference502JSONResponse) VisitPostAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8287,18 +7998,16 @@ func (response GetApiV1UtilRequestsRequestId502JSONResponse) VisitGetApiV1UtilRe
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdApproveRequestObject struct {
-	RequestId RequestID `json:"requestId"`
-	Body      *PostApiV1UtilRequestsRequestIdApproveJSONRequestBody
+type GetAPIV1UtilRequestsRequestObject struct {
 }
 
-type PostApiV1UtilRequestsRequestIdApproveResponseObject interface {
-	VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error
+type GetAPIV1UtilRequestsResponseObject interface {
+	VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1UtilRequestsRequestIdApprove200JSONResponse WorkflowRequest
+type GetAPIV1UtilRequests200JSONResponse WorkflowRequestsResponse
 
-func (response PostApiV1UtilRequestsRequestIdApprove200JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequests200JSONResponse) VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8310,9 +8019,9 @@ func (response PostApiV1UtilRequestsRequestIdApprove200JSONResponse) VisitPostAp
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdApprove400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilRequests400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response PostApiV1UtilRequestsRequestIdApprove400JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequests400JSONResponse) VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8324,9 +8033,9 @@ func (response PostApiV1UtilRequestsRequestIdApprove400JSONResponse) VisitPostAp
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdApprove401JSONResponse Error
+type GetAPIV1UtilRequests401JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdApprove401JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequests401JSONResponse) VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8338,9 +8047,9 @@ func (response PostApiV1UtilRequestsRequestIdApprove401JSONResponse) VisitPostAp
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdApprove403JSONResponse Error
+type GetAPIV1UtilRequests403JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdApprove403JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequests403JSONResponse) VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8352,9 +8061,101 @@ func (response PostApiV1UtilRequestsRequestIdApprove403JSONResponse) VisitPostAp
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdApprove413JSONResponse Error
+type GetAPIV1UtilRequests501JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdApprove413JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequests501JSONResponse) VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilRequests502JSONResponse Error
+
+func (response GetAPIV1UtilRequests502JSONResponse) VisitGetAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestObject struct {
+	Body *PostAPIV1UtilRequestsJSONRequestBody
+}
+
+type PostAPIV1UtilRequestsResponseObject interface {
+	VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilRequests200JSONResponse WorkflowRequest
+
+func (response PostAPIV1UtilRequests200JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequests400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilRequests400JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequests401JSONResponse Error
+
+func (response PostAPIV1UtilRequests401JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequests403JSONResponse Error
+
+func (response PostAPIV1UtilRequests403JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequests413JSONResponse Error
+
+func (response PostAPIV1UtilRequests413JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8366,101 +8167,9 @@ func (response PostApiV1UtilRequestsRequestIdApprove413JSONResponse) VisitPostAp
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdApprove501JSONResponse Error
+type PostAPIV1UtilRequests501JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdApprove501JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequestsRequestIdApprove502JSONResponse Error
-
-func (response PostApiV1UtilRequestsRequestIdApprove502JSONResponse) VisitPostApiV1UtilRequestsRequestIdApproveResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(502)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequestsRequestIdCancelRequestObject struct {
-	RequestId RequestID `json:"requestId"`
-}
-
-type PostApiV1UtilRequestsRequestIdCancelResponseObject interface {
-	VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error
-}
-
-type PostApiV1UtilRequestsRequestIdCancel200JSONResponse WorkflowRequest
-
-func (response PostApiV1UtilRequestsRequestIdCancel200JSONResponse) VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequestsRequestIdCancel400JSONResponse struct{ UtilErrorJSONResponse }
-
-func (response PostApiV1UtilRequestsRequestIdCancel400JSONResponse) VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequestsRequestIdCancel401JSONResponse Error
-
-func (response PostApiV1UtilRequestsRequestIdCancel401JSONResponse) VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequestsRequestIdCancel403JSONResponse Error
-
-func (response PostApiV1UtilRequestsRequestIdCancel403JSONResponse) VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type PostApiV1UtilRequestsRequestIdCancel501JSONResponse Error
-
-func (response PostApiV1UtilRequestsRequestIdCancel501JSONResponse) VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequests501JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8472,9 +8181,9 @@ func (response PostApiV1UtilRequestsRequestIdCancel501JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdCancel502JSONResponse Error
+type PostAPIV1UtilRequests502JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdCancel502JSONResponse) VisitPostApiV1UtilRequestsRequestIdCancelResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequests502JSONResponse) VisitPostAPIV1UtilRequestsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8486,18 +8195,17 @@ func (response PostApiV1UtilRequestsRequestIdCancel502JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdRejectRequestObject struct {
-	RequestId RequestID `json:"requestId"`
-	Body      *PostApiV1UtilRequestsRequestIdRejectJSONRequestBody
+type GetAPIV1UtilRequestsRequestIDRequestObject struct {
+	RequestID RequestID `json:"requestId"`
 }
 
-type PostApiV1UtilRequestsRequestIdRejectResponseObject interface {
-	VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error
+type GetAPIV1UtilRequestsRequestIDResponseObject interface {
+	VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error
 }
 
-type PostApiV1UtilRequestsRequestIdReject200JSONResponse WorkflowRequest
+type GetAPIV1UtilRequestsRequestID200JSONResponse WorkflowRequest
 
-func (response PostApiV1UtilRequestsRequestIdReject200JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequestsRequestID200JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8509,9 +8217,9 @@ func (response PostApiV1UtilRequestsRequestIdReject200JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdReject400JSONResponse struct{ UtilErrorJSONResponse }
+type GetAPIV1UtilRequestsRequestID400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response PostApiV1UtilRequestsRequestIdReject400JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequestsRequestID400JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8523,9 +8231,9 @@ func (response PostApiV1UtilRequestsRequestIdReject400JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdReject401JSONResponse Error
+type GetAPIV1UtilRequestsRequestID401JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdReject401JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequestsRequestID401JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8537,9 +8245,9 @@ func (response PostApiV1UtilRequestsRequestIdReject401JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdReject403JSONResponse Error
+type GetAPIV1UtilRequestsRequestID403JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdReject403JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequestsRequestID403JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8551,9 +8259,102 @@ func (response PostApiV1UtilRequestsRequestIdReject403JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdReject413JSONResponse Error
+type GetAPIV1UtilRequestsRequestID501JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdReject413JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response GetAPIV1UtilRequestsRequestID501JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilRequestsRequestID502JSONResponse Error
+
+func (response GetAPIV1UtilRequestsRequestID502JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApproveRequestObject struct {
+	RequestID RequestID `json:"requestId"`
+	Body      *PostAPIV1UtilRequestsRequestIDApproveJSONRequestBody
+}
+
+type PostAPIV1UtilRequestsRequestIDApproveResponseObject interface {
+	VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove200JSONResponse WorkflowRequest
+
+func (response PostAPIV1UtilRequestsRequestIDApprove200JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilRequestsRequestIDApprove400JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove401JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDApprove401JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove403JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDApprove403JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove413JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDApprove413JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8565,9 +8366,9 @@ func (response PostApiV1UtilRequestsRequestIdReject413JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdReject501JSONResponse Error
+type PostAPIV1UtilRequestsRequestIDApprove501JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdReject501JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDApprove501JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8579,9 +8380,9 @@ func (response PostApiV1UtilRequestsRequestIdReject501JSONResponse) VisitPostApi
 	return err
 }
 
-type PostApiV1UtilRequestsRequestIdReject502JSONResponse Error
+type PostAPIV1UtilRequestsRequestIDApprove502JSONResponse Error
 
-func (response PostApiV1UtilRequestsRequestIdReject502JSONResponse) VisitPostApiV1UtilRequestsRequestIdRejectResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDApprove502JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8593,17 +8394,17 @@ func (response PostApiV1UtilRequestsRequestIdReject502JSONResponse) VisitPostApi
 	return err
 }
 
-type GetApiV1UtilSearchRequestObject struct {
-	Params GetApiV1UtilSearchParams
+type PostAPIV1UtilRequestsRequestIDCancelRequestObject struct {
+	RequestID RequestID `json:"requestId"`
 }
 
-type GetApiV1UtilSearchResponseObject interface {
-	VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error
+type PostAPIV1UtilRequestsRequestIDCancelResponseObject interface {
+	VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error
 }
 
-type GetApiV1UtilSearch200JSONResponse SearchAccountsResponse
+type PostAPIV1UtilRequestsRequestIDCancel200JSONResponse WorkflowRequest
 
-func (response GetApiV1UtilSearch200JSONResponse) VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDCancel200JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8615,9 +8416,9 @@ func (response GetApiV1UtilSearch200JSONResponse) VisitGetApiV1UtilSearchRespons
 	return err
 }
 
-type GetApiV1UtilSearch400JSONResponse struct{ UtilErrorJSONResponse }
+type PostAPIV1UtilRequestsRequestIDCancel400JSONResponse struct{ UtilErrorJSONResponse }
 
-func (response GetApiV1UtilSearch400JSONResponse) VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDCancel400JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8629,9 +8430,9 @@ func (response GetApiV1UtilSearch400JSONResponse) VisitGetApiV1UtilSearchRespons
 	return err
 }
 
-type GetApiV1UtilSearch401JSONResponse Error
+type PostAPIV1UtilRequestsRequestIDCancel401JSONResponse Error
 
-func (response GetApiV1UtilSearch401JSONResponse) VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDCancel401JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8643,9 +8444,9 @@ func (response GetApiV1UtilSearch401JSONResponse) VisitGetApiV1UtilSearchRespons
 	return err
 }
 
-type GetApiV1UtilSearch403JSONResponse Error
+type PostAPIV1UtilRequestsRequestIDCancel403JSONResponse Error
 
-func (response GetApiV1UtilSearch403JSONResponse) VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDCancel403JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8657,9 +8458,9 @@ func (response GetApiV1UtilSearch403JSONResponse) VisitGetApiV1UtilSearchRespons
 	return err
 }
 
-type GetApiV1UtilSearch501JSONResponse Error
+type PostAPIV1UtilRequestsRequestIDCancel501JSONResponse Error
 
-func (response GetApiV1UtilSearch501JSONResponse) VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDCancel501JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8671,9 +8472,208 @@ func (response GetApiV1UtilSearch501JSONResponse) VisitGetApiV1UtilSearchRespons
 	return err
 }
 
-type GetApiV1UtilSearch502JSONResponse Error
+type PostAPIV1UtilRequestsRequestIDCancel502JSONResponse Error
 
-func (response GetApiV1UtilSearch502JSONResponse) VisitGetApiV1UtilSearchResponse(w http.ResponseWriter) error {
+func (response PostAPIV1UtilRequestsRequestIDCancel502JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDRejectRequestObject struct {
+	RequestID RequestID `json:"requestId"`
+	Body      *PostAPIV1UtilRequestsRequestIDRejectJSONRequestBody
+}
+
+type PostAPIV1UtilRequestsRequestIDRejectResponseObject interface {
+	VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error
+}
+
+type PostAPIV1UtilRequestsRequestIDReject200JSONResponse WorkflowRequest
+
+func (response PostAPIV1UtilRequestsRequestIDReject200JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response PostAPIV1UtilRequestsRequestIDReject400JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject401JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject401JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject403JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject403JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject413JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject413JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject501JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject501JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject502JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject502JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilSearchRequestObject struct {
+	Params GetAPIV1UtilSearchParams
+}
+
+type GetAPIV1UtilSearchResponseObject interface {
+	VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error
+}
+
+type GetAPIV1UtilSearch200JSONResponse SearchAccountsResponse
+
+func (response GetAPIV1UtilSearch200JSONResponse) VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilSearch400JSONResponse struct{ UtilErrorJSONResponse }
+
+func (response GetAPIV1UtilSearch400JSONResponse) VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilSearch401JSONResponse Error
+
+func (response GetAPIV1UtilSearch401JSONResponse) VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilSearch403JSONResponse Error
+
+func (response GetAPIV1UtilSearch403JSONResponse) VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilSearch501JSONResponse Error
+
+func (response GetAPIV1UtilSearch501JSONResponse) VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilSearch502JSONResponse Error
+
+func (response GetAPIV1UtilSearch502JSONResponse) VisitGetAPIV1UtilSearchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8690,159 +8690,159 @@ type StrictServerInterface interface {
 	// GetJwks Signing keys
 	// (GET /.well-known/jwks.json)
 	GetJwks(ctx context.Context, request GetJwksRequestObject) (GetJwksResponseObject, error)
-	// PostApiAuthLogin Sign in
+	// PostAPIAuthLogin Sign in
 	// (POST /api/auth/login)
-	PostApiAuthLogin(ctx context.Context, request PostApiAuthLoginRequestObject) (PostApiAuthLoginResponseObject, error)
-	// PostApiAuthLogout Sign out
+	PostAPIAuthLogin(ctx context.Context, request PostAPIAuthLoginRequestObject) (PostAPIAuthLoginResponseObject, error)
+	// PostAPIAuthLogout Sign out
 	// (POST /api/auth/logout)
-	PostApiAuthLogout(ctx context.Context, request PostApiAuthLogoutRequestObject) (PostApiAuthLogoutResponseObject, error)
-	// PostApiAuthRecoveryResetPassword Set a new password
+	PostAPIAuthLogout(ctx context.Context, request PostAPIAuthLogoutRequestObject) (PostAPIAuthLogoutResponseObject, error)
+	// PostAPIAuthRecoveryResetPassword Set a new password
 	// (POST /api/auth/recovery/reset-password)
-	PostApiAuthRecoveryResetPassword(ctx context.Context, request PostApiAuthRecoveryResetPasswordRequestObject) (PostApiAuthRecoveryResetPasswordResponseObject, error)
-	// PostApiAuthRecoveryStart Begin account recovery
+	PostAPIAuthRecoveryResetPassword(ctx context.Context, request PostAPIAuthRecoveryResetPasswordRequestObject) (PostAPIAuthRecoveryResetPasswordResponseObject, error)
+	// PostAPIAuthRecoveryStart Begin account recovery
 	// (POST /api/auth/recovery/start)
-	PostApiAuthRecoveryStart(ctx context.Context, request PostApiAuthRecoveryStartRequestObject) (PostApiAuthRecoveryStartResponseObject, error)
-	// PostApiAuthRecoveryVerify Check the recovery code
+	PostAPIAuthRecoveryStart(ctx context.Context, request PostAPIAuthRecoveryStartRequestObject) (PostAPIAuthRecoveryStartResponseObject, error)
+	// PostAPIAuthRecoveryVerify Check the recovery code
 	// (POST /api/auth/recovery/verify)
-	PostApiAuthRecoveryVerify(ctx context.Context, request PostApiAuthRecoveryVerifyRequestObject) (PostApiAuthRecoveryVerifyResponseObject, error)
-	// GetApiAuthSession Current session
+	PostAPIAuthRecoveryVerify(ctx context.Context, request PostAPIAuthRecoveryVerifyRequestObject) (PostAPIAuthRecoveryVerifyResponseObject, error)
+	// GetAPIAuthSession Current session
 	// (GET /api/auth/session)
-	GetApiAuthSession(ctx context.Context, request GetApiAuthSessionRequestObject) (GetApiAuthSessionResponseObject, error)
-	// GetApiV1OmsAdminMappings Account mappings
+	GetAPIAuthSession(ctx context.Context, request GetAPIAuthSessionRequestObject) (GetAPIAuthSessionResponseObject, error)
+	// GetAPIV1OmsAdminMappings Account mappings
 	// (GET /api/v1/oms/admin/mappings)
-	GetApiV1OmsAdminMappings(ctx context.Context, request GetApiV1OmsAdminMappingsRequestObject) (GetApiV1OmsAdminMappingsResponseObject, error)
-	// GetApiV1OmsAdminMappingsAccountCode Account mapping
+	GetAPIV1OmsAdminMappings(ctx context.Context, request GetAPIV1OmsAdminMappingsRequestObject) (GetAPIV1OmsAdminMappingsResponseObject, error)
+	// GetAPIV1OmsAdminMappingsAccountCode Account mapping
 	// (GET /api/v1/oms/admin/mappings/{account_code})
-	GetApiV1OmsAdminMappingsAccountCode(ctx context.Context, request GetApiV1OmsAdminMappingsAccountCodeRequestObject) (GetApiV1OmsAdminMappingsAccountCodeResponseObject, error)
-	// GetApiV1OmsHealth OMS health
+	GetAPIV1OmsAdminMappingsAccountCode(ctx context.Context, request GetAPIV1OmsAdminMappingsAccountCodeRequestObject) (GetAPIV1OmsAdminMappingsAccountCodeResponseObject, error)
+	// GetAPIV1OmsHealth OMS health
 	// (GET /api/v1/oms/health)
-	GetApiV1OmsHealth(ctx context.Context, request GetApiV1OmsHealthRequestObject) (GetApiV1OmsHealthResponseObject, error)
-	// GetApiV1OmsRiskAccounts Balances
+	GetAPIV1OmsHealth(ctx context.Context, request GetAPIV1OmsHealthRequestObject) (GetAPIV1OmsHealthResponseObject, error)
+	// GetAPIV1OmsRiskAccounts Balances
 	// (GET /api/v1/oms/risk/accounts)
-	GetApiV1OmsRiskAccounts(ctx context.Context, request GetApiV1OmsRiskAccountsRequestObject) (GetApiV1OmsRiskAccountsResponseObject, error)
-	// GetApiV1OmsRiskAccountsAccountId Balance
+	GetAPIV1OmsRiskAccounts(ctx context.Context, request GetAPIV1OmsRiskAccountsRequestObject) (GetAPIV1OmsRiskAccountsResponseObject, error)
+	// GetAPIV1OmsRiskAccountsAccountID Balance
 	// (GET /api/v1/oms/risk/accounts/{account_id})
-	GetApiV1OmsRiskAccountsAccountId(ctx context.Context, request GetApiV1OmsRiskAccountsAccountIdRequestObject) (GetApiV1OmsRiskAccountsAccountIdResponseObject, error)
-	// GetApiV1OmsRiskRules Risk rules
+	GetAPIV1OmsRiskAccountsAccountID(ctx context.Context, request GetAPIV1OmsRiskAccountsAccountIDRequestObject) (GetAPIV1OmsRiskAccountsAccountIDResponseObject, error)
+	// GetAPIV1OmsRiskRules Risk rules
 	// (GET /api/v1/oms/risk/rules)
-	GetApiV1OmsRiskRules(ctx context.Context, request GetApiV1OmsRiskRulesRequestObject) (GetApiV1OmsRiskRulesResponseObject, error)
-	// PostApiV1OrdersCancel Cancel order
+	GetAPIV1OmsRiskRules(ctx context.Context, request GetAPIV1OmsRiskRulesRequestObject) (GetAPIV1OmsRiskRulesResponseObject, error)
+	// PostAPIV1OrdersCancel Cancel order
 	// (POST /api/v1/orders/cancel)
-	PostApiV1OrdersCancel(ctx context.Context, request PostApiV1OrdersCancelRequestObject) (PostApiV1OrdersCancelResponseObject, error)
-	// GetApiV1OrdersHealthz Order entry health
+	PostAPIV1OrdersCancel(ctx context.Context, request PostAPIV1OrdersCancelRequestObject) (PostAPIV1OrdersCancelResponseObject, error)
+	// GetAPIV1OrdersHealthz Order entry health
 	// (GET /api/v1/orders/healthz)
-	GetApiV1OrdersHealthz(ctx context.Context, request GetApiV1OrdersHealthzRequestObject) (GetApiV1OrdersHealthzResponseObject, error)
-	// PostApiV1OrdersIoi New IOI
+	GetAPIV1OrdersHealthz(ctx context.Context, request GetAPIV1OrdersHealthzRequestObject) (GetAPIV1OrdersHealthzResponseObject, error)
+	// PostAPIV1OrdersIoi New IOI
 	// (POST /api/v1/orders/ioi)
-	PostApiV1OrdersIoi(ctx context.Context, request PostApiV1OrdersIoiRequestObject) (PostApiV1OrdersIoiResponseObject, error)
-	// PostApiV1OrdersKquote KRX quote
+	PostAPIV1OrdersIoi(ctx context.Context, request PostAPIV1OrdersIoiRequestObject) (PostAPIV1OrdersIoiResponseObject, error)
+	// PostAPIV1OrdersKquote KRX quote
 	// (POST /api/v1/orders/kquote)
-	PostApiV1OrdersKquote(ctx context.Context, request PostApiV1OrdersKquoteRequestObject) (PostApiV1OrdersKquoteResponseObject, error)
-	// PostApiV1OrdersKquoteCancel Cancel KRX quote
+	PostAPIV1OrdersKquote(ctx context.Context, request PostAPIV1OrdersKquoteRequestObject) (PostAPIV1OrdersKquoteResponseObject, error)
+	// PostAPIV1OrdersKquoteCancel Cancel KRX quote
 	// (POST /api/v1/orders/kquote-cancel)
-	PostApiV1OrdersKquoteCancel(ctx context.Context, request PostApiV1OrdersKquoteCancelRequestObject) (PostApiV1OrdersKquoteCancelResponseObject, error)
-	// PostApiV1OrdersNew New order
+	PostAPIV1OrdersKquoteCancel(ctx context.Context, request PostAPIV1OrdersKquoteCancelRequestObject) (PostAPIV1OrdersKquoteCancelResponseObject, error)
+	// PostAPIV1OrdersNew New order
 	// (POST /api/v1/orders/new)
-	PostApiV1OrdersNew(ctx context.Context, request PostApiV1OrdersNewRequestObject) (PostApiV1OrdersNewResponseObject, error)
-	// PostApiV1OrdersQuote FIX quote
+	PostAPIV1OrdersNew(ctx context.Context, request PostAPIV1OrdersNewRequestObject) (PostAPIV1OrdersNewResponseObject, error)
+	// PostAPIV1OrdersQuote FIX quote
 	// (POST /api/v1/orders/quote)
-	PostApiV1OrdersQuote(ctx context.Context, request PostApiV1OrdersQuoteRequestObject) (PostApiV1OrdersQuoteResponseObject, error)
-	// PostApiV1OrdersQuoteResponse Answer a quote
+	PostAPIV1OrdersQuote(ctx context.Context, request PostAPIV1OrdersQuoteRequestObject) (PostAPIV1OrdersQuoteResponseObject, error)
+	// PostAPIV1OrdersQuoteResponse Answer a quote
 	// (POST /api/v1/orders/quote-response)
-	PostApiV1OrdersQuoteResponse(ctx context.Context, request PostApiV1OrdersQuoteResponseRequestObject) (PostApiV1OrdersQuoteResponseResponseObject, error)
-	// PostApiV1OrdersReplace Replace order
+	PostAPIV1OrdersQuoteResponse(ctx context.Context, request PostAPIV1OrdersQuoteResponseRequestObject) (PostAPIV1OrdersQuoteResponseResponseObject, error)
+	// PostAPIV1OrdersReplace Replace order
 	// (POST /api/v1/orders/replace)
-	PostApiV1OrdersReplace(ctx context.Context, request PostApiV1OrdersReplaceRequestObject) (PostApiV1OrdersReplaceResponseObject, error)
-	// GetApiV1OrdersRiskRules Order reject rules
+	PostAPIV1OrdersReplace(ctx context.Context, request PostAPIV1OrdersReplaceRequestObject) (PostAPIV1OrdersReplaceResponseObject, error)
+	// GetAPIV1OrdersRiskRules Order reject rules
 	// (GET /api/v1/orders/risk/rules)
-	GetApiV1OrdersRiskRules(ctx context.Context, request GetApiV1OrdersRiskRulesRequestObject) (GetApiV1OrdersRiskRulesResponseObject, error)
-	// DeleteApiV1UtilAdminPermissions Withdraw access
+	GetAPIV1OrdersRiskRules(ctx context.Context, request GetAPIV1OrdersRiskRulesRequestObject) (GetAPIV1OrdersRiskRulesResponseObject, error)
+	// DeleteAPIV1UtilAdminPermissions Withdraw access
 	// (DELETE /api/v1/util/admin/permissions)
-	DeleteApiV1UtilAdminPermissions(ctx context.Context, request DeleteApiV1UtilAdminPermissionsRequestObject) (DeleteApiV1UtilAdminPermissionsResponseObject, error)
-	// GetApiV1UtilAdminPermissions All grants
+	DeleteAPIV1UtilAdminPermissions(ctx context.Context, request DeleteAPIV1UtilAdminPermissionsRequestObject) (DeleteAPIV1UtilAdminPermissionsResponseObject, error)
+	// GetAPIV1UtilAdminPermissions All grants
 	// (GET /api/v1/util/admin/permissions)
-	GetApiV1UtilAdminPermissions(ctx context.Context, request GetApiV1UtilAdminPermissionsRequestObject) (GetApiV1UtilAdminPermissionsResponseObject, error)
-	// PostApiV1UtilAdminPermissions Grant access
+	GetAPIV1UtilAdminPermissions(ctx context.Context, request GetAPIV1UtilAdminPermissionsRequestObject) (GetAPIV1UtilAdminPermissionsResponseObject, error)
+	// PostAPIV1UtilAdminPermissions Grant access
 	// (POST /api/v1/util/admin/permissions)
-	PostApiV1UtilAdminPermissions(ctx context.Context, request PostApiV1UtilAdminPermissionsRequestObject) (PostApiV1UtilAdminPermissionsResponseObject, error)
-	// GetApiV1UtilAudit Audit trail
+	PostAPIV1UtilAdminPermissions(ctx context.Context, request PostAPIV1UtilAdminPermissionsRequestObject) (PostAPIV1UtilAdminPermissionsResponseObject, error)
+	// GetAPIV1UtilAudit Audit trail
 	// (GET /api/v1/util/audit)
-	GetApiV1UtilAudit(ctx context.Context, request GetApiV1UtilAuditRequestObject) (GetApiV1UtilAuditResponseObject, error)
-	// DeleteApiV1UtilFirmsTraders Unmap firm trader
+	GetAPIV1UtilAudit(ctx context.Context, request GetAPIV1UtilAuditRequestObject) (GetAPIV1UtilAuditResponseObject, error)
+	// DeleteAPIV1UtilFirmsTraders Unmap firm trader
 	// (DELETE /api/v1/util/firms/traders)
-	DeleteApiV1UtilFirmsTraders(ctx context.Context, request DeleteApiV1UtilFirmsTradersRequestObject) (DeleteApiV1UtilFirmsTradersResponseObject, error)
-	// GetApiV1UtilFirmsTraders Firm traders
+	DeleteAPIV1UtilFirmsTraders(ctx context.Context, request DeleteAPIV1UtilFirmsTradersRequestObject) (DeleteAPIV1UtilFirmsTradersResponseObject, error)
+	// GetAPIV1UtilFirmsTraders Firm traders
 	// (GET /api/v1/util/firms/traders)
-	GetApiV1UtilFirmsTraders(ctx context.Context, request GetApiV1UtilFirmsTradersRequestObject) (GetApiV1UtilFirmsTradersResponseObject, error)
-	// PostApiV1UtilFirmsTraders Map firm trader
+	GetAPIV1UtilFirmsTraders(ctx context.Context, request GetAPIV1UtilFirmsTradersRequestObject) (GetAPIV1UtilFirmsTradersResponseObject, error)
+	// PostAPIV1UtilFirmsTraders Map firm trader
 	// (POST /api/v1/util/firms/traders)
-	PostApiV1UtilFirmsTraders(ctx context.Context, request PostApiV1UtilFirmsTradersRequestObject) (PostApiV1UtilFirmsTradersResponseObject, error)
-	// GetApiV1UtilGroups Groups
+	PostAPIV1UtilFirmsTraders(ctx context.Context, request PostAPIV1UtilFirmsTradersRequestObject) (PostAPIV1UtilFirmsTradersResponseObject, error)
+	// GetAPIV1UtilGroups Groups
 	// (GET /api/v1/util/groups)
-	GetApiV1UtilGroups(ctx context.Context, request GetApiV1UtilGroupsRequestObject) (GetApiV1UtilGroupsResponseObject, error)
-	// PostApiV1UtilGroups New group
+	GetAPIV1UtilGroups(ctx context.Context, request GetAPIV1UtilGroupsRequestObject) (GetAPIV1UtilGroupsResponseObject, error)
+	// PostAPIV1UtilGroups New group
 	// (POST /api/v1/util/groups)
-	PostApiV1UtilGroups(ctx context.Context, request PostApiV1UtilGroupsRequestObject) (PostApiV1UtilGroupsResponseObject, error)
-	// DeleteApiV1UtilGroupsMembers Remove from group
+	PostAPIV1UtilGroups(ctx context.Context, request PostAPIV1UtilGroupsRequestObject) (PostAPIV1UtilGroupsResponseObject, error)
+	// DeleteAPIV1UtilGroupsMembers Remove from group
 	// (DELETE /api/v1/util/groups/members)
-	DeleteApiV1UtilGroupsMembers(ctx context.Context, request DeleteApiV1UtilGroupsMembersRequestObject) (DeleteApiV1UtilGroupsMembersResponseObject, error)
-	// GetApiV1UtilGroupsMembers Group members
+	DeleteAPIV1UtilGroupsMembers(ctx context.Context, request DeleteAPIV1UtilGroupsMembersRequestObject) (DeleteAPIV1UtilGroupsMembersResponseObject, error)
+	// GetAPIV1UtilGroupsMembers Group members
 	// (GET /api/v1/util/groups/members)
-	GetApiV1UtilGroupsMembers(ctx context.Context, request GetApiV1UtilGroupsMembersRequestObject) (GetApiV1UtilGroupsMembersResponseObject, error)
-	// PostApiV1UtilGroupsMove Move to group
+	GetAPIV1UtilGroupsMembers(ctx context.Context, request GetAPIV1UtilGroupsMembersRequestObject) (GetAPIV1UtilGroupsMembersResponseObject, error)
+	// PostAPIV1UtilGroupsMove Move to group
 	// (POST /api/v1/util/groups/move)
-	PostApiV1UtilGroupsMove(ctx context.Context, request PostApiV1UtilGroupsMoveRequestObject) (PostApiV1UtilGroupsMoveResponseObject, error)
-	// GetApiV1UtilHealth REST liveness
+	PostAPIV1UtilGroupsMove(ctx context.Context, request PostAPIV1UtilGroupsMoveRequestObject) (PostAPIV1UtilGroupsMoveResponseObject, error)
+	// GetAPIV1UtilHealth REST liveness
 	// (GET /api/v1/util/health)
-	GetApiV1UtilHealth(ctx context.Context, request GetApiV1UtilHealthRequestObject) (GetApiV1UtilHealthResponseObject, error)
+	GetAPIV1UtilHealth(ctx context.Context, request GetAPIV1UtilHealthRequestObject) (GetAPIV1UtilHealthResponseObject, error)
 	// ListIoiAdvertisements IOI board
 	// (GET /api/v1/util/ioi/advertisements)
 	ListIoiAdvertisements(ctx context.Context, request ListIoiAdvertisementsRequestObject) (ListIoiAdvertisementsResponseObject, error)
-	// GetApiV1UtilLatencyMetrics Latency summary
+	// GetAPIV1UtilLatencyMetrics Latency summary
 	// (GET /api/v1/util/latency/metrics)
-	GetApiV1UtilLatencyMetrics(ctx context.Context, request GetApiV1UtilLatencyMetricsRequestObject) (GetApiV1UtilLatencyMetricsResponseObject, error)
-	// GetApiV1UtilLatencyRaw Latency records
+	GetAPIV1UtilLatencyMetrics(ctx context.Context, request GetAPIV1UtilLatencyMetricsRequestObject) (GetAPIV1UtilLatencyMetricsResponseObject, error)
+	// GetAPIV1UtilLatencyRaw Latency records
 	// (GET /api/v1/util/latency/raw)
-	GetApiV1UtilLatencyRaw(ctx context.Context, request GetApiV1UtilLatencyRawRequestObject) (GetApiV1UtilLatencyRawResponseObject, error)
-	// GetApiV1UtilLatencyStages Latency by stage
+	GetAPIV1UtilLatencyRaw(ctx context.Context, request GetAPIV1UtilLatencyRawRequestObject) (GetAPIV1UtilLatencyRawResponseObject, error)
+	// GetAPIV1UtilLatencyStages Latency by stage
 	// (GET /api/v1/util/latency/stages)
-	GetApiV1UtilLatencyStages(ctx context.Context, request GetApiV1UtilLatencyStagesRequestObject) (GetApiV1UtilLatencyStagesResponseObject, error)
-	// GetApiV1UtilOrders Orders you may see
+	GetAPIV1UtilLatencyStages(ctx context.Context, request GetAPIV1UtilLatencyStagesRequestObject) (GetAPIV1UtilLatencyStagesResponseObject, error)
+	// GetAPIV1UtilOrders Orders you may see
 	// (GET /api/v1/util/orders)
-	GetApiV1UtilOrders(ctx context.Context, request GetApiV1UtilOrdersRequestObject) (GetApiV1UtilOrdersResponseObject, error)
-	// GetApiV1UtilPermissions My grants
+	GetAPIV1UtilOrders(ctx context.Context, request GetAPIV1UtilOrdersRequestObject) (GetAPIV1UtilOrdersResponseObject, error)
+	// GetAPIV1UtilPermissions My grants
 	// (GET /api/v1/util/permissions)
-	GetApiV1UtilPermissions(ctx context.Context, request GetApiV1UtilPermissionsRequestObject) (GetApiV1UtilPermissionsResponseObject, error)
-	// DeleteApiV1UtilReference Remove reference value
+	GetAPIV1UtilPermissions(ctx context.Context, request GetAPIV1UtilPermissionsRequestObject) (GetAPIV1UtilPermissionsResponseObject, error)
+	// DeleteAPIV1UtilReference Remove reference value
 	// (DELETE /api/v1/util/reference)
-	DeleteApiV1UtilReference(ctx context.Context, request DeleteApiV1UtilReferenceRequestObject) (DeleteApiV1UtilReferenceResponseObject, error)
-	// GetApiV1UtilReference Reference list
+	DeleteAPIV1UtilReference(ctx context.Context, request DeleteAPIV1UtilReferenceRequestObject) (DeleteAPIV1UtilReferenceResponseObject, error)
+	// GetAPIV1UtilReference Reference list
 	// (GET /api/v1/util/reference)
-	GetApiV1UtilReference(ctx context.Context, request GetApiV1UtilReferenceRequestObject) (GetApiV1UtilReferenceResponseObject, error)
-	// PostApiV1UtilReference Add reference value
+	GetAPIV1UtilReference(ctx context.Context, request GetAPIV1UtilReferenceRequestObject) (GetAPIV1UtilReferenceResponseObject, error)
+	// PostAPIV1UtilReference Add reference value
 	// (POST /api/v1/util/reference)
-	PostApiV1UtilReference(ctx context.Context, request PostApiV1UtilReferenceRequestObject) (PostApiV1UtilReferenceResponseObject, error)
-	// GetApiV1UtilRequests Requests
+	PostAPIV1UtilReference(ctx context.Context, request PostAPIV1UtilReferenceRequestObject) (PostAPIV1UtilReferenceResponseObject, error)
+	// GetAPIV1UtilRequests Requests
 	// (GET /api/v1/util/requests)
-	GetApiV1UtilRequests(ctx context.Context, request GetApiV1UtilRequestsRequestObject) (GetApiV1UtilRequestsResponseObject, error)
-	// PostApiV1UtilRequests File a request
+	GetAPIV1UtilRequests(ctx context.Context, request GetAPIV1UtilRequestsRequestObject) (GetAPIV1UtilRequestsResponseObject, error)
+	// PostAPIV1UtilRequests File a request
 	// (POST /api/v1/util/requests)
-	PostApiV1UtilRequests(ctx context.Context, request PostApiV1UtilRequestsRequestObject) (PostApiV1UtilRequestsResponseObject, error)
-	// GetApiV1UtilRequestsRequestId One request
+	PostAPIV1UtilRequests(ctx context.Context, request PostAPIV1UtilRequestsRequestObject) (PostAPIV1UtilRequestsResponseObject, error)
+	// GetAPIV1UtilRequestsRequestID One request
 	// (GET /api/v1/util/requests/{requestId})
-	GetApiV1UtilRequestsRequestId(ctx context.Context, request GetApiV1UtilRequestsRequestIdRequestObject) (GetApiV1UtilRequestsRequestIdResponseObject, error)
-	// PostApiV1UtilRequestsRequestIdApprove Approve
+	GetAPIV1UtilRequestsRequestID(ctx context.Context, request GetAPIV1UtilRequestsRequestIDRequestObject) (GetAPIV1UtilRequestsRequestIDResponseObject, error)
+	// PostAPIV1UtilRequestsRequestIDApprove Approve
 	// (POST /api/v1/util/requests/{requestId}/approve)
-	PostApiV1UtilRequestsRequestIdApprove(ctx context.Context, request PostApiV1UtilRequestsRequestIdApproveRequestObject) (PostApiV1UtilRequestsRequestIdApproveResponseObject, error)
-	// PostApiV1UtilRequestsRequestIdCancel Withdraw
+	PostAPIV1UtilRequestsRequestIDApprove(ctx context.Context, request PostAPIV1UtilRequestsRequestIDApproveRequestObject) (PostAPIV1UtilRequestsRequestIDApproveResponseObject, error)
+	// PostAPIV1UtilRequestsRequestIDCancel Withdraw
 	// (POST /api/v1/util/requests/{requestId}/cancel)
-	PostApiV1UtilRequestsRequestIdCancel(ctx context.Context, request PostApiV1UtilRequestsRequestIdCancelRequestObject) (PostApiV1UtilRequestsRequestIdCancelResponseObject, error)
-	// PostApiV1UtilRequestsRequestIdReject Reject
+	PostAPIV1UtilRequestsRequestIDCancel(ctx context.Context, request PostAPIV1UtilRequestsRequestIDCancelRequestObject) (PostAPIV1UtilRequestsRequestIDCancelResponseObject, error)
+	// PostAPIV1UtilRequestsRequestIDReject Reject
 	// (POST /api/v1/util/requests/{requestId}/reject)
-	PostApiV1UtilRequestsRequestIdReject(ctx context.Context, request PostApiV1UtilRequestsRequestIdRejectRequestObject) (PostApiV1UtilRequestsRequestIdRejectResponseObject, error)
-	// GetApiV1UtilSearch Find accounts
+	PostAPIV1UtilRequestsRequestIDReject(ctx context.Context, request PostAPIV1UtilRequestsRequestIDRejectRequestObject) (PostAPIV1UtilRequestsRequestIDRejectResponseObject, error)
+	// GetAPIV1UtilSearch Find accounts
 	// (GET /api/v1/util/search)
-	GetApiV1UtilSearch(ctx context.Context, request GetApiV1UtilSearchRequestObject) (GetApiV1UtilSearchResponseObject, error)
+	GetAPIV1UtilSearch(ctx context.Context, request GetAPIV1UtilSearchRequestObject) (GetAPIV1UtilSearchResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -8880,11 +8880,11 @@ func (sh *strictHandler) GetJwks(ctx echo.Context) error {
 	return nil
 }
 
-// PostApiAuthLogin operation middleware
-func (sh *strictHandler) PostApiAuthLogin(ctx echo.Context) error {
-	var request PostApiAuthLoginRequestObject
+// PostAPIAuthLogin operation middleware
+func (sh *strictHandler) PostAPIAuthLogin(ctx echo.Context) error {
+	var request PostAPIAuthLoginRequestObject
 
-	var body PostApiAuthLoginJSONRequestBody
+	var body PostAPIAuthLoginJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -8908,54 +8908,54 @@ func (sh *strictHandler) PostApiAuthLogin(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiAuthLogin(ctx.Request().Context(), request.(PostApiAuthLoginRequestObject))
+		return sh.ssi.PostAPIAuthLogin(ctx.Request().Context(), request.(PostAPIAuthLoginRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiAuthLogin")
+		handler = middleware(handler, "PostAPIAuthLogin")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiAuthLoginResponseObject); ok {
-		return validResponse.VisitPostApiAuthLoginResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIAuthLoginResponseObject); ok {
+		return validResponse.VisitPostAPIAuthLoginResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiAuthLogout operation middleware
-func (sh *strictHandler) PostApiAuthLogout(ctx echo.Context, params PostApiAuthLogoutParams) error {
-	var request PostApiAuthLogoutRequestObject
+// PostAPIAuthLogout operation middleware
+func (sh *strictHandler) PostAPIAuthLogout(ctx echo.Context, params PostAPIAuthLogoutParams) error {
+	var request PostAPIAuthLogoutRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiAuthLogout(ctx.Request().Context(), request.(PostApiAuthLogoutRequestObject))
+		return sh.ssi.PostAPIAuthLogout(ctx.Request().Context(), request.(PostAPIAuthLogoutRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiAuthLogout")
+		handler = middleware(handler, "PostAPIAuthLogout")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiAuthLogoutResponseObject); ok {
-		return validResponse.VisitPostApiAuthLogoutResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIAuthLogoutResponseObject); ok {
+		return validResponse.VisitPostAPIAuthLogoutResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiAuthRecoveryResetPassword operation middleware
-func (sh *strictHandler) PostApiAuthRecoveryResetPassword(ctx echo.Context) error {
-	var request PostApiAuthRecoveryResetPasswordRequestObject
+// PostAPIAuthRecoveryResetPassword operation middleware
+func (sh *strictHandler) PostAPIAuthRecoveryResetPassword(ctx echo.Context) error {
+	var request PostAPIAuthRecoveryResetPasswordRequestObject
 
-	var body PostApiAuthRecoveryResetPasswordJSONRequestBody
+	var body PostAPIAuthRecoveryResetPasswordJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -8979,29 +8979,29 @@ func (sh *strictHandler) PostApiAuthRecoveryResetPassword(ctx echo.Context) erro
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiAuthRecoveryResetPassword(ctx.Request().Context(), request.(PostApiAuthRecoveryResetPasswordRequestObject))
+		return sh.ssi.PostAPIAuthRecoveryResetPassword(ctx.Request().Context(), request.(PostAPIAuthRecoveryResetPasswordRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiAuthRecoveryResetPassword")
+		handler = middleware(handler, "PostAPIAuthRecoveryResetPassword")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiAuthRecoveryResetPasswordResponseObject); ok {
-		return validResponse.VisitPostApiAuthRecoveryResetPasswordResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIAuthRecoveryResetPasswordResponseObject); ok {
+		return validResponse.VisitPostAPIAuthRecoveryResetPasswordResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiAuthRecoveryStart operation middleware
-func (sh *strictHandler) PostApiAuthRecoveryStart(ctx echo.Context) error {
-	var request PostApiAuthRecoveryStartRequestObject
+// PostAPIAuthRecoveryStart operation middleware
+func (sh *strictHandler) PostAPIAuthRecoveryStart(ctx echo.Context) error {
+	var request PostAPIAuthRecoveryStartRequestObject
 
-	var body PostApiAuthRecoveryStartJSONRequestBody
+	var body PostAPIAuthRecoveryStartJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9025,29 +9025,29 @@ func (sh *strictHandler) PostApiAuthRecoveryStart(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiAuthRecoveryStart(ctx.Request().Context(), request.(PostApiAuthRecoveryStartRequestObject))
+		return sh.ssi.PostAPIAuthRecoveryStart(ctx.Request().Context(), request.(PostAPIAuthRecoveryStartRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiAuthRecoveryStart")
+		handler = middleware(handler, "PostAPIAuthRecoveryStart")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiAuthRecoveryStartResponseObject); ok {
-		return validResponse.VisitPostApiAuthRecoveryStartResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIAuthRecoveryStartResponseObject); ok {
+		return validResponse.VisitPostAPIAuthRecoveryStartResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiAuthRecoveryVerify operation middleware
-func (sh *strictHandler) PostApiAuthRecoveryVerify(ctx echo.Context) error {
-	var request PostApiAuthRecoveryVerifyRequestObject
+// PostAPIAuthRecoveryVerify operation middleware
+func (sh *strictHandler) PostAPIAuthRecoveryVerify(ctx echo.Context) error {
+	var request PostAPIAuthRecoveryVerifyRequestObject
 
-	var body PostApiAuthRecoveryVerifyJSONRequestBody
+	var body PostAPIAuthRecoveryVerifyJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9071,196 +9071,196 @@ func (sh *strictHandler) PostApiAuthRecoveryVerify(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiAuthRecoveryVerify(ctx.Request().Context(), request.(PostApiAuthRecoveryVerifyRequestObject))
+		return sh.ssi.PostAPIAuthRecoveryVerify(ctx.Request().Context(), request.(PostAPIAuthRecoveryVerifyRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiAuthRecoveryVerify")
+		handler = middleware(handler, "PostAPIAuthRecoveryVerify")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiAuthRecoveryVerifyResponseObject); ok {
-		return validResponse.VisitPostApiAuthRecoveryVerifyResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIAuthRecoveryVerifyResponseObject); ok {
+		return validResponse.VisitPostAPIAuthRecoveryVerifyResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiAuthSession operation middleware
-func (sh *strictHandler) GetApiAuthSession(ctx echo.Context, params GetApiAuthSessionParams) error {
-	var request GetApiAuthSessionRequestObject
+// GetAPIAuthSession operation middleware
+func (sh *strictHandler) GetAPIAuthSession(ctx echo.Context, params GetAPIAuthSessionParams) error {
+	var request GetAPIAuthSessionRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiAuthSession(ctx.Request().Context(), request.(GetApiAuthSessionRequestObject))
+		return sh.ssi.GetAPIAuthSession(ctx.Request().Context(), request.(GetAPIAuthSessionRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiAuthSession")
+		handler = middleware(handler, "GetAPIAuthSession")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiAuthSessionResponseObject); ok {
-		return validResponse.VisitGetApiAuthSessionResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIAuthSessionResponseObject); ok {
+		return validResponse.VisitGetAPIAuthSessionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OmsAdminMappings operation middleware
-func (sh *strictHandler) GetApiV1OmsAdminMappings(ctx echo.Context) error {
-	var request GetApiV1OmsAdminMappingsRequestObject
+// GetAPIV1OmsAdminMappings operation middleware
+func (sh *strictHandler) GetAPIV1OmsAdminMappings(ctx echo.Context) error {
+	var request GetAPIV1OmsAdminMappingsRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OmsAdminMappings(ctx.Request().Context(), request.(GetApiV1OmsAdminMappingsRequestObject))
+		return sh.ssi.GetAPIV1OmsAdminMappings(ctx.Request().Context(), request.(GetAPIV1OmsAdminMappingsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OmsAdminMappings")
+		handler = middleware(handler, "GetAPIV1OmsAdminMappings")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OmsAdminMappingsResponseObject); ok {
-		return validResponse.VisitGetApiV1OmsAdminMappingsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OmsAdminMappingsResponseObject); ok {
+		return validResponse.VisitGetAPIV1OmsAdminMappingsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OmsAdminMappingsAccountCode operation middleware
-func (sh *strictHandler) GetApiV1OmsAdminMappingsAccountCode(ctx echo.Context, accountCode AccountCode) error {
-	var request GetApiV1OmsAdminMappingsAccountCodeRequestObject
+// GetAPIV1OmsAdminMappingsAccountCode operation middleware
+func (sh *strictHandler) GetAPIV1OmsAdminMappingsAccountCode(ctx echo.Context, accountCode AccountCode) error {
+	var request GetAPIV1OmsAdminMappingsAccountCodeRequestObject
 
 	request.AccountCode = accountCode
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OmsAdminMappingsAccountCode(ctx.Request().Context(), request.(GetApiV1OmsAdminMappingsAccountCodeRequestObject))
+		return sh.ssi.GetAPIV1OmsAdminMappingsAccountCode(ctx.Request().Context(), request.(GetAPIV1OmsAdminMappingsAccountCodeRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OmsAdminMappingsAccountCode")
+		handler = middleware(handler, "GetAPIV1OmsAdminMappingsAccountCode")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OmsAdminMappingsAccountCodeResponseObject); ok {
-		return validResponse.VisitGetApiV1OmsAdminMappingsAccountCodeResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OmsAdminMappingsAccountCodeResponseObject); ok {
+		return validResponse.VisitGetAPIV1OmsAdminMappingsAccountCodeResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OmsHealth operation middleware
-func (sh *strictHandler) GetApiV1OmsHealth(ctx echo.Context) error {
-	var request GetApiV1OmsHealthRequestObject
+// GetAPIV1OmsHealth operation middleware
+func (sh *strictHandler) GetAPIV1OmsHealth(ctx echo.Context) error {
+	var request GetAPIV1OmsHealthRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OmsHealth(ctx.Request().Context(), request.(GetApiV1OmsHealthRequestObject))
+		return sh.ssi.GetAPIV1OmsHealth(ctx.Request().Context(), request.(GetAPIV1OmsHealthRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OmsHealth")
+		handler = middleware(handler, "GetAPIV1OmsHealth")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OmsHealthResponseObject); ok {
-		return validResponse.VisitGetApiV1OmsHealthResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OmsHealthResponseObject); ok {
+		return validResponse.VisitGetAPIV1OmsHealthResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OmsRiskAccounts operation middleware
-func (sh *strictHandler) GetApiV1OmsRiskAccounts(ctx echo.Context) error {
-	var request GetApiV1OmsRiskAccountsRequestObject
+// GetAPIV1OmsRiskAccounts operation middleware
+func (sh *strictHandler) GetAPIV1OmsRiskAccounts(ctx echo.Context) error {
+	var request GetAPIV1OmsRiskAccountsRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OmsRiskAccounts(ctx.Request().Context(), request.(GetApiV1OmsRiskAccountsRequestObject))
+		return sh.ssi.GetAPIV1OmsRiskAccounts(ctx.Request().Context(), request.(GetAPIV1OmsRiskAccountsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OmsRiskAccounts")
+		handler = middleware(handler, "GetAPIV1OmsRiskAccounts")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OmsRiskAccountsResponseObject); ok {
-		return validResponse.VisitGetApiV1OmsRiskAccountsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OmsRiskAccountsResponseObject); ok {
+		return validResponse.VisitGetAPIV1OmsRiskAccountsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OmsRiskAccountsAccountId operation middleware
-func (sh *strictHandler) GetApiV1OmsRiskAccountsAccountId(ctx echo.Context, accountId AccountID) error {
-	var request GetApiV1OmsRiskAccountsAccountIdRequestObject
+// GetAPIV1OmsRiskAccountsAccountID operation middleware
+func (sh *strictHandler) GetAPIV1OmsRiskAccountsAccountID(ctx echo.Context, accountID AccountID) error {
+	var request GetAPIV1OmsRiskAccountsAccountIDRequestObject
 
-	request.AccountId = accountId
+	request.AccountID = accountID
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OmsRiskAccountsAccountId(ctx.Request().Context(), request.(GetApiV1OmsRiskAccountsAccountIdRequestObject))
+		return sh.ssi.GetAPIV1OmsRiskAccountsAccountID(ctx.Request().Context(), request.(GetAPIV1OmsRiskAccountsAccountIDRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OmsRiskAccountsAccountId")
+		handler = middleware(handler, "GetAPIV1OmsRiskAccountsAccountID")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OmsRiskAccountsAccountIdResponseObject); ok {
-		return validResponse.VisitGetApiV1OmsRiskAccountsAccountIdResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OmsRiskAccountsAccountIDResponseObject); ok {
+		return validResponse.VisitGetAPIV1OmsRiskAccountsAccountIDResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OmsRiskRules operation middleware
-func (sh *strictHandler) GetApiV1OmsRiskRules(ctx echo.Context) error {
-	var request GetApiV1OmsRiskRulesRequestObject
+// GetAPIV1OmsRiskRules operation middleware
+func (sh *strictHandler) GetAPIV1OmsRiskRules(ctx echo.Context) error {
+	var request GetAPIV1OmsRiskRulesRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OmsRiskRules(ctx.Request().Context(), request.(GetApiV1OmsRiskRulesRequestObject))
+		return sh.ssi.GetAPIV1OmsRiskRules(ctx.Request().Context(), request.(GetAPIV1OmsRiskRulesRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OmsRiskRules")
+		handler = middleware(handler, "GetAPIV1OmsRiskRules")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OmsRiskRulesResponseObject); ok {
-		return validResponse.VisitGetApiV1OmsRiskRulesResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OmsRiskRulesResponseObject); ok {
+		return validResponse.VisitGetAPIV1OmsRiskRulesResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersCancel operation middleware
-func (sh *strictHandler) PostApiV1OrdersCancel(ctx echo.Context) error {
-	var request PostApiV1OrdersCancelRequestObject
+// PostAPIV1OrdersCancel operation middleware
+func (sh *strictHandler) PostAPIV1OrdersCancel(ctx echo.Context) error {
+	var request PostAPIV1OrdersCancelRequestObject
 
-	var body PostApiV1OrdersCancelJSONRequestBody
+	var body PostAPIV1OrdersCancelJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9284,52 +9284,52 @@ func (sh *strictHandler) PostApiV1OrdersCancel(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersCancel(ctx.Request().Context(), request.(PostApiV1OrdersCancelRequestObject))
+		return sh.ssi.PostAPIV1OrdersCancel(ctx.Request().Context(), request.(PostAPIV1OrdersCancelRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersCancel")
+		handler = middleware(handler, "PostAPIV1OrdersCancel")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersCancelResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersCancelResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersCancelResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersCancelResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OrdersHealthz operation middleware
-func (sh *strictHandler) GetApiV1OrdersHealthz(ctx echo.Context) error {
-	var request GetApiV1OrdersHealthzRequestObject
+// GetAPIV1OrdersHealthz operation middleware
+func (sh *strictHandler) GetAPIV1OrdersHealthz(ctx echo.Context) error {
+	var request GetAPIV1OrdersHealthzRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OrdersHealthz(ctx.Request().Context(), request.(GetApiV1OrdersHealthzRequestObject))
+		return sh.ssi.GetAPIV1OrdersHealthz(ctx.Request().Context(), request.(GetAPIV1OrdersHealthzRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OrdersHealthz")
+		handler = middleware(handler, "GetAPIV1OrdersHealthz")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OrdersHealthzResponseObject); ok {
-		return validResponse.VisitGetApiV1OrdersHealthzResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OrdersHealthzResponseObject); ok {
+		return validResponse.VisitGetAPIV1OrdersHealthzResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersIoi operation middleware
-func (sh *strictHandler) PostApiV1OrdersIoi(ctx echo.Context) error {
-	var request PostApiV1OrdersIoiRequestObject
+// PostAPIV1OrdersIoi operation middleware
+func (sh *strictHandler) PostAPIV1OrdersIoi(ctx echo.Context) error {
+	var request PostAPIV1OrdersIoiRequestObject
 
-	var body PostApiV1OrdersIoiJSONRequestBody
+	var body PostAPIV1OrdersIoiJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9353,29 +9353,29 @@ func (sh *strictHandler) PostApiV1OrdersIoi(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersIoi(ctx.Request().Context(), request.(PostApiV1OrdersIoiRequestObject))
+		return sh.ssi.PostAPIV1OrdersIoi(ctx.Request().Context(), request.(PostAPIV1OrdersIoiRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersIoi")
+		handler = middleware(handler, "PostAPIV1OrdersIoi")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersIoiResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersIoiResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersIoiResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersIoiResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersKquote operation middleware
-func (sh *strictHandler) PostApiV1OrdersKquote(ctx echo.Context) error {
-	var request PostApiV1OrdersKquoteRequestObject
+// PostAPIV1OrdersKquote operation middleware
+func (sh *strictHandler) PostAPIV1OrdersKquote(ctx echo.Context) error {
+	var request PostAPIV1OrdersKquoteRequestObject
 
-	var body PostApiV1OrdersKquoteJSONRequestBody
+	var body PostAPIV1OrdersKquoteJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9399,29 +9399,29 @@ func (sh *strictHandler) PostApiV1OrdersKquote(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersKquote(ctx.Request().Context(), request.(PostApiV1OrdersKquoteRequestObject))
+		return sh.ssi.PostAPIV1OrdersKquote(ctx.Request().Context(), request.(PostAPIV1OrdersKquoteRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersKquote")
+		handler = middleware(handler, "PostAPIV1OrdersKquote")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersKquoteResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersKquoteResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersKquoteResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersKquoteResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersKquoteCancel operation middleware
-func (sh *strictHandler) PostApiV1OrdersKquoteCancel(ctx echo.Context) error {
-	var request PostApiV1OrdersKquoteCancelRequestObject
+// PostAPIV1OrdersKquoteCancel operation middleware
+func (sh *strictHandler) PostAPIV1OrdersKquoteCancel(ctx echo.Context) error {
+	var request PostAPIV1OrdersKquoteCancelRequestObject
 
-	var body PostApiV1OrdersKquoteCancelJSONRequestBody
+	var body PostAPIV1OrdersKquoteCancelJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9445,29 +9445,29 @@ func (sh *strictHandler) PostApiV1OrdersKquoteCancel(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersKquoteCancel(ctx.Request().Context(), request.(PostApiV1OrdersKquoteCancelRequestObject))
+		return sh.ssi.PostAPIV1OrdersKquoteCancel(ctx.Request().Context(), request.(PostAPIV1OrdersKquoteCancelRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersKquoteCancel")
+		handler = middleware(handler, "PostAPIV1OrdersKquoteCancel")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersKquoteCancelResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersKquoteCancelResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersKquoteCancelResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersKquoteCancelResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersNew operation middleware
-func (sh *strictHandler) PostApiV1OrdersNew(ctx echo.Context) error {
-	var request PostApiV1OrdersNewRequestObject
+// PostAPIV1OrdersNew operation middleware
+func (sh *strictHandler) PostAPIV1OrdersNew(ctx echo.Context) error {
+	var request PostAPIV1OrdersNewRequestObject
 
-	var body PostApiV1OrdersNewJSONRequestBody
+	var body PostAPIV1OrdersNewJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9491,29 +9491,29 @@ func (sh *strictHandler) PostApiV1OrdersNew(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersNew(ctx.Request().Context(), request.(PostApiV1OrdersNewRequestObject))
+		return sh.ssi.PostAPIV1OrdersNew(ctx.Request().Context(), request.(PostAPIV1OrdersNewRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersNew")
+		handler = middleware(handler, "PostAPIV1OrdersNew")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersNewResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersNewResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersNewResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersNewResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersQuote operation middleware
-func (sh *strictHandler) PostApiV1OrdersQuote(ctx echo.Context) error {
-	var request PostApiV1OrdersQuoteRequestObject
+// PostAPIV1OrdersQuote operation middleware
+func (sh *strictHandler) PostAPIV1OrdersQuote(ctx echo.Context) error {
+	var request PostAPIV1OrdersQuoteRequestObject
 
-	var body PostApiV1OrdersQuoteJSONRequestBody
+	var body PostAPIV1OrdersQuoteJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9537,29 +9537,29 @@ func (sh *strictHandler) PostApiV1OrdersQuote(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersQuote(ctx.Request().Context(), request.(PostApiV1OrdersQuoteRequestObject))
+		return sh.ssi.PostAPIV1OrdersQuote(ctx.Request().Context(), request.(PostAPIV1OrdersQuoteRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersQuote")
+		handler = middleware(handler, "PostAPIV1OrdersQuote")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersQuoteResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersQuoteResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersQuoteResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersQuoteResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersQuoteResponse operation middleware
-func (sh *strictHandler) PostApiV1OrdersQuoteResponse(ctx echo.Context) error {
-	var request PostApiV1OrdersQuoteResponseRequestObject
+// PostAPIV1OrdersQuoteResponse operation middleware
+func (sh *strictHandler) PostAPIV1OrdersQuoteResponse(ctx echo.Context) error {
+	var request PostAPIV1OrdersQuoteResponseRequestObject
 
-	var body PostApiV1OrdersQuoteResponseJSONRequestBody
+	var body PostAPIV1OrdersQuoteResponseJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9583,29 +9583,29 @@ func (sh *strictHandler) PostApiV1OrdersQuoteResponse(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersQuoteResponse(ctx.Request().Context(), request.(PostApiV1OrdersQuoteResponseRequestObject))
+		return sh.ssi.PostAPIV1OrdersQuoteResponse(ctx.Request().Context(), request.(PostAPIV1OrdersQuoteResponseRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersQuoteResponse")
+		handler = middleware(handler, "PostAPIV1OrdersQuoteResponse")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersQuoteResponseResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersQuoteResponseResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersQuoteResponseResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersQuoteResponseResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1OrdersReplace operation middleware
-func (sh *strictHandler) PostApiV1OrdersReplace(ctx echo.Context) error {
-	var request PostApiV1OrdersReplaceRequestObject
+// PostAPIV1OrdersReplace operation middleware
+func (sh *strictHandler) PostAPIV1OrdersReplace(ctx echo.Context) error {
+	var request PostAPIV1OrdersReplaceRequestObject
 
-	var body PostApiV1OrdersReplaceJSONRequestBody
+	var body PostAPIV1OrdersReplaceJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9629,52 +9629,52 @@ func (sh *strictHandler) PostApiV1OrdersReplace(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1OrdersReplace(ctx.Request().Context(), request.(PostApiV1OrdersReplaceRequestObject))
+		return sh.ssi.PostAPIV1OrdersReplace(ctx.Request().Context(), request.(PostAPIV1OrdersReplaceRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1OrdersReplace")
+		handler = middleware(handler, "PostAPIV1OrdersReplace")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1OrdersReplaceResponseObject); ok {
-		return validResponse.VisitPostApiV1OrdersReplaceResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1OrdersReplaceResponseObject); ok {
+		return validResponse.VisitPostAPIV1OrdersReplaceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1OrdersRiskRules operation middleware
-func (sh *strictHandler) GetApiV1OrdersRiskRules(ctx echo.Context) error {
-	var request GetApiV1OrdersRiskRulesRequestObject
+// GetAPIV1OrdersRiskRules operation middleware
+func (sh *strictHandler) GetAPIV1OrdersRiskRules(ctx echo.Context) error {
+	var request GetAPIV1OrdersRiskRulesRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1OrdersRiskRules(ctx.Request().Context(), request.(GetApiV1OrdersRiskRulesRequestObject))
+		return sh.ssi.GetAPIV1OrdersRiskRules(ctx.Request().Context(), request.(GetAPIV1OrdersRiskRulesRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1OrdersRiskRules")
+		handler = middleware(handler, "GetAPIV1OrdersRiskRules")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1OrdersRiskRulesResponseObject); ok {
-		return validResponse.VisitGetApiV1OrdersRiskRulesResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1OrdersRiskRulesResponseObject); ok {
+		return validResponse.VisitGetAPIV1OrdersRiskRulesResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// DeleteApiV1UtilAdminPermissions operation middleware
-func (sh *strictHandler) DeleteApiV1UtilAdminPermissions(ctx echo.Context) error {
-	var request DeleteApiV1UtilAdminPermissionsRequestObject
+// DeleteAPIV1UtilAdminPermissions operation middleware
+func (sh *strictHandler) DeleteAPIV1UtilAdminPermissions(ctx echo.Context) error {
+	var request DeleteAPIV1UtilAdminPermissionsRequestObject
 
-	var body DeleteApiV1UtilAdminPermissionsJSONRequestBody
+	var body DeleteAPIV1UtilAdminPermissionsJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9698,52 +9698,52 @@ func (sh *strictHandler) DeleteApiV1UtilAdminPermissions(ctx echo.Context) error
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.DeleteApiV1UtilAdminPermissions(ctx.Request().Context(), request.(DeleteApiV1UtilAdminPermissionsRequestObject))
+		return sh.ssi.DeleteAPIV1UtilAdminPermissions(ctx.Request().Context(), request.(DeleteAPIV1UtilAdminPermissionsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "DeleteApiV1UtilAdminPermissions")
+		handler = middleware(handler, "DeleteAPIV1UtilAdminPermissions")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(DeleteApiV1UtilAdminPermissionsResponseObject); ok {
-		return validResponse.VisitDeleteApiV1UtilAdminPermissionsResponse(ctx.Response())
+	} else if validResponse, ok := response.(DeleteAPIV1UtilAdminPermissionsResponseObject); ok {
+		return validResponse.VisitDeleteAPIV1UtilAdminPermissionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilAdminPermissions operation middleware
-func (sh *strictHandler) GetApiV1UtilAdminPermissions(ctx echo.Context) error {
-	var request GetApiV1UtilAdminPermissionsRequestObject
+// GetAPIV1UtilAdminPermissions operation middleware
+func (sh *strictHandler) GetAPIV1UtilAdminPermissions(ctx echo.Context) error {
+	var request GetAPIV1UtilAdminPermissionsRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilAdminPermissions(ctx.Request().Context(), request.(GetApiV1UtilAdminPermissionsRequestObject))
+		return sh.ssi.GetAPIV1UtilAdminPermissions(ctx.Request().Context(), request.(GetAPIV1UtilAdminPermissionsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilAdminPermissions")
+		handler = middleware(handler, "GetAPIV1UtilAdminPermissions")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilAdminPermissionsResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilAdminPermissionsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilAdminPermissionsResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilAdminPermissionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilAdminPermissions operation middleware
-func (sh *strictHandler) PostApiV1UtilAdminPermissions(ctx echo.Context) error {
-	var request PostApiV1UtilAdminPermissionsRequestObject
+// PostAPIV1UtilAdminPermissions operation middleware
+func (sh *strictHandler) PostAPIV1UtilAdminPermissions(ctx echo.Context) error {
+	var request PostAPIV1UtilAdminPermissionsRequestObject
 
-	var body PostApiV1UtilAdminPermissionsJSONRequestBody
+	var body PostAPIV1UtilAdminPermissionsJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9767,52 +9767,52 @@ func (sh *strictHandler) PostApiV1UtilAdminPermissions(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilAdminPermissions(ctx.Request().Context(), request.(PostApiV1UtilAdminPermissionsRequestObject))
+		return sh.ssi.PostAPIV1UtilAdminPermissions(ctx.Request().Context(), request.(PostAPIV1UtilAdminPermissionsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilAdminPermissions")
+		handler = middleware(handler, "PostAPIV1UtilAdminPermissions")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilAdminPermissionsResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilAdminPermissionsResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilAdminPermissionsResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilAdminPermissionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilAudit operation middleware
-func (sh *strictHandler) GetApiV1UtilAudit(ctx echo.Context) error {
-	var request GetApiV1UtilAuditRequestObject
+// GetAPIV1UtilAudit operation middleware
+func (sh *strictHandler) GetAPIV1UtilAudit(ctx echo.Context) error {
+	var request GetAPIV1UtilAuditRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilAudit(ctx.Request().Context(), request.(GetApiV1UtilAuditRequestObject))
+		return sh.ssi.GetAPIV1UtilAudit(ctx.Request().Context(), request.(GetAPIV1UtilAuditRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilAudit")
+		handler = middleware(handler, "GetAPIV1UtilAudit")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilAuditResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilAuditResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilAuditResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilAuditResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// DeleteApiV1UtilFirmsTraders operation middleware
-func (sh *strictHandler) DeleteApiV1UtilFirmsTraders(ctx echo.Context) error {
-	var request DeleteApiV1UtilFirmsTradersRequestObject
+// DeleteAPIV1UtilFirmsTraders operation middleware
+func (sh *strictHandler) DeleteAPIV1UtilFirmsTraders(ctx echo.Context) error {
+	var request DeleteAPIV1UtilFirmsTradersRequestObject
 
-	var body DeleteApiV1UtilFirmsTradersJSONRequestBody
+	var body DeleteAPIV1UtilFirmsTradersJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9836,54 +9836,54 @@ func (sh *strictHandler) DeleteApiV1UtilFirmsTraders(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.DeleteApiV1UtilFirmsTraders(ctx.Request().Context(), request.(DeleteApiV1UtilFirmsTradersRequestObject))
+		return sh.ssi.DeleteAPIV1UtilFirmsTraders(ctx.Request().Context(), request.(DeleteAPIV1UtilFirmsTradersRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "DeleteApiV1UtilFirmsTraders")
+		handler = middleware(handler, "DeleteAPIV1UtilFirmsTraders")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(DeleteApiV1UtilFirmsTradersResponseObject); ok {
-		return validResponse.VisitDeleteApiV1UtilFirmsTradersResponse(ctx.Response())
+	} else if validResponse, ok := response.(DeleteAPIV1UtilFirmsTradersResponseObject); ok {
+		return validResponse.VisitDeleteAPIV1UtilFirmsTradersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilFirmsTraders operation middleware
-func (sh *strictHandler) GetApiV1UtilFirmsTraders(ctx echo.Context, params GetApiV1UtilFirmsTradersParams) error {
-	var request GetApiV1UtilFirmsTradersRequestObject
+// GetAPIV1UtilFirmsTraders operation middleware
+func (sh *strictHandler) GetAPIV1UtilFirmsTraders(ctx echo.Context, params GetAPIV1UtilFirmsTradersParams) error {
+	var request GetAPIV1UtilFirmsTradersRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilFirmsTraders(ctx.Request().Context(), request.(GetApiV1UtilFirmsTradersRequestObject))
+		return sh.ssi.GetAPIV1UtilFirmsTraders(ctx.Request().Context(), request.(GetAPIV1UtilFirmsTradersRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilFirmsTraders")
+		handler = middleware(handler, "GetAPIV1UtilFirmsTraders")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilFirmsTradersResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilFirmsTradersResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilFirmsTradersResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilFirmsTradersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilFirmsTraders operation middleware
-func (sh *strictHandler) PostApiV1UtilFirmsTraders(ctx echo.Context) error {
-	var request PostApiV1UtilFirmsTradersRequestObject
+// PostAPIV1UtilFirmsTraders operation middleware
+func (sh *strictHandler) PostAPIV1UtilFirmsTraders(ctx echo.Context) error {
+	var request PostAPIV1UtilFirmsTradersRequestObject
 
-	var body PostApiV1UtilFirmsTradersJSONRequestBody
+	var body PostAPIV1UtilFirmsTradersJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9907,52 +9907,52 @@ func (sh *strictHandler) PostApiV1UtilFirmsTraders(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilFirmsTraders(ctx.Request().Context(), request.(PostApiV1UtilFirmsTradersRequestObject))
+		return sh.ssi.PostAPIV1UtilFirmsTraders(ctx.Request().Context(), request.(PostAPIV1UtilFirmsTradersRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilFirmsTraders")
+		handler = middleware(handler, "PostAPIV1UtilFirmsTraders")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilFirmsTradersResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilFirmsTradersResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilFirmsTradersResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilFirmsTradersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilGroups operation middleware
-func (sh *strictHandler) GetApiV1UtilGroups(ctx echo.Context) error {
-	var request GetApiV1UtilGroupsRequestObject
+// GetAPIV1UtilGroups operation middleware
+func (sh *strictHandler) GetAPIV1UtilGroups(ctx echo.Context) error {
+	var request GetAPIV1UtilGroupsRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilGroups(ctx.Request().Context(), request.(GetApiV1UtilGroupsRequestObject))
+		return sh.ssi.GetAPIV1UtilGroups(ctx.Request().Context(), request.(GetAPIV1UtilGroupsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilGroups")
+		handler = middleware(handler, "GetAPIV1UtilGroups")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilGroupsResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilGroupsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilGroupsResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilGroupsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilGroups operation middleware
-func (sh *strictHandler) PostApiV1UtilGroups(ctx echo.Context) error {
-	var request PostApiV1UtilGroupsRequestObject
+// PostAPIV1UtilGroups operation middleware
+func (sh *strictHandler) PostAPIV1UtilGroups(ctx echo.Context) error {
+	var request PostAPIV1UtilGroupsRequestObject
 
-	var body PostApiV1UtilGroupsJSONRequestBody
+	var body PostAPIV1UtilGroupsJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -9976,29 +9976,29 @@ func (sh *strictHandler) PostApiV1UtilGroups(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilGroups(ctx.Request().Context(), request.(PostApiV1UtilGroupsRequestObject))
+		return sh.ssi.PostAPIV1UtilGroups(ctx.Request().Context(), request.(PostAPIV1UtilGroupsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilGroups")
+		handler = middleware(handler, "PostAPIV1UtilGroups")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilGroupsResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilGroupsResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilGroupsResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilGroupsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// DeleteApiV1UtilGroupsMembers operation middleware
-func (sh *strictHandler) DeleteApiV1UtilGroupsMembers(ctx echo.Context) error {
-	var request DeleteApiV1UtilGroupsMembersRequestObject
+// DeleteAPIV1UtilGroupsMembers operation middleware
+func (sh *strictHandler) DeleteAPIV1UtilGroupsMembers(ctx echo.Context) error {
+	var request DeleteAPIV1UtilGroupsMembersRequestObject
 
-	var body DeleteApiV1UtilGroupsMembersJSONRequestBody
+	var body DeleteAPIV1UtilGroupsMembersJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10022,52 +10022,52 @@ func (sh *strictHandler) DeleteApiV1UtilGroupsMembers(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.DeleteApiV1UtilGroupsMembers(ctx.Request().Context(), request.(DeleteApiV1UtilGroupsMembersRequestObject))
+		return sh.ssi.DeleteAPIV1UtilGroupsMembers(ctx.Request().Context(), request.(DeleteAPIV1UtilGroupsMembersRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "DeleteApiV1UtilGroupsMembers")
+		handler = middleware(handler, "DeleteAPIV1UtilGroupsMembers")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(DeleteApiV1UtilGroupsMembersResponseObject); ok {
-		return validResponse.VisitDeleteApiV1UtilGroupsMembersResponse(ctx.Response())
+	} else if validResponse, ok := response.(DeleteAPIV1UtilGroupsMembersResponseObject); ok {
+		return validResponse.VisitDeleteAPIV1UtilGroupsMembersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilGroupsMembers operation middleware
-func (sh *strictHandler) GetApiV1UtilGroupsMembers(ctx echo.Context) error {
-	var request GetApiV1UtilGroupsMembersRequestObject
+// GetAPIV1UtilGroupsMembers operation middleware
+func (sh *strictHandler) GetAPIV1UtilGroupsMembers(ctx echo.Context) error {
+	var request GetAPIV1UtilGroupsMembersRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilGroupsMembers(ctx.Request().Context(), request.(GetApiV1UtilGroupsMembersRequestObject))
+		return sh.ssi.GetAPIV1UtilGroupsMembers(ctx.Request().Context(), request.(GetAPIV1UtilGroupsMembersRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilGroupsMembers")
+		handler = middleware(handler, "GetAPIV1UtilGroupsMembers")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilGroupsMembersResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilGroupsMembersResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilGroupsMembersResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilGroupsMembersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilGroupsMove operation middleware
-func (sh *strictHandler) PostApiV1UtilGroupsMove(ctx echo.Context) error {
-	var request PostApiV1UtilGroupsMoveRequestObject
+// PostAPIV1UtilGroupsMove operation middleware
+func (sh *strictHandler) PostAPIV1UtilGroupsMove(ctx echo.Context) error {
+	var request PostAPIV1UtilGroupsMoveRequestObject
 
-	var body PostApiV1UtilGroupsMoveJSONRequestBody
+	var body PostAPIV1UtilGroupsMoveJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10091,41 +10091,41 @@ func (sh *strictHandler) PostApiV1UtilGroupsMove(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilGroupsMove(ctx.Request().Context(), request.(PostApiV1UtilGroupsMoveRequestObject))
+		return sh.ssi.PostAPIV1UtilGroupsMove(ctx.Request().Context(), request.(PostAPIV1UtilGroupsMoveRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilGroupsMove")
+		handler = middleware(handler, "PostAPIV1UtilGroupsMove")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilGroupsMoveResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilGroupsMoveResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilGroupsMoveResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilGroupsMoveResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilHealth operation middleware
-func (sh *strictHandler) GetApiV1UtilHealth(ctx echo.Context) error {
-	var request GetApiV1UtilHealthRequestObject
+// GetAPIV1UtilHealth operation middleware
+func (sh *strictHandler) GetAPIV1UtilHealth(ctx echo.Context) error {
+	var request GetAPIV1UtilHealthRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilHealth(ctx.Request().Context(), request.(GetApiV1UtilHealthRequestObject))
+		return sh.ssi.GetAPIV1UtilHealth(ctx.Request().Context(), request.(GetAPIV1UtilHealthRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilHealth")
+		handler = middleware(handler, "GetAPIV1UtilHealth")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilHealthResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilHealthResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilHealthResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilHealthResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10157,134 +10157,134 @@ func (sh *strictHandler) ListIoiAdvertisements(ctx echo.Context, params ListIoiA
 	return nil
 }
 
-// GetApiV1UtilLatencyMetrics operation middleware
-func (sh *strictHandler) GetApiV1UtilLatencyMetrics(ctx echo.Context, params GetApiV1UtilLatencyMetricsParams) error {
-	var request GetApiV1UtilLatencyMetricsRequestObject
+// GetAPIV1UtilLatencyMetrics operation middleware
+func (sh *strictHandler) GetAPIV1UtilLatencyMetrics(ctx echo.Context, params GetAPIV1UtilLatencyMetricsParams) error {
+	var request GetAPIV1UtilLatencyMetricsRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilLatencyMetrics(ctx.Request().Context(), request.(GetApiV1UtilLatencyMetricsRequestObject))
+		return sh.ssi.GetAPIV1UtilLatencyMetrics(ctx.Request().Context(), request.(GetAPIV1UtilLatencyMetricsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilLatencyMetrics")
+		handler = middleware(handler, "GetAPIV1UtilLatencyMetrics")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilLatencyMetricsResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilLatencyMetricsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilLatencyMetricsResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilLatencyMetricsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilLatencyRaw operation middleware
-func (sh *strictHandler) GetApiV1UtilLatencyRaw(ctx echo.Context, params GetApiV1UtilLatencyRawParams) error {
-	var request GetApiV1UtilLatencyRawRequestObject
+// GetAPIV1UtilLatencyRaw operation middleware
+func (sh *strictHandler) GetAPIV1UtilLatencyRaw(ctx echo.Context, params GetAPIV1UtilLatencyRawParams) error {
+	var request GetAPIV1UtilLatencyRawRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilLatencyRaw(ctx.Request().Context(), request.(GetApiV1UtilLatencyRawRequestObject))
+		return sh.ssi.GetAPIV1UtilLatencyRaw(ctx.Request().Context(), request.(GetAPIV1UtilLatencyRawRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilLatencyRaw")
+		handler = middleware(handler, "GetAPIV1UtilLatencyRaw")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilLatencyRawResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilLatencyRawResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilLatencyRawResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilLatencyRawResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilLatencyStages operation middleware
-func (sh *strictHandler) GetApiV1UtilLatencyStages(ctx echo.Context, params GetApiV1UtilLatencyStagesParams) error {
-	var request GetApiV1UtilLatencyStagesRequestObject
+// GetAPIV1UtilLatencyStages operation middleware
+func (sh *strictHandler) GetAPIV1UtilLatencyStages(ctx echo.Context, params GetAPIV1UtilLatencyStagesParams) error {
+	var request GetAPIV1UtilLatencyStagesRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilLatencyStages(ctx.Request().Context(), request.(GetApiV1UtilLatencyStagesRequestObject))
+		return sh.ssi.GetAPIV1UtilLatencyStages(ctx.Request().Context(), request.(GetAPIV1UtilLatencyStagesRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilLatencyStages")
+		handler = middleware(handler, "GetAPIV1UtilLatencyStages")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilLatencyStagesResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilLatencyStagesResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilLatencyStagesResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilLatencyStagesResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilOrders operation middleware
-func (sh *strictHandler) GetApiV1UtilOrders(ctx echo.Context, params GetApiV1UtilOrdersParams) error {
-	var request GetApiV1UtilOrdersRequestObject
+// GetAPIV1UtilOrders operation middleware
+func (sh *strictHandler) GetAPIV1UtilOrders(ctx echo.Context, params GetAPIV1UtilOrdersParams) error {
+	var request GetAPIV1UtilOrdersRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilOrders(ctx.Request().Context(), request.(GetApiV1UtilOrdersRequestObject))
+		return sh.ssi.GetAPIV1UtilOrders(ctx.Request().Context(), request.(GetAPIV1UtilOrdersRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilOrders")
+		handler = middleware(handler, "GetAPIV1UtilOrders")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilOrdersResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilOrdersResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilOrdersResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilOrdersResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilPermissions operation middleware
-func (sh *strictHandler) GetApiV1UtilPermissions(ctx echo.Context) error {
-	var request GetApiV1UtilPermissionsRequestObject
+// GetAPIV1UtilPermissions operation middleware
+func (sh *strictHandler) GetAPIV1UtilPermissions(ctx echo.Context) error {
+	var request GetAPIV1UtilPermissionsRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilPermissions(ctx.Request().Context(), request.(GetApiV1UtilPermissionsRequestObject))
+		return sh.ssi.GetAPIV1UtilPermissions(ctx.Request().Context(), request.(GetAPIV1UtilPermissionsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilPermissions")
+		handler = middleware(handler, "GetAPIV1UtilPermissions")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilPermissionsResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilPermissionsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilPermissionsResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilPermissionsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// DeleteApiV1UtilReference operation middleware
-func (sh *strictHandler) DeleteApiV1UtilReference(ctx echo.Context) error {
-	var request DeleteApiV1UtilReferenceRequestObject
+// DeleteAPIV1UtilReference operation middleware
+func (sh *strictHandler) DeleteAPIV1UtilReference(ctx echo.Context) error {
+	var request DeleteAPIV1UtilReferenceRequestObject
 
-	var body DeleteApiV1UtilReferenceJSONRequestBody
+	var body DeleteAPIV1UtilReferenceJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10308,54 +10308,54 @@ func (sh *strictHandler) DeleteApiV1UtilReference(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.DeleteApiV1UtilReference(ctx.Request().Context(), request.(DeleteApiV1UtilReferenceRequestObject))
+		return sh.ssi.DeleteAPIV1UtilReference(ctx.Request().Context(), request.(DeleteAPIV1UtilReferenceRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "DeleteApiV1UtilReference")
+		handler = middleware(handler, "DeleteAPIV1UtilReference")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(DeleteApiV1UtilReferenceResponseObject); ok {
-		return validResponse.VisitDeleteApiV1UtilReferenceResponse(ctx.Response())
+	} else if validResponse, ok := response.(DeleteAPIV1UtilReferenceResponseObject); ok {
+		return validResponse.VisitDeleteAPIV1UtilReferenceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilReference operation middleware
-func (sh *strictHandler) GetApiV1UtilReference(ctx echo.Context, params GetApiV1UtilReferenceParams) error {
-	var request GetApiV1UtilReferenceRequestObject
+// GetAPIV1UtilReference operation middleware
+func (sh *strictHandler) GetAPIV1UtilReference(ctx echo.Context, params GetAPIV1UtilReferenceParams) error {
+	var request GetAPIV1UtilReferenceRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilReference(ctx.Request().Context(), request.(GetApiV1UtilReferenceRequestObject))
+		return sh.ssi.GetAPIV1UtilReference(ctx.Request().Context(), request.(GetAPIV1UtilReferenceRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilReference")
+		handler = middleware(handler, "GetAPIV1UtilReference")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilReferenceResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilReferenceResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilReferenceResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilReferenceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilReference operation middleware
-func (sh *strictHandler) PostApiV1UtilReference(ctx echo.Context) error {
-	var request PostApiV1UtilReferenceRequestObject
+// PostAPIV1UtilReference operation middleware
+func (sh *strictHandler) PostAPIV1UtilReference(ctx echo.Context) error {
+	var request PostAPIV1UtilReferenceRequestObject
 
-	var body PostApiV1UtilReferenceJSONRequestBody
+	var body PostAPIV1UtilReferenceJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10379,52 +10379,52 @@ func (sh *strictHandler) PostApiV1UtilReference(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilReference(ctx.Request().Context(), request.(PostApiV1UtilReferenceRequestObject))
+		return sh.ssi.PostAPIV1UtilReference(ctx.Request().Context(), request.(PostAPIV1UtilReferenceRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilReference")
+		handler = middleware(handler, "PostAPIV1UtilReference")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilReferenceResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilReferenceResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilReferenceResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilReferenceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilRequests operation middleware
-func (sh *strictHandler) GetApiV1UtilRequests(ctx echo.Context) error {
-	var request GetApiV1UtilRequestsRequestObject
+// GetAPIV1UtilRequests operation middleware
+func (sh *strictHandler) GetAPIV1UtilRequests(ctx echo.Context) error {
+	var request GetAPIV1UtilRequestsRequestObject
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilRequests(ctx.Request().Context(), request.(GetApiV1UtilRequestsRequestObject))
+		return sh.ssi.GetAPIV1UtilRequests(ctx.Request().Context(), request.(GetAPIV1UtilRequestsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilRequests")
+		handler = middleware(handler, "GetAPIV1UtilRequests")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilRequestsResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilRequestsResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilRequestsResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilRequestsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilRequests operation middleware
-func (sh *strictHandler) PostApiV1UtilRequests(ctx echo.Context) error {
-	var request PostApiV1UtilRequestsRequestObject
+// PostAPIV1UtilRequests operation middleware
+func (sh *strictHandler) PostAPIV1UtilRequests(ctx echo.Context) error {
+	var request PostAPIV1UtilRequestsRequestObject
 
-	var body PostApiV1UtilRequestsJSONRequestBody
+	var body PostAPIV1UtilRequestsJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10448,56 +10448,56 @@ func (sh *strictHandler) PostApiV1UtilRequests(ctx echo.Context) error {
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilRequests(ctx.Request().Context(), request.(PostApiV1UtilRequestsRequestObject))
+		return sh.ssi.PostAPIV1UtilRequests(ctx.Request().Context(), request.(PostAPIV1UtilRequestsRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilRequests")
+		handler = middleware(handler, "PostAPIV1UtilRequests")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilRequestsResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilRequestsResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilRequestsResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilRequestsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilRequestsRequestId operation middleware
-func (sh *strictHandler) GetApiV1UtilRequestsRequestId(ctx echo.Context, requestId RequestID) error {
-	var request GetApiV1UtilRequestsRequestIdRequestObject
+// GetAPIV1UtilRequestsRequestID operation middleware
+func (sh *strictHandler) GetAPIV1UtilRequestsRequestID(ctx echo.Context, requestID RequestID) error {
+	var request GetAPIV1UtilRequestsRequestIDRequestObject
 
-	request.RequestId = requestId
+	request.RequestID = requestID
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilRequestsRequestId(ctx.Request().Context(), request.(GetApiV1UtilRequestsRequestIdRequestObject))
+		return sh.ssi.GetAPIV1UtilRequestsRequestID(ctx.Request().Context(), request.(GetAPIV1UtilRequestsRequestIDRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilRequestsRequestId")
+		handler = middleware(handler, "GetAPIV1UtilRequestsRequestID")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilRequestsRequestIdResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilRequestsRequestIdResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilRequestsRequestIDResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilRequestsRequestIDResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilRequestsRequestIdApprove operation middleware
-func (sh *strictHandler) PostApiV1UtilRequestsRequestIdApprove(ctx echo.Context, requestId RequestID) error {
-	var request PostApiV1UtilRequestsRequestIdApproveRequestObject
+// PostAPIV1UtilRequestsRequestIDApprove operation middleware
+func (sh *strictHandler) PostAPIV1UtilRequestsRequestIDApprove(ctx echo.Context, requestID RequestID) error {
+	var request PostAPIV1UtilRequestsRequestIDApproveRequestObject
 
-	request.RequestId = requestId
+	request.RequestID = requestID
 
-	var body PostApiV1UtilRequestsRequestIdApproveJSONRequestBody
+	var body PostAPIV1UtilRequestsRequestIDApproveJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10521,56 +10521,56 @@ func (sh *strictHandler) PostApiV1UtilRequestsRequestIdApprove(ctx echo.Context,
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilRequestsRequestIdApprove(ctx.Request().Context(), request.(PostApiV1UtilRequestsRequestIdApproveRequestObject))
+		return sh.ssi.PostAPIV1UtilRequestsRequestIDApprove(ctx.Request().Context(), request.(PostAPIV1UtilRequestsRequestIDApproveRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilRequestsRequestIdApprove")
+		handler = middleware(handler, "PostAPIV1UtilRequestsRequestIDApprove")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilRequestsRequestIdApproveResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilRequestsRequestIdApproveResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilRequestsRequestIDApproveResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilRequestsRequestIDApproveResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilRequestsRequestIdCancel operation middleware
-func (sh *strictHandler) PostApiV1UtilRequestsRequestIdCancel(ctx echo.Context, requestId RequestID) error {
-	var request PostApiV1UtilRequestsRequestIdCancelRequestObject
+// PostAPIV1UtilRequestsRequestIDCancel operation middleware
+func (sh *strictHandler) PostAPIV1UtilRequestsRequestIDCancel(ctx echo.Context, requestID RequestID) error {
+	var request PostAPIV1UtilRequestsRequestIDCancelRequestObject
 
-	request.RequestId = requestId
+	request.RequestID = requestID
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilRequestsRequestIdCancel(ctx.Request().Context(), request.(PostApiV1UtilRequestsRequestIdCancelRequestObject))
+		return sh.ssi.PostAPIV1UtilRequestsRequestIDCancel(ctx.Request().Context(), request.(PostAPIV1UtilRequestsRequestIDCancelRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilRequestsRequestIdCancel")
+		handler = middleware(handler, "PostAPIV1UtilRequestsRequestIDCancel")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilRequestsRequestIdCancelResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilRequestsRequestIdCancelResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilRequestsRequestIDCancelResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilRequestsRequestIDCancelResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// PostApiV1UtilRequestsRequestIdReject operation middleware
-func (sh *strictHandler) PostApiV1UtilRequestsRequestIdReject(ctx echo.Context, requestId RequestID) error {
-	var request PostApiV1UtilRequestsRequestIdRejectRequestObject
+// PostAPIV1UtilRequestsRequestIDReject operation middleware
+func (sh *strictHandler) PostAPIV1UtilRequestsRequestIDReject(ctx echo.Context, requestID RequestID) error {
+	var request PostAPIV1UtilRequestsRequestIDRejectRequestObject
 
-	request.RequestId = requestId
+	request.RequestID = requestID
 
-	var body PostApiV1UtilRequestsRequestIdRejectJSONRequestBody
+	var body PostAPIV1UtilRequestsRequestIDRejectJSONRequestBody
 	var err error
 	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
 		// A request validator built on kin-openapi's openapi3filter with
@@ -10594,43 +10594,43 @@ func (sh *strictHandler) PostApiV1UtilRequestsRequestIdReject(ctx echo.Context, 
 	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.PostApiV1UtilRequestsRequestIdReject(ctx.Request().Context(), request.(PostApiV1UtilRequestsRequestIdRejectRequestObject))
+		return sh.ssi.PostAPIV1UtilRequestsRequestIDReject(ctx.Request().Context(), request.(PostAPIV1UtilRequestsRequestIDRejectRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "PostApiV1UtilRequestsRequestIdReject")
+		handler = middleware(handler, "PostAPIV1UtilRequestsRequestIDReject")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(PostApiV1UtilRequestsRequestIdRejectResponseObject); ok {
-		return validResponse.VisitPostApiV1UtilRequestsRequestIdRejectResponse(ctx.Response())
+	} else if validResponse, ok := response.(PostAPIV1UtilRequestsRequestIDRejectResponseObject); ok {
+		return validResponse.VisitPostAPIV1UtilRequestsRequestIDRejectResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
 }
 
-// GetApiV1UtilSearch operation middleware
-func (sh *strictHandler) GetApiV1UtilSearch(ctx echo.Context, params GetApiV1UtilSearchParams) error {
-	var request GetApiV1UtilSearchRequestObject
+// GetAPIV1UtilSearch operation middleware
+func (sh *strictHandler) GetAPIV1UtilSearch(ctx echo.Context, params GetAPIV1UtilSearchParams) error {
+	var request GetAPIV1UtilSearchRequestObject
 
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
-		return sh.ssi.GetApiV1UtilSearch(ctx.Request().Context(), request.(GetApiV1UtilSearchRequestObject))
+		return sh.ssi.GetAPIV1UtilSearch(ctx.Request().Context(), request.(GetAPIV1UtilSearchRequestObject))
 	}
 	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "GetApiV1UtilSearch")
+		handler = middleware(handler, "GetAPIV1UtilSearch")
 	}
 
 	response, err := handler(ctx, request)
 
 	if err != nil {
 		return err
-	} else if validResponse, ok := response.(GetApiV1UtilSearchResponseObject); ok {
-		return validResponse.VisitGetApiV1UtilSearchResponse(ctx.Response())
+	} else if validResponse, ok := response.(GetAPIV1UtilSearchResponseObject); ok {
+		return validResponse.VisitGetAPIV1UtilSearchResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10642,138 +10642,137 @@ func (sh *strictHandler) GetApiV1UtilSearch(ctx echo.Context, params GetApiV1Uti
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H15c9u2t+hXwfC9mdfOKHbS5c780r9c20nVeKukJPdOn0eGySMJFQkwAChF7fi7v8FCiZQALrLk2H36",
-	"p40FAjgAzoaDs/wThCxJGQUqRfD2nyDFHCcggeu/TsKQZVSesgjUnxGIkJNUEkaDt3kjClkER0EnIOrH",
-	"FMtJ0AkoTiB4G2DzyVB9EnQCDl8ywiEK3kqeQScQ4QQSrEaWi1R9LyQndBw8PHTy0btn/olJVDMtiVpO",
-	"+o6z5EpszviZ0IjNkZCYyw6ClIUTRDFlAkJGI7EE40sGfLGCY8RZMqQiKE46YjzBMngbECr/66egk0NB",
-	"qIQxcA3GBUmI3ITiBo8BCfI3+OaLdb/ibAmhJMmS4O0b50SXIAQew0C3rE9nG5Hqh0YklsB9Eyfm06Ge",
-	"onqLr0cjAY7F9SBkPBJIMiSmJPXNxEx35xpfO9fYgy8ZCCci2SY/InHbty0e9UEIwuiATYFuTmtbkVTN",
-	"iIPMOIUI3S+QIGP6itAlNBPAEfAVPP/9yvZ9ZYaugioh9ALoWE6Kh1+AcUASeEcgjjYBVE1C4iRFcgJo",
-	"bpAfp2lMQB2Q72wkSWA40kMWAYlghLNYobxiNTFIGKovg04AVB3bnxu/hxxw/tetE3ZWQaVAoxY0Kll7",
-	"Cn1Q+y5SRgUYNpmSc84ZV/8OGZVANYLrHQuxgu74L8E0Jqym+d8cRsHb4H8drxjwsWkVxz0QUo/Ys9OY",
-	"ScvLveYRcARU8gUCPb1im5mc/JqJxc5AUQOaxTlAGEwACeAz4IgIJLDMOJYQoXAC4ZTQMUqxEHNF178o",
-	"POcLhEcSuEarMZkBRTRL7oEjNkL2nIKOxXq9sz3V6dWJ6uSiI91DsYw5JhLdw4hxQJIv1NR4jA0lNeSG",
-	"D3b3dnuSldvXN+SOGEccQjaD9ZMcMHaJ6cLyKfFEh8oYSjBdICwlJKl8IWd3nYjdHl0+YCUNXvZXJ9bX",
-	"lLBbIJqQ3giTGCIFwUdJ4ieaXzcgQjU+9M77AwR0BjFLQXNo27+gRH4iMNcaJmcpcEkM6yyoapuStBPc",
-	"LxQHGYZYTArt94zFgGnhAyFZOHV/ofoO8QyTGN/HUGLwEcvUT0uEMgi97DRhRjg2+F59SuhYL4lISETd",
-	"vv5mOuhNeVgOiDnHC71/9gd2/xeEUrMDs77y7oUxAf/mTUZyOMYS5njhbE/E2GhsrkbGyXho9R/fBDXN",
-	"gmU8hKFQX9EQGsnWQi8+IyG49SvX7izJdGOXIizrOWI4DTSOS0xi52qI6GdhCEIPCV+xUllyrWsd65wg",
-	"RlFfYekNXsQMR61JAc/Gw5STsCkKf8kwlUQumm77IrlnsXu7V0rmn+W7le1UmOzWufKZWqWAxLKj8rrv",
-	"OZsaEbGx5pDFMZbAcfwJx1lj4mVU4lBeMfeYWrmMTqRRIRtsDYmafshI1314hJEejDyNrU618YFyPLc3",
-	"OHP12ehCs9iyxBISF4eAEMhM7VUZOizhlVXVHTzhrx5gK2NcQ6bsN0x4mMmekkcNly1IBBU8pg9fmqK5",
-	"xDIT7qF8FNAJJMdUDNys0knrWUTkudLMXWRuJKiLxEPJeBXSDnGLk1jxMhxFRE2K45sCKKVTX8EOmpB9",
-	"XMi2esVGY1opy44mVhH3LvvZvroZ2X82EsmFQ2smkYuXhbWp8583Za4hSTcCLnGzuB0//uDejiJTNvOt",
-	"Rl+OdeuBuxvBUjhUYUd5WR6ckBwTczlpgWi+Hb1gY0Lthcc/5AjHwgGeWtSIeIRJfhetl3GFgQrdbqsh",
-	"9qEhKWx13Z1seSwPneCvuXRjibEANRnOGosKvZYWqc1DVC3kb4j6W4y/tn+lycxKVnA7pvLtbM9einsg",
-	"QG6HE8VDr7OIFZdQe+o5bH2J+ZawQWL585LczS91sJmvGgK2QssWkK040cpEFymdnEq3Qa50+tWsJ4fv",
-	"E3AyWmy3c6F9kGhzorpPU6B2tGszNRyB6NGbViDK5uxaaRozcN+KcSYniteEW6gV6l7WRqwuwT/TXTel",
-	"ayeArynhIFoB4pFG2/LbJVdqrOOtr2uT9adDHEXc3hk3II2ZMck4GzMBfIjH9sbUAJ5TTEOItVF4O6Ji",
-	"qutWV/01XF4O5MLmU63JWptQ7V04J3SHqmw+yBXRWo2pkxtLvEMqHPGqvYnPLDBinA4JnanNUY3+8RUo",
-	"nOJ4WAeIHc3fLoZJMrQ74CZv87jhUoImjHq0T6Dq2ER23+iQ15529YSeNZa3frXRa6dYXrhvZ9eXvw54",
-	"ZylEzVL9OPiesyz1YmDJ2unYLs8Or+2S/soFwhnEIMFQKxHTXhaDF5QpoW6sTLAMJ+7DDJmhi1wS9f+n",
-	"Pzi/DDrB6W8nV1fnF0EnODk9vf54NQg6Qf9/Ln+9vnAIqU4gMR+DrF+ohjGfd9ktB9G/A40Xny/k+rI/",
-	"vDzpve9eDU8uLq4/n58FneKPvZPB+dAsaNjtd69sa/+3695grUfpt1If1048ky11b2XKBJFbWxaTnJHU",
-	"WmKqjIF2GBeAra/JG2aaSkPAO8KTAddP5Zsm8i0sJ3mfe7fdfER4MvTfhb1StBp07+k9YrriWeXDFDvd",
-	"VkLUg4TNIPJfbasgqzC0bb9HYjtYzITNVdYCPjWyBL3n2GXYrlVitsHNsZrLj5sxzCAucqlP3fPPQScY",
-	"9E7OzhWHOrv08LcsjVoDo5XUxueot+kGeEK01ry98veIRYqG1JJ/2FlXdMzct87lsSx9EgZUp5s0NsJ6",
-	"1cT2yPDg25FL0KKj/SmPVe9h47WYz70r0qzMt6E7X24Fo2q5rMSM15h3Ffe8IfNiWVoHb8v5m81cfAPf",
-	"RI+Wz50TFkfD5q9jAszjV5suFS+kG2vrXne3NW3lT57DGY4zGCaYSiIEbgilffwcUuZ7iPRJSdXUfDfU",
-	"1xxGVYPpVzP/U9HydB3GhpQNJ+aVcMixJKztLvjfCxs+c9t9uvUdrdAejRtIW3zpbmEiKz2QO8xj6zf9",
-	"wkrj3Fd4s4ktXW3bbNAWD6QuAvhdMPoZ7j/Aou9y973J7mMSoiksBJITLJE2lS60N9HvnwfqRyKQdQLR",
-	"frHag3PtbgiL8ia3sI3GY+capx58nsqFz0zX4CYnF4EZ2oVPG4yy1FUt0dXrwx8Zk2CMftva+8h4+EWN",
-	"MkzE2EfI5oNQz9PG2lY7cFNKLA3k34nt9mDTiFbwPSPR0M+jVKsgfzf1atIOZQnmY0IfaUZkoxHwCsBM",
-	"ewvQWAp0GMZMVE3aAleqzrw1W7aXt6FSxXaAKxdYAg0XZ9o1woQc7NyrrhgLsY3XnNfxbW8edZrrjyta",
-	"jCv+4z1sJAe8dkuvNOysHZdb6FYIR5i1ksMu7HBIYx3W02JHKkR0LbJUyfBaRBon2yy/b/q5Vi5Z83VX",
-	"nGc+w6YRR+2sHxdbb7yZbkibevpJVjH7rhYvsQ2127jveOCt8nRcN9xWXCTx12HrDUkIbd8p/fl1+6Wk",
-	"//l5m07/advJdTKXOE39F9HDU+QzfIrcPEOQnITi1yycgtwRed3rwYZAozZcx/bSwaJt+h2IeTfEbBDB",
-	"py3kp0P+huabYDo1l6RlZNyBClGrJ4gsSTBfNBXxWgYpuFYhm/sQeZds9nhXj1YG02ovheVQrrvB5WL1",
-	"NlFpD8VtlCrzNuRAgXZvJ1cwf4RrT90DcDxmvjbjzOM34gEXRChmJz0fMKGh9I3vv8i2CHWA0bDSe+nR",
-	"5kB31Ise1gBa2igXdm1EEzZ+DX9wj/Yb4FhO/MN572HO8bjz8Vw7Q1ToPCayxIlPvqbZ+B2J45sWlv17",
-	"hrn7WI1VKobojzVUqdCY42seeWAzr24ZJV8/Dk4HJIHLpqILvoYTTH23FtIOxBH5es2jgY/iTDPwvg+n",
-	"E8yn4DsajaWnGedAZZtDKPb7ozFh6l5VkHgXYVr9pgTdPoCvsqK1KrTxtAIPVDvRbLXN/pg+bfbG9OjB",
-	"Fw8cKeZyUdVmfBR8X2jO3K9lzJ7u2pRW1aY4j6f9G4WetY4FqzA6kgS69B3jHtm0DZNQAr8NO65j8HlY",
-	"6xrbbxU32zTetUmAq9VP1Ag6xK2XxfBCnBk7waxxfGkrx8d84Fvvfr1I58/CfjEK16Pg7Z//bCD8Rq/b",
-	"Pe2dqKeRRqq6E4EdmvvOicZ7Wa3R23f/LFypRZtGUSOURbv9dm1wq4fmGyUJtw0O4/5I17xxaMRKxTec",
-	"xdA0anMT/NWd89fFRwH8ud08X8LraoVXy+6fS2suxHgV/tPklEro6zislJMZlmAeX90WVvPque2brPmg",
-	"hfH6mz/i/pGrn4pMdo+ZW9jzn9RV4NEeYpmQLCLYa5Jp/o6gv6QwZsMwxkKMFo94SXhKEm7k8aDI/Eu7",
-	"q+7TsYVd0DwHkTb4orXTT4sO38LTb8fcqIfnXkeSUl7DhtRZyH24p1fu/DHhnkWL4V/lVC2rddU8OTz4",
-	"tqK1k8bzcafQGUgbk+jq4F2eEvt9WOnBCDjQEGpjdLz3xwo9fnm5a3LmOSTLDE17D39YDwlcxZOWH45d",
-	"V9rtl9Y4QnFH4Dguyv77cBlUsQU66LFbIH/52Bv5+xtcNbEJ2z4HVr3v3XrnfFTiteeTSM0Su9lB/xnX",
-	"vqi2ehrqQRrjEPaVWGA3739bJCfIpzYTubd7PQuvI0q8Zb5Au0FNTEM9mBGYX9lrX3leymRzLjZjU9hF",
-	"2N1jg+duvdBF+0DmtoaOQyj6kxl4KwRZFoPbD8+vyOS7sTd7/waUfcA8nFjPFlGLvDuw2Zms5c0Q+TOR",
-	"k4jj+fPNB/CZ8ekoZvOCPFmDUCebb6c1qj6LoT+nwDaaaOMwzXS1162yLeaiqy5awK8Ncy0mhh6JkLe3",
-	"XPeyk2fSzVRXN+dXZ92r94rz3Nz0rj9p1tY7//38dKD/eXpydXp+caH/fXJzc9HV/3p30lU/3TaKr13D",
-	"Gi96F8+CLizzqlRm1zi/Ym1V37tTl9T18oS/13Xzye+6fo4kN3VdHO56zWZp2WktX0nd5+v8rO779UzL",
-	"9Tu8cUeo6+J8u22GNu6utw5ekJPWae9caRK9bv/DsPfx4jzoBGfnF+drP73vnVwNhjfnvctuv9+9vtLk",
-	"9+n6w3n5NzvY+971x5ugE1xefzofrnQF27r64ePNWfmHs/Ob635X/etzd/DbWe/ks064cDbsD65PP+hJ",
-	"9Zj5n3bE697Zec+1hPWG2kx5pV1aMd4GYqZCUPNChYVGgnpdgjW4AGvH9jDjRC76ahTrjwyYAz/J5GT1",
-	"17ucR//+eZAXQdDXBd264tcTKVOTm5/QEXPUcZkAur7so5BRyXEoETYhtabYDEtEdIT6ZEwRoYiZTP6F",
-	"vICEUTRhQnZUA0UCaKQ/WRas+f3zQI2IkYHL1rORbFUSQHU/UvASqS4/wSfgTEOkW09uuug7BcX3SiUE",
-	"bjIcBm+OXh+9zs30OCXB2+DHo9dHP+rDlhO9a8dHc4jjV1PK5vT4r/lUHOV2zHFdtPGIcRtsTOg4B12H",
-	"HH+n4A6Nj5v6toOwXXKq5CHLBGIUUJRxXaMCcSb1Ln2vlqiwSf/VjYK3wXuQv8+nIlgrFPPD69c7q8xQ",
-	"DrB2VGj4AAskwCJe7h6ua44o8HVgsVKRx0JR1Unp3AOtyR/jlBwrhDiOmX2MSplwbO/pBMKpQJgiHZyi",
-	"ty1PoKr/UCepEMXmgP3FoBoVc+AoxJzrukK6oEWxMpLqiQsntLnNN0zIk5Qss/AGSyb6K4t2WwOnlJfY",
-	"sdt5LSlt89Wx6uXSTA97RIXNLMSuYjPWGvHQCX4yc7uGXMJYrBGjerxp2+PNj217/PCfZj3Wq+I8dIKf",
-	"W6/o59c/tO7RcEW6/tKDDeXVDjF//hNkPLYcW7w9Pk5jLJUmfjQDzmJ8L45CFjzcrhMq0ijdmEZZJv1E",
-	"avTIMp1RnBhZsFZY7BfDEIkQGUSaYxKJhGQpmjOuCzthiRgNoY4kFUSdUlFBjyq++uS4VDxN7cka3fzk",
-	"r6jGjTXpgONPiONlhDUH3gxj85pXamiQr4qput0o3Adp8JfCfCVgFB7qX0MWAZpgge4BqKlBBhH6bqm4",
-	"hIxNCaARZ4n+26YcERLS77Ww0WlGjGzKS0zSSgwvJSi/yeHfnxByJkQ/CKMDoe5dGIFEuER27alcB8T6",
-	"ifsSk1jpiIwas5QhZ3ubsGm0y8rkhHG5KpyXy7QJxJG60GBL70foA0BaYgCMWy7yVSI5Z5oDiEaErpPq",
-	"PwGBl6oKPEMCdxcZqCD0UmXAPshXp/os3HVgS+dpT7GyrOzDdnzkwBUexxV+hbEiNCsrc0pszxmMIK69",
-	"XyqaTXStQ8MbdJVIIa1RYg1tlqrtivAbUbipAPEEJF6uf/GMaXytJsZLI/KDsvDUbEGTa5kqbfx9M75Q",
-	"qHDktOYNGtxgO2hO5ARhNOIgJrEprW1tloSiu2W1j7sj9FGAut9KhjjozzXsRaOm08BnGUd/Wddot9fc",
-	"3RLzqlTTBvWe6DIx+Y4+lUq+f7wvXU5t6DIqVKGqw8XZm2OWiGMcJYQeJyZFkPAipX0CQ/mHHaT9VCFS",
-	"eJUCT4hUf+QeAWg+AWp+N4hsCuwTOkZEIObFuE9vrhNxokC6zCF6JOY0S2hSyJC0+dTx6OvdsnZzU1Qq",
-	"d/ixXYef287QCPPKHVqBVHgZ0pyj+Cb0561mrl5+jFPyiiWigh2vY2YB928YlyMWE4b+b/b69Q//hXpE",
-	"TOtI4Pifok/WQyWbtn0QG+mnk1xVVB2bY7hdwKmRIe24bLHvXplsiUJeGkX8ZIyqBxJqRkLtKWiiY/n9",
-	"pAJxrEWCnNgK+9eXfSUIsrSSTEyKgH2+Mm4mmqlGbntsTze3VgYl46C3i3LA4USnlqhWY+vPXJ3AJN/f",
-	"/Lj7CyEhyc/6jOAxZUKSUGweOSdielx0AHSe/CkWE23VyivIK1YJWmfeUBoqUUHhXe6Q+CQqQbGs/0El",
-	"eFn87FccYxrCFqpACatXmgCJHtqhuNIGgI7JSilojN32/91oW2Wge7bn+1aRMg6qwL+SdLakHJ7F4BcG",
-	"qiPSnyBC0YjxEGqpQidAeRKGv3TNP3D7l4WyK7RqibU6ncuxybJXYZ3X7QLhpXOI7niEPsBCIJZJQSLz",
-	"QG8wCWEOiMMoExB5TfKf3pjMOGbwPZnjHSVzn5sdPpzu9Bk9JS1NdqUOP7bs8KZlh5/bgtTMJLjssF8y",
-	"M9hkkL9AaAOOldbjJC1zv/i74b1Qd0JAJV/U3g31+L/Z4fd5P3RkqnvCG2Kz2fd3RyycyNZ3RYMKhBE/",
-	"i10WiNJOtoRGuX82GyGdyx2E3A2/7TKyJ2ZbqIh2YLIHJrslxV3BHHWvuw3563SZNcvnUEgjpbh86P03",
-	"0p/uhog+mGn3Q0flclcHUjqQ0paktET6VsT0qvl1YC9UtdcLgauo3oHCDhT2uBtBW0KjNv2Bk7zOlbqn",
-	"1cAd3rKvYL4nilqvW3GgpgM1PUL1a3O5bqj7vevuVEr9sUfV76D5HShpF5S0RPk2lPSKF6PnPSGG6otI",
-	"IMkQ3jlRLdFrr8RVzip8ILIDkW3rM2TC23ErSuMm2V6FJTCxYmsPby0209+e6MuVR/BAXgfy2vZR06BT",
-	"K42wyRO8fn2XEywRh78glGYCge5hxLgmrQWKAc+g7vFlZ4/zjfMQiZeLvC8bF80zkMWXLR7aM0li62S9",
-	"igiw+UVjkM4AqoTNQMmBTAD/P6IYScAowsuoPBMHwzKFzjMC802sNVmpNOJ+lCTWnteFoiR7kwaerGbP",
-	"SyKspyfdAWGpTW5HWWs9fmzb403bHj+3hqoRORZ67Jce84RxighMXOIy2EdhNxGS22CfTvD1VY5NrzjT",
-	"kuHPIMFTLVM0SQa3D53qkB9Tl6ej48pxaQK/jPCS2p4Q2V9m6CWi9EtH0JM4tljTGjdXOOm+ILwnK7mA",
-	"cFEuxDCDuK10WF4RnlA2+BJlPi/RYFP1HgTCC6A3fVa7kgYbilsWmXokbiFRmGMGCOvKgqKDKMwN5nIh",
-	"a8SEHn+v8cERkQd58C3lgToBJDkm8dboafJdVSHqiPBEHOviR7zR7YJRUAia6Cw8uhsiUR4EV3uTeKem",
-	"G9jZ9iMp1BRmhmcqJFYArhfqeZGCw5V774ohkYUTxJe1kP7/ky8faYJTSyr6tPd15Xjno0bRQSw1Wefj",
-	"hb6JKOK9UyANSXRXLWHWKHUtqMoBAdHGZKL+NoUJOgHFOkWxnbAykcvtkxCcOEi0b0gR71a0UKVxea8x",
-	"J1EkEOMoSyMs24ui0rXlIIiKAB6uLC+CgC53LFDWlcExZ1lan87GfFYtPt6bofZ611YzHBj6N71C20Nu",
-	"zcpNiRBRMDsZrKrh2gWs2kPkn6M4ynMzL7EsPfDqF0EbVzA3KL0nLn2c6IqPlXf2AZ6WaYxlUoeHSeEj",
-	"t7X7uiG4SzvVvp79NkuAPrsnP1eRzQMhvgRCNGdnMrzvhiCrn/6ESTTtoa9NHalIXPuUG3aeg8L0rRUm",
-	"lCxP3Ks3+Xg+m1X4Ad5kssTtV3j4S/Hne4gZHRuHXIkSJqS6STfSvC7V/PuRAq46c89Q+zJUdGD9L+O+",
-	"rBi/ZHvSw1rn79MFztR6SAh1yRrUHu0mk1+5qF2hSGdefjpg06BBrc2dJnDwAbUFFHtL5KCPKyYzoOUX",
-	"4oY5HDSOEEaOcZ6oIYGqrH/dZQYHUUzhkBefixdoOZDDbfuCCNll5KQ8V43dvq8rzNs0wz7r/bIMvd94",
-	"39kYWB9o3cDm1NsNTCKoG5bolLCVg9bkhLsgCZFBgw+vRyNdTW+frxc6R4bIYvlCNbYGUPU1lf5rxE73",
-	"uovuGS7Vw3G6oGsWEWMJNFwcJyC5YiLelInGOSshtIMS/LWDEsCmHmIKPAQqSQyac9gBl9nuBehaiqmS",
-	"QiQBdJ+FU6jxL7kwY1xamNomVXzHWXIlmlDQgDX77hKEwGMYKFpuMixJ4J3SEYNNHvKrXj+ak0hOlI5M",
-	"MWUCQkaNQuniKWbLhrTMrZQSkWRJ8PbNZvXv/eaVNsdyYAsvii1YmkL5L400imqHTx8v4XhemYLdOprZ",
-	"z62bhuigFI9dyoWDM/Tw/KVzhZekBPTw/EDtL5LaLW3tk9qFxOOK8LUzkKZA1hq5LytZa61ApKBtQ3IO",
-	"QJEZ8gh9VioEo/EC3eU11kl011kOYcrm6cA43foLYuq6OycCVkPPCY3YvBFb6Zul1NxbciuQ3+VoBewj",
-	"rwLfnGc9KzZkT8lg1IEhvUiGdL8w1L0PjmTiYr2cyATBIkZNAT4cx6s4xXIlpO8oo4DIqPChruJLmY2R",
-	"+f4I3Y04S4ZU3B3fSab+j+5Zlpf15WCSYSoGVM15DFB1LMeEc5KoxvigN6AB11kfnIwJxbHiok3mMF8P",
-	"OXzZaioU6oy0zWYahvGQ8aj1RLmzkJ9Hr+oEtLQB7ctqZc5YNLFdmXNuZsF6cgnzrERGnkbiICtekKyw",
-	"jHrBMpTgBRIAjUxZa4Hq3uvnkvOzedH/S/H1al79RIGxl4vCRIcH82/5greoj4ndQEMOI+BAQ2gazzTD",
-	"cWY9RDBa9kYxcYXhrXlI9ZaT7cs7yo7/SQH5bP2jLJCHiKZ/vyfVikA03ezLnUrj+7IuVJkqf0F3U0Kj",
-	"O0QEulObMiTRHWIc3QmgWjPL7utDnIqkW6n8f54QffTrjMGlGSq4NmivqCECzRK1DRZspT0WYVa79pTB",
-	"UWX+cpB235bAihi2dYgUtgJNZ1wsYy36jnE0BUhN5Xz4SoTUGeMofF/jAXYQdBtAHtzAXkYkfRTtXGht",
-	"6py2fL/v3nOpBnhlA/Jzc7moE1B20D1i9GfGp6OYzfO5DgLgmwqA5YG3Zv3vtP8HRokL0RDRbzoS0M35",
-	"1Vn36v0vOghEKRooJeHUiIPUMF0kJjiFWnFQwM3dS4M1tHym4mANyoM8eCFx6DFozcgc2r5EwfE/9l/d",
-	"ikK4J0gQOo7BTbbNxEMvn6a1R0bec8/Fb/8NZPLiTbr6El2H8Y2Q+RinKa+MRDkxHwidbI5G6oaRCyJM",
-	"I6QxCQQi8ggNJmATzQFHIaaUSXRvnAdsF/MK00AULenATv9octhLilMC8ysm4SDKDqJsB1ebJaa3k2H1",
-	"icGchF9X5ytPsuog/F+MG5HSOpd0jRK8aEvby1pfB0l3kHSVmX6fRLE7Nhm+q+qfqHYHQexH9JnpDpLv",
-	"IPn+9aYSi+i7FnwCMA/9YZ03m85q8wkTgEIWqf9QiQkV6O7LXQeRMWVckXyIRY0XWt/MWvMQNYCvEkmG",
-	"Ysam2veWrPwn1PzeAJYv7TyhbvAYkCB/g2+8WLsYlYJh8FcTDPPD69edbxcaY/YxT8VwMGZ+UzMLXRFJ",
-	"5Z1zLVB3PeRzTF8RiiZM31zLUKQxliPGkzIYG/isQ3mdA/iWYYHdJAwh5oxHSFio8GqN2jdgBlyrtJZO",
-	"1F4ClRaXA4/PoeiYglCig7rX3aVjPuFoQoRkpRFz7ytHXBuOlW4sOmjC4sjk/8xByzOC6qE5EVNTkqQw",
-	"rrskyeYs721hA5ORouO2W4nO2rvjKtgAr9IaF/epjBOb05pYeJRydg9msDyaIVq5KxcG9Ls0P9w+/L8A",
-	"AAD//w==",
+	"7H1rc9s21+BfwXB3ZtsZxU7ap+/Mk35ybCdVE18eyUned7oeBiaPJFQkwACgFLXj/74DgJRICSBBWXLs",
+	"rr60sUAAB8C54eBc/g4ilmaMApUieP13kGGOU5DA9V8nUcRyKk9ZDOrPGETESSYJo8HrshFFLIajoBcQ",
+	"9WOG5SToBRSnELwOsPkkVJ8EvYDD15xwiIPXkufQC0Q0gRSrkeUiU98LyQkdB/f3vXL0/pl7YhK3TEvi",
+	"jpO+5Sy9FJszfiY0ZnMkJOayhyBj0QRRTJmAiNFYLMH4mgNfrOAYcZaGVATVSUeMp1gGrwNC5X/9K+iV",
+	"UBAqYQxcg/GBpERuQnGNx4AE+Qtc8yW6X3W2lFCS5mnw+pV1ogsQAo/hRresT1c0ItUPjUgigbsmTs2n",
+	"oZ6ieYuvRiMBlsUNIGI8FkgyJKYkc83ETHfrGl9a1ziArzkIKyIVTW5E4kXfrng0BCEIozdsCnRz2qIV",
+	"SdWMOMicU4jR3QIJMqYvCF1CMwEcA1/B898vir4vzNBNUKWEfgA6lpPq4VdgvCEpvCWQxJsAqiYhcZoh",
+	"OQE0N8iPsywhoA7IdTaSpBCO9JBVQGIY4TxRKK9YTQISQvVl0AuAqmP7Y+P3iAMu/7q1ws4aqBRo3IFG",
+	"JetOofdq30XGqADDJjNyzjnj6t8RoxKoRnC9YxFW0B3/KZjGhNU0/5vDKHgd/K/jFQM+Nq3ieABC6hEH",
+	"xTRm0vpyr3gMHAGVfIFAT6/YZi4nb3Kx2BkoakCzOAsINxNAAvgMOCICCSxzjiXEKJpANCV0jDIsxFzR",
+	"9a8Kz/kC4ZEErtFqTGZAEc3TO+CIjVBxTkGvwHq9swPV6cWJ6mSjI91DsYw5JhLdwYhxQJIv1NR4jA0l",
+	"eXLD+2L3dnuSjds3NOSOGEccIjaD9ZO8YewC00XBp8QjHSpjKMV0gbCUkGbymZzdVSp2e3TlgI00eDFc",
+	"ndhQU8JugfAhvREmCcQKgo+SJI80v25AhGp8GJwPbxDQGSQsA82hi/4VJfITgbnWMDnLgEtiWGdFVduU",
+	"pL3gbqE4SBhhMam03zGWAKaVD4Rk0dT+heob4hkmCb5LoMbgY5arn5YIZRB62WnCjHD0+F59SuhYL4lI",
+	"SEXbvv5mOuhNuV8OiDnHC71/xQ/s7k+IpGYHZn313YsSAu7Nm4xkOMYS5nhhbU/F2GhstkbGyTgs9B/X",
+	"BC3NguU8glCor2gEXrK10ovPSAR2/cq2O0sy3dilGMt2jhhNA43jEpPEuhoihnkUgdBDwjesVJZS61rH",
+	"OiuIcTxUWHqNFwnDcWdSwLNxmHES+aLw1xxTSeTCd9sX6R1L7Nu9UjL/qN+tik6VyW6tK5+pVQpIC3ZU",
+	"X/cdZ1MjIjbWHLEkwRI4Tj7hJPcmXkYljuQls4+plcv4RBoV0mNrSOz7ISN9++ERRgYwcjR2OlXvA+V4",
+	"XtzgzNVnowvNk4Il1pC4OgREQGZqr+rQYQkvClXdwhP+HAAuZIxtyIz9hgmPcjlQ8shz2YLE0MBjhvDV",
+	"F80llrmwD+WigF4gOabixs4qrbSex0SeK83cRuZGgtpIPJKMNyFtiDucxIqX4TgmalKcXFdAqZ36CnbQ",
+	"hOziQkWrU2x400pddvhYRey77Gb76mZU/NNLJFcOzU8iVy8La1OXP2/KXEOSdgRc4mZ1O37+yb4dVaZs",
+	"5luNvhzr1gF3P4alcGjCjvqyHDghOSbmctIB0Vw7+oGNCS0uPO4hRzgRFvDUokbEIUzKu2i7jKsMVOl2",
+	"2wyxCw1JZavb7mTLY7nvBX/OpR1LjAXIZ7jCWFTptbRIbR6iaiF/QTzcYvy1/atNZlaygtsylWtnB8Wl",
+	"eAAC5HY4UT30NotYdQmtp17CNpSYbwkbpAV/XpK7+aUNNvOVJ2ArtOwA2YoTrUx0sdLJqbQb5Gqn38x6",
+	"Svg+ASejxXY7FxUPEl1OVPfxBWpHuzZTwxGIH7xpFaL0Z9dK05iB/VaMczlRvCbaQq1Q97IuYnUJ/pnu",
+	"uildewF8ywgH0QkQhzTalt8uuZK3jre+rk3Wn4U4jnlxZ9yANGHGJGNtzAXwEI+LG5MHPKeYRpBoo/B2",
+	"RMVU162u+mu4vBzIhs2nWpMtbEKtd+GS0C2qsvmgVERbNaZeaSxxDqlwxKn2pi6zwIhxGhI6U5ujGt3j",
+	"K1A4xUnYBkgxmrtdhGkaFjtgJ2/zuGFTgiaMOrRPoOrYRH7ndchrT7t6Qsca61u/2ui1U6wv3LWz68tf",
+	"B7y3FKJmqW4cfMdZnjkxsGbttGyXY4fXdkl/ZQPhDBKQYKiViOkgT8AJypRQO1amWEYT+2FGzNBFKYmG",
+	"/zO8Ob8IesHpbyeXl+cfgl5wcnp69fHyJugFw/+5eHP1wSKkeoHEfAyyfaEaxnLeZbcSRPcOeC++XMjV",
+	"xTC8OBm861+GJx8+XH0+Pwt61R8HJzfnoVlQ2B/2L4vW4W9Xg5u1HrXfan1sO/FEttS+lRkTRG5tWUxL",
+	"RtJqiWkyBhbD2ADsfE3eMNM0GgLeEp7ecP1Uvmki38JyUva5s9vNR4Snofsu7JSizaA7T+8B01XPqhym",
+	"2um2EaIBpGwGsftq2wRZg6Ft+z0S28FiJvRXWSv45GUJesexzbDdqsRsg5tjNZcbNxOYQVLlUp/655+D",
+	"XnAzODk7Vxzq7MLB3/Is7gyMVlK9z1Fv0zXwlGiteXvl7wGLFJ7UUn7YW1d0zNy31uWxPHsUBtSmm3gb",
+	"YZ1qYndkuHftyAVo0dH9lMeqd+i9FvO5c0Walbk2dOfLbWBUHZeVmvG8eVd1zz2ZF8uzNng7zu83c/UN",
+	"fBM9Oj53TlgSh/6vYwLM41eXLg0vpBtr61/1tzVtlU+e4QwnOYQpppIIgT2hLB4/Q8pcD5EuKama/HdD",
+	"fc1h1DSYfjVzPxUtT9dibMhYODGvhCHHkrCuu+B+L/R85i726dZ1tEJ7NG4gbfWlu4OJrPZAbjGPrd/0",
+	"KytNSl/hzSa2dLXtskFbPJDaCOB3wehnuHsPi6HN3fc6v0tIhKawEEhOsETaVLrQ3kS/f75RPxKBCicQ",
+	"7RerPTjX7oawqG9yB9toMraucerA56lcuMx0Hjc5uQjM0DZ82mCUta5qibZe7/+TMwnG6LetvY+Mw69q",
+	"lDAVYxchmw8iPU8Xa1vrwL6UWBvIvRPb7cGmEa3ie0bi0M2jVKsgf/l6NWmHshTzMaEPNCOy0Qh4A2Cm",
+	"vQNoLAMaRgkTTZN2wJWmM+/MlovLW6hUsR3gygcsgUaLM+0aYUIOdu5VV42F2MZrzun4tjePOs31xw0t",
+	"xhX/4R42kgNeu6U3GnbWjssudBuEI8w6yWEbdliksQ7r6bAjDSK6FVmaZHgrIo3TbZY/NP1sK5fMf90N",
+	"51nOsGnEUTvrxsXOG2+mC6mvp59kDbPvavESF6F2G/cdB7xNno7rhtuGiyT+FnbekJTQ7p2yX152X0r2",
+	"71+26fTvrp1sJ3OBs8x9ET08RT7Bp8jNMwTJSSTe5NEU5I7I604PFgKNu3CdopcOFu3S70DMuyFmgwgu",
+	"baE8HfIX+G+C6eQvSevIuAMVolVPEHmaYr7wFfFaBim4ViGb+xB5F2z2cFePTgbTZi+F5VC2u8HFYvU2",
+	"0WgPxV2UKvM2ZEGBbm8nlzB/gGtP2wNwMmauNuPM4zbiARdEKGYnHR8woaF0je++yHYIdYBR2Oi99GBz",
+	"oD3qRQ9rAK1tlA27NqIJvV/D7+2j/QY4kRP3cM57mHU8bn08184QDTqPiSyx4pOraTZ+S5LkuoNl/45h",
+	"bj9WY5VKIP7PGqo0aMzJFY8dsJlXt5ySbx9vTm9IChe+ogu+RRNMXbcW0g3EEfl2xeMbF8WZZuBDF06n",
+	"mE/BdTQaS09zzoHKLodQ7fcfb8LUvZogcS7CtLpNCbr9Br7Jhtam0MbTBjxQ7USz1S77Y/p02RvTYwBf",
+	"HXBkmMtFU5vxUXB9oTnzsJUxO7prU1pTm+I8jvbvFHrWORaswehIUujTt4w7ZNM2TEIJ/C7suI3Bl2Gt",
+	"a2y/U9ysb7yrT4BroZ+oEXSI2yBP4Jk4M/aCmXd8aSfHx3LgW+d+PUvnz8p+MQpXo+D1H39vIPxGr9s9",
+	"7Z1opxEvVd2KwBbNfedE47ystujtu38WbtSiTaNoEcqi237bNrjTQ/O1koTbBodxd6Rr2RgasdLwDWcJ",
+	"+EZtboK/unO+WXwUwJ/azfM5vK42eLXs/rm05UKMV+E/PqdUQ1/LYWWczLAE8/hqt7CaV89t32TNBx2M",
+	"19/9Efc/pfqpyGT3mLmFPf9RXQUe7CGWC8ligp0mGf93BP0lhTELowQLMVo84CXhMUnYy+NBkfnXblfd",
+	"x2MLu6B5DiLz+KKz00+HDt/D02/H3GiA505HklpeQ0/qrOQ+3NMrd/mYcMfiRfhnPVXLal0tTw73rq3o",
+	"7KTxdNwpdAZSbxJdHbzNU2K/DysDGAEHGkFrjI7z/tigxy8vdz5nXkKyzNC09/CH9ZDAVTxp/eHYdqXd",
+	"fmneEYo7AsdyUXbfh+ugii3QQY/dAfnrx+7l729w1cQmbPsc2PS+d+uc80GJ155OIrWC2M0Ous+49UW1",
+	"09PQALIER7CvxAK7ef/bIjlBObWZyL7d61l4LVHiHfMFFhvkYxoawIzA/LK49tXnpUz6c7EZm8Iuwu4e",
+	"Gjx364Qu3gcydzV0HELRH83A2yDI8gTsfnhuRabcjb3Z+zegHALm0aTwbBGtyLsDm53JWu6HyJ+JnMQc",
+	"z59uPoDPjE9HCZtX5MkahDrZfDetUfVZhO6cAttoot5hmtlqrztlWyxFV1u0gFsb5lpMhA6JULZ3XPey",
+	"k2PSzVRX1+eXZ/3Ld4rzXF8Prj5p1jY4//389Eb/8/Tk8vT8wwf975Pr6w99/a+3J331061XfO0a1jjR",
+	"u3oWdFEwr0Zldo3zK9bW9L09dUlbL0f4e1s3l/xu62dJctPWxeKu5zdLx05r+UraPl/nZ23fr2dabt/h",
+	"jTtCWxfr260f2ti73lp4QUlap4NzpUkM+sP34eDjh/OgF5ydfzhf++nd4OTyJrw+H1z0h8P+1aUmv09X",
+	"78/rvxWDvRtcfbwOesHF1afzcKUrFK2rHz5en9V/ODu/vhr21b8+929+OxucfNYJF87C4c3V6Xs9qR6z",
+	"/LMY8Wpwdj6wLWG9oTVTXm2XVozXQ8w0CGpeqbDgJajXJZjHBVg7tkc5J3IxVKMU/siAOfCTXE5Wf70t",
+	"efTvn2/KIgj6uqBbV/x6ImVmcvMTOmKWOi4TQFcXQxQxKjmOJMImpNYUm2GpiI/QkIwpIhQxk8m/kheQ",
+	"MIomTMieaqBIAI31J8uCNb9/vlEjYmTgKurZSLYqCaC6Hyl4iVSXn+ATcKYh0q0n1330g4LiR6USAjcZ",
+	"DoNXRy+PXpZmepyR4HXw89HLo5/1YcuJ3rXjozkkyYspZXN6/Od8Ko5KO+a4Ldp4xHgRbEzouARdhxz/",
+	"oOCOjI+b+raHcLHkTMlDlgvEKKA457pGBeJM6l36US1RYZP+qx8HrxUUoQIrWKsU89PLlzsrzVCPsLaU",
+	"aHgPCySgwLzSP1wXHVHw68hipSOPhSKrk9rBB1qVP8YZOVYYcZyw4jUqY8Kyv6cTiKYCYYp0dIretzKD",
+	"qv5DHaXClCIJ7K8G16iYA0cR5lwXFtIVLaqlkVRPXDmizX1W4IQ4I6GCMjRQLhnpGxbvtg5OLTexZcPL",
+	"elLa7qvj1evlme73iA2bmYhtBWcKi8R9L/iXmds25BLGap0Y1eNV1x6vfu7a46d/+/VYr4xz3wt+6byi",
+	"X17+1LmH54p0Dab7IpxXO8X88XeQ86Tg2uL18XGWYKm08aMZcJbgO3EUseD+dp1WkUZpbzJluXTTqdEl",
+	"66RGcWrkwVpxsV8NUyRC5BBrrkkkEpJlaM64Lu6EJWI0Ag+qVED1arUFHRr56pPjWg01tS1rpPMvd2E1",
+	"boxKBzR/RDSv46w5cD+kLUtfqaFBvqhm7LZj8RCkQWEK85WYUaiof41YDGiCBboDoKYUGcToh6X+EjE2",
+	"JYBGnKX67yLziJCQ/ahFjs42YiRUWWmStiF5uYhQLyJcLmJ/wsiaHP0glA7UunehBBLhGu11J3UdHOum",
+	"8AtMEqUuMmpMVIami5tFkVK7rldOGJerInqlbJtAEqvLDS6I/gi9B8hqXIDxgpV8k0jOmWYDwpvazTr2",
+	"T+S1KgNPkMjtRQcaiL1WKXAI8sWpPg97XdjamRYn2Vhm9n47XnLgDA/jDG9grIitEJolkXTnDkYit143",
+	"Fd2muvah4Q+6aqSQhZFiDW2Wau6K+L2pvIBn/2Rer4nxhOl8rU7GcyP0g9Lw2KxBk2ydMouYfD/eUKl6",
+	"ZLXw3XjcaHtoTuQEYTTiICaJKbdd2DEJRV+WFUC+HKGPAtR9VzLEQX+uYa8aOu1GvyXzWJU72u21d7f0",
+	"vKrgtEHAJ7p6TLmpj6Wd7x/1a5fVIqIZVYpTtaHj7NUxS8UxjlNCj1OTOUg48bJ4GUPlhz2k3VchVqiV",
+	"AU+JVH+UjgJoPgFqfje4bOruEzpGRCDWgHSzVyFLRajBCpdgPRB9/JKdVLInbT6DPPi6t6zr7ItP9Q4/",
+	"d+vwS9cZvNCv3qETSJVXI80+qu9Ff9xqJuvkyzgjL1gqGtjyOnpWCOCacTliCWHo/+YvX/70X2hAxLSN",
+	"Do7/rvpr3Tey66IPYiP9rFKqjapjRzQP19K8dOO4xR6cqr57Zbg1QnluhPEvY3A9UJIfJXUnpIkO93dT",
+	"DCSJFg9yUhThv7oYKqGQZ63UUgy9R9TezEfTjODF0T3e3Fo/lIyD3jLKAUcTnYGiWbNtP3d1Csv9LY98",
+	"uBAS0vK8zwgeUyYkicTmsXMipsdVP0Hr6Z9iMdEGr7LQvOKaoNXoDSWiFR3UlOFyysdQEQriOKgIz5Cx",
+	"vcEJphFsoRrUUHulGZD4vhueK+0A6JislIRuKB7W3FK3Ug76Z3u+i1UJ5KAa/CMpaEsC4nkCbsGgOiL9",
+	"CSIUjRiPwI84zLCPwfyXLv0Hzv+88HaFWx1RV6eBOTbZ+Rqs+LpdILx0KNEdj9B7WAjEcilIbF70DSYh",
+	"zAFxGOUC4gbTvUJyDUBRtGJPZntLud2nZq+Ppjt9ds9IR7tercPPHTu86tjhl64g+dkNlx32S2oGmwwB",
+	"VIjthmOlBVnJy1w6/vK8MOpOCKjkC59LoyGgcop9Xhwtme4e8eroN/v+Lo+VU9n6EmnQgTDiZrXLAlPa",
+	"R5fQuPTvZiOkc8GDkLvjuwqU/TDdSlW1A7M9MNstqe4S5qh/1ffks9Nl5i2XNyKNlRLzfvDfSH+6O0Iq",
+	"pt4PLdXLZh3I6UBOW5LTEvE7EdQL/+vB3ihrvzcEW4W+A5kdyOxhV4Su1EaLXApWGjtXup/WCXd89Vaz",
+	"7oeq1gthHCjqQFEP0AO73Lg9FcG3/Z2Lq33qgQc18EBNu6CmJdp3oaYXvBqS74hZVF/EAkmG8F4IK1wC",
+	"sVcKq+crPlDagdK2dTUycfO4E7lxk8avwUaYFvJrT68xJQD7oTFblsIDiR1IbNunT4NOndRDn9d6/VAv",
+	"J1giDn9CJM0EAt3BiHFNXguUAJ6Bz/PM7t7xvVMdieeLwc8bIc1LUYE0W7zJ55Ikha/2KrqgSGGagLTG",
+	"Y6VsBkog5AL4/xHVqARGEV4G+pmwGpYrnJ4RmG+irpmixF4FSuHAXQVlX3LBkT3tacmG9TSoO6Cuj5Ik",
+	"3chrrcfPXXu86trjl85QedFkpcd+ibJMTKcowcQ6LqOHFHoTIXkRPdQLvr0osekFZ1pG/BGkeKqliyaG",
+	"4Pa+1xxDZOr/9HTMOq5N0CgtGuhtT9jsrmn0HPH6uWPpSZIUqNMZQVeIab8zvCMrCYFwVUIkMIOkq5yo",
+	"3hoeVUq4UnM+LSFRJAc+iIZnQHT6rHYlFzb0uDw2FVDs4qIyxwwQ1rUMRQ9RmBvM5UJ6CAw9x17Dj2Mi",
+	"D4LhewoGdQJIckySrVHUpNdqQtYR4ak41iWXuNeFg1FQSJrqfD+6GyJxGVfndbnQU4bllPsRGW8JT039",
+	"5ScqLVYArtcIepYSxJbv75IhkUcTxJdlmP7/EzQfaYqzgl70ae/rFvLWRZKih1hmEt4nC305URT8RYEU",
+	"kvhLu6hZJ9e1CC0LGESbnIn62xRG6AUU6xTJxayNSWNuH4XqxEG2fUeyeLsiiCb9y3mzOYljgRhHeRZj",
+	"2V0obdxkDiKpBuDhFvMsqOhix6JlXTccc5Zn7clzzGftgqQYbq9XcDXDgbN/15t1ccidebqpVSIqJimD",
+	"WR7su4JZewgltFRqeWqWJ5ZnB579LOjjEuYGrffErY9TXX6y8Sp/g6d1OmO51LFmUrhIznKNN/OF5Xz7",
+	"eiDcLEr65B4HbWU/D9T4HKjRnJ1JNr8bqmx+JBQm3bWDyOwKU43C9ilBDAYf1Kfvrj6h1Yk7tSgX92ez",
+	"BifC61zW+P4KGX+t/nwHCaNj49IrUcqEVBdsbz0s1EDsRx7YauA9QWXMkNJBCDyPa7QSAZLtSS3rnDhQ",
+	"F19T6yEReCSD0IS3mxSC9aJ7lSKiZXnsgE0Dj1qgO00Q4QJqCyj2lihCH1lCZkDr78meOSI0nhBGjnGZ",
+	"CCKFpnSD/WWGCFFNEVEWx0sWaDmQxfk7IUL2GTmpz9Vi1x/qCvhFvmOXdX9ZJt9t3O9tDKwPtG1gc+rd",
+	"BiYxtA1LdD7axkFbEtB9ICmRgceHV6ORLva3z9cNnX9D5Il8pqqbB1RDTaX/GNHTv+qjO4ZrNXqsTuya",
+	"RSRYAo0WxylIrpiIM02j8edKCe2hFH/roRSwKdeYAY+ASpKA5hzFgMvM+wJ0qcdMSSKSArrLoyl4eKMU",
+	"44QlYF3TOL7lLL0UPmR0w/y+uwAh8BhuFEH7DEtSeKuUxWCTkbzRm4DmJJYTpTFTTJmAiFGjWdoYi9m3",
+	"kNZZltIm0jwNXr/aLFG+38zW5lgOvOFZ8YYPhqhQ+YuXWtHsKOpiKBzPG3PBF75pxeeFQ4fooQyPbRqG",
+	"iz2oaZ45a3hO6sAAzw8k/yxJviCwfZK8kHjcEAp3BtKU7lqj+WXNba0fiAy0uUjOASgyQx6hz0qZYDRZ",
+	"oC9lNXgSf+kthzBF/XSQnW79FTF1+Z0TAauh54TGbO7PW4r1tFxjSsOQ20NpBfEDbwbfnXE9KV5UYLZB",
+	"qwNXepZc6W5hSHwfbMnEzDrZ0ZWJw2XU1AfESbKKeaxXaPqBMgqIjCof6mrDlBVRNj8eoS8jztKQii/H",
+	"XyRT/0d3LC/LD3MwuTcVF2pnPwXcLWzHhIeSuMUeoQfz4Dzrg5MxoThR7NRnDvN1yOHrVlOhSCfC9Zsp",
+	"jPQWdZ6odC1y8+la0YAuZqF9GbLMGQsfc5Y5Zz+j1qNLmSclNgzdH+TFs5IXBbNesByleIEEgJd1ay3w",
+	"3XkZXXJ/Nq96iine3s6vHynE9mJRCbI9PKh/z8e9RXt07QYqchgBBxqBb0DUDCd54UaC0bI3Sogtls/i",
+	"S7WacF9uVMX4nxSgT9aRqgDyEBH1z3e5WhGJpp19+V1pfF+WqapT5q/oy5TQ+AsiAn1RmxKS+AtiHH0R",
+	"QLWGlt/5hUhVybfxIvB5QvTxrzMIm5aoYNugv6q2CDRP1VYUoCtNsgq32rnHjK2q85iD1Pu+RFbFsK0j",
+	"rHAh2HRuxzrWoh8YR1OAzBT6h29ESJ2WjsKPHp5iB4G3AeTBW+x5hOXH8c6F16b+qZHSfQ+6UAO8KKL7",
+	"Szu68BFUxcB7xOrPjE9HCZsXlHUQBN9XECwPvLMIeKvdRDBKbciGiH7wkYCuzy/P+pfvftXhI0rhQBmJ",
+	"pkYsZIbxIjHBGXiJhQp+7l4qrKHmExULa1Ae5MIzCWlPQGtJ5tD2JRKO/y7+1W+o03uCBKHjBOyk6y8m",
+	"wuVcnf02CuTdd2XefwKtPHt7r75Zt6G9F0Yf4yzjjSEsJ+YDofPZ0VhdOUqJhGmMNCaBQEQeoZsJFLns",
+	"gKMIU8okujMuBkUX80TjKZNWxBCWUD6UKPaSUJXA/JJJOEi1g1TbwW1niendxFl74jEr+bdVHStTulrI",
+	"/1fjcqSU0CV1oxQvtqPwZemxg9Q7SL3G7MKPoukdm9TiTWVYVLuFLPYpBgugDlLwIAX/6VaUAtF3LQQF",
+	"YB65g0OvN/3b5hMmAEUsVv+hEhMq0JevX3qIjCnjivAjLDwc14qZW96rbuCbRJKhhLGp9tslK5cLBYMz",
+	"AuZrN+epazwGJMhf4Bov0V5JtWga/M1E0/z08mXv+8XWDPU+lukdDrbO72qBoStCabyJroX7rgeOjukL",
+	"QtGE6ftsHYoswXLEeFoHYwOfdUCwdQDXMgpgNwlDiDnjMRIFVHi1Ru1GMAOuVdyCTtReApUFLgcON0XR",
+	"M8WpRA/1r/pLp37C0YQIyWojlg5blsA4nCgtWfTQhCWxSTVaglYmH9VDcyKmpipKZVx7VZTNWd4VZRVM",
+	"bome3aQlemvPk6tABbxKo1zdpzpObE77m46oRxlnd2AGKyMh4pWXc2VAtyf0/e39/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

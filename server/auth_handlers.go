@@ -8,8 +8,8 @@ import (
 	"github.com/vero-oms/omsd/store"
 )
 
-// PostApiAuthLogin signs in with email and password.
-func (s *Server) PostApiAuthLogin(ctx context.Context, req gen.PostApiAuthLoginRequestObject) (gen.PostApiAuthLoginResponseObject, error) {
+// PostAPIAuthLogin signs in with email and password.
+func (s *Server) PostAPIAuthLogin(ctx context.Context, req gen.PostAPIAuthLoginRequestObject) (gen.PostAPIAuthLoginResponseObject, error) {
 	in := infoFrom(ctx)
 	res, err := s.svc.Auth.Login(ctx, req.Body.Identifier, req.Body.Password, in.client)
 	if err != nil {
@@ -19,25 +19,25 @@ func (s *Server) PostApiAuthLogin(ctx context.Context, req gen.PostApiAuthLoginR
 	if res.Device != nil {
 		in.header.Add("Set-Cookie", s.cookie(DeviceCookieName, deviceCookiePath, res.Device.Value, res.Device.TTL))
 	}
-	return gen.PostApiAuthLogin200JSONResponse(loginResponse(res)), nil
+	return gen.PostAPIAuthLogin200JSONResponse(loginResponse(res)), nil
 }
 
-// GetApiAuthSession returns the session behind X-Session-Token with a fresh JWT.
-func (s *Server) GetApiAuthSession(ctx context.Context, req gen.GetApiAuthSessionRequestObject) (gen.GetApiAuthSessionResponseObject, error) {
+// GetAPIAuthSession returns the session behind X-Session-Token with a fresh JWT.
+func (s *Server) GetAPIAuthSession(ctx context.Context, req gen.GetAPIAuthSessionRequestObject) (gen.GetAPIAuthSessionResponseObject, error) {
 	res, err := s.svc.Auth.CurrentSession(ctx, req.Params.XSessionToken)
 	if err != nil {
 		return nil, err
 	}
 	noStore(infoFrom(ctx))
-	return gen.GetApiAuthSession200JSONResponse(sessionView(res)), nil
+	return gen.GetAPIAuthSession200JSONResponse(sessionView(res)), nil
 }
 
-// PostApiAuthLogout revokes the session behind X-Session-Token.
-func (s *Server) PostApiAuthLogout(ctx context.Context, req gen.PostApiAuthLogoutRequestObject) (gen.PostApiAuthLogoutResponseObject, error) {
+// PostAPIAuthLogout revokes the session behind X-Session-Token.
+func (s *Server) PostAPIAuthLogout(ctx context.Context, req gen.PostAPIAuthLogoutRequestObject) (gen.PostAPIAuthLogoutResponseObject, error) {
 	if err := s.svc.Auth.Logout(ctx, req.Params.XSessionToken); err != nil {
 		return nil, err
 	}
-	return gen.PostApiAuthLogout204Response{}, nil
+	return gen.PostAPIAuthLogout204Response{}, nil
 }
 
 // GetJwks publishes the public keys that verify our JWTs.
@@ -63,14 +63,14 @@ func loginResponse(r auth.SignedIn) gen.AuthLoginResponse {
 func sessionView(r auth.SignedIn) gen.AuthSession {
 	devices := make([]gen.AuthSessionDevice, 0, len(r.Session.Devices))
 	for _, d := range r.Session.Devices {
-		dv := gen.AuthSessionDevice{IpAddress: ptr(d.IPAddress), UserAgent: ptr(d.UserAgent)}
+		dv := gen.AuthSessionDevice{IPAddress: ptr(d.IPAddress), UserAgent: ptr(d.UserAgent)}
 		if d.Location != "" {
 			dv.Location = ptr(d.Location)
 		}
 		devices = append(devices, dv)
 	}
 	return gen.AuthSession{
-		Id:              ptr(r.Session.ID),
+		ID:              ptr(r.Session.ID),
 		Active:          ptr(true),
 		AuthenticatedAt: ptr(r.Session.AuthenticatedAt.UTC()),
 		ExpiresAt:       ptr(r.Session.ExpiresAt.UTC()),
@@ -87,7 +87,7 @@ func identityView(id store.Identity) *gen.AuthIdentity {
 	}
 	traits := map[string]any{"email": id.Email, "name": id.Name}
 	return &gen.AuthIdentity{
-		Id:     ptr(id.ID),
+		ID:     ptr(id.ID),
 		Traits: &traits,
 		AdditionalProperties: map[string]any{
 			"roles":      roles,

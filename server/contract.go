@@ -28,20 +28,20 @@ import (
 const RolesExtension = "x-required-roles"
 
 // OpenOperations are the only operations that may be served without a
-// bearer token (operation ids as the embedded spec spells them). Any other operation whose effective security lacks
+// bearer token (by the contract's own operation ids). Any other operation whose effective security lacks
 // bearerAuth stops the server from starting: a contract change that drops
 // or moves a security requirement must fail closed, never open a route.
 var OpenOperations = map[string]bool{
-	"PostApiAuthLogin":                 true,
-	"PostApiAuthRecoveryStart":         true,
-	"PostApiAuthRecoveryVerify":        true,
-	"PostApiAuthRecoveryResetPassword": true,
-	"GetApiAuthSession":                true, // X-Session-Token instead
-	"PostApiAuthLogout":                true, // X-Session-Token instead
-	"GetJwks":                          true,
-	"GetApiV1UtilHealth":               true,
-	"GetApiV1OrdersHealthz":            true,
-	"GetApiV1OmsHealth":                true,
+	"post_api_auth_login":                   true,
+	"post_api_auth_recovery_start":          true,
+	"post_api_auth_recovery_verify":         true,
+	"post_api_auth_recovery_reset_password": true,
+	"get_api_auth_session":                  true, // X-Session-Token instead
+	"post_api_auth_logout":                  true, // X-Session-Token instead
+	"get_jwks":                              true,
+	"get_api_v1_util_health":                true,
+	"get_api_v1_orders_healthz":             true,
+	"get_api_v1_oms_health":                 true,
 }
 
 // operation is what the middleware knows about one contract operation.

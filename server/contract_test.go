@@ -115,7 +115,7 @@ func TestSecurityFallsBackToTheDocumentAndFailsClosed(t *testing.T) {
 	// Fail closed: one bearer operation declares itself open.
 	op := spec.Paths.Find("/api/v1/oms/risk/rules").Get
 	op.Security = &openapi3.SecurityRequirements{}
-	if _, err := newContractFor(spec, nil, 1); err == nil || !strings.Contains(err.Error(), "GetApiV1OmsRiskRules") {
+	if _, err := newContractFor(spec, nil, 1); err == nil || !strings.Contains(err.Error(), "get_api_v1_oms_risk_rules") {
 		t.Fatalf("an operation left without bearerAuth must stop the server: %v", err)
 	}
 }

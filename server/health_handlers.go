@@ -17,31 +17,31 @@ func (s *Server) storeUp(ctx context.Context) bool {
 	return true
 }
 
-// GetApiV1UtilHealth is the REST liveness probe.
-func (s *Server) GetApiV1UtilHealth(ctx context.Context, _ gen.GetApiV1UtilHealthRequestObject) (gen.GetApiV1UtilHealthResponseObject, error) {
+// GetAPIV1UtilHealth is the REST liveness probe.
+func (s *Server) GetAPIV1UtilHealth(ctx context.Context, _ gen.GetAPIV1UtilHealthRequestObject) (gen.GetAPIV1UtilHealthResponseObject, error) {
 	if !s.storeUp(ctx) {
-		return gen.GetApiV1UtilHealth503JSONResponse{Status: ptr("unavailable")}, nil
+		return gen.GetAPIV1UtilHealth503JSONResponse{Status: ptr("unavailable")}, nil
 	}
-	return gen.GetApiV1UtilHealth200JSONResponse{Status: ptr("ok")}, nil
+	return gen.GetAPIV1UtilHealth200JSONResponse{Status: ptr("ok")}, nil
 }
 
-// GetApiV1OrdersHealthz is the order-entry health probe.
-func (s *Server) GetApiV1OrdersHealthz(ctx context.Context, _ gen.GetApiV1OrdersHealthzRequestObject) (gen.GetApiV1OrdersHealthzResponseObject, error) {
+// GetAPIV1OrdersHealthz is the order-entry health probe.
+func (s *Server) GetAPIV1OrdersHealthz(ctx context.Context, _ gen.GetAPIV1OrdersHealthzRequestObject) (gen.GetAPIV1OrdersHealthzResponseObject, error) {
 	body := gen.OrderHealthResponse{IsSuccess: ptr(true), Detail: ptr("ok")}
 	body.Data = &struct {
 		Service *string `json:"service,omitempty"`
 	}{Service: ptr("omsd")}
 	if !s.storeUp(ctx) {
 		body.IsSuccess, body.Detail = ptr(false), ptr("session store unreachable")
-		return gen.GetApiV1OrdersHealthz503JSONResponse(body), nil
+		return gen.GetAPIV1OrdersHealthz503JSONResponse(body), nil
 	}
-	return gen.GetApiV1OrdersHealthz200JSONResponse(body), nil
+	return gen.GetAPIV1OrdersHealthz200JSONResponse(body), nil
 }
 
-// GetApiV1OmsHealth is the OMS health probe.
-func (s *Server) GetApiV1OmsHealth(ctx context.Context, _ gen.GetApiV1OmsHealthRequestObject) (gen.GetApiV1OmsHealthResponseObject, error) {
+// GetAPIV1OmsHealth is the OMS health probe.
+func (s *Server) GetAPIV1OmsHealth(ctx context.Context, _ gen.GetAPIV1OmsHealthRequestObject) (gen.GetAPIV1OmsHealthResponseObject, error) {
 	if !s.storeUp(ctx) {
-		return gen.GetApiV1OmsHealth503JSONResponse{Status: ptr("unavailable")}, nil
+		return gen.GetAPIV1OmsHealth503JSONResponse{Status: ptr("unavailable")}, nil
 	}
-	return gen.GetApiV1OmsHealth200JSONResponse{Status: ptr("ok")}, nil
+	return gen.GetAPIV1OmsHealth200JSONResponse{Status: ptr("ok")}, nil
 }

@@ -33,36 +33,36 @@ func cookieName(base string, secure bool) string {
 	return base
 }
 
-// PostApiAuthRecoveryStart mails a code and opens a recovery session.
-func (s *Server) PostApiAuthRecoveryStart(ctx context.Context, req gen.PostApiAuthRecoveryStartRequestObject) (gen.PostApiAuthRecoveryStartResponseObject, error) {
+// PostAPIAuthRecoveryStart mails a code and opens a recovery session.
+func (s *Server) PostAPIAuthRecoveryStart(ctx context.Context, req gen.PostAPIAuthRecoveryStartRequestObject) (gen.PostAPIAuthRecoveryStartResponseObject, error) {
 	in := infoFrom(ctx)
 	cookie, err := s.svc.Auth.StartRecovery(ctx, string(req.Body.Email), in.client)
 	if err != nil {
 		return nil, err
 	}
 	noStore(in)
-	return gen.PostApiAuthRecoveryStart200JSONResponse{
+	return gen.PostAPIAuthRecoveryStart200JSONResponse{
 		Body:    gen.AuthRecoveryStartResponse{Status: gen.AuthRecoveryStartResponseStatusCodeSent},
-		Headers: gen.PostApiAuthRecoveryStart200ResponseHeaders{SetCookie: ptr(s.recoveryCookie(cookie))},
+		Headers: gen.PostAPIAuthRecoveryStart200ResponseHeaders{SetCookie: ptr(s.recoveryCookie(cookie))},
 	}, nil
 }
 
-// PostApiAuthRecoveryVerify checks the code; success rotates the cookie.
-func (s *Server) PostApiAuthRecoveryVerify(ctx context.Context, req gen.PostApiAuthRecoveryVerifyRequestObject) (gen.PostApiAuthRecoveryVerifyResponseObject, error) {
+// PostAPIAuthRecoveryVerify checks the code; success rotates the cookie.
+func (s *Server) PostAPIAuthRecoveryVerify(ctx context.Context, req gen.PostAPIAuthRecoveryVerifyRequestObject) (gen.PostAPIAuthRecoveryVerifyResponseObject, error) {
 	in := infoFrom(ctx)
 	next, err := s.svc.Auth.VerifyRecovery(ctx, in.recoveryCookie, req.Body.Code, in.client)
 	if err != nil {
 		return nil, err
 	}
 	noStore(in)
-	return gen.PostApiAuthRecoveryVerify200JSONResponse{
+	return gen.PostAPIAuthRecoveryVerify200JSONResponse{
 		Body:    gen.AuthRecoveryVerifyResponse{Status: gen.AuthRecoveryVerifyResponseStatusVerified},
-		Headers: gen.PostApiAuthRecoveryVerify200ResponseHeaders{SetCookie: ptr(s.recoveryCookie(next))},
+		Headers: gen.PostAPIAuthRecoveryVerify200ResponseHeaders{SetCookie: ptr(s.recoveryCookie(next))},
 	}, nil
 }
 
-// PostApiAuthRecoveryResetPassword sets the new password and signs in.
-func (s *Server) PostApiAuthRecoveryResetPassword(ctx context.Context, req gen.PostApiAuthRecoveryResetPasswordRequestObject) (gen.PostApiAuthRecoveryResetPasswordResponseObject, error) {
+// PostAPIAuthRecoveryResetPassword sets the new password and signs in.
+func (s *Server) PostAPIAuthRecoveryResetPassword(ctx context.Context, req gen.PostAPIAuthRecoveryResetPasswordRequestObject) (gen.PostAPIAuthRecoveryResetPasswordResponseObject, error) {
 	in := infoFrom(ctx)
 	res, err := s.svc.Auth.ResetPassword(ctx, in.recoveryCookie, req.Body.Password, in.client)
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Server) PostApiAuthRecoveryResetPassword(ctx context.Context, req gen.P
 	}
 	noStore(in)
 	s.clearRecoveryCookie(in.header)
-	return gen.PostApiAuthRecoveryResetPassword200JSONResponse(loginResponse(res)), nil
+	return gen.PostAPIAuthRecoveryResetPassword200JSONResponse(loginResponse(res)), nil
 }
 
 func (s *Server) recoveryCookie(c auth.RecoveryCookie) string {

@@ -58,7 +58,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	svc      Services
-	jwks     gen.JsonWebKeySet
+	jwks     gen.JSONWebKeySet
 	opts     Options
 	contract *contract
 }

@@ -11,99 +11,99 @@ import (
 // whole contract is served and validated; until their issues land each
 // answers 501 in its route's envelope (after the bearer and role checks).
 
-func (s *Server) DeleteApiV1UtilAdminPermissions(context.Context, gen.DeleteApiV1UtilAdminPermissionsRequestObject) (gen.DeleteApiV1UtilAdminPermissionsResponseObject, error) {
+func (s *Server) DeleteAPIV1UtilAdminPermissions(context.Context, gen.DeleteAPIV1UtilAdminPermissionsRequestObject) (gen.DeleteAPIV1UtilAdminPermissionsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) DeleteApiV1UtilFirmsTraders(context.Context, gen.DeleteApiV1UtilFirmsTradersRequestObject) (gen.DeleteApiV1UtilFirmsTradersResponseObject, error) {
+func (s *Server) DeleteAPIV1UtilFirmsTraders(context.Context, gen.DeleteAPIV1UtilFirmsTradersRequestObject) (gen.DeleteAPIV1UtilFirmsTradersResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) DeleteApiV1UtilGroupsMembers(context.Context, gen.DeleteApiV1UtilGroupsMembersRequestObject) (gen.DeleteApiV1UtilGroupsMembersResponseObject, error) {
+func (s *Server) DeleteAPIV1UtilGroupsMembers(context.Context, gen.DeleteAPIV1UtilGroupsMembersRequestObject) (gen.DeleteAPIV1UtilGroupsMembersResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) DeleteApiV1UtilReference(context.Context, gen.DeleteApiV1UtilReferenceRequestObject) (gen.DeleteApiV1UtilReferenceResponseObject, error) {
+func (s *Server) DeleteAPIV1UtilReference(context.Context, gen.DeleteAPIV1UtilReferenceRequestObject) (gen.DeleteAPIV1UtilReferenceResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1OmsAdminMappings(context.Context, gen.GetApiV1OmsAdminMappingsRequestObject) (gen.GetApiV1OmsAdminMappingsResponseObject, error) {
+func (s *Server) GetAPIV1OmsAdminMappings(context.Context, gen.GetAPIV1OmsAdminMappingsRequestObject) (gen.GetAPIV1OmsAdminMappingsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1OmsAdminMappingsAccountCode(context.Context, gen.GetApiV1OmsAdminMappingsAccountCodeRequestObject) (gen.GetApiV1OmsAdminMappingsAccountCodeResponseObject, error) {
+func (s *Server) GetAPIV1OmsAdminMappingsAccountCode(context.Context, gen.GetAPIV1OmsAdminMappingsAccountCodeRequestObject) (gen.GetAPIV1OmsAdminMappingsAccountCodeResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1OmsRiskAccounts(context.Context, gen.GetApiV1OmsRiskAccountsRequestObject) (gen.GetApiV1OmsRiskAccountsResponseObject, error) {
+func (s *Server) GetAPIV1OmsRiskAccounts(context.Context, gen.GetAPIV1OmsRiskAccountsRequestObject) (gen.GetAPIV1OmsRiskAccountsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1OmsRiskAccountsAccountId(context.Context, gen.GetApiV1OmsRiskAccountsAccountIdRequestObject) (gen.GetApiV1OmsRiskAccountsAccountIdResponseObject, error) {
+func (s *Server) GetAPIV1OmsRiskAccountsAccountID(context.Context, gen.GetAPIV1OmsRiskAccountsAccountIDRequestObject) (gen.GetAPIV1OmsRiskAccountsAccountIDResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1OmsRiskRules(context.Context, gen.GetApiV1OmsRiskRulesRequestObject) (gen.GetApiV1OmsRiskRulesResponseObject, error) {
+func (s *Server) GetAPIV1OmsRiskRules(context.Context, gen.GetAPIV1OmsRiskRulesRequestObject) (gen.GetAPIV1OmsRiskRulesResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1OrdersRiskRules(context.Context, gen.GetApiV1OrdersRiskRulesRequestObject) (gen.GetApiV1OrdersRiskRulesResponseObject, error) {
+func (s *Server) GetAPIV1OrdersRiskRules(context.Context, gen.GetAPIV1OrdersRiskRulesRequestObject) (gen.GetAPIV1OrdersRiskRulesResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilAdminPermissions(context.Context, gen.GetApiV1UtilAdminPermissionsRequestObject) (gen.GetApiV1UtilAdminPermissionsResponseObject, error) {
+func (s *Server) GetAPIV1UtilAdminPermissions(context.Context, gen.GetAPIV1UtilAdminPermissionsRequestObject) (gen.GetAPIV1UtilAdminPermissionsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilAudit(context.Context, gen.GetApiV1UtilAuditRequestObject) (gen.GetApiV1UtilAuditResponseObject, error) {
+func (s *Server) GetAPIV1UtilAudit(context.Context, gen.GetAPIV1UtilAuditRequestObject) (gen.GetAPIV1UtilAuditResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilFirmsTraders(context.Context, gen.GetApiV1UtilFirmsTradersRequestObject) (gen.GetApiV1UtilFirmsTradersResponseObject, error) {
+func (s *Server) GetAPIV1UtilFirmsTraders(context.Context, gen.GetAPIV1UtilFirmsTradersRequestObject) (gen.GetAPIV1UtilFirmsTradersResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilGroups(context.Context, gen.GetApiV1UtilGroupsRequestObject) (gen.GetApiV1UtilGroupsResponseObject, error) {
+func (s *Server) GetAPIV1UtilGroups(context.Context, gen.GetAPIV1UtilGroupsRequestObject) (gen.GetAPIV1UtilGroupsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilGroupsMembers(context.Context, gen.GetApiV1UtilGroupsMembersRequestObject) (gen.GetApiV1UtilGroupsMembersResponseObject, error) {
+func (s *Server) GetAPIV1UtilGroupsMembers(context.Context, gen.GetAPIV1UtilGroupsMembersRequestObject) (gen.GetAPIV1UtilGroupsMembersResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilLatencyMetrics(context.Context, gen.GetApiV1UtilLatencyMetricsRequestObject) (gen.GetApiV1UtilLatencyMetricsResponseObject, error) {
+func (s *Server) GetAPIV1UtilLatencyMetrics(context.Context, gen.GetAPIV1UtilLatencyMetricsRequestObject) (gen.GetAPIV1UtilLatencyMetricsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilLatencyRaw(context.Context, gen.GetApiV1UtilLatencyRawRequestObject) (gen.GetApiV1UtilLatencyRawResponseObject, error) {
+func (s *Server) GetAPIV1UtilLatencyRaw(context.Context, gen.GetAPIV1UtilLatencyRawRequestObject) (gen.GetAPIV1UtilLatencyRawResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilLatencyStages(context.Context, gen.GetApiV1UtilLatencyStagesRequestObject) (gen.GetApiV1UtilLatencyStagesResponseObject, error) {
+func (s *Server) GetAPIV1UtilLatencyStages(context.Context, gen.GetAPIV1UtilLatencyStagesRequestObject) (gen.GetAPIV1UtilLatencyStagesResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilOrders(context.Context, gen.GetApiV1UtilOrdersRequestObject) (gen.GetApiV1UtilOrdersResponseObject, error) {
+func (s *Server) GetAPIV1UtilOrders(context.Context, gen.GetAPIV1UtilOrdersRequestObject) (gen.GetAPIV1UtilOrdersResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilPermissions(context.Context, gen.GetApiV1UtilPermissionsRequestObject) (gen.GetApiV1UtilPermissionsResponseObject, error) {
+func (s *Server) GetAPIV1UtilPermissions(context.Context, gen.GetAPIV1UtilPermissionsRequestObject) (gen.GetAPIV1UtilPermissionsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilReference(context.Context, gen.GetApiV1UtilReferenceRequestObject) (gen.GetApiV1UtilReferenceResponseObject, error) {
+func (s *Server) GetAPIV1UtilReference(context.Context, gen.GetAPIV1UtilReferenceRequestObject) (gen.GetAPIV1UtilReferenceResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilRequests(context.Context, gen.GetApiV1UtilRequestsRequestObject) (gen.GetApiV1UtilRequestsResponseObject, error) {
+func (s *Server) GetAPIV1UtilRequests(context.Context, gen.GetAPIV1UtilRequestsRequestObject) (gen.GetAPIV1UtilRequestsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilRequestsRequestId(context.Context, gen.GetApiV1UtilRequestsRequestIdRequestObject) (gen.GetApiV1UtilRequestsRequestIdResponseObject, error) {
+func (s *Server) GetAPIV1UtilRequestsRequestID(context.Context, gen.GetAPIV1UtilRequestsRequestIDRequestObject) (gen.GetAPIV1UtilRequestsRequestIDResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetApiV1UtilSearch(context.Context, gen.GetApiV1UtilSearchRequestObject) (gen.GetApiV1UtilSearchResponseObject, error) {
+func (s *Server) GetAPIV1UtilSearch(context.Context, gen.GetAPIV1UtilSearchRequestObject) (gen.GetAPIV1UtilSearchResponseObject, error) {
 	return nil, errNotImplemented
 }
 
@@ -111,70 +111,70 @@ func (s *Server) ListIoiAdvertisements(context.Context, gen.ListIoiAdvertisement
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersCancel(context.Context, gen.PostApiV1OrdersCancelRequestObject) (gen.PostApiV1OrdersCancelResponseObject, error) {
+func (s *Server) PostAPIV1OrdersCancel(context.Context, gen.PostAPIV1OrdersCancelRequestObject) (gen.PostAPIV1OrdersCancelResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersIoi(context.Context, gen.PostApiV1OrdersIoiRequestObject) (gen.PostApiV1OrdersIoiResponseObject, error) {
+func (s *Server) PostAPIV1OrdersIoi(context.Context, gen.PostAPIV1OrdersIoiRequestObject) (gen.PostAPIV1OrdersIoiResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersKquote(context.Context, gen.PostApiV1OrdersKquoteRequestObject) (gen.PostApiV1OrdersKquoteResponseObject, error) {
+func (s *Server) PostAPIV1OrdersKquote(context.Context, gen.PostAPIV1OrdersKquoteRequestObject) (gen.PostAPIV1OrdersKquoteResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersKquoteCancel(context.Context, gen.PostApiV1OrdersKquoteCancelRequestObject) (gen.PostApiV1OrdersKquoteCancelResponseObject, error) {
+func (s *Server) PostAPIV1OrdersKquoteCancel(context.Context, gen.PostAPIV1OrdersKquoteCancelRequestObject) (gen.PostAPIV1OrdersKquoteCancelResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersNew(context.Context, gen.PostApiV1OrdersNewRequestObject) (gen.PostApiV1OrdersNewResponseObject, error) {
+func (s *Server) PostAPIV1OrdersNew(context.Context, gen.PostAPIV1OrdersNewRequestObject) (gen.PostAPIV1OrdersNewResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersQuote(context.Context, gen.PostApiV1OrdersQuoteRequestObject) (gen.PostApiV1OrdersQuoteResponseObject, error) {
+func (s *Server) PostAPIV1OrdersQuote(context.Context, gen.PostAPIV1OrdersQuoteRequestObject) (gen.PostAPIV1OrdersQuoteResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersQuoteResponse(context.Context, gen.PostApiV1OrdersQuoteResponseRequestObject) (gen.PostApiV1OrdersQuoteResponseResponseObject, error) {
+func (s *Server) PostAPIV1OrdersQuoteResponse(context.Context, gen.PostAPIV1OrdersQuoteResponseRequestObject) (gen.PostAPIV1OrdersQuoteResponseResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1OrdersReplace(context.Context, gen.PostApiV1OrdersReplaceRequestObject) (gen.PostApiV1OrdersReplaceResponseObject, error) {
+func (s *Server) PostAPIV1OrdersReplace(context.Context, gen.PostAPIV1OrdersReplaceRequestObject) (gen.PostAPIV1OrdersReplaceResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilAdminPermissions(context.Context, gen.PostApiV1UtilAdminPermissionsRequestObject) (gen.PostApiV1UtilAdminPermissionsResponseObject, error) {
+func (s *Server) PostAPIV1UtilAdminPermissions(context.Context, gen.PostAPIV1UtilAdminPermissionsRequestObject) (gen.PostAPIV1UtilAdminPermissionsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilFirmsTraders(context.Context, gen.PostApiV1UtilFirmsTradersRequestObject) (gen.PostApiV1UtilFirmsTradersResponseObject, error) {
+func (s *Server) PostAPIV1UtilFirmsTraders(context.Context, gen.PostAPIV1UtilFirmsTradersRequestObject) (gen.PostAPIV1UtilFirmsTradersResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilGroups(context.Context, gen.PostApiV1UtilGroupsRequestObject) (gen.PostApiV1UtilGroupsResponseObject, error) {
+func (s *Server) PostAPIV1UtilGroups(context.Context, gen.PostAPIV1UtilGroupsRequestObject) (gen.PostAPIV1UtilGroupsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilGroupsMove(context.Context, gen.PostApiV1UtilGroupsMoveRequestObject) (gen.PostApiV1UtilGroupsMoveResponseObject, error) {
+func (s *Server) PostAPIV1UtilGroupsMove(context.Context, gen.PostAPIV1UtilGroupsMoveRequestObject) (gen.PostAPIV1UtilGroupsMoveResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilReference(context.Context, gen.PostApiV1UtilReferenceRequestObject) (gen.PostApiV1UtilReferenceResponseObject, error) {
+func (s *Server) PostAPIV1UtilReference(context.Context, gen.PostAPIV1UtilReferenceRequestObject) (gen.PostAPIV1UtilReferenceResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilRequests(context.Context, gen.PostApiV1UtilRequestsRequestObject) (gen.PostApiV1UtilRequestsResponseObject, error) {
+func (s *Server) PostAPIV1UtilRequests(context.Context, gen.PostAPIV1UtilRequestsRequestObject) (gen.PostAPIV1UtilRequestsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilRequestsRequestIdApprove(context.Context, gen.PostApiV1UtilRequestsRequestIdApproveRequestObject) (gen.PostApiV1UtilRequestsRequestIdApproveResponseObject, error) {
+func (s *Server) PostAPIV1UtilRequestsRequestIDApprove(context.Context, gen.PostAPIV1UtilRequestsRequestIDApproveRequestObject) (gen.PostAPIV1UtilRequestsRequestIDApproveResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilRequestsRequestIdCancel(context.Context, gen.PostApiV1UtilRequestsRequestIdCancelRequestObject) (gen.PostApiV1UtilRequestsRequestIdCancelResponseObject, error) {
+func (s *Server) PostAPIV1UtilRequestsRequestIDCancel(context.Context, gen.PostAPIV1UtilRequestsRequestIDCancelRequestObject) (gen.PostAPIV1UtilRequestsRequestIDCancelResponseObject, error) {
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostApiV1UtilRequestsRequestIdReject(context.Context, gen.PostApiV1UtilRequestsRequestIdRejectRequestObject) (gen.PostApiV1UtilRequestsRequestIdRejectResponseObject, error) {
+func (s *Server) PostAPIV1UtilRequestsRequestIDReject(context.Context, gen.PostAPIV1UtilRequestsRequestIDRejectRequestObject) (gen.PostAPIV1UtilRequestsRequestIDRejectResponseObject, error) {
 	return nil, errNotImplemented
 }

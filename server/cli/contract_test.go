@@ -49,7 +49,7 @@ func TestContractCheckExitCodes(t *testing.T) {
 	}
 	removed := writeVariant(t, func(p map[string]any) { delete(p, "/api/v1/oms/risk/rules") })
 	if code, out := run(removed); code != 1 || !strings.Contains(out, "GET /api/v1/oms/risk/rules: API path removed without deprecation") ||
-		!strings.Contains(out, "- GET /api/v1/oms/risk/rules (GetApiV1OmsRiskRules)") {
+		!strings.Contains(out, "- GET /api/v1/oms/risk/rules (GetAPIV1OmsRiskRules)") {
 		t.Fatalf("removed operation: exit %d\n%s", code, out)
 	}
 	renamed := writeVariant(t, func(p map[string]any) {

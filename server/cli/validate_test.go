@@ -25,16 +25,16 @@ func TestValidateFlagsEveryKnownViolation(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
 	want := []string{
-		`entry 1: POST /api/auth/login (PostApiAuthLogin): request body: field "password" property "password" is missing`,
-		`entry 2: POST /api/auth/login (PostApiAuthLogin): request body: property "remember" is not allowed`,
-		`entry 4: GET /api/v1/util/groups (GetApiV1UtilGroups): send Authorization: Bearer <jwt> from POST /api/auth/login`,
+		`entry 1: POST /api/auth/login (post_api_auth_login): request body: field "password" property "password" is missing`,
+		`entry 2: POST /api/auth/login (post_api_auth_login): request body: property "remember" is not allowed`,
+		`entry 4: GET /api/v1/util/groups (get_api_v1_util_groups): send Authorization: Bearer <jwt> from POST /api/auth/login`,
 		`entry 5: GET /api/v1/util/nothing-here: no operation of the contract has this method and path`,
-		`entry 6: POST /api/auth/login (PostApiAuthLogin): response 200 body: field "jwt" property "jwt" is missing`,
-		`entry 7: GET /.well-known/jwks.json (GetJwks): response status 418 is not documented for this operation`,
-		`entry 8: POST /api/auth/recovery/start (PostApiAuthRecoveryStart): Content-Type must be application/json`,
-		`entry 9: POST /api/auth/recovery/verify (PostApiAuthRecoveryVerify): request body is not valid JSON`,
-		`entry 11: POST /api/auth/recovery/start (PostApiAuthRecoveryStart): request body: field "email" must be an email address such as name@example.com`,
-		`entry 12: GET /api/v1/util/health (GetApiV1UtilHealth): response 200 body: field "status" value must be a string`,
+		`entry 6: POST /api/auth/login (post_api_auth_login): response 200 body: field "jwt" property "jwt" is missing`,
+		`entry 7: GET /.well-known/jwks.json (get_jwks): response status 418 is not documented for this operation`,
+		`entry 8: POST /api/auth/recovery/start (post_api_auth_recovery_start): Content-Type must be application/json`,
+		`entry 9: POST /api/auth/recovery/verify (post_api_auth_recovery_verify): request body is not valid JSON`,
+		`entry 11: POST /api/auth/recovery/start (post_api_auth_recovery_start): request body: field "email" must be an email address such as name@example.com`,
+		`entry 12: GET /api/v1/util/health (get_api_v1_util_health): response 200 body: field "status" value must be a string`,
 	}
 	var problems []string
 	for _, l := range strings.Split(out, "\n") {
@@ -55,9 +55,9 @@ func TestValidateFlagsEveryKnownViolation(t *testing.T) {
 		rows[strings.Join(strings.Fields(l), " ")] = true
 	}
 	for _, s := range []string{
-		"GET /api/v1/util/health (GetApiV1UtilHealth) 2 1",
-		"GET /.well-known/jwks.json (GetJwks) 2 1",
-		"POST /api/auth/login (PostApiAuthLogin) 3 3",
+		"GET /api/v1/util/health (get_api_v1_util_health) 2 1",
+		"GET /.well-known/jwks.json (get_jwks) 2 1",
+		"POST /api/auth/login (post_api_auth_login) 3 3",
 		"(no operation) 1 1",
 	} {
 		if !rows[s] {
@@ -102,8 +102,8 @@ func TestValidateJSONLines(t *testing.T) {
 `), 0o644)
 	code, out := validate(t, good, bad)
 	if code != 1 ||
-		!strings.Contains(out, bad+`: entry 1: POST /api/auth/login (PostApiAuthLogin): request body: field "password"`) ||
-		!strings.Contains(out, bad+`: entry 2: GET /api/v1/util/latency/raw (GetApiV1UtilLatencyRaw): query parameter "limit"`) ||
+		!strings.Contains(out, bad+`: entry 1: POST /api/auth/login (post_api_auth_login): request body: field "password"`) ||
+		!strings.Contains(out, bad+`: entry 2: GET /api/v1/util/latency/raw (get_api_v1_util_latency_raw): query parameter "limit"`) ||
 		!strings.Contains(out, "5 exchanges checked, 2 with violations") {
 		t.Fatalf("bad lines: exit %d\n%s", code, out)
 	}

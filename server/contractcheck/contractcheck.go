@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -235,14 +236,35 @@ func operations(spec *openapi3.T) map[string]Operation {
 }
 
 // handlerName is oapi-codegen's name for an operationId with this
-// project's configuration (the default name normalizer, ToCamelCase).
+// project's configuration (the name normalizer ToCamelCaseWithInitialisms).
 // Applied to an id it produced already, it changes nothing.
 func handlerName(id string) string {
 	if id == "" {
 		return "(no operationId: oapi-codegen derives one from the path)"
 	}
-	return codegen.ToCamelCase(id)
+	parts := camelParts.FindAllString(codegen.ToCamelCaseWithDigits(id), -1)
+	for i, p := range parts {
+		if v, ok := initialisms[strings.ToLower(p)]; ok {
+			parts[i] = v
+		}
+	}
+	return strings.Join(parts, "")
 }
+
+// camelParts and initialisms are what oapi-codegen's ToCamelCaseWithInitialisms
+// uses (v2.8.2); its own copy is only set up inside a generator run.
+// TestHandlerNamesMatchTheGeneratedInterface keeps them in step.
+var camelParts = regexp.MustCompile(`[\p{Lu}\d]+([\p{Ll}\d]+|$)`)
+
+var initialisms = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range []string{"ACL", "API", "ASCII", "CPU", "CSS", "DNS", "EOF", "GUID", "HTML", "HTTP", "HTTPS", "ID", "IP", "JSON",
+		"QPS", "RAM", "RPC", "SLA", "SMTP", "SQL", "SSH", "TCP", "TLS", "TTL", "UDP", "UI", "GID", "UID", "UUID",
+		"URI", "URL", "UTF8", "VM", "XML", "XMPP", "XSRF", "XSS", "SIP", "RTP", "AMQP", "DB", "TS"} {
+		m[strings.ToLower(w)] = w
+	}
+	return m
+}()
 
 func blankParams(p string) string {
 	var b strings.Builder

@@ -103,7 +103,7 @@ func TestCompatibleChanges(t *testing.T) {
 	if r.Fails() {
 		t.Fatalf("compatible change judged breaking: %+v", r.Breaking)
 	}
-	if len(r.Added) != 1 || r.Added[0].Handler != "GetApiV1OmsRiskLimits" || r.New != r.Current+1 {
+	if len(r.Added) != 1 || r.Added[0].Handler != "GetAPIV1OmsRiskLimits" || r.New != r.Current+1 {
 		t.Fatalf("added = %v (%d -> %d)", r.Added, r.Current, r.New)
 	}
 }
