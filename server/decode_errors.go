@@ -1,14 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/server/auth"
@@ -96,4 +100,82 @@ func expectedKind(t reflect.Type) string {
 		return "must be an object"
 	}
 	return "has a value of the wrong type"
+}
+
+// integerProblem finds, in a JSON body that passed validation, the first
+// value of an integer field that the generated Go type cannot hold: JSON
+// Schema's integer admits 1e3, 1000.0 and 2^63, Go's int64 (int32 for
+// `format: int32`) does not. The gate refuses it up front, so the server
+// and `omsd validate` judge such a body alike; readableDecodeErrors stays
+// as the net for anything this walk does not reach (anyOf, oneOf).
+func integerProblem(op *operation, contentType string, body []byte) string {
+	rb := op.route.Operation.RequestBody
+	if len(body) == 0 || rb == nil || rb.Value == nil || !isJSON(contentType) {
+		return ""
+	}
+	mt := rb.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return ""
+	}
+	return walkIntegers(mt.Schema.Value, v, nil, 0)
+}
+
+func walkIntegers(s *openapi3.Schema, v any, path []string, depth int) string {
+	if s == nil || depth > 64 {
+		return ""
+	}
+	for _, sub := range s.AllOf {
+		if msg := walkIntegers(sub.Value, v, path, depth+1); msg != "" {
+			return msg
+		}
+	}
+	switch val := v.(type) {
+	case json.Number:
+		if !s.Type.Is("integer") {
+			return ""
+		}
+		bits, typ := 64, reflect.TypeFor[int64]()
+		if s.Format == "int32" {
+			bits, typ = 32, reflect.TypeFor[int32]()
+		}
+		if _, err := strconv.ParseInt(val.String(), 10, bits); err != nil {
+			if len(path) == 0 {
+				return "request body: a value " + expectedKind(typ)
+			}
+			return fmt.Sprintf("request body: field %q %s", strings.Join(path, "."), expectedKind(typ))
+		}
+	case map[string]any:
+		names := make([]string, 0, len(val))
+		for name := range val {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			var ps *openapi3.Schema
+			if p := s.Properties[name]; p != nil {
+				ps = p.Value
+			} else if ap := s.AdditionalProperties.Schema; ap != nil {
+				ps = ap.Value
+			}
+			if msg := walkIntegers(ps, val[name], append(path[:len(path):len(path)], name), depth+1); msg != "" {
+				return msg
+			}
+		}
+	case []any:
+		if s.Items == nil {
+			return ""
+		}
+		for i, item := range val {
+			if msg := walkIntegers(s.Items.Value, item, append(path[:len(path):len(path)], strconv.Itoa(i)), depth+1); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }

@@ -233,5 +233,48 @@ func TestIntegersTheTypesCannotHoldGetAReadable400(t *testing.T) {
 		if rec.Code != 400 || strings.TrimSpace(rec.Body.String()) != want {
 			t.Errorf("qty %s: %d %s", qty, rec.Code, rec.Body)
 		}
+		// `omsd validate` judges the body as the server does.
+		v, err := server.NewValidator(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verdict := v.Check(context.Background(), server.Exchange{Method: "POST", Target: "/api/v1/orders/new",
+			Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer x"}}, Body: []byte(body)})
+		var answer struct{ Detail string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		if len(verdict.Problems) != 1 || verdict.Problems[0] != answer.Detail {
+			t.Errorf("qty %s: validate says %q", qty, verdict.Problems)
+		}
 	}
+}
+
+// FuzzValidatorCheck feeds `omsd validate`'s Validator arbitrary recorded
+// exchanges (they come from other teams' files): it must judge every one
+// without panicking, and name the route it judged.
+func FuzzValidatorCheck(f *testing.F) {
+	v, err := server.NewValidator(0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("POST", "/api/auth/login", "application/json", []byte(`{"identifier":"a@oms.example","password":"p"}`), 200, []byte(`{"jwt":1}`))
+	f.Add("POST", "http://h/api/v1/orders/new?x=1", "application/json", []byte(`{"qty":1e3}`), 400, []byte(`{"isSuccess":false}`))
+	f.Add("GET", "/api/v1/util/search?q=a&limit=1e3", "", []byte(nil), 501, []byte(`{"error":"not_implemented","status":501}`))
+	f.Add("GET", "/api/v1/util/requests/%zz", "", []byte(nil), -1, []byte(`not json`))
+	f.Add("DELETE", "::bad url", "text/plain", []byte("x"), 0, []byte(nil))
+	f.Fuzz(func(t *testing.T, method, target, contentType string, body []byte, status int, responseBody []byte) {
+		h := http.Header{}
+		if contentType != "" {
+			h.Set("Content-Type", contentType)
+		}
+		rh := http.Header{}
+		rh.Set("Content-Type", "application/json")
+		verdict := v.Check(context.Background(), server.Exchange{Method: method, Target: target, Header: h, Body: body,
+			Status: status, ResponseHeader: rh, ResponseBody: responseBody})
+		if verdict.Route == "" {
+			t.Fatalf("no route named for %s %q: %+v", method, target, verdict)
+		}
+		if verdict.OperationID == "" && len(verdict.Problems) == 0 {
+			t.Fatalf("%s %q matches no operation yet has no problem: %+v", method, target, verdict)
+		}
+	})
 }
