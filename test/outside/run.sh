@@ -65,16 +65,47 @@ free_port() {
   return 1
 }
 
-# wait_for URL SECONDS: until URL answers (any HTTP status).
+# wait_for URL SECONDS [PID]: until URL answers (any HTTP status); fails at
+# once when PID has exited (say, another process took its port first).
 wait_for() {
   local deadline=$((SECONDS + $2))
-  until curl -s -o /dev/null --max-time 2 "$1"; do
+  while :; do
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
+      return 1
+    fi
+    if curl -s -o /dev/null --max-time 2 "$1"; then
+      break
+    fi
     if [ $SECONDS -ge $deadline ]; then
       echo "$0: $1 did not answer within $2 s" >&2
       return 1
     fi
     sleep 0.3
   done
+  # Still ours: not another process that took the port.
+  [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null
+}
+
+# launch LOG URLPATH SECONDS CMD...: runs CMD (where {PORT} stands for the
+# port) on a free port, retrying with another port when the process exits
+# before URLPATH answers; sets URL.
+launch() {
+  local log=$1 path=$2 secs=$3 port pid try
+  shift 3
+  for try in 1 2 3 4 5; do
+    port=$(free_port)
+    "${@//\{PORT\}/$port}" >"$log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    URL="http://127.0.0.1:$port"
+    if wait_for "$URL$path" "$secs" "$pid"; then
+      return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    echo "$0: $(basename "$log" .log) did not come up on port $port (try $try)" >&2
+    tail -n 3 "$log" >&2
+  done
+  return 1
 }
 
 if [ ! -x "$OUT/node_modules/.bin/prism" ] || [ ! -x "$OUT/node_modules/.bin/portman" ] ||
@@ -94,15 +125,20 @@ start_omsd() {
   OUTBOX="$work/outbox-$store"
   mkdir -p "$OUTBOX"
   if [ "$store" = redis ]; then
-    local rport
-    rport=$(free_port)
-    redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-      >"$work/redis.log" 2>&1 &
-    pids+=($!)
-    local deadline=$((SECONDS + 20))
-    until redis-cli -p "$rport" ping >/dev/null 2>&1; do
-      [ $SECONDS -lt $deadline ] || { echo "$0: redis-server did not start" >&2; return 1; }
-      sleep 0.2
+    local rport try
+    for try in 1 2 3 4 5; do
+      rport=$(free_port)
+      redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+        >"$work/redis.log" 2>&1 &
+      pids+=($!)
+      local deadline=$((SECONDS + 20))
+      until redis-cli -p "$rport" ping >/dev/null 2>&1 || ! kill -0 "${pids[-1]}" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || break
+        sleep 0.2
+      done
+      kill -0 "${pids[-1]}" 2>/dev/null && redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+      kill "${pids[-1]}" 2>/dev/null || true
+      [ "$try" -lt 5 ] || { echo "$0: redis-server did not start" >&2; return 1; }
     done
     args=(--redis-url "redis://127.0.0.1:$rport" --dev-redis --redis-prefix "outside:$$:")
   fi
@@ -111,24 +147,19 @@ start_omsd() {
   if "$work/omsd" serve --help 2>&1 | grep -q -- '--metrics-addr'; then
     args+=(--metrics-addr "")
   fi
-  port=$(free_port)
-  "$work/omsd" serve --dev --addr "127.0.0.1:$port" --mail-outbox "$OUTBOX" --log-level warn \
-    "${args[@]}" >"$work/omsd-$store.log" 2>&1 &
-  pids+=($!)
-  BASE="http://127.0.0.1:$port"
-  wait_for "$BASE/api/v1/util/health" 30
+  launch "$work/omsd-$store.log" /api/v1/util/health 30 \
+    "$work/omsd" serve --dev --addr "127.0.0.1:{PORT}" --mail-outbox "$OUTBOX" --log-level warn "${args[@]}"
+  BASE=$URL
   curl -sf "$BASE/openapi.json" >"$work/openapi.json"
 }
 
-# start_prism NAME [--errors]: a Prism proxy in front of BASE; prints its URL.
+# start_prism NAME [--errors]: a Prism proxy in front of BASE; sets PRISM_URL.
 start_prism() {
-  local name=$1 port
+  local name=$1
   shift
-  port=$(free_port)
-  "$OUT/node_modules/.bin/prism" proxy "$work/openapi.json" "$BASE" -h 127.0.0.1 -p "$port" "$@" \
-    >"$work/prism-$name.log" 2>&1 &
-  pids+=($!)
-  PRISM_URL="http://127.0.0.1:$port"
+  launch "$work/prism-$name.log" /api/v1/util/health 120 \
+    "$OUT/node_modules/.bin/prism" proxy "$work/openapi.json" "$BASE" -h 127.0.0.1 -p "{PORT}" "$@"
+  PRISM_URL=$URL
 }
 
 run_prism() {
@@ -137,8 +168,6 @@ run_prism() {
   errors=$PRISM_URL
   start_prism "report-$store"
   report=$PRISM_URL
-  wait_for "$errors/api/v1/util/health" 120
-  wait_for "$report/api/v1/util/health" 120
   echo "== prism ($store store): omsd $BASE, prism --errors $errors, prism $report"
   timeout 300 "$work/traffic" -spec "$BASE/openapi.json" -errors "$errors" -report "$report" -outbox "$OUTBOX"
 }
