@@ -30,7 +30,13 @@ stop_all() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill "${pids[i]}" 2>/dev/null || true
   done
+  # Ten seconds to stop, then SIGKILL.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    for _ in $(seq 1 100); do
+      kill -0 "${pids[i]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "${pids[i]}" 2>/dev/null || true
     wait "${pids[i]}" 2>/dev/null || true
   done
   pids=()

@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ type run struct {
 	client               *http.Client
 	failures             []string
 	sent                 int
-	ops                  map[string]int // operation id -> requests sent
+	ops                  map[string]int // "METHOD /template" -> requests sent
 }
 
 type reply struct {
@@ -76,7 +77,9 @@ func (r *run) failf(format string, a ...any) {
 }
 
 type request struct {
-	opID   string
+	// route is "METHOD /template" of the operation; empty: method and
+	// path as sent (routes without path parameters).
+	route  string
 	method string
 	path   string // with the query
 	header map[string]string
@@ -126,9 +129,11 @@ func (r *run) send(q request) reply {
 	defer res.Body.Close()
 	buf, _ := io.ReadAll(res.Body)
 	r.sent++
-	if q.opID != "" {
-		r.ops[q.opID]++
+	route := q.route
+	if route == "" {
+		route = q.method + " " + strings.SplitN(q.path, "?", 2)[0]
 	}
+	r.ops[route]++
 	rep := reply{status: res.StatusCode, header: res.Header, body: buf}
 	label := fmt.Sprintf("%s %s (%s) -> %d", q.method, q.path, q.what, res.StatusCode)
 
@@ -164,9 +169,7 @@ func (r *run) send(q request) reply {
 	if len(q.want) == 0 {
 		ok = res.StatusCode/100 == 2 || res.StatusCode == http.StatusNotImplemented
 	}
-	for _, w := range q.want {
-		ok = ok || w == res.StatusCode
-	}
+	ok = ok || slices.Contains(q.want, res.StatusCode)
 	if !ok {
 		r.failf("%s: want status %v; body %s", label, q.want, strings.TrimSpace(string(buf)))
 	}
@@ -208,10 +211,10 @@ func main() {
 	r.logoutFlow(ids)
 
 	var missing []string
-	for _, item := range spec.Paths.Map() {
-		for _, op := range item.Operations() {
-			if r.ops[op.OperationID] == 0 {
-				missing = append(missing, op.OperationID)
+	for path, item := range spec.Paths.Map() {
+		for method := range item.Operations() {
+			if route := strings.ToUpper(method) + " " + path; r.ops[route] == 0 {
+				missing = append(missing, route)
 			}
 		}
 	}
@@ -242,7 +245,7 @@ func loadSpec(u string) (*openapi3.T, error) {
 }
 
 func (r *run) login(role, pw string) signedIn {
-	rep := r.send(request{opID: "PostApiAuthLogin", method: "POST", path: "/api/auth/login", what: "login " + role,
+	rep := r.send(request{method: "POST", path: "/api/auth/login", what: "login " + role,
 		body: map[string]any{"identifier": role + "@oms.example", "password": pw}, want: []int{200}})
 	m := rep.json()
 	jwt, _ := m["jwt"].(string)
@@ -257,10 +260,10 @@ func (r *run) login(role, pw string) signedIn {
 // valid and invalid. Returns a signed-in session per demo role.
 func (r *run) authFlows(outbox string) map[string]signedIn {
 	for _, q := range []request{
-		{opID: "GetApiV1UtilHealth", method: "GET", path: "/api/v1/util/health", want: []int{200}},
-		{opID: "GetApiV1OrdersHealthz", method: "GET", path: "/api/v1/orders/healthz", want: []int{200}},
-		{opID: "GetApiV1OmsHealth", method: "GET", path: "/api/v1/oms/health", want: []int{200}},
-		{opID: "GetJwks", method: "GET", path: "/.well-known/jwks.json", want: []int{200}},
+		{method: "GET", path: "/api/v1/util/health", want: []int{200}},
+		{method: "GET", path: "/api/v1/orders/healthz", want: []int{200}},
+		{method: "GET", path: "/api/v1/oms/health", want: []int{200}},
+		{method: "GET", path: "/.well-known/jwks.json", want: []int{200}},
 	} {
 		q.what = "open route"
 		r.send(q)
@@ -270,7 +273,7 @@ func (r *run) authFlows(outbox string) map[string]signedIn {
 		ids[role] = r.login(role, demo[role])
 	}
 	login := func(what string, body any, contractInvalid bool, want ...int) {
-		r.send(request{opID: "PostApiAuthLogin", method: "POST", path: "/api/auth/login", body: body, what: what,
+		r.send(request{method: "POST", path: "/api/auth/login", body: body, what: what,
 			invalid: true, contractInvalid: contractInvalid, want: want})
 	}
 	login("wrong password", map[string]any{"identifier": "maker@oms.example", "password": "not-the-password"}, false, 401)
@@ -286,7 +289,7 @@ func (r *run) authFlows(outbox string) map[string]signedIn {
 		if tok != "" {
 			h["X-Session-Token"] = tok
 		}
-		return r.send(request{opID: "GetApiAuthSession", method: "GET", path: "/api/auth/session", header: h,
+		return r.send(request{method: "GET", path: "/api/auth/session", header: h,
 			what: what, invalid: invalid, contractInvalid: contractInvalid, want: want})
 	}
 	sess("session refresh", ids["checker"].session, false, false, 200)
@@ -295,32 +298,32 @@ func (r *run) authFlows(outbox string) map[string]signedIn {
 
 	// Password recovery of a throwaway session of the trader: the reset
 	// revokes every trader session, so the trader signs in again after.
-	rec := func(opID, path, what string, body any, invalid, contractInvalid bool, want ...int) reply {
-		return r.send(request{opID: opID, method: "POST", path: path, body: body, what: what,
+	rec := func(path, what string, body any, invalid, contractInvalid bool, want ...int) reply {
+		return r.send(request{method: "POST", path: path, body: body, what: what,
 			invalid: invalid, contractInvalid: contractInvalid, want: want})
 	}
-	rec("PostApiAuthRecoveryVerify", "/api/auth/recovery/verify", "verify before start", map[string]any{"code": "123456"}, true, false, 401)
-	rec("PostApiAuthRecoveryStart", "/api/auth/recovery/start", "email of the wrong type", map[string]any{"email": true}, true, true, 400)
-	rec("PostApiAuthRecoveryStart", "/api/auth/recovery/start", "not an email", map[string]any{"email": "not-an-email"}, true, true, 400)
-	rec("PostApiAuthRecoveryStart", "/api/auth/recovery/start", "unknown email", map[string]any{"email": "nobody@oms.example"}, false, false, 200)
+	rec("/api/auth/recovery/verify", "verify before start", map[string]any{"code": "123456"}, true, false, 401)
+	rec("/api/auth/recovery/start", "email of the wrong type", map[string]any{"email": true}, true, true, 400)
+	rec("/api/auth/recovery/start", "not an email", map[string]any{"email": "not-an-email"}, true, true, 400)
+	rec("/api/auth/recovery/start", "unknown email", map[string]any{"email": "nobody@oms.example"}, false, false, 200)
 	since := time.Now()
-	rec("PostApiAuthRecoveryStart", "/api/auth/recovery/start", "start", map[string]any{"email": "trader@oms.example"}, false, false, 200)
-	code := waitForCode(outbox, since)
-	if code == "" {
+	rec("/api/auth/recovery/start", "start", map[string]any{"email": "trader@oms.example"}, false, false, 200)
+	mailed := waitForCode(outbox, since)
+	if mailed == "" {
 		r.failf("recovery: no code mailed to %s within 10s", outbox)
 	}
-	rec("PostApiAuthRecoveryResetPassword", "/api/auth/recovery/reset-password", "reset before verify", map[string]any{"password": "a-brand-new-password-7"}, true, false, 401)
-	rec("PostApiAuthRecoveryVerify", "/api/auth/recovery/verify", "missing code", map[string]any{}, true, true, 400)
+	rec("/api/auth/recovery/reset-password", "reset before verify", map[string]any{"password": "a-brand-new-password-7"}, true, false, 401)
+	rec("/api/auth/recovery/verify", "missing code", map[string]any{}, true, true, 400)
 	wrong := "000000"
-	if code == wrong {
-		wrong = "111111"
+	if strings.HasPrefix(mailed, "0") {
+		wrong = "111111" // never the mailed code
 	}
-	rec("PostApiAuthRecoveryVerify", "/api/auth/recovery/verify", "wrong code", map[string]any{"code": wrong}, true, false, 401)
-	rec("PostApiAuthRecoveryVerify", "/api/auth/recovery/verify", "verify", map[string]any{"code": code}, false, false, 200)
-	rec("PostApiAuthRecoveryResetPassword", "/api/auth/recovery/reset-password", "password of the wrong type", map[string]any{"password": 12345678}, true, true, 400)
-	rec("PostApiAuthRecoveryResetPassword", "/api/auth/recovery/reset-password", "weak password", map[string]any{"password": "short"}, true, false, 400)
+	rec("/api/auth/recovery/verify", "wrong code", map[string]any{"code": wrong}, true, false, 401)
+	rec("/api/auth/recovery/verify", "verify", map[string]any{"code": mailed}, false, false, 200)
+	rec("/api/auth/recovery/reset-password", "password of the wrong type", map[string]any{"password": 12345678}, true, true, 400)
+	rec("/api/auth/recovery/reset-password", "weak password", map[string]any{"password": "short"}, true, false, 400)
 	newPW := fmt.Sprintf("traffic-reset-%d", time.Now().UnixNano())
-	rec("PostApiAuthRecoveryResetPassword", "/api/auth/recovery/reset-password", "reset", map[string]any{"password": newPW}, false, false, 200)
+	rec("/api/auth/recovery/reset-password", "reset", map[string]any{"password": newPW}, false, false, 200)
 	sess("session revoked by the reset", ids["trader"].session, true, false, 401)
 	ids["trader"] = r.login("trader", newPW)
 	return ids
@@ -353,8 +356,9 @@ func waitForCode(dir string, since time.Time) string {
 
 // authOperations are exercised by authFlows and logoutFlow.
 var authOperations = map[string]bool{
-	"PostApiAuthLogin": true, "PostApiAuthLogout": true, "GetApiAuthSession": true,
-	"PostApiAuthRecoveryStart": true, "PostApiAuthRecoveryVerify": true, "PostApiAuthRecoveryResetPassword": true,
+	"POST /api/auth/login": true, "POST /api/auth/logout": true, "GET /api/auth/session": true,
+	"POST /api/auth/recovery/start": true, "POST /api/auth/recovery/verify": true,
+	"POST /api/auth/recovery/reset-password": true,
 }
 
 // everyOperation sends each operation outside the authentication flows a
@@ -371,7 +375,7 @@ func (r *run) everyOperation(spec *openapi3.T, ids map[string]signedIn) {
 		sort.Strings(methods)
 		for _, method := range methods {
 			op := item.GetOperation(method)
-			if authOperations[op.OperationID] {
+			if authOperations[strings.ToUpper(method)+" "+path] {
 				continue
 			}
 			r.operation(spec, method, path, item, op, ids)
@@ -399,7 +403,7 @@ func (r *run) operation(spec *openapi3.T, method, path string, item *openapi3.Pa
 			body = sample(bodySchema, 0)
 		}
 	}
-	base := request{opID: op.OperationID, method: strings.ToUpper(method), path: target, body: body}
+	base := request{route: strings.ToUpper(method) + " " + path, method: strings.ToUpper(method), path: target, body: body}
 	if secured {
 		base.header = bearer
 	}
@@ -461,14 +465,14 @@ func (r *run) logoutFlow(ids map[string]signedIn) {
 		if tok != "" {
 			h["X-Session-Token"] = tok
 		}
-		r.send(request{opID: "PostApiAuthLogout", method: "POST", path: "/api/auth/logout", header: h, what: what,
+		r.send(request{method: "POST", path: "/api/auth/logout", header: h, what: what,
 			invalid: invalid, contractInvalid: contractInvalid, want: want})
 	}
 	lo("no session token", "", true, true, 400, 401)
 	lo("logout", ids["maker"].session, false, false, 204)
-	r.send(request{opID: "GetApiAuthSession", method: "GET", path: "/api/auth/session", what: "session after logout",
+	r.send(request{method: "GET", path: "/api/auth/session", what: "session after logout",
 		header: map[string]string{"X-Session-Token": ids["maker"].session}, invalid: true, want: []int{401}})
-	r.send(request{opID: "GetApiV1UtilGroups", method: "GET", path: "/api/v1/util/groups", what: "JWT of a logged-out session",
+	r.send(request{method: "GET", path: "/api/v1/util/groups", what: "JWT of a logged-out session",
 		header: map[string]string{"Authorization": "Bearer " + ids["maker"].jwt}, invalid: true, want: []int{401}})
 }
 
@@ -627,13 +631,12 @@ func sample(s *openapi3.Schema, depth int) any {
 	return "x"
 }
 
-func cloneWithout(m map[string]any, key string) map[string]any {
+func cloneWithout(m map[string]any, field string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		if k != key {
-			out[k] = v
-		}
+		out[k] = v
 	}
+	delete(out, field)
 	return out
 }
 
