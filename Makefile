@@ -8,7 +8,7 @@ CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 # golangci-lint, pinned; `go run` fetches it through the module proxy on a fresh machine.
 GOLANGCI := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load
+.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load fuzz prism portman outside
 
 all: build
 
@@ -47,6 +47,25 @@ contract-diff:
 ## bench: Go benchmarks of the hot paths (numbers in README.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./server/token/ ./store/...
+
+## fuzz: the Go fuzz targets, each for FUZZTIME (default 30s), seed corpus in testdata/fuzz
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./server/:FuzzGate ./server/:FuzzValidatorCheck
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+## prism: Prism proxies (pinned, test/outside) judge a traffic run through them against a live omsd, memory then Redis
+prism:
+	bash test/outside/run.sh prism
+
+## portman: Portman contract tests and fuzzed variations run by newman against a live omsd, memory then Redis
+portman:
+	bash test/outside/run.sh portman
+
+## outside: fuzz, prism and portman
+outside: fuzz prism portman
 
 ## contract-check: what a new upstream contract breaks (NEW=path/to/openapi.json); exit 1 when it breaks
 contract-check:

@@ -92,7 +92,7 @@ func New(o Options) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
-	e.Use(s.requestLog, s.recoverPanic, c.middleware)
+	e.Use(s.requestLog, s.recoverPanic, c.middleware, readableDecodeErrors)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	if err := registerDocs(e); err != nil {
 		return nil, err

@@ -29,6 +29,9 @@ func (c *contract) validateRequest(op *operation, req *http.Request, body []byte
 	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
 		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: describeValidation(err)}
 	}
+	if msg := integerProblem(op, req.Header.Get(echo.HeaderContentType), body); msg != "" {
+		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: msg}
+	}
 	return nil
 }
 
