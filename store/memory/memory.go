@@ -77,6 +77,9 @@ type Store struct {
 	recoveryByEmail map[string][]string // email key -> live recovery ids, oldest first
 	counters        map[string]*counter
 	maxCounters     int
+	refValues       map[string]map[string]store.ReferenceValue // kind -> value -> record
+	firmTraders     map[firmTraderKey]store.FirmTrader
+	audit           []store.AuditEntry // in ID order; never shrinks
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -107,6 +110,8 @@ func New(opts ...Option) *Store {
 		recoveryByEmail: map[string][]string{},
 		counters:        map[string]*counter{},
 		maxCounters:     cfg.maxCounters,
+		refValues:       map[string]map[string]store.ReferenceValue{},
+		firmTraders:     map[firmTraderKey]store.FirmTrader{},
 		stop:            make(chan struct{}),
 		done:            make(chan struct{}),
 	}
