@@ -8,7 +8,8 @@
 // both driven by the store's own clock (WithClock). The janitor finds expired
 // records under the read lock and removes them in small batches, so a sweep
 // of a large store never stops lookups and delays a change by one batch at
-// most.
+// most. Back-office records (reference data, firm traders, the audit log)
+// are durable: never swept.
 package memory
 
 import (

@@ -15,35 +15,35 @@ import (
 
 // ---- reference data and firm traders ----
 
-// putOnce: KEYS audit hash, audit sequence, record hash; ARGV audit entry,
+// putIfAbsent: KEYS audit hash, audit sequence, record hash; ARGV audit entry,
 // field, record. Stores the record and its audit entry unless the field
 // exists, in which case the stored record comes back and nothing is written.
-var putOnce = goredis.NewScript(auditLua + `
+var putIfAbsent = goredis.NewScript(auditLua + `
 local cur = redis.call('HGET', KEYS[3], ARGV[2])
 if cur then return {'EXISTS', cur} end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 return {'OK', ARGV[3], appendAudit(ARGV[1])}
 `)
 
-// deleteOnce: KEYS audit hash, audit sequence, record hash; ARGV audit
+// deleteIfPresent: KEYS audit hash, audit sequence, record hash; ARGV audit
 // entry, field. Removes the field and writes the entry, or writes nothing.
-var deleteOnce = goredis.NewScript(auditLua + `
+var deleteIfPresent = goredis.NewScript(auditLua + `
 if redis.call('HDEL', KEYS[3], ARGV[2]) == 0 then return {'NOTFOUND'} end
 return {'OK', '', appendAudit(ARGV[1])}
 `)
 
-// put runs putOnce and returns the stored record and, when this call
+// put runs putIfAbsent and returns the stored record and, when this call
 // wrote it, the audit entry with its id.
 func (s *Store) put(ctx context.Context, op, hash, field string, record []byte, audit store.AuditEntry) (string, store.AuditEntry, error) {
 	entry, err := encodeAudit(audit)
 	if err != nil {
 		return "", store.AuditEntry{}, err
 	}
-	res, err := putOnce.Run(ctx, s.c, s.auditKeys(hash), entry, field, record).Slice()
+	res, err := putIfAbsent.Run(ctx, s.c, s.auditKeys(hash), entry, field, record).Slice()
 	if err != nil {
 		return "", store.AuditEntry{}, fail(op, err)
 	}
-	word, stored, id, err := onceReply(op, res)
+	word, stored, id, err := auditedReply(op, res)
 	if err != nil || word == "EXISTS" {
 		return stored, store.AuditEntry{}, err
 	}
@@ -54,17 +54,17 @@ func (s *Store) put(ctx context.Context, op, hash, field string, record []byte, 
 	return stored, written, err
 }
 
-// del runs deleteOnce and returns the audit entry written.
+// del runs deleteIfPresent and returns the audit entry written.
 func (s *Store) del(ctx context.Context, op, hash, field string, audit store.AuditEntry) (store.AuditEntry, error) {
 	entry, err := encodeAudit(audit)
 	if err != nil {
 		return store.AuditEntry{}, err
 	}
-	res, err := deleteOnce.Run(ctx, s.c, s.auditKeys(hash), entry, field).Slice()
+	res, err := deleteIfPresent.Run(ctx, s.c, s.auditKeys(hash), entry, field).Slice()
 	if err != nil {
 		return store.AuditEntry{}, fail(op, err)
 	}
-	word, _, id, err := onceReply(op, res)
+	word, _, id, err := auditedReply(op, res)
 	if err != nil {
 		return store.AuditEntry{}, err
 	}
@@ -74,8 +74,8 @@ func (s *Store) del(ctx context.Context, op, hash, field string, audit store.Aud
 	return decodeAudit(id, entry)
 }
 
-// onceReply reads {status[, record[, audit id]]}.
-func onceReply(op string, res []any) (word, record string, id int64, err error) {
+// auditedReply reads {status[, record[, audit id]]}.
+func auditedReply(op string, res []any) (word, record string, id int64, err error) {
 	if len(res) == 0 {
 		return "", "", 0, fail(op, errors.New("empty reply"))
 	}
