@@ -1,5 +1,6 @@
 // Package store defines what the service keeps between requests: identities,
-// login sessions, password-recovery sessions and rate-limit counters.
+// login sessions, password-recovery sessions, rate-limit counters, the
+// back-office reference data and firm traders, and the audit log.
 //
 // Two adapters implement it: store/memory (embedded, single process) and
 // store/redis (standalone, Sentinel or Cluster). store/storetest holds the one
@@ -27,6 +28,10 @@ var (
 	ErrExpired           = errors.New("store: expired")
 	ErrWrongState        = errors.New("store: wrong state")
 	ErrAttemptsExhausted = errors.New("store: attempts exhausted")
+	// ErrInvalid: a record the store cannot hold (unknown kind, empty key,
+	// malformed audit detail). Services validate input first; this guards
+	// the records.
+	ErrInvalid = errors.New("store: invalid record")
 )
 
 // Store is everything the service needs from a backend.
@@ -35,6 +40,8 @@ type Store interface {
 	Sessions
 	Recoveries
 	Counters
+	Reference
+	Audit
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -8,7 +8,8 @@
 // both driven by the store's own clock (WithClock). The janitor finds expired
 // records under the read lock and removes them in small batches, so a sweep
 // of a large store never stops lookups and delays a change by one batch at
-// most.
+// most. Back-office records (reference data, firm traders, the audit log)
+// are durable: never swept.
 package memory
 
 import (
@@ -77,6 +78,9 @@ type Store struct {
 	recoveryByEmail map[string][]string // email key -> live recovery ids, oldest first
 	counters        map[string]*counter
 	maxCounters     int
+	refValues       map[string]map[string]store.ReferenceValue // kind -> value -> record
+	firmTraders     map[firmTraderKey]store.FirmTrader
+	audit           []store.AuditEntry // in ID order; never shrinks
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -107,6 +111,8 @@ func New(opts ...Option) *Store {
 		recoveryByEmail: map[string][]string{},
 		counters:        map[string]*counter{},
 		maxCounters:     cfg.maxCounters,
+		refValues:       map[string]map[string]store.ReferenceValue{},
+		firmTraders:     map[firmTraderKey]store.FirmTrader{},
 		stop:            make(chan struct{}),
 		done:            make(chan struct{}),
 	}

@@ -12,6 +12,17 @@
 //	<p>{t:<tokenHash>}                  -> session id, same TTL
 //	<p>{c:<key>}                        counter, TTL the window
 //
+// The back office shares one hash tag, {bo}, so a change and the audit
+// entry recording it are one script on one slot. Accounts, grants, groups
+// and workflow requests are to join the same slot, so that cross-domain
+// steps (approve a request, apply it, audit both) stay one atomic script.
+// These records are durable: no TTL.
+//
+//	<p>{bo}:audit                       hash: entry id -> entry JSON (without the id)
+//	<p>{bo}:audit-seq                   last audit entry id (INCR)
+//	<p>{bo}:ref:<kind>                  hash: value -> reference value JSON
+//	<p>{bo}:firm-traders                hash: firm id NUL trader id -> mapping JSON
+//
 // Times are stored as unix milliseconds, so values come back in UTC at
 // millisecond precision; empty slices come back nil.
 package redis
@@ -229,6 +240,12 @@ func (k keys) recoveryEmail(ek string) string { return k.recoveryEmailPrefix() +
 func (k keys) session(id string) string       { return k.p + "{s:" + id + "}" }
 func (k keys) token(hash string) string       { return k.p + "{t:" + hash + "}" }
 func (k keys) counter(key string) string      { return k.p + "{c:" + key + "}" }
+
+func (k keys) backOffice() string                 { return k.p + "{bo}:" }
+func (k keys) audit() string                      { return k.backOffice() + "audit" }
+func (k keys) auditSeq() string                   { return k.backOffice() + "audit-seq" }
+func (k keys) referenceValues(kind string) string { return k.backOffice() + "ref:" + kind }
+func (k keys) firmTraders() string                { return k.backOffice() + "firm-traders" }
 
 // ---- errors ----
 

@@ -185,7 +185,12 @@ func TestServerStoppedAndRestarted(t *testing.T) {
 		"SessionWithIdentity": func() error { _, _, err := s.SessionWithIdentity(ctx, "sess", now); return err },
 		"CountAttempt":        func() error { _, err := s.CountAttempt(ctx, "r", 5, now); return err },
 		"Hit":                 func() error { _, _, err := s.Hit(ctx, "k", time.Minute); return err },
-		"Ping":                func() error { return s.Ping(ctx) },
+		"ListAudit":           func() error { _, err := s.ListAudit(ctx, store.AuditFilter{}); return err },
+		"PutReferenceValue": func() error {
+			_, _, err := s.PutReferenceValue(ctx, store.ReferenceValue{Kind: store.RefCompID, Value: "V"}, store.AuditEntry{Actor: "a", Action: "REFERENCE_ADDED"})
+			return err
+		},
+		"Ping": func() error { return s.Ping(ctx) },
 	}
 	for name, call := range calls {
 		start := time.Now()

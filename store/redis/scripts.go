@@ -3,8 +3,10 @@ package redis
 import goredis "github.com/redis/go-redis/v9"
 
 // Lua scripts for every read-modify-write. Each touches keys of one hash
-// slot only ({auth} for identities and recoveries, a single key otherwise),
-// so they run unchanged on Redis Cluster. Keys derived from record content
+// slot only ({auth} for identities and recoveries, {bo} for the back office
+// and its audit log (those scripts are beside their domain, in
+// reference.go and audit.go), a single key otherwise), so they run
+// unchanged on Redis Cluster. Keys derived from record content
 // (email index, identity of a recovery) cannot be declared up front; they are
 // built from a prefix passed in ARGV and share the {auth} tag.
 //

@@ -26,6 +26,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Recoveries", su.recoveries)
 	t.Run("Races", su.races)
 	t.Run("Counters", su.counters)
+	t.Run("Reference", su.reference)
+	t.Run("Audit", su.audit)
 	t.Run("Lifecycle", su.lifecycle)
 }
 
@@ -147,7 +149,7 @@ func sameRecovery(t *testing.T, what string, got, want store.Recovery) {
 	}
 }
 
-var sentinels = []error{store.ErrNotFound, store.ErrConflict, store.ErrExpired, store.ErrWrongState, store.ErrAttemptsExhausted}
+var sentinels = []error{store.ErrNotFound, store.ErrConflict, store.ErrExpired, store.ErrWrongState, store.ErrAttemptsExhausted, store.ErrInvalid}
 
 func must(t *testing.T, err error) {
 	t.Helper()
