@@ -40,6 +40,8 @@ type Options struct {
 	TrustedProxies []*net.IPNet
 	// HealthTimeout bounds the store ping of the health probes. Default 1s.
 	HealthTimeout time.Duration
+	// Metrics, when set, records every request (reqmetrics.go).
+	Metrics RequestMetrics
 }
 
 // Server implements gen.StrictServerInterface.
@@ -81,10 +83,18 @@ func New(o Options) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
+	var rm *requestMetrics
+	if o.Metrics != nil {
+		rm = newRequestMetrics(o.Metrics)
+		e.Use(rm.middleware)
+	}
 	e.Use(s.requestLog, s.recoverPanic, c.middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	if err := registerDocs(e); err != nil {
 		return nil, err
+	}
+	if rm != nil {
+		rm.index(e, c)
 	}
 	return e, nil
 }

@@ -23,6 +23,7 @@ type AsyncOptions struct {
 	Retries     int           // retries after the first attempt; default 3, < 0 disables
 	Backoff     time.Duration // wait before the first retry, doubled per retry; default 1s
 	SendTimeout time.Duration // per attempt; default 30s
+	Events      AsyncEvents   // optional: deliveries and failures, for metrics
 }
 
 func (o AsyncOptions) withDefaults() AsyncOptions {
@@ -43,6 +44,9 @@ func (o AsyncOptions) withDefaults() AsyncOptions {
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 30 * time.Second
+	}
+	if o.Events == nil {
+		o.Events = noAsyncEvents{}
 	}
 	return o
 }
@@ -95,12 +99,14 @@ func (a *Async) Send(_ context.Context, m Message) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {
+		a.opts.Events.Failed(FailShutdown)
 		return ErrClosed
 	}
 	select {
 	case a.queue <- m:
 		return nil
 	default:
+		a.opts.Events.Failed(FailQueueFull)
 		return ErrQueueFull
 	}
 }
@@ -137,6 +143,7 @@ func (a *Async) worker() {
 	for m := range a.queue {
 		if a.ctx.Err() != nil {
 			a.logger.Warn("mail dropped on shutdown", "to", m.To, "subject", m.Subject)
+			a.opts.Events.Failed(FailShutdown)
 			continue
 		}
 		a.deliver(m)
@@ -149,6 +156,7 @@ func (a *Async) deliver(m Message) {
 	for attempt := 1; ; attempt++ {
 		err := a.attempt(m)
 		if err == nil {
+			a.opts.Events.Delivered()
 			if attempt > 1 {
 				a.logger.Info("mail delivered after retry", "to", m.To, "subject", m.Subject, "attempt", attempt)
 			}
@@ -159,6 +167,7 @@ func (a *Async) deliver(m Message) {
 		if attempt >= attempts || isPermanent(err) || a.ctx.Err() != nil {
 			a.logger.Error("mail delivery failed", "to", m.To, "subject", m.Subject,
 				"attempts", attempt, "permanent", isPermanent(err), "err", err)
+			a.opts.Events.Failed(FailDelivery)
 			return
 		}
 		a.logger.Warn("mail delivery failed, will retry", "to", m.To, "subject", m.Subject,
@@ -170,6 +179,7 @@ func (a *Async) deliver(m Message) {
 			t.Stop()
 			a.logger.Error("mail delivery abandoned on shutdown", "to", m.To, "subject", m.Subject,
 				"attempts", attempt, "err", err)
+			a.opts.Events.Failed(FailShutdown)
 			return
 		}
 		backoff *= 2

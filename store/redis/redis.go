@@ -65,6 +65,8 @@ type Options struct {
 	MaxRetries                             int // -1 disables retries
 
 	Prefix string // default DefaultPrefix; must not contain '{' or '}'
+
+	Observer Observer // optional: every command's latency and errors (metrics.go)
 }
 
 // Store implements store.Store on a go-redis client. Create it with New or
@@ -116,6 +118,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	c := goredis.NewUniversalClient(uo)
+	if o.Observer != nil {
+		c.AddHook(NewHook(o.Observer))
+	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
 		// Addresses are host:port only (parsed or checked): no user info.

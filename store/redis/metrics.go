@@ -1,0 +1,105 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"net"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Observer receives one call per command (or pipeline) the store sends to
+// Redis, for metrics. Command must not block: it runs on every round trip.
+type Observer interface {
+	// Command reports a finished command. name is the lower-case command
+	// ("get", "evalsha", ...; "pipeline" for a pipelined batch), script the
+	// store's Lua script an eval/evalsha runs ("hit", "countAttempt", ...;
+	// "" for other commands), failed whether Redis or the connection
+	// returned an error. A nil reply (redis.Nil: key not found) and the
+	// NOSCRIPT reply go-redis answers by sending the script are not
+	// failures.
+	Command(name, script string, elapsed time.Duration, failed bool)
+}
+
+// PipelineCommand is the command name an Observer sees for a pipeline.
+const PipelineCommand = "pipeline"
+
+// NewHook returns a go-redis hook reporting every command to o. Open adds
+// it when Options.Observer is set; add it yourself to a client given to New.
+func NewHook(o Observer) goredis.Hook { return hook{o} }
+
+type hook struct{ o Observer }
+
+func (hook) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return next(ctx, network, addr)
+	}
+}
+
+func (h hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		name := cmd.Name()
+		h.o.Command(name, scriptOf(name, cmd.Args()), time.Since(start), failed(err))
+		return err
+	}
+}
+
+func (h hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		bad := failed(err)
+		for _, c := range cmds {
+			bad = bad || failed(c.Err())
+		}
+		h.o.Command(PipelineCommand, "", time.Since(start), bad)
+		return err
+	}
+}
+
+func failed(err error) bool {
+	return err != nil && !errors.Is(err, goredis.Nil) && !goredis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// scriptNames names the store's scripts by SHA-1 (evalsha) and by source
+// (eval, go-redis's fallback after NOSCRIPT).
+var scriptNames = func() map[string]string {
+	m := map[string]string{}
+	for name, s := range map[string]*goredis.Script{
+		"createIdentity": createIdentity, "identityByEmail": identityByEmail,
+		"setIdentityState": setIdentityState, "rehashPassword": rehashPassword,
+		"startRecovery": startRecovery, "countAttempt": countAttempt, "markVerified": markVerified,
+		"completeRecovery": completeRecovery, "hit": hit, "undo": undo, "delIfEqual": delIfEqual,
+	} {
+		m[s.Hash()] = name
+	}
+	return m
+}()
+
+// scriptOf names the store script an eval or evalsha command runs.
+func scriptOf(name string, args []any) string {
+	switch name {
+	case "evalsha", "evalsha_ro", "eval", "eval_ro":
+	default:
+		return ""
+	}
+	if len(args) < 2 {
+		return "other"
+	}
+	s, _ := args[1].(string)
+	if n, ok := scriptNames[s]; ok {
+		return n
+	}
+	if name == "eval" || name == "eval_ro" { // rare: only after NOSCRIPT
+		sum := sha1.Sum([]byte(s))
+		if n, ok := scriptNames[hex.EncodeToString(sum[:])]; ok {
+			return n
+		}
+	}
+	return "other"
+}
