@@ -15,17 +15,27 @@ import (
 // Redis, for metrics. Command must not block: it runs on every round trip.
 type Observer interface {
 	// Command reports a finished command. name is the lower-case command
-	// ("get", "evalsha", ...; "pipeline" for a pipelined batch), script the
+	// ("get", "evalsha", ...; PipelineCommand for a pipelined batch,
+	// SetupCommand for go-redis's connection handshake), script the
 	// store's Lua script an eval/evalsha runs ("hit", "countAttempt", ...;
 	// "" for other commands), failed whether Redis or the connection
 	// returned an error. A nil reply (redis.Nil: key not found) and the
 	// NOSCRIPT reply go-redis answers by sending the script are not
-	// failures.
+	// failures, and neither are errors of handshake commands (HELLO,
+	// CLIENT SETINFO on a Redis that lacks it...), which go-redis handles
+	// itself: a handshake that really fails fails the command that needed
+	// the connection.
 	Command(name, script string, elapsed time.Duration, failed bool)
 }
 
-// PipelineCommand is the command name an Observer sees for a pipeline.
-const PipelineCommand = "pipeline"
+// Command names an Observer sees for batches.
+const (
+	PipelineCommand = "pipeline"   // a pipeline of the store
+	SetupCommand    = "connection" // the handshake of a new connection
+)
+
+// setupCommands are what go-redis sends to set a new connection up.
+var setupCommands = map[string]bool{"hello": true, "auth": true, "client": true, "select": true, "readonly": true}
 
 // NewHook returns a go-redis hook reporting every command to o. Open adds
 // it when Options.Observer is set; add it yourself to a client given to New.
@@ -44,7 +54,7 @@ func (h hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 		start := time.Now()
 		err := next(ctx, cmd)
 		name := cmd.Name()
-		h.o.Command(name, scriptOf(name, cmd.Args()), time.Since(start), failed(err))
+		h.o.Command(name, scriptOf(name, cmd.Args()), time.Since(start), failed(err) && !setupCommands[name])
 		return err
 	}
 }
@@ -53,11 +63,18 @@ func (h hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Proc
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmds)
-		bad := failed(err)
+		elapsed := time.Since(start)
+		setup, bad := len(cmds) > 0, false
 		for _, c := range cmds {
-			bad = bad || failed(c.Err())
+			isSetup := setupCommands[c.Name()]
+			setup = setup && isSetup
+			bad = bad || (failed(c.Err()) && !isSetup)
 		}
-		h.o.Command(PipelineCommand, "", time.Since(start), bad)
+		name := PipelineCommand
+		if setup {
+			name = SetupCommand
+		}
+		h.o.Command(name, "", elapsed, bad)
 		return err
 	}
 }
