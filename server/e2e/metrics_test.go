@@ -186,7 +186,88 @@ func TestMetricsCountTheTraffic(t *testing.T) {
 			for _, m := range after[errs].Metric {
 				t.Logf("%v %v", m.Label, m.Counter.GetValue())
 			}
+
+		// Redis gone: the login fails as an error and the failed commands count.
+		e.redis.Stop()
+		expect(t, e.post(nil, "/api/auth/login", map[string]string{"identifier": traderEmail, "password": traderPass}), 502, "upstream_unavailable")
+		down := scrapeMetrics(t, mbase)
+		if d := down.value("omsd_auth_logins_total", "outcome", "error") - after.value("omsd_auth_logins_total", "outcome", "error"); d != 1 {
+			t.Errorf("logins{outcome=error} moved by %v with Redis down, want 1", d)
+		}
+		if d := down.value(errs, "command", "evalsha", "script", "hit") - after.value(errs, "command", "evalsha", "script", "hit"); d < 1 {
+			t.Errorf("%s{evalsha,hit} moved by %v with Redis down, want at least 1", errs, d)
+		}
 			t.Errorf("%s moved by %v on a healthy Redis", errs, d)
 		}
 	})
+}
+
+// Verifications and resets count by outcome; static routes and requests
+// no operation matches have their own operation label.
+func TestMetricsCountRecoveryStepsAndOtherRoutes(t *testing.T) {
+	ln, mbase := metricsListener(t)
+	e := start(t, "memory", func(c *cli.Config) {
+		c.MetricsListener = ln
+		c.VerifyIPLimit.Count = 3
+	})
+	before := scrapeMetrics(t, mbase)
+	seen := map[string]bool{}
+	expect(t, e.post(nil, "/api/auth/recovery/start", map[string]string{"email": makerEmail}), 200, "")
+	code := e.recoveryCode(makerEmail, seen)
+	wrong := "999999"
+	if code == wrong {
+		wrong = "999998"
+	}
+	expect(t, e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": wrong}), 401, "invalid_code")
+	expect(t, e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": code}), 200, "")
+	expect(t, e.post(nil, "/api/auth/recovery/reset-password", map[string]string{"password": "short"}), 400, "weak_password")
+	expect(t, e.post(nil, "/api/auth/recovery/reset-password", map[string]string{"password": "a-fresh-maker-password-42"}), 200, "")
+	// The jar dropped the consumed cookie: send an unknown one by hand.
+	unknown := []string{"Cookie", recoveryCookieName + "=not-a-recovery-session"}
+	expect(t, e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": code}, unknown...), 401, "recovery_session_missing")
+	expect(t, e.post(nil, "/api/auth/recovery/verify", map[string]string{"code": code}, unknown...), 429, "too_many_requests")
+	if r := e.do(nil, "GET", "/openapi.json", nil); r.status != 200 {
+		t.Fatalf("/openapi.json: %d", r.status)
+	}
+	expect(t, e.do(nil, "DELETE", "/api/auth/login", nil), 405, "method_not_allowed")
+	after := scrapeMetrics(t, mbase)
+
+	moved := func(name string, want float64, labels ...string) {
+		t.Helper()
+		if d := after.value(name, labels...) - before.value(name, labels...); d != want {
+			t.Errorf("%s%v moved by %v, want %v", name, labels, d, want)
+		}
+	}
+	const verifications, resets = "omsd_auth_recovery_verifications_total", "omsd_auth_recovery_resets_total"
+	moved("omsd_auth_recovery_starts_total", 1, "outcome", "success")
+	moved(verifications, 1, "outcome", "invalid_code")
+	moved(verifications, 1, "outcome", "success")
+	moved(verifications, 1, "outcome", "recovery_session_missing")
+	moved(verifications, 1, "outcome", "throttled")
+	moved(resets, 1, "outcome", "weak_password")
+	moved(resets, 1, "outcome", "success")
+	moved("omsd_auth_throttled_total", 1, "kind", "recovery_verify")
+	moved("omsd_auth_throttled_total", 0, "kind", "recovery_reset")
+	const reqs = "omsd_http_requests_total"
+	moved(reqs, 1, "operation", "PostApiAuthRecoveryVerify", "status", "429")
+	moved(reqs, 1, "operation", "PostApiAuthRecoveryResetPassword", "status", "400")
+	moved(reqs, 1, "operation", "<static>", "status", "200")
+	moved(reqs, 1, "operation", "<unmatched>", "status", "405")
+	if d := after.total(reqs) - before.total(reqs); d != 9 {
+		t.Errorf("%s moved by %v in all, want 9", reqs, d)
+	}
+}
+
+// An empty metrics address turns metrics off: no handler, no listener, and
+// the API serves as before.
+func TestMetricsCanBeDisabled(t *testing.T) {
+	e := start(t, "memory", func(c *cli.Config) { c.MetricsAddr = "" })
+	if e.app.MetricsHandler != nil {
+		t.Fatal("metrics handler built with an empty metrics address")
+	}
+	e.login(nil, traderEmail, traderPass)
+	expect(t, e.do(nil, "GET", "/metrics", nil), 404, "not_found")
+	if strings.Contains(e.logs.String(), "serving metrics") {
+		t.Fatal("metrics served with an empty metrics address")
+	}
 }
