@@ -52,6 +52,7 @@ type Server struct {
 	jwks     gen.JsonWebKeySet
 	opts     Options
 	contract *contract
+	metrics  *requestMetrics // nil without Options.Metrics
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -83,18 +84,13 @@ func New(o Options) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(o.TrustedProxies)
-	var rm *requestMetrics
-	if o.Metrics != nil {
-		rm = newRequestMetrics(o.Metrics)
-		e.Use(rm.middleware)
-	}
 	e.Use(s.requestLog, s.recoverPanic, c.middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	if err := registerDocs(e); err != nil {
 		return nil, err
 	}
-	if rm != nil {
-		rm.index(e, c)
+	if o.Metrics != nil {
+		s.metrics = newRequestMetrics(o.Metrics, e, c)
 	}
 	return e, nil
 }
