@@ -78,7 +78,7 @@ func TestServeExposesMetricsOnItsOwnAddress(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill() })
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			if res, err := http.Get("http://" + addr + "/api/v1/util/health"); err == nil {
-				res.Body.Close()
+				_ = res.Body.Close()
 				if res.StatusCode == 200 {
 					break
 				}

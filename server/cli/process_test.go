@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 	// The children these tests start inherit the environment: none of them
 	// may take the fixed default metrics port (tests run in parallel).
 	if _, ok := os.LookupEnv("OMS_METRICS_ADDR"); !ok {
-		os.Setenv("OMS_METRICS_ADDR", "127.0.0.1:0")
+		_ = os.Setenv("OMS_METRICS_ADDR", "127.0.0.1:0")
 	}
 	os.Exit(m.Run())
 }

@@ -95,7 +95,7 @@ func TestEventsAndHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_ = res.Body.Close()
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Fatalf("GET /metrics: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
@@ -130,7 +130,7 @@ func TestEventsAndHandler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode != c.status {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, res.StatusCode, c.status)
 		}

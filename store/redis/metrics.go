@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
-	"net"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -43,11 +42,7 @@ func NewHook(o Observer) goredis.Hook { return hook{o} }
 
 type hook struct{ o Observer }
 
-func (hook) DialHook(next goredis.DialHook) goredis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return next(ctx, network, addr)
-	}
-}
+func (hook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
 func (h hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
