@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/cli"
 )
 
@@ -86,6 +87,21 @@ func (s scrape) total(name string) float64 {
 	return n
 }
 
+// opID is the operation id the contract gives METHOD path: the label the
+// request metrics use.
+func opID(t *testing.T, method, path string) string {
+	t.Helper()
+	spec, err := server.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := spec.Paths.Find(path)
+	if item == nil || item.GetOperation(method) == nil {
+		t.Fatalf("no operation %s %s in the contract", method, path)
+	}
+	return item.GetOperation(method).OperationID
+}
+
 func metricsListener(t *testing.T) (net.Listener, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -132,16 +148,16 @@ func TestMetricsCountTheTraffic(t *testing.T) {
 			}
 		}
 		const reqs, dur = "omsd_http_requests_total", "omsd_http_request_duration_seconds"
-		moved(reqs, 1, "operation", "PostApiAuthLogin", "status", "200")
-		moved(reqs, 2, "operation", "PostApiAuthLogin", "status", "401")
-		moved(reqs, 1, "operation", "PostApiAuthLogin", "status", "429")
-		moved(reqs, 1, "operation", "PostApiAuthRecoveryStart", "status", "200")
-		moved(reqs, 1, "operation", "GetApiV1OmsRiskRules", "status", "501")
+		moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/login"), "status", "200")
+		moved(reqs, 2, "operation", opID(t, "POST", "/api/auth/login"), "status", "401")
+		moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/login"), "status", "429")
+		moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/recovery/start"), "status", "200")
+		moved(reqs, 1, "operation", opID(t, "GET", "/api/v1/oms/risk/rules"), "status", "501")
 		moved(reqs, 1, "operation", "<unmatched>", "status", "404")
 		if d := after.total(reqs) - before.total(reqs); d != 7 {
 			t.Errorf("%s moved by %v in all, want the 7 API requests (scrapes are not counted)", reqs, d)
 		}
-		moved(dur, 4, "operation", "PostApiAuthLogin")
+		moved(dur, 4, "operation", opID(t, "POST", "/api/auth/login"))
 		moved(dur, 1, "operation", "<unmatched>")
 		if d := after.total(dur) - before.total(dur); d != 7 {
 			t.Errorf("%s observed %v requests, want 7", dur, d)
@@ -249,8 +265,8 @@ func TestMetricsCountRecoveryStepsAndOtherRoutes(t *testing.T) {
 	moved("omsd_auth_throttled_total", 1, "kind", "recovery_verify")
 	moved("omsd_auth_throttled_total", 0, "kind", "recovery_reset")
 	const reqs = "omsd_http_requests_total"
-	moved(reqs, 1, "operation", "PostApiAuthRecoveryVerify", "status", "429")
-	moved(reqs, 1, "operation", "PostApiAuthRecoveryResetPassword", "status", "400")
+	moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/recovery/verify"), "status", "429")
+	moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/recovery/reset-password"), "status", "400")
 	moved(reqs, 1, "operation", "<static>", "status", "200")
 	moved(reqs, 1, "operation", "<unmatched>", "status", "405")
 	if d := after.total(reqs) - before.total(reqs); d != 9 {
