@@ -61,6 +61,9 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err) // write the envelope now so the status below is the real one
 		}
+		if s.metrics != nil {
+			s.metrics.observe(c, time.Since(start))
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),

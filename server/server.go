@@ -52,6 +52,8 @@ type Options struct {
 	TrustedProxies []*net.IPNet
 	// HealthTimeout bounds the store ping of the health probes. Default 1s.
 	HealthTimeout time.Duration
+	// Metrics, when set, records every request (reqmetrics.go).
+	Metrics RequestMetrics
 }
 
 // Server implements gen.StrictServerInterface.
@@ -61,6 +63,7 @@ type Server struct {
 	jwks     gen.JSONWebKeySet
 	opts     Options
 	contract *contract
+	metrics  *requestMetrics // nil without Options.Metrics
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -96,6 +99,9 @@ func New(o Options) (*echo.Echo, error) {
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	if err := registerDocs(e); err != nil {
 		return nil, err
+	}
+	if o.Metrics != nil {
+		s.metrics = newRequestMetrics(o.Metrics, e, c)
 	}
 	return e, nil
 }

@@ -108,6 +108,7 @@ type Service struct {
 	secret []byte
 	log    *slog.Logger
 	now    func() time.Time
+	events Events
 
 	recoveryMail     chan recoveryMailJob
 	recoveryMailDone chan struct{}
@@ -123,6 +124,7 @@ type Deps struct {
 	Secret []byte      // HMAC key for recovery codes and email keys; >= 32 bytes
 	Logger *slog.Logger
 	Clock  func() time.Time
+	Events Events // optional: metrics of logins, throttling and recovery
 }
 
 // New builds a Service.
@@ -185,8 +187,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
+	if d.Events == nil {
+		d.Events = noEvents{}
+	}
 	s := &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, tokens: d.Tokens, mailer: d.Mailer,
-		secret: d.Secret, log: d.Logger, now: d.Clock}
+		secret: d.Secret, log: d.Logger, now: d.Clock, events: d.Events}
 	s.startRecoveryMail()
 	return s, nil
 }

@@ -21,13 +21,13 @@ type RecoveryCookie struct {
 	TTL       time.Duration // remaining lifetime, for the cookie's Max-Age
 }
 
-// StartRecovery opens a recovery session for email and has it mailed a code.
+// startRecovery opens a recovery session for email and has it mailed a code.
 // Known and unknown addresses take exactly the same synchronous path: a
 // session is stored for both and a mail job is queued for both; the mail
 // worker drops the jobs of unknown or disabled addresses (and of addresses
 // whose wrong-code budget is spent), so neither the answer nor its timing
 // tells them apart.
-func (s *Service) StartRecovery(ctx context.Context, email string, c Client) (RecoveryCookie, error) {
+func (s *Service) startRecovery(ctx context.Context, email string, c Client) (RecoveryCookie, error) {
 	email = NormalizeEmail(email)
 	key := s.emailKey(email)
 	if err := s.throttle(ctx,
@@ -63,11 +63,11 @@ func (s *Service) StartRecovery(ctx context.Context, email string, c Client) (Re
 	return cookie, nil
 }
 
-// VerifyRecovery checks a code against the recovery session named by cookie.
+// verifyRecovery checks a code against the recovery session named by cookie.
 // The attempt is counted before the comparison, per session and per address
 // across all its sessions, so concurrent guesses cannot exceed either limit;
 // on success the session moves to a new cookie value.
-func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Client) (RecoveryCookie, error) {
+func (s *Service) verifyRecovery(ctx context.Context, cookie, code string, c Client) (RecoveryCookie, error) {
 	if cookie == "" {
 		return RecoveryCookie{}, errRecoveryMissing
 	}
@@ -106,10 +106,10 @@ func (s *Service) VerifyRecovery(ctx context.Context, cookie, code string, c Cli
 	return next, nil
 }
 
-// ResetPassword sets a new password through a verified recovery session. In
+// resetPassword sets a new password through a verified recovery session. In
 // one atomic store step the recovery is consumed, the hash replaced and every
 // existing session of the identity revoked; then a new session is opened.
-func (s *Service) ResetPassword(ctx context.Context, cookie, newPassword string, c Client) (SignedIn, error) {
+func (s *Service) resetPassword(ctx context.Context, cookie, newPassword string, c Client) (SignedIn, error) {
 	if cookie == "" {
 		return SignedIn{}, errRecoveryMissing
 	}

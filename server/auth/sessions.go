@@ -44,7 +44,7 @@ func (p Principal) HasAnyRole(roles []string) bool {
 	return false
 }
 
-// Login checks an email and password and opens a session.
+// login checks an email and password and opens a session.
 //
 // Throttling follows OWASP's lockout guidance. A client with a valid device
 // cookie for the account is limited on that device alone. Anyone else is
@@ -53,7 +53,7 @@ func (p Principal) HasAnyRole(roles []string) bool {
 // refuse them), and not for a network that signed in to the account before.
 // So strangers can slow an account but never lock its owner out, and a
 // correct password is never refused only because others failed.
-func (s *Service) Login(ctx context.Context, identifier, pw string, c Client) (SignedIn, error) {
+func (s *Service) login(ctx context.Context, identifier, pw string, c Client) (SignedIn, error) {
 	email := NormalizeEmail(identifier)
 	ek := s.emailKey(email)
 	netw := s.network(c.IP)

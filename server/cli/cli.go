@@ -134,7 +134,7 @@ func runIdentity(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return errors.New("identity commands need OMS_REDIS_URL: the embedded store lives only inside a running server (use OMS_IDENTITIES_FILE for it)")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	st, err := openStore(ctx, c, log)
+	st, err := openStore(ctx, c, log, nil)
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,12 @@ type Config struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 
+	// MetricsAddr is where GET /metrics listens; empty disables metrics.
+	MetricsAddr string
+	// MetricsListener, when set, serves /metrics instead of listening on
+	// MetricsAddr (tests: a listener on 127.0.0.1:0). No setting.
+	MetricsListener net.Listener
+
 	// Clock replaces time.Now in the auth domain; tests only (no setting).
 	Clock func() time.Time
 }
@@ -157,6 +163,7 @@ func limit(dst func(*Config) *auth.Limit) func(*Config, string) error {
 
 var settings = []setting{
 	{"addr", "127.0.0.1:8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
+	{"metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus); empty disables metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"dev", "false", "development mode: embedded store, ephemeral key and secret, demo identities, cookies without Secure; loopback addresses only", boolean(func(c *Config) *bool { return &c.Dev })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {

@@ -19,6 +19,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("OMSD_TEST_AS_MAIN") == "1" {
 		os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	// The children these tests start inherit the environment: none of them
+	// may take the fixed default metrics port (tests run in parallel).
+	if _, ok := os.LookupEnv("OMS_METRICS_ADDR"); !ok {
+		_ = os.Setenv("OMS_METRICS_ADDR", "127.0.0.1:0")
+	}
 	os.Exit(m.Run())
 }
 

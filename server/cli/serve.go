@@ -17,6 +17,7 @@ import (
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/mail"
+	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store"
@@ -34,6 +35,10 @@ type App struct {
 	Tokens     *token.Issuer // JWT issuer; CacheStats reports its verified-token cache
 	Outbox     string        // directory of the mail outbox; empty when SMTP is used
 	closers    []func(context.Context)
+
+	// MetricsHandler serves GET /metrics; nil when metrics are disabled
+	// (empty OMS_METRICS_ADDR). Serve runs it on its own listener.
+	MetricsHandler http.Handler
 }
 
 // Close releases the app's resources (mail queue first, then the store).
@@ -117,6 +122,11 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	app := &App{}
 	fail := func(err error) (*App, error) { app.Close(context.Background()); return nil, err }
+	var m *metrics.Metrics
+	if c.MetricsAddr != "" || c.MetricsListener != nil {
+		m = metrics.New()
+		app.MetricsHandler = m.Handler()
+	}
 
 	secret, err := loadSecret(c, log)
 	if err != nil {
@@ -126,7 +136,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	st, err := openStore(ctx, c, log)
+	st, err := openStore(ctx, c, log, m)
 	if err != nil {
 		return fail(err)
 	}
@@ -149,11 +159,18 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		sender = box
 		log.Warn("SMTP is not configured: mail is written as .eml files", "dir", box.Dir())
 	}
-	async := mail.NewAsync(sender, log, mail.AsyncOptions{})
+	asyncOpts := mail.AsyncOptions{}
+	if m != nil {
+		asyncOpts.Events = m
+	}
+	async := mail.NewAsync(sender, log, asyncOpts)
+	if m != nil {
+		m.WatchMailQueue(async)
+	}
 	app.closers = append(app.closers, func(ctx context.Context) { _ = async.Close(ctx) })
 
 	hasher := password.NewHasher(password.DefaultParams, c.HashConcurrency)
-	svc, err := auth.New(authConfig(c), auth.Deps{
+	deps := auth.Deps{
 		Store:  st,
 		Hasher: hasher,
 		Tokens: tokens,
@@ -161,7 +178,11 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		Secret: secret,
 		Logger: log,
 		Clock:  c.Clock,
-	})
+	}
+	if m != nil {
+		deps.Events = m
+	}
+	svc, err := auth.New(authConfig(c), deps)
 	if err != nil {
 		return fail(err)
 	}
@@ -198,10 +219,14 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		log.Warn("dev mode: demo identities present (passwords in the README)", "created", res.Created, "emails", strings.Join(emails, ","))
 	}
 
-	h, err := server.New(server.Options{
+	opts := server.Options{
 		Logger: log, Services: server.Services{Auth: svc, Tokens: tokens, Health: st},
 		MaxBodyBytes: c.MaxBodyBytes, CookieSecure: c.CookieSecure, TrustedProxies: c.TrustedProxies,
-	})
+	}
+	if m != nil {
+		opts.Metrics = m
+	}
+	h, err := server.New(opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -281,7 +306,9 @@ func loadTokens(c Config, log *slog.Logger) (*token.Issuer, error) {
 	return token.NewIssuer(token.Config{Issuer: c.JWTIssuer, Audience: c.JWTAudience, TTL: c.JWTTTL, Skew: c.JWTSkew}, signing, prev...)
 }
 
-func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, error) {
+// openStore opens the configured store; m, when set, observes every Redis
+// command. The embedded store is not instrumented: it makes no round trips.
+func openStore(ctx context.Context, c Config, log *slog.Logger, m *metrics.Metrics) (store.Store, error) {
 	if c.RedisURL == "" {
 		log.Warn("embedded memory store: every identity created at run time, session and recovery is lost on restart; set OMS_REDIS_URL in production")
 		return memory.New(), nil
@@ -291,6 +318,9 @@ func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, er
 	opts := redis.Options{URL: c.RedisURL, MasterName: c.RedisMasterName, Prefix: c.RedisPrefix,
 		DialTimeout: c.RedisTimeout, ReadTimeout: c.RedisTimeout, WriteTimeout: c.RedisTimeout,
 		CommandTimeout: c.StoreTimeout}
+	if m != nil {
+		opts.Observer = m
+	}
 	st, err := redis.Open(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("OMS_REDIS_URL: %w", err)
@@ -309,8 +339,37 @@ func redisMode(c Config) string {
 	return redis.Mode(uo)
 }
 
-// Serve runs the app on ln until ctx ends, then shuts down gracefully.
+// Serve runs the app on ln (and /metrics on c.MetricsListener or
+// c.MetricsAddr, when the app has metrics) until ctx ends, then shuts down
+// gracefully.
 func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.Logger) error {
+	var msrv *http.Server
+	if app.MetricsHandler != nil {
+		mln := c.MetricsListener
+		if mln == nil {
+			var err error
+			if mln, err = net.Listen("tcp", c.MetricsAddr); err != nil {
+				_ = ln.Close()
+				app.Close(context.Background())
+				return fmt.Errorf("OMS_METRICS_ADDR: %w", err)
+			}
+		}
+		msrv = &http.Server{
+			Handler:           app.MetricsHandler,
+			ReadHeaderTimeout: c.ReadHeaderTimeout,
+			ReadTimeout:       c.ReadTimeout,
+			WriteTimeout:      c.WriteTimeout,
+			IdleTimeout:       c.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "err", err)
+			}
+		}()
+		log.Info("serving metrics", "addr", mln.Addr().String(), "path", "/metrics")
+	}
 	srv := &http.Server{
 		Handler:           app.Handler,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -325,6 +384,9 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 	log.Info("serving", "addr", ln.Addr().String(), "dev", c.Dev)
 	select {
 	case err := <-errc:
+		if msrv != nil {
+			_ = msrv.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -332,6 +394,9 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if msrv != nil {
+		_ = msrv.Shutdown(sctx) // after the API: its last requests are counted
+	}
 	app.Close(sctx)
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -100,6 +100,7 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	cfg.StoreTimeout = 500 * time.Millisecond
 	cfg.RedisTimeout = 300 * time.Millisecond
 	cfg.ShutdownTimeout = 2 * time.Second
+	cfg.MetricsAddr = "127.0.0.1:0" // never the fixed default port: tests run in parallel
 	e := &env{t: t, clock: &clock{t: time.Now()}, logs: &lockedBuffer{}, rec: recorder(t)}
 	cfg.Clock = e.clock.Now
 

@@ -23,6 +23,7 @@ type AsyncOptions struct {
 	Retries     int           // retries after the first attempt; default 3, < 0 disables
 	Backoff     time.Duration // wait before the first retry, doubled per retry; default 1s
 	SendTimeout time.Duration // per attempt; default 30s
+	Events      AsyncEvents   // optional: deliveries and failures, for metrics
 }
 
 func (o AsyncOptions) withDefaults() AsyncOptions {
@@ -54,6 +55,7 @@ type Async struct {
 	next   Sender
 	logger *slog.Logger
 	opts   AsyncOptions
+	events AsyncEvents
 
 	mu     sync.RWMutex // guards closed and sending on queue
 	closed bool
@@ -77,9 +79,13 @@ func NewAsync(s Sender, logger *slog.Logger, opts AsyncOptions) *Async {
 		next:   s,
 		logger: logger,
 		opts:   opts,
+		events: opts.Events,
 		queue:  make(chan Message, opts.QueueSize),
 		ctx:    ctx,
 		cancel: cancel,
+	}
+	if a.events == nil {
+		a.events = noAsyncEvents{}
 	}
 	a.wg.Add(opts.Workers)
 	for range opts.Workers {
@@ -95,12 +101,14 @@ func (a *Async) Send(_ context.Context, m Message) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.closed {
+		a.events.Failed(FailShutdown)
 		return ErrClosed
 	}
 	select {
 	case a.queue <- m:
 		return nil
 	default:
+		a.events.Failed(FailQueueFull)
 		return ErrQueueFull
 	}
 }
@@ -137,6 +145,7 @@ func (a *Async) worker() {
 	for m := range a.queue {
 		if a.ctx.Err() != nil {
 			a.logger.Warn("mail dropped on shutdown", "to", m.To, "subject", m.Subject)
+			a.events.Failed(FailShutdown)
 			continue
 		}
 		a.deliver(m)
@@ -149,6 +158,7 @@ func (a *Async) deliver(m Message) {
 	for attempt := 1; ; attempt++ {
 		err := a.attempt(m)
 		if err == nil {
+			a.events.Delivered()
 			if attempt > 1 {
 				a.logger.Info("mail delivered after retry", "to", m.To, "subject", m.Subject, "attempt", attempt)
 			}
@@ -159,6 +169,11 @@ func (a *Async) deliver(m Message) {
 		if attempt >= attempts || isPermanent(err) || a.ctx.Err() != nil {
 			a.logger.Error("mail delivery failed", "to", m.To, "subject", m.Subject,
 				"attempts", attempt, "permanent", isPermanent(err), "err", err)
+			if a.ctx.Err() != nil {
+				a.events.Failed(FailShutdown) // cut short by Close
+			} else {
+				a.events.Failed(FailDelivery)
+			}
 			return
 		}
 		a.logger.Warn("mail delivery failed, will retry", "to", m.To, "subject", m.Subject,
@@ -170,6 +185,7 @@ func (a *Async) deliver(m Message) {
 			t.Stop()
 			a.logger.Error("mail delivery abandoned on shutdown", "to", m.To, "subject", m.Subject,
 				"attempts", attempt, "err", err)
+			a.events.Failed(FailShutdown)
 			return
 		}
 		backoff *= 2

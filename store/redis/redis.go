@@ -79,6 +79,8 @@ type Options struct {
 	// CommandTimeout bounds every command or pipeline, retries included
 	// (zero: only the socket timeouts and the caller's context bound it).
 	CommandTimeout time.Duration
+
+	Observer Observer // optional: every command's latency and errors (metrics.go)
 }
 
 // Store implements store.Store on a go-redis client. Create it with New or
@@ -137,6 +139,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	c := goredis.NewUniversalClient(uo)
 	if o.CommandTimeout > 0 {
 		c.AddHook(deadlineHook{o.CommandTimeout})
+	}
+	if o.Observer != nil {
+		c.AddHook(NewHook(o.Observer))
 	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
