@@ -1364,6 +1364,33 @@ type GetAPIAuthSessionParams struct {
 	XSessionToken SessionToken `json:"X-Session-Token"`
 }
 
+// GetAPIV1UtilAuditParams defines parameters for GetAPIV1UtilAudit.
+type GetAPIV1UtilAuditParams struct {
+	// Actor Only entries by this user (normalised email, exact match).
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Action Only entries with this action, e.g. REFERENCE_ADDED, REFERENCE_REMOVED, FIRM_TRADER_ADDED, FIRM_TRADER_REMOVED.
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// EntityType Only entries about this kind of entity, e.g. REFERENCE or FIRM_TRADER.
+	EntityType *string `form:"entity_type,omitempty" json:"entity_type,omitempty"`
+
+	// EntityID Only entries about this entity (`kind:value` for REFERENCE, `firm:trader` for FIRM_TRADER).
+	EntityID *string `form:"entity_id,omitempty" json:"entity_id,omitempty"`
+
+	// From Only entries created at or after this instant (RFC 3339).
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Only entries created before this instant (RFC 3339); must be after `from`.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+
+	// Limit Page size. Default 100, maximum 1000; a larger value is refused with 400.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Entries to skip (newest first) before the page starts. Default 0.
+	Offset *int64 `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
 // GetAPIV1UtilFirmsTradersParams defines parameters for GetAPIV1UtilFirmsTraders.
 type GetAPIV1UtilFirmsTradersParams struct {
 	// FirmID Firm id.
@@ -2481,7 +2508,7 @@ type ServerInterface interface {
 	PostAPIV1UtilAdminPermissions(ctx echo.Context) error
 	// GetAPIV1UtilAudit Audit trail
 	// (GET /api/v1/util/audit)
-	GetAPIV1UtilAudit(ctx echo.Context) error
+	GetAPIV1UtilAudit(ctx echo.Context, params GetAPIV1UtilAuditParams) error
 	// DeleteAPIV1UtilFirmsTraders Unmap firm trader
 	// (DELETE /api/v1/util/firms/traders)
 	DeleteAPIV1UtilFirmsTraders(ctx echo.Context) error
@@ -2860,8 +2887,66 @@ func (w *ServerInterfaceWrapper) PostAPIV1UtilAdminPermissions(ctx echo.Context)
 func (w *ServerInterfaceWrapper) GetAPIV1UtilAudit(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAPIV1UtilAuditParams
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", ctx.QueryParams(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "entity_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "entity_type", ctx.QueryParams(), &params.EntityType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter entity_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "entity_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "entity_id", ctx.QueryParams(), &params.EntityID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter entity_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetAPIV1UtilAudit(ctx)
+	err = w.Handler.GetAPIV1UtilAudit(ctx, params)
 	return err
 }
 
@@ -6123,6 +6208,7 @@ func (response PostAPIV1UtilAdminPermissions502JSONResponse) VisitPostAPIV1UtilA
 }
 
 type GetAPIV1UtilAuditRequestObject struct {
+	Params GetAPIV1UtilAuditParams
 }
 
 type GetAPIV1UtilAuditResponseObject interface {
@@ -6277,12 +6363,18 @@ func (response DeleteAPIV1UtilFirmsTraders403JSONResponse) VisitDeleteAPIV1UtilF
 	return err
 }
 
-type DeleteAPIV1UtilFirmsTraders404Response struct {
-}
+type DeleteAPIV1UtilFirmsTraders404JSONResponse Error
 
-func (response DeleteAPIV1UtilFirmsTraders404Response) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilFirmsTraders404JSONResponse) VisitDeleteAPIV1UtilFirmsTradersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
-	return nil
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type DeleteAPIV1UtilFirmsTraders413JSONResponse Error
@@ -7750,12 +7842,18 @@ func (response DeleteAPIV1UtilReference403JSONResponse) VisitDeleteAPIV1UtilRefe
 	return err
 }
 
-type DeleteAPIV1UtilReference404Response struct {
-}
+type DeleteAPIV1UtilReference404JSONResponse Error
 
-func (response DeleteAPIV1UtilReference404Response) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+func (response DeleteAPIV1UtilReference404JSONResponse) VisitDeleteAPIV1UtilReferenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
-	return nil
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type DeleteAPIV1UtilReference413JSONResponse Error
@@ -9786,8 +9884,10 @@ func (sh *strictHandler) PostAPIV1UtilAdminPermissions(ctx echo.Context) error {
 }
 
 // GetAPIV1UtilAudit operation middleware
-func (sh *strictHandler) GetAPIV1UtilAudit(ctx echo.Context) error {
+func (sh *strictHandler) GetAPIV1UtilAudit(ctx echo.Context, params GetAPIV1UtilAuditParams) error {
 	var request GetAPIV1UtilAuditRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetAPIV1UtilAudit(ctx.Request().Context(), request.(GetAPIV1UtilAuditRequestObject))
@@ -10642,137 +10742,143 @@ func (sh *strictHandler) GetAPIV1UtilSearch(ctx echo.Context, params GetAPIV1Uti
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9s21+BfwXB3ZtsZxU7ap+/Mk35ybCdVE18eyUned7oeBiaPJFQkwACgFLXj/74DgJRICSBBWXLs",
-	"rr60sUAAB8C54eBc/g4ilmaMApUieP13kGGOU5DA9V8nUcRyKk9ZDOrPGETESSYJo8HrshFFLIajoBcQ",
-	"9WOG5SToBRSnELwOsPkkVJ8EvYDD15xwiIPXkufQC0Q0gRSrkeUiU98LyQkdB/f3vXL0/pl7YhK3TEvi",
-	"jpO+5Sy9FJszfiY0ZnMkJOayhyBj0QRRTJmAiNFYLMH4mgNfrOAYcZaGVATVSUeMp1gGrwNC5X/9K+iV",
-	"UBAqYQxcg/GBpERuQnGNx4AE+Qtc8yW6X3W2lFCS5mnw+pV1ogsQAo/hRresT1c0ItUPjUgigbsmTs2n",
-	"oZ6ieYuvRiMBlsUNIGI8FkgyJKYkc83ETHfrGl9a1ziArzkIKyIVTW5E4kXfrng0BCEIozdsCnRz2qIV",
-	"SdWMOMicU4jR3QIJMqYvCF1CMwEcA1/B898vir4vzNBNUKWEfgA6lpPq4VdgvCEpvCWQxJsAqiYhcZoh",
-	"OQE0N8iPsywhoA7IdTaSpBCO9JBVQGIY4TxRKK9YTQISQvVl0AuAqmP7Y+P3iAMu/7q1ws4aqBRo3IFG",
-	"JetOofdq30XGqADDJjNyzjnj6t8RoxKoRnC9YxFW0B3/KZjGhNU0/5vDKHgd/K/jFQM+Nq3ieABC6hEH",
-	"xTRm0vpyr3gMHAGVfIFAT6/YZi4nb3Kx2BkoakCzOAsINxNAAvgMOCICCSxzjiXEKJpANCV0jDIsxFzR",
-	"9a8Kz/kC4ZEErtFqTGZAEc3TO+CIjVBxTkGvwHq9swPV6cWJ6mSjI91DsYw5JhLdwYhxQJIv1NR4jA0l",
-	"eXLD+2L3dnuSjds3NOSOGEccIjaD9ZO8YewC00XBp8QjHSpjKMV0gbCUkGbymZzdVSp2e3TlgI00eDFc",
-	"ndhQU8JugfAhvREmCcQKgo+SJI80v25AhGp8GJwPbxDQGSQsA82hi/4VJfITgbnWMDnLgEtiWGdFVduU",
-	"pL3gbqE4SBhhMam03zGWAKaVD4Rk0dT+heob4hkmCb5LoMbgY5arn5YIZRB62WnCjHD0+F59SuhYL4lI",
-	"SEXbvv5mOuhNuV8OiDnHC71/xQ/s7k+IpGYHZn313YsSAu7Nm4xkOMYS5nhhbU/F2GhstkbGyTgs9B/X",
-	"BC3NguU8glCor2gEXrK10ovPSAR2/cq2O0sy3dilGMt2jhhNA43jEpPEuhoihnkUgdBDwjesVJZS61rH",
-	"OiuIcTxUWHqNFwnDcWdSwLNxmHES+aLw1xxTSeTCd9sX6R1L7Nu9UjL/qN+tik6VyW6tK5+pVQpIC3ZU",
-	"X/cdZ1MjIjbWHLEkwRI4Tj7hJPcmXkYljuQls4+plcv4RBoV0mNrSOz7ISN9++ERRgYwcjR2OlXvA+V4",
-	"XtzgzNVnowvNk4Il1pC4OgREQGZqr+rQYQkvClXdwhP+HAAuZIxtyIz9hgmPcjlQ8shz2YLE0MBjhvDV",
-	"F80llrmwD+WigF4gOabixs4qrbSex0SeK83cRuZGgtpIPJKMNyFtiDucxIqX4TgmalKcXFdAqZ36CnbQ",
-	"hOziQkWrU2x400pddvhYRey77Gb76mZU/NNLJFcOzU8iVy8La1OXP2/KXEOSdgRc4mZ1O37+yb4dVaZs",
-	"5luNvhzr1gF3P4alcGjCjvqyHDghOSbmctIB0Vw7+oGNCS0uPO4hRzgRFvDUokbEIUzKu2i7jKsMVOl2",
-	"2wyxCw1JZavb7mTLY7nvBX/OpR1LjAXIZ7jCWFTptbRIbR6iaiF/QTzcYvy1/atNZlaygtsylWtnB8Wl",
-	"eAAC5HY4UT30NotYdQmtp17CNpSYbwkbpAV/XpK7+aUNNvOVJ2ArtOwA2YoTrUx0sdLJqbQb5Gqn38x6",
-	"Svg+ASejxXY7FxUPEl1OVPfxBWpHuzZTwxGIH7xpFaL0Z9dK05iB/VaMczlRvCbaQq1Q97IuYnUJ/pnu",
-	"uildewF8ywgH0QkQhzTalt8uuZK3jre+rk3Wn4U4jnlxZ9yANGHGJGNtzAXwEI+LG5MHPKeYRpBoo/B2",
-	"RMVU162u+mu4vBzIhs2nWpMtbEKtd+GS0C2qsvmgVERbNaZeaSxxDqlwxKn2pi6zwIhxGhI6U5ujGt3j",
-	"K1A4xUnYBkgxmrtdhGkaFjtgJ2/zuGFTgiaMOrRPoOrYRH7ndchrT7t6Qsca61u/2ui1U6wv3LWz68tf",
-	"B7y3FKJmqW4cfMdZnjkxsGbttGyXY4fXdkl/ZQPhDBKQYKiViOkgT8AJypRQO1amWEYT+2FGzNBFKYmG",
-	"/zO8Ob8IesHpbyeXl+cfgl5wcnp69fHyJugFw/+5eHP1wSKkeoHEfAyyfaEaxnLeZbcSRPcOeC++XMjV",
-	"xTC8OBm861+GJx8+XH0+Pwt61R8HJzfnoVlQ2B/2L4vW4W9Xg5u1HrXfan1sO/FEttS+lRkTRG5tWUxL",
-	"RtJqiWkyBhbD2ADsfE3eMNM0GgLeEp7ecP1Uvmki38JyUva5s9vNR4Snofsu7JSizaA7T+8B01XPqhym",
-	"2um2EaIBpGwGsftq2wRZg6Ft+z0S28FiJvRXWSv45GUJesexzbDdqsRsg5tjNZcbNxOYQVLlUp/655+D",
-	"XnAzODk7Vxzq7MLB3/Is7gyMVlK9z1Fv0zXwlGiteXvl7wGLFJ7UUn7YW1d0zNy31uWxPHsUBtSmm3gb",
-	"YZ1qYndkuHftyAVo0dH9lMeqd+i9FvO5c0Walbk2dOfLbWBUHZeVmvG8eVd1zz2ZF8uzNng7zu83c/UN",
-	"fBM9Oj53TlgSh/6vYwLM41eXLg0vpBtr61/1tzVtlU+e4QwnOYQpppIIgT2hLB4/Q8pcD5EuKama/HdD",
-	"fc1h1DSYfjVzPxUtT9dibMhYODGvhCHHkrCuu+B+L/R85i726dZ1tEJ7NG4gbfWlu4OJrPZAbjGPrd/0",
-	"KytNSl/hzSa2dLXtskFbPJDaCOB3wehnuHsPi6HN3fc6v0tIhKawEEhOsETaVLrQ3kS/f75RPxKBCicQ",
-	"7RerPTjX7oawqG9yB9toMraucerA56lcuMx0Hjc5uQjM0DZ82mCUta5qibZe7/+TMwnG6LetvY+Mw69q",
-	"lDAVYxchmw8iPU8Xa1vrwL6UWBvIvRPb7cGmEa3ie0bi0M2jVKsgf/l6NWmHshTzMaEPNCOy0Qh4A2Cm",
-	"vQNoLAMaRgkTTZN2wJWmM+/MlovLW6hUsR3gygcsgUaLM+0aYUIOdu5VV42F2MZrzun4tjePOs31xw0t",
-	"xhX/4R42kgNeu6U3GnbWjssudBuEI8w6yWEbdliksQ7r6bAjDSK6FVmaZHgrIo3TbZY/NP1sK5fMf90N",
-	"51nOsGnEUTvrxsXOG2+mC6mvp59kDbPvavESF6F2G/cdB7xNno7rhtuGiyT+FnbekJTQ7p2yX152X0r2",
-	"71+26fTvrp1sJ3OBs8x9ET08RT7Bp8jNMwTJSSTe5NEU5I7I604PFgKNu3CdopcOFu3S70DMuyFmgwgu",
-	"baE8HfIX+G+C6eQvSevIuAMVolVPEHmaYr7wFfFaBim4ViGb+xB5F2z2cFePTgbTZi+F5VC2u8HFYvU2",
-	"0WgPxV2UKvM2ZEGBbm8nlzB/gGtP2wNwMmauNuPM4zbiARdEKGYnHR8woaF0je++yHYIdYBR2Oi99GBz",
-	"oD3qRQ9rAK1tlA27NqIJvV/D7+2j/QY4kRP3cM57mHU8bn08184QDTqPiSyx4pOraTZ+S5LkuoNl/45h",
-	"bj9WY5VKIP7PGqo0aMzJFY8dsJlXt5ySbx9vTm9IChe+ogu+RRNMXbcW0g3EEfl2xeMbF8WZZuBDF06n",
-	"mE/BdTQaS09zzoHKLodQ7fcfb8LUvZogcS7CtLpNCbr9Br7Jhtam0MbTBjxQ7USz1S77Y/p02RvTYwBf",
-	"HXBkmMtFU5vxUXB9oTnzsJUxO7prU1pTm+I8jvbvFHrWORaswehIUujTt4w7ZNM2TEIJ/C7suI3Bl2Gt",
-	"a2y/U9ysb7yrT4BroZ+oEXSI2yBP4Jk4M/aCmXd8aSfHx3LgW+d+PUvnz8p+MQpXo+D1H39vIPxGr9s9",
-	"7Z1opxEvVd2KwBbNfedE47ystujtu38WbtSiTaNoEcqi237bNrjTQ/O1koTbBodxd6Rr2RgasdLwDWcJ",
-	"+EZtboK/unO+WXwUwJ/azfM5vK42eLXs/rm05UKMV+E/PqdUQ1/LYWWczLAE8/hqt7CaV89t32TNBx2M",
-	"19/9Efc/pfqpyGT3mLmFPf9RXQUe7CGWC8ligp0mGf93BP0lhTELowQLMVo84CXhMUnYy+NBkfnXblfd",
-	"x2MLu6B5DiLz+KKz00+HDt/D02/H3GiA505HklpeQ0/qrOQ+3NMrd/mYcMfiRfhnPVXLal0tTw73rq3o",
-	"7KTxdNwpdAZSbxJdHbzNU2K/DysDGAEHGkFrjI7z/tigxy8vdz5nXkKyzNC09/CH9ZDAVTxp/eHYdqXd",
-	"fmneEYo7AsdyUXbfh+ugii3QQY/dAfnrx+7l729w1cQmbPsc2PS+d+uc80GJ155OIrWC2M0Ous+49UW1",
-	"09PQALIER7CvxAK7ef/bIjlBObWZyL7d61l4LVHiHfMFFhvkYxoawIzA/LK49tXnpUz6c7EZm8Iuwu4e",
-	"Gjx364Qu3gcydzV0HELRH83A2yDI8gTsfnhuRabcjb3Z+zegHALm0aTwbBGtyLsDm53JWu6HyJ+JnMQc",
-	"z59uPoDPjE9HCZtX5MkahDrZfDetUfVZhO6cAttoot5hmtlqrztlWyxFV1u0gFsb5lpMhA6JULZ3XPey",
-	"k2PSzVRX1+eXZ/3Ld4rzXF8Prj5p1jY4//389Eb/8/Tk8vT8wwf975Pr6w99/a+3J331061XfO0a1jjR",
-	"u3oWdFEwr0Zldo3zK9bW9L09dUlbL0f4e1s3l/xu62dJctPWxeKu5zdLx05r+UraPl/nZ23fr2dabt/h",
-	"jTtCWxfr260f2ti73lp4QUlap4NzpUkM+sP34eDjh/OgF5ydfzhf++nd4OTyJrw+H1z0h8P+1aUmv09X",
-	"78/rvxWDvRtcfbwOesHF1afzcKUrFK2rHz5en9V/ODu/vhr21b8+929+OxucfNYJF87C4c3V6Xs9qR6z",
-	"/LMY8Wpwdj6wLWG9oTVTXm2XVozXQ8w0CGpeqbDgJajXJZjHBVg7tkc5J3IxVKMU/siAOfCTXE5Wf70t",
-	"efTvn2/KIgj6uqBbV/x6ImVmcvMTOmKWOi4TQFcXQxQxKjmOJMImpNYUm2GpiI/QkIwpIhQxk8m/kheQ",
-	"MIomTMieaqBIAI31J8uCNb9/vlEjYmTgKurZSLYqCaC6Hyl4iVSXn+ATcKYh0q0n1330g4LiR6USAjcZ",
-	"DoNXRy+PXpZmepyR4HXw89HLo5/1YcuJ3rXjozkkyYspZXN6/Od8Ko5KO+a4Ldp4xHgRbEzouARdhxz/",
-	"oOCOjI+b+raHcLHkTMlDlgvEKKA457pGBeJM6l36US1RYZP+qx8HrxUUoQIrWKsU89PLlzsrzVCPsLaU",
-	"aHgPCySgwLzSP1wXHVHw68hipSOPhSKrk9rBB1qVP8YZOVYYcZyw4jUqY8Kyv6cTiKYCYYp0dIretzKD",
-	"qv5DHaXClCIJ7K8G16iYA0cR5lwXFtIVLaqlkVRPXDmizX1W4IQ4I6GCMjRQLhnpGxbvtg5OLTexZcPL",
-	"elLa7qvj1evlme73iA2bmYhtBWcKi8R9L/iXmds25BLGap0Y1eNV1x6vfu7a46d/+/VYr4xz3wt+6byi",
-	"X17+1LmH54p0Dab7IpxXO8X88XeQ86Tg2uL18XGWYKm08aMZcJbgO3EUseD+dp1WkUZpbzJluXTTqdEl",
-	"66RGcWrkwVpxsV8NUyRC5BBrrkkkEpJlaM64Lu6EJWI0Ag+qVED1arUFHRr56pPjWg01tS1rpPMvd2E1",
-	"boxKBzR/RDSv46w5cD+kLUtfqaFBvqhm7LZj8RCkQWEK85WYUaiof41YDGiCBboDoKYUGcToh6X+EjE2",
-	"JYBGnKX67yLziJCQ/ahFjs42YiRUWWmStiF5uYhQLyJcLmJ/wsiaHP0glA7UunehBBLhGu11J3UdHOum",
-	"8AtMEqUuMmpMVIami5tFkVK7rldOGJerInqlbJtAEqvLDS6I/gi9B8hqXIDxgpV8k0jOmWYDwpvazTr2",
-	"T+S1KgNPkMjtRQcaiL1WKXAI8sWpPg97XdjamRYn2Vhm9n47XnLgDA/jDG9grIitEJolkXTnDkYit143",
-	"Fd2muvah4Q+6aqSQhZFiDW2Wau6K+L2pvIBn/2Rer4nxhOl8rU7GcyP0g9Lw2KxBk2ydMouYfD/eUKl6",
-	"ZLXw3XjcaHtoTuQEYTTiICaJKbdd2DEJRV+WFUC+HKGPAtR9VzLEQX+uYa8aOu1GvyXzWJU72u21d7f0",
-	"vKrgtEHAJ7p6TLmpj6Wd7x/1a5fVIqIZVYpTtaHj7NUxS8UxjlNCj1OTOUg48bJ4GUPlhz2k3VchVqiV",
-	"AU+JVH+UjgJoPgFqfje4bOruEzpGRCDWgHSzVyFLRajBCpdgPRB9/JKdVLInbT6DPPi6t6zr7ItP9Q4/",
-	"d+vwS9cZvNCv3qETSJVXI80+qu9Ff9xqJuvkyzgjL1gqGtjyOnpWCOCacTliCWHo/+YvX/70X2hAxLSN",
-	"Do7/rvpr3Tey66IPYiP9rFKqjapjRzQP19K8dOO4xR6cqr57Zbg1QnluhPEvY3A9UJIfJXUnpIkO93dT",
-	"DCSJFg9yUhThv7oYKqGQZ63UUgy9R9TezEfTjODF0T3e3Fo/lIyD3jLKAUcTnYGiWbNtP3d1Csv9LY98",
-	"uBAS0vK8zwgeUyYkicTmsXMipsdVP0Hr6Z9iMdEGr7LQvOKaoNXoDSWiFR3UlOFyysdQEQriOKgIz5Cx",
-	"vcEJphFsoRrUUHulGZD4vhueK+0A6JislIRuKB7W3FK3Ug76Z3u+i1UJ5KAa/CMpaEsC4nkCbsGgOiL9",
-	"CSIUjRiPwI84zLCPwfyXLv0Hzv+88HaFWx1RV6eBOTbZ+Rqs+LpdILx0KNEdj9B7WAjEcilIbF70DSYh",
-	"zAFxGOUC4gbTvUJyDUBRtGJPZntLud2nZq+Ppjt9ds9IR7tercPPHTu86tjhl64g+dkNlx32S2oGmwwB",
-	"VIjthmOlBVnJy1w6/vK8MOpOCKjkC59LoyGgcop9Xhwtme4e8eroN/v+Lo+VU9n6EmnQgTDiZrXLAlPa",
-	"R5fQuPTvZiOkc8GDkLvjuwqU/TDdSlW1A7M9MNstqe4S5qh/1ffks9Nl5i2XNyKNlRLzfvDfSH+6O0Iq",
-	"pt4PLdXLZh3I6UBOW5LTEvE7EdQL/+vB3ihrvzcEW4W+A5kdyOxhV4Su1EaLXApWGjtXup/WCXd89Vaz",
-	"7oeq1gthHCjqQFEP0AO73Lg9FcG3/Z2Lq33qgQc18EBNu6CmJdp3oaYXvBqS74hZVF/EAkmG8F4IK1wC",
-	"sVcKq+crPlDagdK2dTUycfO4E7lxk8avwUaYFvJrT68xJQD7oTFblsIDiR1IbNunT4NOndRDn9d6/VAv",
-	"J1giDn9CJM0EAt3BiHFNXguUAJ6Bz/PM7t7xvVMdieeLwc8bIc1LUYE0W7zJ55Ikha/2KrqgSGGagLTG",
-	"Y6VsBkog5AL4/xHVqARGEV4G+pmwGpYrnJ4RmG+irpmixF4FSuHAXQVlX3LBkT3tacmG9TSoO6Cuj5Ik",
-	"3chrrcfPXXu86trjl85QedFkpcd+ibJMTKcowcQ6LqOHFHoTIXkRPdQLvr0osekFZ1pG/BGkeKqliyaG",
-	"4Pa+1xxDZOr/9HTMOq5N0CgtGuhtT9jsrmn0HPH6uWPpSZIUqNMZQVeIab8zvCMrCYFwVUIkMIOkq5yo",
-	"3hoeVUq4UnM+LSFRJAc+iIZnQHT6rHYlFzb0uDw2FVDs4qIyxwwQ1rUMRQ9RmBvM5UJ6CAw9x17Dj2Mi",
-	"D4LhewoGdQJIckySrVHUpNdqQtYR4ak41iWXuNeFg1FQSJrqfD+6GyJxGVfndbnQU4bllPsRGW8JT039",
-	"5ScqLVYArtcIepYSxJbv75IhkUcTxJdlmP7/EzQfaYqzgl70ae/rFvLWRZKih1hmEt4nC305URT8RYEU",
-	"kvhLu6hZJ9e1CC0LGESbnIn62xRG6AUU6xTJxayNSWNuH4XqxEG2fUeyeLsiiCb9y3mzOYljgRhHeRZj",
-	"2V0obdxkDiKpBuDhFvMsqOhix6JlXTccc5Zn7clzzGftgqQYbq9XcDXDgbN/15t1ccidebqpVSIqJimD",
-	"WR7su4JZewgltFRqeWqWJ5ZnB579LOjjEuYGrffErY9TXX6y8Sp/g6d1OmO51LFmUrhIznKNN/OF5Xz7",
-	"eiDcLEr65B4HbWU/D9T4HKjRnJ1JNr8bqmx+JBQm3bWDyOwKU43C9ilBDAYf1Kfvrj6h1Yk7tSgX92ez",
-	"BifC61zW+P4KGX+t/nwHCaNj49IrUcqEVBdsbz0s1EDsRx7YauA9QWXMkNJBCDyPa7QSAZLtSS3rnDhQ",
-	"F19T6yEReCSD0IS3mxSC9aJ7lSKiZXnsgE0Dj1qgO00Q4QJqCyj2lihCH1lCZkDr78meOSI0nhBGjnGZ",
-	"CCKFpnSD/WWGCFFNEVEWx0sWaDmQxfk7IUL2GTmpz9Vi1x/qCvhFvmOXdX9ZJt9t3O9tDKwPtG1gc+rd",
-	"BiYxtA1LdD7axkFbEtB9ICmRgceHV6ORLva3z9cNnX9D5Il8pqqbB1RDTaX/GNHTv+qjO4ZrNXqsTuya",
-	"RSRYAo0WxylIrpiIM02j8edKCe2hFH/roRSwKdeYAY+ASpKA5hzFgMvM+wJ0qcdMSSKSArrLoyl4eKMU",
-	"44QlYF3TOL7lLL0UPmR0w/y+uwAh8BhuFEH7DEtSeKuUxWCTkbzRm4DmJJYTpTFTTJmAiFGjWdoYi9m3",
-	"kNZZltIm0jwNXr/aLFG+38zW5lgOvOFZ8YYPhqhQ+YuXWtHsKOpiKBzPG3PBF75pxeeFQ4fooQyPbRqG",
-	"iz2oaZ45a3hO6sAAzw8k/yxJviCwfZK8kHjcEAp3BtKU7lqj+WXNba0fiAy0uUjOASgyQx6hz0qZYDRZ",
-	"oC9lNXgSf+kthzBF/XSQnW79FTF1+Z0TAauh54TGbO7PW4r1tFxjSsOQ20NpBfEDbwbfnXE9KV5UYLZB",
-	"qwNXepZc6W5hSHwfbMnEzDrZ0ZWJw2XU1AfESbKKeaxXaPqBMgqIjCof6mrDlBVRNj8eoS8jztKQii/H",
-	"XyRT/0d3LC/LD3MwuTcVF2pnPwXcLWzHhIeSuMUeoQfz4Dzrg5MxoThR7NRnDvN1yOHrVlOhSCfC9Zsp",
-	"jPQWdZ6odC1y8+la0YAuZqF9GbLMGQsfc5Y5Zz+j1qNLmSclNgzdH+TFs5IXBbNesByleIEEgJd1ay3w",
-	"3XkZXXJ/Nq96iine3s6vHynE9mJRCbI9PKh/z8e9RXt07QYqchgBBxqBb0DUDCd54UaC0bI3Sogtls/i",
-	"S7WacF9uVMX4nxSgT9aRqgDyEBH1z3e5WhGJpp19+V1pfF+WqapT5q/oy5TQ+AsiAn1RmxKS+AtiHH0R",
-	"QLWGlt/5hUhVybfxIvB5QvTxrzMIm5aoYNugv6q2CDRP1VYUoCtNsgq32rnHjK2q85iD1Pu+RFbFsK0j",
-	"rHAh2HRuxzrWoh8YR1OAzBT6h29ESJ2WjsKPHp5iB4G3AeTBW+x5hOXH8c6F16b+qZHSfQ+6UAO8KKL7",
-	"Szu68BFUxcB7xOrPjE9HCZsXlHUQBN9XECwPvLMIeKvdRDBKbciGiH7wkYCuzy/P+pfvftXhI0rhQBmJ",
-	"pkYsZIbxIjHBGXiJhQp+7l4qrKHmExULa1Ae5MIzCWlPQGtJ5tD2JRKO/y7+1W+o03uCBKHjBOyk6y8m",
-	"wuVcnf02CuTdd2XefwKtPHt7r75Zt6G9F0Yf4yzjjSEsJ+YDofPZ0VhdOUqJhGmMNCaBQEQeoZsJFLns",
-	"gKMIU8okujMuBkUX80TjKZNWxBCWUD6UKPaSUJXA/JJJOEi1g1TbwW1niendxFl74jEr+bdVHStTulrI",
-	"/1fjcqSU0CV1oxQvtqPwZemxg9Q7SL3G7MKPoukdm9TiTWVYVLuFLPYpBgugDlLwIAX/6VaUAtF3LQQF",
-	"YB65g0OvN/3b5hMmAEUsVv+hEhMq0JevX3qIjCnjivAjLDwc14qZW96rbuCbRJKhhLGp9tslK5cLBYMz",
-	"AuZrN+epazwGJMhf4Bov0V5JtWga/M1E0/z08mXv+8XWDPU+lukdDrbO72qBoStCabyJroX7rgeOjukL",
-	"QtGE6ftsHYoswXLEeFoHYwOfdUCwdQDXMgpgNwlDiDnjMRIFVHi1Ru1GMAOuVdyCTtReApUFLgcON0XR",
-	"M8WpRA/1r/pLp37C0YQIyWojlg5blsA4nCgtWfTQhCWxSTVaglYmH9VDcyKmpipKZVx7VZTNWd4VZRVM",
-	"bome3aQlemvPk6tABbxKo1zdpzpObE77m46oRxlnd2AGKyMh4pWXc2VAtyf0/e39/wsAAP//",
+	"7H1rc9s21+BfwXB3ZtMZxXaa9p15kk+uL6mb+PJITvK+0/XQMHkkoSIBBgCtqB3/9x0ApERKAAnKkmM/",
+	"qy9tLBDAAXBuODiXf4KIpRmjQKUI3v0TZJjjFCRw/ddhFLGcyiMWg/ozBhFxkknCaPCubEQRi2Ev6AVE",
+	"/ZhhOQ56AcUpBO8CbD4J1SdBL+DwLScc4uCd5Dn0AhGNIcVqZDnL1PdCckJHwcNDrxz97Ng9MYlbpiVx",
+	"x0lPOUsvxOqMXwmN2RQJibnsIchYNEYUUyYgYjQWczC+5cBnCziGnKUhFUF10iHjKZbBu4BQ+V+/BL0S",
+	"CkIljIBrMD6RlMhVKK7wCJAgf4NrvkT3q86WEkrSPA3evbFOdA5C4BFc65bl6YpGpPqhIUkkcNfEqfk0",
+	"1FM0b/HlcCjAsrg+RIzHAkmGxIRkrpmY6W5d44F1jX34loOwIlLR5EYkXvTtikcDEIIwes0mQFenLVqR",
+	"VM2Ig8w5hRjdzZAgI/qa0Dk0Y8Ax8AU8//266PvaDN0EVUroJ6AjOa4efgXGa5LCKYEkXgVQNQmJ0wzJ",
+	"MaCpQX6cZQkBdUCus5EkhXCoh6wCEsMQ54lCecVqEpAQqi+DXgBUHdufK79HHHD5140VdtZApUDjDjQq",
+	"WXcKfVD7LjJGBRg2mZETzhlX/44YlUA1gusdi7CCbv8vwTQmLKb53xyGwbvgf+0vGPC+aRX7fRBSj9gv",
+	"pjGT1pd7yWPgCKjkMwR6esU2czn+LRezjYGiBjSLs4BwPQYkgN8DR0QggWXOsYQYRWOIJoSOUIaFmCq6",
+	"fq/wnM8QHkrgGq1G5B4oonl6BxyxISrOKegVWK93tq86vT5UnWx0pHsoljHFRKI7GDIOSPKZmhqPsKEk",
+	"T274UOzeZk+ycfsGhtwR44hDxO5h+SSvGTvHdFbwKfFEh8oYSjGdISwlpJl8IWd3mYrNHl05YCMNng8W",
+	"JzbQlLBZIHxIb4hJArGC4LMkyRPNrxsQoRof+ieDawT0HhKWgebQRf+KEvmFwFRrmJxlwCUxrLOiqq1K",
+	"0l5wN1McJIywGFfa7xhLANPKB0KyaGL/QvUN8T0mCb5LoMbgY5arn+YIZRB63mnMjHD0+F59SuhIL4lI",
+	"SEXbvv5uOuhNeZgPiDnHM71/xQ/s7i+IpGYHZn313YsSAu7NGw9lOMISpnhmbU/FyGhstkbGySgs9B/X",
+	"BC3NguU8glCor2gEXrK10ovfkwjs+pVtd+ZkurJLMZbtHDGaBBrHJSaJdTVEDPIoAqGHhO9YqSyl1rWM",
+	"dVYQ43igsPQKzxKG486kgO9HYcZJ5IvC33JMJZEz322fpXcssW/3Qsn8s363KjpVJruxrvxerVJAWrCj",
+	"+rrvOJsYEbGy5oglCZbAcfIFJ7k38TIqcSQvmH1MrVzGh9KokB5bQ2LfDxk5sx8eYaQPQ0djp1P1PlCO",
+	"p8UNzlx9VrrQPClYYg2Jq0NABORe7VUdOizhdaGqW3jCX33AhYyxDZmx3zHhUS77Sh55LluQGBp4zAC+",
+	"+aK5xDIX9qFcFNALJMdUXNtZpZXW85jIE6WZ28jcSFAbiUeS8SakDXGHk1jwMhzHRE2Kk6sKKLVTX8AO",
+	"mpBdXKhodYoNb1qpyw4fq4h9l91sX92Min96ieTKoflJ5OplYWnq8udVmWtI0o6Ac9ysbsfbn+3bUWXK",
+	"Zr7F6POxbhxwn8UwFw5N2FFflgMnJMfEXE46IJprRz+xEaHFhcc95BAnwgKeWtSQOIRJeRdtl3GVgSrd",
+	"bpohdqEhqWx1251sfiwPveCvqbRjibEA+QxXGIsqveYWqdVDVC3kb4gHa4y/tH+1ycxKFnBbpnLtbL+4",
+	"FPdBgFwPJ6qH3mYRqy6h9dRL2AYS8zVhg7Tgz3NyN7+0wWa+8gRsgZYdIFtwooWJLlY6OZV2g1zt9JtZ",
+	"TwnfF+BkOFtv56LiQaLLieo+vkBtaNfu1XAE4kdvWoUo/dm10jTuwX4rxrkcK14TraFWqHtZF7E6B/9Y",
+	"d12Vrr0AvmeEg+gEiEMarctv51zJW8dbXtcq689CHMe8uDOuQJowY5KxNuYCeIhHxY3JA54jTCNItFF4",
+	"PaJiqutaV/0lXJ4PZMPmI63JFjah1rtwSegWVdl8UCqirRpTrzSWOIdUOOJUe1OXWWDIOA0JvVeboxrd",
+	"4ytQOMVJ2AZIMZq7XYRpGhY7YCdv87hhU4LGjDq0T6Dq2ER+53XIS0+7ekLHGutbv9jopVOsL9y1s8vL",
+	"Xwa8NxeiZqluHPzAWZ45MbBm7bRsl2OHl3ZJf2UD4RgSkGColYhJP0/ACcqEUDtWplhGY/thRszQRSmJ",
+	"Bv8zuD45D3rB0e+HFxcnn4JecHh0dPn54jroBYP/Of/t8pNFSPUCifkIZPtCNYzlvPNuJYjuHfBefLmQ",
+	"y/NBeH7Y/3B2ER5++nT59eQ46FV/7B9en4RmQeHZ4OyiaB38ftm/XupR+63Wx7YTz2RL7VuZMUHk2pbF",
+	"tGQkrZaYJmNgMYwNwM7X5BUzTaMh4JTw9Jrrp/JVE/kalpOyz53dbj4kPA3dd2GnFG0G3Xl6j5iuelbl",
+	"MNVON40Q9SFl9xC7r7ZNkDUY2tbfI7EeLGZCf5W1gk9elqAPHNsM261KzDq4OVJzuXEzgXtIqlzqy9nJ",
+	"16AXXPcPj08Uhzo+d/C3PIs7A6OVVO9z1Nt0BTwlWmteX/l7xCKFJ7WUH/aWFR0z9411eSzPnoQBtekm",
+	"3kZYp5rYHRkeXDtyDlp0dD/lkeodeq/FfO5ckWZlrg3d+HIbGFXHZaVmPG/eVd1zT+bF8qwN3o7z+81c",
+	"fQNfRY+Oz51jlsSh/+uYAPP41aVLwwvpytrOLs/WNW2VT57hPU5yCFNMJRECe0JZPH6GlLkeIl1SUjX5",
+	"74b6msOwaTD9auZ+KpqfrsXYkLFwbF4JQ44lYV13wf1e6PnMXezTjetohfZoXEHa6kt3BxNZ7YHcYh5b",
+	"vulXVpqUvsKrTWzuattlg9Z4ILURwB+C0a9w9xFmA5u771V+l5AITWAmkBxjibSpdKa9if74eq1+JAIV",
+	"TiDaL1Z7cC7dDWFW3+QOttFkZF3jxIHPEzlzmek8bnJyFpihbfi0wihrXdUSbb0+/jtnEozRb117HxmF",
+	"39QoYSpGLkI2H0R6ni7WttaBfSmxNpB7J9bbg1UjWsX3jMShm0epVkH+9vVq0g5lKeYjQh9pRmTDIfAG",
+	"wEx7B9BYBjSMEiaaJu2AK01n3pktF5e3UKliG8CVT1gCjWbH2jXChBxs3KuuGguxjtec0/Ftax51muuP",
+	"GlqMK/7jPWwkB7x0S2807Cwdl13oNghHuO8kh23YYZHGOqynw440iOhWZGmS4a2INErXWf7A9LOtXDL/",
+	"dTecZznDqhFH7awbFztvvJkupL6efpI1zL6pxUtchNqt3Hcc8DZ5Oi4bbhsukvh72HlDUkK7d8p+Pei+",
+	"lOxfv67T6V9dO9lO5hxnmfsiunuKfIZPkatnCJKTSPyWRxOQGyKvOz1YCDTuwnWKXjpYtEu/HTFvhpgN",
+	"Iri0hfJ0yN/gvwmmk78krSPjBlSIVj1B5GmK+cxXxGsZpOBahGxuQ+Sds/vHu3p0Mpg2eynMh7LdDc5n",
+	"i7eJRnso7qJUmbchCwp0ezu5gOkjXHvaHoCTEXO1GWcetxEPuCBCMTvp+IAJDaVrfPdFtkOoAwzDRu+l",
+	"R5sD7VEvelgDaG2jbNi1Ek3o/Rr+YB/td8CJHLuHc97DrONx6+O5doZo0HlMZIkVn1xN96NTkiRXHSz7",
+	"dwxz+7Eaq1QC8b+XUKVBY04ueeyAzby65ZR8/3x9dE1SOPcVXfA9GmPqurWQbiAOyfdLHl+7KM40Ax+4",
+	"cDrFfAKuo9FYepRzDlR2OYRqv397E6bu1QSJcxGm1W1K0O3X8F02tDaFNh414IFqJ5qtdtkf06fL3pge",
+	"ffjmgCPDXM6a2oyPgusLzZkHrYzZ0V2b0praFOdxtP+g0LPOsWANRkeSwhk9Zdwhm9ZhEkrgd2HHbQy+",
+	"DGtdYvud4mZ94119AlwL/USNoEPc+nkCL8SZsRfce8eXdnJ8LAe+ce7Xi3T+rOwXo3A5DN79+c8Kwq/0",
+	"utnS3ol2GvFS1a0IbNHcN040zstqi96++WfhRi3aNIoWoSy67bdtgzs9NF8pSbhucBh3R7qWjaERKw3f",
+	"cJaAb9TmKviLO+dvs88C+HO7eb6E19UGr5bNP5e2XIjxIvzH55Rq6Gs5rIyTeyzBPL7aLazm1XPdN1nz",
+	"QQfj9Q9/xP13qX4qMtk8Zq5hz39SV4FHe4jlQrKYYKdJxv8dQX9JYcTCKMFCDGePeEl4ShL28nhQZP6t",
+	"21X36djCJmieg8g8vujs9NOhw4/w9NswN+rjqdORpJbX0JM6K7kPt/TKXT4m3LF4Fv5VT9WyWFfLk8OD",
+	"ays6O2k8H3cKnYHUm0QXB2/zlNjuw0ofhsCBRtAao+O8Pzbo8fPLnc+Zl5DMMzRtPfxhOSRwEU9afzi2",
+	"XWnXX5p3hOKGwLFclN334TqoYg100GN3QP76sXv5+xtcNbEJ6z4HNr3v3TjnfFTiteeTSK0gdrOD7jNu",
+	"fVHt9DTUhyzBEWwrscBm3v/WSE5QTm0msm/3chZeS5R4x3yBxQb5mIb6cE9gelFc++rzUib9udg9m8Am",
+	"wu4eGzx344Qu3gYydzV07ELRn8zA2yDI8gTsfnhuRabcja3Z+1egHADm0bjwbBGtyLsBm53JWu6HyF+J",
+	"HMccT59vPoCvjE+GCZtW5MkShDrZfDetUfWZhe6cAutoot5hmtlirztlWyxFV1u0gFsb5lpMhA6JULZ3",
+	"XPe8k2PS1VRXVycXx2cXHxTnubrqX37RrK1/8sfJ0bX+59HhxdHJp0/634dXV5/O9L9OD8/UTzde8bVL",
+	"WONE7+pZ0FnBvBqV2SXOr1hb0/f21CVtvRzh723dXPK7rZ8lyU1bF4u7nt8sHTst5Stp+3yZn7V9v5xp",
+	"uX2HV+4IbV2sb7d+aGPvemPhBSVpHfVPlCbRPxt8DPufP50EveD45NPJ0k8f+ocX1+HVSf/8bDA4u7zQ",
+	"5Pfl8uNJ/bdisA/9y89XQS84v/xyEi50haJ18cPnq+P6D8cnV5eDM/Wvr2fXvx/3D7/qhAvH4eD68uij",
+	"nlSPWf5ZjHjZPz7p25aw3NCaKa+2SwvG6yFmGgQ1r1RY8BLUyxLM4wKsHdujnBM5G6hRCn9kwBz4YS7H",
+	"i79OSx79x9frsgiCvi7o1gW/HkuZmdz8hA6ZpY7LGNDl+QBFjEqOI4mwCak1xWZYKuI9NCAjighFzGTy",
+	"r+QFJIyiMROypxooEkBj/cm8YM0fX6/ViBgZuIp6NpItSgKo7nsKXiLV5Sf4ApxpiHTr4dUZeqWg+Emp",
+	"hMBNhsPgzd7B3kFppscZCd4Fb/cO9t7qw5ZjvWv7e1NIktcTyqZ0/6/pROyVdsxRW7TxkPEi2JjQUQm6",
+	"Djl+peCOjI+b+raHcLHkTMlDlgvEKKA457pGBeJM6l36SS1RYZP+6ywO3ikoQgVWsFQp5ueDg42VZqhH",
+	"WFtKNHyEGRJQYF7pH66Ljij4dWSx0pFHQpHVYe3gA63K7+OM7CuM2E9Y8RqVMWHZ36MxRBOBMEU6OkXv",
+	"W5lBVf+hjlJhSpEE9r3BNSqmwFGEOdeFhXRFi2ppJNUTV45odZ8VOCHOSKigDA2Uc0b6G4s3WwenlpvY",
+	"suFlPSlt99Xx6vXyTA9bxIbVTMS2gjOFReKhF/xi5rYNOYexWidG9XjTtcebt117/Pwvvx7LlXEeesGv",
+	"nVf068HPnXt4rkjXYHoownm1U8yf/wQ5TwquLd7t72cJlkob37sHzhJ8J/YiFjzcLNMq0ijtTaYsl246",
+	"NbpkndQoTo08WCou9t4wRSJEDrHmmkQiIVmGpozr4k5YIkYj8KBKBVSvVlvQoZEvPtmv1VBT27JEOr+4",
+	"C6txY1TaofkTonkdZ82B+yFtWfpKDQ3ydTVjtx2LByANClOYLsSMQkX9a8RiQGMs0B0ANaXIIEav5vpL",
+	"xNiEABpyluq/i8wjQkL2kxY5OtuIkVBlpUnahuTlIkK9iHC+iO0JI2ty9J1Q2lHr1oUSSIRrtNed1HVw",
+	"rJvCzzFJlLrIqDFRGZoubhZFSu26XjlmXC6K6JWybQxJrC43uCD6PfQRIKtxAcYLVvJdIjllmg0Ib2o3",
+	"69g+kdeqDDxDIrcXHWgg9lqlwAHI10f6POx1YWtnWpxkY5nZh/V4yY4zPI4z/AYjRWyF0CyJpDt3MBK5",
+	"9bqp6DbVtQ8Nf9BVI4UsjBRLaDNXcxfE703lBTzbJ/N6TYxnTOdLdTJeGqHvlIanZg2aZOuUWcTk+/GG",
+	"StUjq4Xv2uNG20NTIscIoyEHMU5Mue3Cjkkoup1XALndQ58FqPuuZIiD/lzDXjV02o1+c+axKHe02Wvv",
+	"Zul5UcFphYAPdfWYclOfSjvfPurXLqtFRDOqFKdqQ8f7N/ssFfs4TgndT03mIOHEy+JlDJUf9pB2X4VY",
+	"oVYGPCVS/VE6CqDpGKj53eCyqbtP6AgRgVgD0t2/CVkqQg1WOAfrkejjl+ykkj1p9Rnk0de9eV1nX3yq",
+	"d3jbrcOvXWfwQr96h04gVV6NNPuovhf9eaOZrJMv44y8ZqloYMvL6FkhgCvG5ZAlhKH/mx8c/PxfqE/E",
+	"pI0O9v+p+ms9NLLrog9iQ/2sUqqNqmNHNA+X0rx047jFHhypvltluDVCeWmE8YsxuO4oyY+SuhPSWIf7",
+	"uykGkkSLBzkuivBfng+UUMizVmopht4iaq/mo2lG8OLonm5urR9KxkFvGeWAo7HOQNGs2bafuzqF+f6W",
+	"Rz6YCQlped7HBI8oE5JEYvXYORGT/aqfoPX0j7AYa4NXWWhecU3QavSKEtGKDmrKcD7lU6gIBXHsVIQX",
+	"yNh+wwmmEayhGtRQe6EZkPihG54r7QDoiCyUhG4oHtbcUtdSDs6Ot3wXqxLITjX4j6SgNQmI5wm4BYPq",
+	"iPQniFA0ZDwCP+Iwwz4F85+79O84/8vC2wVudURdnQZm32Tna7Di63aB8NyhRHfcQx9hJhDLpSCxedE3",
+	"mIQwB8RhmAuIG0z3Csk1AEXRii2Z7S3ldp+bvT6abPTZPSMd7Xq1Dm87dnjTscOvXUHysxvOO2yX1Aw2",
+	"GQKoENs1x0oLspKXuXT87Xlh1J0QUMlnPpdGQ0DlFNu8OFoy3T3h1dFv9u1dHiunsvYl0qADYcTNaucF",
+	"prSPLqFx6d/NhkjnggchN8d3FSjbYbqVqmo7ZrtjtmtS3QVM0dnlmSefncwzb7m8EWmslJiP/f9G+tPN",
+	"EVIx9XZoqV42a0dOO3Jak5zmiN+JoF77Xw+2RlnbvSHYKvTtyGxHZo+7InSlNlrkUrDS2InS/bROuOGr",
+	"t5p1O1S1XAhjR1E7inqEHtjlxu2pCJ6ebVxcbVMP3KmBO2raBDXN0b4LNb3m1ZB8R8yi+iIWSDKEt0JY",
+	"4RyIrVJYPV/xjtJ2lLauq5GJm8edyI2bNH4NNsK0kF9beo0pAdgOjdmyFO5IbEdi6z59GnTqpB76vNbr",
+	"h3o5xhJx+AsiaSYQ6A6GjGvymqEE8D34PM9s7h3fO9WReLkY/LIR0rwUFUizxpt8LklS+GovoguKFKYJ",
+	"SGs8VsruQQmEXAD/P6IalcAowvNAPxNWw3KF0/cEpquoa6YosVeBUjhwV0HZllxwZE97XrJhOQ3qBqjr",
+	"syRJN/Ja6vG2a483XXv82hkqL5qs9NguUZaJ6RQlmFjHefSQQm8iJC+ih3rB99clNr3mTMuIP4MUT7R0",
+	"0cQQ3Dz0mmOITP2fno5Zx7UJGqVFA71tCZvdNY1eIl6/dCw9TJICdToj6AIx7XeGD2QhIRCuSogE7iHp",
+	"Kieqt4YnlRKu1JzPS0gUyYF3ouEFEJ0+q03JhRU9Lo9NBRS7uKjMcQ8I61qGoocoTA3mciE9BIaeY8Vd",
+	"vj7VJU1m2n2JgDC5FYgwzOAVZTzFCREQm5yAPQTfcSSRru2oMyYSNYLJa90LKNYZLnEkGa9F/KeEfgI6",
+	"UqfyxpIatBEiHe6tYTKb0EOwN9pD/ZPTk/7JxdFJeHh8fHLcq/xgkpce99DpWf88vO4fHp/0y6+qPxXf",
+	"NSzDRBNvZh34TnFNvZAJobGO/dFVIpYXhBivgukCz3QuM6huHEYzPHp1q4B9pzOt32qlZQ5nD90OCU/f",
+	"6UJM3DRW4P6pBXBTMmMjYBdJwXUuO47wUOrgOiIQoUIqEn7VPz1Cb9++/ZcTqCFnaQ0enxTbnmDN7QJW",
+	"iN6jNBcS3UEB+K0C5dYFp2QbgPIKjwAJ8jfsoWMY4jyR6M3BQQ+l+DtJ81T9cfAeYZRgPgKO9OEjIkpL",
+	"oSHJXw4OXECa4k5VOGMzTfBOzbOair2YWDcf9BQuFH/aCilZ3r9N6lGGxIRk6FWVR/5UscqgTK9bYi7F",
+	"YuXOVRRlpqzLsC6ihPrAAvV2c0DERO608x+pnasTQJJjkqytJ5gch00ag+K2Yt+wWy+rD6OgqCDVSdd0",
+	"N0TiMrjZy8KjpwzLKbejt58Snpoi+M9UZV8AuFyo7UWq8T6Bfosey+u7YEjk0RjxedW8///uBZ9pirOC",
+	"sjRebMtodOoiXtFDLDP1SZKZ1rwUrWt9LCTxbfvNYJmwG28IGgwSO3UnM2tjjq+bJ6FPsZOCP5AsThcE",
+	"0XRddhqiDuNYKAU+z5Q221l8rRiedsKrBuDO6PQiqOh8w6JlWYsccZZn7bnOzGftgqQYbqsWUzXDjrP/",
+	"UENoccidebopLSUqLwgGszzYdwWzthD5bSms9dweClie7Xj2i6CPC5gatN4St95PdbXgxkv/NZ7U6Yzl",
+	"UocGS+EiOcuF38wXlvNty59jtYb0s/PlsFVp3lHjS6BGc3amNshmqLLZp0OY6gQOIrMrTDUK26YEMRi8",
+	"U59+uPqEFifu1KJc3J/dN/h8X+WyxvcXyPi++vMdJIyOTASGRCkTUl2wvfWwUAOxHXlgK1n6DJUxQ0o7",
+	"IfAyrtFKBEi2JbWsc55XXStTrYdE4JG7RxPeZjK+1mukVmo+f8dppgt6skngUbp5o/l8XECtAcXW8vro",
+	"I0vIPdC6+49nSh+NJ4SRfVzm7UmhKTvs2Tyhj6hm9ClrmSYzNB/IEquTECHPGDmsz9Vi1x/M0juWFOnp",
+	"XdZ9oT9qNO6vPMkP9IG2DWxOvdvAJIa2YUkMbYO25Av9pP0XPD68NC4CW33d0OmSRJ7IF6q6eUA10FT6",
+	"HyN6zi7P0B3DtZJq1pgjzSISLIFGs/0UJFdMxJlV17jfpoRqR50eSgGb6roZ8AioJAlozlEMOC+UIkC7",
+	"x2RKEpEU0F0eTcDDebAYJywB65p195Sz9EL4kNE18/vuHITAI7hWBO0zLEnhVCmLwSoj+U1vApqSWI6V",
+	"xkwxZQIiRo1maWMsZt9CKpb91ty+SlstRGCOZccbXhRv+GSICpW/eKkVzX79LobC8bSxdEfhJld8Xjh0",
+	"iJ72kov92YOa5oWzhpekDvTxdEfyL5LkCwLbJskLiUcNkcvHIE2lxSWa11qEuqVq/UBkoM1FcgpAkRly",
+	"D31VygSjyQzdFiagkMS3vfkQpgarjonWre8RU5ffKRGwGHpKaMym/rylWE/LNaY0DLk9lBYQP/Jm8MMZ",
+	"17PiRQVmG7TacaUXyZXuZobEt8GWTIoDJzu6NGkTGDXlXHGSLELU6wX1XlFGAZFh5UNdHJ6yIijypz0T",
+	"NxFScbt/K5n6P7pjeVktnoNJlay4UDv7KeBui5vihUdasz1CD+bBeZYHJyNCcaLYqc8c5uuQw7e1pkKR",
+	"zlvuN1MY6S3qPFHpWuTm07UaL13MQtsyZJkzFj7mLHPOfkatJ5cyz0psGLrfyYsXJS8KZj1jOUrxDAkA",
+	"L+vWUp4S52V0zv3ZtOoppnh7O79+oowI57NKToTdg/qPfNybtSdDWEFFDkPgQCPwDZ0ycY/ajQSjeW+U",
+	"EFvotcWXajHhttyoivG/KECfrSNVAeQudmoXO7VwzlqQk6aybXloacqY1x+s0/B7pGPbbxER6FZtSkji",
+	"W8Q4uhVAtS6X3/kFU1UJvfHK8HVM9PEvsxKbPqlgW6HUql4JNE/VVhSgK52zCrfauaeMwqpzo518/LFE",
+	"VsWwtWOxcCECddLeOtaiV4yjCUAm9AUbvhMhdb5RCj95+JTtROMKkDu/spcR6h/HGxdeq5qqRkr3jelc",
+	"DfC6yBhQWtyFj6AqBt4iVn9lfDJM2LSgrJ0g+LGCYH7gnUXAqXYowSi1IRsi+mlIAro6uTg+u/jwXgea",
+	"KIUDZSSaiCLhima8SIxxBl5ioYKfm5cKS6j5TMXCEpQ7ufBCgt8T0FqSObRtiYT9f4p/nTUUYD9EgtBR",
+	"AnbS9RcT4Xyuzh4eBfJuu+T6fwKtvHjLsL5Zt6G9F0bv4yzjjcEuh+YDoROV0lhdOUqJhGmMNCaBQETu",
+	"oesxFElKgaMIU8p0ljU5noNrHnM8ZdKCGMISyscSxVYyZROYXjAJO6m2k2obuO3MMb2bOGtPZmYl/7Zy",
+	"kmWubgv5vzfOSUoJnVM3SvFsPQqf15TcSb2d1GtMG/8kmt6+qRnRVF9LtVvIYptisABqJwV3UvA/3YpS",
+	"IPqmhaAAzCN3GOnVqifcdMwEoIjF6j9UYkIFuv1220NkRBlXhB9h4eHiVszc8l51Dd8lkgwljE20hy9Z",
+	"OGcoGJyxMt+6uVktEhJ7ZxSepwz+uTVj8DZF8UDvY5kIYmfr/KEWGLoglMab6FJg8HKI6Yi+JhSNmb7P",
+	"1qHIEiyHjKd1MFbwWYcOWwdwLaMAdpUwhJgyHiNRQIUXa9RuBPfAtYpb0InaS6CywOXA4dAoeqbqoOih",
+	"s8uzufs/4WhMhGS1EUvXLksIHU6Ulix6aMyS2CQlLUEr05TqoTkRE1PuqjKuvdzV6iwfino5JgtFz27S",
+	"Er2l58lFSANepGau7lMdJ1an/V3H3qOMszswg5UxE/HCH7oyoNtn+uHm4f8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

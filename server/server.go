@@ -5,7 +5,8 @@
 //
 // Handlers are thin: decode (done by the generated code), call the domain,
 // map errors. Files are by domain: auth_handlers.go, recovery_handlers.go,
-// health_handlers.go, unimplemented.go.
+// health_handlers.go, reference_handlers.go, audit_handlers.go,
+// unimplemented.go.
 package server
 
 import (
@@ -20,7 +21,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/gen"
+	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/token"
 )
 
@@ -33,9 +36,11 @@ type Pinger interface {
 // wired once by the setup (server/cli). Handlers reach the domains only
 // through them.
 type Services struct {
-	Auth   *auth.Service
-	Tokens *token.Issuer // publishes the JWKS
-	Health Pinger
+	Auth      *auth.Service
+	Tokens    *token.Issuer // publishes the JWKS
+	Health    Pinger
+	Reference *reference.Service // reference lists and firm traders
+	Audit     *audit.Service     // the audit log
 }
 
 // Options configure the HTTP layer.
@@ -70,8 +75,9 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 
 // New builds the Echo instance serving the whole contract.
 func New(o Options) (*echo.Echo, error) {
-	if o.Services.Auth == nil || o.Services.Tokens == nil || o.Services.Health == nil {
-		return nil, errors.New("server: the auth, tokens and health services are required")
+	if o.Services.Auth == nil || o.Services.Tokens == nil || o.Services.Health == nil ||
+		o.Services.Reference == nil || o.Services.Audit == nil {
+		return nil, errors.New("server: the auth, tokens, health, reference and audit services are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -15,15 +15,7 @@ func (s *Server) DeleteAPIV1UtilAdminPermissions(context.Context, gen.DeleteAPIV
 	return nil, errNotImplemented
 }
 
-func (s *Server) DeleteAPIV1UtilFirmsTraders(context.Context, gen.DeleteAPIV1UtilFirmsTradersRequestObject) (gen.DeleteAPIV1UtilFirmsTradersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) DeleteAPIV1UtilGroupsMembers(context.Context, gen.DeleteAPIV1UtilGroupsMembersRequestObject) (gen.DeleteAPIV1UtilGroupsMembersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) DeleteAPIV1UtilReference(context.Context, gen.DeleteAPIV1UtilReferenceRequestObject) (gen.DeleteAPIV1UtilReferenceResponseObject, error) {
 	return nil, errNotImplemented
 }
 
@@ -55,14 +47,6 @@ func (s *Server) GetAPIV1UtilAdminPermissions(context.Context, gen.GetAPIV1UtilA
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetAPIV1UtilAudit(context.Context, gen.GetAPIV1UtilAuditRequestObject) (gen.GetAPIV1UtilAuditResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilFirmsTraders(context.Context, gen.GetAPIV1UtilFirmsTradersRequestObject) (gen.GetAPIV1UtilFirmsTradersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) GetAPIV1UtilGroups(context.Context, gen.GetAPIV1UtilGroupsRequestObject) (gen.GetAPIV1UtilGroupsResponseObject, error) {
 	return nil, errNotImplemented
 }
@@ -88,10 +72,6 @@ func (s *Server) GetAPIV1UtilOrders(context.Context, gen.GetAPIV1UtilOrdersReque
 }
 
 func (s *Server) GetAPIV1UtilPermissions(context.Context, gen.GetAPIV1UtilPermissionsRequestObject) (gen.GetAPIV1UtilPermissionsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilReference(context.Context, gen.GetAPIV1UtilReferenceRequestObject) (gen.GetAPIV1UtilReferenceResponseObject, error) {
 	return nil, errNotImplemented
 }
 
@@ -147,19 +127,11 @@ func (s *Server) PostAPIV1UtilAdminPermissions(context.Context, gen.PostAPIV1Uti
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostAPIV1UtilFirmsTraders(context.Context, gen.PostAPIV1UtilFirmsTradersRequestObject) (gen.PostAPIV1UtilFirmsTradersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) PostAPIV1UtilGroups(context.Context, gen.PostAPIV1UtilGroupsRequestObject) (gen.PostAPIV1UtilGroupsResponseObject, error) {
 	return nil, errNotImplemented
 }
 
 func (s *Server) PostAPIV1UtilGroupsMove(context.Context, gen.PostAPIV1UtilGroupsMoveRequestObject) (gen.PostAPIV1UtilGroupsMoveResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilReference(context.Context, gen.PostAPIV1UtilReferenceRequestObject) (gen.PostAPIV1UtilReferenceResponseObject, error) {
 	return nil, errNotImplemented
 }
 

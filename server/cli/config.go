@@ -83,7 +83,8 @@ type Config struct {
 	// MetricsAddr (tests: a listener on 127.0.0.1:0). No setting.
 	MetricsListener net.Listener
 
-	// Clock replaces time.Now in the auth domain; tests only (no setting).
+	// Clock replaces time.Now in the auth and reference domains; tests only
+	// (no setting).
 	Clock func() time.Time
 }
 
