@@ -353,11 +353,13 @@ func (su suite) sessions(t *testing.T) {
 		ctx, now := t.Context(), msNow()
 		withIdentity(t, s, now)
 		sess := newSession("sess-1", "id-1", now)
-		sess.ExpiresAt = now.Add(300 * time.Millisecond)
+		// A window a loaded 2-core box can still meet (the lookup before
+		// the sleep must land before the backend's TTL ends).
+		sess.ExpiresAt = now.Add(1500 * time.Millisecond)
 		must(t, s.CreateSession(ctx, sess, now))
 		_, err := s.SessionByTokenHash(ctx, sess.TokenHash, now)
 		must(t, err)
-		time.Sleep(time.Until(sess.ExpiresAt) + 300*time.Millisecond)
+		time.Sleep(time.Until(sess.ExpiresAt) + 500*time.Millisecond)
 		// Asked with the old `now` the session is logically alive, but the
 		// backend must have dropped it.
 		_, err = s.SessionByTokenHash(ctx, sess.TokenHash, now)
