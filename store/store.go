@@ -42,6 +42,7 @@ type Store interface {
 	Counters
 	Reference
 	Audit
+	BackOffice
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

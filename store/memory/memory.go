@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/backoffice"
 )
 
 // DefaultJanitorInterval is how often expired records are swept by default.
@@ -80,7 +81,11 @@ type Store struct {
 	maxCounters     int
 	refValues       map[string]map[string]store.ReferenceValue // kind -> value -> record
 	firmTraders     map[firmTraderKey]store.FirmTrader
-	audit           []store.AuditEntry // in ID order; never shrinks
+	audit           []store.AuditEntry           // in ID order; never shrinks
+	bo              map[string]map[string]string // back-office hashes (store/backoffice)
+	boSeq           map[string]int64
+
+	*backoffice.Records
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -113,9 +118,12 @@ func New(opts ...Option) *Store {
 		maxCounters:     cfg.maxCounters,
 		refValues:       map[string]map[string]store.ReferenceValue{},
 		firmTraders:     map[firmTraderKey]store.FirmTrader{},
+		bo:              map[string]map[string]string{},
+		boSeq:           map[string]int64{},
 		stop:            make(chan struct{}),
 		done:            make(chan struct{}),
 	}
+	s.Records = backoffice.New(boBackend{s})
 	if cfg.interval > 0 {
 		go s.janitor(cfg.interval)
 	} else {

@@ -62,7 +62,7 @@ func fixtures(t *testing.T, s *memory.Store) (store.Session, store.Recovery) {
 
 func wantRecords(t *testing.T, s *memory.Store, sessions, recoveries, counters int) {
 	t.Helper()
-	gotS, gotT, gotR, gotE, gotC := s.Records()
+	gotS, gotT, gotR, gotE, gotC := s.Held()
 	if gotS != sessions || gotT != sessions || gotR != recoveries || gotE != recoveries || gotC != counters {
 		t.Errorf("records: sessions %d tokens %d recoveries %d recovery-emails %d counters %d; want %d %d %d %d %d",
 			gotS, gotT, gotR, gotE, gotC, sessions, sessions, recoveries, recoveries, counters)
@@ -109,7 +109,7 @@ func TestJanitorRunsByItself(t *testing.T) {
 	c.Set(t0.Add(24 * time.Hour))
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		gotS, gotT, gotR, gotE, gotC := s.Records()
+		gotS, gotT, gotR, gotE, gotC := s.Held()
 		if gotS+gotT+gotR+gotE+gotC == 0 {
 			return
 		}
@@ -213,7 +213,7 @@ func TestCountersAreBounded(t *testing.T) {
 		if _, _, err := s.Hit(ctx, fmt.Sprint("flood-", i), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, _, _, n := s.Records(); n > 64 {
+		if _, _, _, _, n := s.Held(); n > 64 {
 			t.Fatalf("%d counters after %d keys, bound 64", n, i+1)
 		}
 	}

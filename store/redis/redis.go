@@ -13,15 +13,24 @@
 //	<p>{c:<key>}                        counter, TTL the window
 //
 // The back office shares one hash tag, {bo}, so a change and the audit
-// entry recording it are one script on one slot. Accounts, grants, groups
-// and workflow requests are to join the same slot, so that cross-domain
-// steps (approve a request, apply it, audit both) stay one atomic script.
-// These records are durable: no TTL.
+// entries recording it are one script on one slot: approving a request,
+// applying it and auditing both is one commit (backoffice.go). These
+// records are durable: no TTL.
 //
 //	<p>{bo}:audit                       hash: entry id -> entry JSON (without the id)
 //	<p>{bo}:audit-seq                   last audit entry id (INCR)
 //	<p>{bo}:ref:<kind>                  hash: value -> reference value JSON
 //	<p>{bo}:firm-traders                hash: firm id NUL trader id -> mapping JSON
+//	<p>{bo}:accounts                    hash: account code -> account JSON (cash, holdings)
+//	<p>{bo}:grants                      hash: user NUL account -> grant JSON
+//	<p>{bo}:grants-of:<user>            hash: account -> grant JSON (index of grants)
+//	<p>{bo}:groups, group-names         hash: id -> group JSON; name -> id
+//	<p>{bo}:group-seq                   last group id (INCR)
+//	<p>{bo}:members                     hash: account code -> membership JSON
+//	<p>{bo}:risk-rules                  hash: kind NUL scope NUL target -> rule JSON
+//	<p>{bo}:order-risk-rules            hash: kind NUL scope NUL target NUL match -> rule JSON
+//	<p>{bo}:requests                    hash: id -> workflow request JSON
+//	<p>{bo}:request-seq                 last request id (INCR)
 //
 // Times are stored as unix milliseconds, so values come back in UTC at
 // millisecond precision; empty slices come back nil.
@@ -40,6 +49,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/backoffice"
 )
 
 // DefaultPrefix starts every key unless Options.Prefix says otherwise.
@@ -96,6 +106,8 @@ type Store struct {
 	// recently used out first (hashicorp/golang-lru: exact bound, no
 	// goroutines, already used for the verified-token cache).
 	sessionIdentity *lru.Cache[string, string]
+
+	*backoffice.Records // accounts, grants, groups, rules, workflow (backoffice.go)
 }
 
 // maxCachedSessions bounds the session->identity cache (~100 bytes each).
@@ -113,7 +125,9 @@ func New(client goredis.UniversalClient, prefix string) *Store {
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
-	return &Store{c: client, k: keys{p: prefix}, sessionIdentity: cache}
+	s := &Store{c: client, k: keys{p: prefix}, sessionIdentity: cache}
+	s.Records = backoffice.New(boBackend{s})
+	return s
 }
 
 func checkPrefix(p string) error {

@@ -1,0 +1,594 @@
+// Package backoffice keeps the back-office records (store.BackOffice) on a
+// backend of hashes: named keys holding string fields, like Redis hashes.
+// Both adapters use it, so the records, their encoding and the transaction
+// rules are written once; an adapter supplies the Backend: reads, sequences
+// and one atomic Commit.
+//
+// Transactions are optimistic. fn reads through the transaction, which
+// remembers every value it saw; Commit writes fn's changes and audit
+// entries only if every value read is still the same, else the whole
+// transaction runs again on fresh reads. A request approved by two checkers
+// at once therefore commits once: the second run sees it is no longer
+// PENDING.
+package backoffice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vero-oms/omsd/store"
+)
+
+// Cell names one field of one hash.
+type Cell struct{ Key, Field string }
+
+// Value is a field's content; OK is false when the field is absent.
+type Value struct {
+	S  string
+	OK bool
+}
+
+// Check asks Commit to go on only if the cell still holds Want.
+type Check struct {
+	Cell
+	Want Value
+}
+
+// Write sets a cell to Value, or removes it when Delete.
+type Write struct {
+	Cell
+	Value  string
+	Delete bool
+}
+
+// Commit is one atomic step: every check holds, then every write lands
+// and the audit entries are appended (given IDs from the audit sequence).
+type Commit struct {
+	Checks []Check
+	Writes []Write
+	Audit  []store.AuditEntry
+}
+
+// ErrStale is Backend.Commit's answer when a check fails; nothing was
+// written and the transaction is run again.
+var ErrStale = errors.New("backoffice: a value read has changed")
+
+// Backend is what an adapter provides. Errors other than ErrStale are
+// backend failures (wrapping store.ErrUnavailable).
+type Backend interface {
+	Get(ctx context.Context, c Cell) (Value, error)
+	// GetMany reads fields of one key, in order.
+	GetMany(ctx context.Context, key string, fields []string) ([]Value, error)
+	GetAll(ctx context.Context, key string) (map[string]string, error)
+	// Next increments the named sequence and returns the new value; Top
+	// returns its current value (0 before the first Next).
+	Next(ctx context.Context, seq string) (int64, error)
+	Top(ctx context.Context, seq string) (int64, error)
+	HasReferenceValue(ctx context.Context, kind, value string) (bool, error)
+	Commit(ctx context.Context, c Commit) ([]store.AuditEntry, error)
+}
+
+// The hashes and sequences; adapters map them to their own key names.
+const (
+	KeyAccounts       = "accounts"         // account code -> account
+	KeyGrants         = "grants"           // user NUL account -> grant
+	KeyGrantsOfPrefix = "grants-of:"       // + user: account -> grant (index of KeyGrants)
+	KeyGroups         = "groups"           // id -> group
+	KeyGroupNames     = "group-names"      // name -> id
+	KeyMembers        = "members"          // account code -> membership
+	KeyRiskRules      = "risk-rules"       // kind NUL scope NUL target -> rule
+	KeyOrderRiskRules = "order-risk-rules" // kind NUL scope NUL target NUL match -> rule
+	KeyRequests       = "requests"         // id -> workflow request
+	SeqGroups         = "group-seq"
+	SeqRequests       = "request-seq"
+)
+
+// MaxAttempts bounds how often a transaction is retried on ErrStale before
+// giving up with store.ErrUnavailable (only under extreme contention on
+// one record).
+const MaxAttempts = 64
+
+// Records implements store.BackOffice on a Backend.
+type Records struct{ b Backend }
+
+// New returns the records kept on b.
+func New(b Backend) *Records { return &Records{b: b} }
+
+var _ store.BackOffice = (*Records)(nil)
+
+func join(parts ...string) string { return strings.Join(parts, "\x00") }
+
+func idField(id int64) string { return strconv.FormatInt(id, 10) }
+
+// ---- reads ----
+
+func (r *Records) Account(ctx context.Context, code string) (store.Account, error) {
+	v, err := r.b.Get(ctx, Cell{KeyAccounts, code})
+	if err != nil {
+		return store.Account{}, err
+	}
+	if !v.OK {
+		return store.Account{}, fmt.Errorf("account %q: %w", code, store.ErrNotFound)
+	}
+	return decodeAccount(v.S)
+}
+
+func (r *Records) Accounts(ctx context.Context, codes []string) ([]store.Account, error) {
+	if len(codes) == 0 {
+		return []store.Account{}, nil
+	}
+	vs, err := r.b.GetMany(ctx, KeyAccounts, codes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Account, 0, len(vs))
+	for _, v := range vs {
+		if !v.OK {
+			continue
+		}
+		a, err := decodeAccount(v.S)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (r *Records) AccountCodes(ctx context.Context) ([]string, error) {
+	m, err := r.b.GetAll(ctx, KeyAccounts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(m))
+	for code := range m {
+		out = append(out, code)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (r *Records) GrantsOfUser(ctx context.Context, userID string) ([]store.Grant, error) {
+	return decodeAll(ctx, r.b, KeyGrantsOfPrefix+userID, decodeGrant, compareGrants)
+}
+
+func (r *Records) Grants(ctx context.Context) ([]store.Grant, error) {
+	return decodeAll(ctx, r.b, KeyGrants, decodeGrant, compareGrants)
+}
+
+func (r *Records) Groups(ctx context.Context) ([]store.Group, error) {
+	return decodeAll(ctx, r.b, KeyGroups, decodeGroup, func(a, b store.Group) int { return cmpInt(a.ID, b.ID) })
+}
+
+func (r *Records) Group(ctx context.Context, id int64) (store.Group, error) {
+	v, err := r.b.Get(ctx, Cell{KeyGroups, idField(id)})
+	if err != nil {
+		return store.Group{}, err
+	}
+	if !v.OK {
+		return store.Group{}, fmt.Errorf("group %d: %w", id, store.ErrNotFound)
+	}
+	return decodeGroup(v.S)
+}
+
+// GroupMembers reads every membership and filters: O(accounts in groups).
+func (r *Records) GroupMembers(ctx context.Context, groupID int64) ([]store.GroupMember, error) {
+	all, err := decodeAll(ctx, r.b, KeyMembers, decodeMember, func(a, b store.GroupMember) int { return strings.Compare(a.AccountCode, b.AccountCode) })
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(m store.GroupMember) bool { return m.GroupID != groupID }), nil
+}
+
+func (r *Records) RiskRules(ctx context.Context) ([]store.RiskRule, error) {
+	return decodeAll(ctx, r.b, KeyRiskRules, decodeRiskRule, func(a, b store.RiskRule) int {
+		return strings.Compare(join(a.Kind, a.Scope, a.Target), join(b.Kind, b.Scope, b.Target))
+	})
+}
+
+func (r *Records) OrderRiskRules(ctx context.Context) ([]store.OrderRiskRule, error) {
+	return decodeAll(ctx, r.b, KeyOrderRiskRules, decodeOrderRiskRule, func(a, b store.OrderRiskRule) int {
+		return strings.Compare(join(a.Kind, a.Scope, a.Target, a.Match), join(b.Kind, b.Scope, b.Target, b.Match))
+	})
+}
+
+func (r *Records) WorkflowRequest(ctx context.Context, id int64) (store.WorkflowRequest, error) {
+	v, err := r.b.Get(ctx, Cell{KeyRequests, idField(id)})
+	if err != nil {
+		return store.WorkflowRequest{}, err
+	}
+	if !v.OK {
+		return store.WorkflowRequest{}, fmt.Errorf("workflow request %d: %w", id, store.ErrNotFound)
+	}
+	return decodeRequest(v.S)
+}
+
+// requestScanBatch is how many requests one GetMany of WorkflowRequests reads.
+const requestScanBatch = 256
+
+// WorkflowRequests walks the ids down from the sequence in batches and
+// filters: O(requests scanned), every request when the filter matches few.
+func (r *Records) WorkflowRequests(ctx context.Context, f store.RequestFilter) ([]store.WorkflowRequest, error) {
+	limit, skip := f.Page()
+	top, err := r.b.Top(ctx, SeqRequests)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.WorkflowRequest, 0, min(int64(limit), top))
+	fields := make([]string, 0, requestScanBatch)
+	for hi := top; hi >= 1 && len(out) < limit; hi -= requestScanBatch {
+		fields = fields[:0]
+		for id := hi; id >= max(1, hi-requestScanBatch+1); id-- {
+			fields = append(fields, idField(id))
+		}
+		vs, err := r.b.GetMany(ctx, KeyRequests, fields)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if !v.OK {
+				continue // a gap: a transaction that took an id did not commit
+			}
+			req, err := decodeRequest(v.S)
+			if err != nil {
+				return nil, err
+			}
+			if !f.Match(req) {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if out = append(out, req); len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func decodeAll[T any](ctx context.Context, b Backend, key string, decode func(string) (T, error), cmp func(a, b T) int) ([]T, error) {
+	m, err := b.GetAll(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(m))
+	for _, s := range m {
+		v, err := decode(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, cmp)
+	return out, nil
+}
+
+func compareGrants(a, b store.Grant) int {
+	if c := strings.Compare(a.UserID, b.UserID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.AccountCode, b.AccountCode)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ---- transactions ----
+
+func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error) {
+	for attempt := 0; attempt < MaxAttempts; attempt++ {
+		if attempt > 2 {
+			// Contention: step aside a little so the winner finishes.
+			d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-2, 4)))
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("back office: %w: %w", store.ErrUnavailable, ctx.Err())
+			case <-time.After(d):
+			}
+		}
+		t := &tx{ctx: ctx, b: r.b, reads: map[Cell]Value{}, writes: map[Cell]int{}}
+		if err := fn(t); err != nil {
+			return nil, err
+		}
+		if len(t.commit.Writes) == 0 && len(t.commit.Audit) == 0 {
+			return []store.AuditEntry{}, nil
+		}
+		for _, e := range t.commit.Audit {
+			if err := e.Validate(); err != nil {
+				return nil, err
+			}
+		}
+		for c, v := range t.reads {
+			t.commit.Checks = append(t.commit.Checks, Check{Cell: c, Want: v})
+		}
+		// Checks in a stable order, so a backend's script sees the same keys
+		// in the same order for the same transaction.
+		slices.SortFunc(t.commit.Checks, func(a, b Check) int {
+			return strings.Compare(a.Key+"\x00"+a.Field, b.Key+"\x00"+b.Field)
+		})
+		written, err := r.b.Commit(ctx, t.commit)
+		if errors.Is(err, ErrStale) {
+			continue
+		}
+		return written, err
+	}
+	return nil, fmt.Errorf("back office: still contended after %d attempts: %w", MaxAttempts, store.ErrUnavailable)
+}
+
+// tx buffers writes and remembers what it read.
+type tx struct {
+	ctx    context.Context
+	b      Backend
+	reads  map[Cell]Value // the first value seen of every cell read from the backend
+	writes map[Cell]int   // index into commit.Writes
+	commit Commit
+}
+
+func (t *tx) get(key, field string) (Value, error) {
+	c := Cell{key, field}
+	if i, ok := t.writes[c]; ok {
+		w := t.commit.Writes[i]
+		return Value{S: w.Value, OK: !w.Delete}, nil
+	}
+	if v, ok := t.reads[c]; ok {
+		return v, nil
+	}
+	v, err := t.b.Get(t.ctx, c)
+	if err != nil {
+		return Value{}, err
+	}
+	t.reads[c] = v
+	return v, nil
+}
+
+func (t *tx) set(key, field, value string, del bool) {
+	c := Cell{key, field}
+	w := Write{Cell: c, Value: value, Delete: del}
+	if i, ok := t.writes[c]; ok {
+		t.commit.Writes[i] = w
+		return
+	}
+	t.writes[c] = len(t.commit.Writes)
+	t.commit.Writes = append(t.commit.Writes, w)
+}
+
+func getRecord[T any](t *tx, key, field string, decode func(string) (T, error)) (T, bool, error) {
+	var zero T
+	v, err := t.get(key, field)
+	if err != nil || !v.OK {
+		return zero, false, err
+	}
+	rec, err := decode(v.S)
+	return rec, err == nil, err
+}
+
+func (t *tx) Account(code string) (store.Account, bool, error) {
+	return getRecord(t, KeyAccounts, code, decodeAccount)
+}
+
+func (t *tx) PutAccount(a store.Account) error {
+	if err := store.ValidateKeyPart("account code", a.AccountCode); err != nil {
+		return err
+	}
+	s, err := encodeAccount(a)
+	if err != nil {
+		return err
+	}
+	t.set(KeyAccounts, a.AccountCode, s, false)
+	return nil
+}
+
+func (t *tx) Grant(userID, accountCode string) (store.Grant, bool, error) {
+	return getRecord(t, KeyGrants, join(userID, accountCode), decodeGrant)
+}
+
+func (t *tx) PutGrant(g store.Grant) error {
+	if err := validatePair("grant", g.UserID, g.AccountCode); err != nil {
+		return err
+	}
+	if g.Level.Rank() == 0 {
+		return fmt.Errorf("grant level %q: %w", g.Level, store.ErrInvalid)
+	}
+	s, err := encodeGrant(g)
+	if err != nil {
+		return err
+	}
+	t.set(KeyGrants, join(g.UserID, g.AccountCode), s, false)
+	t.set(KeyGrantsOfPrefix+g.UserID, g.AccountCode, s, false)
+	return nil
+}
+
+func (t *tx) DeleteGrant(userID, accountCode string) error {
+	if err := validatePair("grant", userID, accountCode); err != nil {
+		return err
+	}
+	t.set(KeyGrants, join(userID, accountCode), "", true)
+	t.set(KeyGrantsOfPrefix+userID, accountCode, "", true)
+	return nil
+}
+
+func validatePair(what, a, b string) error {
+	if err := store.ValidateKeyPart(what, a); err != nil {
+		return err
+	}
+	return store.ValidateKeyPart(what, b)
+}
+
+func (t *tx) Group(id int64) (store.Group, bool, error) {
+	return getRecord(t, KeyGroups, idField(id), decodeGroup)
+}
+
+func (t *tx) GroupByName(name string) (store.Group, bool, error) {
+	v, err := t.get(KeyGroupNames, name)
+	if err != nil || !v.OK {
+		return store.Group{}, false, err
+	}
+	id, err := strconv.ParseInt(v.S, 10, 64)
+	if err != nil {
+		return store.Group{}, false, fmt.Errorf("back office: group name index %q: %w", name, err)
+	}
+	return t.Group(id)
+}
+
+func (t *tx) NewGroup(g store.Group) (store.Group, error) {
+	if err := store.ValidateKeyPart("group name", g.Name); err != nil {
+		return store.Group{}, err
+	}
+	id, err := t.b.Next(t.ctx, SeqGroups)
+	if err != nil {
+		return store.Group{}, err
+	}
+	g.ID = id
+	s, err := encodeGroup(g)
+	if err != nil {
+		return store.Group{}, err
+	}
+	// The name index is read first so that two groups created with one
+	// name at once cannot both commit.
+	if _, err := t.get(KeyGroupNames, g.Name); err != nil {
+		return store.Group{}, err
+	}
+	t.set(KeyGroups, idField(id), s, false)
+	t.set(KeyGroupNames, g.Name, idField(id), false)
+	return decodeGroup(s)
+}
+
+func (t *tx) Member(accountCode string) (store.GroupMember, bool, error) {
+	return getRecord(t, KeyMembers, accountCode, decodeMember)
+}
+
+func (t *tx) PutMember(m store.GroupMember) error {
+	if err := store.ValidateKeyPart("account code", m.AccountCode); err != nil {
+		return err
+	}
+	if m.GroupID <= 0 {
+		return fmt.Errorf("group member: group id %d: %w", m.GroupID, store.ErrInvalid)
+	}
+	s, err := encodeMember(m)
+	if err != nil {
+		return err
+	}
+	t.set(KeyMembers, m.AccountCode, s, false)
+	return nil
+}
+
+func (t *tx) DeleteMember(accountCode string) error {
+	if err := store.ValidateKeyPart("account code", accountCode); err != nil {
+		return err
+	}
+	t.set(KeyMembers, accountCode, "", true)
+	return nil
+}
+
+func (t *tx) RiskRule(kind, scope, target string) (store.RiskRule, bool, error) {
+	return getRecord(t, KeyRiskRules, join(kind, scope, target), decodeRiskRule)
+}
+
+func (t *tx) PutRiskRule(r store.RiskRule) error {
+	if err := validateRuleKey(store.RiskRuleKinds, r.Kind, r.Scope, r.Target); err != nil {
+		return err
+	}
+	s, err := encodeRiskRule(r)
+	if err != nil {
+		return err
+	}
+	t.set(KeyRiskRules, join(r.Kind, r.Scope, r.Target), s, false)
+	return nil
+}
+
+func (t *tx) DeleteRiskRule(kind, scope, target string) error {
+	if err := validateRuleKey(store.RiskRuleKinds, kind, scope, target); err != nil {
+		return err
+	}
+	t.set(KeyRiskRules, join(kind, scope, target), "", true)
+	return nil
+}
+
+func (t *tx) OrderRiskRule(kind, scope, target, match string) (store.OrderRiskRule, bool, error) {
+	return getRecord(t, KeyOrderRiskRules, join(kind, scope, target, match), decodeOrderRiskRule)
+}
+
+func (t *tx) PutOrderRiskRule(r store.OrderRiskRule) error {
+	if err := validateRuleKey(store.OrderRiskRuleKinds, r.Kind, r.Scope, r.Target, r.Match); err != nil {
+		return err
+	}
+	s, err := encodeOrderRiskRule(r)
+	if err != nil {
+		return err
+	}
+	t.set(KeyOrderRiskRules, join(r.Kind, r.Scope, r.Target, r.Match), s, false)
+	return nil
+}
+
+func (t *tx) DeleteOrderRiskRule(kind, scope, target, match string) error {
+	if err := validateRuleKey(store.OrderRiskRuleKinds, kind, scope, target, match); err != nil {
+		return err
+	}
+	t.set(KeyOrderRiskRules, join(kind, scope, target, match), "", true)
+	return nil
+}
+
+func validateRuleKey(kinds []string, kind, scope string, rest ...string) error {
+	if !slices.Contains(kinds, kind) {
+		return fmt.Errorf("rule kind %q: %w", kind, store.ErrInvalid)
+	}
+	if !slices.Contains(store.RuleScopes, scope) {
+		return fmt.Errorf("rule scope %q: %w", scope, store.ErrInvalid)
+	}
+	for _, p := range rest {
+		if err := store.ValidateKeyPart("rule key", p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) Request(id int64) (store.WorkflowRequest, bool, error) {
+	return getRecord(t, KeyRequests, idField(id), decodeRequest)
+}
+
+func (t *tx) NewRequest(r store.WorkflowRequest) (store.WorkflowRequest, error) {
+	id, err := t.b.Next(t.ctx, SeqRequests)
+	if err != nil {
+		return store.WorkflowRequest{}, err
+	}
+	r.ID = id
+	if err := t.PutRequest(r); err != nil {
+		return store.WorkflowRequest{}, err
+	}
+	got, _, err := t.Request(id)
+	return got, err
+}
+
+func (t *tx) PutRequest(r store.WorkflowRequest) error {
+	if r.ID <= 0 {
+		return fmt.Errorf("workflow request id %d: %w", r.ID, store.ErrInvalid)
+	}
+	s, err := encodeRequest(r)
+	if err != nil {
+		return err
+	}
+	t.set(KeyRequests, idField(r.ID), s, false)
+	return nil
+}
+
+func (t *tx) HasReferenceValue(kind, value string) (bool, error) {
+	return t.b.HasReferenceValue(t.ctx, kind, value)
+}
+
+func (t *tx) Audit(e store.AuditEntry) { t.commit.Audit = append(t.commit.Audit, e) }

@@ -1,0 +1,170 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/backoffice"
+)
+
+// ---- back office: the shared records (store/backoffice) on {bo} hashes ----
+
+// boBackend maps the records' hashes to <p>{bo}:<name>, all on one slot,
+// so a commit is one script.
+type boBackend struct{ s *Store }
+
+func (b boBackend) key(name string) string { return b.s.k.backOffice() + name }
+
+func (b boBackend) Get(ctx context.Context, c backoffice.Cell) (backoffice.Value, error) {
+	v, err := b.s.c.HGet(ctx, b.key(c.Key), c.Field).Result()
+	if errors.Is(err, goredis.Nil) {
+		return backoffice.Value{}, nil
+	}
+	if err != nil {
+		return backoffice.Value{}, fail("back office get", err)
+	}
+	return backoffice.Value{S: v, OK: true}, nil
+}
+
+func (b boBackend) GetMany(ctx context.Context, key string, fields []string) ([]backoffice.Value, error) {
+	vals, err := b.s.c.HMGet(ctx, b.key(key), fields...).Result()
+	if err != nil {
+		return nil, fail("back office get many", err)
+	}
+	out := make([]backoffice.Value, len(vals))
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = backoffice.Value{S: s, OK: true}
+		}
+	}
+	return out, nil
+}
+
+func (b boBackend) GetAll(ctx context.Context, key string) (map[string]string, error) {
+	m, err := b.s.c.HGetAll(ctx, b.key(key)).Result()
+	if err != nil {
+		return nil, fail("back office get all", err)
+	}
+	return m, nil
+}
+
+func (b boBackend) Next(ctx context.Context, seq string) (int64, error) {
+	id, err := b.s.c.Incr(ctx, b.key(seq)).Result()
+	if err != nil {
+		return 0, fail("back office next id", err)
+	}
+	return id, nil
+}
+
+func (b boBackend) Top(ctx context.Context, seq string) (int64, error) {
+	id, err := b.s.c.Get(ctx, b.key(seq)).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fail("back office sequence", err)
+	}
+	return id, nil
+}
+
+func (b boBackend) HasReferenceValue(ctx context.Context, kind, value string) (bool, error) {
+	return b.s.HasReferenceValue(ctx, kind, value)
+}
+
+// commitBackOffice: KEYS audit hash, audit sequence, then the record
+// hashes; ARGV the number of checks, each as (key index, field, present
+// 0|1, value), the number of writes, each as (key index, field, S|D,
+// value), then the audit entries. Either every check holds and everything
+// is written, or nothing is and the reply is STALE.
+var commitBackOffice = goredis.NewScript(auditLua + `
+local a = 1
+local n = tonumber(ARGV[a]); a = a + 1
+for _ = 1, n do
+  local cur = redis.call('HGET', KEYS[tonumber(ARGV[a])], ARGV[a+1])
+  if ARGV[a+2] == '1' then
+    if cur ~= ARGV[a+3] then return {'STALE'} end
+  elseif cur then
+    return {'STALE'}
+  end
+  a = a + 4
+end
+n = tonumber(ARGV[a]); a = a + 1
+for _ = 1, n do
+  if ARGV[a+2] == 'D' then
+    redis.call('HDEL', KEYS[tonumber(ARGV[a])], ARGV[a+1])
+  else
+    redis.call('HSET', KEYS[tonumber(ARGV[a])], ARGV[a+1], ARGV[a+3])
+  end
+  a = a + 4
+end
+local out = {'OK'}
+for i = a, #ARGV do out[#out+1] = appendAudit(ARGV[i]) end
+return out
+`)
+
+func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.AuditEntry, error) {
+	keys := b.s.auditKeys()
+	index := map[string]string{}
+	keyIndex := func(name string) string {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		keys = append(keys, b.key(name))
+		i := strconv.Itoa(len(keys))
+		index[name] = i
+		return i
+	}
+	args := make([]any, 0, 2+4*(len(c.Checks)+len(c.Writes))+len(c.Audit))
+	args = append(args, len(c.Checks))
+	for _, ch := range c.Checks {
+		present := "0"
+		if ch.Want.OK {
+			present = "1"
+		}
+		args = append(args, keyIndex(ch.Key), ch.Field, present, ch.Want.S)
+	}
+	args = append(args, len(c.Writes))
+	for _, w := range c.Writes {
+		op := "S"
+		if w.Delete {
+			op = "D"
+		}
+		args = append(args, keyIndex(w.Key), w.Field, op, w.Value)
+	}
+	entries := make([]string, len(c.Audit))
+	for i, e := range c.Audit {
+		s, err := encodeAudit(e)
+		if err != nil {
+			return nil, err
+		}
+		entries[i] = s
+		args = append(args, s)
+	}
+	res, err := commitBackOffice.Run(ctx, b.s.c, keys, args...).Slice()
+	if err != nil {
+		return nil, fail("back office commit", err)
+	}
+	if len(res) == 0 {
+		return nil, fail("back office commit", errors.New("empty reply"))
+	}
+	if word, _ := res[0].(string); word == "STALE" {
+		return nil, backoffice.ErrStale
+	} else if word != "OK" || len(res) != 1+len(entries) {
+		return nil, fail("back office commit", fmt.Errorf("unexpected reply %v", res))
+	}
+	out := make([]store.AuditEntry, len(entries))
+	for i, s := range entries {
+		id, _ := res[1+i].(int64)
+		e, err := decodeAudit(id, s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
