@@ -68,6 +68,8 @@ var statusOf = map[apperr.Code]int{
 	apperr.Forbidden:              http.StatusForbidden,
 	apperr.NotFound:               http.StatusNotFound,
 	apperr.Conflict:               http.StatusConflict,
+	apperr.InvalidState:           http.StatusConflict,
+	apperr.SameUserReview:         http.StatusForbidden,
 	apperr.TooManyRequests:        http.StatusTooManyRequests,
 	apperr.UpstreamUnavailable:    http.StatusBadGateway,
 	apperr.ServiceBusy:            http.StatusServiceUnavailable,

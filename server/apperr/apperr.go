@@ -30,7 +30,12 @@ const (
 	Forbidden              Code = "forbidden"
 	NotFound               Code = "not_found"
 	Conflict               Code = "conflict"
-	Internal               Code = "internal_error"
+	// InvalidState: the record is no longer in a state that allows the
+	// action (a workflow request that is not PENDING).
+	InvalidState Code = "invalid_state"
+	// SameUserReview: four eyes; a request's reviewer must not be its maker.
+	SameUserReview Code = "same_user_review"
+	Internal       Code = "internal_error"
 )
 
 // Error is a domain error with a message safe to show to the caller.
