@@ -13,11 +13,9 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/server"
-	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/password"
-	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
@@ -79,7 +77,7 @@ func newStack(b *testing.B, st store.Store) benchStack {
 		Email: "bench@oms.example", Password: "bench-password-1", Roles: []string{"admin"}}); err != nil {
 		b.Fatal(err)
 	}
-	h, err := server.New(server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st, Reference: reference.New(st, nil), Audit: audit.New(st)}, Logger: discardLogger()})
+	h, err := server.New(server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st}.WithBackOffice(st, nil), Logger: discardLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}

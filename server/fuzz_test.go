@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/server"
-	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/contracttest"
 	"github.com/vero-oms/omsd/server/password"
-	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store/memory"
 )
@@ -75,7 +73,7 @@ func newFuzzStack() (*fuzzStack, error) {
 			fuzzErr = err
 			return
 		}
-		e, err := server.New(server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st, Reference: reference.New(st, nil), Audit: audit.New(st)}, Logger: discardLogger()})
+		e, err := server.New(server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st}.WithBackOffice(st, nil), Logger: discardLogger()})
 		if err != nil {
 			fuzzErr = err
 			return

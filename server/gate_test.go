@@ -5,11 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/password"
-	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store/memory"
 )
@@ -40,7 +38,7 @@ func TestEveryEchoRouteHasAGateEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Services: Services{Auth: svc, Tokens: iss, Health: st, Reference: reference.New(st, nil), Audit: audit.New(st)}})
+	e, err := New(Options{Services: Services{Auth: svc, Tokens: iss, Health: st}.WithBackOffice(st, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/server"
-	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
-	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store/memory"
 )
@@ -65,7 +63,7 @@ func newMetricsStack(tb testing.TB, m server.RequestMetrics) *server.Options {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(svc.Close)
-	return &server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st, Reference: reference.New(st, nil), Audit: audit.New(st)}, Logger: discardLogger(), Metrics: m}
+	return &server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st}.WithBackOffice(st, nil), Logger: discardLogger(), Metrics: m}
 }
 
 // Every request is recorded once, under its operation id with the status

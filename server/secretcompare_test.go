@@ -389,13 +389,20 @@ func isConversion(fun ast.Expr) bool {
 }
 
 func isSecretName(name string) bool {
-	for _, w := range words(name) {
+	ws := words(name)
+	for i, w := range ws {
+		if w == "code" && i > 0 && publicCodes[ws[i-1]] {
+			continue // AccountCode, ClientCode: identifiers, not recovery codes
+		}
 		if secretWords[w] {
 			return true
 		}
 	}
 	return false
 }
+
+// publicCodes are the words before "code" that name a public identifier.
+var publicCodes = map[string]bool{"account": true, "client": true, "invest": true, "status": true, "error": true}
 
 // words splits camelCase, PascalCase, ALLCAPS runs and snake_case into
 // lower-case words: "CodeMAC" -> code, mac; "hashToken" -> hash, token.

@@ -21,10 +21,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/gen"
+	"github.com/vero-oms/omsd/server/admin"
 	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/reference"
+	"github.com/vero-oms/omsd/server/risk"
 	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/server/workflow"
+	"github.com/vero-oms/omsd/store"
 )
 
 // Pinger is what the health probes check: the store answers.
@@ -41,6 +45,9 @@ type Services struct {
 	Health    Pinger
 	Reference *reference.Service // reference lists and firm traders
 	Audit     *audit.Service     // the audit log
+	Admin     *admin.Service     // grants, account search, groups
+	Workflow  *workflow.Service  // maker-checker requests
+	Risk      *risk.Service      // mappings, cash and holdings, risk rules
 }
 
 // Options configure the HTTP layer.
@@ -76,8 +83,9 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 // New builds the Echo instance serving the whole contract.
 func New(o Options) (*echo.Echo, error) {
 	if o.Services.Auth == nil || o.Services.Tokens == nil || o.Services.Health == nil ||
-		o.Services.Reference == nil || o.Services.Audit == nil {
-		return nil, errors.New("server: the auth, tokens, health, reference and audit services are required")
+		o.Services.Reference == nil || o.Services.Audit == nil || o.Services.Admin == nil ||
+		o.Services.Workflow == nil || o.Services.Risk == nil {
+		return nil, errors.New("server: every service is required (auth, tokens, health, reference, audit, admin, workflow, risk)")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -110,4 +118,16 @@ func New(o Options) (*echo.Echo, error) {
 		s.metrics = newRequestMetrics(o.Metrics, e, c)
 	}
 	return e, nil
+}
+
+// WithBackOffice returns s with the back-office services (reference,
+// audit, admin, workflow, risk) built over st; now stamps their records
+// (nil: time.Now).
+func (s Services) WithBackOffice(st store.Store, now func() time.Time) Services {
+	s.Reference = reference.New(st, now)
+	s.Audit = audit.New(st)
+	s.Admin = admin.New(st, st, now)
+	s.Workflow = workflow.New(st, st, now)
+	s.Risk = risk.New(st)
+	return s
 }

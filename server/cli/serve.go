@@ -15,12 +15,10 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/vero-oms/omsd/server"
-	"github.com/vero-oms/omsd/server/audit"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
-	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
@@ -222,8 +220,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 
 	opts := server.Options{
-		Logger: log, Services: server.Services{Auth: svc, Tokens: tokens, Health: st,
-			Reference: reference.New(st, c.Clock), Audit: audit.New(st)},
+		Logger: log, Services: server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock),
 		MaxBodyBytes: c.MaxBodyBytes, CookieSecure: c.CookieSecure, TrustedProxies: c.TrustedProxies,
 	}
 	if m != nil {
