@@ -22,6 +22,7 @@ type Config struct {
 	Addr     string
 	Dev      bool
 	DevRedis bool
+	DemoData bool // dev mode only: seed the demo back office
 	LogJSON  bool
 	LogLvl   string
 
@@ -166,6 +167,7 @@ var settings = []setting{
 	{"addr", "127.0.0.1:8080", "listen address", str(func(c *Config) *string { return &c.Addr })},
 	{"metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus); empty disables metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"dev", "false", "development mode: embedded store, ephemeral key and secret, demo identities, cookies without Secure; loopback addresses only", boolean(func(c *Config) *bool { return &c.Dev })},
+	{"demo-data", "true", "in dev mode, seed the demo back office (reference values, two accounts with cash and holdings, grants for the demo identities, a group, risk rules); ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DemoData })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {

@@ -20,6 +20,7 @@ import (
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/server/workflow"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
 	"github.com/vero-oms/omsd/store/redis"
@@ -92,6 +93,14 @@ func loopbackAddr(addr string) bool {
 
 // refuseDemoIdentities stops a production start while any demo identity
 // still signs in with its published password.
+// demoGrants are the demo identities' levels on both demo accounts.
+var demoGrants = map[string]store.GrantLevel{
+	"admin@oms.example":   store.LevelAdmin,
+	"maker@oms.example":   store.LevelView,
+	"checker@oms.example": store.LevelView,
+	"trader@oms.example":  store.LevelTrade,
+}
+
 func refuseDemoIdentities(ctx context.Context, st store.Identities, h *password.Hasher) error {
 	var live []string
 	for _, d := range auth.DemoIdentities {
@@ -217,6 +226,13 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 			emails = append(emails, d.Email)
 		}
 		log.Warn("dev mode: demo identities present (passwords in the README)", "created", res.Created, "emails", strings.Join(emails, ","))
+		if c.DemoData {
+			wrote, err := workflow.SeedDemo(ctx, st, c.Clock(), demoGrants)
+			if err != nil {
+				return fail(fmt.Errorf("seeding the demo back office: %w", err))
+			}
+			log.Warn("dev mode: demo back office present", "seeded", wrote, "accounts", workflow.DemoAccountAn+","+workflow.DemoAccountBinh)
+		}
 	}
 
 	opts := server.Options{
