@@ -454,6 +454,90 @@ func (e GetAPIV1UtilReferenceParamsKind) Valid() bool {
 	}
 }
 
+// Defines values for GetAPIV1UtilRequestsParamsStatus.
+const (
+	GetAPIV1UtilRequestsParamsStatusAPPLIED   GetAPIV1UtilRequestsParamsStatus = "APPLIED"
+	GetAPIV1UtilRequestsParamsStatusAPPROVED  GetAPIV1UtilRequestsParamsStatus = "APPROVED"
+	GetAPIV1UtilRequestsParamsStatusCANCELLED GetAPIV1UtilRequestsParamsStatus = "CANCELLED"
+	GetAPIV1UtilRequestsParamsStatusFAILED    GetAPIV1UtilRequestsParamsStatus = "FAILED"
+	GetAPIV1UtilRequestsParamsStatusPENDING   GetAPIV1UtilRequestsParamsStatus = "PENDING"
+	GetAPIV1UtilRequestsParamsStatusREJECTED  GetAPIV1UtilRequestsParamsStatus = "REJECTED"
+)
+
+// Valid indicates whether the value is a known member of the GetAPIV1UtilRequestsParamsStatus enum.
+func (e GetAPIV1UtilRequestsParamsStatus) Valid() bool {
+	switch e {
+	case GetAPIV1UtilRequestsParamsStatusAPPLIED:
+		return true
+	case GetAPIV1UtilRequestsParamsStatusAPPROVED:
+		return true
+	case GetAPIV1UtilRequestsParamsStatusCANCELLED:
+		return true
+	case GetAPIV1UtilRequestsParamsStatusFAILED:
+		return true
+	case GetAPIV1UtilRequestsParamsStatusPENDING:
+		return true
+	case GetAPIV1UtilRequestsParamsStatusREJECTED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAPIV1UtilRequestsParamsRequestType.
+const (
+	GetAPIV1UtilRequestsParamsRequestTypeADDSTOCK            GetAPIV1UtilRequestsParamsRequestType = "ADD_STOCK"
+	GetAPIV1UtilRequestsParamsRequestTypeCREATEACCOUNT       GetAPIV1UtilRequestsParamsRequestType = "CREATE_ACCOUNT"
+	GetAPIV1UtilRequestsParamsRequestTypeCREATEGROUP         GetAPIV1UtilRequestsParamsRequestType = "CREATE_GROUP"
+	GetAPIV1UtilRequestsParamsRequestTypeCREATEORDERRISKRULE GetAPIV1UtilRequestsParamsRequestType = "CREATE_ORDER_RISK_RULE"
+	GetAPIV1UtilRequestsParamsRequestTypeCREATERISKRULE      GetAPIV1UtilRequestsParamsRequestType = "CREATE_RISK_RULE"
+	GetAPIV1UtilRequestsParamsRequestTypeDELETEORDERRISKRULE GetAPIV1UtilRequestsParamsRequestType = "DELETE_ORDER_RISK_RULE"
+	GetAPIV1UtilRequestsParamsRequestTypeDELETERISKRULE      GetAPIV1UtilRequestsParamsRequestType = "DELETE_RISK_RULE"
+	GetAPIV1UtilRequestsParamsRequestTypeDEPOSIT             GetAPIV1UtilRequestsParamsRequestType = "DEPOSIT"
+	GetAPIV1UtilRequestsParamsRequestTypeGRANTPERMISSION     GetAPIV1UtilRequestsParamsRequestType = "GRANT_PERMISSION"
+	GetAPIV1UtilRequestsParamsRequestTypeMOVEACCOUNT         GetAPIV1UtilRequestsParamsRequestType = "MOVE_ACCOUNT"
+	GetAPIV1UtilRequestsParamsRequestTypeREMOVESTOCK         GetAPIV1UtilRequestsParamsRequestType = "REMOVE_STOCK"
+	GetAPIV1UtilRequestsParamsRequestTypeREVOKEPERMISSION    GetAPIV1UtilRequestsParamsRequestType = "REVOKE_PERMISSION"
+	GetAPIV1UtilRequestsParamsRequestTypeUPDATEACCOUNT       GetAPIV1UtilRequestsParamsRequestType = "UPDATE_ACCOUNT"
+	GetAPIV1UtilRequestsParamsRequestTypeWITHDRAW            GetAPIV1UtilRequestsParamsRequestType = "WITHDRAW"
+)
+
+// Valid indicates whether the value is a known member of the GetAPIV1UtilRequestsParamsRequestType enum.
+func (e GetAPIV1UtilRequestsParamsRequestType) Valid() bool {
+	switch e {
+	case GetAPIV1UtilRequestsParamsRequestTypeADDSTOCK:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeCREATEACCOUNT:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeCREATEGROUP:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeCREATEORDERRISKRULE:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeCREATERISKRULE:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeDELETEORDERRISKRULE:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeDELETERISKRULE:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeDEPOSIT:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeGRANTPERMISSION:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeMOVEACCOUNT:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeREMOVESTOCK:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeREVOKEPERMISSION:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeUPDATEACCOUNT:
+		return true
+	case GetAPIV1UtilRequestsParamsRequestTypeWITHDRAW:
+		return true
+	default:
+		return false
+	}
+}
+
 // AccountView defines model for AccountView.
 type AccountView struct {
 	AccountID     *string        `json:"account_id,omitempty"`
@@ -618,8 +702,14 @@ type CancelOrderRequest struct {
 
 // CreateAccountPayload defines model for CreateAccountPayload.
 type CreateAccountPayload struct {
-	AccountCode        string `json:"account_code"`
-	AccountType        int32  `json:"account_type"`
+	AccountCode string `json:"account_code"`
+	AccountType int32  `json:"account_type"`
+
+	// BypassCash Skip the cash check of the pre-trade risk for this account.
+	BypassCash *bool `json:"bypass_cash,omitempty"`
+
+	// BypassStock Skip the stock check of the pre-trade risk for this account.
+	BypassStock        *bool  `json:"bypass_stock,omitempty"`
 	ClientCode         string `json:"client_code"`
 	CompID             string `json:"comp_id"`
 	Email              string `json:"email"`
@@ -1261,6 +1351,28 @@ type SearchAccountsResponse struct {
 	Query    *string  `json:"query,omitempty"`
 }
 
+// UpdateAccountPayload Changes to an account; only the fields sent change.
+type UpdateAccountPayload struct {
+	AccountCode string `json:"account_code"`
+	AccountType *int32 `json:"account_type,omitempty"`
+
+	// BypassCash Skip the cash check of the pre-trade risk for this account.
+	BypassCash *bool `json:"bypass_cash,omitempty"`
+
+	// BypassStock Skip the stock check of the pre-trade risk for this account.
+	BypassStock        *bool   `json:"bypass_stock,omitempty"`
+	ClientCode         *string `json:"client_code,omitempty"`
+	CompID             *string `json:"comp_id,omitempty"`
+	Email              *string `json:"email,omitempty"`
+	FornInvestTypeCode *string `json:"forn_invest_type_code,omitempty"`
+	InternalClientCode *string `json:"internal_client_code,omitempty"`
+	InvestCode         *string `json:"invest_code,omitempty"`
+	IsMmAccount        *bool   `json:"is_mm_account,omitempty"`
+	Name               *string `json:"name,omitempty"`
+	Phone              *string `json:"phone,omitempty"`
+	SenderSubID        *string `json:"sender_sub_id,omitempty"`
+}
+
 // WithdrawPayload defines model for WithdrawPayload.
 type WithdrawPayload struct {
 	AccountID string  `json:"account_id"`
@@ -1285,7 +1397,7 @@ type WorkflowRequest struct {
 // WorkflowRequestStatus defines model for WorkflowRequest.Status.
 type WorkflowRequestStatus string
 
-// WorkflowRequestPayload defines model for WorkflowRequestPayload.
+// WorkflowRequestPayload A maker-checker request. `payload` is validated against the schema of its `request_type` (UPDATE_ACCOUNT uses UpdateAccountPayload); a payload with keys that schema does not define is refused with 400.
 type WorkflowRequestPayload struct {
 	Payload     WorkflowRequestPayload_Payload    `json:"payload"`
 	RequestType WorkflowRequestPayloadRequestType `json:"request_type"`
@@ -1364,6 +1476,15 @@ type GetAPIAuthSessionParams struct {
 	XSessionToken SessionToken `json:"X-Session-Token"`
 }
 
+// GetAPIV1UtilAdminPermissionsParams defines parameters for GetAPIV1UtilAdminPermissions.
+type GetAPIV1UtilAdminPermissionsParams struct {
+	// UserID Only grants of this user (normalised email, exact match). With neither filter, every grant.
+	UserID *string `form:"user_id,omitempty" json:"user_id,omitempty"`
+
+	// AccountCode Only grants on this account. With neither filter, every grant.
+	AccountCode *string `form:"account_code,omitempty" json:"account_code,omitempty"`
+}
+
 // GetAPIV1UtilAuditParams defines parameters for GetAPIV1UtilAudit.
 type GetAPIV1UtilAuditParams struct {
 	// Actor Only entries by this user (normalised email, exact match).
@@ -1395,6 +1516,12 @@ type GetAPIV1UtilAuditParams struct {
 type GetAPIV1UtilFirmsTradersParams struct {
 	// FirmID Firm id.
 	FirmID *string `form:"firm_id,omitempty" json:"firm_id,omitempty"`
+}
+
+// GetAPIV1UtilGroupsMembersParams defines parameters for GetAPIV1UtilGroupsMembers.
+type GetAPIV1UtilGroupsMembersParams struct {
+	// GroupID The group whose members to list.
+	GroupID int64 `form:"group_id" json:"group_id"`
 }
 
 // ListIoiAdvertisementsParams defines parameters for ListIoiAdvertisements.
@@ -1522,6 +1649,30 @@ type GetAPIV1UtilReferenceParams struct {
 
 // GetAPIV1UtilReferenceParamsKind defines parameters for GetAPIV1UtilReference.
 type GetAPIV1UtilReferenceParamsKind string
+
+// GetAPIV1UtilRequestsParams defines parameters for GetAPIV1UtilRequests.
+type GetAPIV1UtilRequestsParams struct {
+	// Status Only requests in this state.
+	Status *GetAPIV1UtilRequestsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// RequestedBy Only requests filed by this user (normalised email, exact match).
+	RequestedBy *string `form:"requested_by,omitempty" json:"requested_by,omitempty"`
+
+	// RequestType Only requests of this type.
+	RequestType *GetAPIV1UtilRequestsParamsRequestType `form:"request_type,omitempty" json:"request_type,omitempty"`
+
+	// Limit Page size. Default 100, maximum 1000; a larger value is refused with 400.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Requests to skip (newest first) before the page starts. Default 0.
+	Offset *int64 `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// GetAPIV1UtilRequestsParamsStatus defines parameters for GetAPIV1UtilRequests.
+type GetAPIV1UtilRequestsParamsStatus string
+
+// GetAPIV1UtilRequestsParamsRequestType defines parameters for GetAPIV1UtilRequests.
+type GetAPIV1UtilRequestsParamsRequestType string
 
 // GetAPIV1UtilSearchParams defines parameters for GetAPIV1UtilSearch.
 type GetAPIV1UtilSearchParams struct {
@@ -2416,6 +2567,32 @@ func (t *WorkflowRequestPayload_Payload) MergeDeleteOrderRiskRulePayload(v Delet
 	return err
 }
 
+// AsUpdateAccountPayload returns the union data inside the WorkflowRequestPayload_Payload as a UpdateAccountPayload
+func (t WorkflowRequestPayload_Payload) AsUpdateAccountPayload() (UpdateAccountPayload, error) {
+	var body UpdateAccountPayload
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromUpdateAccountPayload overwrites any union data inside the WorkflowRequestPayload_Payload as the provided UpdateAccountPayload
+func (t *WorkflowRequestPayload_Payload) FromUpdateAccountPayload(v UpdateAccountPayload) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeUpdateAccountPayload performs a merge with any union data inside the WorkflowRequestPayload_Payload, using the provided UpdateAccountPayload
+func (t *WorkflowRequestPayload_Payload) MergeUpdateAccountPayload(v UpdateAccountPayload) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t WorkflowRequestPayload_Payload) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
 	return b, err
@@ -2502,7 +2679,7 @@ type ServerInterface interface {
 	DeleteAPIV1UtilAdminPermissions(ctx echo.Context) error
 	// GetAPIV1UtilAdminPermissions All grants
 	// (GET /api/v1/util/admin/permissions)
-	GetAPIV1UtilAdminPermissions(ctx echo.Context) error
+	GetAPIV1UtilAdminPermissions(ctx echo.Context, params GetAPIV1UtilAdminPermissionsParams) error
 	// PostAPIV1UtilAdminPermissions Grant access
 	// (POST /api/v1/util/admin/permissions)
 	PostAPIV1UtilAdminPermissions(ctx echo.Context) error
@@ -2529,7 +2706,7 @@ type ServerInterface interface {
 	DeleteAPIV1UtilGroupsMembers(ctx echo.Context) error
 	// GetAPIV1UtilGroupsMembers Group members
 	// (GET /api/v1/util/groups/members)
-	GetAPIV1UtilGroupsMembers(ctx echo.Context) error
+	GetAPIV1UtilGroupsMembers(ctx echo.Context, params GetAPIV1UtilGroupsMembersParams) error
 	// PostAPIV1UtilGroupsMove Move to group
 	// (POST /api/v1/util/groups/move)
 	PostAPIV1UtilGroupsMove(ctx echo.Context) error
@@ -2565,7 +2742,7 @@ type ServerInterface interface {
 	PostAPIV1UtilReference(ctx echo.Context) error
 	// GetAPIV1UtilRequests Requests
 	// (GET /api/v1/util/requests)
-	GetAPIV1UtilRequests(ctx echo.Context) error
+	GetAPIV1UtilRequests(ctx echo.Context, params GetAPIV1UtilRequestsParams) error
 	// PostAPIV1UtilRequests File a request
 	// (POST /api/v1/util/requests)
 	PostAPIV1UtilRequests(ctx echo.Context) error
@@ -2869,8 +3046,24 @@ func (w *ServerInterfaceWrapper) DeleteAPIV1UtilAdminPermissions(ctx echo.Contex
 func (w *ServerInterfaceWrapper) GetAPIV1UtilAdminPermissions(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAPIV1UtilAdminPermissionsParams
+	// ------------- Optional query parameter "user_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "user_id", ctx.QueryParams(), &params.UserID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter user_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "account_code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_code", ctx.QueryParams(), &params.AccountCode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter account_code: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetAPIV1UtilAdminPermissions(ctx)
+	err = w.Handler.GetAPIV1UtilAdminPermissions(ctx, params)
 	return err
 }
 
@@ -3017,8 +3210,17 @@ func (w *ServerInterfaceWrapper) DeleteAPIV1UtilGroupsMembers(ctx echo.Context) 
 func (w *ServerInterfaceWrapper) GetAPIV1UtilGroupsMembers(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAPIV1UtilGroupsMembersParams
+	// ------------- Required query parameter "group_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "group_id", ctx.QueryParams(), &params.GroupID, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_id: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetAPIV1UtilGroupsMembers(ctx)
+	err = w.Handler.GetAPIV1UtilGroupsMembers(ctx, params)
 	return err
 }
 
@@ -3368,8 +3570,45 @@ func (w *ServerInterfaceWrapper) PostAPIV1UtilReference(ctx echo.Context) error 
 func (w *ServerInterfaceWrapper) GetAPIV1UtilRequests(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAPIV1UtilRequestsParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "requested_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "requested_by", ctx.QueryParams(), &params.RequestedBy, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter requested_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "request_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "request_type", ctx.QueryParams(), &params.RequestType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter request_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetAPIV1UtilRequests(ctx)
+	err = w.Handler.GetAPIV1UtilRequests(ctx, params)
 	return err
 }
 
@@ -5968,6 +6207,20 @@ func (response DeleteAPIV1UtilAdminPermissions403JSONResponse) VisitDeleteAPIV1U
 	return err
 }
 
+type DeleteAPIV1UtilAdminPermissions404JSONResponse Error
+
+func (response DeleteAPIV1UtilAdminPermissions404JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAPIV1UtilAdminPermissions413JSONResponse Error
 
 func (response DeleteAPIV1UtilAdminPermissions413JSONResponse) VisitDeleteAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
@@ -6011,6 +6264,7 @@ func (response DeleteAPIV1UtilAdminPermissions502JSONResponse) VisitDeleteAPIV1U
 }
 
 type GetAPIV1UtilAdminPermissionsRequestObject struct {
+	Params GetAPIV1UtilAdminPermissionsParams
 }
 
 type GetAPIV1UtilAdminPermissionsResponseObject interface {
@@ -6161,6 +6415,20 @@ func (response PostAPIV1UtilAdminPermissions403JSONResponse) VisitPostAPIV1UtilA
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilAdminPermissions404JSONResponse Error
+
+func (response PostAPIV1UtilAdminPermissions404JSONResponse) VisitPostAPIV1UtilAdminPermissionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6772,6 +7040,20 @@ func (response PostAPIV1UtilGroups403JSONResponse) VisitPostAPIV1UtilGroupsRespo
 	return err
 }
 
+type PostAPIV1UtilGroups409JSONResponse Error
+
+func (response PostAPIV1UtilGroups409JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PostAPIV1UtilGroups413JSONResponse Error
 
 func (response PostAPIV1UtilGroups413JSONResponse) VisitPostAPIV1UtilGroupsResponse(w http.ResponseWriter) error {
@@ -6878,6 +7160,20 @@ func (response DeleteAPIV1UtilGroupsMembers403JSONResponse) VisitDeleteAPIV1Util
 	return err
 }
 
+type DeleteAPIV1UtilGroupsMembers404JSONResponse Error
+
+func (response DeleteAPIV1UtilGroupsMembers404JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAPIV1UtilGroupsMembers413JSONResponse Error
 
 func (response DeleteAPIV1UtilGroupsMembers413JSONResponse) VisitDeleteAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
@@ -6921,6 +7217,7 @@ func (response DeleteAPIV1UtilGroupsMembers502JSONResponse) VisitDeleteAPIV1Util
 }
 
 type GetAPIV1UtilGroupsMembersRequestObject struct {
+	Params GetAPIV1UtilGroupsMembersParams
 }
 
 type GetAPIV1UtilGroupsMembersResponseObject interface {
@@ -6979,6 +7276,20 @@ func (response GetAPIV1UtilGroupsMembers403JSONResponse) VisitGetAPIV1UtilGroups
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAPIV1UtilGroupsMembers404JSONResponse Error
+
+func (response GetAPIV1UtilGroupsMembers404JSONResponse) VisitGetAPIV1UtilGroupsMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7071,6 +7382,20 @@ func (response PostAPIV1UtilGroupsMove403JSONResponse) VisitPostAPIV1UtilGroupsM
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilGroupsMove404JSONResponse Error
+
+func (response PostAPIV1UtilGroupsMove404JSONResponse) VisitPostAPIV1UtilGroupsMoveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8097,6 +8422,7 @@ func (response PostAPIV1UtilReference502JSONResponse) VisitPostAPIV1UtilReferenc
 }
 
 type GetAPIV1UtilRequestsRequestObject struct {
+	Params GetAPIV1UtilRequestsParams
 }
 
 type GetAPIV1UtilRequestsResponseObject interface {
@@ -8357,6 +8683,20 @@ func (response GetAPIV1UtilRequestsRequestID403JSONResponse) VisitGetAPIV1UtilRe
 	return err
 }
 
+type GetAPIV1UtilRequestsRequestID404JSONResponse Error
+
+func (response GetAPIV1UtilRequestsRequestID404JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAPIV1UtilRequestsRequestID501JSONResponse Error
 
 func (response GetAPIV1UtilRequestsRequestID501JSONResponse) VisitGetAPIV1UtilRequestsRequestIDResponse(w http.ResponseWriter) error {
@@ -8446,6 +8786,34 @@ func (response PostAPIV1UtilRequestsRequestIDApprove403JSONResponse) VisitPostAP
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove404JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDApprove404JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDApprove409JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDApprove409JSONResponse) VisitPostAPIV1UtilRequestsRequestIDApproveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8556,6 +8924,34 @@ func (response PostAPIV1UtilRequestsRequestIDCancel403JSONResponse) VisitPostAPI
 	return err
 }
 
+type PostAPIV1UtilRequestsRequestIDCancel404JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDCancel404JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDCancel409JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDCancel409JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PostAPIV1UtilRequestsRequestIDCancel501JSONResponse Error
 
 func (response PostAPIV1UtilRequestsRequestIDCancel501JSONResponse) VisitPostAPIV1UtilRequestsRequestIDCancelResponse(w http.ResponseWriter) error {
@@ -8645,6 +9041,34 @@ func (response PostAPIV1UtilRequestsRequestIDReject403JSONResponse) VisitPostAPI
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject404JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject404JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PostAPIV1UtilRequestsRequestIDReject409JSONResponse Error
+
+func (response PostAPIV1UtilRequestsRequestIDReject409JSONResponse) VisitPostAPIV1UtilRequestsRequestIDRejectResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9815,8 +10239,10 @@ func (sh *strictHandler) DeleteAPIV1UtilAdminPermissions(ctx echo.Context) error
 }
 
 // GetAPIV1UtilAdminPermissions operation middleware
-func (sh *strictHandler) GetAPIV1UtilAdminPermissions(ctx echo.Context) error {
+func (sh *strictHandler) GetAPIV1UtilAdminPermissions(ctx echo.Context, params GetAPIV1UtilAdminPermissionsParams) error {
 	var request GetAPIV1UtilAdminPermissionsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetAPIV1UtilAdminPermissions(ctx.Request().Context(), request.(GetAPIV1UtilAdminPermissionsRequestObject))
@@ -10141,8 +10567,10 @@ func (sh *strictHandler) DeleteAPIV1UtilGroupsMembers(ctx echo.Context) error {
 }
 
 // GetAPIV1UtilGroupsMembers operation middleware
-func (sh *strictHandler) GetAPIV1UtilGroupsMembers(ctx echo.Context) error {
+func (sh *strictHandler) GetAPIV1UtilGroupsMembers(ctx echo.Context, params GetAPIV1UtilGroupsMembersParams) error {
 	var request GetAPIV1UtilGroupsMembersRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetAPIV1UtilGroupsMembers(ctx.Request().Context(), request.(GetAPIV1UtilGroupsMembersRequestObject))
@@ -10498,8 +10926,10 @@ func (sh *strictHandler) PostAPIV1UtilReference(ctx echo.Context) error {
 }
 
 // GetAPIV1UtilRequests operation middleware
-func (sh *strictHandler) GetAPIV1UtilRequests(ctx echo.Context) error {
+func (sh *strictHandler) GetAPIV1UtilRequests(ctx echo.Context, params GetAPIV1UtilRequestsParams) error {
 	var request GetAPIV1UtilRequestsRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetAPIV1UtilRequests(ctx.Request().Context(), request.(GetAPIV1UtilRequestsRequestObject))
@@ -10742,143 +11172,152 @@ func (sh *strictHandler) GetAPIV1UtilSearch(ctx echo.Context, params GetAPIV1Uti
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9s21+BfwXB3ZtMZxXaa9p15kk+uL6mb+PJITvK+0/XQMHkkoSIBBgCtqB3/9x0ApERKAAnKkmM/",
-	"qy9tLBDAAXBuODiXf4KIpRmjQKUI3v0TZJjjFCRw/ddhFLGcyiMWg/ozBhFxkknCaPCubEQRi2Ev6AVE",
-	"/ZhhOQ56AcUpBO8CbD4J1SdBL+DwLScc4uCd5Dn0AhGNIcVqZDnL1PdCckJHwcNDrxz97Ng9MYlbpiVx",
-	"x0lPOUsvxOqMXwmN2RQJibnsIchYNEYUUyYgYjQWczC+5cBnCziGnKUhFUF10iHjKZbBu4BQ+V+/BL0S",
-	"CkIljIBrMD6RlMhVKK7wCJAgf4NrvkT3q86WEkrSPA3evbFOdA5C4BFc65bl6YpGpPqhIUkkcNfEqfk0",
-	"1FM0b/HlcCjAsrg+RIzHAkmGxIRkrpmY6W5d44F1jX34loOwIlLR5EYkXvTtikcDEIIwes0mQFenLVqR",
-	"VM2Ig8w5hRjdzZAgI/qa0Dk0Y8Ax8AU8//266PvaDN0EVUroJ6AjOa4efgXGa5LCKYEkXgVQNQmJ0wzJ",
-	"MaCpQX6cZQkBdUCus5EkhXCoh6wCEsMQ54lCecVqEpAQqi+DXgBUHdufK79HHHD5140VdtZApUDjDjQq",
-	"WXcKfVD7LjJGBRg2mZETzhlX/44YlUA1gusdi7CCbv8vwTQmLKb53xyGwbvgf+0vGPC+aRX7fRBSj9gv",
-	"pjGT1pd7yWPgCKjkMwR6esU2czn+LRezjYGiBjSLs4BwPQYkgN8DR0QggWXOsYQYRWOIJoSOUIaFmCq6",
-	"fq/wnM8QHkrgGq1G5B4oonl6BxyxISrOKegVWK93tq86vT5UnWx0pHsoljHFRKI7GDIOSPKZmhqPsKEk",
-	"T274UOzeZk+ycfsGhtwR44hDxO5h+SSvGTvHdFbwKfFEh8oYSjGdISwlpJl8IWd3mYrNHl05YCMNng8W",
-	"JzbQlLBZIHxIb4hJArGC4LMkyRPNrxsQoRof+ieDawT0HhKWgebQRf+KEvmFwFRrmJxlwCUxrLOiqq1K",
-	"0l5wN1McJIywGFfa7xhLANPKB0KyaGL/QvUN8T0mCb5LoMbgY5arn+YIZRB63mnMjHD0+F59SuhIL4lI",
-	"SEXbvv5uOuhNeZgPiDnHM71/xQ/s7i+IpGYHZn313YsSAu7NGw9lOMISpnhmbU/FyGhstkbGySgs9B/X",
-	"BC3NguU8glCor2gEXrK10ovfkwjs+pVtd+ZkurJLMZbtHDGaBBrHJSaJdTVEDPIoAqGHhO9YqSyl1rWM",
-	"dVYQ43igsPQKzxKG486kgO9HYcZJ5IvC33JMJZEz322fpXcssW/3Qsn8s363KjpVJruxrvxerVJAWrCj",
-	"+rrvOJsYEbGy5oglCZbAcfIFJ7k38TIqcSQvmH1MrVzGh9KokB5bQ2LfDxk5sx8eYaQPQ0djp1P1PlCO",
-	"p8UNzlx9VrrQPClYYg2Jq0NABORe7VUdOizhdaGqW3jCX33AhYyxDZmx3zHhUS77Sh55LluQGBp4zAC+",
-	"+aK5xDIX9qFcFNALJMdUXNtZpZXW85jIE6WZ28jcSFAbiUeS8SakDXGHk1jwMhzHRE2Kk6sKKLVTX8AO",
-	"mpBdXKhodYoNb1qpyw4fq4h9l91sX92Min96ieTKoflJ5OplYWnq8udVmWtI0o6Ac9ysbsfbn+3bUWXK",
-	"Zr7F6POxbhxwn8UwFw5N2FFflgMnJMfEXE46IJprRz+xEaHFhcc95BAnwgKeWtSQOIRJeRdtl3GVgSrd",
-	"bpohdqEhqWx1251sfiwPveCvqbRjibEA+QxXGIsqveYWqdVDVC3kb4gHa4y/tH+1ycxKFnBbpnLtbL+4",
-	"FPdBgFwPJ6qH3mYRqy6h9dRL2AYS8zVhg7Tgz3NyN7+0wWa+8gRsgZYdIFtwooWJLlY6OZV2g1zt9JtZ",
-	"TwnfF+BkOFtv56LiQaLLieo+vkBtaNfu1XAE4kdvWoUo/dm10jTuwX4rxrkcK14TraFWqHtZF7E6B/9Y",
-	"d12Vrr0AvmeEg+gEiEMarctv51zJW8dbXtcq689CHMe8uDOuQJowY5KxNuYCeIhHxY3JA54jTCNItFF4",
-	"PaJiqutaV/0lXJ4PZMPmI63JFjah1rtwSegWVdl8UCqirRpTrzSWOIdUOOJUe1OXWWDIOA0JvVeboxrd",
-	"4ytQOMVJ2AZIMZq7XYRpGhY7YCdv87hhU4LGjDq0T6Dq2ER+53XIS0+7ekLHGutbv9jopVOsL9y1s8vL",
-	"Xwa8NxeiZqluHPzAWZ45MbBm7bRsl2OHl3ZJf2UD4RgSkGColYhJP0/ACcqEUDtWplhGY/thRszQRSmJ",
-	"Bv8zuD45D3rB0e+HFxcnn4JecHh0dPn54jroBYP/Of/t8pNFSPUCifkIZPtCNYzlvPNuJYjuHfBefLmQ",
-	"y/NBeH7Y/3B2ER5++nT59eQ46FV/7B9en4RmQeHZ4OyiaB38ftm/XupR+63Wx7YTz2RL7VuZMUHk2pbF",
-	"tGQkrZaYJmNgMYwNwM7X5BUzTaMh4JTw9Jrrp/JVE/kalpOyz53dbj4kPA3dd2GnFG0G3Xl6j5iuelbl",
-	"MNVON40Q9SFl9xC7r7ZNkDUY2tbfI7EeLGZCf5W1gk9elqAPHNsM261KzDq4OVJzuXEzgXtIqlzqy9nJ",
-	"16AXXPcPj08Uhzo+d/C3PIs7A6OVVO9z1Nt0BTwlWmteX/l7xCKFJ7WUH/aWFR0z9411eSzPnoQBtekm",
-	"3kZYp5rYHRkeXDtyDlp0dD/lkeodeq/FfO5ckWZlrg3d+HIbGFXHZaVmPG/eVd1zT+bF8qwN3o7z+81c",
-	"fQNfRY+Oz51jlsSh/+uYAPP41aVLwwvpytrOLs/WNW2VT57hPU5yCFNMJRECe0JZPH6GlLkeIl1SUjX5",
-	"74b6msOwaTD9auZ+KpqfrsXYkLFwbF4JQ44lYV13wf1e6PnMXezTjetohfZoXEHa6kt3BxNZ7YHcYh5b",
-	"vulXVpqUvsKrTWzuattlg9Z4ILURwB+C0a9w9xFmA5u771V+l5AITWAmkBxjibSpdKa9if74eq1+JAIV",
-	"TiDaL1Z7cC7dDWFW3+QOttFkZF3jxIHPEzlzmek8bnJyFpihbfi0wihrXdUSbb0+/jtnEozRb117HxmF",
-	"39QoYSpGLkI2H0R6ni7WttaBfSmxNpB7J9bbg1UjWsX3jMShm0epVkH+9vVq0g5lKeYjQh9pRmTDIfAG",
-	"wEx7B9BYBjSMEiaaJu2AK01n3pktF5e3UKliG8CVT1gCjWbH2jXChBxs3KuuGguxjtec0/Ftax51muuP",
-	"GlqMK/7jPWwkB7x0S2807Cwdl13oNghHuO8kh23YYZHGOqynw440iOhWZGmS4a2INErXWf7A9LOtXDL/",
-	"dTecZznDqhFH7awbFztvvJkupL6efpI1zL6pxUtchNqt3Hcc8DZ5Oi4bbhsukvh72HlDUkK7d8p+Pei+",
-	"lOxfv67T6V9dO9lO5hxnmfsiunuKfIZPkatnCJKTSPyWRxOQGyKvOz1YCDTuwnWKXjpYtEu/HTFvhpgN",
-	"Iri0hfJ0yN/gvwmmk78krSPjBlSIVj1B5GmK+cxXxGsZpOBahGxuQ+Sds/vHu3p0Mpg2eynMh7LdDc5n",
-	"i7eJRnso7qJUmbchCwp0ezu5gOkjXHvaHoCTEXO1GWcetxEPuCBCMTvp+IAJDaVrfPdFtkOoAwzDRu+l",
-	"R5sD7VEvelgDaG2jbNi1Ek3o/Rr+YB/td8CJHLuHc97DrONx6+O5doZo0HlMZIkVn1xN96NTkiRXHSz7",
-	"dwxz+7Eaq1QC8b+XUKVBY04ueeyAzby65ZR8/3x9dE1SOPcVXfA9GmPqurWQbiAOyfdLHl+7KM40Ax+4",
-	"cDrFfAKuo9FYepRzDlR2OYRqv397E6bu1QSJcxGm1W1K0O3X8F02tDaFNh414IFqJ5qtdtkf06fL3pge",
-	"ffjmgCPDXM6a2oyPgusLzZkHrYzZ0V2b0praFOdxtP+g0LPOsWANRkeSwhk9Zdwhm9ZhEkrgd2HHbQy+",
-	"DGtdYvud4mZ94119AlwL/USNoEPc+nkCL8SZsRfce8eXdnJ8LAe+ce7Xi3T+rOwXo3A5DN79+c8Kwq/0",
-	"utnS3ol2GvFS1a0IbNHcN040zstqi96++WfhRi3aNIoWoSy67bdtgzs9NF8pSbhucBh3R7qWjaERKw3f",
-	"cJaAb9TmKviLO+dvs88C+HO7eb6E19UGr5bNP5e2XIjxIvzH55Rq6Gs5rIyTeyzBPL7aLazm1XPdN1nz",
-	"QQfj9Q9/xP13qX4qMtk8Zq5hz39SV4FHe4jlQrKYYKdJxv8dQX9JYcTCKMFCDGePeEl4ShL28nhQZP6t",
-	"21X36djCJmieg8g8vujs9NOhw4/w9NswN+rjqdORpJbX0JM6K7kPt/TKXT4m3LF4Fv5VT9WyWFfLk8OD",
-	"ays6O2k8H3cKnYHUm0QXB2/zlNjuw0ofhsCBRtAao+O8Pzbo8fPLnc+Zl5DMMzRtPfxhOSRwEU9afzi2",
-	"XWnXX5p3hOKGwLFclN334TqoYg100GN3QP76sXv5+xtcNbEJ6z4HNr3v3TjnfFTiteeTSK0gdrOD7jNu",
-	"fVHt9DTUhyzBEWwrscBm3v/WSE5QTm0msm/3chZeS5R4x3yBxQb5mIb6cE9gelFc++rzUib9udg9m8Am",
-	"wu4eGzx344Qu3gYydzV07ELRn8zA2yDI8gTsfnhuRabcja3Z+1egHADm0bjwbBGtyLsBm53JWu6HyF+J",
-	"HMccT59vPoCvjE+GCZtW5MkShDrZfDetUfWZhe6cAutoot5hmtlirztlWyxFV1u0gFsb5lpMhA6JULZ3",
-	"XPe8k2PS1VRXVycXx2cXHxTnubrqX37RrK1/8sfJ0bX+59HhxdHJp0/634dXV5/O9L9OD8/UTzde8bVL",
-	"WONE7+pZ0FnBvBqV2SXOr1hb0/f21CVtvRzh723dXPK7rZ8lyU1bF4u7nt8sHTst5Stp+3yZn7V9v5xp",
-	"uX2HV+4IbV2sb7d+aGPvemPhBSVpHfVPlCbRPxt8DPufP50EveD45NPJ0k8f+ocX1+HVSf/8bDA4u7zQ",
-	"5Pfl8uNJ/bdisA/9y89XQS84v/xyEi50haJ18cPnq+P6D8cnV5eDM/Wvr2fXvx/3D7/qhAvH4eD68uij",
-	"nlSPWf5ZjHjZPz7p25aw3NCaKa+2SwvG6yFmGgQ1r1RY8BLUyxLM4wKsHdujnBM5G6hRCn9kwBz4YS7H",
-	"i79OSx79x9frsgiCvi7o1gW/HkuZmdz8hA6ZpY7LGNDl+QBFjEqOI4mwCak1xWZYKuI9NCAjighFzGTy",
-	"r+QFJIyiMROypxooEkBj/cm8YM0fX6/ViBgZuIp6NpItSgKo7nsKXiLV5Sf4ApxpiHTr4dUZeqWg+Emp",
-	"hMBNhsPgzd7B3kFppscZCd4Fb/cO9t7qw5ZjvWv7e1NIktcTyqZ0/6/pROyVdsxRW7TxkPEi2JjQUQm6",
-	"Djl+peCOjI+b+raHcLHkTMlDlgvEKKA457pGBeJM6l36SS1RYZP+6ywO3ikoQgVWsFQp5ueDg42VZqhH",
-	"WFtKNHyEGRJQYF7pH66Ljij4dWSx0pFHQpHVYe3gA63K7+OM7CuM2E9Y8RqVMWHZ36MxRBOBMEU6OkXv",
-	"W5lBVf+hjlJhSpEE9r3BNSqmwFGEOdeFhXRFi2ppJNUTV45odZ8VOCHOSKigDA2Uc0b6G4s3WwenlpvY",
-	"suFlPSlt99Xx6vXyTA9bxIbVTMS2gjOFReKhF/xi5rYNOYexWidG9XjTtcebt117/Pwvvx7LlXEeesGv",
-	"nVf068HPnXt4rkjXYHoownm1U8yf/wQ5TwquLd7t72cJlkob37sHzhJ8J/YiFjzcLNMq0ijtTaYsl246",
-	"NbpkndQoTo08WCou9t4wRSJEDrHmmkQiIVmGpozr4k5YIkYj8KBKBVSvVlvQoZEvPtmv1VBT27JEOr+4",
-	"C6txY1TaofkTonkdZ82B+yFtWfpKDQ3ydTVjtx2LByANClOYLsSMQkX9a8RiQGMs0B0ANaXIIEav5vpL",
-	"xNiEABpyluq/i8wjQkL2kxY5OtuIkVBlpUnahuTlIkK9iHC+iO0JI2ty9J1Q2lHr1oUSSIRrtNed1HVw",
-	"rJvCzzFJlLrIqDFRGZoubhZFSu26XjlmXC6K6JWybQxJrC43uCD6PfQRIKtxAcYLVvJdIjllmg0Ib2o3",
-	"69g+kdeqDDxDIrcXHWgg9lqlwAHI10f6POx1YWtnWpxkY5nZh/V4yY4zPI4z/AYjRWyF0CyJpDt3MBK5",
-	"9bqp6DbVtQ8Nf9BVI4UsjBRLaDNXcxfE703lBTzbJ/N6TYxnTOdLdTJeGqHvlIanZg2aZOuUWcTk+/GG",
-	"StUjq4Xv2uNG20NTIscIoyEHMU5Mue3Cjkkoup1XALndQ58FqPuuZIiD/lzDXjV02o1+c+axKHe02Wvv",
-	"Zul5UcFphYAPdfWYclOfSjvfPurXLqtFRDOqFKdqQ8f7N/ssFfs4TgndT03mIOHEy+JlDJUf9pB2X4VY",
-	"oVYGPCVS/VE6CqDpGKj53eCyqbtP6AgRgVgD0t2/CVkqQg1WOAfrkejjl+ykkj1p9Rnk0de9eV1nX3yq",
-	"d3jbrcOvXWfwQr96h04gVV6NNPuovhf9eaOZrJMv44y8ZqloYMvL6FkhgCvG5ZAlhKH/mx8c/PxfqE/E",
-	"pI0O9v+p+ms9NLLrog9iQ/2sUqqNqmNHNA+X0rx047jFHhypvltluDVCeWmE8YsxuO4oyY+SuhPSWIf7",
-	"uykGkkSLBzkuivBfng+UUMizVmopht4iaq/mo2lG8OLonm5urR9KxkFvGeWAo7HOQNGs2bafuzqF+f6W",
-	"Rz6YCQlped7HBI8oE5JEYvXYORGT/aqfoPX0j7AYa4NXWWhecU3QavSKEtGKDmrKcD7lU6gIBXHsVIQX",
-	"yNh+wwmmEayhGtRQe6EZkPihG54r7QDoiCyUhG4oHtbcUtdSDs6Ot3wXqxLITjX4j6SgNQmI5wm4BYPq",
-	"iPQniFA0ZDwCP+Iwwz4F85+79O84/8vC2wVudURdnQZm32Tna7Di63aB8NyhRHfcQx9hJhDLpSCxedE3",
-	"mIQwB8RhmAuIG0z3Csk1AEXRii2Z7S3ldp+bvT6abPTZPSMd7Xq1Dm87dnjTscOvXUHysxvOO2yX1Aw2",
-	"GQKoENs1x0oLspKXuXT87Xlh1J0QUMlnPpdGQ0DlFNu8OFoy3T3h1dFv9u1dHiunsvYl0qADYcTNaucF",
-	"prSPLqFx6d/NhkjnggchN8d3FSjbYbqVqmo7ZrtjtmtS3QVM0dnlmSefncwzb7m8EWmslJiP/f9G+tPN",
-	"EVIx9XZoqV42a0dOO3Jak5zmiN+JoF77Xw+2RlnbvSHYKvTtyGxHZo+7InSlNlrkUrDS2InS/bROuOGr",
-	"t5p1O1S1XAhjR1E7inqEHtjlxu2pCJ6ebVxcbVMP3KmBO2raBDXN0b4LNb3m1ZB8R8yi+iIWSDKEt0JY",
-	"4RyIrVJYPV/xjtJ2lLauq5GJm8edyI2bNH4NNsK0kF9beo0pAdgOjdmyFO5IbEdi6z59GnTqpB76vNbr",
-	"h3o5xhJx+AsiaSYQ6A6GjGvymqEE8D34PM9s7h3fO9WReLkY/LIR0rwUFUizxpt8LklS+GovoguKFKYJ",
-	"SGs8VsruQQmEXAD/P6IalcAowvNAPxNWw3KF0/cEpquoa6YosVeBUjhwV0HZllxwZE97XrJhOQ3qBqjr",
-	"syRJN/Ja6vG2a483XXv82hkqL5qs9NguUZaJ6RQlmFjHefSQQm8iJC+ih3rB99clNr3mTMuIP4MUT7R0",
-	"0cQQ3Dz0mmOITP2fno5Zx7UJGqVFA71tCZvdNY1eIl6/dCw9TJICdToj6AIx7XeGD2QhIRCuSogE7iHp",
-	"Kieqt4YnlRKu1JzPS0gUyYF3ouEFEJ0+q03JhRU9Lo9NBRS7uKjMcQ8I61qGoocoTA3mciE9BIaeY8Vd",
-	"vj7VJU1m2n2JgDC5FYgwzOAVZTzFCREQm5yAPQTfcSSRru2oMyYSNYLJa90LKNYZLnEkGa9F/KeEfgI6",
-	"UqfyxpIatBEiHe6tYTKb0EOwN9pD/ZPTk/7JxdFJeHh8fHLcq/xgkpce99DpWf88vO4fHp/0y6+qPxXf",
-	"NSzDRBNvZh34TnFNvZAJobGO/dFVIpYXhBivgukCz3QuM6huHEYzPHp1q4B9pzOt32qlZQ5nD90OCU/f",
-	"6UJM3DRW4P6pBXBTMmMjYBdJwXUuO47wUOrgOiIQoUIqEn7VPz1Cb9++/ZcTqCFnaQ0enxTbnmDN7QJW",
-	"iN6jNBcS3UEB+K0C5dYFp2QbgPIKjwAJ8jfsoWMY4jyR6M3BQQ+l+DtJ81T9cfAeYZRgPgKO9OEjIkpL",
-	"oSHJXw4OXECa4k5VOGMzTfBOzbOair2YWDcf9BQuFH/aCilZ3r9N6lGGxIRk6FWVR/5UscqgTK9bYi7F",
-	"YuXOVRRlpqzLsC6ihPrAAvV2c0DERO608x+pnasTQJJjkqytJ5gch00ag+K2Yt+wWy+rD6OgqCDVSdd0",
-	"N0TiMrjZy8KjpwzLKbejt58Snpoi+M9UZV8AuFyo7UWq8T6Bfosey+u7YEjk0RjxedW8///uBZ9pirOC",
-	"sjRebMtodOoiXtFDLDP1SZKZ1rwUrWt9LCTxbfvNYJmwG28IGgwSO3UnM2tjjq+bJ6FPsZOCP5AsThcE",
-	"0XRddhqiDuNYKAU+z5Q221l8rRiedsKrBuDO6PQiqOh8w6JlWYsccZZn7bnOzGftgqQYbqsWUzXDjrP/",
-	"UENoccidebopLSUqLwgGszzYdwWzthD5bSms9dweClie7Xj2i6CPC5gatN4St95PdbXgxkv/NZ7U6Yzl",
-	"UocGS+EiOcuF38wXlvNty59jtYb0s/PlsFVp3lHjS6BGc3amNshmqLLZp0OY6gQOIrMrTDUK26YEMRi8",
-	"U59+uPqEFifu1KJc3J/dN/h8X+WyxvcXyPi++vMdJIyOTASGRCkTUl2wvfWwUAOxHXlgK1n6DJUxQ0o7",
-	"IfAyrtFKBEi2JbWsc55XXStTrYdE4JG7RxPeZjK+1mukVmo+f8dppgt6skngUbp5o/l8XECtAcXW8vro",
-	"I0vIPdC6+49nSh+NJ4SRfVzm7UmhKTvs2Tyhj6hm9ClrmSYzNB/IEquTECHPGDmsz9Vi1x/M0juWFOnp",
-	"XdZ9oT9qNO6vPMkP9IG2DWxOvdvAJIa2YUkMbYO25Av9pP0XPD68NC4CW33d0OmSRJ7IF6q6eUA10FT6",
-	"HyN6zi7P0B3DtZJq1pgjzSISLIFGs/0UJFdMxJlV17jfpoRqR50eSgGb6roZ8AioJAlozlEMOC+UIkC7",
-	"x2RKEpEU0F0eTcDDebAYJywB65p195Sz9EL4kNE18/vuHITAI7hWBO0zLEnhVCmLwSoj+U1vApqSWI6V",
-	"xkwxZQIiRo1maWMsZt9CKpb91ty+SlstRGCOZccbXhRv+GSICpW/eKkVzX79LobC8bSxdEfhJld8Xjh0",
-	"iJ72kov92YOa5oWzhpekDvTxdEfyL5LkCwLbJskLiUcNkcvHIE2lxSWa11qEuqVq/UBkoM1FcgpAkRly",
-	"D31VygSjyQzdFiagkMS3vfkQpgarjonWre8RU5ffKRGwGHpKaMym/rylWE/LNaY0DLk9lBYQP/Jm8MMZ",
-	"17PiRQVmG7TacaUXyZXuZobEt8GWTIoDJzu6NGkTGDXlXHGSLELU6wX1XlFGAZFh5UNdHJ6yIijypz0T",
-	"NxFScbt/K5n6P7pjeVktnoNJlay4UDv7KeBui5vihUdasz1CD+bBeZYHJyNCcaLYqc8c5uuQw7e1pkKR",
-	"zlvuN1MY6S3qPFHpWuTm07UaL13MQtsyZJkzFj7mLHPOfkatJ5cyz0psGLrfyYsXJS8KZj1jOUrxDAkA",
-	"L+vWUp4S52V0zv3ZtOoppnh7O79+oowI57NKToTdg/qPfNybtSdDWEFFDkPgQCPwDZ0ycY/ajQSjeW+U",
-	"EFvotcWXajHhttyoivG/KECfrSNVAeQudmoXO7VwzlqQk6aybXloacqY1x+s0/B7pGPbbxER6FZtSkji",
-	"W8Q4uhVAtS6X3/kFU1UJvfHK8HVM9PEvsxKbPqlgW6HUql4JNE/VVhSgK52zCrfauaeMwqpzo518/LFE",
-	"VsWwtWOxcCECddLeOtaiV4yjCUAm9AUbvhMhdb5RCj95+JTtROMKkDu/spcR6h/HGxdeq5qqRkr3jelc",
-	"DfC6yBhQWtyFj6AqBt4iVn9lfDJM2LSgrJ0g+LGCYH7gnUXAqXYowSi1IRsi+mlIAro6uTg+u/jwXgea",
-	"KIUDZSSaiCLhima8SIxxBl5ioYKfm5cKS6j5TMXCEpQ7ufBCgt8T0FqSObRtiYT9f4p/nTUUYD9EgtBR",
-	"AnbS9RcT4Xyuzh4eBfJuu+T6fwKtvHjLsL5Zt6G9F0bv4yzjjcEuh+YDoROV0lhdOUqJhGmMNCaBQETu",
-	"oesxFElKgaMIU8p0ljU5noNrHnM8ZdKCGMISyscSxVYyZROYXjAJO6m2k2obuO3MMb2bOGtPZmYl/7Zy",
-	"kmWubgv5vzfOSUoJnVM3SvFsPQqf15TcSb2d1GtMG/8kmt6+qRnRVF9LtVvIYptisABqJwV3UvA/3YpS",
-	"IPqmhaAAzCN3GOnVqifcdMwEoIjF6j9UYkIFuv1220NkRBlXhB9h4eHiVszc8l51Dd8lkgwljE20hy9Z",
-	"OGcoGJyxMt+6uVktEhJ7ZxSepwz+uTVj8DZF8UDvY5kIYmfr/KEWGLoglMab6FJg8HKI6Yi+JhSNmb7P",
-	"1qHIEiyHjKd1MFbwWYcOWwdwLaMAdpUwhJgyHiNRQIUXa9RuBPfAtYpb0InaS6CywOXA4dAoeqbqoOih",
-	"s8uzufs/4WhMhGS1EUvXLksIHU6Ulix6aMyS2CQlLUEr05TqoTkRE1PuqjKuvdzV6iwfino5JgtFz27S",
-	"Er2l58lFSANepGau7lMdJ1an/V3H3qOMszswg5UxE/HCH7oyoNtn+uHm4f8FAAD//w==",
+	"7H17c9u2s+hXwfDemZvOKHbStGemyV+uraRqbMs/SUnOmV4PDZMrCRUJKABoRe34u5/BgxQpEXzIkmO3",
+	"+qd1BAJYAPvCYh9/ewGL54wClcJ7+7c3xxzHIIHrf50EAUuoPGUhqH+GIAJO5pIw6r1NG1HAQjjyOh5R",
+	"P86xnHodj+IYvLceNp/46hOv43H4mhAOofdW8gQ6ngimEGM1slzO1fdCckIn3v19Jx29d+aemIQ105Kw",
+	"5aTvOYsvxeaMXwgN2QIJibnsIJizYIoopkxAwGgoMjC+JsCXKzjGnMU+FV5+0jHjMZbeW49Q+V8/eZ0U",
+	"CkIlTIBrMM5JTOQmFFd4AkiQv8A1X6T75WeLCSVxEntvX5dOdAFC4AmMdMv6dLYRqX5oTCIJ3DVxbD71",
+	"9RTVW9wfjwWULG4AAeOhQJIhMSNz10zMdC9d46vSNQ7gawKiFJFskxuRuO3bFo+GIARhdMRmQDenta1I",
+	"qmbEQSacQohul0iQCX1JaAbNFHAIfAXPf7+0fV+aoaugigk9BzqR0/zh52AckRjeE4jCTQBVk5A4niM5",
+	"BbQwyI/n84iAOiDX2UgSgz/WQ+YBCWGMk0ihvGI1EUjw1ZdexwOqju2Pjd8DDjj913Up7KyCSoGGLWhU",
+	"svYUeq/2XcwZFWDY5Jx0OWdc/R0wKoFqBNc7FmAF3fGfgmlMWE3zfzmMvbfe/zleMeBj0yqOByCkHnFg",
+	"pzGTFpfb5yFwBFTyJQI9vWKbiZz+mojlzkBRA5rFlYAwmgISwO+AIyKQwDLhWEKIgikEM0InaI6FWCi6",
+	"fqfwnC8RHkvgGq0m5A4ookl8CxyxMbLn5HUs1uudHahOL09UpzI60j0Uy1hgItEtjBkHJPlSTY0n2FBS",
+	"Q254b3dvtydZuX1DQ+6IccQhYHewfpIjxi4wXVo+JR7pUBlDMaZLhKWEeC6fydn1Y7Hbo0sHrKTBi+Hq",
+	"xIaaEnYLRBPSG2MSQagg+CRJ9Ejz6wZEqMaHQXc4QkDvIGJz0Bza9s8pkZ8JLLSGydkcuCSGdeZUtU1J",
+	"2vFul4qD+AEW01z7LWMRYJr7QEgWzMq/UH19fIdJhG8jKDD4kCXqpwyhDEJnnabMCMcG36tPCZ3oJREJ",
+	"sajb199MB70p99mAmHO81Ptnf2C3f0IgNTsw6yvuXhARcG/edCz9CZawwMvS9lhMjMZW1sg4mfhW/3FN",
+	"UNMsWMID8IX6igbQSLbmevE7EkC5flW2OxmZbuxSiGU9RwxmnsZxiUlUuhoihkkQgNBDwjesVJZU61rH",
+	"ulIQw3CosPQKLyOGw9akgO8m/pyToCkKf00wlUQum277Mr5lUfl2r5TMP4p3K9spN9l16crv1CoFxJYd",
+	"Fdd9y9nMiIiNNQcsirAEjqPPOEoaEy+jEgfykpWPqZXL8EQaFbLB1pCw6YeM9MoPjzAygLGjsdWpNj5Q",
+	"jhf2BmeuPhtdaBJZllhA4vwQEAC5U3tVhA5LeGlV9RKe8OcAsJUxZUPO2W+Y8CCRAyWPGi5bkBAqeMwQ",
+	"vjZFc4llIsqHclFAx5McUzEqZ5WltJ6ERHaVZl5G5kaClpF4IBmvQloftziJFS/DYUjUpDi6yoFSOPUV",
+	"7KAJ2cWFbKtTbDSmlaLsaGIVKd9lN9tXNyP7ZyORnDu0ZhI5f1lYmzr9eVPmGpIsR8AMN/Pb8ebH8u3I",
+	"M2Uz32r0bKxrB9y9EDLhUIUdxWU5cEJyTMzlpAWiuXb0nE0ItRce95BjHIkS8NSixsQhTNK7aL2Myw2U",
+	"63ZdDbELDUluq+vuZNmx3He8PxeyHEuMBajJcNZYlOuVWaQ2D1G1kL8gHG4x/tr+FSYzK1nBXTKVa2cH",
+	"9lI8AAFyO5zIH3qdRSy/hNpTT2EbSsy3hA1iy58zcje/1MFmvmoI2AotW0C24kQrE12odHIqyw1yhdOv",
+	"Zj0pfJ+Bk/Fyu50L7INEmxPVfZoCtaNdu1PDEQgfvGk5omzOrpWmcQflt2KcyKniNcEWaoW6l7URqxn4",
+	"Z7rrpnTtePBtTjiIVoA4pNG2/DbjSo11vPV1bbL+uY/DkNs74wakETMmmdLGRAD38cTemBrAc4ppAJE2",
+	"Cm9HVEx13eqqv4bL2UBl2HyqNVlrE6q9C6eEXqIqmw9SRbRWY9qwJWXPEnYz1uyTM2JeP9Tnxp6N2Fj/",
+	"MufwUnIcAuJEzNCYcSSnRCAL0pHXaWCnaji7/n4H01tDkXM7FX04Vf7YZRIZM059Qu8UYqhG9/jqGDjF",
+	"kV8HiB3N3S78OPbtWstZm3nYKVMAp4w6NG+gCmVFctsIwdeetfWEjjUWt3610WsYXFy4a2fXl78OeCdT",
+	"IMxS3fT3gbNk7qS+AjKWbJdjh9d2SX9VBsIZRCDBcCoiZoMkAicoM0LLsTLGMpiWH2bADE9IpfDwf4aj",
+	"7oXX8U5/O7m87J57He/k9LT/6XLkdbzh/1z82j8vEdAdT2I+AVm/UA1jOm/WLQXRvQONF58upH8x9C9O",
+	"Bh96l/7J+Xn/S/fM6+R/HJyMur5ZkN8b9i5t6/C3/mC01qPwW6FP2U48kS0t38o5E0RubVWNU0ZSa4Wq",
+	"MoTaYcoAbG0i2DBRVRpB3hMej7h2E9h8HtjCapT2uS1/MxgTHvtuO4BTg6gG3Xl6D5guf1bpMPlO15UQ",
+	"DSBmdxC6r/VVkFUYGbffI7EdLGbC5up6Dp8aWcE+cFxm1K9V4LbBzYmay42bEdxBlOdSn3vdL17HGw1O",
+	"zrqKQ51dOPhbMg9bA6MV9MbnqLfpCnhM9I1he8X3AYsUDakl/bCzruiYua9Ll8eS+aMwoDrdpLEB2qkm",
+	"tkeGe9eOXIAWHe1PeaJ6+43XYj53rkizMteG7ny5FYyq5bJiM15j3pXf84bMiyXzOnhbzt9s5vz7/yZ6",
+	"tHzqnbIo9Ju/DAowD39tulS8Dm+srdfvbWvWS597/TscJeDHmEoiBG4IpX349SlzPcK6pKRqar4b6msO",
+	"46rB9Iuh+5ksO90SQ8uc+VPzQupzLAlruwvut9KGT/x2n65dRyu04WIDafOv/C3MgwXngBLT4PpNP7fS",
+	"KPWT3mximZtxmw3a4nG4jAB+F4x+gduPsByWuTpfJbcRCdAMlgLJKZZIm4mX2rrz+5eRMPYc6wCjfYK1",
+	"9+ra3RCWxU1uYReOJqVrnDnweSaXLhNlg5ucXHpm6DJ82mCUha5qiWW9Pv4nYRKMwXNbWyeZ+F/VKH4s",
+	"Ji5CNh8Eep42lsbagZtSYmEg905stwebRrSc3x0JfTePUq2C/NXUo0s708WYTwh9oBmRjcfAKwAz7S1A",
+	"Y3OgfhAxUTVpC1ypOvPWbNle3nyliu0AV86xBBosz7RbiAm32LlHYT4OZBuPQafT3968CTXXn1S0mDCE",
+	"h3sXSQ547ZZeadhZO65yoVshHOGulRwuw44SaaxDmlrsSIWIrkWWKhlei0iTeJvlD02/spVL1nzdFeeZ",
+	"zrBpxFE768bF1htvpvNpUy9HySpm39XiJbZhhhv3HQe8VV6e64bbiosk/ua33pCY0Pad5j+/ar+U+S8/",
+	"b9Ppl7adyk7mAs/n7ovoHp5hD0+RD32K3DxDkJwE4tckmIHcEXnd6sF8oGEbrmN76UDZNv0OxLwbYjaI",
+	"4NIW0tMhf0HzTTCdmkvSIjLuQIWo1RNEEseYL5uKeC2DFFyrcNV9iLwLdvdwN5dWBtNqL4VsqLK7wcVy",
+	"9TZRaQ/FbZQq8zZUggLt3k4uYfEAt6a6B+BowlxtxpHJbcQDLohQzE46PmBCQ+ka332RbRHmAWO/0nPr",
+	"webA8ogfPawBtLBRZdi1EUnZ+DX8vny03wBHcuoeznkPKx2Plz6ea2eICp3HRNWU4pOr6W7ynkTRVQvL",
+	"/i3DvPxYjVUqgvA/a6hSoTFHfR46YDOvbgkl3z6NTkckhoumogu+BVNMXbcW0g7EMfnW5+HIRXGmGfjQ",
+	"hdMx5jNwHY3G0tOEc6CyzSHk+/2nMWHqXlWQOBdhWt2mBN0+gm+yorUqrPO0Ag9UO9Fstc3+mD5t9sb0",
+	"GMBXBxxzzOWyqs34KLi+0Jx5WMuYHd21Ka2qTXEeR/t3CrtrHQdXYXQkMfToe8YdsmkbJqEEfht2XMfg",
+	"05DeNbbfKma4aaxvk+Beq5+oEXR43yCJ4Jk4M3a8u8axta0cH9OBr5379SydP3P7xSj0x97bP/7eQPiN",
+	"Xtd72jtRTyONVPVSBC7R3HdONM7Lao3evvtn4Uot2jSKGqEs2u132Qa3emi+UpJw28A47o7yTRt9I1Yq",
+	"vuEsgqYRq5vgr+6cvy4/CeBP7eb5HF5XK7xadv9cWnMhxqvQpyanVEDfksOac3KHJZjH13ILq3n13PZN",
+	"1nzQwnj93R9x/5Oqn4pMdo+Z24RVPaarwIM9xBIhWUiw0yTT/B1Bf0lhwvwgwkKMlw94SXhMEm7k8aDI",
+	"/Gu7q+7jsYVd0DwHMW/wRWunnxYdvoen34650QAvnI4khZyODakzl/dxT6/c6WPCLQuX/p/FNDWrddU8",
+	"Ody7tqK1k8bTcafQ2Vcbk+jq4Ms8Jfb7sDKAMXCgAdTG6DjvjxV6fHa5a3LmKSRZdqq9hz+shwSu4kmL",
+	"D8dlV9rtl9Y4QnFH4JRclN334SKoYgt00GO3QP7isTfy9ze4amITtn0OrHrfu3bO+aCkc08niZwldrOD",
+	"7jOufVFt9TQ0gHmEA9hXUoXdvP9tkZghndpMVL7d6xmIS6LEW+ZKtBvUxDQ0gDsCi0t77SvOS5lszsXu",
+	"2Ax2EXb30OC5ayd04T6Qua2h4xCK/mgG3gpBlkRQ7ofnVmTS3dibvX8DyiFgHkytZ4uoRd4d2OxMxvZm",
+	"iPxJRzNu+t0UI3BO9Yu1zj6NaZo55R1iNDJROFp5FUgAlci8bm8G4DxKiprHTUlzSEHzPFPQlDGTL0RO",
+	"Q44XTzcxxhfGZ+OILXKK1RqEuuJEu+uT6rP03ck1trmSNY5Xnq/2ulXK1VSHqwubcV8LudaXfIdqlLa3",
+	"XHfWyTHpZr67q+7lWe/ygxLBV1eD/mct4wfd37unI/3n6cnlaff8XP99cnV13tN/vT/pqZ+uGwWar2GN",
+	"k8WfoBjPgL/UjAs4slt4hG7sKd0gItAdjogOfzclB4Q0LE9LJMXtiBToJn88N+jFp6szpdxYJQMlAgQq",
+	"Ezs/vEMY2cnQgshpLuLTzhAyEIgyiUIYEwoKIg7jRIDt8NOrV5uCJ49ldGn1k8r76ppyp7SXqu/LsxPV",
+	"9XJkuKjr5lLR6/qV5LGq61Likdtslpad1lIS1X2+zqnrvl9PJF+/wxtmgLoupe4ZzdBmq66lWtv9dQlr",
+	"TDnN6aCriHDQG370B5/Ou17HO+ued9d++jA4uRz5V93BRW847PUvNTf63P/YLf5mB/sw6H+68jreRf9z",
+	"Rt6r1tUPRQagZ77qD3vqry+90W9ng5MvOhHLmT8c9U8/6kn1mOk/7Yj9wVl3ULaE9Yba7KGFXVrJoQZS",
+	"t0KB57mqM40U+HWB3sAwphWfIOFELodqFBunAJgDP0nkdPWv96nI+v3LKC0Mo7Uu3boSX1Mp56ZeCaFj",
+	"VlLbagqofzFEAaOS40AibELtTQEuFovwCA3JhCJCETPVTXK5UgmjaMqE7KgGqi4Iof4kK+L1+5eRGhEj",
+	"A5et8SXZqkyK6q41ZCIjBfBn4ExDpFtPrnrohYLiB3VVBG6yvnqvj14dvUqf7/CceG+9N0evjt7ow5ZT",
+	"vWvHRwuIopczyhb0+M/FTByl7xuTuiwESoM3SQgInaSg61QEL/SFw/i+qm87CNslz5V6wBKBGAUUJlzX",
+	"7UGcSb1LP6glKmzS/+qF3lsFha/A8taqZ/346tXOytUUMy+UlK35CEskwGJeGjeiCzEp+HXGAXV3nghF",
+	"VieFg/f0Ff8Yz8mxwojjiNlX6jkTsuyOCcFMqPulvr3ofUuzSut/qKNUmGITY78zuEbFAjgKMOe62Jqu",
+	"8pMvF6d64twRbe6zAsfHc+IrKH0DZcZIf2XhbmuDFfK1l2x4WmPPXKmPNkrW3e8RGzazs5cV4bKWyvuO",
+	"95OZu2zIDMZ87SzV43XbHq/ftO3x4y/NeqxXC7vveD+3XtHPr35s3aPhinRdunsb5q+d5f7420t4ZLm2",
+	"eHt8PI+wVJeTozvgLMK34ihg3v31Oq0ijdKNyZQl0k2nRgEtkpq6v2t5sFZw8Z1hikSIBELNNYlEQrI5",
+	"WjCuC95hiRgNoAFVKqA6hXqrDjV+9clxoa6k2pY10vnJXWySG2PzAc0fEc2LOGsOvBnSpuUA1dAgX+ar",
+	"GJRj8RCkQWEKi5WYUahoTIYsBDTFAt0CUGPMgxC9yPSXgLEZATTmLNb/thmJhIT5D1rk6CxERkKl1Xdp",
+	"HZKni/D1IvxsEfsTRqUFIw5C6UCtexdKIBEu0F57UtdB824Kv8AkUuoio8ZiZ2ja3ixsmYGiXjllXK4K",
+	"i6aybQpRqC432BL9EfoIMC9wAcYtK/kmkVwwzQZEY2o369g/kRcqrzxBIi8vxFJB7IXqqUOQL0/1eZTX",
+	"yi6cqT3JytLb99vxkgNneBhn+BUmJHtizKixPXcwErn2uqnoNtb1YA1/yJu1N1hBpuauiL8xlVt49k/m",
+	"xTpBT5jO12oHPTdCPygNj80aNMkWKdPm6mjGG3KV4EotfKMGN9qOeWjCaMxBTKOlVvStHZNQdJNVRbo5",
+	"Qp8EqPuuZIiD/lzDnjd0lhv9MuaxKgG322vvbul5VdVug4BPdEWtdFMfSzvfP+oXLqs20wHKFeyrQ8e7",
+	"18csFsc4jAk9jk1GMeHES/vOg9IPO0i7tUOoUGsOPCZSv8haByK0mAI1vxtcHpNIgrY3E4FYBdLdvfZZ",
+	"LHwNlp+B9UD0aZYEKZdVbfMZ5MHXvazWfVN8KnZ4067Dz21naIR+xQ6tQMq9Gmn2kX8v+uNaM1knX8Zz",
+	"8pLFooItr6NnjgCuGJdjFhGG/n/y6tWP/4UGRMzq6OD477yzzn0lu7Z9EBvrZ5VUbVQdW6K5v5b+qR3H",
+	"tXtwqvruleEWCOW5EcZPxuB6oKRmlNSekKY6DYibYiCKtHiQUzAmi/7FUAmFZF5LLXboPaL2Zp6qagS3",
+	"R/d4c4+MdyfXfkcJ5YCDqc5MU63Z1p+7OoVsf9MjHy6FhDg97zOCJ5QJSQKxeeyciNlx3n+49PRPsZhq",
+	"g9fU1NIQimuCVqM3lIhadFBT+tmUj6EiWOI4qAjPkLH9iiNMA9hCNSig9kozIOF9OzxX2gHQCVkpCe1Q",
+	"3C946W6lHPTO9nwXyxPIQTX4R1LQlgTEkwjcgkF1RPoTRCgaMx5AM+Iwwz4G889CfQ6c/3nh7Qq3WqKu",
+	"Tg91bLJ2VljxdbtAOHMo0R2P0EdYCsQSKUgIeR91zCF1Ga8w3Ssk1wDYYjZ7MtuXlCB/avb6YLbTZ/c5",
+	"aWnXK3R407LD65Ydfm4LUjO7YdZhv6RmsMkQQI7YRhwrLaiUvMyl46+GF0bdCQGVfNnk0mgIKJ1inxfH",
+	"kgyYj3h1bDb7/i6PuVPZ+hJp0IEw4ma1WeE57aNLaJj6d7Mx0rGCOlpoV3xXgbIfppurtnhgtgdmuyXV",
+	"XcIC9fq9hnx2lmXkc3kj0lApMR8H/430p7sjJDv1fmipWE7vQE4HctqSnDLEb0VQL5tfD/ZGWfu9IZRV",
+	"7jyQ2YHMHnZFaEtt1OZYKaWxrtL9tE6446u3mnU/VLVeIOdAUQeKeoAe2ObG3VARfN/bubjapx54UAMP",
+	"1LQLasrQvg01veT5kHxHzKL6IjQJrPZCWH4GxF4prJjH/EBpB0rb1tXIxM3jVuTGTXrPChthbOXXnl5j",
+	"UgD2Q2Nl2UsPJHYgsW2fPg06tVIPm7zW64d6nRWLw58QSDOBQLcwZlyT1xJFgO+gyfPM7t7xG+dHEs8X",
+	"g583QpqXIos0W7zJJ5JE1ld7FV1gUxtHIEvjsWJ2B0ogJAL4/xP5qARGc7lETVgNSxRO3xFYbKKumSLF",
+	"XgWKdeDOg7IvueBIufa0ZMN6euQdUNcnSaJ25LXW403rHj+17fG67Rw/t15HIyrO9dgvGaf57xTtmOjI",
+	"LN5IEQQRktt4o4737WWKfy8501LlD0/nefQ6niYf7/q+Ux11ZCqJdXSUOy5MUClfnBS65jtZnLRPo6Wd",
+	"0STPJUKzDvSCMh7jiAgITX6oDoJvOJBI1//74QipXUEUiPZUMBFPHevdrMdTwBI1hcmOnOaczeUfX1FZ",
+	"TOg50Ik6rtclqeQqgabF1L5bw7UWjtIUuH06mLrLzz1HVvPc2cBJFFmka80BVpRffo37QFZCG+G80I7g",
+	"DqK2ojt/kXtUwe1Ksfq05LbN436Q1v9IMtWnuytRvaGMJ6Epb1UuwXNz3AHCulCt6CAKC4PrXMgGMlzP",
+	"0URuA5U6CaNOkNFUcDvFn2T8wUI5hUjH7Fu5rNo7CI4mR2jQfd8ddC9Pu/7J2Vn3rJP7wWSgPeug973B",
+	"hT8anJx1B+lX+Z/sdxXLMCHhu1kHvlV8Vi9kRmioA7h0CaD1BSHG82C6wDOd0zS4O4fRDI9e3Chg3+oy",
+	"Gjdaj8zg7KCbMeHxW10dgZvGHNw/1AC+A70tBdsmutcJCTnCYwm2SAOhQioSfjF4f4revHnzixOoMWdx",
+	"AZ4maeMbgpUZd0oheofiREh0CxbwGwXKjQtOyXYA5RWeABLkLzhCZzDGSSTR61evOijG30icxOofr94h",
+	"jCLMJ8CRPnxXvvYyIE3lvjycoZnGe6vm2SwvYCfWza86ChfsP8uq5JU4MZj8sQyJGZmjF3ke+UPOtIbm",
+	"et0ScylWK3euwtYQLF1G6SJSqF+VQL3fRB4hkQd9/nvq8+oEkOSYRFvrCbZ4Q4XGoLitODbstpHpjlFQ",
+	"VBDrzHm6GyJhGqHeyEynp/TTKfej6b8nPB7pGZ6okr8CcL0K579A8V9f3yVDIgmmiGclUf9994JPNMZz",
+	"S1kaL/Zlx3vvIl7RQWxuau5ES615KVrX+phPwpv6m8E6YVfeEDQYJHTqTmbWykRt149Cn+IgBb8jWbxf",
+	"EUTVddlpujoJQ6EU+ERXSGktvjZMVQfhVQDweUqrf51wudixaFnXIiecJfP6hHXms3pBYofbq41VzXDg",
+	"7N/VEGoPuTVPN0XFRO7NwWBWA/adw6w9hO+XlFR7ak8LLJk/0xvGLwcu3yD2QCP4nvj7cayLx1eaCUZ4",
+	"VqRMlsi0EKSDSEtMBGY+P51vX2486uJtCuI/WReesqL9h6fBfyb9mtM2RWR2Q8fVrjzClLFwkGW5Upaj",
+	"ycrr/WgKZmC0mDIByHZT166ICKeXi+5i7v1FKit9oNiwkr9+ZCu5lqeGOsW/jDz/EeonWmGzUwt1yUJ2",
+	"VxH4cJXIghRcEdq7/M+3EDE6MWFIEsVMSMQoNNZjfQ3EfqRjWbHfJ6jMGuI7iMR/quFCCUTJ9qTWtk6P",
+	"rEvMqvWQABqkvNKkuptEycXSwrnK8d9wPNd1cNnMa1AAfqdpsFxAbQHF3tJh6SOLyB3QosNVw0xYGk8I",
+	"I8c4TXcVQ1VS5V6WB0vkE2GlJYCjJcoGKglxU6pRj5GT4lw1qtZwGd+yyPoSuxQroT+qfE7ZcIIY6gOt",
+	"G9iceruBSQh1w5I1N+eSQWvS7J5rj5EGH/aNU8ZeNUWdZUwkkXymtsYGUA01lf5jRE+v30O3DBcqEZaG",
+	"6mkWEWEJNFgexyC5YiLOZNTGRTomVLtGdVAM2BSlngMPgEoSgeYcdsCsvpAA7ZA0V5KIxIBuk2AGDdw1",
+	"7Th+CljbZNXvOYsvRRMyGrFm312AEHgCI0XQTYYlMbxX6qW3yUh+1ZuAFiSUU6VjU0yZgIBRo4uWMRaz",
+	"bz4V656C3+cGeWGO5cAbnhVvODdEhdJfGqkV1bEXLobC8aKy4o11TLSfWxca0dF+iWFz9qCmeeas4Tmp",
+	"AwO8OJD8syR5S2D7JHkh8aQi4P8MpClQukbzWotQt1StH4g5aAOTXABQZIa00YeMRkt0Y41GPglvOtkQ",
+	"pnSxTiWgW98hpi6/CyJgNfSC0JAtmvMWu56aa0xqSnL7hK0gfuDN4LszrifFiyxmG7Q6cKVnyZVul4bE",
+	"98GWTGYQJzvqm2wjOtAZUICjaJXZoViH8gVlFBAZ5z5EUywQZTZw9YcjE6niU3FzfCOZ+j+6ZYnlazr2",
+	"haiJSAz17MfCXRepxq0PYLU9Qg/WgPOsD04mhOJIsdMmc5ivfQ5ft5oKBTrdf7OZ/EBvUeuJUmcuN58u",
+	"lEZqYxbalyHLnLFoYs4y59zMqPXoUuZJiQ1D9wd58azkhWXWS5agGC+RAGhk3VpL7+O8jGbcny3yvnmK",
+	"t9fz6/X4/31ZXJa5vBUHD9Dv+bi3rE9YsYGKHMbAgQbQNFjNRJpqpxqMst6ZF0qtL9pqwn25odnxPytA",
+	"n6wjmgXyEK12iFZbuaqtyElT2b781TRlZGU7izT8DulsAjeICHSjNsUn4Q1iHN0IoFqXS26bha/lCb3y",
+	"yvBlSvTxr7OSMn1SwVbpzAY0idVWWNCVzpmHW+3cY8a9FbnRQT5+XyLLY9jW0W/YikCd67qItegF42gG",
+	"MBf6gg3fiJA6TS+FHxp4oR1E4waQh4C455FcIQx3Lrw2NVWNlO4b04Ua4KXN0ZBa3EUTQWUHbpKEKf0Y",
+	"EZuJUEgsoYU3TyqgrrqXZ73LD17HO7m6GvQ/d8/Mn+c9/df7k965/mPQ/b17OtJ/np5cnnbP1c/XTfPc",
+	"ZOCO9RPHLlJH2SEh9G+XD04PlMGXZqNU3eoeLDbyKaV7ejronoy6/qA3/OgPPp13vY531j3vrv30YXBy",
+	"OfKvuoOL3nDY61/qTf7c/9gt/mYH+zDof7ryOt5F/3PXPzk97X+6HK1aVz98ujor/nDWveoPe+qvL73R",
+	"b2eDky/qgM/O/OGof/pRT6rHTP9pR+wPdN6rzSWsN1z/67IIDVJk+demEfrC+GwcsUW6Ewd98rvqk5nc",
+	"aK1Jvtd+aRjFZTJLyRYtVpAVEu90vJ/CNDQnwUxYFNf6GxJTPIdG2mUG7j6UyzXUfKLa5RqUB/XymWQt",
+	"iUBftsyh7UuzPP7b/tUL793JF5AgdBJBOek21zb9bK7WjmIWeXtn3mMKm0Mg3vN4ktImvTpCaUQDx3g+",
+	"55VxeSfmA6GzWNOQ0EkmwzANkcY9EIjIIzSags1gDRwFmFKmE2rKaQaueUVuKMVW5OOnUD6UjPZS2YLA",
+	"4pJJOMjBJxHwd8h6UW/KyaipnZCtz41ZymLqSkyn1ThKWMw743mpVOOMg6AYL7fjIlmd6YMsfsb0+k8p",
+	"PvMoOu6xqVVVVddTtZeQ3j7FuQXqIM0P3OEgzR9uo7LEtGthLgDzwB3rf7XprmwS1wQsVP+hEhMq0M3X",
+	"mw4iE8q4Yi4BFg38kO3MdQlz4JvU2XEYm+kwDLLyoFMwOAMav7bzhV1Z2BubyDMb+I+1JvB9qhRDvY9p",
+	"7qKDJfm72rfoilAqb+1r2RvW8wBM6EtC0ZTpu38RinmE5ZjxuAjG5htLdzgqH8C1DAvsJmEIsWA8RMJC",
+	"hVdr1L5ed8C1qm7pRO0lUGlx2XN4nYuOqagsOqjX72UxWoSjKRGSFUZM/W9L4pxxpLR90UFTFoUmV3cK",
+	"Wpq9Ww/NiZiZUp65cctLeW7O8sFW9jPJhTrlBkPRWfMhWcWd4VXFgvw+FXFic9rfdIIUNOfsFsxgaWBb",
+	"uApayQ3oDmy5v77/3wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

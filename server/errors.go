@@ -77,6 +77,19 @@ var statusOf = map[apperr.Code]int{
 	apperr.Internal:               http.StatusInternalServerError,
 }
 
+// statusFor is the HTTP status of a domain error code in a route group's
+// envelope: a backend outage is 503 on /api/v1/oms/* (as that group
+// documents) and 502 elsewhere; unknown codes are 500.
+func statusFor(code apperr.Code, env envelope) int {
+	if code == apperr.UpstreamUnavailable && env == envelopeOms {
+		return http.StatusServiceUnavailable
+	}
+	if st, ok := statusOf[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
 // handleError is echo's error handler: every error leaves in its route's
 // envelope with a stable code and a message fit for people. Causes are
 // logged, never sent.
@@ -92,9 +105,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &ae):
 		code, msg = ae.Code, ae.Message
-		if st, ok := statusOf[ae.Code]; ok {
-			status = st
-		}
+		status = statusFor(ae.Code, envelopeFor(c.Request().URL.Path))
 		if ae.RetryAfter > 0 {
 			c.Response().Header().Set("Retry-After", retryAfterSeconds(ae.RetryAfter))
 		}
