@@ -227,7 +227,11 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		}
 		log.Warn("dev mode: demo identities present (passwords in the README)", "created", res.Created, "emails", strings.Join(emails, ","))
 		if c.DemoData {
-			wrote, err := workflow.SeedDemo(ctx, st, c.Clock(), demoGrants)
+			now := time.Now
+			if c.Clock != nil {
+				now = c.Clock
+			}
+			wrote, err := workflow.SeedDemo(ctx, st, now(), demoGrants)
 			if err != nil {
 				return fail(fmt.Errorf("seeding the demo back office: %w", err))
 			}

@@ -106,6 +106,9 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	cfg.RedisTimeout = 300 * time.Millisecond
 	cfg.ShutdownTimeout = 2 * time.Second
 	cfg.MetricsAddr = "127.0.0.1:0" // never the fixed default port: tests run in parallel
+	// Most tests count audit entries from an empty log; withDemoData seeds
+	// the demo back office as `make run` does.
+	cfg.DemoData = false
 	e := &env{t: t, clock: &clock{t: time.Now()}, logs: &lockedBuffer{}, rec: recorder(t)}
 	cfg.Clock = e.clock.Now
 
@@ -164,6 +167,10 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	e.client, e.check = e.newClient()
 	return e
 }
+
+// withDemoData seeds the demo back office (accounts, grants, a group,
+// rules) as dev mode does by default.
+func withDemoData(c *cli.Config) { c.DemoData = true }
 
 // newClient returns a contract-checking client with its own cookie jar.
 // With OMSD_E2E_HAR_DIR set, its traffic is also recorded into the HAR file
