@@ -55,7 +55,7 @@ func SeedDemo(ctx context.Context, st DemoStore, now time.Time, grants map[strin
 		typ, no := int32(1), false
 		for _, acct := range []struct {
 			code, name, email, phone, cash string
-			stock                       []struct {
+			stock                          []struct {
 				isin  string
 				qty   int64
 				price string
