@@ -190,7 +190,7 @@ var settings = []setting{
 	{"redis-master-name", "", "Sentinel master name (redis-url then lists the sentinels)", str(func(c *Config) *string { return &c.RedisMasterName })},
 	{"redis-prefix", "oms:", "prefix of every Redis key", str(func(c *Config) *string { return &c.RedisPrefix })},
 	{"redis-timeout", "1s", "Redis dial, read and write timeout", dur(func(c *Config) *time.Duration { return &c.RedisTimeout })},
-	{"store-timeout", "2s", "bound on every Redis command or pipeline, retries included; past it the request answers 502", dur(func(c *Config) *time.Duration { return &c.StoreTimeout })},
+	{"store-timeout", "2s", "bound on every Redis command or pipeline, retries included; past it the request answers 502 (503 on /api/v1/oms/*)", dur(func(c *Config) *time.Duration { return &c.StoreTimeout })},
 	{"identities-file", "", "JSON list of {email,password,roles,name} imported at start (creates missing, never overwrites)", str(func(c *Config) *string { return &c.IdentitiesFile })},
 	{"smtp-url", "", "SMTP server, smtp://user:pass@host:587 or smtps://host:465; empty: write mail to the outbox", str(func(c *Config) *string { return &c.SMTPURL })},
 	{"mail-from", "Vero OMS <no-reply@oms.example>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.MailFrom })},
