@@ -293,6 +293,8 @@ type BackOffice interface {
 // ErrInvalid for a record the store cannot hold.
 type BackOfficeTx interface {
 	Account(code string) (Account, bool, error)
+	// PutAccount stores a with its holdings sorted by symbol; two holdings
+	// of one symbol are ErrInvalid.
 	PutAccount(a Account) error
 
 	Grant(userID, accountCode string) (Grant, bool, error)
@@ -301,7 +303,8 @@ type BackOfficeTx interface {
 
 	Group(id int64) (Group, bool, error)
 	GroupByName(name string) (Group, bool, error)
-	// NewGroup stores g under the next group ID and returns it.
+	// NewGroup stores g under the next group ID and returns it;
+	// ErrConflict when a group already has g.Name.
 	NewGroup(g Group) (Group, error)
 	Member(accountCode string) (GroupMember, bool, error)
 	PutMember(m GroupMember) error

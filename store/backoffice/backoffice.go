@@ -385,6 +385,15 @@ func (t *tx) PutAccount(a store.Account) error {
 	if err := store.ValidateKeyPart("account code", a.AccountCode); err != nil {
 		return err
 	}
+	// Holdings are kept sorted by symbol, one per symbol (Account.Holding
+	// searches them), however the caller built the slice.
+	a.Holdings = slices.Clone(a.Holdings)
+	slices.SortStableFunc(a.Holdings, func(x, y store.Holding) int { return strings.Compare(x.Symbol, y.Symbol) })
+	for i := 1; i < len(a.Holdings); i++ {
+		if a.Holdings[i].Symbol == a.Holdings[i-1].Symbol {
+			return fmt.Errorf("account %q: two holdings of %q: %w", a.AccountCode, a.Holdings[i].Symbol, store.ErrInvalid)
+		}
+	}
 	s, err := encodeAccount(a)
 	if err != nil {
 		return err
@@ -449,6 +458,14 @@ func (t *tx) NewGroup(g store.Group) (store.Group, error) {
 	if err := store.ValidateKeyPart("group name", g.Name); err != nil {
 		return store.Group{}, err
 	}
+	// The name index is read (and so checked at commit) first: a name
+	// already taken is a conflict, and of two groups created with one name
+	// at once only one can commit; the other runs again and finds it taken.
+	if v, err := t.get(KeyGroupNames, g.Name); err != nil {
+		return store.Group{}, err
+	} else if v.OK {
+		return store.Group{}, fmt.Errorf("group name %q: %w", g.Name, store.ErrConflict)
+	}
 	id, err := t.b.Next(t.ctx, SeqGroups)
 	if err != nil {
 		return store.Group{}, err
@@ -456,11 +473,6 @@ func (t *tx) NewGroup(g store.Group) (store.Group, error) {
 	g.ID = id
 	s, err := encodeGroup(g)
 	if err != nil {
-		return store.Group{}, err
-	}
-	// The name index is read first so that two groups created with one
-	// name at once cannot both commit.
-	if _, err := t.get(KeyGroupNames, g.Name); err != nil {
 		return store.Group{}, err
 	}
 	t.set(KeyGroups, idField(id), s, false)

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Counters", su.counters)
 	t.Run("Reference", su.reference)
 	t.Run("Audit", su.audit)
+	t.Run("BackOffice", su.backOffice)
 	t.Run("Lifecycle", su.lifecycle)
 }
 
