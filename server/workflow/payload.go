@@ -499,7 +499,10 @@ func (p *accountPayload) checkAtCreate(tx store.BackOfficeTx) error {
 	return nil
 }
 
-type createAccountPayload struct{ accountPayload }
+// createAccountPayload and updateAccountPayload are accountPayload under
+// their own checks (not embedded: decoding errors would name the embedded
+// struct in the field path).
+type createAccountPayload accountPayload
 
 func (p *createAccountPayload) check() error {
 	for _, f := range []struct {
@@ -516,20 +519,28 @@ func (p *createAccountPayload) check() error {
 			return err
 		}
 	}
-	return p.checkStrings()
+	return (*accountPayload)(p).checkStrings()
 }
 
 func (p *createAccountPayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
-	_, err := CreateAccount(tx, c, *p.AccountCode, p.fields())
+	_, err := CreateAccount(tx, c, *p.AccountCode, (*accountPayload)(p).fields())
 	return err
 }
 
-type updateAccountPayload struct{ accountPayload }
+type updateAccountPayload accountPayload
 
-func (p *updateAccountPayload) check() error { return p.checkStrings() }
+func (p *updateAccountPayload) check() error { return (*accountPayload)(p).checkStrings() }
+
+func (p *createAccountPayload) checkAtCreate(tx store.BackOfficeTx) error {
+	return (*accountPayload)(p).checkAtCreate(tx)
+}
+
+func (p *updateAccountPayload) checkAtCreate(tx store.BackOfficeTx) error {
+	return (*accountPayload)(p).checkAtCreate(tx)
+}
 
 func (p *updateAccountPayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
-	_, err := UpdateAccount(tx, c, *p.AccountCode, p.fields())
+	_, err := UpdateAccount(tx, c, *p.AccountCode, (*accountPayload)(p).fields())
 	return err
 }
 
