@@ -75,14 +75,6 @@ func (s *Server) GetAPIV1UtilPermissions(context.Context, gen.GetAPIV1UtilPermis
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetAPIV1UtilRequests(context.Context, gen.GetAPIV1UtilRequestsRequestObject) (gen.GetAPIV1UtilRequestsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilRequestsRequestID(context.Context, gen.GetAPIV1UtilRequestsRequestIDRequestObject) (gen.GetAPIV1UtilRequestsRequestIDResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) GetAPIV1UtilSearch(context.Context, gen.GetAPIV1UtilSearchRequestObject) (gen.GetAPIV1UtilSearchResponseObject, error) {
 	return nil, errNotImplemented
 }
@@ -135,18 +127,3 @@ func (s *Server) PostAPIV1UtilGroupsMove(context.Context, gen.PostAPIV1UtilGroup
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostAPIV1UtilRequests(context.Context, gen.PostAPIV1UtilRequestsRequestObject) (gen.PostAPIV1UtilRequestsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilRequestsRequestIDApprove(context.Context, gen.PostAPIV1UtilRequestsRequestIDApproveRequestObject) (gen.PostAPIV1UtilRequestsRequestIDApproveResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilRequestsRequestIDCancel(context.Context, gen.PostAPIV1UtilRequestsRequestIDCancelRequestObject) (gen.PostAPIV1UtilRequestsRequestIDCancelResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilRequestsRequestIDReject(context.Context, gen.PostAPIV1UtilRequestsRequestIDRejectRequestObject) (gen.PostAPIV1UtilRequestsRequestIDRejectResponseObject, error) {
-	return nil, errNotImplemented
-}
