@@ -126,4 +126,3 @@ func (s *Server) PostAPIV1UtilGroups(context.Context, gen.PostAPIV1UtilGroupsReq
 func (s *Server) PostAPIV1UtilGroupsMove(context.Context, gen.PostAPIV1UtilGroupsMoveRequestObject) (gen.PostAPIV1UtilGroupsMoveResponseObject, error) {
 	return nil, errNotImplemented
 }
-
