@@ -157,8 +157,8 @@ func TestWorkflowRules(t *testing.T) {
 		id := wfID(t, r)
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/approve", map[string]any{}, bearer(trader.jwt)...), 403, "forbidden")
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/approve", map[string]any{}, bearer(maker.jwt)...), 403, "forbidden") // role
-		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/cancel", nil, bearer(checker.jwt)...), 403, "forbidden")       // role
-		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/cancel", nil, bearer(admin.jwt)...), 403, "forbidden")         // not the requester
+		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/cancel", nil, bearer(checker.jwt)...), 403, "forbidden")             // role
+		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/cancel", nil, bearer(admin.jwt)...), 403, "forbidden")               // not the requester
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/reject", map[string]any{"note": "no"}, bearer(checker.jwt)...), 200, "")
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/approve", map[string]any{}, bearer(admin.jwt)...), 409, "invalid_state")
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/reject", map[string]any{}, bearer(admin.jwt)...), 409, "invalid_state")
