@@ -156,12 +156,12 @@ func describe(t reflect.Type) string {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch {
-	case t == nil:
+	switch t {
+	case nil:
 		return "of another type"
-	case t == typeExact:
+	case typeExact:
 		return "a number"
-	case t == typeRuleValue:
+	case typeRuleValue:
 		return "a number or a numeric string"
 	}
 	switch t.Kind() {
