@@ -187,6 +187,9 @@ func (n *exactNumber) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return &json.UnmarshalTypeError{Value: "number", Type: typeExact}
 	}
+	if d.IsZero() {
+		d = decimal.Zero // 0e999999999 would expand to a billion digits
+	}
 	n.d = d
 	return nil
 }
@@ -209,6 +212,9 @@ func (v *ruleValue) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return &json.UnmarshalTypeError{Value: "string", Type: typeRuleValue}
 	}
+	if d.IsZero() {
+		d = decimal.Zero
+	}
 	v.d = d
 	return nil
 }
@@ -217,10 +223,12 @@ func (v *ruleValue) UnmarshalJSON(b []byte) error {
 // expansion would be huge): at most 30 digits before the point and 18
 // after it.
 func inRange(name string, d decimal.Decimal) error {
-	if d.Exponent() < -18 || d.Exponent() > 30 || d.NumDigits()+int(d.Exponent()) > 30 {
-		if d.IsZero() {
-			return nil
-		}
+	exp := d.Exponent()
+	ok := exp >= -40 && int64(d.NumDigits())+int64(exp) <= 30
+	if ok && exp < -18 {
+		ok = d.Equal(d.Truncate(18))
+	}
+	if !ok {
 		return invalid(fmt.Sprintf("payload.%s is out of range (at most 30 integer digits and 18 decimals)", name))
 	}
 	return nil

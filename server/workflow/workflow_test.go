@@ -412,6 +412,11 @@ func TestPayloadValidation(t *testing.T) {
 		{workflow.TypeDeposit, `{"account_id":"a","amount":0}`, "payload.amount must be greater than 0"},
 		{workflow.TypeWithdraw, `{"account_id":"a","amount":-1}`, "payload.amount must be greater than 0"},
 		{workflow.TypeDeposit, `{"account_id":"a","amount":1e400}`, "payload.amount is out of range"},
+		{workflow.TypeDeposit, `{"account_id":"a","amount":1e30}`, "payload.amount is out of range"},
+		{workflow.TypeDeposit, `{"account_id":"a","amount":1e-19}`, "payload.amount is out of range"},
+		{workflow.TypeDeposit, `{"account_id":"a","amount":1e-999999999}`, "payload.amount"},
+		{workflow.TypeDeposit, `{"account_id":"a","amount":0e9999}`, "payload.amount must be greater than 0"},
+		{workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"*","value":"1e9999"}`, "payload.value is out of range"},
 		{workflow.TypeDeposit, `{"account_id":"","amount":1}`, "payload.account_id must not be empty"},
 		{workflow.TypeDeposit, `{"account_id":5,"amount":1}`, "payload.account_id must be a string"},
 		{workflow.TypeDeposit, `{"account_id":"a","amount":1,"foo":1}`, "payload.foo is not a field of DEPOSIT"},
@@ -469,6 +474,12 @@ func TestPayloadValidation(t *testing.T) {
 	f.create(t, workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"*","value":" 1 "}`)
 	f.create(t, workflow.TypeUpdateAccount, `{"account_code":"a"}`)
 	f.create(t, workflow.TypeAddStock, `{"account_id":"a","symbol":"S","quantity":1,"avg_price":0}`)
+	f.create(t, workflow.TypeDeposit, `{"account_id":"a","amount":0.100000000000000000000}`)
+	f.create(t, workflow.TypeDeposit, `{"account_id":"a","amount":999999999999999999999999999999.5}`)
+	z := f.create(t, workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"*","value":0e9999}`)
+	if got, err := f.s.Approve(f.ctx, checker, z.ID, ""); err != nil || got.Status != store.StatusApplied {
+		t.Fatalf("zero rule: %+v %v", got, err)
+	}
 }
 
 func TestPayloadAndAuditKeptExactly(t *testing.T) {
