@@ -225,6 +225,16 @@ func TestWorkflowRules(t *testing.T) {
 				t.Fatalf("%s %v: message %v does not say %q", c.typ, c.payload, body["message"], c.want)
 			}
 		}
+		// What encoding/json would let through: case-folded and repeated keys.
+		for raw, want := range map[string]string{
+			`{"request_type":"DEPOSIT","payload":{"account_id":"099C000001","amount":1,"amount":1000000}}`: "amount", // the gate refuses it first
+			`{"request_type":"DEPOSIT","payload":{"account_id":"099C000001","amount":1,"Amount":1000000}}`: "payload.Amount is not a field of DEPOSIT",
+		} {
+			body := expect(t, e.post(nil, "/api/v1/util/requests", raw, bearer(maker.jwt)...), 400, "invalid_request")
+			if !strings.Contains(fmt.Sprint(body["message"]), want) {
+				t.Fatalf("%s: message %v does not say %q", raw, body["message"], want)
+			}
+		}
 		// A rule value may be a numeric string.
 		rule := e.fileRequest(t, maker.jwt, "CREATE_RISK_RULE", map[string]any{"kind": "OMS_MARGIN_ALLOWED", "scope": "ACCOUNT", "target": "099C000001", "value": "1"})
 		if a := expect(t, e.post(nil, "/api/v1/util/requests/"+wfID(t, rule)+"/approve", map[string]any{}, bearer(checker.jwt)...), 200, ""); a["status"] != "APPLIED" {

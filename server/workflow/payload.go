@@ -109,6 +109,9 @@ func parsePayload(requestType string, raw []byte) (change, error) {
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 		return nil, invalid("payload must be a JSON object")
 	}
+	if err := checkKeys(requestType, raw, ch); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(ch); err != nil {
@@ -123,6 +126,46 @@ func parsePayload(requestType string, raw []byte) (change, error) {
 	return ch, nil
 }
 
+// checkKeys refuses what encoding/json would let through: a key that
+// matches a field only up to case ("AMOUNT") and a key given twice (the
+// checker must see exactly what will be applied).
+func checkKeys(requestType string, raw []byte, ch change) error {
+	known := map[string]bool{}
+	t := reflect.TypeOf(ch).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return invalid("payload is not valid JSON")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return invalid("payload is not valid JSON")
+		}
+		key, _ := tok.(string)
+		switch {
+		case !known[key]:
+			return invalid(fmt.Sprintf("payload.%s is not a field of %s", key, requestType))
+		case seen[key]:
+			return invalid(fmt.Sprintf("payload.%s is given twice", key))
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return invalid("payload is not valid JSON")
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return invalid("payload is not valid JSON")
+	}
+	return nil
+}
+
 func invalid(msg string) error { return apperr.New(apperr.InvalidRequest, msg) }
 
 // decodeErr names the field a decoding error is about.
@@ -135,7 +178,7 @@ func decodeErr(requestType string, err error) error {
 			return invalid("payload must be a JSON object")
 		}
 		return invalid(fmt.Sprintf("payload.%s must be %s", te.Field, describe(te.Type)))
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("payload is not valid JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
@@ -416,7 +459,7 @@ func (p *createGroupPayload) apply(_ context.Context, _ *Service, tx store.BackO
 	if p.Description != nil {
 		desc = *p.Description
 	}
-	_, err := admin.CreateGroup(tx, c, strings.TrimSpace(*p.Name), desc)
+	_, err := admin.CreateGroup(tx, c, *p.Name, desc)
 	return err
 }
 
