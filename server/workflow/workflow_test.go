@@ -531,3 +531,47 @@ func TestList(t *testing.T) {
 		wantCode(t, err, apperr.InvalidRequest, "")
 	}
 }
+
+// Approve, reject and cancel racing on one request: exactly one wins and
+// the request ends in that winner's state.
+func TestConcurrentMixedReviews(t *testing.T) {
+	f := newFixture(t)
+	for round := range 5 {
+		r := f.create(t, workflow.TypeDeposit, `{"account_id":"`+acct+`","amount":1}`)
+		var wg sync.WaitGroup
+		res := make([]store.WorkflowRequest, 16)
+		errs := make([]error, 16)
+		for i := range errs {
+			wg.Go(func() {
+				reviewer := fmt.Sprintf("checker%d@oms.example", i)
+				switch (i + round) % 3 {
+				case 0:
+					res[i], errs[i] = f.s.Approve(f.ctx, reviewer, r.ID, "")
+				case 1:
+					res[i], errs[i] = f.s.Reject(f.ctx, reviewer, r.ID, "")
+				default:
+					res[i], errs[i] = f.s.Cancel(f.ctx, maker, r.ID)
+				}
+			})
+		}
+		wg.Wait()
+		var winner store.WorkflowRequest
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+				winner = res[i]
+			case codeOf(err) != apperr.InvalidState:
+				t.Fatalf("loser error: %v", err)
+			}
+		}
+		stored, _ := f.s.Get(f.ctx, r.ID)
+		if wins != 1 || stored.Status != winner.Status {
+			t.Fatalf("round %d: %d winners, stored %s, winner %s", round, wins, stored.Status, winner.Status)
+		}
+		if n := len(f.actions(t, r.ID)); (winner.Status == store.StatusApplied && n != 4) || (winner.Status != store.StatusApplied && n != 2) {
+			t.Fatalf("round %d: audit %v", round, f.actions(t, r.ID))
+		}
+	}
+}
