@@ -124,11 +124,17 @@ func (s *Service) Create(ctx context.Context, actor, requestType string, payload
 
 // Get returns one request; NotFound when there is none.
 func (s *Service) Get(ctx context.Context, id int64) (store.WorkflowRequest, error) {
+	if id <= 0 {
+		return store.WorkflowRequest{}, notFound(id)
+	}
 	r, err := s.st.WorkflowRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.WorkflowRequest{}, notFound(id)
 	}
-	return r, err
+	if err != nil {
+		return store.WorkflowRequest{}, storeErr(err)
+	}
+	return r, nil
 }
 
 // List returns the requests f selects, newest first.
