@@ -575,3 +575,39 @@ func TestConcurrentMixedReviews(t *testing.T) {
 		}
 	}
 }
+
+// downStore fails every back-office transaction as an unreachable backend.
+type downStore struct{ *memory.Store }
+
+func (downStore) UpdateBackOffice(context.Context, func(store.BackOfficeTx) error) ([]store.AuditEntry, error) {
+	return nil, fmt.Errorf("redis: dial: %w", store.ErrUnavailable)
+}
+
+func (downStore) WorkflowRequests(context.Context, store.RequestFilter) ([]store.WorkflowRequest, error) {
+	return nil, fmt.Errorf("redis: dial: %w", store.ErrUnavailable)
+}
+
+// Backend failures go back unchanged (the transport answers 502), never as
+// a FAILED request or a domain code.
+func TestStoreDownPassesThrough(t *testing.T) {
+	f := newFixture(t)
+	r := f.create(t, workflow.TypeDeposit, `{"account_id":"`+acct+`","amount":1}`)
+	s := workflow.New(downStore{f.st}, f.st, nil)
+	for name, call := range map[string]func() error{
+		"create": func() error {
+			_, err := s.Create(f.ctx, maker, workflow.TypeDeposit, json.RawMessage(`{"account_id":"a","amount":1}`))
+			return err
+		},
+		"approve": func() error { _, err := s.Approve(f.ctx, checker, r.ID, ""); return err },
+		"reject":  func() error { _, err := s.Reject(f.ctx, checker, r.ID, ""); return err },
+		"cancel":  func() error { _, err := s.Cancel(f.ctx, maker, r.ID); return err },
+		"list":    func() error { _, err := s.List(f.ctx, store.RequestFilter{}); return err },
+	} {
+		if err := call(); !errorsIs(err, store.ErrUnavailable) || codeOf(err) != "" {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if got, _ := f.s.Get(f.ctx, r.ID); got.Status != store.StatusPending {
+		t.Fatalf("request changed: %+v", got)
+	}
+}
