@@ -19,30 +19,6 @@ func (s *Server) DeleteAPIV1UtilGroupsMembers(context.Context, gen.DeleteAPIV1Ut
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetAPIV1OmsAdminMappings(context.Context, gen.GetAPIV1OmsAdminMappingsRequestObject) (gen.GetAPIV1OmsAdminMappingsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsAdminMappingsAccountCode(context.Context, gen.GetAPIV1OmsAdminMappingsAccountCodeRequestObject) (gen.GetAPIV1OmsAdminMappingsAccountCodeResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsRiskAccounts(context.Context, gen.GetAPIV1OmsRiskAccountsRequestObject) (gen.GetAPIV1OmsRiskAccountsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsRiskAccountsAccountID(context.Context, gen.GetAPIV1OmsRiskAccountsAccountIDRequestObject) (gen.GetAPIV1OmsRiskAccountsAccountIDResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsRiskRules(context.Context, gen.GetAPIV1OmsRiskRulesRequestObject) (gen.GetAPIV1OmsRiskRulesResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OrdersRiskRules(context.Context, gen.GetAPIV1OrdersRiskRulesRequestObject) (gen.GetAPIV1OrdersRiskRulesResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) GetAPIV1UtilAdminPermissions(context.Context, gen.GetAPIV1UtilAdminPermissionsRequestObject) (gen.GetAPIV1UtilAdminPermissionsResponseObject, error) {
 	return nil, errNotImplemented
 }
