@@ -185,6 +185,9 @@ func StoreErr(err error) error {
 		return apperr.Wrap(apperr.InvalidRequest, "the request was refused as invalid", err)
 	case errors.Is(err, store.ErrNotFound):
 		return apperr.Wrap(apperr.NotFound, "not found", err)
+	case errors.Is(err, store.ErrConflict):
+		// NewGroup's answer for a name taken meanwhile.
+		return apperr.Wrap(apperr.Conflict, "the record already exists", err)
 	}
 	return err
 }
