@@ -220,15 +220,9 @@ func (s *Service) Groups(ctx context.Context, _ auth.Principal) ([]store.Group, 
 }
 
 // CreateGroup makes a group named name (trimmed) on behalf of p; Conflict
-// when the name is taken, InvalidRequest when it is blank.
+// when the name is taken, InvalidRequest when it is blank (see the
+// CreateGroup change).
 func (s *Service) CreateGroup(ctx context.Context, p auth.Principal, name, description string) (store.Group, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return store.Group{}, apperr.New(apperr.InvalidRequest, "name must not be empty")
-	}
-	if err := store.ValidateKeyPart("name", name); err != nil {
-		return store.Group{}, apperr.New(apperr.InvalidRequest, "name must not hold NUL characters")
-	}
 	c := s.change(p)
 	var g store.Group
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {

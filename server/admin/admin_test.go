@@ -442,3 +442,35 @@ func TestMembersScopedByGrants(t *testing.T) {
 		}
 	}
 }
+
+// The tx-level changes (shared with the workflow) normalise user ids and
+// group names themselves, so either path keys records alike.
+func TestChangesNormalise(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, "ACC1")
+	c := admin.Change{Actor: makerEmail, At: f.now}
+	if _, err := f.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		if _, err := admin.GrantPermission(tx, c, " TRADER@oms.Example", "ACC1", store.LevelView); err != nil {
+			return err
+		}
+		_, err := admin.CreateGroup(tx, c, " Desk ", "")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mine, _ := f.svc.MyGrants(ctx, traderP); fmt.Sprint(codesOf(mine)) != "[ACC1=VIEW]" {
+		t.Fatalf("grant via the change: %v", codesOf(mine))
+	}
+	_, err := f.svc.CreateGroup(ctx, makerP, "Desk", "")
+	wantCode(t, err, apperr.Conflict)
+	_, err = f.svc.CreateGroup(ctx, makerP, "a\x00b", "")
+	wantCode(t, err, apperr.InvalidRequest)
+	if _, err := f.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		return admin.RevokePermission(tx, c, "Trader@OMS.example", "ACC1")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mine, _ := f.svc.MyGrants(ctx, traderP); len(mine) != 0 {
+		t.Fatalf("revoke via the change: %v", codesOf(mine))
+	}
+}
