@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/url"
+	"sync"
 	"testing"
 )
 
@@ -283,5 +284,49 @@ func TestAdminGroups(t *testing.T) {
 			[2]string{"ACCOUNT_MOVED", demoAccount1})
 		wantEntries(t, e.auditEntries(t, checker.jwt, "action=MEMBER_REMOVED"), adminEmail,
 			[2]string{"MEMBER_REMOVED", demoAccount2})
+	})
+}
+
+// Sixteen makers create a group with one name at once, on each store:
+// exactly one 200, the others 409 `conflict`, one group and one audit entry.
+func TestAdminGroupNameRace(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind)
+		maker := e.login(nil, makerEmail, makerPass)
+		const n = 16
+		statuses := make([]response, n)
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			c, _ := e.newClient()
+			go func() {
+				defer wg.Done()
+				<-gate
+				statuses[i] = e.post(c, "/api/v1/util/groups", map[string]any{"name": "Hot desk"}, bearer(maker.jwt)...)
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		won := 0
+		for _, r := range statuses {
+			switch {
+			case r.status == 200:
+				won++
+			case r.status == 409 && r.json(t)["error"] == "conflict":
+			default:
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d creations succeeded, want 1", won)
+		}
+		m := expect(t, e.do(nil, "GET", "/api/v1/util/groups", nil, bearer(maker.jwt)...), 200, "")
+		if gs := m["groups"].([]any); len(gs) != 1 {
+			t.Fatalf("groups: %v", gs)
+		}
+		if es := e.auditEntries(t, maker.jwt, "action=GROUP_CREATED"); len(es) != 1 {
+			t.Fatalf("audit: %v", es)
+		}
 	})
 }
