@@ -157,7 +157,7 @@ EOF
 	# name|method|path|status|script
 	routes=(
 		"health|GET|/api/v1/util/health|200|get.lua"
-		"bearer|GET|/api/v1/oms/risk/rules|501|bearer.lua"
+		"bearer|GET|/api/v1/oms/risk/rules|200|bearer.lua"
 		"verify|POST|/api/auth/recovery/verify|401|verify.lua"
 		# TODO(orders): once POST /api/v1/orders/new is implemented, add it here
 		# with a bearer token and a valid order body (orders.lua), e.g.

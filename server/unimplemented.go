@@ -11,50 +11,6 @@ import (
 // whole contract is served and validated; until their issues land each
 // answers 501 in its route's envelope (after the bearer and role checks).
 
-func (s *Server) DeleteAPIV1UtilAdminPermissions(context.Context, gen.DeleteAPIV1UtilAdminPermissionsRequestObject) (gen.DeleteAPIV1UtilAdminPermissionsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) DeleteAPIV1UtilGroupsMembers(context.Context, gen.DeleteAPIV1UtilGroupsMembersRequestObject) (gen.DeleteAPIV1UtilGroupsMembersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsAdminMappings(context.Context, gen.GetAPIV1OmsAdminMappingsRequestObject) (gen.GetAPIV1OmsAdminMappingsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsAdminMappingsAccountCode(context.Context, gen.GetAPIV1OmsAdminMappingsAccountCodeRequestObject) (gen.GetAPIV1OmsAdminMappingsAccountCodeResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsRiskAccounts(context.Context, gen.GetAPIV1OmsRiskAccountsRequestObject) (gen.GetAPIV1OmsRiskAccountsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsRiskAccountsAccountID(context.Context, gen.GetAPIV1OmsRiskAccountsAccountIDRequestObject) (gen.GetAPIV1OmsRiskAccountsAccountIDResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OmsRiskRules(context.Context, gen.GetAPIV1OmsRiskRulesRequestObject) (gen.GetAPIV1OmsRiskRulesResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1OrdersRiskRules(context.Context, gen.GetAPIV1OrdersRiskRulesRequestObject) (gen.GetAPIV1OrdersRiskRulesResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilAdminPermissions(context.Context, gen.GetAPIV1UtilAdminPermissionsRequestObject) (gen.GetAPIV1UtilAdminPermissionsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilGroups(context.Context, gen.GetAPIV1UtilGroupsRequestObject) (gen.GetAPIV1UtilGroupsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilGroupsMembers(context.Context, gen.GetAPIV1UtilGroupsMembersRequestObject) (gen.GetAPIV1UtilGroupsMembersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) GetAPIV1UtilLatencyMetrics(context.Context, gen.GetAPIV1UtilLatencyMetricsRequestObject) (gen.GetAPIV1UtilLatencyMetricsResponseObject, error) {
 	return nil, errNotImplemented
 }
@@ -68,14 +24,6 @@ func (s *Server) GetAPIV1UtilLatencyStages(context.Context, gen.GetAPIV1UtilLate
 }
 
 func (s *Server) GetAPIV1UtilOrders(context.Context, gen.GetAPIV1UtilOrdersRequestObject) (gen.GetAPIV1UtilOrdersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilPermissions(context.Context, gen.GetAPIV1UtilPermissionsRequestObject) (gen.GetAPIV1UtilPermissionsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilSearch(context.Context, gen.GetAPIV1UtilSearchRequestObject) (gen.GetAPIV1UtilSearchResponseObject, error) {
 	return nil, errNotImplemented
 }
 
@@ -112,17 +60,5 @@ func (s *Server) PostAPIV1OrdersQuoteResponse(context.Context, gen.PostAPIV1Orde
 }
 
 func (s *Server) PostAPIV1OrdersReplace(context.Context, gen.PostAPIV1OrdersReplaceRequestObject) (gen.PostAPIV1OrdersReplaceResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilAdminPermissions(context.Context, gen.PostAPIV1UtilAdminPermissionsRequestObject) (gen.PostAPIV1UtilAdminPermissionsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilGroups(context.Context, gen.PostAPIV1UtilGroupsRequestObject) (gen.PostAPIV1UtilGroupsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1UtilGroupsMove(context.Context, gen.PostAPIV1UtilGroupsMoveRequestObject) (gen.PostAPIV1UtilGroupsMoveResponseObject, error) {
 	return nil, errNotImplemented
 }

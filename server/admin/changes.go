@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vero-oms/omsd/server/apperr"
@@ -48,9 +49,12 @@ func (c Change) Audit(action, entityType, entityID string, detail any) store.Aud
 }
 
 // GrantPermission sets userID's level on accountCode (one grant per user
-// and account: a second grant replaces the level). The account must exist;
-// that the user exists is the caller's check (identities live elsewhere).
+// and account: a second grant replaces the level). userID is normalised
+// here (UserID), so the direct endpoint and the workflow key grants alike.
+// The account must exist; that the user exists is the caller's check
+// (identities live elsewhere).
 func GrantPermission(tx store.BackOfficeTx, c Change, userID, accountCode string, level store.GrantLevel) (store.Grant, error) {
+	userID = UserID(userID)
 	if level.Rank() == 0 {
 		return store.Grant{}, apperr.New(apperr.InvalidRequest, fmt.Sprintf("level %q is not one of VIEW, TRADE, ADMIN", level))
 	}
@@ -78,8 +82,9 @@ func GrantPermission(tx store.BackOfficeTx, c Change, userID, accountCode string
 }
 
 // RevokePermission removes userID's grant on accountCode; NotFound when
-// there is none.
+// there is none. userID is normalised here, as in GrantPermission.
 func RevokePermission(tx store.BackOfficeTx, c Change, userID, accountCode string) error {
+	userID = UserID(userID)
 	g, found, err := tx.Grant(userID, accountCode)
 	if err != nil {
 		return err
@@ -96,8 +101,14 @@ func RevokePermission(tx store.BackOfficeTx, c Change, userID, accountCode strin
 	return nil
 }
 
-// CreateGroup makes a group; Conflict when the name is taken.
+// CreateGroup makes a group named name with surrounding blanks trimmed
+// (so "Desk" and " Desk " are one name); InvalidRequest when nothing is
+// left, Conflict when the name is taken.
 func CreateGroup(tx store.BackOfficeTx, c Change, name, description string) (store.Group, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return store.Group{}, apperr.New(apperr.InvalidRequest, "a group name must not be empty")
+	}
 	if _, found, err := tx.GroupByName(name); err != nil {
 		return store.Group{}, err
 	} else if found {
@@ -185,6 +196,9 @@ func StoreErr(err error) error {
 		return apperr.Wrap(apperr.InvalidRequest, "the request was refused as invalid", err)
 	case errors.Is(err, store.ErrNotFound):
 		return apperr.Wrap(apperr.NotFound, "not found", err)
+	case errors.Is(err, store.ErrConflict):
+		// NewGroup's answer for a name taken meanwhile.
+		return apperr.Wrap(apperr.Conflict, "the record already exists", err)
 	}
 	return err
 }

@@ -228,7 +228,7 @@ func TestRolesAreEnforcedPerOperation(t *testing.T) {
 			t.Fatalf("maker refused on a maker route: %d %s", r.status, r.body)
 		}
 		// no role requirement: any authenticated caller
-		expect(t, e.do(nil, "GET", "/api/v1/util/groups", nil, bearer(trader.jwt)...), 501, "not_implemented")
+		expect(t, e.do(nil, "GET", "/api/v1/util/groups", nil, bearer(trader.jwt)...), 200, "")
 	})
 }
 
@@ -286,7 +286,7 @@ func TestValidationErrorsAreClearAndInTheRouteEnvelope(t *testing.T) {
 		{"POST", "/api/auth/login", `{"identifier":"` + strings.Repeat("a", 2000) + `","password":"x"}`, false, 413, "payload_too_large", "larger than 1024"},
 		{"POST", "/api/v1/orders/new", `{"account_id":"A","symbol":"S","side":"B","qty":1,"order_type":"LO","bogus":1}`, true, 400, "invalid_request", `"bogus" is not allowed`},
 		{"POST", "/api/v1/orders/new", `{"account_id":"A","symbol":"S","side":"B","qty":1,"order_type":"LO"}`, true, 501, "not_implemented", ""},
-		{"GET", "/api/v1/oms/risk/rules", "", true, 501, "not_implemented", ""},
+		{"GET", "/api/v1/oms/risk/accounts/099C999999", "", true, 404, "not_found", "not found"},
 		{"GET", "/api/v1/util/latency/raw?limit=0", "", true, 400, "invalid_request", "limit"},
 		{"GET", "/api/v1/nope", "", false, 404, "not_found", ""},
 		{"DELETE", "/api/auth/login", "", false, 405, "method_not_allowed", ""},
@@ -358,7 +358,10 @@ func TestEveryContractOperationIsServed(t *testing.T) {
 			headers := bearer(admin.jwt)
 			headers = append(headers, "X-Session-Token", admin.token)
 			r := e.do(nil, method, p, body, headers...)
-			if r.status == 404 || r.status == 405 {
+			// A 404 is fine from an operation that documents one (an
+			// unknown or ungranted account), never the router's own.
+			routerMiss := r.status == 404 && (op.Responses.Value("404") == nil || strings.Contains(string(r.body), `"Not Found"`))
+			if routerMiss || r.status == 405 {
 				t.Errorf("%s %s (%s) is not served: %d %s", method, path, op.OperationID, r.status, r.body)
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/vero-oms/omsd/server/token"
 )
 
-const bearerRoute = "/api/v1/oms/risk/rules" // answers 501 after the full bearer check
+const bearerRoute = "/api/v1/orders/risk/rules" // any authenticated user: 200 after the full bearer check
 
 // cachedJWT logs in and uses the JWT twice, so the second use (and every
 // later one) is served from the verified-token cache; it fails the test if
@@ -18,7 +18,7 @@ func cachedJWT(t *testing.T, e *env, email, pw string) login {
 	l := e.login(nil, email, pw)
 	before := e.app.Tokens.CacheStats()
 	for i := 0; i < 2; i++ {
-		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 501, "not_implemented")
+		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 200, "")
 	}
 	wantHits(t, e, before, 1)
 	return l
@@ -65,7 +65,7 @@ func TestRevocationBeatsTheTokenCache(t *testing.T) {
 			code := e.recoveryCode(traderEmail, seen)
 			expect(t, e.post(c, "/api/auth/recovery/verify", map[string]string{"code": code}), 200, "")
 			// Still good between verify and reset.
-			expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 501, "not_implemented")
+			expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 200, "")
 			expect(t, e.post(c, "/api/auth/recovery/reset-password", map[string]string{"password": "a-fresh-trader-password-42"}), 200, "")
 			before := e.app.Tokens.CacheStats()
 			expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 401, "unauthorized")
@@ -82,14 +82,14 @@ func TestCachedTokenStillExpires(t *testing.T) {
 		e := start(t, kind)
 		l := cachedJWT(t, e, adminEmail, adminPass)
 		e.clock.Advance(e.cfg.JWTTTL + e.cfg.JWTSkew - 2*time.Second)
-		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 501, "not_implemented")
+		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 200, "")
 		e.clock.Advance(2 * time.Second)
 		before := e.app.Tokens.CacheStats()
 		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(l.jwt)...), 401, "unauthorized")
 		wantHits(t, e, before, 1)
 		// The session itself is fine: a refresh gives a token that works.
 		m := expect(t, e.do(nil, "GET", "/api/auth/session", nil, "X-Session-Token", l.token), 200, "")
-		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(m["tokenized"].(string))...), 501, "not_implemented")
+		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(m["tokenized"].(string))...), 200, "")
 	})
 }
 
@@ -129,7 +129,7 @@ func cachedJWTFor(t *testing.T, e *env, jwt string) {
 	t.Helper()
 	before := e.app.Tokens.CacheStats()
 	for i := 0; i < 2; i++ {
-		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(jwt)...), 501, "not_implemented")
+		expect(t, e.do(nil, "GET", bearerRoute, nil, bearer(jwt)...), 200, "")
 	}
 	wantHits(t, e, before, 1)
 }

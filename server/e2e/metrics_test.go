@@ -128,7 +128,7 @@ func TestMetricsCountTheTraffic(t *testing.T) {
 		}
 		expect(t, e.post(nil, "/api/auth/login", map[string]string{"identifier": adminEmail, "password": adminPass}), 429, "too_many_requests")
 		expect(t, e.post(nil, "/api/auth/recovery/start", map[string]string{"email": traderEmail}), 200, "")
-		expect(t, e.do(nil, "GET", "/api/v1/oms/risk/rules", nil, bearer(l.jwt)...), 501, "not_implemented")
+		expect(t, e.do(nil, "GET", "/api/v1/orders/risk/rules", nil, bearer(l.jwt)...), 200, "")
 		expect(t, e.do(nil, "GET", "/api/v1/nope", nil), 404, "not_found")
 		e.waitMail(traderEmail, "recovery code", map[string]bool{})
 
@@ -152,7 +152,7 @@ func TestMetricsCountTheTraffic(t *testing.T) {
 		moved(reqs, 2, "operation", opID(t, "POST", "/api/auth/login"), "status", "401")
 		moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/login"), "status", "429")
 		moved(reqs, 1, "operation", opID(t, "POST", "/api/auth/recovery/start"), "status", "200")
-		moved(reqs, 1, "operation", opID(t, "GET", "/api/v1/oms/risk/rules"), "status", "501")
+		moved(reqs, 1, "operation", opID(t, "GET", "/api/v1/orders/risk/rules"), "status", "200")
 		moved(reqs, 1, "operation", "<unmatched>", "status", "404")
 		if d := after.total(reqs) - before.total(reqs); d != 7 {
 			t.Errorf("%s moved by %v in all, want the 7 API requests (scrapes are not counted)", reqs, d)

@@ -15,8 +15,8 @@ func TestRecoveryFlowRevokesEverythingOld(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		old := e.login(nil, traderEmail, traderPass)
-		// The old JWT works on a bearer route before the reset (501: not built yet, but authorized).
-		expect(t, e.do(nil, "GET", "/api/v1/oms/risk/rules", nil, bearer(old.jwt)...), 501, "not_implemented")
+		// The old JWT works on a bearer route before the reset.
+		expect(t, e.do(nil, "GET", "/api/v1/orders/risk/rules", nil, bearer(old.jwt)...), 200, "")
 
 		seen := map[string]bool{}
 		r := e.post(nil, "/api/auth/recovery/start", map[string]string{"email": traderEmail})

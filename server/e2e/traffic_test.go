@@ -30,7 +30,7 @@ func TestRecordedTrafficValidates(t *testing.T) {
 	expect(t, e.do(nil, "GET", "/.well-known/jwks.json", nil), 200, "")
 	l := e.login(nil, traderEmail, traderPass)
 	expect(t, e.do(nil, "GET", "/api/auth/session", nil, "X-Session-Token", l.token), 200, "")
-	expect(t, e.do(nil, "GET", "/api/v1/util/groups", nil, bearer(l.jwt)...), 501, "not_implemented")
+	expect(t, e.do(nil, "GET", "/api/v1/util/groups", nil, bearer(l.jwt)...), 200, "")
 	expect(t, e.do(nil, "GET", "/api/v1/util/orders?symbol=ABC&limit=10", nil, bearer(l.jwt)...), 501, "not_implemented")
 	admin := e.login(nil, adminEmail, adminPass)
 	expect(t, e.do(nil, "GET", "/api/v1/util/latency/raw?limit=5", nil, bearer(admin.jwt)...), 501, "not_implemented")
