@@ -197,8 +197,8 @@ func TestWorkflowRules(t *testing.T) {
 			}
 			expect(t, e.do(nil, method, p, body, bearer(jwt)...), 404, "not_found")
 		}
-		expect(t, e.do(nil, "GET", "/api/v1/util/requests/abc", nil, bearer(checker.jwt)...), 400, "invalid_request")
-		expect(t, e.post(nil, "/api/v1/util/requests/-1/approve", map[string]any{}, bearer(checker.jwt)...), 400, "invalid_request")
+		expect(t, e.do(nil, "GET", "/api/v1/util/requests/abc", nil, bearer(checker.jwt)...), 404, "not_found")
+		expect(t, e.post(nil, "/api/v1/util/requests/-1/approve", map[string]any{}, bearer(checker.jwt)...), 404, "not_found")
 
 		// Payloads are checked by request_type; the message names the field.
 		for _, c := range []struct {

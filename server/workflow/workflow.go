@@ -65,11 +65,13 @@ const (
 const maxNote = 2000
 
 // ParseID reads a request id from the path: a positive int64 in decimal.
-// Anything else is InvalidRequest.
+// Anything else names no request: NotFound.
 func ParseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, apperr.New(apperr.InvalidRequest, fmt.Sprintf("requestId %q is not a request id (a positive integer)", s))
+		// The contract types requestId as any string: one that cannot be
+		// an id names no request (404), it is not a malformed call.
+		return 0, apperr.New(apperr.NotFound, fmt.Sprintf("request %q not found (request ids are positive integers)", s))
 	}
 	return id, nil
 }

@@ -309,7 +309,7 @@ func TestFourEyesAndStates(t *testing.T) {
 	}
 	for _, s := range []string{"", "abc", "0", "-3", "1.5", "99999999999999999999"} {
 		_, err := workflow.ParseID(s)
-		wantCode(t, err, apperr.InvalidRequest, "requestId")
+		wantCode(t, err, apperr.NotFound, "positive integers")
 	}
 	if id, err := workflow.ParseID("42"); err != nil || id != 42 {
 		t.Fatalf("ParseID(42) = %d, %v", id, err)
