@@ -27,6 +27,13 @@ import (
 // accepts ("any of"). Operations without it accept any authenticated caller.
 const RolesExtension = "x-required-roles"
 
+// PayloadExtension on an operation names the body property (a JSON
+// object validated by the handler against the schema of its type, unknown
+// keys refused) whose anyOf the gate leaves to the handler, so that a bad
+// payload gets a message naming its field rather than "matches no schema
+// of anyOf". Everything else of the body is still checked here.
+const PayloadExtension = "x-payload-checked-by-type"
+
 // OpenOperations are the only operations that may be served without a
 // bearer token (by the contract's own operation ids). Any other operation whose effective security lacks
 // bearerAuth stops the server from starting: a contract change that drops
@@ -53,6 +60,9 @@ type operation struct {
 	// invalid UTF-8 before validation (kin-openapi and encoding/json would
 	// silently take the last duplicate or stop at the first value).
 	strictJSON bool
+	// typedPayload names a body property whose anyOf the handler checks
+	// more strictly, against the schema its type names (PayloadExtension).
+	typedPayload string
 	// emptyQuery is the query string validation leaves on a request with
 	// none (defaults filled in), once one has passed; see validated.
 	emptyQuery atomic.Pointer[string]
@@ -138,6 +148,13 @@ func newContractFor(spec *openapi3.T, a *auth.Service, maxBody int64) (*contract
 				route:      &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 				secured:    bearerSecured(spec, op),
 				strictJSON: op.RequestBody != nil,
+			}
+			if raw, ok := op.Extensions[PayloadExtension]; ok {
+				name, ok := raw.(string)
+				if !ok || name == "" {
+					return nil, fmt.Errorf("%s %s: %s must name a body property", method, path, PayloadExtension)
+				}
+				o.typedPayload = name
 			}
 			if !o.secured && !OpenOperations[op.OperationID] {
 				return nil, fmt.Errorf("%s %s (%s) has no bearerAuth requirement and is not one of the open operations; refusing to serve it anonymously", method, path, op.OperationID)

@@ -26,13 +26,29 @@ func (c *contract) validateRequest(op *operation, req *http.Request, body []byte
 		}
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: c.options}
-	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil && !anyOfLeftToHandler(op, err) {
 		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: describeValidation(err)}
 	}
 	if msg := integerProblem(op, req.Header.Get(echo.HeaderContentType), body); msg != "" {
 		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: msg}
 	}
 	return nil
+}
+
+// anyOfLeftToHandler reports whether err is only the anyOf failure of the
+// operation's typed payload (PayloadExtension), which the handler answers
+// with a message naming the field.
+func anyOfLeftToHandler(op *operation, err error) bool {
+	if op.typedPayload == "" {
+		return false
+	}
+	var re *openapi3filter.RequestError
+	var se *openapi3.SchemaError
+	if !errors.As(err, &re) || re.RequestBody == nil || !errors.As(err, &se) {
+		return false
+	}
+	ptr := se.JSONPointer()
+	return se.SchemaField == "anyOf" && len(ptr) == 1 && ptr[0] == op.typedPayload
 }
 
 // Exchange is one recorded request and, when Status is not 0, its response.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -156,4 +157,38 @@ func mustFloat(t *testing.T, id string) float64 {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// A bad workflow payload is answered with a message naming its field, not
+// with "matches no schema of anyOf": the gate leaves the payload's anyOf
+// to the handler, which checks it against its type's own schema.
+func TestWorkflowPayloadErrorsNameTheField(t *testing.T) {
+	e := start(t, "memory", withDemoData)
+	maker := e.login(nil, makerEmail, makerPass)
+	for body, want := range map[string]string{
+		`{"request_type":"DEPOSIT","payload":{"account_id":"099C000001","amont":1}}`:      "payload.amont is not a field of DEPOSIT",
+		`{"request_type":"DEPOSIT","payload":{"account_id":"099C000001"}}`:                "payload.amount is required",
+		`{"request_type":"DEPOSIT","payload":{"account_id":"099C000001","amount":"1"}}`:   "payload.amount must be a number",
+		`{"request_type":"CREATE_GROUP","payload":{"name":"Desk","colour":"red"}}`:        "payload.colour is not a field of CREATE_GROUP",
+		`{"request_type":"DEPOSIT","payload":5}`:                                          "payload must be a JSON object",
+		`{"request_type":"NOPE","payload":{}}`:                                            `request_type "NOPE" is not one of`,
+		`{"request_type":"DEPOSIT"}`:                                                      `"payload" is missing`,
+		`{"request_type":"DEPOSIT","payload":{"account_id":"099C000001","amount":1},"x":`: "",
+	} {
+		m := expect(t, e.post(nil, "/api/v1/util/requests", body, bearer(maker.jwt)...), 400, "invalid_request")
+		if msg, _ := m["message"].(string); !strings.Contains(msg, want) {
+			t.Errorf("%s: message %q, want it to contain %q", body, msg, want)
+		}
+	}
+	if n := len(jsonArrayOf(t, e.do(nil, "GET", "/api/v1/util/requests", nil, bearer(maker.jwt)...), "requests")); n != 0 {
+		t.Fatalf("%d requests stored by refused calls", n)
+	}
+}
+
+// jsonArrayOf returns the array under key of an object answer.
+func jsonArrayOf(t *testing.T, r response, key string) []any {
+	t.Helper()
+	m := expect(t, r, 200, "")
+	out, _ := m[key].([]any)
+	return out
 }
