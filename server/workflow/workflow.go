@@ -47,7 +47,10 @@ func New(st Store, ids Identities, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, ids: ids, now: now}
+	// Stored times are whole milliseconds in UTC: stamp with those, so an
+	// answer and a later read of the same record agree.
+	clock := func() time.Time { return now().UTC().Truncate(time.Millisecond) }
+	return &Service{st: st, ids: ids, now: clock}
 }
 
 // Audit actions of the requests themselves, and their entity type.
