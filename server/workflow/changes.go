@@ -72,13 +72,14 @@ func (f AccountFields) apply(a *store.Account) {
 	}
 }
 
-// checkReferences refuses comp_id / sender_sub_id values missing from the
-// controlled reference lists.
-func checkReferences(tx store.BackOfficeTx, f AccountFields) error {
+// checkReferences refuses comp_id / sender_sub_id values (nil: not given)
+// missing from the controlled reference lists; prefix names where they
+// came from in the message ("payload." when filed).
+func checkReferences(tx store.BackOfficeTx, compID, senderSubID *string, prefix string) error {
 	for _, ref := range []struct {
 		kind string
 		v    *string
-	}{{store.RefCompID, f.CompID}, {store.RefSenderSubID, f.SenderSubID}} {
+	}{{store.RefCompID, compID}, {store.RefSenderSubID, senderSubID}} {
 		if ref.v == nil {
 			continue
 		}
@@ -87,7 +88,7 @@ func checkReferences(tx store.BackOfficeTx, f AccountFields) error {
 			return err
 		}
 		if !ok {
-			return apperr.New(apperr.InvalidRequest, fmt.Sprintf("%s %q is not in the reference list", ref.kind, *ref.v))
+			return apperr.New(apperr.InvalidRequest, fmt.Sprintf("%s%s %q is not in the %s reference list", prefix, ref.kind, *ref.v, ref.kind))
 		}
 	}
 	return nil
@@ -101,7 +102,7 @@ func CreateAccount(tx store.BackOfficeTx, c admin.Change, code string, f Account
 	} else if found {
 		return store.Account{}, apperr.New(apperr.Conflict, fmt.Sprintf("account %q already exists", code))
 	}
-	if err := checkReferences(tx, f); err != nil {
+	if err := checkReferences(tx, f.CompID, f.SenderSubID, ""); err != nil {
 		return store.Account{}, err
 	}
 	a := store.Account{AccountCode: code, CreatedAt: c.At, UpdatedAt: c.At}
@@ -119,7 +120,7 @@ func UpdateAccount(tx store.BackOfficeTx, c admin.Change, code string, f Account
 	if err != nil {
 		return store.Account{}, err
 	}
-	if err := checkReferences(tx, f); err != nil {
+	if err := checkReferences(tx, f.CompID, f.SenderSubID, ""); err != nil {
 		return store.Account{}, err
 	}
 	before := masterDetail(a)

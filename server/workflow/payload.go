@@ -532,22 +532,7 @@ func (p *accountPayload) checkStrings() error {
 
 // checkAtCreate: comp_id and sender_sub_id must be in the reference lists.
 func (p *accountPayload) checkAtCreate(tx store.BackOfficeTx) error {
-	for _, ref := range []struct {
-		kind string
-		v    *string
-	}{{store.RefCompID, p.CompID}, {store.RefSenderSubID, p.SenderSubID}} {
-		if ref.v == nil {
-			continue
-		}
-		ok, err := tx.HasReferenceValue(ref.kind, *ref.v)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return invalid(fmt.Sprintf("payload.%s %q is not in the %s reference list", ref.kind, *ref.v, ref.kind))
-		}
-	}
-	return nil
+	return checkReferences(tx, p.CompID, p.SenderSubID, "payload.")
 }
 
 // createAccountPayload and updateAccountPayload are accountPayload under
