@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -113,13 +114,15 @@ func Parse(b []byte) (*Config, error) {
 	}
 	insts := make([]Instrument, 0, len(f.Instruments))
 	for i, raw := range f.Instruments {
-		in, err := parseInstrument(raw, sched)
-		if err != nil {
+		in, ierrs := parseInstrument(raw, sched)
+		if len(ierrs) > 0 {
 			name := "?"
 			if in.Ticker != "" {
 				name = strconv.Quote(in.Ticker)
 			}
-			errs = append(errs, fmt.Errorf("instrument #%d %s: %w", i+1, name, err))
+			for _, err := range ierrs {
+				errs = append(errs, fmt.Errorf("instrument #%d %s: %w", i+1, name, err))
+			}
 			continue
 		}
 		insts = append(insts, in)
@@ -184,9 +187,10 @@ type instrumentJSON struct {
 // derivativesMaxQty is the documented single-order cap for derivatives.
 const derivativesMaxQty = 500
 
-// parseInstrument decodes and validates one instrument. On error the
-// returned Instrument carries at least the ticker when it could be read.
-func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, error) {
+// parseInstrument decodes and validates one instrument, returning every
+// problem found. On error the returned Instrument carries at least the
+// ticker when it could be read.
+func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, []error) {
 	var j instrumentJSON
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -196,7 +200,7 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, error) {
 			Ticker string `json:"ticker"`
 		}
 		_ = json.Unmarshal(raw, &probe)
-		return Instrument{Ticker: probe.Ticker}, jsonFieldError(err)
+		return Instrument{Ticker: probe.Ticker}, []error{jsonFieldError(err)}
 	}
 	in := Instrument{
 		Ticker: j.Ticker, ISIN: j.ISIN, Market: MarketID(j.Market),
@@ -352,6 +356,8 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, error) {
 				bad("band_percent", "%s%% of %s leaves no positive floor", pct, in.ReferencePrice)
 			}
 		}
+	case ceiling == nil && floor == nil:
+		bad("band_percent", "required: give band_percent, or both ceiling and floor")
 	case ceiling == nil:
 		bad("ceiling", "required (or give band_percent)")
 	case floor == nil:
@@ -376,7 +382,7 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, error) {
 			}
 		}
 	}
-	return in, errors.Join(errs...)
+	return in, errs
 }
 
 // decField reads an optional decimal field: a JSON string or number; nil
@@ -416,6 +422,9 @@ func jsonFieldError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		return fmt.Errorf("%s: want %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("%s: unknown field", strings.Trim(f, `"`))
 	}
 	return err
 }
