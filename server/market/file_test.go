@@ -202,3 +202,27 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		})
 	}
 }
+
+// TestREADMEExampleParses keeps the README's example file honest.
+func TestREADMEExampleParses(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Skip("no README:", err)
+	}
+	_, sec, ok := strings.Cut(string(b), "## Instrument master (`OMS_INSTRUMENTS_FILE`)")
+	if !ok {
+		t.Fatal("README has no instrument master section")
+	}
+	_, block, ok := strings.Cut(sec, "```json\n")
+	if !ok {
+		t.Fatal("no JSON example in the section")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	c, err := Parse([]byte(block))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if fpt, ok := c.Instruments.ByTicker("FPT"); !ok || !fpt.Floor.Equal(d("93000")) || !fpt.Ceiling.Equal(d("107000")) {
+		t.Errorf("README FPT = %+v", fpt)
+	}
+}
