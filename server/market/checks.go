@@ -62,16 +62,16 @@ func (in Instrument) CheckQty(t OrderType, qty int64) *Reject {
 	switch {
 	case qty <= 0:
 		return reject(CodeLot, "quantity must be > 0, got %d", qty)
-	case qty > in.MaxOrderQty:
-		return reject(CodeMaxQty, "quantity %d exceeds the single-order limit %d for %s", qty, in.MaxOrderQty, in.Ticker)
 	case qty%in.LotSize == 0:
-		return nil
 	case qty > in.LotSize:
 		return reject(CodeLot, "quantity %d is not a multiple of the lot size %d (send the odd %d as a separate odd-lot order)", qty, in.LotSize, qty%in.LotSize)
 	case in.OddLotBoard == "":
 		return reject(CodeLot, "quantity %d is not a multiple of the lot size %d; %s takes no odd lots", qty, in.LotSize, in.Ticker)
 	case t != LO:
 		return reject(CodeLot, "odd-lot quantity %d (below the lot size %d) is accepted for LO orders only, not %s", qty, in.LotSize, t)
+	}
+	if qty > in.MaxOrderQty {
+		return reject(CodeMaxQty, "quantity %d exceeds the single-order limit %d for %s", qty, in.MaxOrderQty, in.Ticker)
 	}
 	return nil
 }

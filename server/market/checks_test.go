@@ -43,6 +43,7 @@ func TestCheckQty(t *testing.T) {
 		{"many lots", fpt, LO, 12300, 0, "G1"},
 		{"the cap", fpt, LO, 500000, 0, "G1"},
 		{"over the cap", fpt, LO, 500100, CodeMaxQty, ""},
+		{"over the cap and a mixed lot: lot first", fpt, LO, 500150, CodeLot, ""},
 		{"zero", fpt, LO, 0, CodeLot, ""},
 		{"negative", fpt, LO, -100, CodeLot, ""},
 		{"odd lot 1", fpt, LO, 1, 0, "G4"},
@@ -168,6 +169,9 @@ func TestResolveAndCheckOrder(t *testing.T) {
 	}
 	if _, r := m.Resolve("VNM"); code(r) != CodeNotTradable {
 		t.Errorf("halted: %v", r)
+	}
+	if got, r := m.Resolve("fpt"); r != nil || got.Ticker != "FPT" {
+		t.Errorf("Resolve(fpt) = %+v, %v", got, r)
 	}
 	fpt, r := m.Resolve("FPT")
 	if r != nil || fpt.ISIN != "VN000000FPT1" {

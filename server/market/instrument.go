@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -100,10 +101,11 @@ func (m *Master) ByISIN(isin string) (Instrument, bool) {
 	return m.list[i], true
 }
 
-// Resolve is §4 step 5 for an order's symbol (a ticker): the instrument,
-// or -100008 when unknown and -131001 when it is not Active.
+// Resolve is §4 step 5 for an order's symbol (a ticker, matched without
+// regard to case): the instrument, or -100008 when unknown and -131001 when
+// it is not Active.
 func (m *Master) Resolve(ticker string) (Instrument, *Reject) {
-	in, ok := m.ByTicker(ticker)
+	in, ok := m.ByTicker(strings.ToUpper(ticker))
 	if !ok {
 		return Instrument{}, reject(CodeUnknownSymbol, "unknown symbol %q", ticker)
 	}
