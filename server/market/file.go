@@ -1,0 +1,430 @@
+package market
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Config is a loaded instruments file: the instrument master and the
+// trading schedule.
+type Config struct {
+	Instruments *Master
+	Schedule    Schedule
+}
+
+//go:embed instruments.dev.json
+var devFile []byte
+
+// DevFile is the embedded dev instruments file (instruments.dev.json),
+// what `make run` uses when OMS_INSTRUMENTS_FILE is unset.
+func DevFile() []byte { return bytes.Clone(devFile) }
+
+// Dev parses the embedded dev instruments file.
+func Dev() (*Config, error) { return Parse(devFile) }
+
+// LoadFile reads and parses an instruments file (OMS_INSTRUMENTS_FILE).
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("instruments file: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("instruments file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads an instruments file. The format is one JSON object; unknown
+// keys are errors. Prices are decimal strings (JSON numbers are read too),
+// VND for stocks and index points for futures.
+//
+//	{
+//	  "instruments": [
+//	    {
+//	      "ticker": "FPT",             // required, [A-Z0-9]{1,20}, unique
+//	      "isin": "VN000000FPT1",      // required, 12 chars with a valid check digit, unique
+//	      "market": "STO",             // required: STO HOSE, STX HNX, UPX UPCoM, DVX derivatives
+//	      "board": "G1",               // main board; default G1
+//	      "odd_lot_board": "G4",       // board for quantities below the lot; default G4 for
+//	                                   // stocks, none for DVX; "" refuses odd lots
+//	      "product_group": "STO",      // required, [A-Z0-9_]{1,16}; matched by restriction rules
+//	      "reference_price": "100000", // required, > 0, on the tick
+//	      "band_percent": "7",         // either this (0 < band < 100: ceiling rounded down
+//	                                   // and floor rounded up to the tick) ...
+//	      "ceiling": "107000",         // ... or both of these, on the tick,
+//	      "floor": "93000",            //     0 < floor <= reference <= ceiling
+//	      "tick_table": "HOSE",        // a built-in (HOSE, HOSE_FUND, HNX, UPCOM, VN30F) or
+//	                                   // [{"from": "0", "tick": "10"}, {"from": "10000", "tick": "50"}, …];
+//	                                   // default by market: HOSE, HNX, UPCOM, VN30F
+//	      "lot_size": 100,             // required, > 0
+//	      "max_order_qty": 500000,     // required, >= lot_size; at most 500 for DVX
+//	      "status": "ACTIVE",          // ACTIVE (default), HALTED or SUSPENDED
+//	      "order_types": ["LO", "ATO"] // default by market: STO and DVX all six of
+//	                                   // ATO LO MTL MAK MOK ATC, STX all but ATO, UPX LO
+//	    }
+//	  ],
+//	  "schedule": {                    // optional, per market; markets left out keep DefaultSchedule
+//	    "STO": [{"at": "08:00", "session": "pre_opening"}, {"at": "09:00", "session": "opening_auction"}, …]
+//	  },
+//	  "holidays": ["2026-09-02"]       // optional closed dates, every market
+//	}
+//
+// Errors name the instrument (position and ticker) and the field, and all
+// of them are reported at once.
+func Parse(b []byte) (*Config, error) {
+	var f struct {
+		Instruments []json.RawMessage       `json:"instruments"`
+		Schedule    map[string][]periodJSON `json:"schedule"`
+		Holidays    []string                `json:"holidays"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("not an instruments file: %w", err)
+	}
+	if len(f.Instruments) == 0 {
+		return nil, errors.New("instruments: none listed")
+	}
+	var errs []error
+	sched := DefaultSchedule()
+	for m, ps := range f.Schedule {
+		day, err := parseDay(ps)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("schedule: %s: %w", m, err))
+			continue
+		}
+		sched.Days[MarketID(m)] = day
+	}
+	for _, h := range f.Holidays {
+		sched.Holidays[h] = true
+	}
+	if err := sched.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	insts := make([]Instrument, 0, len(f.Instruments))
+	for i, raw := range f.Instruments {
+		in, ierrs := parseInstrument(raw, sched)
+		if len(ierrs) > 0 {
+			name := "?"
+			if in.Ticker != "" {
+				name = strconv.Quote(in.Ticker)
+			}
+			for _, err := range ierrs {
+				errs = append(errs, fmt.Errorf("instrument #%d %s: %w", i+1, name, err))
+			}
+			continue
+		}
+		insts = append(insts, in)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m, err := NewMaster(insts)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Instruments: m, Schedule: sched}, nil
+}
+
+type periodJSON struct {
+	At      string `json:"at"`
+	Session string `json:"session"`
+}
+
+var hhmmRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])(:([0-5][0-9]))?$`)
+
+func parseDay(ps []periodJSON) (DaySchedule, error) {
+	var day DaySchedule
+	for i, p := range ps {
+		m := hhmmRE.FindStringSubmatch(p.At)
+		if m == nil {
+			return nil, fmt.Errorf("period %d: at: %q is not HH:MM or HH:MM:SS", i, p.At)
+		}
+		h, _ := strconv.Atoi(m[1])
+		mi, _ := strconv.Atoi(m[2])
+		sec := 0
+		if m[4] != "" {
+			sec, _ = strconv.Atoi(m[4])
+		}
+		s, err := ParseSession(p.Session)
+		if err != nil {
+			return nil, fmt.Errorf("period %d: session: %w", i, err)
+		}
+		day = append(day, Period{Start: hm(h, mi) + time.Duration(sec)*time.Second, Session: s})
+	}
+	return day, nil
+}
+
+type instrumentJSON struct {
+	Ticker         string          `json:"ticker"`
+	ISIN           string          `json:"isin"`
+	Market         string          `json:"market"`
+	Board          string          `json:"board"`
+	OddLotBoard    *string         `json:"odd_lot_board"`
+	ProductGroup   string          `json:"product_group"`
+	ReferencePrice json.RawMessage `json:"reference_price"`
+	BandPercent    json.RawMessage `json:"band_percent"`
+	Ceiling        json.RawMessage `json:"ceiling"`
+	Floor          json.RawMessage `json:"floor"`
+	TickTable      json.RawMessage `json:"tick_table"`
+	LotSize        int64           `json:"lot_size"`
+	MaxOrderQty    int64           `json:"max_order_qty"`
+	Status         string          `json:"status"`
+	OrderTypes     []string        `json:"order_types"`
+}
+
+// derivativesMaxQty is the documented single-order cap for derivatives.
+const derivativesMaxQty = 500
+
+// parseInstrument decodes and validates one instrument, returning every
+// problem found. On error the returned Instrument carries at least the
+// ticker when it could be read.
+func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, []error) {
+	var j instrumentJSON
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		// Best effort to name the instrument in the error.
+		var probe struct {
+			Ticker string `json:"ticker"`
+		}
+		_ = json.Unmarshal(raw, &probe)
+		return Instrument{Ticker: probe.Ticker}, []error{jsonFieldError(err)}
+	}
+	in := Instrument{
+		Ticker: j.Ticker, ISIN: j.ISIN, Market: MarketID(j.Market),
+		Board: j.Board, ProductGroup: j.ProductGroup,
+		LotSize: j.LotSize, MaxOrderQty: j.MaxOrderQty, Status: Status(j.Status),
+	}
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	refPrice := decField(j.ReferencePrice, "reference_price", bad)
+	bandPct := decField(j.BandPercent, "band_percent", bad)
+	ceiling := decField(j.Ceiling, "ceiling", bad)
+	floor := decField(j.Floor, "floor", bad)
+	var tickSpec *tickTableSpec
+	if len(j.TickTable) > 0 && string(j.TickTable) != "null" {
+		tickSpec = &tickTableSpec{}
+		if err := tickSpec.parse(j.TickTable); err != nil {
+			bad("tick_table", "%v", err)
+			tickSpec = nil
+		}
+	}
+	if !tickerRE.MatchString(in.Ticker) {
+		bad("ticker", "%q: want 1-20 of A-Z 0-9", in.Ticker)
+	}
+	if err := validISIN(in.ISIN); err != nil {
+		bad("isin", "%v", err)
+	}
+	if !in.Market.Valid() {
+		bad("market", "%q: want STO, STX, UPX or DVX", j.Market)
+	}
+	if in.Board == "" {
+		in.Board = "G1"
+	}
+	if !boardRE.MatchString(in.Board) {
+		bad("board", "%q: want 1-4 of A-Z 0-9", in.Board)
+	}
+	switch {
+	case j.OddLotBoard != nil:
+		in.OddLotBoard = *j.OddLotBoard
+	case in.Market != Deriv:
+		in.OddLotBoard = "G4"
+	}
+	if in.OddLotBoard != "" && (!boardRE.MatchString(in.OddLotBoard) || in.OddLotBoard == in.Board) {
+		bad("odd_lot_board", "%q: want 1-4 of A-Z 0-9, not the main board", in.OddLotBoard)
+	}
+	if !groupRE.MatchString(in.ProductGroup) {
+		bad("product_group", "%q: want 1-16 of A-Z 0-9 _", in.ProductGroup)
+	}
+	if in.Status == "" {
+		in.Status = Active
+	}
+	if in.Status != Active && in.Status != Halted && in.Status != Suspended {
+		bad("status", "%q: want ACTIVE, HALTED or SUSPENDED", j.Status)
+	}
+
+	// Tick table.
+	switch {
+	case len(j.TickTable) == 0 || string(j.TickTable) == "null":
+		in.TickTableName = defaultTickTable(in.Market)
+	case tickSpec == nil:
+	case tickSpec.Name != "":
+		in.TickTableName = tickSpec.Name
+	default:
+		in.TickTable = tickSpec.Steps
+	}
+	if in.TickTableName != "" {
+		t, ok := BuiltinTickTable(in.TickTableName)
+		if !ok {
+			bad("tick_table", "unknown table %q (want HOSE, HOSE_FUND, HNX, UPCOM or VN30F)", in.TickTableName)
+		}
+		in.TickTable = t
+	}
+	tickOK := false
+	if in.TickTable != nil || tickSpec != nil && tickSpec.Name == "" {
+		if err := in.TickTable.Validate(); err != nil {
+			bad("tick_table", "%v", err)
+		} else {
+			tickOK = true
+		}
+	}
+
+	// Lot and quantity.
+	if in.LotSize <= 0 {
+		bad("lot_size", "must be > 0, got %d", in.LotSize)
+	}
+	switch {
+	case in.MaxOrderQty <= 0:
+		bad("max_order_qty", "must be > 0, got %d", in.MaxOrderQty)
+	case in.LotSize > 0 && in.MaxOrderQty < in.LotSize:
+		bad("max_order_qty", "%d is below the lot size %d", in.MaxOrderQty, in.LotSize)
+	case in.Market == Deriv && in.MaxOrderQty > derivativesMaxQty:
+		bad("max_order_qty", "%d is above the derivatives single-order cap %d", in.MaxOrderQty, derivativesMaxQty)
+	}
+
+	// Order types.
+	if j.OrderTypes == nil {
+		in.OrderTypes = defaultOrderTypes(in.Market)
+	} else {
+		seen := map[OrderType]bool{}
+		for _, s := range j.OrderTypes {
+			t, r := ParseOrderType(s)
+			if r != nil {
+				bad("order_types", "%s", r.Message)
+				continue
+			}
+			seen[t] = true
+		}
+		for _, t := range OrderTypes {
+			if seen[t] {
+				in.OrderTypes = append(in.OrderTypes, t)
+			}
+		}
+		if len(j.OrderTypes) == 0 {
+			bad("order_types", "empty: list at least one type or leave the key out")
+		}
+	}
+	if in.Market.Valid() {
+		for _, t := range in.OrderTypes {
+			if t == ATO && !sched.Has(in.Market, OpeningAuction) {
+				bad("order_types", "ATO listed but %s has no opening auction in its schedule", in.Market)
+			}
+			if t == ATC && !sched.Has(in.Market, ClosingAuction) {
+				bad("order_types", "ATC listed but %s has no closing auction in its schedule", in.Market)
+			}
+		}
+	}
+
+	// Reference price and band.
+	switch {
+	case refPrice == nil:
+		bad("reference_price", "required")
+	case !refPrice.IsPositive():
+		bad("reference_price", "must be > 0, got %s", refPrice)
+	default:
+		in.ReferencePrice = *refPrice
+		if tickOK && !in.TickTable.OnTick(in.ReferencePrice) {
+			bad("reference_price", "%s is not on the tick %s", in.ReferencePrice, in.TickTable.TickAt(in.ReferencePrice))
+		}
+	}
+	explicit := ceiling != nil || floor != nil
+	switch {
+	case bandPct != nil && explicit:
+		bad("band_percent", "give either band_percent or ceiling and floor, not both")
+	case bandPct != nil:
+		pct := *bandPct
+		if !pct.IsPositive() || !pct.LessThan(decimal.NewFromInt(100)) {
+			bad("band_percent", "must be > 0 and < 100, got %s", pct)
+		} else if in.ReferencePrice.IsPositive() && tickOK {
+			in.BandPercent = pct
+			in.Ceiling, in.Floor = BandLimits(in.ReferencePrice, pct, in.TickTable)
+			if !in.Floor.IsPositive() {
+				bad("band_percent", "%s%% of %s leaves no positive floor", pct, in.ReferencePrice)
+			}
+		}
+	case ceiling == nil && floor == nil:
+		bad("band_percent", "required: give band_percent, or both ceiling and floor")
+	case ceiling == nil:
+		bad("ceiling", "required (or give band_percent)")
+	case floor == nil:
+		bad("floor", "required (or give band_percent)")
+	default:
+		in.Ceiling, in.Floor = *ceiling, *floor
+		if !in.Floor.IsPositive() {
+			bad("floor", "must be > 0, got %s", in.Floor)
+		}
+		if tickOK && !in.TickTable.OnTick(in.Ceiling) {
+			bad("ceiling", "%s is not on the tick %s", in.Ceiling, in.TickTable.TickAt(in.Ceiling))
+		}
+		if tickOK && !in.TickTable.OnTick(in.Floor) {
+			bad("floor", "%s is not on the tick %s", in.Floor, in.TickTable.TickAt(in.Floor))
+		}
+		if in.ReferencePrice.IsPositive() {
+			if in.Ceiling.LessThan(in.ReferencePrice) {
+				bad("ceiling", "%s is below the reference price %s", in.Ceiling, in.ReferencePrice)
+			}
+			if in.Floor.GreaterThan(in.ReferencePrice) {
+				bad("floor", "%s is above the reference price %s", in.Floor, in.ReferencePrice)
+			}
+		}
+	}
+	return in, errs
+}
+
+// decField reads an optional decimal field: a JSON string or number; nil
+// when absent or null (a malformed value is reported through bad).
+func decField(raw json.RawMessage, field string, bad func(field, format string, args ...any)) *decimal.Decimal {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			bad(field, "want a decimal string such as \"100000\", got %s", raw)
+			return nil
+		}
+		s = n.String()
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		bad(field, "%q is not a decimal number", s)
+		return nil
+	}
+	return &d
+}
+
+// BandLimits derives a price band from the reference price and a band
+// percentage, rounded inward to the tick table: the ceiling is the largest
+// on-tick price ≤ ref × (1 + pct/100), the floor the smallest on-tick price
+// ≥ ref × (1 − pct/100).
+func BandLimits(ref, pct decimal.Decimal, tt TickTable) (ceiling, floor decimal.Decimal) {
+	d := ref.Mul(pct).Shift(-2)
+	return tt.RoundDown(ref.Add(d)), tt.RoundUp(ref.Sub(d))
+}
+
+// jsonFieldError rewrites encoding/json's errors to lead with the field.
+func jsonFieldError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return fmt.Errorf("%s: want %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("%s: unknown field", strings.Trim(f, `"`))
+	}
+	return err
+}
