@@ -229,21 +229,21 @@ type Reason uint8
 
 // The reasons.
 const (
-	ReasonNone            Reason = iota
-	ReasonUser                   // cancelled on request
-	ReasonIOCRemainder           // MAK: the unfilled rest is killed
-	ReasonFOKNotFillable         // MOK: the whole quantity was not available
-	ReasonNoLiquidity            // MTL: nothing to match on the other side
-	ReasonAuctionEnd             // ATO/ATC: unfilled after their auction
-	ReasonExpired                // end of day (Book.Expire)
-	ReasonMTLToLimit             // Replaced: an MTL remainder now rests as a limit
-	ReasonMarketClosed           // rejected: the book is Closed
-	ReasonUnknownSymbol          // rejected: no book for the symbol
-	ReasonTypeNotInPhase         // rejected: the type does not trade in this phase
-	ReasonInvalidOrder           // rejected: bad side/type, qty <= 0, missing or extra price
-	ReasonDuplicateOrderID       // rejected: an order with this ID is live in the book
-	ReasonUnknownOrder           // cancel/replace: no live order with this ID
-	ReasonQtyNotAboveFilled      // replace: new quantity must exceed the filled quantity
+	ReasonNone              Reason = iota
+	ReasonUser                     // cancelled on request
+	ReasonIOCRemainder             // MAK: the unfilled rest is killed
+	ReasonFOKNotFillable           // MOK: the whole quantity was not available
+	ReasonNoLiquidity              // MTL: nothing to match on the other side
+	ReasonAuctionEnd               // ATO/ATC: unfilled after their auction
+	ReasonExpired                  // end of day (Book.Expire)
+	ReasonMTLToLimit               // Replaced: an MTL remainder now rests as a limit
+	ReasonMarketClosed             // rejected: the book is Closed
+	ReasonUnknownSymbol            // rejected: no book for the symbol
+	ReasonTypeNotInPhase           // rejected: the type does not trade in this phase
+	ReasonInvalidOrder             // rejected: bad side/type, qty <= 0, LO without a price
+	ReasonDuplicateOrderID         // rejected: an order with this ID is live in the book
+	ReasonUnknownOrder             // cancel/replace: no live order with this ID
+	ReasonQtyNotAboveFilled        // replace: new quantity must exceed the filled quantity
 )
 
 var reasonNames = [...]string{
