@@ -182,7 +182,9 @@ type Order struct {
 	Qty       int64 // total ordered quantity (changes on replace)
 	LeavesQty int64 // open quantity: Qty - CumQty while live, 0 when done
 	CumQty    int64 // filled so far
-	Seq       uint64
+	// Seq is the time priority inside the book: set when the order rests
+	// and renewed when it loses priority; 0 while it has not rested.
+	Seq uint64
 }
 
 // Execution is one trade between a buy and a sell order.
@@ -290,7 +292,10 @@ type Event struct {
 }
 
 // Report is what one call did: events in the order they happened and the
-// executions (each execution also appears as one fill event per side).
+// executions in ExecID order. Each execution also appears as two fill
+// events, the buy order's then the sell order's, carrying its ExecID. A
+// rejected cancel or replace carries the live order's state when there is
+// one, else only ID and Symbol.
 type Report struct {
 	Events     []Event
 	Executions []Execution
