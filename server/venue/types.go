@@ -9,6 +9,10 @@
 // here); the engine only knows three phases per book: Continuous,
 // CallAuction and Closed.
 //
+// There is no self-trade prevention: two orders of one account trade with
+// each other like any others (a MOK counts them as liquidity too); if the
+// OMS wants it, it screens before Submit.
+//
 // Every call returns a Report: the events of each order it touched, in the
 // order they happened, and the executions it produced. ExecIDs are unique in
 // an Engine and strictly increasing in the order they are emitted for one
