@@ -1,0 +1,595 @@
+package venue
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// entry is a live order in the book: an intrusive node of its level's FIFO.
+type entry struct {
+	Order
+	prev, next *entry
+	lvl        *level
+}
+
+// level is the FIFO of live orders at one price (or the market queue of
+// one side in a call auction, price 0).
+type level struct {
+	price      Price
+	head, tail *entry
+	total      int64 // sum of LeavesQty
+	count      int
+}
+
+func (l *level) push(e *entry) {
+	e.lvl, e.prev, e.next = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+	l.total += e.LeavesQty
+	l.count++
+}
+
+func (l *level) unlink(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	l.total -= e.LeavesQty
+	l.count--
+	e.prev, e.next, e.lvl = nil, nil, nil
+}
+
+// bookSide holds one side's price levels sorted from worst to best, so the
+// best level is the last element and consuming it is a pop.
+type bookSide struct {
+	side   Side
+	levels []*level
+}
+
+// worse reports whether price a ranks behind price b on this side.
+func (s *bookSide) worse(a, b Price) bool {
+	if s.side == Buy {
+		return a < b
+	}
+	return a > b
+}
+
+// search is the index of the first level not worse than p.
+func (s *bookSide) search(p Price) int {
+	return sort.Search(len(s.levels), func(i int) bool { return !s.worse(s.levels[i].price, p) })
+}
+
+func (s *bookSide) best() *level {
+	if n := len(s.levels); n > 0 {
+		return s.levels[n-1]
+	}
+	return nil
+}
+
+// levelFor returns the level at p, creating it when absent.
+func (s *bookSide) levelFor(p Price, b *Book) *level {
+	n := len(s.levels)
+	if n > 0 && s.levels[n-1].price == p { // the common case: at the touch
+		return s.levels[n-1]
+	}
+	i := s.search(p)
+	if i < n && s.levels[i].price == p {
+		return s.levels[i]
+	}
+	l := b.newLevel(p)
+	s.levels = append(s.levels, nil)
+	copy(s.levels[i+1:], s.levels[i:])
+	s.levels[i] = l
+	return l
+}
+
+// drop removes the (empty) level l.
+func (s *bookSide) drop(l *level, b *Book) {
+	n := len(s.levels)
+	if n > 0 && s.levels[n-1] == l {
+		s.levels[n-1] = nil
+		s.levels = s.levels[:n-1]
+	} else {
+		i := s.search(l.price)
+		copy(s.levels[i:], s.levels[i+1:])
+		s.levels[n-1] = nil
+		s.levels = s.levels[:n-1]
+	}
+	b.freeLevels = append(b.freeLevels, l)
+}
+
+// Book is the order book of one instrument. It is safe for concurrent use:
+// every method takes the book's mutex. A Book made by NewBook starts in the
+// Closed phase.
+type Book struct {
+	mu      sync.Mutex
+	symbol  string
+	phase   Phase
+	ref     Price // the caller's reference price (auction tie-break)
+	lastPx  Price // last execution price, 0 before the first
+	seq     uint64
+	execSeq *atomic.Uint64
+
+	bids, asks bookSide
+	market     [3]level // ATO/ATC resting in a call auction, by Side
+	orders     map[string]*entry
+
+	freeEntries []*entry
+	freeLevels  []*level
+}
+
+// NewBook makes an empty, Closed book with its own ExecID sequence. Books
+// of an Engine share the engine's sequence instead.
+func NewBook(symbol string, ref Price) *Book {
+	return newBook(symbol, ref, new(atomic.Uint64))
+}
+
+func newBook(symbol string, ref Price, execSeq *atomic.Uint64) *Book {
+	return &Book{
+		symbol:  symbol,
+		ref:     ref,
+		execSeq: execSeq,
+		bids:    bookSide{side: Buy},
+		asks:    bookSide{side: Sell},
+		orders:  make(map[string]*entry),
+	}
+}
+
+// Symbol is the book's instrument.
+func (b *Book) Symbol() string { return b.symbol }
+
+// Phase is the book's current phase.
+func (b *Book) Phase() Phase {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.phase
+}
+
+// SetReference sets the reference price used to break auction ties before
+// the book's first execution.
+func (b *Book) SetReference(p Price) {
+	b.mu.Lock()
+	b.ref = p
+	b.mu.Unlock()
+}
+
+// LastPrice is the price of the book's last execution (0 before any).
+func (b *Book) LastPrice() Price {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastPx
+}
+
+// SetPhase moves the book to phase p. Leaving CallAuction runs the auction
+// first (Uncross), so no order collected for an auction is left behind and
+// continuous trading starts from an uncrossed book; the report holds the
+// auction's events. Entering Closed cancels nothing: the end-of-day expiry
+// is Expire, so Closed can also stand for an intermission.
+func (b *Book) SetPhase(p Phase) Report {
+	var r Report
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.phase == CallAuction && p != CallAuction {
+		b.uncross(&r)
+	}
+	b.phase = p
+	return r
+}
+
+func (b *Book) sideOf(s Side) *bookSide {
+	if s == Buy {
+		return &b.bids
+	}
+	return &b.asks
+}
+
+func (b *Book) newEntry(o Order) *entry {
+	var e *entry
+	if n := len(b.freeEntries); n > 0 {
+		e = b.freeEntries[n-1]
+		b.freeEntries = b.freeEntries[:n-1]
+	} else {
+		e = new(entry)
+	}
+	e.Order = o
+	return e
+}
+
+func (b *Book) newLevel(p Price) *level {
+	if n := len(b.freeLevels); n > 0 {
+		l := b.freeLevels[n-1]
+		b.freeLevels = b.freeLevels[:n-1]
+		*l = level{price: p}
+		return l
+	}
+	return &level{price: p}
+}
+
+// release returns a done entry to the free list; nothing references it any
+// more (events carry copies of the Order).
+func (b *Book) release(e *entry) {
+	*e = entry{}
+	b.freeEntries = append(b.freeEntries, e)
+}
+
+// rest puts a live entry at the back of its level (or of its side's market
+// queue when it has no price) with a fresh time priority.
+func (b *Book) rest(e *entry) {
+	b.seq++
+	e.Seq = b.seq
+	if e.Price == 0 {
+		b.market[e.Side].push(e)
+		return
+	}
+	b.sideOf(e.Side).levelFor(e.Price, b).push(e)
+}
+
+// unrest takes a live entry out of its level, dropping the level if empty.
+func (b *Book) unrest(e *entry) {
+	l := e.lvl
+	l.unlink(e)
+	if l.count == 0 && l.price != 0 {
+		b.sideOf(e.Side).drop(l, b)
+	}
+}
+
+func emit(r *Report, kind EventKind, op Op, reason Reason, o *Order) {
+	r.Events = append(r.Events, Event{Kind: kind, Op: op, Reason: reason, Order: *o})
+}
+
+func reject(r *Report, op Op, reason Reason, o Order) {
+	o.LeavesQty = 0
+	r.Events = append(r.Events, Event{Kind: EventRejected, Op: op, Reason: reason, Order: o})
+}
+
+// Submit enters a new order. In Continuous an LO matches what crosses and
+// rests the rest, MAK kills its remainder, MOK fills completely or not at
+// all, MTL sweeps the other side and rests its remainder as a limit at its
+// last fill price (cancelled when nothing matched); ATO/ATC are rejected.
+// In CallAuction LO, ATO and ATC collect without matching; MTL/MAK/MOK are
+// rejected (the OMS holds them until continuous trading). In Closed every
+// order is rejected.
+func (b *Book) Submit(o Order) Report {
+	var r Report
+	b.SubmitTo(o, &r)
+	return r
+}
+
+// SubmitTo is Submit appending to r, for callers that reuse a Report.
+func (b *Book) SubmitTo(o Order, r *Report) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.submit(o, r)
+}
+
+func (b *Book) submit(o Order, r *Report) {
+	o.CumQty, o.LeavesQty, o.Seq = 0, o.Qty, 0
+	if o.Symbol == "" {
+		o.Symbol = b.symbol
+	}
+	switch {
+	case o.Side != Buy && o.Side != Sell, o.Type < LO || o.Type > MOK, o.Qty <= 0, o.ID == "",
+		o.Symbol != b.symbol, o.Type.priced() && o.Price <= 0:
+		reject(r, OpNew, ReasonInvalidOrder, o)
+		return
+	}
+	if !o.Type.priced() {
+		o.Price = 0
+	}
+	switch b.phase {
+	case Closed:
+		reject(r, OpNew, ReasonMarketClosed, o)
+		return
+	case Continuous:
+		if o.Type.auctionOnly() {
+			reject(r, OpNew, ReasonTypeNotInPhase, o)
+			return
+		}
+	case CallAuction:
+		if o.Type.continuousOnly() {
+			reject(r, OpNew, ReasonTypeNotInPhase, o)
+			return
+		}
+	}
+	if _, dup := b.orders[o.ID]; dup {
+		reject(r, OpNew, ReasonDuplicateOrderID, o)
+		return
+	}
+	e := b.newEntry(o)
+	emit(r, EventAccepted, OpNew, ReasonNone, &e.Order)
+	if b.phase == CallAuction {
+		b.orders[e.ID] = e
+		b.rest(e)
+		return
+	}
+	switch e.Type {
+	case LO:
+		b.match(e, true, OpNew, r)
+	case MAK:
+		b.match(e, false, OpNew, r)
+		if e.LeavesQty > 0 {
+			b.cancelled(e, OpNew, ReasonIOCRemainder, r)
+			return
+		}
+	case MOK:
+		if !b.fillable(e.Side.Opposite(), e.LeavesQty) {
+			b.cancelled(e, OpNew, ReasonFOKNotFillable, r)
+			return
+		}
+		b.match(e, false, OpNew, r)
+	case MTL:
+		last := b.match(e, false, OpNew, r)
+		if e.CumQty == 0 {
+			b.cancelled(e, OpNew, ReasonNoLiquidity, r)
+			return
+		}
+		if e.LeavesQty > 0 {
+			// The sweep emptied the other side, so the limit cannot cross.
+			e.Price = last
+			emit(r, EventReplaced, OpNew, ReasonMTLToLimit, &e.Order)
+		}
+	}
+	if e.LeavesQty > 0 {
+		b.orders[e.ID] = e
+		b.rest(e)
+	} else {
+		b.release(e)
+	}
+}
+
+// cancelled ends a live entry that is not (or no longer) in the book.
+func (b *Book) cancelled(e *entry, op Op, reason Reason, r *Report) {
+	e.LeavesQty = 0
+	emit(r, EventCancelled, op, reason, &e.Order)
+	b.release(e)
+}
+
+// fillable reports whether side s offers at least qty in total.
+func (b *Book) fillable(s Side, qty int64) bool {
+	levels := b.sideOf(s).levels
+	for i := len(levels) - 1; i >= 0 && qty > 0; i-- {
+		qty -= levels[i].total
+	}
+	return qty <= 0
+}
+
+// match runs the live, unrested entry in against the other side, best
+// level first, oldest order first, while it crosses (limited) or while
+// there is liquidity (market). It returns the last fill price.
+func (b *Book) match(in *entry, limited bool, op Op, r *Report) Price {
+	opp := b.sideOf(in.Side.Opposite())
+	var last Price
+	for in.LeavesQty > 0 {
+		l := opp.best()
+		if l == nil {
+			break
+		}
+		if limited && ((in.Side == Buy && l.price > in.Price) || (in.Side == Sell && l.price < in.Price)) {
+			break
+		}
+		for in.LeavesQty > 0 && l.head != nil {
+			m := l.head
+			q := min(in.LeavesQty, m.LeavesQty)
+			l.total -= q
+			if in.Side == Buy {
+				b.fill(in, m, l.price, q, Buy, op, r)
+			} else {
+				b.fill(m, in, l.price, q, Sell, op, r)
+			}
+			if m.LeavesQty == 0 {
+				l.unlink(m)
+				delete(b.orders, m.ID)
+				b.release(m)
+			}
+		}
+		last = l.price
+		if l.count == 0 {
+			opp.drop(l, b)
+		}
+	}
+	return last
+}
+
+// fill executes q between buy and sell at price px. The caller keeps the
+// level totals right.
+func (b *Book) fill(buy, sell *entry, px Price, q int64, aggressor Side, op Op, r *Report) {
+	id := b.execSeq.Add(1)
+	b.lastPx = px
+	r.Executions = append(r.Executions, Execution{
+		ExecID: id, Symbol: b.symbol, BuyOrderID: buy.ID, SellOrderID: sell.ID,
+		BuyAccount: buy.Account, SellAccount: sell.Account, Price: px, Qty: q, Aggressor: aggressor,
+	})
+	for _, e := range [2]*entry{buy, sell} {
+		e.CumQty += q
+		e.LeavesQty -= q
+		kind := EventPartiallyFilled
+		if e.LeavesQty == 0 {
+			kind = EventFilled
+		}
+		r.Events = append(r.Events, Event{Kind: kind, Op: op, Order: e.Order, ExecID: id, LastPx: px, LastQty: q})
+	}
+}
+
+// Cancel cancels a live order. An unknown or already completed order gets
+// a rejected event (Op OpCancel, ReasonUnknownOrder). Cancel works in every
+// phase, so the OMS can cancel what it must; the session matrix (no LO
+// cancel during an auction, …) is the OMS's to apply.
+func (b *Book) Cancel(id string) Report {
+	var r Report
+	b.CancelTo(id, &r)
+	return r
+}
+
+// CancelTo is Cancel appending to r.
+func (b *Book) CancelTo(id string, r *Report) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.orders[id]
+	if !ok {
+		reject(r, OpCancel, ReasonUnknownOrder, Order{ID: id, Symbol: b.symbol})
+		return
+	}
+	b.unrest(e)
+	delete(b.orders, id)
+	b.cancelled(e, OpCancel, ReasonUser, r)
+}
+
+// Replace changes a live order's price and total quantity. newQty is the
+// new total ordered quantity and must exceed the filled quantity; newPrice
+// 0 keeps the current price (and is the only price an ATO/ATC accepts). A
+// price change or a quantity increase sends the order to the back of its
+// (new) level; a pure decrease keeps its place. In Continuous a new price
+// that crosses matches at once, the replaced order being the aggressor.
+// Replace is rejected in Closed.
+func (b *Book) Replace(id string, newPrice Price, newQty int64) Report {
+	var r Report
+	b.ReplaceTo(id, newPrice, newQty, &r)
+	return r
+}
+
+// ReplaceTo is Replace appending to r.
+func (b *Book) ReplaceTo(id string, newPrice Price, newQty int64, r *Report) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.orders[id]
+	switch {
+	case b.phase == Closed:
+		o := Order{ID: id, Symbol: b.symbol}
+		if ok {
+			o = e.Order
+		}
+		reject(r, OpReplace, ReasonMarketClosed, o)
+		return
+	case !ok:
+		reject(r, OpReplace, ReasonUnknownOrder, Order{ID: id, Symbol: b.symbol})
+		return
+	case newQty <= e.CumQty:
+		reject(r, OpReplace, ReasonQtyNotAboveFilled, e.Order)
+		return
+	case newPrice < 0, e.Price == 0 && newPrice != 0:
+		reject(r, OpReplace, ReasonInvalidOrder, e.Order)
+		return
+	}
+	if newPrice == 0 {
+		newPrice = e.Price
+	}
+	if newPrice == e.Price && newQty <= e.Qty {
+		// Same price, no increase: keeps its time priority.
+		d := e.Qty - newQty
+		e.Qty, e.LeavesQty = newQty, e.LeavesQty-d
+		e.lvl.total -= d
+		emit(r, EventReplaced, OpReplace, ReasonNone, &e.Order)
+		return
+	}
+	b.unrest(e)
+	e.Price, e.Qty, e.LeavesQty = newPrice, newQty, newQty-e.CumQty
+	emit(r, EventReplaced, OpReplace, ReasonNone, &e.Order)
+	if b.phase == Continuous && e.Price != 0 {
+		b.match(e, true, OpReplace, r)
+		if e.LeavesQty == 0 {
+			delete(b.orders, id)
+			b.release(e)
+			return
+		}
+	}
+	b.rest(e)
+}
+
+// Expire cancels every live order (end of the trading day), best price
+// first on each side, bids before asks, then the auction queues.
+func (b *Book) Expire() Report {
+	var r Report
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, s := range []*bookSide{&b.bids, &b.asks} {
+		for i := len(s.levels) - 1; i >= 0; i-- {
+			b.cancelLevel(s.levels[i], OpExpire, ReasonExpired, &r)
+			b.freeLevels = append(b.freeLevels, s.levels[i])
+			s.levels[i] = nil
+		}
+		s.levels = s.levels[:0]
+	}
+	b.cancelLevel(&b.market[Buy], OpExpire, ReasonExpired, &r)
+	b.cancelLevel(&b.market[Sell], OpExpire, ReasonExpired, &r)
+	return r
+}
+
+// cancelLevel cancels every order of l in time order, leaving l empty.
+func (b *Book) cancelLevel(l *level, op Op, reason Reason, r *Report) {
+	for l.head != nil {
+		e := l.head
+		l.unlink(e)
+		delete(b.orders, e.ID)
+		b.cancelled(e, op, reason, r)
+	}
+}
+
+// Order returns a live order's current state.
+func (b *Book) Order(id string) (Order, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.orders[id]; ok {
+		return e.Order, true
+	}
+	return Order{}, false
+}
+
+// Level is one price level of a side: its price, open quantity and number
+// of orders.
+type Level struct {
+	Price  Price
+	Qty    int64
+	Orders int
+}
+
+// Depth lists side s's price levels, best first (market orders waiting for
+// an auction are not included; see Orders).
+func (b *Book) Depth(s Side) []Level {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	levels := b.sideOf(s).levels
+	out := make([]Level, 0, len(levels))
+	for i := len(levels) - 1; i >= 0; i-- {
+		out = append(out, Level{Price: levels[i].price, Qty: levels[i].total, Orders: levels[i].count})
+	}
+	return out
+}
+
+// Orders lists side s's live orders in priority order: the auction market
+// queue first, then price levels best first, each oldest first.
+func (b *Book) Orders(s Side) []Order {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Order
+	for e := b.market[s].head; e != nil; e = e.next {
+		out = append(out, e.Order)
+	}
+	levels := b.sideOf(s).levels
+	for i := len(levels) - 1; i >= 0; i-- {
+		for e := levels[i].head; e != nil; e = e.next {
+			out = append(out, e.Order)
+		}
+	}
+	return out
+}
+
+// Best returns the best price and its open quantity on side s.
+func (b *Book) Best(s Side) (Price, int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if l := b.sideOf(s).best(); l != nil {
+		return l.price, l.total, true
+	}
+	return 0, 0, false
+}
