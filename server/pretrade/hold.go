@@ -1,0 +1,219 @@
+package pretrade
+
+import (
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/venue"
+	"github.com/vero-oms/omsd/store"
+)
+
+// AvgPriceScale is the number of decimal places a holding's average price
+// is rounded to (half up) when a buy fill re-weights it; the same scale as
+// venue prices. Cash amounts are never rounded.
+const AvgPriceScale = venue.PriceScale
+
+// HoldResult is what one order reserves on its account, and, as fills and
+// releases consume it, what it still reserves. The trading service keeps
+// it with the order and hands it back to Fill and Release.
+//
+// A buy reserves Cash = UnitPrice × qty when the account can pay for the
+// whole order. A sell reserves Stock = qty shares of Symbol. When a check
+// is bypassed (bypass_cash / bypass_stock) or a flag lets an order through
+// without full cover (margin, short), only the covered part is reserved
+// (all of cash_available, all of sellable_qty); a fill takes the rest from
+// the account's free balance, and fails with ErrNegative when it is not
+// there — the account model carries no loan and no short position, so omsd
+// never writes a negative balance.
+type HoldResult struct {
+	Symbol string // ISIN, the key of the account's holdings
+	Side   venue.Side
+	// UnitPrice is a buy's hold price per share: the limit price, or the
+	// ceiling for the types without one (ATO, ATC, MTL, MAK, MOK).
+	UnitPrice decimal.Decimal
+	Cash      decimal.Decimal // cash reserved (buy)
+	Stock     int64           // shares reserved (sell)
+}
+
+// Empty reports whether the hold reserves nothing any more.
+func (h HoldResult) Empty() bool { return h.Cash.IsZero() && h.Stock == 0 }
+
+// holdPrice is the price a buy is held at.
+func holdPrice(o venue.Order, inst market.Instrument) decimal.Decimal {
+	if o.Type == venue.LO && o.Price > 0 {
+		return o.Price.Decimal()
+	}
+	return inst.Ceiling
+}
+
+// Hold decides what order o of account a on inst reserves (brief §4 step
+// 10, after the restriction rules). A buy needs price × qty of
+// cash_available (the ceiling for unpriced types); with margin allowed it
+// needs only MarginRate of that; with bypass_cash nothing. A sell needs qty
+// sellable shares, unless bypass_stock or short selling is allowed.
+// Refusals are -913018 (cash) and 3011 (stock). Hold does not change the
+// account: Apply does.
+func Hold(o venue.Order, a store.Account, inst market.Instrument, f OMSFlags) (HoldResult, *market.Reject) {
+	if o.Qty <= 0 {
+		return HoldResult{}, rejectf(CodeInvalidOrder, fmt.Sprintf("order quantity must be > 0, got %d", o.Qty))
+	}
+	h := HoldResult{Symbol: inst.ISIN, Side: o.Side}
+	switch o.Side {
+	case venue.Buy:
+		h.UnitPrice = holdPrice(o, inst)
+		if !h.UnitPrice.IsPositive() {
+			return HoldResult{}, rejectf(CodeInvalidOrder, fmt.Sprintf("no price to hold cash at for %s %s", o.Type, inst.Ticker))
+		}
+		value := h.UnitPrice.Mul(decimal.NewFromInt(o.Qty))
+		avail := a.CashAvailable
+		switch {
+		case value.LessThanOrEqual(avail):
+			h.Cash = value
+			return h, nil
+		case a.BypassCash:
+		case f.MarginAllowed && value.Mul(f.MarginRate).LessThanOrEqual(avail):
+		case f.MarginAllowed:
+			return HoldResult{}, rejectf(CodeInsufficientCash, fmt.Sprintf(
+				"insufficient cash: the order needs %s (%s × %d at margin rate %s), %s available",
+				value.Mul(f.MarginRate), h.UnitPrice, o.Qty, f.MarginRate, avail))
+		default:
+			return HoldResult{}, rejectf(CodeInsufficientCash, fmt.Sprintf(
+				"insufficient cash: the order needs %s (%s × %d), %s available", value, h.UnitPrice, o.Qty, avail))
+		}
+		h.Cash = decimal.Max(avail, decimal.Zero)
+		return h, nil
+	case venue.Sell:
+		pos, _ := a.Holding(inst.ISIN)
+		switch {
+		case o.Qty <= pos.SellableQty:
+			h.Stock = o.Qty
+			return h, nil
+		case a.BypassStock, f.ShortAllowed:
+			h.Stock = max(pos.SellableQty, 0)
+			return h, nil
+		}
+		return HoldResult{}, rejectf(CodeInsufficientStock, fmt.Sprintf(
+			"insufficient stock: selling %d %s, %d sellable", o.Qty, inst.Ticker, pos.SellableQty))
+	}
+	return HoldResult{}, rejectf(CodeInvalidOrder, fmt.Sprintf("order side must be buy or sell, got %s", o.Side))
+}
+
+func negative(what string, v any) error {
+	return fmt.Errorf("%w: %s would be %v", ErrNegative, what, v)
+}
+
+func checkHold(h HoldResult) error {
+	if h.Cash.IsNegative() || h.Stock < 0 {
+		return fmt.Errorf("%w: negative hold (cash %s, stock %d)", ErrInvalid, h.Cash, h.Stock)
+	}
+	if h.Side != venue.Buy && h.Side != venue.Sell {
+		return fmt.Errorf("%w: hold side %s", ErrInvalid, h.Side)
+	}
+	return nil
+}
+
+// Apply reserves h on a: cash_available − Cash, cash_hold + Cash for a
+// buy; sellable_qty − Stock, hold_qty + Stock for a sell. It returns the
+// new account; a is not modified.
+func Apply(a store.Account, h HoldResult) (store.Account, error) {
+	return move(a, h, 1)
+}
+
+// Release gives h back to a (the reverse of Apply): cancel, reject,
+// expiry or the unfilled rest of an IOC/FOK order. It returns the new
+// account; a is not modified.
+func Release(a store.Account, h HoldResult) (store.Account, error) {
+	return move(a, h, -1)
+}
+
+// move moves h from free to held (dir 1) or back (dir -1).
+func move(a store.Account, h HoldResult, dir int64) (store.Account, error) {
+	if err := checkHold(h); err != nil {
+		return a, err
+	}
+	out := a
+	cash := h.Cash.Mul(decimal.NewFromInt(dir))
+	out.CashAvailable = a.CashAvailable.Sub(cash)
+	out.CashHold = a.CashHold.Add(cash)
+	if out.CashAvailable.IsNegative() {
+		return a, negative("cash_available", out.CashAvailable)
+	}
+	if out.CashHold.IsNegative() {
+		return a, negative("cash_hold", out.CashHold)
+	}
+	if h.Stock != 0 {
+		pos, _ := a.Holding(h.Symbol)
+		pos.SellableQty -= dir * h.Stock
+		pos.HoldQty += dir * h.Stock
+		if pos.SellableQty < 0 {
+			return a, negative("sellable_qty of "+h.Symbol, pos.SellableQty)
+		}
+		if pos.HoldQty < 0 {
+			return a, negative("hold_qty of "+h.Symbol, pos.HoldQty)
+		}
+		out.SetHolding(pos)
+	}
+	return out, nil
+}
+
+// Fill applies one execution of qty at price to the account a whose order
+// holds h, and returns the new account and what the order still holds.
+//
+// Buyer: UnitPrice × qty (at most what is still held) leaves cash_hold,
+// price × qty is paid and the difference returns to cash_available; qty
+// shares become sellable at once (immediate settlement) and avg_price is
+// re-weighted over the whole position. Seller: qty shares leave hold_qty
+// (any uncovered rest leaves sellable_qty) and price × qty is credited to
+// cash_available at once. On error (ErrNegative, ErrInvalid) a and h are
+// returned unchanged.
+func Fill(a store.Account, h HoldResult, price decimal.Decimal, qty int64) (store.Account, HoldResult, error) {
+	if err := checkHold(h); err != nil {
+		return a, h, err
+	}
+	if qty <= 0 || !price.IsPositive() {
+		return a, h, fmt.Errorf("%w: fill of %d at %s", ErrInvalid, qty, price)
+	}
+	q := decimal.NewFromInt(qty)
+	cost := price.Mul(q)
+	out, rest := a, h
+	pos, _ := a.Holding(h.Symbol)
+	switch h.Side {
+	case venue.Buy:
+		release := decimal.Min(h.UnitPrice.Mul(q), h.Cash)
+		out.CashHold = a.CashHold.Sub(release)
+		out.CashAvailable = a.CashAvailable.Add(release).Sub(cost)
+		if out.CashHold.IsNegative() {
+			return a, h, negative("cash_hold", out.CashHold)
+		}
+		if out.CashAvailable.IsNegative() {
+			return a, h, negative("cash_available", out.CashAvailable)
+		}
+		rest.Cash = h.Cash.Sub(release)
+		held := pos.SellableQty + pos.HoldQty
+		if held < 0 {
+			return a, h, negative("position of "+h.Symbol, held)
+		}
+		total := decimal.NewFromInt(held + qty)
+		pos.AvgPrice = pos.AvgPrice.Mul(decimal.NewFromInt(held)).Add(cost).DivRound(total, AvgPriceScale)
+		pos.SellableQty += qty
+	case venue.Sell:
+		take := min(h.Stock, qty)
+		pos.HoldQty -= take
+		pos.SellableQty -= qty - take
+		if pos.HoldQty < 0 {
+			return a, h, negative("hold_qty of "+h.Symbol, pos.HoldQty)
+		}
+		if pos.SellableQty < 0 {
+			return a, h, negative("sellable_qty of "+h.Symbol, pos.SellableQty)
+		}
+		rest.Stock = h.Stock - take
+		out.CashAvailable = a.CashAvailable.Add(cost)
+		if pos.SellableQty == 0 && pos.HoldQty == 0 {
+			pos.AvgPrice = decimal.Zero
+		}
+	}
+	out.SetHolding(pos)
+	return out, rest, nil
+}

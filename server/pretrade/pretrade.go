@@ -1,0 +1,93 @@
+// Package pretrade is the pure domain logic of step 10 of the pre-trade
+// checklist (brief §4): order restriction rules, the OMS risk flags
+// (margin, short selling) and the holds an accepted order puts on the
+// account's cash or stock, with the movements a fill makes.
+//
+// Nothing here knows about HTTP, the store's transactions or the wire
+// types. Functions take the records as values (store.Account,
+// store.RiskRule, store.OrderRiskRule, market.Instrument, venue.Order) and
+// return new values; the trading service reads the account, calls these and
+// writes the result back in one atomic store step. Refusals are
+// *market.Reject values carrying the brief's codes; impossible accounting
+// (anything that would make a balance negative) is an error.
+//
+// Units: cash is VND and prices are VND (index points for futures) as exact
+// decimals; quantities are int64 shares or contracts. Money is never
+// rounded: price × qty is exact. Only the average price of a holding is a
+// quotient; it is rounded half-up to AvgPriceScale places.
+//
+// # Decisions
+//
+// Restriction rules (store.OrderRiskRule, kinds
+// ORDER_BLOCK_TRADE_{MARKET|PRODUCT_GROUP|SYMBOL}_{ALL|BUY|SELL}):
+//   - a rule is active when its Value is not zero (1 is the documented
+//     "block"; any other non-zero value blocks too, failing closed) and
+//     disabled when it is 0;
+//   - scope SYSTEM applies to every order whatever its target (the target
+//     is expected to be "*"); ACCOUNT applies when the target is the
+//     order's account code or "*"; CHANNEL applies when the target is
+//     "REST" (the only channel omsd takes orders from) or "*"; SYMBOL
+//     applies when the target is the instrument's ISIN or "*";
+//   - match is the market id (STO/STX/UPX/DVX), the product group or the
+//     ISIN (the ticker is accepted too), or "*", compared without regard to
+//     case;
+//   - any active matching rule rejects the order with CodeBlocked
+//     (-900001); Blocked reports the most specific one.
+//
+// OMS flags (store.RiskRule): most specific wins, SYMBOL > ACCOUNT >
+// CHANNEL > SYSTEM, and within a scope an exact target beats "*". Scope
+// matching is the same as for restriction rules. Short selling is governed
+// by OMS_SHORT_ALLOWED and OMS_SHORT_ALLOWED_SYMBOL_ISIN together (the
+// most specific of either kind wins), margin by OMS_MARGIN_ALLOWED, the
+// margin rate by OMS_MARGIN_RATE_SYMBOL_ISIN. Flag values: > 0 allows, 0
+// (or negative) forbids; without any rule a flag is false. Two rules of
+// equal specificity that disagree: the restrictive one wins. The margin
+// rate is the fraction of an order's value the buyer must cover with his
+// own cash (1 = 100 %, no leverage; 0.5 = half), clamped to [0, 1];
+// without a rule it is 1. Ties: the higher rate.
+//
+// Reject codes (brief §4 step 10 lists -900001 / -913018 / 3011): a
+// restriction rule → -900001, insufficient cash → -913018, insufficient
+// sellable stock → 3011.
+package pretrade
+
+import (
+	"errors"
+
+	"github.com/vero-oms/omsd/server/market"
+)
+
+// Reject codes of brief §4 step 10.
+const (
+	// CodeBlocked: an active order restriction rule matches the order.
+	CodeBlocked = -900001
+	// CodeInsufficientCash: the buy's hold exceeds cash_available (margin
+	// rate applied when margin is allowed).
+	CodeInsufficientCash = -913018
+	// CodeInsufficientStock: the sell's quantity exceeds sellable_qty and
+	// short selling is not allowed.
+	CodeInsufficientStock = 3011
+	// CodeInvalidOrder: the order handed to Hold has no side, no quantity
+	// or no usable price (mandatory fields, §4 step 1); the static checks
+	// should have caught it first.
+	CodeInvalidOrder = -100000
+)
+
+// Channel is the channel name CHANNEL-scoped rules must target to apply to
+// the orders omsd takes (all of them come in over REST).
+const Channel = "REST"
+
+// Wildcard is the "any" target or match of a rule.
+const Wildcard = "*"
+
+// ErrNegative is returned (wrapped) when an operation would leave a cash
+// amount or a quantity negative; the account is left unchanged.
+var ErrNegative = errors.New("pretrade: balance would go negative")
+
+// ErrInvalid is returned (wrapped) for arguments no operation accepts: a
+// side other than buy or sell, a quantity or price below zero.
+var ErrInvalid = errors.New("pretrade: invalid argument")
+
+func rejectf(code int, msg string) *market.Reject {
+	return &market.Reject{Code: code, Message: msg}
+}
