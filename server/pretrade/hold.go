@@ -217,3 +217,28 @@ func Fill(a store.Account, h HoldResult, price decimal.Decimal, qty int64) (stor
 	out.SetHolding(pos)
 	return out, rest, nil
 }
+
+// Resize re-reserves an order being replaced: the old hold h goes back to
+// a and the order's new terms are held instead, as one step. o carries the
+// new terms with Qty set to the new open quantity (new order qty − filled),
+// the same side as h. On a reject (the account cannot cover the new terms)
+// or an error, a and h are returned unchanged and the order keeps its old
+// terms.
+func Resize(a store.Account, h HoldResult, o venue.Order, inst market.Instrument, f OMSFlags) (store.Account, HoldResult, *market.Reject, error) {
+	if o.Side != h.Side {
+		return a, h, nil, fmt.Errorf("%w: replace changes side %s to %s", ErrInvalid, h.Side, o.Side)
+	}
+	freed, err := Release(a, h)
+	if err != nil {
+		return a, h, nil, err
+	}
+	nh, r := Hold(o, freed, inst, f)
+	if r != nil {
+		return a, h, r, nil
+	}
+	out, err := Apply(freed, nh)
+	if err != nil {
+		return a, h, nil, err
+	}
+	return out, nh, nil, nil
+}

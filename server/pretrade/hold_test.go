@@ -293,3 +293,35 @@ func TestUncoveredFills(t *testing.T) {
 		assertSame(t, got, s)
 	}
 }
+
+func TestResize(t *testing.T) {
+	a := account("30000000", 0)
+	flags := OMSFlags{MarginRate: one}
+	h, r := Hold(ord(venue.Buy, venue.LO, "100000", 200), a, fpt, flags)
+	if r != nil {
+		t.Fatal(r)
+	}
+	a, err := Apply(a, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Up to 300 at the same price: the whole balance is needed and there.
+	a2, h2, r, err := Resize(a, h, ord(venue.Buy, venue.LO, "100000", 300), fpt, flags)
+	if err != nil || r != nil || !h2.Cash.Equal(d("30000000")) || !a2.CashAvailable.IsZero() || !a2.CashHold.Equal(d("30000000")) {
+		t.Fatalf("resize up: %v %v %+v %s/%s", err, r, h2, a2.CashAvailable, a2.CashHold)
+	}
+	// Beyond the balance: refused, nothing changes.
+	a3, h3, r, err := Resize(a2, h2, ord(venue.Buy, venue.LO, "100100", 300), fpt, flags)
+	if err != nil || code(r) != CodeInsufficientCash || !h3.Cash.Equal(h2.Cash) {
+		t.Fatalf("resize beyond cash: %v %v %+v", err, r, h3)
+	}
+	assertSame(t, a3, a2)
+	// Down to 100: the rest comes back.
+	a4, h4, r, err := Resize(a2, h2, ord(venue.Buy, venue.LO, "99000", 100), fpt, flags)
+	if err != nil || r != nil || !h4.Cash.Equal(d("9900000")) || !a4.CashAvailable.Equal(d("20100000")) {
+		t.Fatalf("resize down: %v %v %+v %s", err, r, h4, a4.CashAvailable)
+	}
+	if _, _, _, err := Resize(a4, h4, ord(venue.Sell, venue.LO, "99000", 100), fpt, flags); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("side change: %v", err)
+	}
+}

@@ -46,6 +46,13 @@
 // own cash (1 = 100 %, no leverage; 0.5 = half), clamped to [0, 1];
 // without a rule it is 1. Ties: the higher rate.
 //
+// Holds (see HoldResult): Hold decides what an order reserves, Apply
+// reserves it, Fill turns it into cash and stock movements execution by
+// execution, Release gives back what is left (cancel, reject, expiry, the
+// unfilled rest of MAK/MOK/ATO/ATC), Resize re-reserves on replace. Each
+// returns a new store.Account and never a negative balance: the trading
+// service stores the result in the same atomic step as the order change.
+//
 // Reject codes (brief §4 step 10 lists -900001 / -913018 / 3011): a
 // restriction rule → -900001, insufficient cash → -913018, insufficient
 // sellable stock → 3011.

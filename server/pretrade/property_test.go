@@ -8,12 +8,13 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/venue"
 	"github.com/vero-oms/omsd/store"
 )
 
 // The property test drives two accounts through seeded random sequences of
-// new orders (hold + apply), partial fills between a buy and a sell (any
+// new orders (hold + apply), replaces (Resize), partial fills between a buy and a sell (any
 // two open orders that cross, the same account included), and cancels
 // (release), and checks after every step that:
 //   - no cash_available, cash_hold, sellable_qty or hold_qty is negative;
@@ -55,7 +56,7 @@ type propRun struct {
 	stats  *propStats
 }
 
-type propStats struct{ orders, rejects, fills, refused, cancels int }
+type propStats struct{ orders, rejects, fills, refused, cancels, replaces int }
 
 func (p *propRun) fatalf(format string, args ...any) {
 	p.t.Helper()
@@ -146,28 +147,7 @@ func (p *propRun) newOrder(n int) {
 	}
 	p.step = fmt.Sprintf("new %s acct %d %s %s %d@%s", o.ID, i, side, typ, qty, limit)
 	h, r := Hold(o, a, fpt, p.flags[i])
-	// Independent oracle for the cover decision.
-	var coverable, covered bool
-	switch side {
-	case venue.Buy:
-		unit := limit
-		if typ != venue.LO {
-			unit = fpt.Ceiling
-		}
-		value := unit.Mul(decimal.NewFromInt(qty))
-		covered = value.LessThanOrEqual(a.CashAvailable)
-		coverable = covered || a.BypassCash ||
-			(p.flags[i].MarginAllowed && value.Mul(p.flags[i].MarginRate).LessThanOrEqual(a.CashAvailable))
-		if r != nil && r.Code != CodeInsufficientCash {
-			p.fatalf("reject %v", r)
-		}
-	case venue.Sell:
-		covered = qty <= pos(a).SellableQty
-		coverable = covered || a.BypassStock || p.flags[i].ShortAllowed
-		if r != nil && r.Code != CodeInsufficientStock {
-			p.fatalf("reject %v", r)
-		}
-	}
+	coverable, covered := p.oracle(i, a, o, limit, r)
 	if coverable != (r == nil) {
 		p.fatalf("Hold = %+v, %v; want accepted=%v", h, r, coverable)
 	}
@@ -182,6 +162,75 @@ func (p *propRun) newOrder(n int) {
 	}
 	p.accts[i] = na
 	p.open = append(p.open, &propOrder{acct: i, o: o, limit: limit, leaves: qty, hold: h, covered: covered})
+}
+
+// oracle decides independently of Hold whether account i (in state a)
+// can take order o at limit, and whether it covers it fully.
+func (p *propRun) oracle(i int, a store.Account, o venue.Order, limit decimal.Decimal, r *market.Reject) (coverable, covered bool) {
+	switch o.Side {
+	case venue.Buy:
+		unit := limit
+		if o.Type != venue.LO {
+			unit = fpt.Ceiling
+		}
+		value := unit.Mul(decimal.NewFromInt(o.Qty))
+		covered = value.LessThanOrEqual(a.CashAvailable)
+		coverable = covered || a.BypassCash ||
+			(p.flags[i].MarginAllowed && value.Mul(p.flags[i].MarginRate).LessThanOrEqual(a.CashAvailable))
+		if r != nil && r.Code != CodeInsufficientCash {
+			p.fatalf("reject %v", r)
+		}
+	case venue.Sell:
+		covered = o.Qty <= pos(a).SellableQty
+		coverable = covered || a.BypassStock || p.flags[i].ShortAllowed
+		if r != nil && r.Code != CodeInsufficientStock {
+			p.fatalf("reject %v", r)
+		}
+	}
+	return coverable, covered
+}
+
+// replace changes an open order's open quantity (and an LO's price) and
+// re-reserves with Resize.
+func (p *propRun) replace() {
+	if len(p.open) == 0 {
+		return
+	}
+	o := p.open[p.rng.IntN(len(p.open))]
+	no := o.o
+	no.Qty = 1 + p.rng.Int64N(600)
+	limit := o.limit
+	if no.Type == venue.LO {
+		limit = p.price()
+		pr, err := venue.PriceFromDecimal(limit)
+		if err != nil {
+			p.fatalf("price: %v", err)
+		}
+		no.Price = pr
+	}
+	p.step = fmt.Sprintf("replace %s acct %d %s %d@%s -> %d@%s", o.o.ID, o.acct, o.o.Side, o.leaves, o.limit, no.Qty, limit)
+	a := p.accts[o.acct]
+	freed, err := Release(a, o.hold)
+	if err != nil {
+		p.fatalf("Release: %v", err)
+	}
+	na, nh, r, err := Resize(a, o.hold, no, fpt, p.flags[o.acct])
+	if err != nil {
+		p.fatalf("Resize: %v", err)
+	}
+	coverable, covered := p.oracle(o.acct, freed, no, limit, r)
+	if coverable != (r == nil) {
+		p.fatalf("Resize = %+v, %v; want accepted=%v", nh, r, coverable)
+	}
+	p.stats.replaces++
+	if r != nil {
+		if !nh.Cash.Equal(o.hold.Cash) || nh.Stock != o.hold.Stock || !na.CashHold.Equal(a.CashHold) {
+			p.fatalf("rejected Resize changed something")
+		}
+		return
+	}
+	p.accts[o.acct] = na
+	o.o, o.limit, o.leaves, o.hold, o.covered = no, limit, no.Qty, nh, covered
 }
 
 func (p *propRun) remove(o *propOrder) {
@@ -283,8 +332,8 @@ func randAccount(rng *rand.Rand, code string) store.Account {
 func TestPropertyHoldsAndFills(t *testing.T) {
 	var st propStats
 	defer func() {
-		t.Logf("%d orders (%d refused by Hold), %d fills, %d uncovered fills refused, %d cancels",
-			st.orders, st.rejects, st.fills, st.refused, st.cancels)
+		t.Logf("%d orders (%d refused by Hold), %d fills, %d uncovered fills refused, %d replaces, %d cancels",
+			st.orders, st.rejects, st.fills, st.refused, st.replaces, st.cancels)
 	}()
 	for seed := range uint64(propSeeds) {
 		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
@@ -311,6 +360,8 @@ func TestPropertyHoldsAndFills(t *testing.T) {
 				p.newOrder(n)
 			case k < 8:
 				p.fill()
+			case k < 9:
+				p.replace()
 			default:
 				p.cancel()
 			}
