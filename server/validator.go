@@ -3,8 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,8 +28,16 @@ func (c *contract) validateRequest(op *operation, req *http.Request, body []byte
 		}
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: c.options}
-	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil && !anyOfLeftToHandler(op, err) {
-		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: describeValidation(err)}
+	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+		if !anyOfLeftToHandler(op, err) {
+			return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: describeValidation(err)}
+		}
+		// Hand the handler the decoded body as a passing validation would
+		// (KeepValidatedValue), so it binds what was checked, whatever the
+		// spelling of the JSON media type.
+		if err := keepDecodedBody(req, body); err != nil {
+			return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: "request body: " + err.Error()}
+		}
 	}
 	if msg := integerProblem(op, req.Header.Get(echo.HeaderContentType), body); msg != "" {
 		return &apiError{status: http.StatusBadRequest, code: apperr.InvalidRequest, message: msg}
@@ -49,6 +59,28 @@ func anyOfLeftToHandler(op *operation, err error) bool {
 	}
 	ptr := se.JSONPointer()
 	return se.SchemaField == "anyOf" && len(ptr) == 1 && ptr[0] == op.typedPayload
+}
+
+// decodedBody is a request body with the value decoded from it, as
+// kin-openapi leaves a validated body under KeepValidatedValue.
+type decodedBody struct {
+	io.ReadCloser
+	value any
+}
+
+func (b decodedBody) ValidatedValue() any { return b.value }
+
+// keepDecodedBody decodes body (numbers kept exact) and leaves it on req
+// for the generated binder.
+func keepDecodedBody(req *http.Request, body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	req.Body = decodedBody{ReadCloser: io.NopCloser(bytes.NewReader(body)), value: v}
+	return nil
 }
 
 // Exchange is one recorded request and, when Status is not 0, its response.
