@@ -432,7 +432,6 @@ func (m *Memory) Metrics(_ context.Context, q MetricsQuery) (Metrics, error) {
 	for i, s := range samples {
 		lats[i] = s.lat
 	}
-	out.Summary = Summarize(lats)
 	for i := 0; i < len(samples); {
 		k := floorDiv(samples[i].t-origin, q.BucketNs)
 		start := origin + k*q.BucketNs
@@ -444,6 +443,7 @@ func (m *Memory) Metrics(_ context.Context, q MetricsQuery) (Metrics, error) {
 		out.Buckets = append(out.Buckets, Bucket{Start: start, End: end, Stats: Summarize(lats[i:j])})
 		i = j
 	}
+	out.Summary = Summarize(lats) // last: it sorts lats, which the buckets slice by time
 	return out, nil
 }
 
