@@ -43,6 +43,41 @@
 //
 // and the bottleneck is the largest of Risk, Router, Gateway and Venue.
 //
+// # Queries (Memory; a later Store must answer the same way)
+//
+//   - Windows are half-open [from_ns, to_ns) in epoch ns over the query's
+//     time field (raw, metrics: complete_time by default or create_time;
+//     stages: create_time); an absent bound is open, to < from is
+//     apperr.InvalidRequest.
+//   - raw: newest first by the time field (ties: later arrival first);
+//     limit defaults to 100 and is capped at 1 000 (the applied value is
+//     echoed back); offset skips records.
+//   - stages: request_id alone looks the request up (its newest record);
+//     with a time bound it narrows the window instead (brief §2.4's rule).
+//     limit/offset count events (newest record first, each record's
+//     events in stage order), so `count` = events returned ≤ limit;
+//     segments are listed between consecutive events of one record that
+//     are both on the page.
+//   - metrics: count, min, max, avg and nearest-rank p50/p95/p99 over the
+//     window, plus the same per bucket of bucket_ns (default 1 s). Buckets
+//     start at from_ns, or at a multiple of bucket_ns since the epoch when
+//     from_ns is absent; empty buckets are left out, so the reply is
+//     bounded by the records kept and needs no "too many buckets" error.
+//   - Percentiles are exact nearest-rank over the window's samples
+//     (sort, take rank ⌈p·n/100⌉), always an observed latency. The window
+//     holds at most MaxRecords samples (100 000 by default), which sort in
+//     a few ms for an admin-only diagnostic (BenchmarkMetrics100k), so an
+//     approximating histogram (HDR: fixed relative error, an extra
+//     dependency, and per-bucket histograms to merge) buys nothing here;
+//     a Redis Store can fetch the window's latencies and reuse Summarize.
+//
+// Retention: Memory keeps a record for Retention after it completed
+// (default 24 h) and never more than MaxRecords (oldest evicted first),
+// trimming on every Put and query; bodies over MaxBodyBytes (16 KiB) are
+// replaced by a stub, and at most MaxOpen traces (100 000) are indexed by
+// request id while in flight (Recorder.Sweep drops stuck ones), so memory
+// is bounded whatever the traffic.
+//
 // # Time
 //
 // Stamps are int64 nanoseconds since the Unix epoch read from a monotonic

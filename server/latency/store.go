@@ -174,8 +174,8 @@ type Memory struct {
 	retention int64
 	max       int
 
-	mu   sync.RWMutex
-	ring []Record // grows up to max; ring[head] is the oldest
+	mu   sync.Mutex // every read trims first, so there are no read-only sections
+	ring []Record   // grows up to max; ring[head] is the oldest
 	head int
 	n    int
 	byID map[string]int // request id → absolute sequence of its newest record
@@ -258,16 +258,48 @@ func (m *Memory) trimLocked(now int64) {
 	}
 }
 
-// snapshot returns pointers to the kept records matching keep, oldest
-// first; the caller holds the lock.
-func (m *Memory) matchLocked(keep func(*Record) bool) []*Record {
-	var out []*Record
+// ref names a kept record by its absolute sequence, with the time it
+// sorts by.
+type ref struct {
+	t   int64
+	seq int
+}
+
+// newest returns refs to the kept records matching keep, newest first by
+// key(r) (ties: later arrival first). It holds the lock only to scan: the
+// sort runs unlocked so that Put on the hot path waits for a linear scan
+// at most, never for a sort.
+func (m *Memory) newest(keep func(*Record) bool, key func(*Record) int64) []ref {
+	m.lockTrimmed()
+	var out []ref
 	for i := range m.n {
 		if r := m.at(i); keep(r) {
-			out = append(out, r)
+			out = append(out, ref{key(r), m.seq + i})
 		}
 	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b ref) int {
+		if c := cmp64(b.t, a.t); c != 0 {
+			return c
+		}
+		return b.seq - a.seq
+	})
 	return out
+}
+
+// copyPage copies the records of refs[offset:] while fn wants more
+// (returns true); a record evicted since the scan is skipped.
+func (m *Memory) copyPage(refs []ref, offset int, fn func(*Record) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, rf := range refs[min(offset, len(refs)):] {
+		if rf.seq < m.seq {
+			continue
+		}
+		if !fn(m.at(rf.seq - m.seq)) {
+			return
+		}
+	}
 }
 
 func (m *Memory) lockTrimmed() {
@@ -288,16 +320,14 @@ func (m *Memory) Raw(_ context.Context, q RawQuery) (RawPage, error) {
 	if q.TimeField, err = timeField(q.TimeField); err != nil {
 		return RawPage{}, err
 	}
-	m.lockTrimmed()
-	defer m.mu.Unlock()
-	recs := m.matchLocked(func(r *Record) bool {
+	refs := m.newest(func(r *Record) bool {
 		return (q.MessageType == "" || r.MessageType == q.MessageType) && q.contains(q.TimeField.of(r))
-	})
-	newestFirst(recs, q.TimeField)
+	}, q.TimeField.of)
 	out := RawPage{Query: q}
-	for i := q.Offset; i < len(recs) && len(out.Records) < q.Limit; i++ {
-		out.Records = append(out.Records, *recs[i])
-	}
+	m.copyPage(refs, q.Offset, func(r *Record) bool {
+		out.Records = append(out.Records, *r)
+		return len(out.Records) < q.Limit
+	})
 	return out, nil
 }
 
@@ -311,22 +341,6 @@ func timeField(f TimeField) (TimeField, error) {
 	return "", apperr.New(apperr.InvalidRequest, "time_field must be complete_time or create_time")
 }
 
-// newestFirst sorts by the time field, newest first; ties keep the later
-// arrival first (the slice comes in arrival order).
-func newestFirst(recs []*Record, f TimeField) {
-	slices.Reverse(recs)
-	slices.SortStableFunc(recs, func(a, b *Record) int {
-		ta, tb := f.of(a), f.of(b)
-		switch {
-		case ta > tb:
-			return -1
-		case ta < tb:
-			return 1
-		}
-		return 0
-	})
-}
-
 // Stages implements Store.
 func (m *Memory) Stages(_ context.Context, q StagesQuery) (StagesPage, error) {
 	if err := q.check(); err != nil {
@@ -336,33 +350,31 @@ func (m *Memory) Stages(_ context.Context, q StagesQuery) (StagesPage, error) {
 	if q.Limit, q.Offset, err = page(q.Limit, q.Offset); err != nil {
 		return StagesPage{}, err
 	}
-	m.lockTrimmed()
-	defer m.mu.Unlock()
-	var recs []*Record
+	var refs []ref
 	if q.RequestID != "" && !q.set() {
-		if s, ok := m.byID[q.RequestID]; ok {
-			if r := m.at(s - m.seq); q.MessageType == "" || r.MessageType == q.MessageType {
-				recs = append(recs, r)
-			}
+		m.mu.Lock()
+		m.trimLocked(m.clock.NowNs())
+		if seq, ok := m.byID[q.RequestID]; ok {
+			refs = []ref{{seq: seq}}
 		}
+		m.mu.Unlock()
 	} else {
-		recs = m.matchLocked(func(r *Record) bool {
+		refs = m.newest(func(r *Record) bool {
 			return (q.RequestID == "" || r.RequestID == q.RequestID) &&
 				(q.MessageType == "" || r.MessageType == q.MessageType) && q.contains(r.CreateTime)
-		})
-		newestFirst(recs, CreateTime)
+		}, func(r *Record) int64 { return r.CreateTime })
 	}
 	out := StagesPage{Query: q}
 	skip := q.Offset
 	var buf []Event
-	for _, r := range recs {
-		if len(out.Events) == q.Limit {
-			break
+	m.copyPage(refs, 0, func(r *Record) bool {
+		if q.MessageType != "" && r.MessageType != q.MessageType {
+			return true
 		}
 		buf = r.appendEvents(buf[:0])
 		if skip >= len(buf) {
 			skip -= len(buf)
-			continue
+			return true
 		}
 		evs := buf[skip:]
 		skip = 0
@@ -377,7 +389,8 @@ func (m *Memory) Stages(_ context.Context, q StagesQuery) (StagesPage, error) {
 				})
 			}
 		}
-	}
+		return len(out.Events) < q.Limit
+	})
 	return out, nil
 }
 
