@@ -46,7 +46,7 @@ contract-diff:
 
 ## bench: Go benchmarks of the hot paths (numbers in README.md)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./server/token/ ./server/workflow/ ./server/risk/ ./server/venue/ ./store/...
+	$(GO) test -run '^$$' -bench . -benchmem ./server/ ./server/token/ ./server/workflow/ ./server/risk/ ./server/venue/ ./server/latency/ ./store/...
 
 ## fuzz: the Go fuzz targets, each for FUZZTIME (default 30s), seed corpus in testdata/fuzz
 FUZZTIME ?= 30s
