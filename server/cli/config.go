@@ -23,6 +23,9 @@ type Config struct {
 	Dev      bool
 	DevRedis bool
 	DemoData bool // dev mode only: seed the demo back office
+
+	InstrumentsFile string // the instrument master; empty: the embedded dev set
+	MarketSession   string // auto, or a session name pinning every market
 	LogJSON  bool
 	LogLvl   string
 
@@ -168,6 +171,8 @@ var settings = []setting{
 	{"metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus); empty disables metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"dev", "false", "development mode: embedded store, ephemeral key and secret, demo identities, cookies without Secure; loopback addresses only", boolean(func(c *Config) *bool { return &c.Dev })},
 	{"demo-data", "true", "in dev mode, seed the demo back office (reference values, two accounts with cash and holdings, grants for the demo identities, a group, risk rules); ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DemoData })},
+	{"instruments-file", "", "instrument master (JSON; format in the README); empty: the embedded dev set. Loaded and checked at start, a bad file refuses to start", str(func(c *Config) *string { return &c.InstrumentsFile })},
+	{"market-session", "auto", "market sessions: auto follows each market's schedule (Asia/Ho_Chi_Minh); a session name (continuous, closed, ...) pins every market to it; dev mode defaults to continuous", str(func(c *Config) *string { return &c.MarketSession })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {
@@ -285,6 +290,9 @@ func ParseConfig(args []string, env func(string) (string, bool), out io.Writer) 
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if c.Dev && !explicit["cookie-secure"] {
 		c.CookieSecure = false // plain-http localhost
+	}
+	if c.Dev && !explicit["market-session"] {
+		c.MarketSession = "continuous" // a demo order can trade at any hour
 	}
 	if c.Dev && c.MailOutbox == "" {
 		c.MailOutbox = "var/outbox"

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,5 +124,51 @@ func TestProductionNeedsAMailServerOrAnExplicitOutbox(t *testing.T) {
 	dev, _ := ParseConfig([]string{"--dev"}, noEnv, nil)
 	if dev.MailOutbox != "var/outbox" {
 		t.Fatalf("dev mode outbox default %q", dev.MailOutbox)
+	}
+}
+
+// The instrument master and the market clock are loaded at start: a bad
+// file or session name refuses to start, naming what is wrong; dev mode
+// pins the continuous session unless told otherwise.
+func TestMarketSettingsAreCheckedAtStart(t *testing.T) {
+	build := func(args ...string) (*App, error) {
+		c, err := ParseConfig(append([]string{"--dev"}, args...), noEnv, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.MailOutbox = filepath.Join(t.TempDir(), "out")
+		app, err := Build(context.Background(), c, discard())
+		if err == nil {
+			t.Cleanup(func() { app.Close(context.Background()) })
+		}
+		return app, err
+	}
+	app, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, pinned := app.MarketClock.PinnedSession(); !pinned || s.String() != "continuous" {
+		t.Fatalf("dev mode session: %v pinned=%v", s, pinned)
+	}
+	if _, ok := app.Market.Instruments.ByTicker("FPT"); !ok {
+		t.Fatal("the embedded dev set has no FPT")
+	}
+	if app, err = build("--market-session", "auto"); err != nil {
+		t.Fatal(err)
+	} else if _, pinned := app.MarketClock.PinnedSession(); pinned {
+		t.Fatal("--market-session auto is pinned")
+	}
+	if _, err := build("--market-session", "lunchtime"); err == nil || !strings.Contains(err.Error(), "OMS_MARKET_SESSION") {
+		t.Fatalf("unknown session: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "instruments.json")
+	if err := os.WriteFile(bad, []byte(`{"instruments":[{"ticker":"FPT","colour":"red"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build("--instruments-file", bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("bad instruments file: %v", err)
+	}
+	if _, err := build("--instruments-file", filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Fatal("a missing instruments file was accepted")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/mail"
+	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
@@ -36,6 +37,11 @@ type App struct {
 	Tokens     *token.Issuer // JWT issuer; CacheStats reports its verified-token cache
 	Outbox     string        // directory of the mail outbox; empty when SMTP is used
 	closers    []func(context.Context)
+
+	// Market is the instrument master and MarketClock the market sessions,
+	// loaded and checked at start for the trading service (issue 6).
+	Market      *market.Config
+	MarketClock *market.Clock
 
 	// MetricsHandler serves GET /metrics; nil when metrics are disabled
 	// (empty OMS_METRICS_ADDR). Serve runs it on its own listener.
@@ -93,6 +99,40 @@ func loopbackAddr(addr string) bool {
 
 // refuseDemoIdentities stops a production start while any demo identity
 // still signs in with its published password.
+// loadMarket loads the instrument master (the file, or the embedded dev
+// set) and the market clock, refusing a bad file or session name at start.
+func loadMarket(c Config, app *App, log *slog.Logger) error {
+	var (
+		mc  *market.Config
+		err error
+	)
+	source := c.InstrumentsFile
+	if source != "" {
+		mc, err = market.LoadFile(source)
+	} else {
+		source = "embedded dev set"
+		mc, err = market.Dev()
+	}
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	if c.Clock != nil {
+		now = c.Clock
+	}
+	clock, err := market.ClockFromMode(c.MarketSession, mc.Schedule, now)
+	if err != nil {
+		return err
+	}
+	app.Market, app.MarketClock = mc, clock
+	session := "auto (each market's schedule, Asia/Ho_Chi_Minh)"
+	if s, pinned := clock.PinnedSession(); pinned {
+		session = "pinned to " + s.String()
+	}
+	log.Info("instrument master loaded", "source", source, "instruments", mc.Instruments.Len(), "market_session", session)
+	return nil
+}
+
 // demoGrants are the demo identities' levels on both demo accounts.
 var demoGrants = map[string]store.GrantLevel{
 	"admin@oms.example":   store.LevelAdmin,
@@ -131,6 +171,9 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	app := &App{}
 	fail := func(err error) (*App, error) { app.Close(context.Background()); return nil, err }
+	if err := loadMarket(c, app, log); err != nil {
+		return fail(err)
+	}
 	var m *metrics.Metrics
 	if c.MetricsAddr != "" || c.MetricsListener != nil {
 		m = metrics.New()
