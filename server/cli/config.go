@@ -26,8 +26,8 @@ type Config struct {
 
 	InstrumentsFile string // the instrument master; empty: the embedded dev set
 	MarketSession   string // auto, or a session name pinning every market
-	LogJSON  bool
-	LogLvl   string
+	LogJSON         bool
+	LogLvl          string
 
 	SecretFile  string
 	Secret      string
