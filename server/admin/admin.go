@@ -62,13 +62,17 @@ type Service struct {
 // New returns the service; now stamps records and audit entries (nil:
 // time.Now).
 func New(st Store, ids Identities, now func() time.Time) *Service {
+	return &Service{st: st, ids: ids, now: StoredClock(now)}
+}
+
+// StoredClock stamps with now (nil: time.Now) in whole milliseconds, UTC,
+// as records are stored, so an answer and a later read of the same record
+// agree.
+func StoredClock(now func() time.Time) func() time.Time {
 	if now == nil {
 		now = time.Now
 	}
-	// Stored times are whole milliseconds in UTC: stamp with those, so an
-	// answer and a later read of the same record agree.
-	clock := func() time.Time { return now().UTC().Truncate(time.Millisecond) }
-	return &Service{st: st, ids: ids, now: clock}
+	return func() time.Time { return now().UTC().Truncate(time.Millisecond) }
 }
 
 // UserID is the user id of an identity in grants and audit entries: its

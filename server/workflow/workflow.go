@@ -29,10 +29,8 @@ type Store interface {
 }
 
 // Identities tells whether a user exists (GRANT_PERMISSION names users by
-// email).
-type Identities interface {
-	IdentityByEmail(ctx context.Context, email string) (store.Identity, error)
-}
+// email), as for a direct grant.
+type Identities = admin.Identities
 
 // Service files, lists, reviews and applies workflow requests.
 type Service struct {
@@ -44,13 +42,7 @@ type Service struct {
 // New returns the service; now stamps requests and audit entries (nil:
 // time.Now).
 func New(st Store, ids Identities, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
-	}
-	// Stored times are whole milliseconds in UTC: stamp with those, so an
-	// answer and a later read of the same record agree.
-	clock := func() time.Time { return now().UTC().Truncate(time.Millisecond) }
-	return &Service{st: st, ids: ids, now: clock}
+	return &Service{st: st, ids: ids, now: admin.StoredClock(now)}
 }
 
 // Audit actions of the requests themselves, and their entity type.
@@ -225,23 +217,31 @@ func (s *Service) Approve(ctx context.Context, reviewer string, id int64, note s
 	if errors.As(failed.err, &ae) {
 		msg = ae.Message
 	}
-	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	r, err := s.update(ctx, func(tx store.BackOfficeTx) (store.WorkflowRequest, error) {
 		r, err := s.reviewable(tx, id, reviewer)
 		if err != nil {
-			return err
+			return r, err
 		}
 		r = reviewed(r, store.StatusFailed, reviewer, at, note)
 		r.ApplyError, r.AppliedAt = msg, at
-		if err := tx.PutRequest(r); err != nil {
-			return err
-		}
 		tx.Audit(requestAudit(reviewer, at, ActionRequestApproved, id, noteDetail(r)))
 		tx.Audit(requestAudit(reviewer, at, ActionRequestFailed, id, map[string]any{"request_type": r.Type, "apply_error": msg}))
+		return r, tx.PutRequest(r)
+	})
+	return r, storeErr(err)
+}
+
+// update runs fn as one back-office transaction and answers the request
+// it wrote, or its error unchanged.
+func (s *Service) update(ctx context.Context, fn func(tx store.BackOfficeTx) (store.WorkflowRequest, error)) (store.WorkflowRequest, error) {
+	var out store.WorkflowRequest
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		r, err := fn(tx)
 		out = r
-		return nil
+		return err
 	})
 	if err != nil {
-		return store.WorkflowRequest{}, storeErr(err)
+		return store.WorkflowRequest{}, err
 	}
 	return out, nil
 }
@@ -252,50 +252,34 @@ func (s *Service) Reject(ctx context.Context, reviewer string, id int64, note st
 		return store.WorkflowRequest{}, err
 	}
 	at := s.now()
-	var out store.WorkflowRequest
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	r, err := s.update(ctx, func(tx store.BackOfficeTx) (store.WorkflowRequest, error) {
 		r, err := s.reviewable(tx, id, reviewer)
 		if err != nil {
-			return err
+			return r, err
 		}
 		r = reviewed(r, store.StatusRejected, reviewer, at, note)
-		if err := tx.PutRequest(r); err != nil {
-			return err
-		}
 		tx.Audit(requestAudit(reviewer, at, ActionRequestRejected, id, noteDetail(r)))
-		out = r
-		return nil
+		return r, tx.PutRequest(r)
 	})
-	if err != nil {
-		return store.WorkflowRequest{}, storeErr(err)
-	}
-	return out, nil
+	return r, storeErr(err)
 }
 
 // Cancel withdraws request id; only its maker may.
 func (s *Service) Cancel(ctx context.Context, actor string, id int64) (store.WorkflowRequest, error) {
 	at := s.now()
-	var out store.WorkflowRequest
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	r, err := s.update(ctx, func(tx store.BackOfficeTx) (store.WorkflowRequest, error) {
 		r, err := pending(tx, id)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if r.RequestedBy != actor {
-			return apperr.New(apperr.Forbidden, fmt.Sprintf("only %s, who filed request %d, may cancel it", r.RequestedBy, id))
+			return r, apperr.New(apperr.Forbidden, fmt.Sprintf("only %s, who filed request %d, may cancel it", r.RequestedBy, id))
 		}
 		r.Status = store.StatusCancelled
-		if err := tx.PutRequest(r); err != nil {
-			return err
-		}
 		tx.Audit(requestAudit(actor, at, ActionRequestCancelled, id, map[string]any{"request_type": r.Type}))
-		out = r
-		return nil
+		return r, tx.PutRequest(r)
 	})
-	if err != nil {
-		return store.WorkflowRequest{}, storeErr(err)
-	}
-	return out, nil
+	return r, storeErr(err)
 }
 
 // pending loads request id and insists it is PENDING.
