@@ -292,6 +292,8 @@ type BackOffice interface {
 // absent record. Errors are backend failures (ErrUnavailable) or
 // ErrInvalid for a record the store cannot hold.
 type BackOfficeTx interface {
+	TradingTx
+
 	Account(code string) (Account, bool, error)
 	// PutAccount stores a with its holdings sorted by symbol; two holdings
 	// of one symbol are ErrInvalid.

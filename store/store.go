@@ -43,6 +43,7 @@ type Store interface {
 	Reference
 	Audit
 	BackOffice
+	Trading
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,0 +1,236 @@
+package backoffice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/store"
+)
+
+// Orders live in KeyOrders by ID; KeyOrderReqIDs maps an entry ClOrdID to
+// the ID of the order entered under it (the newest trading date's).
+const (
+	KeyOrders      = "orders"        // id -> order
+	KeyOrderReqIDs = "order-req-ids" // entry ClOrdID -> id
+	SeqOrders      = "order-seq"
+)
+
+type orderRecord struct {
+	ID            int64           `json:"id"`
+	OriginalReqID string          `json:"original_req_id"`
+	ClOrdID       string          `json:"cl_ord_id"`
+	OrigClOrdID   string          `json:"orig_cl_ord_id,omitempty"`
+	TradingDate   string          `json:"trading_date"`
+	AccountCode   string          `json:"account"`
+	User          string          `json:"user,omitempty"`
+	Symbol        string          `json:"symbol"`
+	ISIN          string          `json:"isin"`
+	MarketID      string          `json:"market_id"`
+	Board         string          `json:"board,omitempty"`
+	Side          string          `json:"side"`
+	Type          string          `json:"type"`
+	Price         decimal.Decimal `json:"price"`
+	Qty           int64           `json:"qty"`
+	OriginalPrice decimal.Decimal `json:"original_price"`
+	OriginalQty   int64           `json:"original_qty"`
+	FilledQty     int64           `json:"filled_qty"`
+	FilledValue   decimal.Decimal `json:"filled_value"`
+	CancelledQty  int64           `json:"cancelled_qty"`
+	Status        string          `json:"status"`
+	Text          string          `json:"text,omitempty"`
+	HoldUnitPrice decimal.Decimal `json:"hold_unit_price"`
+	HoldCash      decimal.Decimal `json:"hold_cash"`
+	HoldStock     int64           `json:"hold_stock"`
+	LastExecID    uint64          `json:"last_exec_id,omitempty"`
+	Seq           int64           `json:"seq"`
+	AlgoID        string          `json:"algo_id,omitempty"`
+	PositionID    string          `json:"position_id,omitempty"`
+	PersisState   string          `json:"persis_state,omitempty"`
+	QuoteID       string          `json:"quote_id,omitempty"`
+	QuoteRespID   string          `json:"quote_resp_id,omitempty"`
+	PartyID       string          `json:"party_id,omitempty"`
+	PartyTraderID string          `json:"party_trader_id,omitempty"`
+	CreatedAt     int64           `json:"created_at"`
+	UpdatedAt     int64           `json:"updated_at"`
+}
+
+func encodeOrder(o store.Order) (string, error) {
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
+	return encode(orderRecord{
+		ID: o.ID, OriginalReqID: o.OriginalReqID, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID,
+		TradingDate: o.TradingDate, AccountCode: o.AccountCode, User: o.User,
+		Symbol: o.Symbol, ISIN: o.ISIN, MarketID: o.MarketID, Board: o.Board, Side: o.Side, Type: o.Type,
+		Price: o.Price, Qty: o.Qty, OriginalPrice: o.OriginalPrice, OriginalQty: o.OriginalQty,
+		FilledQty: o.FilledQty, FilledValue: o.FilledValue, CancelledQty: o.CancelledQty,
+		Status: string(o.Status), Text: o.Text,
+		HoldUnitPrice: o.Hold.UnitPrice, HoldCash: o.Hold.Cash, HoldStock: o.Hold.Stock,
+		LastExecID: o.LastExecID, Seq: o.Seq,
+		AlgoID: o.AlgoID, PositionID: o.PositionID, PersisState: o.PersisState,
+		QuoteID: o.QuoteID, QuoteRespID: o.QuoteRespID, PartyID: o.PartyID, PartyTraderID: o.PartyTraderID,
+		CreatedAt: ms(o.CreatedAt), UpdatedAt: ms(o.UpdatedAt),
+	})
+}
+
+func decodeOrder(s string) (store.Order, error) {
+	return decode("order", s, func(r orderRecord) store.Order {
+		return store.Order{
+			ID: r.ID, OriginalReqID: r.OriginalReqID, ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID,
+			TradingDate: r.TradingDate, AccountCode: r.AccountCode, User: r.User,
+			Symbol: r.Symbol, ISIN: r.ISIN, MarketID: r.MarketID, Board: r.Board, Side: r.Side, Type: r.Type,
+			Price: r.Price, Qty: r.Qty, OriginalPrice: r.OriginalPrice, OriginalQty: r.OriginalQty,
+			FilledQty: r.FilledQty, FilledValue: r.FilledValue, CancelledQty: r.CancelledQty,
+			Status: store.OrderStatus(r.Status), Text: r.Text,
+			Hold:       store.OrderHold{UnitPrice: r.HoldUnitPrice, Cash: r.HoldCash, Stock: r.HoldStock},
+			LastExecID: r.LastExecID, Seq: r.Seq,
+			AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
+			QuoteID: r.QuoteID, QuoteRespID: r.QuoteRespID, PartyID: r.PartyID, PartyTraderID: r.PartyTraderID,
+			CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+		}
+	})
+}
+
+// ---- reads ----
+
+var _ store.Trading = (*Records)(nil)
+
+func (r *Records) Order(ctx context.Context, id int64) (store.Order, error) {
+	v, err := r.b.Get(ctx, Cell{KeyOrders, idField(id)})
+	if err != nil {
+		return store.Order{}, err
+	}
+	if !v.OK {
+		return store.Order{}, fmt.Errorf("order %d: %w", id, store.ErrNotFound)
+	}
+	return decodeOrder(v.S)
+}
+
+func (r *Records) OrderByReqID(ctx context.Context, reqID string) (store.Order, error) {
+	v, err := r.b.Get(ctx, Cell{KeyOrderReqIDs, reqID})
+	if err != nil {
+		return store.Order{}, err
+	}
+	if !v.OK {
+		return store.Order{}, fmt.Errorf("order %q: %w", reqID, store.ErrNotFound)
+	}
+	id, err := strconv.ParseInt(v.S, 10, 64)
+	if err != nil {
+		return store.Order{}, fmt.Errorf("back office: order index %q: %w", reqID, err)
+	}
+	return r.Order(ctx, id)
+}
+
+// orderScanBatch is how many orders one GetMany of Orders reads.
+const orderScanBatch = 256
+
+// Orders walks the ids down from the sequence in batches and filters:
+// O(orders scanned). A lookup by order id reads one record.
+func (r *Records) Orders(ctx context.Context, f store.OrderFilter) ([]store.Order, error) {
+	limit, skip := f.Page()
+	if f.OrderID != "" {
+		id, err := strconv.ParseInt(f.OrderID, 10, 64)
+		if err != nil || id <= 0 {
+			return []store.Order{}, nil
+		}
+		o, err := r.Order(ctx, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return []store.Order{}, nil
+			}
+			return nil, err
+		}
+		if !f.Match(o) || skip > 0 {
+			return []store.Order{}, nil
+		}
+		return []store.Order{o}, nil
+	}
+	top, err := r.b.Top(ctx, SeqOrders)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Order, 0, min(int64(limit), top))
+	fields := make([]string, 0, orderScanBatch)
+	for hi := top; hi >= 1 && len(out) < limit; hi -= orderScanBatch {
+		fields = fields[:0]
+		for id := hi; id >= max(1, hi-orderScanBatch+1); id-- {
+			fields = append(fields, idField(id))
+		}
+		vs, err := r.b.GetMany(ctx, KeyOrders, fields)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if !v.OK {
+				continue // a gap: a transaction that took an id did not commit
+			}
+			o, err := decodeOrder(v.S)
+			if err != nil {
+				return nil, err
+			}
+			if !f.Match(o) {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if out = append(out, o); len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// ---- transactions ----
+
+func (t *tx) Order(id int64) (store.Order, bool, error) {
+	return getRecord(t, KeyOrders, idField(id), decodeOrder)
+}
+
+func (t *tx) OrderByReqID(reqID string) (store.Order, bool, error) {
+	v, err := t.get(KeyOrderReqIDs, reqID)
+	if err != nil || !v.OK {
+		return store.Order{}, false, err
+	}
+	id, err := strconv.ParseInt(v.S, 10, 64)
+	if err != nil {
+		return store.Order{}, false, fmt.Errorf("back office: order index %q: %w", reqID, err)
+	}
+	return t.Order(id)
+}
+
+func (t *tx) NewOrder(o store.Order, index bool) (store.Order, error) {
+	if err := store.ValidateKeyPart("order ClOrdID", o.OriginalReqID); err != nil {
+		return store.Order{}, err
+	}
+	id, err := t.b.Next(t.ctx, SeqOrders)
+	if err != nil {
+		return store.Order{}, err
+	}
+	o.ID, o.Seq = id, 1
+	s, err := encodeOrder(o)
+	if err != nil {
+		return store.Order{}, err
+	}
+	t.set(KeyOrders, idField(id), s, false)
+	if index {
+		t.set(KeyOrderReqIDs, o.OriginalReqID, idField(id), false)
+	}
+	return decodeOrder(s)
+}
+
+func (t *tx) PutOrder(o store.Order) error {
+	o.Seq++
+	s, err := encodeOrder(o)
+	if err != nil {
+		return err
+	}
+	t.set(KeyOrders, idField(o.ID), s, false)
+	return nil
+}

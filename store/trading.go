@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Trading records: orders with the hold each one keeps on its account, put-
+// through quotes and the IOI board. They live beside the back office so an
+// order and the account change that pays for it commit in one
+// UpdateBackOffice step: a hold is reserved with the order that explains
+// it, a fill moves both accounts and both orders at once.
+
+// OrderStatus is an order's lifecycle state (the overlay's enum on
+// Order.orderStatus).
+type OrderStatus string
+
+const (
+	OrderPendingNew     OrderStatus = "PENDING_NEW"
+	OrderNew            OrderStatus = "NEW"
+	OrderPartiallyFill  OrderStatus = "PARTIALLY_FILLED"
+	OrderFilled         OrderStatus = "FILLED"
+	OrderPendingCancel  OrderStatus = "PENDING_CANCEL"
+	OrderCanceled       OrderStatus = "CANCELED"
+	OrderPendingReplace OrderStatus = "PENDING_REPLACE"
+	OrderRejected       OrderStatus = "REJECTED"
+	OrderExpired        OrderStatus = "EXPIRED"
+)
+
+// OrderStatuses lists every status.
+var OrderStatuses = []OrderStatus{OrderPendingNew, OrderNew, OrderPartiallyFill, OrderFilled,
+	OrderPendingCancel, OrderCanceled, OrderPendingReplace, OrderRejected, OrderExpired}
+
+// Done reports whether the status is terminal: no fill, cancel or replace
+// can change the order any more.
+func (s OrderStatus) Done() bool {
+	return s == OrderFilled || s == OrderCanceled || s == OrderRejected || s == OrderExpired
+}
+
+// Pending reports whether a cancel or replace is in flight.
+func (s OrderStatus) Pending() bool { return s == OrderPendingCancel || s == OrderPendingReplace }
+
+// OrderHold is what an order still reserves on its account (see
+// pretrade.HoldResult): cash for a buy, shares of ISIN for a sell.
+type OrderHold struct {
+	UnitPrice decimal.Decimal // a buy's hold price per share
+	Cash      decimal.Decimal
+	Stock     int64
+}
+
+// Order is one order. ID is the service's order id (orderID on the wire);
+// OriginalReqID the entry ClOrdID that names the order for its whole life
+// (cancel and replace address it); ClOrdID the latest request's id.
+type Order struct {
+	ID            int64
+	OriginalReqID string
+	ClOrdID       string
+	OrigClOrdID   string
+	TradingDate   string // YYYY-MM-DD, Asia/Ho_Chi_Minh: ClOrdIDs are unique per trading date
+	AccountCode   string
+	User          string // the identity that entered it
+
+	Symbol   string // ticker
+	ISIN     string
+	MarketID string
+	Board    string
+	Side     string // B or S
+	Type     string // LO, ATO, ...
+
+	Price         decimal.Decimal // current limit price (0 for market types)
+	Qty           int64           // current total quantity
+	OriginalPrice decimal.Decimal
+	OriginalQty   int64
+	FilledQty     int64
+	FilledValue   decimal.Decimal // Σ price × qty of the fills, exact
+	CancelledQty  int64
+
+	Status OrderStatus
+	Text   string // {source}|{code}|{message} of the last reject or cancel
+	Hold   OrderHold
+	// LastExecID is the newest execution applied (execution ids increase
+	// per book), so a redelivered execution is applied once.
+	LastExecID uint64
+	// Seq counts the order's updates (sourceSeq on the wire).
+	Seq int64
+
+	AlgoID, PositionID, PersisState string
+	QuoteID, QuoteRespID            string
+	PartyID, PartyTraderID          string
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// LeavesQty is the open quantity: ordered, not filled, not cancelled.
+func (o Order) LeavesQty() int64 {
+	if o.Status.Done() {
+		return 0
+	}
+	return max(o.Qty-o.FilledQty, 0)
+}
+
+// AvgFillPrice is the average price of the fills (0 before any).
+func (o Order) AvgFillPrice() decimal.Decimal {
+	if o.FilledQty == 0 {
+		return decimal.Zero
+	}
+	return o.FilledValue.DivRound(decimal.NewFromInt(o.FilledQty), 4)
+}
+
+// Paging of orders.
+const (
+	DefaultOrderLimit = 200
+	MaxOrderLimit     = 1000
+)
+
+// OrderFilter selects orders; empty fields match everything. Accounts,
+// when not nil, restricts to those account codes (the caller's grants).
+type OrderFilter struct {
+	OrderID       string
+	OriginalReqID string
+	OrigClOrdID   string
+	AccountCode   string
+	Accounts      map[string]bool
+	Symbol        string
+	Status        OrderStatus
+	// FromMs/ToMs bound the creation time [From, To) in Unix ms; 0 = open.
+	FromMs, ToMs int64
+	// Limit <= 0 means DefaultOrderLimit, capped at MaxOrderLimit.
+	Limit, Offset int
+}
+
+// Match reports whether o passes the filter (paging aside).
+func (f OrderFilter) Match(o Order) bool {
+	created := o.CreatedAt.UnixMilli()
+	return (f.OrderID == "" || fmt.Sprint(o.ID) == f.OrderID) &&
+		(f.OriginalReqID == "" || o.OriginalReqID == f.OriginalReqID) &&
+		(f.OrigClOrdID == "" || o.OrigClOrdID == f.OrigClOrdID) &&
+		(f.AccountCode == "" || o.AccountCode == f.AccountCode) &&
+		(f.Accounts == nil || f.Accounts[o.AccountCode]) &&
+		(f.Symbol == "" || o.Symbol == f.Symbol || o.ISIN == f.Symbol) &&
+		(f.Status == "" || o.Status == f.Status) &&
+		(f.FromMs == 0 || created >= f.FromMs) &&
+		(f.ToMs == 0 || created < f.ToMs)
+}
+
+// Page returns the effective limit and offset.
+func (f OrderFilter) Page() (limit, offset int) {
+	limit = f.Limit
+	if limit <= 0 {
+		limit = DefaultOrderLimit
+	}
+	return min(limit, MaxOrderLimit), max(f.Offset, 0)
+}
+
+// Validate refuses an order the store cannot hold.
+func (o Order) Validate() error {
+	if o.ID <= 0 {
+		return fmt.Errorf("order id %d: %w", o.ID, ErrInvalid)
+	}
+	if err := ValidateKeyPart("order ClOrdID", o.OriginalReqID); err != nil {
+		return err
+	}
+	if o.Hold.Cash.IsNegative() || o.Hold.Stock < 0 || o.FilledQty < 0 || o.CancelledQty < 0 {
+		return fmt.Errorf("order %d: negative hold or quantity: %w", o.ID, ErrInvalid)
+	}
+	return nil
+}
+
+// Trading reads orders. Changes go through UpdateBackOffice (TradingTx).
+type Trading interface {
+	// Order returns one order by ID; ErrNotFound when absent.
+	Order(ctx context.Context, id int64) (Order, error)
+	// OrderByReqID returns the order whose entry ClOrdID is reqID (the
+	// newest trading date's when reused on another date); ErrNotFound when
+	// absent.
+	OrderByReqID(ctx context.Context, reqID string) (Order, error)
+	// Orders lists orders matching f, newest (highest ID) first.
+	Orders(ctx context.Context, f OrderFilter) ([]Order, error)
+}
+
+// TradingTx is the trading part of a back-office transaction.
+type TradingTx interface {
+	Order(id int64) (Order, bool, error)
+	// OrderByReqID finds the order entered under reqID (see
+	// Trading.OrderByReqID).
+	OrderByReqID(reqID string) (Order, bool, error)
+	// NewOrder stores o under the next order ID and returns it. When index
+	// is true the entry ClOrdID is indexed (OrderByReqID finds it); a
+	// rejected duplicate is stored without taking the index.
+	NewOrder(o Order, index bool) (Order, error)
+	// PutOrder replaces an existing order (its Seq is incremented).
+	PutOrder(o Order) error
+}
