@@ -18,6 +18,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/vero-oms/omsd/server/latency"
+	"github.com/vero-oms/omsd/server/trading"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/gen"
@@ -48,6 +51,8 @@ type Services struct {
 	Admin     *admin.Service     // grants, account search, groups
 	Workflow  *workflow.Service  // maker-checker requests
 	Risk      *risk.Service      // mappings, cash and holdings, risk rules
+	Trading   *trading.Service   // orders, the venue, the put-through desk
+	Latency   latency.Store      // the latency diagnostics
 }
 
 // Options configure the HTTP layer.

@@ -23,15 +23,7 @@ func (s *Server) GetAPIV1UtilLatencyStages(context.Context, gen.GetAPIV1UtilLate
 	return nil, errNotImplemented
 }
 
-func (s *Server) GetAPIV1UtilOrders(context.Context, gen.GetAPIV1UtilOrdersRequestObject) (gen.GetAPIV1UtilOrdersResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) ListIoiAdvertisements(context.Context, gen.ListIoiAdvertisementsRequestObject) (gen.ListIoiAdvertisementsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1OrdersCancel(context.Context, gen.PostAPIV1OrdersCancelRequestObject) (gen.PostAPIV1OrdersCancelResponseObject, error) {
 	return nil, errNotImplemented
 }
 
@@ -47,10 +39,6 @@ func (s *Server) PostAPIV1OrdersKquoteCancel(context.Context, gen.PostAPIV1Order
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostAPIV1OrdersNew(context.Context, gen.PostAPIV1OrdersNewRequestObject) (gen.PostAPIV1OrdersNewResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) PostAPIV1OrdersQuote(context.Context, gen.PostAPIV1OrdersQuoteRequestObject) (gen.PostAPIV1OrdersQuoteResponseObject, error) {
 	return nil, errNotImplemented
 }
@@ -59,6 +47,3 @@ func (s *Server) PostAPIV1OrdersQuoteResponse(context.Context, gen.PostAPIV1Orde
 	return nil, errNotImplemented
 }
 
-func (s *Server) PostAPIV1OrdersReplace(context.Context, gen.PostAPIV1OrdersReplaceRequestObject) (gen.PostAPIV1OrdersReplaceResponseObject, error) {
-	return nil, errNotImplemented
-}

@@ -26,6 +26,11 @@ type Config struct {
 
 	InstrumentsFile string // the instrument master; empty: the embedded dev set
 	MarketSession   string // auto, or a session name pinning every market
+	// DevMarketMaker (dev mode only) rests market-maker orders around each
+	// reference price so a demo order fills.
+	DevMarketMaker bool
+	// LatencyRetention is how long latency records are kept.
+	LatencyRetention time.Duration
 	LogJSON         bool
 	LogLvl          string
 
@@ -173,6 +178,8 @@ var settings = []setting{
 	{"demo-data", "true", "in dev mode, seed the demo back office (reference values, two accounts with cash and holdings, grants for the demo identities, a group, risk rules); ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DemoData })},
 	{"instruments-file", "", "instrument master (JSON; format in the README); empty: the embedded dev set. Loaded and checked at start, a bad file refuses to start", str(func(c *Config) *string { return &c.InstrumentsFile })},
 	{"market-session", "auto", "market sessions: auto follows each market's schedule (Asia/Ho_Chi_Minh); a session name (continuous, closed, ...) pins every market to it; dev mode defaults to continuous", str(func(c *Config) *string { return &c.MarketSession })},
+	{"dev-market-maker", "true", "in dev mode, rest market-maker orders (account 099MM00001) around each reference price so a demo order fills; false leaves the books empty; ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DevMarketMaker })},
+	{"latency-retention", "24h", "how long latency records (GET /api/v1/util/latency/*) are kept", dur(func(c *Config) *time.Duration { return &c.LatencyRetention })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {

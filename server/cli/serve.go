@@ -16,11 +16,13 @@ import (
 
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/server/workflow"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
@@ -42,6 +44,10 @@ type App struct {
 	// loaded and checked at start for the trading service (issue 6).
 	Market      *market.Config
 	MarketClock *market.Clock
+	// Trading is the order pipeline (and its venue); Latency the latency
+	// records.
+	Trading *trading.Service
+	Latency latency.Store
 
 	// MetricsHandler serves GET /metrics; nil when metrics are disabled
 	// (empty OMS_METRICS_ADDR). Serve runs it on its own listener.
@@ -282,8 +288,13 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		}
 	}
 
+	if err := startTrading(ctx, c, app, st, log); err != nil {
+		return fail(err)
+	}
+	services := server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock)
+	services.Trading, services.Latency = app.Trading, app.Latency
 	opts := server.Options{
-		Logger: log, Services: server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock),
+		Logger: log, Services: services,
 		MaxBodyBytes: c.MaxBodyBytes, CookieSecure: c.CookieSecure, TrustedProxies: c.TrustedProxies,
 	}
 	if m != nil {
@@ -464,5 +475,35 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// startTrading wires the order pipeline: the latency recorder, the venue
+// simulator brought to the market's session, the session driver, and in
+// dev mode the market maker.
+func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *slog.Logger) error {
+	clock := latency.NewMonotonicClock()
+	lat := latency.NewMemory(latency.MemoryOptions{Clock: clock, Retention: c.LatencyRetention})
+	rec := latency.NewRecorder(lat, latency.RecorderOptions{Clock: clock})
+	now := time.Now
+	if c.Clock != nil {
+		now = c.Clock
+	}
+	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log})
+	if err := t.Start(ctx); err != nil {
+		return fmt.Errorf("starting the venue: %w", err)
+	}
+	if c.Dev && c.DevMarketMaker {
+		n, err := t.SeedMarketMaker(ctx)
+		if err != nil {
+			return err
+		}
+		log.Warn("dev mode: market maker orders resting", "account", trading.MarketMakerAccount, "orders", n)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); t.Run(runCtx, 250*time.Millisecond) }()
+	app.closers = append(app.closers, func(context.Context) { stop(); <-done })
+	app.Trading, app.Latency = t, lat
 	return nil
 }

@@ -109,6 +109,9 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	// Most tests count audit entries from an empty log; withDemoData seeds
 	// the demo back office as `make run` does.
 	cfg.DemoData = false
+	// Trading tests start from empty books; withMarketMaker rests the dev
+	// market maker's orders as `make run` does.
+	cfg.DevMarketMaker = false
 	e := &env{t: t, clock: &clock{t: time.Now()}, logs: &lockedBuffer{}, rec: recorder(t)}
 	cfg.Clock = e.clock.Now
 

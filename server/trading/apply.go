@@ -1,0 +1,237 @@
+package trading
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/pretrade"
+	"github.com/vero-oms/omsd/server/venue"
+	"github.com/vero-oms/omsd/store"
+)
+
+// apply writes one venue report to the store in one atomic step: every
+// order it touched, and the accounts of both sides of every execution. A
+// report is applied once: executions an order already took are skipped.
+func (s *Service) apply(ctx context.Context, rep venue.Report) error {
+	if len(rep.Events) == 0 {
+		return nil
+	}
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now()}
+		for _, ev := range rep.Events {
+			if err := w.event(ev); err != nil {
+				return err
+			}
+		}
+		return w.flush()
+	})
+	if err != nil {
+		s.log.Error("a venue report could not be applied", "events", len(rep.Events), "err", err)
+	}
+	return err
+}
+
+type reportWriter struct {
+	tx       store.BackOfficeTx
+	orders   map[int64]*store.Order
+	order    []int64 // write order
+	accounts map[string]*store.Account
+	acctKeys []string
+	now      time.Time
+}
+
+func (w *reportWriter) getOrder(id string) (*store.Order, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("trading: venue order id %q: %w", id, err)
+	}
+	if o, ok := w.orders[n]; ok {
+		return o, nil
+	}
+	o, ok, err := w.tx.Order(n)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("trading: the venue reported order %d the store does not have", n)
+	}
+	w.orders[n] = &o
+	w.order = append(w.order, n)
+	return &o, nil
+}
+
+func (w *reportWriter) getAccount(code string) (*store.Account, error) {
+	if a, ok := w.accounts[code]; ok {
+		return a, nil
+	}
+	a, ok, err := w.tx.Account(code)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("trading: account %s of a working order is gone", code)
+	}
+	w.accounts[code] = &a
+	w.acctKeys = append(w.acctKeys, code)
+	return &a, nil
+}
+
+func (w *reportWriter) flush() error {
+	for _, code := range w.acctKeys {
+		if err := w.tx.PutAccount(*w.accounts[code]); err != nil {
+			return err
+		}
+	}
+	for _, id := range w.order {
+		if err := w.tx.PutOrder(*w.orders[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release gives back what the order still holds.
+func (w *reportWriter) release(o *store.Order) error {
+	if o.Hold.Cash.IsZero() && o.Hold.Stock == 0 {
+		return nil
+	}
+	a, err := w.getAccount(o.AccountCode)
+	if err != nil {
+		return err
+	}
+	na, err := pretrade.Release(*a, holdOf(*o))
+	if err != nil {
+		return err
+	}
+	*a = na
+	o.Hold.Cash, o.Hold.Stock = o.Hold.Cash.Sub(o.Hold.Cash), 0
+	return nil
+}
+
+// workingStatus is NEW or PARTIALLY_FILLED by what has filled.
+func workingStatus(o *store.Order) store.OrderStatus {
+	if o.FilledQty > 0 {
+		return store.OrderPartiallyFill
+	}
+	return store.OrderNew
+}
+
+func reasonText(r venue.Reason) string {
+	switch r {
+	case venue.ReasonUser:
+		return "cancelled on request"
+	case venue.ReasonIOCRemainder:
+		return "MAK: the unfilled rest is cancelled"
+	case venue.ReasonFOKNotFillable:
+		return "MOK: the whole quantity could not be filled at once"
+	case venue.ReasonNoLiquidity:
+		return "MTL: no opposite order to match"
+	case venue.ReasonAuctionEnd:
+		return "unfilled at the end of its call auction"
+	case venue.ReasonExpired:
+		return "expired at the end of the trading day"
+	}
+	return r.String()
+}
+
+func (w *reportWriter) event(ev venue.Event) error {
+	o, err := w.getOrder(ev.Order.ID)
+	if err != nil {
+		return err
+	}
+	if o.Status.Done() && ev.Kind != venue.EventRejected {
+		return nil // already applied
+	}
+	o.UpdatedAt = w.now
+	switch ev.Kind {
+	case venue.EventAccepted:
+		if o.Status == store.OrderPendingNew {
+			o.Status = store.OrderNew
+		}
+	case venue.EventPartiallyFilled, venue.EventFilled:
+		if ev.ExecID <= o.LastExecID {
+			return nil
+		}
+		a, err := w.getAccount(o.AccountCode)
+		if err != nil {
+			return err
+		}
+		px := ev.LastPx.Decimal()
+		na, rest, err := pretrade.Fill(*a, holdOf(*o), px, ev.LastQty)
+		if err != nil {
+			return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
+		}
+		*a = na
+		o.Hold = store.OrderHold{UnitPrice: rest.UnitPrice, Cash: rest.Cash, Stock: rest.Stock}
+		o.FilledQty += ev.LastQty
+		o.FilledValue = o.FilledValue.Add(px.Mul(decimal.NewFromInt(ev.LastQty)))
+		o.LastExecID = ev.ExecID
+		if ev.Kind == venue.EventFilled || o.FilledQty >= o.Qty {
+			o.Status = store.OrderFilled
+			if err := w.release(o); err != nil {
+				return err
+			}
+		} else if !o.Status.Pending() {
+			o.Status = store.OrderPartiallyFill
+		}
+	case venue.EventCancelled:
+		o.Status = store.OrderCanceled
+		if ev.Reason == venue.ReasonExpired {
+			o.Status = store.OrderExpired
+		}
+		o.CancelledQty = max(o.Qty-o.FilledQty, 0)
+		if ev.Reason != venue.ReasonUser {
+			o.Text = (&market.Reject{Code: 0, Message: reasonText(ev.Reason)}).Text(SourceVenue)
+		}
+		if err := w.release(o); err != nil {
+			return err
+		}
+	case venue.EventReplaced:
+		if ev.Reason == venue.ReasonMTLToLimit {
+			o.Price = ev.Order.Price.Decimal()
+		} else {
+			o.Price, o.Qty = ev.Order.Price.Decimal(), ev.Order.Qty
+		}
+		if o.Status == store.OrderPendingReplace || o.Status == store.OrderPendingNew {
+			o.Status = workingStatus(o)
+		}
+	case venue.EventRejected:
+		switch ev.Op {
+		case venue.OpNew:
+			if o.Status.Done() {
+				return nil
+			}
+			o.Status = store.OrderRejected
+			o.Text = (&market.Reject{Code: CodeVenueReject, Message: "venue reject: " + ev.Reason.String()}).Text(SourceVenue)
+			return w.release(o)
+		case venue.OpCancel:
+			if o.Status != store.OrderPendingCancel {
+				return nil
+			}
+			if ev.Reason == venue.ReasonUnknownOrder {
+				// The book no longer holds it: nothing left to cancel there.
+				o.Status, o.CancelledQty = store.OrderCanceled, max(o.Qty-o.FilledQty, 0)
+				return w.release(o)
+			}
+			o.Status = workingStatus(o)
+			o.Text = (&market.Reject{Code: CodeVenueReject, Message: "cancel refused: " + ev.Reason.String()}).Text(SourceVenue)
+		case venue.OpReplace:
+			if o.Status != store.OrderPendingReplace {
+				return nil
+			}
+			// Keep the book's terms; the hold reserved for the new terms
+			// stays until the order ends (it can only be released then).
+			if lo := ev.Order; lo.Qty > 0 {
+				o.Price, o.Qty = lo.Price.Decimal(), lo.Qty
+			}
+			o.Status = workingStatus(o)
+			o.Text = (&market.Reject{Code: CodeVenueReject, Message: "replace refused: " + ev.Reason.String()}).Text(SourceVenue)
+		}
+	}
+	return nil
+}

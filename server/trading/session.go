@@ -1,0 +1,178 @@
+package trading
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/venue"
+	"github.com/vero-oms/omsd/store"
+)
+
+// phaseOf is the book phase of a market session.
+func phaseOf(s market.Session) venue.Phase {
+	switch s {
+	case market.OpeningAuction, market.ClosingAuction:
+		return venue.CallAuction
+	case market.Continuous:
+		return venue.Continuous
+	}
+	return venue.Closed
+}
+
+// endOfDay reports whether a session ends the trading day's orders.
+func endOfDay(s market.Session) bool { return s == market.PostClose || s == market.Closed }
+
+// Start recovers the books after a restart and brings them to the
+// market's session. Orders the store has as working were in a book this
+// process no longer has (the simulator keeps books in memory): they are
+// cancelled with their holds released, so no hold outlives its order.
+func (s *Service) Start(ctx context.Context) error {
+	open, err := s.ordersWhere(ctx, func(o store.Order) bool {
+		return o.Status == store.OrderNew || o.Status == store.OrderPartiallyFill || o.Status.Pending()
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range open {
+		if _, live := s.venue.Live(o.ISIN, strconv.FormatInt(o.ID, 10)); live {
+			continue
+		}
+		unlock := s.lock(o.ISIN)
+		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			cur, ok, err := tx.Order(o.ID)
+			if err != nil || !ok || cur.Status.Done() {
+				return err
+			}
+			return cancelInStore(tx, cur, "the venue restarted and its book was lost", store.OrderCanceled)
+		})
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	if len(open) > 0 {
+		s.log.Warn("working orders from before the restart were cancelled and their holds released", "orders", len(open))
+	}
+	return s.Sync(ctx)
+}
+
+// Run keeps the books in step with the market clock until ctx ends.
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("market session sync failed", "err", err)
+			}
+		}
+	}
+}
+
+// Sync applies session changes: each book moves to its market's phase
+// (leaving an auction uncrosses it), the end of the day expires the
+// books and the orders held for a later session, and orders held by the
+// OMS (the matrix's P) go to the venue once their session accepts them.
+func (s *Service) Sync(ctx context.Context) error {
+	s.sessionMu.Lock()
+	defer s.sessionMu.Unlock()
+	var held []store.Order
+	scanned := false
+	for _, m := range market.Markets {
+		now := s.clock.Session(m)
+		prev, seen := s.sessions[m]
+		if seen && prev == now {
+			continue
+		}
+		if !scanned {
+			var err error
+			if held, err = s.ordersWhere(ctx, func(o store.Order) bool { return o.Status == store.OrderPendingNew }); err != nil {
+				return err
+			}
+			// Oldest first: time priority among the held orders.
+			slices.Reverse(held)
+			scanned = true
+		}
+		for _, in := range s.master.All() {
+			if in.Market != m {
+				continue
+			}
+			if err := s.moveBook(ctx, in, now, held); err != nil {
+				return err
+			}
+		}
+		s.sessions[m] = now
+		s.log.Info("market session", "market", string(m), "session", now.String())
+	}
+	return nil
+}
+
+func (s *Service) moveBook(ctx context.Context, in market.Instrument, now market.Session, held []store.Order) error {
+	defer s.lock(in.ISIN)()
+	if err := s.apply(ctx, s.venue.SetPhase(in.ISIN, phaseOf(now))); err != nil {
+		return err
+	}
+	if endOfDay(now) {
+		if err := s.apply(ctx, s.venue.Expire(in.ISIN)); err != nil {
+			return err
+		}
+	}
+	for _, o := range held {
+		if o.ISIN != in.ISIN {
+			continue
+		}
+		// Re-read under the book's lock: a cancel may have ended it.
+		cur, err := s.st.Order(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != store.OrderPendingNew {
+			continue
+		}
+		o = cur
+		if endOfDay(now) {
+			if _, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+				cur, ok, err := tx.Order(o.ID)
+				if err != nil || !ok || cur.Status != store.OrderPendingNew {
+					return err
+				}
+				return cancelInStore(tx, cur, "expired at the end of the trading day", store.OrderExpired)
+			}); err != nil {
+				return err
+			}
+			continue
+		}
+		if in.Permit(now, market.OrderType(o.Type), market.New).Verdict != market.Accept {
+			continue
+		}
+		if err := s.route(ctx, o, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ordersWhere scans every order (newest first) for those keep accepts.
+func (s *Service) ordersWhere(ctx context.Context, keep func(store.Order) bool) ([]store.Order, error) {
+	var out []store.Order
+	for off := 0; ; off += store.MaxOrderLimit {
+		page, err := s.st.Orders(ctx, store.OrderFilter{Limit: store.MaxOrderLimit, Offset: off})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page {
+			if keep(o) {
+				out = append(out, o)
+			}
+		}
+		if len(page) < store.MaxOrderLimit {
+			return out, nil
+		}
+	}
+}

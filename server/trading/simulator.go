@@ -1,0 +1,58 @@
+package trading
+
+import (
+	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/venue"
+)
+
+// Simulator is the in-process KRX exchange simulator: the matching engine
+// with one book per instrument of the master, keyed by ISIN. Its books
+// live in this process only, so exactly one omsd instance may own them
+// (see the README's deployment notes).
+type Simulator struct{ e *venue.Engine }
+
+var _ Venue = (*Simulator)(nil)
+
+// NewSimulator opens a Closed book at the reference price of every
+// instrument of m.
+func NewSimulator(m *market.Master) *Simulator {
+	e := venue.NewEngine()
+	for _, in := range m.All() {
+		ref, err := venue.PriceFromDecimal(in.ReferencePrice)
+		if err != nil {
+			ref = 0
+		}
+		_, _ = e.AddBook(in.ISIN, ref)
+	}
+	return &Simulator{e: e}
+}
+
+func (v *Simulator) Submit(o venue.Order) venue.Report { return v.e.Submit(o) }
+
+func (v *Simulator) Cancel(symbol, id string) venue.Report { return v.e.Cancel(symbol, id) }
+
+func (v *Simulator) Replace(symbol, id string, price venue.Price, qty int64) venue.Report {
+	return v.e.Replace(symbol, id, price, qty)
+}
+
+func (v *Simulator) SetPhase(symbol string, p venue.Phase) venue.Report {
+	r, _ := v.e.SetPhase(symbol, p)
+	return r
+}
+
+func (v *Simulator) Expire(symbol string) venue.Report {
+	if b, ok := v.e.Book(symbol); ok {
+		return b.Expire()
+	}
+	return venue.Report{}
+}
+
+func (v *Simulator) Live(symbol, id string) (venue.Order, bool) {
+	if b, ok := v.e.Book(symbol); ok {
+		return b.Order(id)
+	}
+	return venue.Order{}, false
+}
+
+// Book exposes one book (tests, the dev market maker's checks).
+func (v *Simulator) Book(symbol string) (*venue.Book, bool) { return v.e.Book(symbol) }
