@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Reference", su.reference)
 	t.Run("Audit", su.audit)
 	t.Run("BackOffice", su.backOffice)
+	t.Run("Trading", su.trading)
 	t.Run("Lifecycle", su.lifecycle)
 }
 
