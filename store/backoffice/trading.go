@@ -220,12 +220,32 @@ func (t *tx) NewOrder(o store.Order, index bool) (store.Order, error) {
 	}
 	t.set(KeyOrders, idField(id), s, false)
 	if index {
+		// Read the index cell so the commit checks it: of two entries under
+		// one ClOrdID at once only one takes it; the other runs again.
+		if _, err := t.get(KeyOrderReqIDs, o.OriginalReqID); err != nil {
+			return store.Order{}, err
+		}
 		t.set(KeyOrderReqIDs, o.OriginalReqID, idField(id), false)
 	}
 	return decodeOrder(s)
 }
 
 func (t *tx) PutOrder(o store.Order) error {
+	if o.ID <= 0 {
+		return fmt.Errorf("order id %d: %w", o.ID, store.ErrInvalid)
+	}
+	// The stored order is read (and so checked at commit): an update is
+	// made on the latest version only, and Seq counts versions.
+	cur, ok, err := t.Order(o.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("order %d: %w", o.ID, store.ErrNotFound)
+	}
+	if cur.Seq != o.Seq {
+		return fmt.Errorf("order %d: version %d is not the stored version %d: %w", o.ID, o.Seq, cur.Seq, store.ErrConflict)
+	}
 	o.Seq++
 	s, err := encodeOrder(o)
 	if err != nil {
