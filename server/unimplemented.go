@@ -46,4 +46,3 @@ func (s *Server) PostAPIV1OrdersQuote(context.Context, gen.PostAPIV1OrdersQuoteR
 func (s *Server) PostAPIV1OrdersQuoteResponse(context.Context, gen.PostAPIV1OrdersQuoteResponseRequestObject) (gen.PostAPIV1OrdersQuoteResponseResponseObject, error) {
 	return nil, errNotImplemented
 }
-

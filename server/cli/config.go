@@ -31,8 +31,8 @@ type Config struct {
 	DevMarketMaker bool
 	// LatencyRetention is how long latency records are kept.
 	LatencyRetention time.Duration
-	LogJSON         bool
-	LogLvl          string
+	LogJSON          bool
+	LogLvl           string
 
 	SecretFile  string
 	Secret      string
