@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,20 +120,258 @@ func TestTradingCross(t *testing.T) {
 	})
 }
 
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
+// wantRejected enters an order and checks it is stored REJECTED with code.
+func (e *env) wantRejected(t *testing.T, jwt string, body map[string]any, code string) {
+	t.Helper()
+	ref := fmt.Sprintf("rej-%s-%d", strings.TrimPrefix(code, "-"), time.Now().UnixNano())
+	body["ref_order_id"] = ref
+	e.order(t, jwt, body)
+	o := e.orderByReq(t, jwt, ref)
+	if o["orderStatus"] != "REJECTED" || !strings.HasPrefix(fmt.Sprint(o["orderText"]), "OMS|"+code+"|") {
+		t.Fatalf("%v: status %v text %v, want REJECTED with OMS|%s|", body, o["orderStatus"], o["orderText"], code)
 	}
-	return -1
 }
 
-var _ = fmt.Sprint
-var _ sync.Mutex
-var _ = time.Second
-var _ = market.Continuous
+func TestTradingRejects(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, withDemoData)
+		tr := e.login(nil, traderEmail, traderPass).jwt
+		maker := e.login(nil, makerEmail, makerPass).jwt
+		checker := e.login(nil, checkerEmail, checkerPass).jwt
+
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 100, "100050", ""), "-131018")  // off the 100 VND tick
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 100, "107100", ""), "-132004")  // above the ceiling 107000
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 100, "92900", ""), "-132004")   // below the floor 93000
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 150, "100000", ""), "-131013")  // not a lot multiple
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 500100, "100000", ""), "-131003") // over the single-order cap
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 10000, "100000", ""), "-913018") // 1e9 > 250 000 000.50
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "S", 100, "100000", ""), "3011")     // Binh holds no FPT
+		e.wantRejected(t, tr, lo(accountBinh, "NOPE", "B", 100, "100000", ""), "-100008") // unknown symbol
+		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "PLO", "price": "100000"}, "-100003")
+		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "LO"}, "-100025")
+
+		// A duplicate ClOrdID on the same trading date.
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "dup-1"))
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "dup-1"))
+		m := expect(t, e.do(nil, "GET", "/api/v1/util/orders?original_req_id=dup-1", nil, bearer(tr)...), 200, "")
+		os := m["orders"].([]any)
+		if len(os) != 2 || os[0].(map[string]any)["orderStatus"] != "REJECTED" || !strings.HasPrefix(os[0].(map[string]any)["orderText"].(string), "OMS|-100001|") ||
+			os[1].(map[string]any)["orderStatus"] != "NEW" {
+			t.Fatalf("duplicate ClOrdID: %v", m)
+		}
+
+		// A restriction rule blocks buys of VNM.
+		e.fileAndApprove(t, maker, checker, "CREATE_ORDER_RISK_RULE", map[string]any{
+			"kind": "ORDER_BLOCK_TRADE_SYMBOL_BUY", "scope": "SYSTEM", "target": "*", "match": "VN000000VNM8", "value": 1})
+		e.wantRejected(t, tr, lo(accountBinh, "VNM", "B", 100, "62000", ""), "-900001")
+		e.order(t, tr, lo(accountAn, "VNM", "S", 100, "62000", "vnm-sell")) // sells are not blocked
+		wantOrder(t, e.orderByReq(t, tr, "vnm-sell"), "NEW", 0)
+
+		// The market closed: rejected with its code.
+		e.app.MarketClock.Pin(market.Closed)
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 100, "100000", ""), "-131002")
+		e.app.MarketClock.Pin(market.Continuous)
+
+		// No TRADE grant (the maker holds VIEW; nobody holds anything on a
+		// made-up account): 403 whether the account exists or not.
+		for _, acct := range []string{accountBinh, "099C999999"} {
+			r := e.post(nil, "/api/v1/orders/new", lo(acct, "FPT", "B", 100, "100000", ""), bearer(maker)...)
+			if r.status != 403 {
+				t.Fatalf("order without a TRADE grant on %s: %d %s", acct, r.status, r.body)
+			}
+		}
+		// Nothing above left a hold behind but the two resting orders.
+		cash, hold, _ := e.account(t, tr, accountBinh)
+		if hold != 9500000 || cash != 250000000.5-9500000 {
+			t.Fatalf("Binh: cash %v hold %v", cash, hold)
+		}
+		// The orders query: an account without a grant is 403; the maker
+		// (VIEW) sees the orders; bad filters are 400.
+		expect(t, e.do(nil, "GET", "/api/v1/util/orders?account_id=099C999999", nil, bearer(tr)...), 403, "")
+		if m := expect(t, e.do(nil, "GET", "/api/v1/util/orders?account_id="+accountBinh+"&order_status=NEW", nil, bearer(maker)...), 200, ""); m["count"] != 1.0 {
+			t.Fatalf("maker's view of Binh's NEW orders: %v", m)
+		}
+		expect(t, e.do(nil, "GET", "/api/v1/util/orders?order_status=WORKING", nil, bearer(tr)...), 400, "")
+	})
+}
+
+func TestTradingOrderTypes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, withDemoData)
+		tr := e.login(nil, traderEmail, traderPass).jwt
+
+		// MAK (IOC): fills what is there, the rest is cancelled.
+		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "100000", "ask-1"))
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 300, "order_type": "MAK", "ref_order_id": "mak-1"})
+		o := e.orderByReq(t, tr, "mak-1")
+		wantOrder(t, o, "CANCELED", 100)
+		if o["cancelledQty"] != 200.0 || o["avgFillPrice"] != 100000.0 {
+			t.Fatalf("MAK: %v", o)
+		}
+		cash, hold, _ := e.account(t, tr, accountBinh)
+		if hold != 0 || cash != 250000000.5-10000000 {
+			t.Fatalf("after the MAK: cash %v hold %v", cash, hold)
+		}
+		// MOK (FOK): not all there, nothing fills.
+		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "100100", "ask-2"))
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 300, "order_type": "MOK", "ref_order_id": "mok-1"})
+		wantOrder(t, e.orderByReq(t, tr, "mok-1"), "CANCELED", 0)
+		wantOrder(t, e.orderByReq(t, tr, "ask-2"), "NEW", 0)
+		// MOK that can fill: fills whole.
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "MOK", "ref_order_id": "mok-2"})
+		wantOrder(t, e.orderByReq(t, tr, "mok-2"), "FILLED", 100)
+		if _, hold, _ := e.account(t, tr, accountBinh); hold != 0 {
+			t.Fatalf("hold after the MOK fill: %v", hold)
+		}
+
+		// Replace priority: two buys at one price, Binh first.
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 200, "99000", "b-first"))
+		e.order(t, tr, lo(accountAn, "FPT", "B", 100, "99000", "a-second"))
+		// Down keeps priority ...
+		expect(t, e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "b-first", "price": "99000", "qty": 100}, bearer(tr)...), 200, "")
+		if cash, hold, _ := e.account(t, tr, accountBinh); hold != 9900000 || cash != 250000000.5-20010000-9900000 {
+			t.Fatalf("replace down resizes the hold: cash %v hold %v", cash, hold)
+		}
+		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "99000", "hit-1"))
+		wantOrder(t, e.orderByReq(t, tr, "b-first"), "FILLED", 100)
+		wantOrder(t, e.orderByReq(t, tr, "a-second"), "NEW", 0)
+		// ... up loses it.
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "99000", "b-third"))
+		expect(t, e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "a-second", "price": "99000", "qty": 200}, bearer(tr)...), 200, "")
+		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "99000", "hit-2"))
+		wantOrder(t, e.orderByReq(t, tr, "b-third"), "FILLED", 100)
+		wantOrder(t, e.orderByReq(t, tr, "a-second"), "NEW", 0)
+		// A replace that changes nothing, or cuts below the filled
+		// quantity, is refused with its code.
+		r := e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "a-second", "price": "99000", "qty": 200}, bearer(tr)...)
+		if r.status != 400 || !contains(string(r.body), "-100015") {
+			t.Fatalf("no-change replace: %d %s", r.status, r.body)
+		}
+		r = e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "nope", "price": "99000", "qty": 200}, bearer(tr)...)
+		if r.status != 400 || !contains(string(r.body), "-100011") {
+			t.Fatalf("replace of an unknown order: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestTradingAuctions(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, withDemoData)
+		tr := e.login(nil, traderEmail, traderPass).jwt
+		ctx := context.Background()
+		sync := func(s market.Session) {
+			e.app.MarketClock.Pin(s)
+			if err := e.app.Trading.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Pre-opening: orders are accepted and held (PENDING_NEW).
+		sync(market.PreOpening)
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 200, "101000", "pre-buy"))
+		wantOrder(t, e.orderByReq(t, tr, "pre-buy"), "PENDING_NEW", 0)
+		// Opening auction: the held order joins the book, ATO and LO
+		// orders collect, nothing trades.
+		sync(market.OpeningAuction)
+		wantOrder(t, e.orderByReq(t, tr, "pre-buy"), "NEW", 0)
+		e.order(t, tr, map[string]any{"account_id": accountAn, "symbol": "FPT", "side": "S", "qty": 100, "order_type": "ATO", "ref_order_id": "ato-sell"})
+		e.order(t, tr, lo(accountAn, "FPT", "S", 200, "100500", "lo-sell"))
+		wantOrder(t, e.orderByReq(t, tr, "ato-sell"), "NEW", 0)
+		// Continuous: the auction uncrosses at one price.
+		sync(market.Continuous)
+		buy := e.orderByReq(t, tr, "pre-buy")
+		ato := e.orderByReq(t, tr, "ato-sell")
+		sell := e.orderByReq(t, tr, "lo-sell")
+		wantOrder(t, buy, "FILLED", 200)
+		wantOrder(t, ato, "FILLED", 100)
+		wantOrder(t, sell, "PARTIALLY_FILLED", 100)
+		if buy["avgFillPrice"] != ato["avgFillPrice"] || ato["avgFillPrice"] != sell["avgFillPrice"] {
+			t.Fatalf("one auction price: %v %v %v", buy["avgFillPrice"], ato["avgFillPrice"], sell["avgFillPrice"])
+		}
+		// Closing auction: ATC orders; its end expires what is left.
+		sync(market.ClosingAuction)
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "ATC", "ref_order_id": "atc-buy"})
+		sync(market.Closed)
+		wantOrder(t, e.orderByReq(t, tr, "atc-buy"), "FILLED", 100)
+		wantOrder(t, e.orderByReq(t, tr, "lo-sell"), "FILLED", 200)
+		if _, hold, _ := e.account(t, tr, accountBinh); hold != 0 {
+			t.Fatalf("Binh's hold after the close: %v", hold)
+		}
+	})
+}
+
+func TestTradingConcurrency(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, withDemoData)
+		tr := e.login(nil, traderEmail, traderPass).jwt
+		// 16 buys of 30 000 000 each against 250 000 000.50: 8 fit.
+		var wg sync.WaitGroup
+		startGate := make(chan struct{})
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-startGate
+				e.order(t, tr, lo(accountBinh, "FPT", "B", 300, "100000", fmt.Sprintf("race-%d", i)))
+			}()
+		}
+		close(startGate)
+		wg.Wait()
+		m := expect(t, e.do(nil, "GET", "/api/v1/util/orders?account_id="+accountBinh, nil, bearer(tr)...), 200, "")
+		counts := map[string]int{}
+		var working string
+		for _, o := range m["orders"].([]any) {
+			o := o.(map[string]any)
+			counts[o["orderStatus"].(string)]++
+			if o["orderStatus"] == "NEW" {
+				working = o["originalReqID"].(string)
+			}
+			if o["orderStatus"] == "REJECTED" && !strings.HasPrefix(o["orderText"].(string), "OMS|-913018|") {
+				t.Fatalf("rejected for another reason: %v", o["orderText"])
+			}
+		}
+		if counts["NEW"] != 8 || counts["REJECTED"] != 8 {
+			t.Fatalf("16 concurrent buys: %v", counts)
+		}
+		cash, hold, _ := e.account(t, tr, accountBinh)
+		if cash != 10000000.5 || hold != 240000000 {
+			t.Fatalf("after the race: cash %v hold %v", cash, hold)
+		}
+
+		// 16 concurrent cancels of one order: one wins.
+		var ok, refused int
+		var mu sync.Mutex
+		startGate = make(chan struct{})
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-startGate
+				r := e.post(nil, "/api/v1/orders/cancel", map[string]any{"order_id": working}, bearer(tr)...)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case r.status == 200:
+					ok++
+				case r.status == 400 && (contains(string(r.body), "-100019") || contains(string(r.body), "-100013")):
+					refused++
+				default:
+					t.Errorf("cancel: %d %s", r.status, r.body)
+				}
+			}()
+		}
+		close(startGate)
+		wg.Wait()
+		if ok+refused != 16 {
+			t.Fatalf("cancels: %d ok, %d refused", ok, refused)
+		}
+		wantOrder(t, e.orderByReq(t, tr, working), "CANCELED", 0)
+		if ok != 1 {
+			t.Fatalf("16 concurrent cancels: %d succeeded", ok)
+		}
+		if cash, hold, _ := e.account(t, tr, accountBinh); cash != 40000000.5 || hold != 210000000 {
+			t.Fatalf("after the cancel: cash %v hold %v", cash, hold)
+		}
+	})
+}
