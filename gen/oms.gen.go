@@ -166,6 +166,45 @@ func (e GrantPermissionPayloadLevel) Valid() bool {
 	}
 }
 
+// Defines values for OrderOrderStatus.
+const (
+	OrderOrderStatusCANCELED        OrderOrderStatus = "CANCELED"
+	OrderOrderStatusEXPIRED         OrderOrderStatus = "EXPIRED"
+	OrderOrderStatusFILLED          OrderOrderStatus = "FILLED"
+	OrderOrderStatusNEW             OrderOrderStatus = "NEW"
+	OrderOrderStatusPARTIALLYFILLED OrderOrderStatus = "PARTIALLY_FILLED"
+	OrderOrderStatusPENDINGCANCEL   OrderOrderStatus = "PENDING_CANCEL"
+	OrderOrderStatusPENDINGNEW      OrderOrderStatus = "PENDING_NEW"
+	OrderOrderStatusPENDINGREPLACE  OrderOrderStatus = "PENDING_REPLACE"
+	OrderOrderStatusREJECTED        OrderOrderStatus = "REJECTED"
+)
+
+// Valid indicates whether the value is a known member of the OrderOrderStatus enum.
+func (e OrderOrderStatus) Valid() bool {
+	switch e {
+	case OrderOrderStatusCANCELED:
+		return true
+	case OrderOrderStatusEXPIRED:
+		return true
+	case OrderOrderStatusFILLED:
+		return true
+	case OrderOrderStatusNEW:
+		return true
+	case OrderOrderStatusPARTIALLYFILLED:
+		return true
+	case OrderOrderStatusPENDINGCANCEL:
+		return true
+	case OrderOrderStatusPENDINGNEW:
+		return true
+	case OrderOrderStatusPENDINGREPLACE:
+		return true
+	case OrderOrderStatusREJECTED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderRestrictionRuleScope.
 const (
 	OrderRestrictionRuleScopeACCOUNT OrderRestrictionRuleScope = "ACCOUNT"
@@ -1042,44 +1081,49 @@ type OmsHealthResponse struct {
 
 // Order defines model for Order.
 type Order struct {
-	ISIN                *string    `json:"ISIN,omitempty"`
-	AccountID           *string    `json:"accountID,omitempty"`
-	AlgoID              *string    `json:"algoID,omitempty"`
-	AvgFillPrice        *float64   `json:"avgFillPrice,omitempty"`
-	Board               *string    `json:"board,omitempty"`
-	CancelledQty        *float64   `json:"cancelledQty,omitempty"`
-	ClOrdID             *string    `json:"clOrdID,omitempty"`
-	CreateunixUTCTimeMs *float64   `json:"createunixUTCTimeMs,omitempty"`
-	Exchange            *string    `json:"exchange,omitempty"`
-	FilledQty           *float64   `json:"filledQty,omitempty"`
-	FixOrdType          *string    `json:"fixOrdType,omitempty"`
-	FixOrderSide        *string    `json:"fixOrderSide,omitempty"`
-	MarketID            *string    `json:"marketID,omitempty"`
-	OrderCurrentPrice   *float64   `json:"orderCurrentPrice,omitempty"`
-	OrderCurrentQty     *int64     `json:"orderCurrentQty,omitempty"`
-	OrderID             *string    `json:"orderID,omitempty"`
-	OrderSide           *string    `json:"orderSide,omitempty"`
-	OrderStatus         *string    `json:"orderStatus,omitempty"`
-	OrderText           *string    `json:"orderText,omitempty"`
-	OrderType           *string    `json:"orderType,omitempty"`
-	OrigClOrdID         *string    `json:"origClOrdID,omitempty"`
-	OriginalPrice       *float64   `json:"originalPrice,omitempty"`
-	OriginalQty         *int64     `json:"originalQty,omitempty"`
-	OriginalReqID       *string    `json:"originalReqID,omitempty"`
-	PartyID             *string    `json:"partyID,omitempty"`
-	PartyTraderID       *string    `json:"partyTraderID,omitempty"`
-	PersisState         *string    `json:"persisState,omitempty"`
-	PositionID          *string    `json:"positionID,omitempty"`
-	QuoteID             *string    `json:"quoteID,omitempty"`
-	QuoteRespID         *string    `json:"quoteRespID,omitempty"`
-	RawMessageID        *int64     `json:"rawMessageID,omitempty"`
-	ReceivedAt          *time.Time `json:"receivedAt,omitempty"`
-	SourceSeq           *int64     `json:"sourceSeq,omitempty"`
-	Symbol              *string    `json:"symbol,omitempty"`
-	TimeInForce         *string    `json:"timeInForce,omitempty"`
-	UnixUTCTimeMs       *float64   `json:"unixUTCTimeMs,omitempty"`
-	User                *string    `json:"user,omitempty"`
+	ISIN                *string  `json:"ISIN,omitempty"`
+	AccountID           *string  `json:"accountID,omitempty"`
+	AlgoID              *string  `json:"algoID,omitempty"`
+	AvgFillPrice        *float64 `json:"avgFillPrice,omitempty"`
+	Board               *string  `json:"board,omitempty"`
+	CancelledQty        *float64 `json:"cancelledQty,omitempty"`
+	ClOrdID             *string  `json:"clOrdID,omitempty"`
+	CreateunixUTCTimeMs *float64 `json:"createunixUTCTimeMs,omitempty"`
+	Exchange            *string  `json:"exchange,omitempty"`
+	FilledQty           *float64 `json:"filledQty,omitempty"`
+	FixOrdType          *string  `json:"fixOrdType,omitempty"`
+	FixOrderSide        *string  `json:"fixOrderSide,omitempty"`
+	MarketID            *string  `json:"marketID,omitempty"`
+	OrderCurrentPrice   *float64 `json:"orderCurrentPrice,omitempty"`
+	OrderCurrentQty     *int64   `json:"orderCurrentQty,omitempty"`
+	OrderID             *string  `json:"orderID,omitempty"`
+	OrderSide           *string  `json:"orderSide,omitempty"`
+
+	// OrderStatus Lifecycle state. PENDING_NEW is accepted and held by the OMS until its session allows it; REJECTED carries `{source}|{code}|{message}` in orderText; CANCELED includes the unfilled rest of MAK/MOK/ATO/ATC orders; EXPIRED is cancelled at the end of the trading day.
+	OrderStatus   *OrderOrderStatus `json:"orderStatus,omitempty"`
+	OrderText     *string           `json:"orderText,omitempty"`
+	OrderType     *string           `json:"orderType,omitempty"`
+	OrigClOrdID   *string           `json:"origClOrdID,omitempty"`
+	OriginalPrice *float64          `json:"originalPrice,omitempty"`
+	OriginalQty   *int64            `json:"originalQty,omitempty"`
+	OriginalReqID *string           `json:"originalReqID,omitempty"`
+	PartyID       *string           `json:"partyID,omitempty"`
+	PartyTraderID *string           `json:"partyTraderID,omitempty"`
+	PersisState   *string           `json:"persisState,omitempty"`
+	PositionID    *string           `json:"positionID,omitempty"`
+	QuoteID       *string           `json:"quoteID,omitempty"`
+	QuoteRespID   *string           `json:"quoteRespID,omitempty"`
+	RawMessageID  *int64            `json:"rawMessageID,omitempty"`
+	ReceivedAt    *time.Time        `json:"receivedAt,omitempty"`
+	SourceSeq     *int64            `json:"sourceSeq,omitempty"`
+	Symbol        *string           `json:"symbol,omitempty"`
+	TimeInForce   *string           `json:"timeInForce,omitempty"`
+	UnixUTCTimeMs *float64          `json:"unixUTCTimeMs,omitempty"`
+	User          *string           `json:"user,omitempty"`
 }
+
+// OrderOrderStatus Lifecycle state. PENDING_NEW is accepted and held by the OMS until its session allows it; REJECTED carries `{source}|{code}|{message}` in orderText; CANCELED includes the unfilled rest of MAK/MOK/ATO/ATC orders; EXPIRED is cancelled at the end of the trading day.
+type OrderOrderStatus string
 
 // OrderHealthResponse defines model for OrderHealthResponse.
 type OrderHealthResponse struct {
@@ -11172,152 +11216,156 @@ func (sh *strictHandler) GetAPIV1UtilSearch(ctx echo.Context, params GetAPIV1Uti
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9u2s+hXwfDemZvOyHbStGemyV+uLadqbMs/SUnOmV4PDZMrCTUJKABoRe34u5/BgxQpEXzIkmO3",
-	"+qd1BAJYAPvCYh9/ewGLZ4wClcJ797c3wxzHIIHrfx0HAUuoPGEhqH+GIAJOZpIw6r1LG1HAQjj0Oh5R",
-	"P86wnHodj+IYvHceNp/46hOv43H4mhAOofdO8gQ6ngimEGM1slzM1PdCckIn3sNDJx29d+qemIQ105Kw",
-	"5aRnnMWXYn3GL4SGbI6ExFx2EMxYMEUUUyYgYDQUGRhfE+CLJRxjzmKfCi8/6ZjxGEvvnUeo/K+fvE4K",
-	"BaESJsA1GOckJnIdiis8ASTIX+CaL9L98rPFhJI4ib13b0onugAh8ARGumV1OtuIVD80JpEE7po4Np/6",
-	"eorqLe6PxwJKFjeAgPFQIMmQuCMz10zMdC9d4+vSNQ7gawKiFJFskxuRuO3bFo+GIARhdMTugK5Pa1uR",
-	"VM2Ig0w4hRDdLpAgE3pAaAbNFHAIfAnPfx/Yvgdm6CqoYkLPgU7kNH/4ORhHJIYzAlG4DqBqEhLHMySn",
-	"gOYG+fFsFhFQB+Q6G0li8Md6yDwgIYxxEimUV6wmAgm++tLreEDVsf2x9nvAAaf/ui6FnVVQKdCwBY1K",
-	"1p5CH9S+ixmjAgybnJEu54yrvwNGJVCN4HrHAqygO/pTMI0Jy2n+L4ex9877P0dLBnxkWsXRAITUIw7s",
-	"NGbS4nL7PASOgEq+QKCnV2wzkdNfE7HYGihqQLO4EhBGU0AC+D1wRAQSWCYcSwhRMIXgjtAJmmEh5oqu",
-	"3ys85wuExxK4RqsJuQeKaBLfAkdsjOw5eR2L9XpnB6rTwbHqVEZHuodiGXNMJLqFMeOAJF+oqfEEG0pq",
-	"yA0f7O5t9yQrt29oyB0xjjgE7B5WT3LE2AWmC8unxBMdKmMoxnSBsJQQz+QLObt+LLZ7dOmAlTR4MVye",
-	"2FBTwnaBaEJ6Y0wiCBUEnySJnmh+3YAI1fgw6A5HCOg9RGwGmkPb/jkl8jOBudYwOZsBl8Swzpyqti5J",
-	"O97tQnEQP8Bimmu/ZSwCTHMfCMmCu/IvVF8f32MS4dsICgw+ZIn6KUMog9BZpykzwrHB9+pTQid6SURC",
-	"LOr29TfTQW/KQzYg5hwv9P7ZH9jtnxBIzQ7M+oq7F0QE3Js3HUt/giXM8aK0PRYTo7GVNTJOJr7Vf1wT",
-	"1DQLlvAAfKG+ogE0kq25XvyeBFCuX5XtTkama7sUYlnPEYM7T+O4xCQqXQ0RwyQIQOgh4RtWKkuqda1i",
-	"XSmIYThUWHqFFxHDYWtSwPcTf8ZJ0BSFvyaYSiIXTbd9Ed+yqHy7l0rmH8W7le2Um+y6dOX3apUCYsuO",
-	"iuu+5ezOiIi1NQcsirAEjqPPOEoaEy+jEgfykpWPqZXL8FgaFbLB1pCw6YeM9MoPjzAygLGjsdWpNj5Q",
-	"juf2BmeuPmtdaBJZllhA4vwQEAC5V3tVhA5LOLCqeglP+HMA2MqYsiFn7DdMeJDIgZJHDZctSAgVPGYI",
-	"X5uiucQyEeVDuSig40mOqRiVs8pSWk9CIrtKMy8jcyNBy0g8kIxXIa2PW5zEkpfhMCRqUhxd5UApnPoS",
-	"dtCE7OJCttUpNhrTSlF2NLGKlO+ym+2rm5H9s5FIzh1aM4mcvyysTJ3+vC5zDUmWI2CGm/ntePtj+Xbk",
-	"mbKZbzl6Nta1A+5eCJlwqMKO4rIcOCE5JuZy0gLRXDt6ziaE2guPe8gxjkQJeGpRY+IQJuldtF7G5QbK",
-	"dbuuhtiFhiS31XV3suxYHjren3NZjiXGAtRkOGssyvXKLFLrh6hayF8QDjcYf2X/CpOZlSzhLpnKtbMD",
-	"eykegAC5GU7kD73OIpZfQu2pp7ANJeYbwgax5c8ZuZtf6mAzXzUEbImWLSBbcqKliS5UOjmV5Qa5wulX",
-	"s54Uvs/AyXix2c4F9kGizYnqPk2B2tKu3avhCISP3rQcUTZn10rTuIfyWzFO5FTxmmADtULdy9qI1Qz8",
-	"U911Xbp2PPg2IxxEK0Ac0mhTfptxpcY63uq61ln/zMdhyO2dcQ3SiBmTTGljIoD7eGJvTA3gOcE0gEgb",
-	"hTcjKqa6bnTVX8HlbKAybD7Rmqy1CdXehVNCL1GVzQepIlqrMa3ZkrJnCbsZK/bJO2JeP9Tnxp6N2Fj/",
-	"MuNwIDkOAXEi7tCYcSSnRCAL0qHXaWCnaji7/n4L01tDkXM7FX04Vf7YZRIZM059Qu8VYqhG9/jqGDjF",
-	"kV8HiB3N3S78OPbtWstZm3nYKVMAp4w6NG+gCmVFctsIwVeetfWEjjUWt3650SsYXFy4a2dXl78KeCdT",
-	"IMxS3fT3gbNk5qS+AjKWbJdjh1d2SX9VBsIpRCDBcCoi7gZJBE5Q7ggtx8oYy2BafpgBMzwhlcLD/xmO",
-	"uhdexzv57fjysnvudbzjk5P+p8uR1/GG/3Pxa/+8REB3PIn5BGT9QjWM6bxZtxRE9w40Xny6kP7F0L84",
-	"HnzoXfrH5+f9L91Tr5P/cXA86vpmQX5v2Lu0rcPf+oPRSo/Cb4U+ZTvxTLa0fCtnTBC5sVU1ThlJrRWq",
-	"yhBqhykDsLWJYM1EVWkEOSM8HnHtJrD+PLCB1Sjtc1v+ZjAmPPbddgCnBlENuvP0HjFd/qzSYfKdrish",
-	"GkDM7iF0X+urIKswMm6+R2IzWMyEzdX1HD41soJ94LjMqF+rwG2CmxM1lxs3I7iHKM+lPve6X7yONxoc",
-	"n3YVhzq9cPC3ZBa2BkYr6I3PUW/TFfCY6BvD5orvIxYpGlJL+mFnVdExc1+XLo8lsydhQHW6SWMDtFNN",
-	"bI8MD64duQAtOtqf8kT19huvxXzuXJFmZa4N3fpyKxhVy2XFZrzGvCu/5w2ZF0tmdfC2nL/ZzPn3/3X0",
-	"aPnUO2VR6Dd/GRRgHv7adKl4HV5bW6/f29Sslz73+vc4SsCPMZVECNwQSvvw61PmeoR1SUnV1Hw31Ncc",
-	"xlWD6RdD9zNZdrolhpYZ86fmhdTnWBLWdhfcb6UNn/jtPl27jlZow8Ua0uZf+VuYBwvOASWmwdWbfm6l",
-	"Ueonvd7EMjfjNhu0weNwGQH8Lhj9ArcfYTEsc3W+Sm4jEqA7WAgkp1gibSZeaOvO719GwthzrAOM9gnW",
-	"3qsrd0NYFDe5hV04mpSu8c6Bz3dy4TJRNrjJyYVnhi7DpzVGWeiqlljW6+N/EibBGDw3tXWSif9VjeLH",
-	"YuIiZPNBoOdpY2msHbgpJRYGcu/EZnuwbkTL+d2R0HfzKNUqyF9NPbq0M12M+YTQR5oR2XgMvAIw094C",
-	"NDYD6gcRE1WTtsCVqjNvzZbt5c1XqtgWcOUcS6DB4lS7hZhwi617FObjQDbxGHQ6/e3Mm1Bz/UlFiwlD",
-	"eLx3keSAV27plYadleMqF7oVwhHuW8nhMuwokcY6pKnFjlSI6FpkqZLhtYg0iTdZ/tD0K1u5ZM3XXXGe",
-	"6QzrRhy1s25cbL3xZjqfNvVylKxi9m0tXmIbZrh233HAW+XluWq4rbhI4m9+6w2JCW3fafbz6/ZLmf3y",
-	"8yadfmnbqexkLvBs5r6I7uAZdv8U+dinyPUzBMlJIH5NgjuQWyKvWz2YDzRsw3VsLx0o26bfnpi3Q8wG",
-	"EVzaQno65C9ovgmmU3NJWkTGLagQtXqCSOIY80VTEa9lkIJrGa66C5F3we4f7+bSymBa7aWQDVV2N7hY",
-	"LN8mKu2huI1SZd6GSlCg3dvJJcwf4dZU9wAcTZirzTgyuY14wAURitlJxwdMaChd47svsi3CPGDsV3pu",
-	"PdocWB7xo4c1gBY2qgy71iIpG7+GP5SP9hvgSE7dwznvYaXj8dLHc+0MUaHzmKiaUnxyNd1PzkgUXbWw",
-	"7N8yzMuP1VilIgj/s4IqFRpz1OehAzbz6pZQ8u3T6GREYrhoKrrgWzDF1HVrIe1AHJNvfR6OXBRnmoEP",
-	"XTgdY34HrqPRWHqScA5UtjmEfL//NCZM3asKEuciTKvblKDbR/BNVrRWhXWeVOCBaiearbbZH9Onzd6Y",
-	"HgP46oBjhrlcVLUZHwXXF5ozD2sZs6O7NqVVtSnO42j/TmF3rePgKoyOJIYePWPcIZs2YRJK4Ldhx3UM",
-	"Pg3pXWH7rWKGm8b6NgnutfqJGkGH9w2SCF6IM2PHu28cW9vK8TEd+Nq5Xy/S+TO3X4xCf+y9++PvNYRf",
-	"63W9o70T9TTSSFUvReASzX3rROO8rNbo7dt/Fq7Uok2jqBHKot1+l21wq4fmKyUJNw2M4+4o37TRN2Kl",
-	"4hvOImgasboO/vLO+evikwD+3G6eL+F1tcKrZfvPpTUXYrwMfWpySgX0LTmsGSf3WIJ5fC23sJpXz03f",
-	"ZM0HLYzX3/0R9z+p+qnIZPuYuUlY1VO6CjzaQywRkoUEO00yzd8R9JcUJswPIizEePGIl4SnJOFGHg+K",
-	"zL+2u+o+HVvYBs1zELMGX7R2+mnR4Xt4+m2ZGw3w3OlIUsjp2JA6c3kfd/TKnT4m3LJw4f9ZTFOzXFfN",
-	"k8ODaytaO2k8H3cKnX21MYkuD77MU2K3DysDGAMHGkBtjI7z/lihx2eXuyZnnkKSZafaefjDakjgMp60",
-	"+HBcdqXdfGmNIxS3BE7JRdl9Hy6CKjZABz12C+QvHnsjf3+DqyY2YdPnwKr3vWvnnI9KOvd8kshZYjc7",
-	"6D7j2hfVVk9DA5hFOIBdJVXYzvvfBokZ0qnNROXbvZqBuCRKvGWuRLtBTUxDA7gnML+0177ivJTJ5lzs",
-	"nt3BNsLuHhs8d+2ELtwFMrc1dOxD0Z/MwFshyJIIyv3w3IpMuhs7s/evQTkEzIOp9WwRtci7BZudydje",
-	"DJE/6WjGdb+bYgTOiX6x1tmnMU0zp7xHjEYmCkcrrwIJoBKZ1+31AJwnSVHztClp9iloXmYKmjJm8oXI",
-	"acjx/PkmxvjC+N04YvOcYrUCoa440e76pPosfHdyjU2uZI3jlWfLvW6VcjXV4erCZtzXQq71Jd+hGqXt",
-	"LdeddXJMup7v7qp7edq7/KBE8NXVoP9Zy/hB9/fuyUj/eXJ8edI9P9d/H19dnff0X2fHPfXTdaNA8xWs",
-	"cbL4YxTjO+AHmnEBR3YLD9GNPaUbRAS6xxHR4e+m5ICQhuVpiaS4HZEC3eSP5wa9+nR1qpQbq2SgRIBA",
-	"ZWLnh/cIIzsZmhM5zUV82hlCBgJRJlEIY0JBQcRhnAiwHX56/Xpd8OSxjC6sflJ5X11R7pT2UvV9eXai",
-	"ul6ODBd13Vwqel2/kjxWdV1KPHKbzdKy00pKorrPVzl13ferieTrd3jNDFDXpdQ9oxnabNS1VGt7uC5h",
-	"jSmnORl0FREOesOP/uDTedfreKfd8+7KTx8Gx5cj/6o7uOgNh73+peZGn/sfu8Xf7GAfBv1PV17Hu+h/",
-	"zsh72br8ocgA9MxX/WFP/fWlN/rtdHD8RSdiOfWHo/7JRz2pHjP9px2xPzjtDsqWsNpQmz20sEtLOdRA",
-	"6lYo8DxXdaaRAr8q0BsYxrTiEyScyMVQjWLjFABz4MeJnC7/dZaKrN+/jNLCMFrr0q1L8TWVcmbqlRA6",
-	"ZiW1raaA+hdDFDAqOQ4kwibU3hTgYrEID9GQTCgiFDFT3SSXK5UwiqZMyI5qoOqCEOpPsiJev38ZqREx",
-	"MnDZGl+SLcukqO5aQyYyUgB/Bs40RLr1+KqHXikoflBXReAm66v35vD14ev0+Q7PiPfOe3v4+vCtPmw5",
-	"1bt2dDiHKDq4o2xOj/6c34nD9H1jUpeFQGnwJgkBoZMUdJ2K4JW+cBjfV/VtB2G75JlSD1giEKOAwoTr",
-	"uj2IM6l36Qe1RIVN+l+90HunoPAVWN5K9awfX7/eWrmaYuaFkrI1H2GBBFjMS+NGdCEmBb/OOKDuzhOh",
-	"yOq4cPCevuIf4Rk5UhhxFDH7Sj1jQpbdMSG4E+p+qW8vet/SrNL6H+ooFabYxNjvDa5RMQeOAsy5Lram",
-	"q/zky8Wpnjh3ROv7rMDx8Yz4CkrfQJkx0l9ZuN3aYIV87SUbntbYM1fqw7WSdQ87xIb17OxlRbispfKh",
-	"4/1k5i4bMoMxXztL9XjTtsebt217/PhLsx6r1cIeOt7PrVf08+sfW/douCJdl+7BhvlrZ7k//vYSHlmu",
-	"Ld4dHc0iLNXl5PAeOIvwrTgMmPdwvUqrSKN0YzJliXTTqVFAi6Sm7u9aHqwUXHxvmCIRIoFQc00ikZBs",
-	"huaM64J3WCJGA2hAlQqoTqHeqkONX35yVKgrqbZlhXR+cheb5MbYvEfzJ0TzIs6aA2+GtGk5QDU0yIN8",
-	"FYNyLB6CNChMYb4UMwoVjcmQhYCmWKBbAGqMeRCiV5n+EjB2RwCNOYv1v21GIiFh9oMWOToLkZFQafVd",
-	"Wofk6SJ8vQg/W8TuhFFpwYi9UNpT686FEkiEC7TXntR10Lybwi8wiZS6yKix2BmatjcLW2agqFdOGZfL",
-	"wqKpbJtCFKrLDbZEf4g+AswKXIBxy0q+SSTnTLMB0ZjazTp2T+SFyivPkMjLC7FUEHuheuoQ5MGJPo/y",
-	"WtmFM7UnWVl6+2EzXrLnDI/jDL/ChGRPjBk1tucORiLXXjcV3ca6HqzhD3mz9horyNTcJfE3pnILz+7J",
-	"vFgn6BnT+UrtoJdG6Hul4alZgybZImXaXB3NeEOuElyphW/U4EbbMQ9NGI05iGm00Iq+tWMSim6yqkg3",
-	"h+iTAHXflQxx0J9r2POGznKjX8Y8liXgtnvt3S49L6varRHwsa6olW7qU2nnu0f9wmXVZjpAuYJ9deh4",
-	"/+aIxeIIhzGhR7HJKCaceGnfeVD6YQdpt3YIFWrNgMdE6hdZ60CE5lOg5neDy2MSSdD2ZiIQq0C6+zc+",
-	"i4WvwfIzsB6JPs2SIOWyqq0/gzz6upfVum+KT8UOb9t1+LntDI3Qr9ihFUi5VyPNPvLvRX9caybr5Mt4",
-	"Rg5YLCrY8ip65gjginE5ZhFh6P8nr1//+F9oQMRdHR0c/Z131nmoZNe2D2Jj/aySqo2qY0s091fSP7Xj",
-	"uHYPTlTfnTLcAqG8NML4yRhc95TUjJLaE9JUpwFxUwxEkRYPcgrGZNG/GCqhkMxqqcUOvUPUXs9TVY3g",
-	"9uiebu6R8e7k2u8ooRxwMNWZaao12/pzV6eQ7W965MOFkBCn531K8IQyIUkg1o+dE3F3lPcfLj39Eyym",
-	"2uA1NbU0hOKaoNXoNSWiFh3UlH425VOoCJY49irCC2Rsv+II0wA2UA0KqL3UDEj40A7PlXYAdEKWSkI7",
-	"FPcLXrobKQe90x3fxfIEslcN/pEUtCEB8SQCt2BQHZH+BBGKxowH0Iw4zLBPwfyzUJ89539ZeLvErZao",
-	"q9NDHZmsnRVWfN0uEM4cSnTHQ/QRFgKxRAoSQt5HHXNIXcYrTPcKyTUAtpjNjsz2JSXIn5u9Prjb6rP7",
-	"jLS06xU6vG3Z4U3LDj+3BamZ3TDrsFtSM9hkCCBHbCOOlRZUSl7m0vFXwwuj7oSASr5ocmk0BJROscuL",
-	"Y0kGzCe8OjabfXeXx9ypbHyJNOhAGHGz2qzwnPbRJTRM/bvZGOlYQR0ttC2+q0DZDdPNVVvcM9s9s92Q",
-	"6i5hjnr9XkM+e5dl5HN5I9JQKTEfB/+N9KfbIyQ79W5oqVhOb09Oe3LakJwyxG9FUAfNrwc7o6zd3hDK",
-	"KnfuyWxPZo+7IrSlNmpzrJTSWFfpflon3PLVW826G6paLZCzp6g9RT1CD2xz426oCJ71ti6udqkH7tXA",
-	"PTVtg5oytG9DTQc8H5LviFlUX4QmgdVOCMvPgNgphRXzmO8pbU9pm7oambh53IrcuEnvWWEjjK382tFr",
-	"TArAbmisLHvpnsT2JLbp06dBp1bqYZPXev1Qr7NicfgTAmkmEOgWxoxr8lqgCPA9NHme2d47fuP8SOLl",
-	"YvDLRkjzUmSRZoM3+USSyPpqL6MLbGrjCGRpPFbM7kEJhEQA/38iH5XAaC6XqAmrYYnC6XsC83XUNVOk",
-	"2KtAsQ7ceVB2JRccKdeel2xYTY+8Ber6JEnUjrxWerxt3eOntj3etJ3j59braETFuR67JeM0/52iHRMd",
-	"mcUbKYIgQnIbb9Txvh2k+HfAmZYqf3g6z6PX8TT5eNcPneqoI1NJrKOj3HFhgkr54qTQFd/J4qR9Gi3s",
-	"jCZ5LhGadaBXlPEYR0RAaPJDdRB8w4FEuv7fD4dI7QqiQLSngol46ljvZj2eApaoKUx25DTnbC7/+JLK",
-	"YkLPgU7Ucb0pSSVXCTQtpvbdGK6VcJSmwO3SwdRdfu4lspqXzgaOo8giXWsOsKT88mvcB7IU2gjnhXYE",
-	"9xC1Fd35i9yTCm5XitXnJbdtHve9tP5Hkqk+3W2J6jVlPAlNeatyCZ6b4x4Q1oVqRQdRmBtc50I2kOF6",
-	"jiZyG6jUSRh1goymgtsp/iTjjxbKKUQ6Zt/KZdXeQXA4OUSD7ll30L086frHp6fd007uB5OB9rSDznqD",
-	"C380OD7tDtKv8j/Z7yqWYULCt7MOfKv4rF7IHaGhDuDSJYBWF4QYz4PpAs90TtPgbh1GMzx6daOAfafL",
-	"aNxoPTKDs4NuxoTH73R1BG4ac3D/UAP4FvS2FGyb6F4nJOQIjyXYIg2ECqlI+NXg7AS9ffv2FydQY87i",
-	"AjxN0sY3BCsz7pRC9B7FiZDoFizgNwqUGxeckm0Byis8ASTIX3CITmGMk0iiN69fd1CMv5E4idU/Xr9H",
-	"GEWYT4AjffiufO1lQJrKfXk4QzON907Ns15ewE6sm193FC7Yf5ZVyStxYjD5YxkSd2SGXuV55A850xqa",
-	"6XVLzKVYrty5CltDsHQZpYtIoX5dAvVuE3mERO71+e+pz6sTQJJjEm2sJ9jiDRUag+K24siw20amO0ZB",
-	"UUGsM+fpboiEaYR6IzOdntJPp9yNpn9GeDzSMzxTJX8J4GoVzn+B4r+6vkuGRBJMEc9Kov777gWfaIxn",
-	"lrI0XuzKjnfmIl7RQWxmau5EC615KVrX+phPwpv6m8EqYVfeEDQYJHTqTmbWykRt109Cn2IvBb8jWZwt",
-	"CaLquuw0XR2HoVAKfKIrpLQWX2umqr3wKgD4MqXVv064XGxZtKxqkRPOkll9wjrzWb0gscPt1MaqZthz",
-	"9u9qCLWH3Jqnm6JiIvfmYDCrAfvOYdYOwvdLSqo9t6cFlsxe6A3jlz2XbxB7oBF8R/z9KNbF4yvNBCN8",
-	"V6RMlsi0EKSDSEtMBGY+P51vV2486uJtCuI/WxeesqL9+6fBfyb9mtM2RWS2Q8fVrjzClLFwkGW5Upaj",
-	"ycrr/WgKZmA0nzIByHZT166ICKeXi+5i7v1FKit9oFizkr95Yiu5lqeGOsW/jDz/EeonWmKzUwt1yUJ2",
-	"XxH4cJXIghRcEtr7/M+3EDE6MWFIEsVMSMQoNNZjfQ3EbqRjWbHfZ6jMGuLbi8R/quFCCUTJdqTWtk6P",
-	"rEvMqvWQABqkvNKkup1EycXSwrnK8d9wPNN1cNmd16AA/FbTYLmA2gCKnaXD0kcWkXugRYerhpmwNJ4Q",
-	"Ro5wmu4qhqqkyr0sD5bIJ8JKSwBHC5QNVBLiplSjHiPHxblqVK3hIr5lkfUldilWQn9U+Zyy5gQx1Ada",
-	"N7A59XYDkxDqhiUrbs4lg9ak2T3XHiMNPuwbp4ydaoo6y5hIIvlCbY0NoBpqKv3HiJ5ev4duGS5UIiwN",
-	"1dMsIsISaLA4ikFyxUScyaiNi3RMqHaN6qAYsClKPQMeAJUkAs057IBZfSEB2iFppiQRiQHdJsEdNHDX",
-	"tOP4KWBtk1WfcRZfiiZkNGLNvrsAIfAERoqgmwxLYjhT6qW3zkh+1ZuA5iSUU6VjU0yZgIBRo4uWMRaz",
-	"bz4Vq56C3+cGeWGOZc8bXhRvODdEhdJfGqkV1bEXLobC8byy4o11TLSfWxca0dF+iWFz9qCmeeGs4SWp",
-	"AwM835P8iyR5S2C7JHkh8aQi4P8UpClQukLzWotQt1StH4gZaAOTnANQZIa00YeMRgt0Y41GPglvOtkQ",
-	"pnSxTiWgW98jpi6/cyJgOfSc0JDNm/MWu56aa0xqSnL7hC0hfuTN4LszrmfFiyxmG7Tac6UXyZVuF4bE",
-	"d8GWTGYQJzvqm2wjOtAZUICjaJnZoViH8hVlFBAZ5z5EUywQZTZw9YdDE6niU3FzdCOZ+j+6ZYnlazr2",
-	"haiJSAz17MfCXRepxq0PYLU9Qg/WgPOsDk4mhOJIsdMmc5ivfQ5fN5oKBTrdf7OZ/EBvUeuJUmcuN58u",
-	"lEZqYxbalSHLnLFoYs4y59zMqPXkUuZZiQ1D93t58aLkhWXWC5agGC+QAGhk3VpJ7+O8jGbcn83zvnmK",
-	"t9fz69X4/11ZXBa5vBV7D9Dv+bi3qE9YsYaKHMbAgQbQNFjNRJpqpxqMst6ZF0qtL9pywl25odnxPytA",
-	"n60jmgVyH622j1ZbuqotyUlT2a781TRlZGU7izT8HulsAjeICHSjNsUn4Q1iHN0IoFqXS26bha/lCb3y",
-	"yvBlSvTxr7KSMn1SwVbpzAY0idVWWNCVzpmHW+3cU8a9FbnRXj5+XyLLY9jG0W/YikCd67qItegV4+gO",
-	"YCb0BRu+ESF1ml4KPzTwQtuLxjUg9wFxLyO5QhhuXXita6oaKd03pgs1wIHN0ZBa3EUTQWUHbpKEKf0Y",
-	"EZuJUEgsoYU3TyqgrrqXp73LD17HO766GvQ/d0/Nn+c9/dfZce9c/zHo/t49Gek/T44vT7rn6ufrpnlu",
-	"MnDH+oljG6mj7JAQ+reLR6cHyuBLs1GqbnUPFmv5lNI9PRl0j0ddf9AbfvQHn867Xsc77Z53V376MDi+",
-	"HPlX3cFFbzjs9S/1Jn/uf+wWf7ODfRj0P115He+i/7nrH5+c9D9djpatyx8+XZ0WfzjtXvWHPfXXl97o",
-	"t9PB8Rd1wKen/nDUP/moJ9Vjpv+0I/YHOu/V+hJWG67/dVmEBimy/GvTCH1h/G4csXm6E3t98rvqk5nc",
-	"aK1Jnmm/NIziMpmlZIsWK8gKifc63k9hGpqR4E5YFNf6GxJTPING2mUG7i6UyxXUfKba5QqUe/XyhWQt",
-	"iUBftsyhVWuWli4sUYUHt4sDy6Nti/c4/fPob/tXL3xwp2hAgtBJBOUE3lwn9bO5WruTWRTvnXpPKZL2",
-	"4Xov4+FKG/7qyKkRDRzh2YxXRu8dmw+EznVNQ0InmaTDNEQa90AgIg/RaAo2zzVwFGBKmU67KacZuOat",
-	"uaGsW5KPn0L5WDLaSf0LAvNLJmEvLZ9FWOA+N0a9wSejpnZGnvoMmqUspq4QdVqzo4TFvDf+mUqBzjgI",
-	"ivFiMy6SVaPey+IXTK//lBI1O7OxFojPVLSqqv6p2ktIb5fi3AK1l+Z77rCX5o+3ZFli2rYwF4B54M4I",
-	"cLXu1GzS2wQsVP+hEhMq0M3Xmw4iE8q4Yi4BFg28le3MdWl14JvUOXQYu9PBGmTpZ6dgcIY9fm3nMbu0",
-	"wzc2pGeW8h9rDeW7VCmGeh/TDEd7e/N3tYLRJaFU3tpXcjysZguY0ANC0ZTpu38RilmE5ZjxuAjG+ktM",
-	"dzgqH8C1DAvsOmEIMWc8RMJChZdr1B5h98C1qm7pRO0lUGlx2XP4pouOqbssOqjX72WRXISjKRGSFUZM",
-	"vXRLoqFxpLR90UFTFoUmo3cKWprjWw/NibgzBT9z45YX/Fyf5YOt/2dSEHXKDYais+JpsoxOw8u6Bvl9",
-	"KuLE+rS/6TQqaMbZLZjB0vC3cBnakhvQHf7ycP3wvwEAAP//",
+	"7H1tc9u20uhfwfDemZvOyHbStM9Mk0+qraRqbMtHUpJzptdDw+RKQkUCCgBaUXP835/BCylSAilSlhy7",
+	"1Zc2FghgAew7FrvfvIDFM0aBSuG9+ebNMMcxSOD6r3YQsITKUxaC+jMEEXAyk4RR703aiAIWwrHX8oj6",
+	"cYblxGt5FMfgvfGw+cRXn3gtj8OXhHAIvTeSJ9DyRDCBGKuR5WKmvheSEzr27u9b6ejds/KJSbhhWhI2",
+	"nPQdZ/GlWJ/xM6EhmyMhMZctBDMWTBDFlAkIGA1FBsaXBPhiCceIs9inwstPOmI8xtJ74xEq/+cnr5VC",
+	"QaiEMXANxjmJiVyH4gqPAQnyF5TNF+l++dliQkmcxN6bV86JLkAIPIahblmdzjYi1Q+NSCSBl00cm099",
+	"PUX1FvdGIwGOxfUhYDwUSDIkpmRWNhMz3Z1rfOlcYx++JCCciGSbyhGJ275N8WgAQhBGh2wKdH1a24qk",
+	"akYcZMIphOh2gQQZ0yNCM2gmgEPgS3j+fWT7Hpmhq6CKCT0HOpaT/OHnYBySGN4RiMJ1AFWTkDieITkB",
+	"NDfIj2eziIA6oLKzkSQGf6SHzAMSwggnkUJ5xWoikOCrL72WB1Qd2x9rvwcccPrXtRN2VkGlQMMGNCpZ",
+	"cwq9V/suZowKMGxyRjqcM67+HTAqgWoE1zsWYAXdyZ+CaUxYTvN/OYy8N97/OVky4BPTKk76IKQesW+n",
+	"MZMWl9vjIXAEVPIFAj29YpuJnPyaiMXOQFEDmsU5QBhOAAngd8AREUhgmXAsIUTBBIIpoWM0w0LMFV2/",
+	"VXjOFwiPJHCNVmNyBxTRJL4FjtgI2XPyWhbr9c72VaejturkoiPdQ7GMOSYS3cKIcUCSL9TUeIwNJdXk",
+	"hvd293Z7kpXbNzDkjhhHHAJ2B6snOWTsAtOF5VPikQ6VMRRjukBYSohn8pmcXS8Wuz26dMBKGrwYLE9s",
+	"oClht0DUIb0RJhGECoKPkkSPNL9uQIRqfOh3BkME9A4iNgPNoW3/nBL5icBca5iczYBLYlhnTlVbl6Qt",
+	"73ahOIgfYDHJtd8yFgGmuQ+EZMHU/YXq6+M7TCJ8G0GBwYcsUT9lCGUQOus0YUY41vhefUroWC+JSIjF",
+	"pn39zXTQm3KfDYg5xwu9f/YHdvsnBFKzA7O+4u4FEYHyzZuMpD/GEuZ44WyPxdhobK5GxsnYt/pP2QQb",
+	"mgVLeAC+UF/RAGrJ1lwvfkcCcOtXrt3JyHRtl0IsN3PEYOppHJeYRM7VEDFIggCEHhK+YqWypFrXKtY5",
+	"QQzDgcLSK7yIGA4bkwK+G/szToK6KPwlwVQSuai77Yv4lkXu7V4qmX8UbSvbKTfZtXPld2qVAmLLjorr",
+	"vuVsakTE2poDFkVYAsfRJxwltYmXUYkDecncY2rlMmxLo0LW2BoS1v2Qka778AgjfRiVNDY61doHyvHc",
+	"WnDG9FnrQpPIssQCEueHgADIndqrInRYwpFV1R084c8+YCtjXEPO2G+Y8CCRfSWPai5bkBAqeMwAvtRF",
+	"c4llItxDlVFAy5McUzF0s0onrSchkR2lmbvI3EhQF4kHkvEqpPVxg5NY8jIchkRNiqOrHCiFU1/CDpqQ",
+	"y7iQbS0VG7VppSg76nhF3LtczvaVZWT/WUsk5w6tnkTOGwsrU6c/r8tcQ5JuBMxwM78dr390b0eeKZv5",
+	"lqNnY12XwN0NIRMOVdhRXFYJTkiOiTFOGiBa2Y6eszGh1uApH3KEI+EATy1qREqESWqLbpZxuYFy3a6r",
+	"IS5DQ5Lb6k02WXYs9y3vz7l0Y4nxANUZzjqLcr0yj9T6IaoW8heEgy3GX9m/wmRmJUu4HVOV7WzfGsV9",
+	"ECC3w4n8oW/yiOWXsPHUU9gGEvMtYYPY8ueM3M0vm2AzX9UEbImWDSBbcqKliy5UOjmVbodc4fSrWU8K",
+	"3yfgZLTYbucCeyHR5ER1n7pA7WjX7tRwBMIHb1qOKOuza6Vp3IHbKsaJnCheE2yhVii7rIlYzcA/013X",
+	"pWvLg68zwkE0AqREGm3LbzOuVFvHW13XOuuf+TgMubUZ1yCNmHHJOBsTAdzHY2sx1YDnFNMAIu0U3o6o",
+	"mOq6lam/gsvZQC5sPtWarPUJbbSFU0J3qMrmg1QR3agxrfmSsmsJuxkr/skpMbcf6nPjz0ZspH+ZcTiS",
+	"HIeAOBFTNGIcyQkRyIJ07LVq+Klqzq6/38H01lFUup2KPkpV/rjMJTJinPqE3inEUI3l46tj4BRH/iZA",
+	"7Gjl7cKPY9+u1c3azMWOSwGcMFqieQNVKCuS21oIvnKtrScsWWNx65cbvYLBxYWX7ezq8lcBb2UKhFlq",
+	"Of295yyZlVJfARkd21Wywyu7pL9ygXAGEUgwnIqIaT+JoBSUKaFurIyxDCbuwwyY4QmpFB78ZzDsXHgt",
+	"7/S39uVl59xree3T097Hy6HX8gb/ufi1d+4Q0C1PYj4GuXmhGsZ03qxbCmL5DtRefLqQ3sXAv2j333cv",
+	"/fb5ee9z58xr5X/st4cd3yzI7w66l7Z18FuvP1zpUfit0Me1E09kS91bOWOCyK29qnHKSDZ6oaocoXYY",
+	"F4CNXQRrLqpKJ8g7wuMh12EC69cDW3iN0j637juDEeGxX+4HKNUgqkEvPb0HTJc/q3SYfKfrSoj6ELM7",
+	"CMvN+irIKpyM2++R2A4WM2F9dT2HT7W8YO85djn1Nypw2+DmWM1VjpsR3EGU51Kfup3PXssb9ttnHcWh",
+	"zi5K+FsyCxsDoxX02ueot+kKeEy0xbC94vuARYqa1JJ+2FpVdMzc187lsWT2KAxok25S2wFdqiY2R4b7",
+	"sh25AC06mp/yWPX2a6/FfF66Is3KyjZ058utYFQNlxWb8Wrzrvye12ReLJltgrfh/PVmzt//r6NHw6ve",
+	"CYtCv/7NoABz8dekS8Xt8Nraur3utm699LrXv8NRAn6MqSRC4JpQ2otfn7KyS9gyKama6u+G+prDqGow",
+	"fWNYfk2Wna7D0TJj/sTckPocS8Ka7kL5XWnNK367T9dlRyu042INafO3/A3cg4XgAIdrcNXSz600SuOk",
+	"15tYFmbcZIO2uBx2EcDvgtHPcPsBFgNXqPNVchuRAE1hIZCcYIm0m3ihvTu/fx4K48+xATA6JlhHr67Y",
+	"hrAobnIDv3A0dq5xWoLPU7koc1HWsOTkwjNDu/BpjVEWuqolunp9+FfCJBiH57a+TjL2v6hR/FiMywjZ",
+	"fBDoeZp4GjcOXJcSCwOV78R2e7DuRMvF3ZHQL+dRqlWQv+pGdOlguhjzMaEPdCOy0Qh4BWCmvQFobAbU",
+	"DyImqiZtgCtVZ96YLVvjzVeq2A5w5RxLoMHiTIeFmOcWO48ozL8D2SZisDTob2/RhJrrjytazDOEh0cX",
+	"SQ54xUqvdOysHJdb6FYIR7hrJIdd2OGQxvpJU4MdqRDRG5GlSoZvRKRxvM3yB6afa+WS1V93xXmmM6w7",
+	"cdTOluNi44030/m0bpSjZBWz72rxEttnhmv2Tgm8VVGeq47bCkMSf/Ubb0hMaPNOs59fNl/K7Jeft+n0",
+	"S9NOrpO5wLNZuSG6h2vYw1XkQ68i188QJCeB+DUJpiB3RF63ejAfaNiE69he+qFsk34HYt4NMRtEKNMW",
+	"0tMhf0H9TTCd6kvSIjLuQIXYqCeIJI4xX9QV8VoGKbiWz1X3IfIu2N3Dw1waOUyroxSyoVy2wcVieTdR",
+	"6Q/FTZQqczfkQIFmdyeXMH9AWNOmC+BozMraTCBTuRMPuCBCMTtZ8gETGsqy8csN2QbPPGDkV0ZuPdgd",
+	"6H7xo4c1gBY2yoVday8pa9+G37tH+w1wJCflw5XaYc7xuPPyXAdDVOg85lWNE5/Kmu7G70gUXTXw7N8y",
+	"zN3HarxSEYT/WkGVCo056vGwBDZz65ZQ8vXj8HRIYrioK7rgazDBtMxqIc1AHJGvPR4OyyjONAMflOF0",
+	"jPkUyo5GY+lpwjlQ2eQQ8v3+VZswda8qSEoXYVozFC46j8/JCIJFEAHSfOcYXXUuz7qX7/3LzmdkwgBh",
+	"JiFEmIZoApHOKyEngHoXA5RQSSJEpEA2Gh/hKGJzgYh8i/qd3zunw84ZCjDnBAS6+Wa8J/f//aZkyP1/",
+	"v1lRfH+D9Kv1EPgQvsq36LR9edo575whQoMoCUHoGRNqjh9xEBKxEbpofzi56H04aQ97J+3hqRlBvEWd",
+	"f191+6q3QBlaIyz1IEDDNPJRchwSOkYhXhznskfkNsBreea/V+3+sNs+P/+P/657fq6jnrJ/pN8boL2W",
+	"l0Kfa+t3rs7bpx2v5aW74rU8C6bzcj3bjPITHVY9tT2toE3VTrSoa4Kzpk8TfDU9+vClBI4Z5nJR1Wbi",
+	"Rsq+0NJysFFYlnTX7s2qNiUNStq/01PIxm8TKxzBJIYufcd4ib6wDeNWSlgTEblJ6KbPrFdEcaN33HXf",
+	"X9d5cG11RjWCfnLZTyJ4JgGmLe+u9nvnRsGo6cDXpfv1LANyc/vFKPRG3ps/vq0h/Fqv6z3tndhMI7XM",
+	"JycCO6ypnRNNqQNhgy21+6v6SsvGNFbcuRj9otl+uza40eX/lZKE2z5W5OUvr9NG34iVim84i6DuK+J1",
+	"8Jd+gF8XHwXwp+YNeA433hWRRru/wt7gpMDL52h1TqmAvo7DmnFyhyWYC3G319vcRG97T24+aHCh8N0v",
+	"1v+Vqp+KTHaPmds8dXvM8I0HR+0lQrKQ4FI3Wf27Hf0lhTHzgwgLMVo84HbnMUm4VhSKIvMvzdwPj8cW",
+	"dkHzHMSsxheNA7EadPge0Zc75kZ9PC8N7ink2axJnblcnHuKPEgveG5ZuPD/LKYOWq5rwzXQfdlWNA6c",
+	"eTohLjojbm0SXR68K3plv5ddfRgBBxrAxndTpfZjhR6fGXd1zjyFJMsYtvcnKavPNJdvfIuX+S6Tdvul",
+	"1X41uiNwHIZyuT1cBFVsgQ567AbIXzz2Wm8wDK6a9yLbXtFW3blel875oESATyexnyV2s4PlZ7zxlrvR",
+	"dV0fZhEOYF+JLnZzJ7tFsox0ajORe7tXs0I7Xu43zF9pN6iOa6gPdwTml9bsK85LmazPxe7YFHbxFPKh",
+	"DxqvS6EL94HMTR0dh/QAj+bgrRBkSQTu2MhyRSbdjb35+9egHADmwcRGG4mNyLsDn53Jol8PkT/qF6br",
+	"sVDFi+1THUWgM4JjmmazeYsYjcz9tVZeBRJAJTIRB+uPoh4lbdDjpgk6pAV6nmmBXMzkM5GTkOP5001W",
+	"8pnx6Shi85xitQKhrgLSzHxSfRZ+ecKTbUyy2m/IZ8u9bpQGN9XhNj1lKjcLudaX/BLVKG1vuO6sU8mk",
+	"6zkIbUiLEsFXV/3eJy3jc1EtJvrFhL+0r67OuyZapt09d4a63G/GmlIW30YxngI/0owLOLJbeIxu7Cnd",
+	"ICLQHY6ITklgykAIEwdkJJLidkQKdJM/nhv04uPVmVJurJKBEgECucTOD28RRnYyNCdyknuFa2cIGQhE",
+	"mUQhjAgFBRGHUSLAdvjp5ct1wZPHMrqw+kmlvbqi3Cntpep7d8aoTb1Kso5s6lamom/q58gttqmLI0q6",
+	"3iwNO62kidr0+Sqn3vT9anL/zTu85gbY1MUZnlEPbbbq6tTa7q8drDHlNKf9jiLCfnfwwe9/PO94Le+s",
+	"c95Z+el9v3059K86/YvuYNDtXWpu9Kn3oVP8zQ72vt/7eOW1vIvep4y8l63LH4oMQM981Rt01b8+d4e/",
+	"nfXbn3VynDN/MOydftCT6jHTP+2Ivf5Zp+9awmrDxoyuhV1ayqEaUrdCgee5SkC1FPhVgV7DMaYVnyDh",
+	"RC4GahT7dgQwB95O5GT517tUZP3+eZgW69Fal25diq+JlDNTQ4bQEXPUG7PhqQGjkuNAImzSH5iiaCwW",
+	"4TEakDHVUaem4kwufy1hFE2YkC3VQJWBEOpPssJqv38eqhExMnDZumuSLUvXqO5aQyYyUgB/As40RLq1",
+	"fdVFLxQUPyhTEbjJxOu9On55/DK9vsMz4r3xXh+/PH6tD1tO9K6dHM8hio6mlM3pyZ/zqThO7zfGmzJD",
+	"KA3eJIYgdJyCrtNDvNAGh4lHVt+2dKyvNQLuCEsEYhRQmHBdSwlxJvUu/aCWqLBJ/9UNvTcKCl+B5a1U",
+	"NPvx5cudlRAqZsNwlBL6AAskwGJe+pZHF8dS8OssEMp2HgtFVu3CwXvaxD/BM3KiMOIkYvaWesaEdNmY",
+	"EEyFsi+19aL3Lc30rf9QR6kwxYZHvzW4RsUceBYWrbWRQgk/1RPnjmh9nxU4Pp4RX0HpGygzRvorC3db",
+	"r62QQ9+x4WndQ2NSH6+VEbzfIzasZ8x3FUaznsr7lveTmds1ZAZjvp6Z6vGqaY9Xr5v2+PGXej1WK7jd",
+	"t7yfG6/o55c/Nu5Rc0W6VuC9Tb2gg+X++OYlPLJcW7w5OZlFWCrj5PgOOIvwrTgOmHd/vUqrSKN0bTJl",
+	"iSynU6OAFklN2e9aHqwUwXxrmCIRIoFQc00ikZBshuaM6yKEWCJGA6hBlQqoVqEGbokav/zkpFDrU23L",
+	"Cun8VF4AlBtn8wHNHxHNizhrDrwe0qYlGtXQII/ylSXcWDwAaVCYwnwpZhQqGpchCwFNsEC3ANQ48yBE",
+	"LzL9JWBsSgCNOIv13zZLlJAw+0GLHJ0ZykiotCIy3YTk6SJ8vQg/W8T+hJGziMdBKB2ode9CCSTCBdpr",
+	"Tuo6kUE5hV9gEil1kVHjsTM0bS0LW/qhqFdOGJfLYq+pbNPv9AhF2BL9MfoAMCtwAcYtK/kqkZwzzQZE",
+	"bWo369g/kReq4TxBIncXx6kg9kJF2wHIo1N9Hu765YUztSdZWQ79fjtecuAMD+MMv8KYZFeMGTU25w5G",
+	"Im80NxXdxrpGr+EPebf2GivI1Nwl8demcgvP/sm8WLvpCdP5Sj2n50boB6XhsVmDJtkiZdr8KfV4Q646",
+	"n9PDN6xh0bbMRRNGIw5iEi20om/9mISim6xS1c0x+ihA2buSIQ76cw173tHpdvplzGNZlm+3Zu9u6XlZ",
+	"aXCNgNu6ylm6qY+lne8f9QvGqs0+gXJFFDeh492rExaLExzGhJ7EJsubKMVLe8+D0g9bSIe1Q6hQawY8",
+	"JlLfyNoAIjSfADW/G1wekUiC9jcTgVgF0t298lksfA2Wn4H1QPSpl5gql+lu/RrkweZemuSmNj4VO7xu",
+	"1uHnpjPUQr9ih0Yg5W6NNPvI3xf9ca2ZbClfxjNyxGJRwZZX0TNHAFeMyxGLCEP/P3n58sf/QX0ippvo",
+	"4ORbPljnvpJd2z6IjfS1Sqo2qo4N0dxfScnVjOPaPThVfffKcAuE8twI4yfjcD1QUj1Kak5IE50GpJxi",
+	"IIq0eJAT4FniISJQMttILXboPaL2eu6wagS3R/d4cw9NdCfXcUcJ5YCDic5MU63Zbj53dQrZ/qZHPlgI",
+	"CXF63mcEjykTkgRi/dg5EdOTfPyw8/RPsZiYzFOmvolQXBO0Gr2mRGxEBzWln035GCqCJY6DivAMGduv",
+	"OMI0gC1UgwJqLzUDEt43w3OlHQAdk6WS0AzF/UKU7lbKQfdsz7ZYnkAOqsHfkoK2JCCeRFAuGFRHpD9B",
+	"hKIR4wHUIw4z7GMw/+ypz4HzPy+8XeJWQ9TV6aFOTMrJCi++bhcIZwEluuMx+gALgVgiBQkhH6OOOaQh",
+	"4xWue4XkGgBbYGhPbntHWfin5q8Ppju9dp+Rhn69QofXDTu8atjh56Yg1fMbZh32S2oGmwwB5IhtaDKz",
+	"OsnLGB1/1TQYdScEVPJFHaPREFA6xT4NR0cGzEc0HevNvj/jMXcqWxuRBh0II+WsNisGqGN0CQ3T+G42",
+	"QvqtoH4ttCu+q0DZD9PNVcA8MNsDs92S6i5hjrq9bk0+O80y8pVFI9JQKTEf+v9G+tPdEZKdej+0VCxx",
+	"eCCnAzltSU4Z4jciqKP65sHeKGu/FoKrmuqBzA5k9jAToSm1UZtjxUljHaX7aZ1wx6a3mnU/VLVatOhA",
+	"UQeKeoAe2MTirqkIvuvuXFztUw88qIEHatoFNWVo34Sajnj+SX7Jm0X1RWgSWO2FsPwMiL1SWDGP+YHS",
+	"DpS2baiReTePG5EbN+k9K3yEsZVfe7qNSQHYD425spceSOxAYttefRp0aqQe1rmt1xf1OisWhz8hkLZU",
+	"H7qFEeOavBYoAnwHda5ndnePXzs/kni+GPy8EdLcFFmk2eJOPpEksrHay9cFNrVxBNL5Hitmd6AEQiKA",
+	"/z+Rf5XAaC6XqHlWwxKF03cE5uuoa6ZIsVeBYgO486DsSy6UpFx7WrJhNT3yDqjroyRRM/Ja6fG6cY+f",
+	"mvZ41XSOnxuvoxYV53rsl4zT/He6nKwo5F9SBEGE5Pa9Ucv7epTi3xFnWqr84ek8j17L0+TjXd+3ql8d",
+	"mUpiLf3KHRcmqJQvpRS6EjtZnLRHo4Wd0STPJUKzDvSCMh7jiAgITX6oFoKvOJBI1//74RipXUEUiI5U",
+	"MC+eWja6WY+ngCVqCpMdOc05m8s/vqSymNBzoGN1XK8cqeQqgabF1L5bw7XyHKUucPsMMC0vP/ccWc1z",
+	"ZwPtKLJI15gDLCnfbca9J0uhjXBeaEdwB1FT0Z035B5VcJelWH1actvmcT9I678lmerT3ZWoXlPGk9CU",
+	"t3JL8Nwcd4CwLlQrWojC3OA6F7KGDNdz1JHbQKVOwqgTZNQV3KXiTzL+YKGcQqTf7Fu5rNpbCI7Hx6jf",
+	"edfpdy5PO3777Kxz1sr9YDLQnrXQu27/wh/222edfvpV/if7XcUyzJPw3awD3yo+qxcyJab4PugSQKsL",
+	"QoznwSwDz3RO0+DuHEYzPHpxo4B9o8to3Gg9MoOzhW5GhMdvdHUEbhpzcP+wAfAd6G0p2DbRvU5IyBEe",
+	"SbBFGggVUpHwi/67U/T69etfSoEacRYX4KmTNr4mWJlzxwnRWxQnQqJbsIDfKFBuyuCUbAdQXuExIEH+",
+	"gmN0BiOcRBK9evmyhWL8lcRJrP54+RZhFGE+Bo704Zfla3cBaSr35eEMzTTeGzXPenkBO7FuftlSuGD/",
+	"dFXJcwQxmPyxDIkpmaEXeR75Q861hmZ63RJzKZYrL12FrSHoXIZzESnULx1Q7zeRR0jkQZ//nvq8OgEk",
+	"OSbR1nqCLd5QoTEobitODLut5bpjFBQVxDpznu6GSJi+UK/lptNT+umU+9H03xEeD/UMT1TJXwK4WoXz",
+	"H6D4r67vkiGRBBPEs5Ko/zy74CON8cxSlsaLffnx3pURr2ghNjM1d6KF1rwUrWt9zCfhzWbLYJWwKy0E",
+	"DQYJS3UnM2tlorbrR6FPcZCC35Es3i0JospcLnVdtcNQKAU+0RVSGouvNVfVQXgVAHye0uofJ1wudixa",
+	"VrXIMWfJbHPCOvPZZkFih9urj1XNcODs39URag+5MU83RcVE7s7BYFYN9p3DrD0833eUVHtqVwssmT1T",
+	"C+OXA5ev8fZAI/ie+PtJrIvHV7oJhnhapEyWyLQQZAmROlwEZj4/nW9fYTzK8DYF8Z9sCI+raP/havDv",
+	"Sb/mtE0Rmd3QcXUojzBlLErI0q2U5Wiy0rwfTsAMjOYTJgDZbsrsiogojXLRXYzdX6Qy5wXFmpf81SN7",
+	"ybU8NdQp/mHk+bdQP9ESm0u10DJZyO4qHj5cJbIgBZeE9jb/8y1EjI7NMySJYiYkYhRq67G+BmI/0tFV",
+	"7PcJKrOG+A4i8e/quFACUbI9qbWN0yPrErNqPSSAGimvNKnuJlFysbRwrnL8VxzPdB1cNvVqFIDfaRqs",
+	"MqC2gGJv6bD0kUXkDmgx4KpmJiyNJ4SRE5ymu4qhKqlyN8uDJfKJsNISwNECZQM5nrgp1ajLSLs41wZV",
+	"a7CIb1lkY4nLFCuhP6q8TlkLghjoA900sDn1ZgOTEDYNS1bCnB2Dbkize64jRmp82DNBGXvVFHWWMZFE",
+	"8pn6GmtANdBU+rcRPd1eF90yXKhE6Hyqp1lEhCXQYHESg+SKiZQmozYh0jGhOjSqhWLApij1DHgAVJII",
+	"NOewA2b1hQTogKSZkkQkBnSbBFOoEa5px/FTwJomq37HWXwp6pDRkNX77gKEwGMYKoKuMyyJ4Z1SL711",
+	"RvKr3gQ0J6GcKB2bYsoEBIwaXdTFWMy++VSsRgp+HwvywhzLgTc8K95wbogKpb/UUiuq316UMRSO55UV",
+	"b2xgov3chtCIlo5LDOuzBzXNM2cNz0kd6OP5geSfJclbAtsnyQuJxxUP/s9AmgKlKzSvtQhlpWr9QMxA",
+	"O5jkHIAiM6R9fchotEA31mnkk/CmlQ1hShfrVAK69S1iyvidEwHLoeeEhmxen7fY9WwwY1JXUnlM2BLi",
+	"B1oG351xPSleZDHboNWBKz1LrnS7MCS+D7ZkMoOUsqOeyTaiHzoDCnAULTM7FOtQvqCMAiKj3IdoggWi",
+	"zD5c/eHYvFTxqbg5uZFM/R/dssTyNf32haiJSAyb2Y+Fe9NLNW5jAKv9EXqwGpxndXAyJhRHip3WmcN8",
+	"7XP4stVUKNDp/uvN5Ad6ixpPlAZzlfPpQmmkJm6hfTmyzBmLOu4sc871nFqPLmWelNgwdH+QF89KXlhm",
+	"vWAJivECCYBa3q2V9D6lxmjG/dk8H5unePtmfr36/n9fHpdFLm/FIQL0e17uLTYnrFhDRQ4j4EADqPtY",
+	"zbw01UE1GGW9syiUjbFoywn3FYZmx/+kAH2ygWgWyMNrtcNrtWWo2pKcNJXtK15NU0ZWtrNIw2+RziZw",
+	"g4hAN2pTfBLeIMbRjQCqdbnktt7ztTyhV5oMnydEH/8qK3Hpkwq2ymA2oEmstsKCrnTOPNxq5x7z3VuR",
+	"Gx3k4/clsjyGbf36DVsRqHNdF7EWvWAcTQFmQhvY8JUIqdP0UvihRhTaQTSuAXl4EPc8kiuE4c6F17qm",
+	"qpGy3GK6UAMc2RwNqcdd1BFUduA6SZjSjxGxmQiFxBIaRPOkAuqqc3nWvXzvtbz21VW/96lzZv553tX/",
+	"etfunut/9Du/d06H+p+n7cvTzrn6+bpunpsM3JG+4thF6ig7JIT+7eLB6YEy+NJslKrbpguLtXxK6Z6e",
+	"9jvtYcfvdwcf/P7H847X8s46552Vn97325dD/6rTv+gOBt3epd7kT70PneJvdrD3/d7HK6/lXfQ+dfz2",
+	"6Wnv4+Vw2br84ePVWfGHs85Vb9BV//rcHf521m9/Vgd8duYPhr3TD3pSPWb6px2x19d5r9aXsNpw/Y/L",
+	"ItRPkeUfm0boM+PTUcTm6U4c9Mnvqk9mcqOxJvlOx6VhFLtklpItWqwgKyTe6vd+CtPQjARTYVFc629I",
+	"TPAMammXGbj7UC5XUPOJapcrUB7Uy2eStSQCbWyZQ6vWLC1dWKIKj24XR5ZH2xbvYfrnyTf7r254X56i",
+	"AQlCxxG4Cby+TupnczUOJ7Mo3j3zHlMkHZ7rPY+LK+3420ROtWjgBM9mvPL1Xtt8IHSuaxoSOs4kHaYh",
+	"0rgHAhF5jIYTsHmugaMAU8p02k05ycA1d801Zd2SfPwUyoeS0V7qXxCYXzIJB2n5JJ4FHnJjbHb4ZNTU",
+	"zMmzOYOmk8VsKkSd1uxwsJi3Jj5TKdAZB0ExXmzHRbJq1AdZ/Izp9e9SomZvPtYC8ZmKVlXVP1W7g/T2",
+	"Kc4tUAdpfuAOB2n+cE+WJaZdC3MBmAflGQGu1oOaTXqbgIXqP1RiQgW6+XLTQmRMGVfMJcCiRrSynXlT",
+	"Wh34KnUOHcam+rEGWcbZKRhKnz1+aRYxu/TD13akZ57yHzc6yvepUgz0PqYZjg7+5u/qBaNLQqm02ldy",
+	"PKxmCxjTI0LRhGnbvwjFLMJyxHhcBGP9JqYzGLoHKFuGBXadMISYMx4iYaHCyzXqiLA74FpVt3Si9hKo",
+	"tLjslcSmi5apuyxaqNvrZi+5CEcTIiQrjJhG6TpeQ+NIafuihSYsCk1G7xS0NMe3HpoTMTUFP3Pjugt+",
+	"rs/y3tb/MymIWm6HoWitRJosX6fhZV2D/D4VcWJ92t90GhU04+wWzGDp87dw+bQlN2D585f76/v/DQAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -103,7 +103,7 @@ func orderView(o store.Order) gen.Order {
 	v := gen.Order{
 		OrderID: ptr(strconv.FormatInt(o.ID, 10)), OriginalReqID: ptr(o.OriginalReqID), ClOrdID: ptr(o.ClOrdID),
 		AccountID: ptr(o.AccountCode), User: ptr(o.User), Symbol: ptr(o.Symbol), OrderSide: ptr(o.Side), OrderType: ptr(o.Type),
-		OrderStatus: ptr(string(o.Status)), OriginalQty: ptr(o.OriginalQty), OrderCurrentQty: ptr(o.Qty),
+		OrderStatus: ptr(gen.OrderOrderStatus(o.Status)), OriginalQty: ptr(o.OriginalQty), OrderCurrentQty: ptr(o.Qty),
 		OriginalPrice: ptr(o.OriginalPrice.InexactFloat64()), OrderCurrentPrice: ptr(o.Price.InexactFloat64()),
 		FilledQty: f64(o.FilledQty), CancelledQty: f64(o.CancelledQty), AvgFillPrice: ptr(o.AvgFillPrice().InexactFloat64()),
 		SourceSeq: ptr(o.Seq), ReceivedAt: ptr(o.CreatedAt), CreateunixUTCTimeMs: ms(o.CreatedAt), UnixUTCTimeMs: ms(o.UpdatedAt),
