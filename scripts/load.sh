@@ -72,7 +72,9 @@ wait_http() { # url
 head -c 48 /dev/urandom | base64 | tr -d '\n' >"$work/secret"
 password="load-$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-9"
 cat >"$work/identities.json" <<EOF
-[{"email":"load@oms.example","password":"$password","roles":["trader"],"name":"Load"}]
+[{"email":"load@oms.example","password":"$password","roles":["trader"],"name":"Load"},
+ {"email":"load-maker@oms.example","password":"$password","roles":["maker"],"name":"Load maker"},
+ {"email":"load-checker@oms.example","password":"$password","roles":["checker"],"name":"Load checker"}]
 EOF
 
 # start_server STORE: starts omsd (and redis-server for STORE=redis) and sets $base.
@@ -80,7 +82,8 @@ start_server() {
 	local store=$1 port
 	port=$(free_port)
 	local env=(OMS_ADDR="127.0.0.1:$port" OMS_JWT_KEY_FILE="$work/jwt.jwk" OMS_SECRET_FILE="$work/secret"
-		OMS_IDENTITIES_FILE="$work/identities.json" OMS_MAIL_OUTBOX="$work/outbox" OMS_LOG_FORMAT=json)
+		OMS_IDENTITIES_FILE="$work/identities.json" OMS_MAIL_OUTBOX="$work/outbox" OMS_LOG_FORMAT=json
+		OMS_MARKET_SESSION=continuous)
 	if [ "$store" = redis ]; then
 		local rport
 		rport=$(free_port)
@@ -150,6 +153,51 @@ for store in $STORES; do
 		-d "{\"identifier\":\"load@oms.example\",\"password\":\"$password\"}" |
 		sed -n 's/.*"jwt":"\([^"]*\)".*/\1/p')
 	[ -n "$jwt" ] || die "login failed ($store)"
+	# The trading account, through the maker-checker workflow as in
+	# production: create it, deposit, grant the load identity TRADE.
+	login_as() {
+		curl -fsS "$base/api/auth/login" -H 'Content-Type: application/json' \
+			-d "{\"identifier\":\"$1@oms.example\",\"password\":\"$password\"}" | sed -n 's/.*"jwt":"\([^"]*\)".*/\1/p'
+	}
+	mjwt=$(login_as load-maker)
+	cjwt=$(login_as load-checker)
+	for ref in '{"kind":"comp_id","value":"LOAD"}' '{"kind":"sender_sub_id","value":"00999"}'; do
+		curl -fsS -o /dev/null "$base/api/v1/util/reference" -H "Authorization: Bearer $mjwt" -H 'Content-Type: application/json' -d "$ref" ||
+			die "adding reference value $ref failed ($store)"
+	done
+	# Four accounts, each trading its own instrument: orders of different
+	# instruments run in parallel (one writer per book), and no two lanes
+	# contend for one account.
+	lanes=("LOAD000001 FPT 95000" "LOAD000002 VNM 60000" "LOAD000003 HPG 26000" "LOAD000004 SHS 12500")
+	for lane in "${lanes[@]}"; do
+		read -r acct _ _ <<<"$lane"
+		for req in '{"request_type":"CREATE_ACCOUNT","payload":{"account_code":"'$acct'","name":"Load","internal_client_code":"'$acct'","client_code":"'$acct'","comp_id":"LOAD","account_type":1,"invest_code":"8000","forn_invest_type_code":"00","is_mm_account":false,"sender_sub_id":"00999","email":"load@oms.example","phone":"+84900000000"}}' \
+			'{"request_type":"DEPOSIT","payload":{"account_id":"'$acct'","amount":1000000000000000}}' \
+			'{"request_type":"GRANT_PERMISSION","payload":{"user_id":"load@oms.example","account_code":"'$acct'","level":"TRADE"}}'; do
+			id=$(curl -fsS "$base/api/v1/util/requests" -H "Authorization: Bearer $mjwt" -H 'Content-Type: application/json' -d "$req" |
+				sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+			curl -fsS -o /dev/null -X POST "$base/api/v1/util/requests/$id/approve" -H "Authorization: Bearer $cjwt" \
+				-H 'Content-Type: application/json' -d '{}' || die "approving $req failed ($store)"
+		done
+	done
+	# Buys that rest in the book (nothing to match): the full path of entry
+	# (bearer, validation, risk with a cash hold, the store, the venue),
+	# with a ClOrdID generated per order, round-robin over the lanes.
+	bodies=()
+	for lane in "${lanes[@]}"; do
+		read -r acct sym px <<<"$lane"
+		bodies+=("'{\"account_id\":\"$acct\",\"symbol\":\"$sym\",\"side\":\"B\",\"qty\":100,\"order_type\":\"LO\",\"price\":\"$px\"}'")
+	done
+	order=$(eval echo "${bodies[0]}")
+	cat >"$work/orders.lua" <<EOF
+local bodies = { $(IFS=,; echo "${bodies[*]}") }
+local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer $jwt" }
+local n = 0
+request = function()
+	n = n + 1
+	return wrk.format("POST", nil, headers, bodies[(n % #bodies) + 1])
+end
+EOF
 	cat >"$work/bearer.lua" <<EOF
 wrk.method = "GET"
 wrk.headers["Authorization"] = "Bearer $jwt"
@@ -159,14 +207,13 @@ EOF
 		"health|GET|/api/v1/util/health|200|get.lua"
 		"bearer|GET|/api/v1/oms/risk/rules|200|bearer.lua"
 		"verify|POST|/api/auth/recovery/verify|401|verify.lua"
-		# TODO(orders): once POST /api/v1/orders/new is implemented, add it here
-		# with a bearer token and a valid order body (orders.lua), e.g.
-		# "orders|POST|/api/v1/orders/new|200|orders.lua"
+		"orders|POST|/api/v1/orders/new|200|orders.lua"
 	)
 	for r in "${routes[@]}"; do
 		IFS='|' read -r name method path status script <<<"$r"
 		case $script in
 		bearer.lua) expect_status "$method" "$base$path" "$status" -H "Authorization: Bearer $jwt" ;;
+		orders.lua) expect_status "$method" "$base$path" "$status" -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d "$order" ;;
 		verify.lua) expect_status "$method" "$base$path" "$status" -H 'Content-Type: application/json' -d '{"code":"123456"}' ;;
 		*) expect_status "$method" "$base$path" "$status" ;;
 		esac

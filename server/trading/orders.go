@@ -151,9 +151,8 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	if !known {
 		inst, known = s.master.ByISIN(in.Symbol)
 	}
-	if known {
-		defer s.lock(inst.ISIN)()
-	}
+	// The rules are read before the book's lock is taken: a rule changed
+	// while an order waits for the lock applies to the next order.
 	orderRules, err := s.st.OrderRiskRules(ctx)
 	if err != nil {
 		return Ack{}, err
@@ -161,6 +160,9 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	riskRules, err := s.st.RiskRules(ctx)
 	if err != nil {
 		return Ack{}, err
+	}
+	if known {
+		defer s.lock(inst.ISIN)()
 	}
 
 	now := s.now()
