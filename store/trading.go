@@ -180,10 +180,25 @@ type Trading interface {
 	OrderByReqID(ctx context.Context, reqID string) (Order, error)
 	// Orders lists orders matching f, newest (highest ID) first.
 	Orders(ctx context.Context, f OrderFilter) ([]Order, error)
+	// TradingRules reads the OMS and the order risk rules together (one
+	// round trip), sorted by key as RiskRules and OrderRiskRules are.
+	TradingRules(ctx context.Context) ([]RiskRule, []OrderRiskRule, error)
+}
+
+// Prefetch names records a transaction is about to read, so the adapter
+// can fetch them in one round trip; later reads of them are served from
+// the transaction (and checked at commit like any read).
+type Prefetch struct {
+	Accounts    []string
+	Grants      [][2]string // (user, account)
+	Orders      []int64
+	OrderReqIDs []string
 }
 
 // TradingTx is the trading part of a back-office transaction.
 type TradingTx interface {
+	// Prefetch reads the named records ahead (see Prefetch).
+	Prefetch(p Prefetch) error
 	Order(id int64) (Order, bool, error)
 	// OrderByReqID finds the order entered under reqID (see
 	// Trading.OrderByReqID).

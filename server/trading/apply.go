@@ -22,6 +22,18 @@ func (s *Service) apply(ctx context.Context, rep venue.Report) error {
 		return nil
 	}
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		var pf store.Prefetch
+		for _, ev := range rep.Events {
+			if id, err := strconv.ParseInt(ev.Order.ID, 10, 64); err == nil {
+				pf.Orders = append(pf.Orders, id)
+			}
+			if ev.Kind != venue.EventAccepted && ev.Kind != venue.EventReplaced {
+				pf.Accounts = append(pf.Accounts, ev.Order.Account)
+			}
+		}
+		if err := tx.Prefetch(pf); err != nil {
+			return err
+		}
 		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now()}
 		for _, ev := range rep.Events {
 			if err := w.event(ev); err != nil {

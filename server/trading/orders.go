@@ -153,11 +153,7 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	}
 	// The rules are read before the book's lock is taken: a rule changed
 	// while an order waits for the lock applies to the next order.
-	orderRules, err := s.st.OrderRiskRules(ctx)
-	if err != nil {
-		return Ack{}, err
-	}
-	riskRules, err := s.st.RiskRules(ctx)
+	riskRules, orderRules, err := s.st.TradingRules(ctx)
 	if err != nil {
 		return Ack{}, err
 	}
@@ -181,7 +177,11 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	}
 	var verdict market.Verdict
 	var stored store.Order
+	var quiet bool
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		if err := tx.Prefetch(store.Prefetch{Accounts: []string{in.Account}, Grants: [][2]string{{user, in.Account}}, OrderReqIDs: []string{clOrdID}}); err != nil {
+			return err
+		}
 		lvl, err := grantLevel(tx, user, in.Account)
 		if err != nil {
 			return err
@@ -209,6 +209,14 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 				return err
 			}
 			ord.Hold = hold
+			// Under the book's lock: an order that will only rest is stored
+			// working at once, and the venue's ack needs no second step.
+			if vo, err := venueOrder(ord); err == nil && v == market.Accept {
+				quiet = s.venue.Quiet(vo)
+			}
+			if quiet {
+				ord.Status = store.OrderNew
+			}
 		}
 		stored, err = tx.NewOrder(ord, index)
 		return err
@@ -228,7 +236,7 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		return ack, nil
 	}
 	s.mark(trace, latency.SentToGateway)
-	if err := s.route(ctx, stored, trace); err != nil {
+	if err := s.route(ctx, stored, trace, quiet); err != nil {
 		return Ack{}, err
 	}
 	return ack, nil
@@ -310,7 +318,7 @@ func holdOf(o store.Order) pretrade.HoldResult {
 
 // route sends a stored PENDING_NEW order to the venue and applies the
 // report. The caller holds the instrument's lock.
-func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace) error {
+func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace, quiet bool) error {
 	vo, err := venueOrder(o)
 	if err != nil {
 		return err
@@ -318,6 +326,11 @@ func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace
 	s.mark(trace, latency.GatewayAccepted)
 	s.mark(trace, latency.MarketStarted)
 	rep := s.venue.Submit(vo)
+	if quiet && len(rep.Events) == 1 && rep.Events[0].Kind == venue.EventAccepted {
+		// Stored NEW already (see Submit): nothing to apply.
+		s.end(trace, latency.MarketCompleted, latency.StatusOK)
+		return nil
+	}
 	err = s.apply(ctx, rep)
 	if err == nil {
 		s.end(trace, latency.MarketCompleted, latency.StatusOK)

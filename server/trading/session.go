@@ -151,7 +151,7 @@ func (s *Service) moveBook(ctx context.Context, in market.Instrument, now market
 		if in.Permit(now, market.OrderType(o.Type), market.New).Verdict != market.Accept {
 			continue
 		}
-		if err := s.route(ctx, o, nil); err != nil {
+		if err := s.route(ctx, o, nil, false); err != nil {
 			return err
 		}
 	}

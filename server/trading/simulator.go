@@ -56,3 +56,10 @@ func (v *Simulator) Live(symbol, id string) (venue.Order, bool) {
 
 // Book exposes one book (tests, the dev market maker's checks).
 func (v *Simulator) Book(symbol string) (*venue.Book, bool) { return v.e.Book(symbol) }
+
+func (v *Simulator) Quiet(o venue.Order) bool {
+	if b, ok := v.e.Book(o.Symbol); ok {
+		return b.Quiet(o)
+	}
+	return false
+}

@@ -65,6 +65,8 @@ type Venue interface {
 	Expire(symbol string) venue.Report
 	// Live returns the order as the book holds it, if it is working there.
 	Live(symbol, id string) (venue.Order, bool)
+	// Quiet reports whether Submit(o) would only accept and rest o.
+	Quiet(o venue.Order) bool
 }
 
 // Sources of order texts.

@@ -593,3 +593,32 @@ func (b *Book) Best(s Side) (Price, int64, bool) {
 	}
 	return 0, 0, false
 }
+
+// Quiet reports whether Submit(o) would do nothing but accept o and rest
+// it: no execution, no cancel, no reject. The OMS uses it, under the one
+// writer of the book, to store a resting order as working in the same step
+// that reserves its hold. The order id is not looked at.
+func (b *Book) Quiet(o Order) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if (o.Side != Buy && o.Side != Sell) || o.Type < LO || o.Type > MOK || o.Qty <= 0 || (o.Type.priced() && o.Price <= 0) {
+		return false
+	}
+	switch b.phase {
+	case CallAuction:
+		return !o.Type.continuousOnly()
+	case Continuous:
+		if o.Type != LO {
+			return false
+		}
+		best := b.sideOf(o.Side.Opposite()).best()
+		if best == nil {
+			return true
+		}
+		if o.Side == Buy {
+			return best.price > o.Price
+		}
+		return best.price < o.Price
+	}
+	return false
+}

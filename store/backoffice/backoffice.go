@@ -66,9 +66,16 @@ type Backend interface {
 	// GetMany reads fields of one key, in order.
 	GetMany(ctx context.Context, key string, fields []string) ([]Value, error)
 	GetAll(ctx context.Context, key string) (map[string]string, error)
+	// GetAllOf reads several whole hashes in one round trip, in order.
+	GetAllOf(ctx context.Context, keys []string) ([]map[string]string, error)
+	// GetCells reads fields of several keys in one round trip, in order.
+	GetCells(ctx context.Context, cells []Cell) ([]Value, error)
 	// Next increments the named sequence and returns the new value; Top
 	// returns its current value (0 before the first Next).
 	Next(ctx context.Context, seq string) (int64, error)
+	// NextN increments the named sequence by n and returns the new value:
+	// the caller owns the n values up to it.
+	NextN(ctx context.Context, seq string, n int64) (int64, error)
 	Top(ctx context.Context, seq string) (int64, error)
 	HasReferenceValue(ctx context.Context, kind, value string) (bool, error)
 	Commit(ctx context.Context, c Commit) ([]store.AuditEntry, error)
@@ -95,7 +102,10 @@ const (
 const MaxAttempts = 64
 
 // Records implements store.BackOffice on a Backend.
-type Records struct{ b Backend }
+type Records struct {
+	b        Backend
+	orderIDs idBlock
+}
 
 // New returns the records kept on b.
 func New(b Backend) *Records { return &Records{b: b} }
@@ -254,11 +264,33 @@ func (r *Records) WorkflowRequests(ctx context.Context, f store.RequestFilter) (
 	return out, nil
 }
 
+// TradingRules reads the OMS and order risk rules in one round trip.
+func (r *Records) TradingRules(ctx context.Context) ([]store.RiskRule, []store.OrderRiskRule, error) {
+	ms, err := r.b.GetAllOf(ctx, []string{KeyRiskRules, KeyOrderRiskRules})
+	if err != nil {
+		return nil, nil, err
+	}
+	risk, err := decodeMap(ms[0], decodeRiskRule, func(a, b store.RiskRule) int {
+		return strings.Compare(join(a.Kind, a.Scope, a.Target), join(b.Kind, b.Scope, b.Target))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	order, err := decodeMap(ms[1], decodeOrderRiskRule, func(a, b store.OrderRiskRule) int {
+		return strings.Compare(join(a.Kind, a.Scope, a.Target, a.Match), join(b.Kind, b.Scope, b.Target, b.Match))
+	})
+	return risk, order, err
+}
+
 func decodeAll[T any](ctx context.Context, b Backend, key string, decode func(string) (T, error), cmp func(a, b T) int) ([]T, error) {
 	m, err := b.GetAll(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	return decodeMap(m, decode, cmp)
+}
+
+func decodeMap[T any](m map[string]string, decode func(string) (T, error), cmp func(a, b T) int) ([]T, error) {
 	out := make([]T, 0, len(m))
 	for _, s := range m {
 		v, err := decode(s)
@@ -301,7 +333,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 			case <-time.After(d):
 			}
 		}
-		t := &tx{ctx: ctx, b: r.b, reads: map[Cell]Value{}, writes: map[Cell]int{}}
+		t := &tx{ctx: ctx, b: r.b, ids: &r.orderIDs, reads: map[Cell]Value{}, writes: map[Cell]int{}}
 		if err := fn(t); err != nil {
 			return nil, err
 		}
@@ -334,6 +366,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 type tx struct {
 	ctx    context.Context
 	b      Backend
+	ids    *idBlock
 	reads  map[Cell]Value // the first value seen of every cell read from the backend
 	writes map[Cell]int   // index into commit.Writes
 	commit Commit

@@ -38,6 +38,44 @@ func (b boBackend) GetMany(ctx context.Context, key string, fields []string) ([]
 	return out, nil
 }
 
+func (b boBackend) GetAllOf(ctx context.Context, keys []string) ([]map[string]string, error) {
+	if err := b.s.beginRead(ctx); err != nil {
+		return nil, err
+	}
+	defer b.s.mu.RUnlock()
+	out := make([]map[string]string, len(keys))
+	for i, k := range keys {
+		m := make(map[string]string, len(b.s.bo[k]))
+		for f, v := range b.s.bo[k] {
+			m[f] = v
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+func (b boBackend) GetCells(ctx context.Context, cells []backoffice.Cell) ([]backoffice.Value, error) {
+	if err := b.s.beginRead(ctx); err != nil {
+		return nil, err
+	}
+	defer b.s.mu.RUnlock()
+	out := make([]backoffice.Value, len(cells))
+	for i, c := range cells {
+		v, ok := b.s.bo[c.Key][c.Field]
+		out[i] = backoffice.Value{S: v, OK: ok}
+	}
+	return out, nil
+}
+
+func (b boBackend) NextN(ctx context.Context, seq string, n int64) (int64, error) {
+	if err := b.s.begin(ctx); err != nil {
+		return 0, err
+	}
+	defer b.s.mu.Unlock()
+	b.s.boSeq[seq] += n
+	return b.s.boSeq[seq], nil
+}
+
 func (b boBackend) GetAll(ctx context.Context, key string) (map[string]string, error) {
 	if err := b.s.beginRead(ctx); err != nil {
 		return nil, err

@@ -45,6 +45,57 @@ func (b boBackend) GetMany(ctx context.Context, key string, fields []string) ([]
 	return out, nil
 }
 
+func (b boBackend) GetAllOf(ctx context.Context, keys []string) ([]map[string]string, error) {
+	cmds := make([]*goredis.MapStringStringCmd, len(keys))
+	_, err := b.s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HGetAll(ctx, b.key(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fail("back office get all of", err)
+	}
+	out := make([]map[string]string, len(keys))
+	for i, cmd := range cmds {
+		out[i] = cmd.Val()
+	}
+	return out, nil
+}
+
+func (b boBackend) GetCells(ctx context.Context, cells []backoffice.Cell) ([]backoffice.Value, error) {
+	cmds := make([]*goredis.StringCmd, len(cells))
+	_, err := b.s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, c := range cells {
+			cmds[i] = p.HGet(ctx, b.key(c.Key), c.Field)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fail("back office get cells", err)
+	}
+	out := make([]backoffice.Value, len(cells))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		switch {
+		case errors.Is(err, goredis.Nil):
+		case err != nil:
+			return nil, fail("back office get cells", err)
+		default:
+			out[i] = backoffice.Value{S: v, OK: true}
+		}
+	}
+	return out, nil
+}
+
+func (b boBackend) NextN(ctx context.Context, seq string, n int64) (int64, error) {
+	id, err := b.s.c.IncrBy(ctx, b.key(seq), n).Result()
+	if err != nil {
+		return 0, fail("back office next ids", err)
+	}
+	return id, nil
+}
+
 func (b boBackend) GetAll(ctx context.Context, key string) (map[string]string, error) {
 	m, err := b.s.c.HGetAll(ctx, b.key(key)).Result()
 	if err != nil {
