@@ -44,6 +44,7 @@ type Store interface {
 	Audit
 	BackOffice
 	Trading
+	Leases
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -210,3 +210,15 @@ type TradingTx interface {
 	// PutOrder replaces an existing order (its Seq is incremented).
 	PutOrder(o Order) error
 }
+
+// Leases name one holder of a role among processes sharing a store (the
+// venue simulator's books: exactly one omsd may own them). A lease lasts
+// ttl unless its holder takes it again.
+type Leases interface {
+	// TakeLease makes owner the holder of name for ttl when nobody holds it
+	// or owner already does, and returns the holder after the call (owner
+	// when it got it).
+	TakeLease(ctx context.Context, name, owner string, ttl time.Duration) (holder string, err error)
+	// ReleaseLease ends owner's lease on name; another holder's is kept.
+	ReleaseLease(ctx context.Context, name, owner string) error
+}

@@ -29,6 +29,9 @@ type Config struct {
 	// DevMarketMaker (dev mode only) rests market-maker orders around each
 	// reference price so a demo order fills.
 	DevMarketMaker bool
+	// Venue is local (this instance runs the venue simulator's books; one
+	// per store) or off (reads only: trading POSTs answer 502).
+	Venue string
 	// LatencyRetention is how long latency records are kept.
 	LatencyRetention time.Duration
 	LogJSON          bool
@@ -179,6 +182,13 @@ var settings = []setting{
 	{"instruments-file", "", "instrument master (JSON; format in the README); empty: the embedded dev set. Loaded and checked at start, a bad file refuses to start", str(func(c *Config) *string { return &c.InstrumentsFile })},
 	{"market-session", "auto", "market sessions: auto follows each market's schedule (Asia/Ho_Chi_Minh); a session name (continuous, closed, ...) pins every market to it; dev mode defaults to continuous", str(func(c *Config) *string { return &c.MarketSession })},
 	{"dev-market-maker", "true", "in dev mode, rest market-maker orders (account 099MM00001) around each reference price so a demo order fills; false leaves the books empty; ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DevMarketMaker })},
+	{"venue", "local", "local: this instance runs the venue simulator's books (one per store: with Redis a lease in the store refuses a second owner at start); off: this instance serves the reads and answers the trading POSTs with 502", func(c *Config, v string) error {
+		if v != "local" && v != "off" {
+			return fmt.Errorf("want local or off, got %q", v)
+		}
+		c.Venue = v
+		return nil
+	}},
 	{"latency-retention", "24h", "how long latency records (GET /api/v1/util/latency/*) are kept", dur(func(c *Config) *time.Duration { return &c.LatencyRetention })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {

@@ -490,6 +490,21 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 		now = c.Clock
 	}
 	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log})
+	app.Trading, app.Latency = t, lat
+	if c.Venue == "off" {
+		t.DisableVenue("this instance does not run the venue (OMS_VENUE=off): send trading requests to the instance that does")
+		log.Info("venue off: this instance serves reads only")
+		return nil
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), trading.NewClOrdID()[:8])
+	release, err := t.HoldVenue(runCtx, st, owner, 15*time.Second)
+	if err != nil {
+		stop()
+		return err
+	}
+	app.closers = append(app.closers, func(ctx context.Context) { stop(); release(ctx) })
 	if err := t.Start(ctx); err != nil {
 		return fmt.Errorf("starting the venue: %w", err)
 	}
@@ -500,10 +515,9 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 		}
 		log.Warn("dev mode: market maker orders resting", "account", trading.MarketMakerAccount, "orders", n)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); t.Run(runCtx, 250*time.Millisecond) }()
 	app.closers = append(app.closers, func(context.Context) { stop(); <-done })
-	app.Trading, app.Latency = t, lat
+	log.Info("venue simulator running here", "owner", owner)
 	return nil
 }

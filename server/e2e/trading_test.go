@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -374,4 +375,46 @@ func TestTradingConcurrency(t *testing.T) {
 			t.Fatalf("after the cancel: cash %v hold %v", cash, hold)
 		}
 	})
+}
+
+// The venue's books live in one process: a second instance on the same
+// store refuses to start as the venue, and one started with OMS_VENUE=off
+// serves the reads and answers trading POSTs with 502.
+func TestVenueHasOneOwner(t *testing.T) {
+	a := start(t, "redis", withDemoData)
+	tr := a.login(nil, traderEmail, traderPass).jwt
+	a.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "owner-1"))
+
+	sameStore := func(c *cli.Config) {
+		c.RedisURL, c.RedisPrefix, c.DevRedis, c.KeyFile = a.cfg.RedisURL, a.cfg.RedisPrefix, true, a.cfg.KeyFile
+	}
+	cfg := a.cfg
+	cfg.MetricsAddr = ""
+	if app, err := cli.Build(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		app.Close(context.Background())
+		t.Fatal("a second venue owner on the same store started")
+	} else if !strings.Contains(err.Error(), "already run by another omsd") {
+		t.Fatalf("second owner: %v", err)
+	}
+
+	b := start(t, "memory", sameStore, func(c *cli.Config) { c.Venue = "off" })
+	r := b.post(nil, "/api/v1/orders/new", lo(accountBinh, "FPT", "B", 100, "95000", "owner-2"), bearer(tr)...)
+	if r.status != 502 || !contains(string(r.body), "OMS_VENUE=off") {
+		t.Fatalf("order on a venue-off instance: %d %s", r.status, r.body)
+	}
+	wantOrder(t, b.orderByReq(t, tr, "owner-1"), "NEW", 0)
+
+	// Once the owner stops (releasing the lease), another instance can own the books.
+	a.stop()
+	c := start(t, "memory", sameStore)
+	// The old books are gone with their process: the working order was
+	// cancelled at start and its hold released.
+	o := c.orderByReq(t, tr, "owner-1")
+	wantOrder(t, o, "CANCELED", 0)
+	if !contains(o["orderText"].(string), "venue restarted") {
+		t.Fatalf("restart text: %v", o["orderText"])
+	}
+	if _, hold, _ := c.account(t, tr, accountBinh); hold != 0 {
+		t.Fatalf("hold after the restart: %v", hold)
+	}
 }

@@ -119,6 +119,9 @@ func grantLevel(tx store.BackOfficeTx, user, account string) (store.GrantLevel, 
 
 // Submit enters a new order (POST /orders/new).
 func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, error) {
+	if err := s.ready(); err != nil {
+		return Ack{}, err
+	}
 	side, err := parseSide(in.Side)
 	if err != nil {
 		return Ack{}, err
@@ -398,6 +401,9 @@ func (s *Service) instrumentOf(ctx context.Context, reqID string) (market.Instru
 
 // Cancel cancels a working order (POST /orders/cancel).
 func (s *Service) Cancel(ctx context.Context, user string, in CancelRequest) (Ack, error) {
+	if err := s.ready(); err != nil {
+		return Ack{}, err
+	}
 	if strings.TrimSpace(in.OrderID) == "" {
 		return Ack{}, refused(CodeCancelMissingID, "order_id is required")
 	}
@@ -480,6 +486,9 @@ func cancelInStore(tx store.BackOfficeTx, o store.Order, why string, status stor
 // Replace amends a working order's price and/or quantity (POST
 // /orders/replace).
 func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (Ack, error) {
+	if err := s.ready(); err != nil {
+		return Ack{}, err
+	}
 	if strings.TrimSpace(in.OrderID) == "" || strings.TrimSpace(in.Price) == "" || in.Qty <= 0 {
 		return Ack{}, refused(CodeReplaceMissing, "order_id, price and a qty greater than 0 are required")
 	}

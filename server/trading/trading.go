@@ -111,6 +111,8 @@ type Service struct {
 	sessions  map[market.MarketID]market.Session // last session applied to the books
 
 	desk desk // put-through quotes and the IOI board
+
+	venueState venueState // why this instance cannot trade, if it cannot
 }
 
 // New returns the service; call Start to bring the books to the market's

@@ -84,6 +84,7 @@ type Store struct {
 	audit           []store.AuditEntry           // in ID order; never shrinks
 	bo              map[string]map[string]string // back-office hashes (store/backoffice)
 	boSeq           map[string]int64
+	leases          map[string]lease
 
 	*backoffice.Records
 

@@ -1,0 +1,77 @@
+package trading
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/vero-oms/omsd/server/apperr"
+	"github.com/vero-oms/omsd/store"
+)
+
+// The venue simulator keeps its books in this process, so exactly one
+// omsd per store may run it (OMS_VENUE=local); the others serve the reads
+// with OMS_VENUE=off. A lease in the store makes a second owner refuse to
+// start instead of silently running a second set of books on the same
+// orders.
+
+// VenueLease is the lease name of the book owner.
+const VenueLease = "venue"
+
+// venueState says why this instance cannot trade; empty when it can.
+type venueState struct{ down atomic.Pointer[string] }
+
+func (v *venueState) set(why string) { v.down.Store(&why) }
+
+// ready refuses trading when the venue is not here.
+func (s *Service) ready() error {
+	if why := s.venueState.down.Load(); why != nil && *why != "" {
+		return apperr.New(apperr.UpstreamUnavailable, *why)
+	}
+	return nil
+}
+
+// DisableVenue makes every trading request answer 502 with why (OMS_VENUE=off).
+func (s *Service) DisableVenue(why string) { s.venueState.set(why) }
+
+// HoldVenue takes the venue lease for owner, or fails naming the holder,
+// and keeps it until ctx ends (renewing every ttl/3). If the lease is lost
+// (the store was unreachable past ttl and another instance took it),
+// trading stops here with 502s rather than running a second book. The
+// returned func releases the lease.
+func (s *Service) HoldVenue(ctx context.Context, l store.Leases, owner string, ttl time.Duration) (func(context.Context), error) {
+	holder, err := l.TakeLease(ctx, VenueLease, owner, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("venue lease: %w", err)
+	}
+	if holder != owner {
+		return nil, fmt.Errorf("the venue simulator is already run by another omsd (%s) on this store: one instance owns the books; start this one with OMS_VENUE=off, or stop the other", holder)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h, err := l.TakeLease(ctx, VenueLease, owner, ttl)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					s.log.Error("renewing the venue lease failed", "err", err)
+				case err == nil && h != owner:
+					s.venueState.set("this instance lost the venue lease to " + h + "; it no longer trades")
+					s.log.Error("the venue lease was taken by another instance: trading stops here", "holder", h)
+					return
+				}
+			}
+		}
+	}()
+	return func(rctx context.Context) {
+		<-done
+		_ = l.ReleaseLease(rctx, VenueLease, owner)
+	}, nil
+}
