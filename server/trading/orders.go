@@ -28,6 +28,7 @@ const (
 	CodeCancelPending     = -100013
 	CodeReplacePending    = -100014
 	CodeNoChange          = -100015
+	CodeImmutable         = -100016 // symbol, side, type and board cannot change
 	CodeCompleted         = -100019
 	CodeQtyNotAboveFilled = -134000 // too late: the new quantity does not exceed what has filled
 	CodeVenueReject       = -913999
@@ -291,6 +292,31 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 	return nil, d.Verdict, acct2, store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}, nil
 }
 
+// bookOf is the venue book of a stored order: the instrument's ISIN for
+// its main board, ISIN/board for another (the odd-lot board trades in its
+// own book: odd lots never match round lots).
+func bookOf(o store.Order) string { return bookKey(o.ISIN, o.Board, "") }
+
+func bookKey(isin, board, mainBoard string) string {
+	if board == "" || board == mainBoard || board == defaultBoard {
+		return isin
+	}
+	return isin + "/" + board
+}
+
+// defaultBoard is the main board when an instrument names none.
+const defaultBoard = "G1"
+
+// booksOf lists an instrument's books: the main board's, and the odd-lot
+// board's when it has one.
+func booksOf(in market.Instrument) []string {
+	out := []string{in.ISIN}
+	if in.OddLotBoard != "" && in.OddLotBoard != in.Board {
+		out = append(out, in.ISIN+"/"+in.OddLotBoard)
+	}
+	return out
+}
+
 // venueOrder is the engine's view of a stored order (id = store id).
 func venueOrder(o store.Order) (venue.Order, error) {
 	side := venue.Buy
@@ -308,7 +334,7 @@ func venueOrder(o store.Order) (venue.Order, error) {
 			return venue.Order{}, err
 		}
 	}
-	return venue.Order{ID: strconv.FormatInt(o.ID, 10), Account: o.AccountCode, Symbol: o.ISIN, Side: side, Type: t, Price: p, Qty: o.LeavesQty()}, nil
+	return venue.Order{ID: strconv.FormatInt(o.ID, 10), Account: o.AccountCode, Symbol: bookOf(o), Side: side, Type: t, Price: p, Qty: o.LeavesQty()}, nil
 }
 
 func holdOf(o store.Order) pretrade.HoldResult {
@@ -431,7 +457,7 @@ func (s *Service) Cancel(ctx context.Context, user string, in CancelRequest) (Ac
 		if d := s.clock.Permit(inst, market.OrderType(o.Type), market.Cancel); d.Verdict == market.Refuse {
 			return apperr.New(apperr.InvalidRequest, d.Reject.Text(SourceOMS))
 		}
-		_, inBook = s.venue.Live(inst.ISIN, strconv.FormatInt(o.ID, 10))
+		_, inBook = s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10))
 		o.OrigClOrdID, o.ClOrdID, o.UpdatedAt = o.ClOrdID, reqID, s.now()
 		if !inBook {
 			// Held by the OMS (or lost by a restarted venue): cancel here.
@@ -453,7 +479,7 @@ func (s *Service) Cancel(ctx context.Context, user string, in CancelRequest) (Ac
 	s.mark(trace, latency.SentToGateway)
 	s.mark(trace, latency.GatewayAccepted)
 	s.mark(trace, latency.MarketStarted)
-	if err := s.apply(ctx, s.venue.Cancel(inst.ISIN, strconv.FormatInt(o.ID, 10))); err != nil {
+	if err := s.apply(ctx, s.venue.Cancel(bookOf(o), strconv.FormatInt(o.ID, 10))); err != nil {
 		s.abandon(trace)
 		return Ack{}, err
 	}
@@ -514,7 +540,7 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 	if err != nil {
 		return Ack{}, err
 	}
-	var o store.Order
+	var o, before store.Order
 	var inBook bool
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		var err error
@@ -522,9 +548,19 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 			return err
 		}
 		t := market.OrderType(o.Type)
-		if d := s.clock.Permit(inst, t, market.Replace); d.Verdict == market.Refuse {
+		d := s.clock.Permit(inst, t, market.Replace)
+		if d.Verdict == market.Refuse {
 			return apperr.New(apperr.InvalidRequest, d.Reject.Text(SourceOMS))
 		}
+		_, inBook = s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10))
+		if inBook && d.Verdict == market.Hold {
+			// The matrix would hold the modify until the session opens, but
+			// the order sits in a closed book (pre-opening, intermission):
+			// omsd does not queue modifies, so it refuses rather than send
+			// one the book cannot take.
+			return refused(market.CodeReplaceSession, "modify of a %s order in the book is not accepted during %s; send it when trading resumes", t, s.clock.Session(inst.Market))
+		}
+		before = o
 		price := o.Price
 		if t == market.LO || (t == market.MTL && o.Price.IsPositive()) {
 			price = *newPrice
@@ -540,6 +576,9 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 		}
 		if r := inst.CheckQty(t, in.Qty); r != nil {
 			return apperr.New(apperr.InvalidRequest, r.Text(SourceOMS))
+		}
+		if o.Board != "" && inst.BoardFor(in.Qty) != o.Board {
+			return refused(CodeImmutable, "the new quantity %d would move the order from board %s to %s; cancel it and enter a new order", in.Qty, o.Board, inst.BoardFor(in.Qty))
 		}
 		acct, _, err := tx.Account(o.AccountCode)
 		if err != nil {
@@ -563,7 +602,6 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 		}
 		o.Hold = store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}
 		o.OrigClOrdID, o.ClOrdID, o.UpdatedAt = o.ClOrdID, reqID, s.now()
-		_, inBook = s.venue.Live(inst.ISIN, strconv.FormatInt(o.ID, 10))
 		if !inBook {
 			// Held by the OMS until its session: amend it here.
 			o.Price, o.Qty = price, in.Qty
@@ -594,9 +632,17 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 	s.mark(trace, latency.SentToGateway)
 	s.mark(trace, latency.GatewayAccepted)
 	s.mark(trace, latency.MarketStarted)
-	if err := s.apply(ctx, s.venue.Replace(inst.ISIN, strconv.FormatInt(o.ID, 10), vp, o.Qty)); err != nil {
+	rep := s.venue.Replace(bookOf(o), strconv.FormatInt(o.ID, 10), vp, o.Qty)
+	if err := s.apply(ctx, rep); err != nil {
 		s.abandon(trace)
 		return Ack{}, err
+	}
+	if replaceRefused(rep) {
+		// The book kept the old terms: so does the hold.
+		if err := s.restoreHold(ctx, inst, before, riskRules); err != nil {
+			s.abandon(trace)
+			return Ack{}, err
+		}
 	}
 	s.end(trace, latency.MarketCompleted, latency.StatusOK)
 	return ack, nil
@@ -690,4 +736,53 @@ func (s *Service) abandon(t *latency.Trace) {
 	if t != nil {
 		t.Abandon()
 	}
+}
+
+func replaceRefused(rep venue.Report) bool {
+	for _, ev := range rep.Events {
+		if ev.Kind == venue.EventRejected && ev.Op == venue.OpReplace {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreHold resizes the hold of an order whose replace the venue refused
+// back to the terms the book kept (before's). If the account can no longer
+// cover them (cash the replace freed was spent meanwhile), the order is
+// cancelled in the book rather than left working with too small a hold.
+func (s *Service) restoreHold(ctx context.Context, inst market.Instrument, before store.Order, riskRules []store.RiskRule) error {
+	uncovered := false
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		uncovered = false
+		cur, ok, err := tx.Order(before.ID)
+		if err != nil || !ok || cur.Status.Done() {
+			return err
+		}
+		acct, _, err := tx.Account(cur.AccountCode)
+		if err != nil {
+			return err
+		}
+		back := cur
+		back.Price, back.Qty = before.Price, before.Qty
+		vo, err := venueOrder(back)
+		if err != nil {
+			return err
+		}
+		acct2, h, r, err := pretrade.Resize(acct, holdOf(cur), vo, inst, pretrade.Flags(riskRules, cur.AccountCode, inst.ISIN))
+		if err != nil || r != nil {
+			uncovered = true
+			return nil
+		}
+		if err := tx.PutAccount(acct2); err != nil {
+			return err
+		}
+		cur.Hold = store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}
+		return tx.PutOrder(cur)
+	})
+	if err != nil || !uncovered {
+		return err
+	}
+	s.log.Warn("a refused replace left terms the account no longer covers: the order is cancelled", "order", before.ID)
+	return s.apply(ctx, s.venue.Cancel(bookOf(before), strconv.FormatInt(before.ID, 10)))
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,7 +325,8 @@ func (h *harness) checkSnap(full bool) []string {
 	fillQty := map[string]int64{}
 	fillValue := map[string]decimal.Decimal{}
 	for _, e := range execs {
-		inst, ok := h.master.ByISIN(e.Symbol)
+		isin, _, _ := strings.Cut(e.Symbol, "/")
+		inst, ok := h.master.ByISIN(isin)
 		if !ok {
 			fail("execution %d on unknown symbol %s", e.ExecID, e.Symbol)
 			continue
@@ -346,8 +346,8 @@ func (h *harness) checkSnap(full bool) []string {
 		}
 		wantCash[e.BuyAccount] = wantCash[e.BuyAccount].Sub(value)
 		wantCash[e.SellAccount] = wantCash[e.SellAccount].Add(value)
-		wantQty[e.BuyAccount][e.Symbol] += e.Qty
-		wantQty[e.SellAccount][e.Symbol] -= e.Qty
+		wantQty[e.BuyAccount][isin] += e.Qty
+		wantQty[e.SellAccount][isin] -= e.Qty
 		for _, id := range []string{e.BuyOrderID, e.SellOrderID} {
 			fillQty[id] += e.Qty
 			fillValue[id] = fillValue[id].Add(value)
@@ -448,7 +448,7 @@ func (h *harness) checkSnap(full bool) []string {
 					ofail(": REJECTED after a fill")
 				}
 			}
-			if _, live := h.venue.Live(o.ISIN, id); live {
+			if _, live := h.venue.Live(bookOf(o), id); live {
 				ofail(": done in the store but live in the book")
 			}
 		default:
@@ -484,7 +484,7 @@ func (h *harness) checkSnap(full bool) []string {
 				stockHold[o.AccountCode] = map[string]int64{}
 			}
 			stockHold[o.AccountCode][o.ISIN] += o.Hold.Stock
-			lv, live := h.venue.Live(o.ISIN, id)
+			lv, live := h.venue.Live(bookOf(o), id)
 			switch {
 			case o.Status == store.OrderPendingNew:
 				// Held by the OMS until its session: only while the
@@ -527,23 +527,25 @@ func (h *harness) checkSnap(full bool) []string {
 		byID[strconv.FormatInt(o.ID, 10)] = o
 	}
 	for _, in := range h.master.All() {
-		b, ok := h.venue.Book(in.ISIN)
-		if !ok {
-			fail("no book for %s", in.Ticker)
-			continue
-		}
-		bid, _, okB := b.Best(venue.Buy)
-		ask, _, okA := b.Best(venue.Sell)
-		// A call auction collects without matching; it is uncrossed when
-		// it ends.
-		if okB && okA && bid >= ask && b.Phase() != venue.CallAuction {
-			fail("book %s crossed: best bid %s ≥ best ask %s", in.Ticker, bid, ask)
-		}
-		for _, side := range []venue.Side{venue.Buy, venue.Sell} {
-			for _, lv := range b.Orders(side) {
-				o, ok := byID[lv.ID]
-				if !ok || o.Status.Done() || o.ISIN != in.ISIN {
-					fail("book %s holds order %s (%s %d @ %s) the store has as %q", in.Ticker, lv.ID, lv.Side, lv.LeavesQty, lv.Price, o.Status)
+		for _, book := range booksOf(in) {
+			b, ok := h.venue.Book(book)
+			if !ok {
+				fail("no book %s for %s", book, in.Ticker)
+				continue
+			}
+			bid, _, okB := b.Best(venue.Buy)
+			ask, _, okA := b.Best(venue.Sell)
+			// A call auction collects without matching; it is uncrossed when
+			// it ends.
+			if okB && okA && bid >= ask && b.Phase() != venue.CallAuction {
+				fail("book %s crossed: best bid %s ≥ best ask %s", in.Ticker, bid, ask)
+			}
+			for _, side := range []venue.Side{venue.Buy, venue.Sell} {
+				for _, lv := range b.Orders(side) {
+					o, ok := byID[lv.ID]
+					if !ok || o.Status.Done() || bookOf(o) != book {
+						fail("book %s holds order %s (%s %d @ %s) the store has as %q", book, lv.ID, lv.Side, lv.LeavesQty, lv.Price, o.Status)
+					}
 				}
 			}
 		}
@@ -600,10 +602,8 @@ type streamer struct {
 	owner  map[string]int // entry ClOrdID -> account index
 	// auctions adds ATO and ATC orders to the mix.
 	auctions bool
-	// noReplaceIn: no replace is sent in these sessions (a known bug).
-	noReplaceIn []market.Session
-	st          stats
-	log         []string
+	st       stats
+	log      []string
 }
 
 // prices lists inst's on-tick prices from floor to ceiling.
@@ -751,7 +751,7 @@ func (s *streamer) step(i int) error {
 		s.log[len(s.log)-1] += fmt.Sprintf(" -> %d %s filled %d %s", o.ID, o.Status, o.FilledQty, o.Text)
 		return nil
 
-	case r < 80 || slices.Contains(s.noReplaceIn, s.h.session): // cancel
+	case r < 80: // cancel
 		req := s.target()
 		if s.rng.IntN(50) == 0 {
 			req = "no-such-order"
@@ -861,9 +861,11 @@ func (h *harness) checkNothingHeld() []string {
 		}
 	}
 	for _, in := range h.master.All() {
-		b, _ := h.venue.Book(in.ISIN)
-		if n := len(b.Orders(venue.Buy)) + len(b.Orders(venue.Sell)); n != 0 {
-			bad = append(bad, fmt.Sprintf("book %s still has %d orders", in.Ticker, n))
+		for _, book := range booksOf(in) {
+			b, _ := h.venue.Book(book)
+			if n := len(b.Orders(venue.Buy)) + len(b.Orders(venue.Sell)); n != 0 {
+				bad = append(bad, fmt.Sprintf("book %s still has %d orders", book, n))
+			}
 		}
 	}
 	return bad
@@ -1002,10 +1004,6 @@ func TestPropertyConcurrentStreams(t *testing.T) {
 	}
 }
 
-// knownBugs reports whether TRADING_KNOWN_BUGS=1 asks to run the paths of
-// known, unfixed bugs (they fail until fixed).
-func knownBugs() bool { return os.Getenv("TRADING_KNOWN_BUGS") == "1" }
-
 // TestPropertyTradingDay runs each seeded stream through a whole trading
 // day: pre-opening (everything held by the OMS), the opening auction (ATO
 // and LO collected, uncrossed when it ends), continuous trading, the
@@ -1013,10 +1011,8 @@ func knownBugs() bool { return os.Getenv("TRADING_KNOWN_BUGS") == "1" }
 // which expires everything. The invariants are checked after every step
 // and every session change; at the close nothing may be held.
 //
-// Replaces during the intermission are left out: the book is closed then,
-// the venue refuses the replace and the order keeps a hold sized for the
-// refused terms (see TestReplaceDuringIntermissionKeepsHold).
-// TRADING_KNOWN_BUGS=1 sends them too.
+// Replaces during the intermission are sent too: an order in the closed
+// book refuses them (see TestReplaceDuringIntermissionKeepsHold).
 func TestPropertyTradingDay(t *testing.T) {
 	day := []struct {
 		session market.Session
@@ -1031,9 +1027,6 @@ func TestPropertyTradingDay(t *testing.T) {
 			h := newHarness(t, propAccounts())
 			s := newStreamer(h, uint64(seed)+1000, "d", []int{0, 1, 2, 3})
 			s.auctions = true
-			if !knownBugs() {
-				s.noReplaceIn = []market.Session{market.Intermission}
-			}
 			i := 0
 			for _, part := range day {
 				s.log = append(s.log, fmt.Sprintf("-- session %s", part.session))
@@ -1064,18 +1057,12 @@ func TestPropertyTradingDay(t *testing.T) {
 		total.submits, total.storedRejects, total.fills, total.cancels, total.replaces, total.refusals, total.why)
 }
 
-// TestReplaceDuringIntermissionKeepsHold is a known bug, skipped unless
-// TRADING_KNOWN_BUGS=1. During the intermission the matrix holds a replace
-// (P), but Replace sends it to the closed book at once; the venue refuses
-// it (market-closed) and apply keeps the book's terms with the hold sized
-// for the refused new terms. The order can then fill for more than it
-// holds: here the buyer's freed cash was spent, the fill would make
-// cash_available negative, the report cannot be applied and the store and
-// the book part ways (the seller's Submit fails with an internal error).
+// TestReplaceDuringIntermissionKeepsHold: during the intermission the
+// matrix would hold a modify (P), but the order sits in a closed book. It
+// was once sent there, refused by the book, and left the order with a hold
+// sized for the refused terms, so a later fill overdrew the account. Now
+// the replace is refused up front (-134007) and the hold is untouched.
 func TestReplaceDuringIntermissionKeepsHold(t *testing.T) {
-	if !knownBugs() {
-		t.Skip("known bug: a replace refused by a closed book keeps the hold of the refused terms (TRADING_KNOWN_BUGS=1 runs it)")
-	}
 	h := newHarness(t, propAccounts())
 	submit := func(acct int, side, price string, qty int64, ref string) error {
 		_, err := h.svc.Submit(h.ctx, h.accts[acct].user, NewOrder{Account: h.accts[acct].code, Symbol: "FPT", Side: side, Type: "LO", Price: &price, Qty: qty, RefOrderID: ref})
@@ -1094,11 +1081,12 @@ func TestReplaceDuringIntermissionKeepsHold(t *testing.T) {
 	if err := h.setSession(market.Intermission); err != nil {
 		t.Fatal(err)
 	}
-	// It asks for 100 at 99 000; the answer is an Ack.
-	if _, err := h.svc.Replace(h.ctx, h.accts[1].user, ReplaceRequest{OrderID: "b1", Price: "99000", Qty: 100}); err != nil {
-		t.Fatalf("replace: %v", err)
+	// It asks for 100 at 99 000: refused while the book is closed.
+	_, err := h.svc.Replace(h.ctx, h.accts[1].user, ReplaceRequest{OrderID: "b1", Price: "99000", Qty: 100})
+	if err == nil || !strings.Contains(err.Error(), "|-134007|") {
+		t.Fatalf("replace in the intermission: %v, want a -134007 refusal", err)
 	}
-	mustCheck("after a replace during the intermission") // fails: 1 000 @ 100 000 in the book, 9 900 000 held
+	mustCheck("after a refused replace during the intermission")
 	// It spends what the replace freed on an order held until continuous.
 	if err := submit(1, "B", "93000", 9900, "b2"); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	for _, o := range open {
-		if _, live := s.venue.Live(o.ISIN, strconv.FormatInt(o.ID, 10)); live {
+		if _, live := s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10)); live {
 			continue
 		}
 		unlock := s.lock(o.ISIN)
@@ -115,12 +115,14 @@ func (s *Service) Sync(ctx context.Context) error {
 
 func (s *Service) moveBook(ctx context.Context, in market.Instrument, now market.Session, held []store.Order) error {
 	defer s.lock(in.ISIN)()
-	if err := s.apply(ctx, s.venue.SetPhase(in.ISIN, phaseOf(now))); err != nil {
-		return err
-	}
-	if endOfDay(now) {
-		if err := s.apply(ctx, s.venue.Expire(in.ISIN)); err != nil {
+	for _, book := range booksOf(in) {
+		if err := s.apply(ctx, s.venue.SetPhase(book, phaseOf(now))); err != nil {
 			return err
+		}
+		if endOfDay(now) {
+			if err := s.apply(ctx, s.venue.Expire(book)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, o := range held {

@@ -6,7 +6,8 @@ import (
 )
 
 // Simulator is the in-process KRX exchange simulator: the matching engine
-// with one book per instrument of the master, keyed by ISIN. Its books
+// with one book per board of each instrument of the master, keyed by ISIN
+// (ISIN/board for the odd-lot board). Its books
 // live in this process only, so exactly one omsd instance may own them
 // (see the README's deployment notes).
 type Simulator struct{ e *venue.Engine }
@@ -22,7 +23,9 @@ func NewSimulator(m *market.Master) *Simulator {
 		if err != nil {
 			ref = 0
 		}
-		_, _ = e.AddBook(in.ISIN, ref)
+		for _, book := range booksOf(in) {
+			_, _ = e.AddBook(book, ref)
+		}
 	}
 	return &Simulator{e: e}
 }
