@@ -11,18 +11,6 @@ import (
 // whole contract is served and validated; until their issues land each
 // answers 501 in its route's envelope (after the bearer and role checks).
 
-func (s *Server) GetAPIV1UtilLatencyMetrics(context.Context, gen.GetAPIV1UtilLatencyMetricsRequestObject) (gen.GetAPIV1UtilLatencyMetricsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilLatencyRaw(context.Context, gen.GetAPIV1UtilLatencyRawRequestObject) (gen.GetAPIV1UtilLatencyRawResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) GetAPIV1UtilLatencyStages(context.Context, gen.GetAPIV1UtilLatencyStagesRequestObject) (gen.GetAPIV1UtilLatencyStagesResponseObject, error) {
-	return nil, errNotImplemented
-}
-
 func (s *Server) ListIoiAdvertisements(context.Context, gen.ListIoiAdvertisementsRequestObject) (gen.ListIoiAdvertisementsResponseObject, error) {
 	return nil, errNotImplemented
 }

@@ -478,12 +478,24 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 	return nil
 }
 
-// startTrading wires the order pipeline: the latency recorder, the venue
-// simulator brought to the market's session, the session driver, and in
-// dev mode the market maker.
+// startTrading wires the order pipeline: the latency recorder and its
+// store (on the app's Redis when the store is Redis, in memory otherwise),
+// the venue simulator brought to the market's session, the session driver,
+// and in dev mode the market maker.
 func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *slog.Logger) error {
 	clock := latency.NewMonotonicClock()
-	lat := latency.NewMemory(latency.MemoryOptions{Clock: clock, Retention: c.LatencyRetention})
+	var lat latency.Store
+	if rs, ok := st.(*redis.Store); ok {
+		// Shared by every omsd on this Redis and kept across restarts. Its
+		// writer is closed after the trading service stops (closers run
+		// last first) and before the store's client.
+		ls := rs.LatencyStore(redis.LatencyOptions{Clock: clock, Retention: c.LatencyRetention,
+			OnError: func(err error, n int) { log.Warn("latency records not written", "records", n, "err", err) }})
+		app.closers = append(app.closers, func(ctx context.Context) { _ = ls.Close(ctx) })
+		lat = ls
+	} else {
+		lat = latency.NewMemory(latency.MemoryOptions{Clock: clock, Retention: c.LatencyRetention})
+	}
 	rec := latency.NewRecorder(lat, latency.RecorderOptions{Clock: clock})
 	now := time.Now
 	if c.Clock != nil {
