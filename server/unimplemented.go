@@ -22,27 +22,3 @@ func (s *Server) GetAPIV1UtilLatencyRaw(context.Context, gen.GetAPIV1UtilLatency
 func (s *Server) GetAPIV1UtilLatencyStages(context.Context, gen.GetAPIV1UtilLatencyStagesRequestObject) (gen.GetAPIV1UtilLatencyStagesResponseObject, error) {
 	return nil, errNotImplemented
 }
-
-func (s *Server) ListIoiAdvertisements(context.Context, gen.ListIoiAdvertisementsRequestObject) (gen.ListIoiAdvertisementsResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1OrdersIoi(context.Context, gen.PostAPIV1OrdersIoiRequestObject) (gen.PostAPIV1OrdersIoiResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1OrdersKquote(context.Context, gen.PostAPIV1OrdersKquoteRequestObject) (gen.PostAPIV1OrdersKquoteResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1OrdersKquoteCancel(context.Context, gen.PostAPIV1OrdersKquoteCancelRequestObject) (gen.PostAPIV1OrdersKquoteCancelResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1OrdersQuote(context.Context, gen.PostAPIV1OrdersQuoteRequestObject) (gen.PostAPIV1OrdersQuoteResponseObject, error) {
-	return nil, errNotImplemented
-}
-
-func (s *Server) PostAPIV1OrdersQuoteResponse(context.Context, gen.PostAPIV1OrdersQuoteResponseRequestObject) (gen.PostAPIV1OrdersQuoteResponseResponseObject, error) {
-	return nil, errNotImplemented
-}
