@@ -22,6 +22,33 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AdvertisementStatus.
+const (
+	AdvertisementStatusACTIVE    AdvertisementStatus = "ACTIVE"
+	AdvertisementStatusCANCELLED AdvertisementStatus = "CANCELLED"
+	AdvertisementStatusMATCHED   AdvertisementStatus = "MATCHED"
+	AdvertisementStatusREJECTED  AdvertisementStatus = "REJECTED"
+	AdvertisementStatusREPLACED  AdvertisementStatus = "REPLACED"
+)
+
+// Valid indicates whether the value is a known member of the AdvertisementStatus enum.
+func (e AdvertisementStatus) Valid() bool {
+	switch e {
+	case AdvertisementStatusACTIVE:
+		return true
+	case AdvertisementStatusCANCELLED:
+		return true
+	case AdvertisementStatusMATCHED:
+		return true
+	case AdvertisementStatusREJECTED:
+		return true
+	case AdvertisementStatusREPLACED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthRecoveryStartResponseStatus.
 const (
 	AuthRecoveryStartResponseStatusCodeSent AuthRecoveryStartResponseStatus = "code_sent"
@@ -439,6 +466,33 @@ func (e TimeField) Valid() bool {
 	}
 }
 
+// Defines values for ListIoiAdvertisementsParamsStatus.
+const (
+	ListIoiAdvertisementsParamsStatusACTIVE    ListIoiAdvertisementsParamsStatus = "ACTIVE"
+	ListIoiAdvertisementsParamsStatusCANCELLED ListIoiAdvertisementsParamsStatus = "CANCELLED"
+	ListIoiAdvertisementsParamsStatusMATCHED   ListIoiAdvertisementsParamsStatus = "MATCHED"
+	ListIoiAdvertisementsParamsStatusREJECTED  ListIoiAdvertisementsParamsStatus = "REJECTED"
+	ListIoiAdvertisementsParamsStatusREPLACED  ListIoiAdvertisementsParamsStatus = "REPLACED"
+)
+
+// Valid indicates whether the value is a known member of the ListIoiAdvertisementsParamsStatus enum.
+func (e ListIoiAdvertisementsParamsStatus) Valid() bool {
+	switch e {
+	case ListIoiAdvertisementsParamsStatusACTIVE:
+		return true
+	case ListIoiAdvertisementsParamsStatusCANCELLED:
+		return true
+	case ListIoiAdvertisementsParamsStatusMATCHED:
+		return true
+	case ListIoiAdvertisementsParamsStatusREJECTED:
+		return true
+	case ListIoiAdvertisementsParamsStatusREPLACED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetAPIV1UtilLatencyMetricsParamsTimeField.
 const (
 	GetAPIV1UtilLatencyMetricsParamsTimeFieldCompleteTime GetAPIV1UtilLatencyMetricsParamsTimeField = "complete_time"
@@ -632,10 +686,15 @@ type Advertisement struct {
 	RepoHaircutRatio *float64   `json:"repoHaircutRatio,omitempty"`
 	Side             *string    `json:"side,omitempty"`
 	SourceSeq        *int64     `json:"sourceSeq,omitempty"`
-	Status           *string    `json:"status,omitempty"`
-	Symbol           *string    `json:"symbol,omitempty"`
-	TransType        *string    `json:"transType,omitempty"`
+
+	// Status ACTIVE is on offer; REPLACED was replaced by the advertisement whose ioiRefId names it; CANCELLED was cancelled; MATCHED led to a put-through deal; REJECTED was refused by the desk, with the reject code in rejReason.
+	Status    *AdvertisementStatus `json:"status,omitempty"`
+	Symbol    *string              `json:"symbol,omitempty"`
+	TransType *string              `json:"transType,omitempty"`
 }
+
+// AdvertisementStatus ACTIVE is on offer; REPLACED was replaced by the advertisement whose ioiRefId names it; CANCELLED was cancelled; MATCHED led to a put-through deal; REJECTED was refused by the desk, with the reject code in rejReason.
+type AdvertisementStatus string
 
 // AuditEntry defines model for AuditEntry.
 type AuditEntry struct {
@@ -1574,7 +1633,7 @@ type ListIoiAdvertisementsParams struct {
 	Symbol *string `form:"symbol,omitempty" json:"symbol,omitempty"`
 
 	// Status Status filter.
-	Status *string `form:"status,omitempty" json:"status,omitempty"`
+	Status *ListIoiAdvertisementsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
 
 	// Side Side filter.
 	Side *string `form:"side,omitempty" json:"side,omitempty"`
@@ -1585,6 +1644,9 @@ type ListIoiAdvertisementsParams struct {
 	// Offset Records to skip.
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
+
+// ListIoiAdvertisementsParamsStatus defines parameters for ListIoiAdvertisements.
+type ListIoiAdvertisementsParamsStatus string
 
 // GetAPIV1UtilLatencyMetricsParams defines parameters for GetAPIV1UtilLatencyMetrics.
 type GetAPIV1UtilLatencyMetricsParams struct {
@@ -11216,155 +11278,160 @@ func (sh *strictHandler) GetAPIV1UtilSearch(ctx echo.Context, params GetAPIV1Uti
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1tc9u20uhfwfDemZvOyHbStM9Mk0+qraRqbMtHUpJzptdDw+RKQkUCCgBaUXP835/BCylSAilSlhy7",
-	"1Zc2FghgAew7FrvfvIDFM0aBSuG9+ebNMMcxSOD6r3YQsITKUxaC+jMEEXAyk4RR703aiAIWwrHX8oj6",
-	"cYblxGt5FMfgvfGw+cRXn3gtj8OXhHAIvTeSJ9DyRDCBGKuR5WKmvheSEzr27u9b6ejds/KJSbhhWhI2",
-	"nPQdZ/GlWJ/xM6EhmyMhMZctBDMWTBDFlAkIGA1FBsaXBPhiCceIs9inwstPOmI8xtJ74xEq/+cnr5VC",
-	"QaiEMXANxjmJiVyH4gqPAQnyF5TNF+l++dliQkmcxN6bV86JLkAIPIahblmdzjYi1Q+NSCSBl00cm099",
-	"PUX1FvdGIwGOxfUhYDwUSDIkpmRWNhMz3Z1rfOlcYx++JCCciGSbyhGJ275N8WgAQhBGh2wKdH1a24qk",
-	"akYcZMIphOh2gQQZ0yNCM2gmgEPgS3j+fWT7Hpmhq6CKCT0HOpaT/OHnYBySGN4RiMJ1AFWTkDieITkB",
-	"NDfIj2eziIA6oLKzkSQGf6SHzAMSwggnkUJ5xWoikOCrL72WB1Qd2x9rvwcccPrXtRN2VkGlQMMGNCpZ",
-	"cwq9V/suZowKMGxyRjqcM67+HTAqgWoE1zsWYAXdyZ+CaUxYTvN/OYy8N97/OVky4BPTKk76IKQesW+n",
-	"MZMWl9vjIXAEVPIFAj29YpuJnPyaiMXOQFEDmsU5QBhOAAngd8AREUhgmXAsIUTBBIIpoWM0w0LMFV2/",
-	"VXjOFwiPJHCNVmNyBxTRJL4FjtgI2XPyWhbr9c72VaejturkoiPdQ7GMOSYS3cKIcUCSL9TUeIwNJdXk",
-	"hvd293Z7kpXbNzDkjhhHHAJ2B6snOWTsAtOF5VPikQ6VMRRjukBYSohn8pmcXS8Wuz26dMBKGrwYLE9s",
-	"oClht0DUIb0RJhGECoKPkkSPNL9uQIRqfOh3BkME9A4iNgPNoW3/nBL5icBca5iczYBLYlhnTlVbl6Qt",
-	"73ahOIgfYDHJtd8yFgGmuQ+EZMHU/YXq6+M7TCJ8G0GBwYcsUT9lCGUQOus0YUY41vhefUroWC+JSIjF",
-	"pn39zXTQm3KfDYg5xwu9f/YHdvsnBFKzA7O+4u4FEYHyzZuMpD/GEuZ44WyPxdhobK5GxsnYt/pP2QQb",
-	"mgVLeAC+UF/RAGrJ1lwvfkcCcOtXrt3JyHRtl0IsN3PEYOppHJeYRM7VEDFIggCEHhK+YqWypFrXKtY5",
-	"QQzDgcLSK7yIGA4bkwK+G/szToK6KPwlwVQSuai77Yv4lkXu7V4qmX8UbSvbKTfZtXPld2qVAmLLjorr",
-	"vuVsakTE2poDFkVYAsfRJxwltYmXUYkDecncY2rlMmxLo0LW2BoS1v2Qka778AgjfRiVNDY61doHyvHc",
-	"WnDG9FnrQpPIssQCEueHgADIndqrInRYwpFV1R084c8+YCtjXEPO2G+Y8CCRfSWPai5bkBAqeMwAvtRF",
-	"c4llItxDlVFAy5McUzF0s0onrSchkR2lmbvI3EhQF4kHkvEqpPVxg5NY8jIchkRNiqOrHCiFU1/CDpqQ",
-	"y7iQbS0VG7VppSg76nhF3LtczvaVZWT/WUsk5w6tnkTOGwsrU6c/r8tcQ5JuBMxwM78dr390b0eeKZv5",
-	"lqNnY12XwN0NIRMOVdhRXFYJTkiOiTFOGiBa2Y6eszGh1uApH3KEI+EATy1qREqESWqLbpZxuYFy3a6r",
-	"IS5DQ5Lb6k02WXYs9y3vz7l0Y4nxANUZzjqLcr0yj9T6IaoW8heEgy3GX9m/wmRmJUu4HVOV7WzfGsV9",
-	"ECC3w4n8oW/yiOWXsPHUU9gGEvMtYYPY8ueM3M0vm2AzX9UEbImWDSBbcqKliy5UOjmVbodc4fSrWU8K",
-	"3yfgZLTYbucCeyHR5ER1n7pA7WjX7tRwBMIHb1qOKOuza6Vp3IHbKsaJnCheE2yhVii7rIlYzcA/013X",
-	"pWvLg68zwkE0AqREGm3LbzOuVFvHW13XOuuf+TgMubUZ1yCNmHHJOBsTAdzHY2sx1YDnFNMAIu0U3o6o",
-	"mOq6lam/gsvZQC5sPtWarPUJbbSFU0J3qMrmg1QR3agxrfmSsmsJuxkr/skpMbcf6nPjz0ZspH+ZcTiS",
-	"HIeAOBFTNGIcyQkRyIJ07LVq+Klqzq6/38H01lFUup2KPkpV/rjMJTJinPqE3inEUI3l46tj4BRH/iZA",
-	"7Gjl7cKPY9+u1c3azMWOSwGcMFqieQNVKCuS21oIvnKtrScsWWNx65cbvYLBxYWX7ezq8lcBb2UKhFlq",
-	"Of295yyZlVJfARkd21Wywyu7pL9ygXAGEUgwnIqIaT+JoBSUKaFurIyxDCbuwwyY4QmpFB78ZzDsXHgt",
-	"7/S39uVl59xree3T097Hy6HX8gb/ufi1d+4Q0C1PYj4GuXmhGsZ03qxbCmL5DtRefLqQ3sXAv2j333cv",
-	"/fb5ee9z58xr5X/st4cd3yzI7w66l7Z18FuvP1zpUfit0Me1E09kS91bOWOCyK29qnHKSDZ6oaocoXYY",
-	"F4CNXQRrLqpKJ8g7wuMh12EC69cDW3iN0j637juDEeGxX+4HKNUgqkEvPb0HTJc/q3SYfKfrSoj6ELM7",
-	"CMvN+irIKpyM2++R2A4WM2F9dT2HT7W8YO85djn1Nypw2+DmWM1VjpsR3EGU51Kfup3PXssb9ttnHcWh",
-	"zi5K+FsyCxsDoxX02ueot+kKeEy0xbC94vuARYqa1JJ+2FpVdMzc187lsWT2KAxok25S2wFdqiY2R4b7",
-	"sh25AC06mp/yWPX2a6/FfF66Is3KyjZ058utYFQNlxWb8Wrzrvye12ReLJltgrfh/PVmzt//r6NHw6ve",
-	"CYtCv/7NoABz8dekS8Xt8Nraur3utm699LrXv8NRAn6MqSRC4JpQ2otfn7KyS9gyKama6u+G+prDqGow",
-	"fWNYfk2Wna7D0TJj/sTckPocS8Ka7kL5XWnNK367T9dlRyu042INafO3/A3cg4XgAIdrcNXSz600SuOk",
-	"15tYFmbcZIO2uBx2EcDvgtHPcPsBFgNXqPNVchuRAE1hIZCcYIm0m3ihvTu/fx4K48+xATA6JlhHr67Y",
-	"hrAobnIDv3A0dq5xWoLPU7koc1HWsOTkwjNDu/BpjVEWuqolunp9+FfCJBiH57a+TjL2v6hR/FiMywjZ",
-	"fBDoeZp4GjcOXJcSCwOV78R2e7DuRMvF3ZHQL+dRqlWQv+pGdOlguhjzMaEPdCOy0Qh4BWCmvQFobAbU",
-	"DyImqiZtgCtVZ96YLVvjzVeq2A5w5RxLoMHiTIeFmOcWO48ozL8D2SZisDTob2/RhJrrjytazDOEh0cX",
-	"SQ54xUqvdOysHJdb6FYIR7hrJIdd2OGQxvpJU4MdqRDRG5GlSoZvRKRxvM3yB6afa+WS1V93xXmmM6w7",
-	"cdTOluNi44030/m0bpSjZBWz72rxEttnhmv2Tgm8VVGeq47bCkMSf/Ubb0hMaPNOs59fNl/K7Jeft+n0",
-	"S9NOrpO5wLNZuSG6h2vYw1XkQ68i188QJCeB+DUJpiB3RF63ejAfaNiE69he+qFsk34HYt4NMRtEKNMW",
-	"0tMhf0H9TTCd6kvSIjLuQIXYqCeIJI4xX9QV8VoGKbiWz1X3IfIu2N3Dw1waOUyroxSyoVy2wcVieTdR",
-	"6Q/FTZQqczfkQIFmdyeXMH9AWNOmC+BozMraTCBTuRMPuCBCMTtZ8gETGsqy8csN2QbPPGDkV0ZuPdgd",
-	"6H7xo4c1gBY2yoVday8pa9+G37tH+w1wJCflw5XaYc7xuPPyXAdDVOg85lWNE5/Kmu7G70gUXTXw7N8y",
-	"zN3HarxSEYT/WkGVCo056vGwBDZz65ZQ8vXj8HRIYrioK7rgazDBtMxqIc1AHJGvPR4OyyjONAMflOF0",
-	"jPkUyo5GY+lpwjlQ2eQQ8v3+VZswda8qSEoXYVozFC46j8/JCIJFEAHSfOcYXXUuz7qX7/3LzmdkwgBh",
-	"JiFEmIZoApHOKyEngHoXA5RQSSJEpEA2Gh/hKGJzgYh8i/qd3zunw84ZCjDnBAS6+Wa8J/f//aZkyP1/",
-	"v1lRfH+D9Kv1EPgQvsq36LR9edo575whQoMoCUHoGRNqjh9xEBKxEbpofzi56H04aQ97J+3hqRlBvEWd",
-	"f191+6q3QBlaIyz1IEDDNPJRchwSOkYhXhznskfkNsBreea/V+3+sNs+P/+P/657fq6jnrJ/pN8boL2W",
-	"l0Kfa+t3rs7bpx2v5aW74rU8C6bzcj3bjPITHVY9tT2toE3VTrSoa4Kzpk8TfDU9+vClBI4Z5nJR1Wbi",
-	"Rsq+0NJysFFYlnTX7s2qNiUNStq/01PIxm8TKxzBJIYufcd4ib6wDeNWSlgTEblJ6KbPrFdEcaN33HXf",
-	"X9d5cG11RjWCfnLZTyJ4JgGmLe+u9nvnRsGo6cDXpfv1LANyc/vFKPRG3ps/vq0h/Fqv6z3tndhMI7XM",
-	"JycCO6ypnRNNqQNhgy21+6v6SsvGNFbcuRj9otl+uza40eX/lZKE2z5W5OUvr9NG34iVim84i6DuK+J1",
-	"8Jd+gF8XHwXwp+YNeA433hWRRru/wt7gpMDL52h1TqmAvo7DmnFyhyWYC3G319vcRG97T24+aHCh8N0v",
-	"1v+Vqp+KTHaPmds8dXvM8I0HR+0lQrKQ4FI3Wf27Hf0lhTHzgwgLMVo84HbnMUm4VhSKIvMvzdwPj8cW",
-	"dkHzHMSsxheNA7EadPge0Zc75kZ9PC8N7ink2axJnblcnHuKPEgveG5ZuPD/LKYOWq5rwzXQfdlWNA6c",
-	"eTohLjojbm0SXR68K3plv5ddfRgBBxrAxndTpfZjhR6fGXd1zjyFJMsYtvcnKavPNJdvfIuX+S6Tdvul",
-	"1X41uiNwHIZyuT1cBFVsgQ567AbIXzz2Wm8wDK6a9yLbXtFW3blel875oESATyexnyV2s4PlZ7zxlrvR",
-	"dV0fZhEOYF+JLnZzJ7tFsox0ajORe7tXs0I7Xu43zF9pN6iOa6gPdwTml9bsK85LmazPxe7YFHbxFPKh",
-	"DxqvS6EL94HMTR0dh/QAj+bgrRBkSQTu2MhyRSbdjb35+9egHADmwcRGG4mNyLsDn53Jol8PkT/qF6br",
-	"sVDFi+1THUWgM4JjmmazeYsYjcz9tVZeBRJAJTIRB+uPoh4lbdDjpgk6pAV6nmmBXMzkM5GTkOP5001W",
-	"8pnx6Shi85xitQKhrgLSzHxSfRZ+ecKTbUyy2m/IZ8u9bpQGN9XhNj1lKjcLudaX/BLVKG1vuO6sU8mk",
-	"6zkIbUiLEsFXV/3eJy3jc1EtJvrFhL+0r67OuyZapt09d4a63G/GmlIW30YxngI/0owLOLJbeIxu7Cnd",
-	"ICLQHY6ITklgykAIEwdkJJLidkQKdJM/nhv04uPVmVJurJKBEgECucTOD28RRnYyNCdyknuFa2cIGQhE",
-	"mUQhjAgFBRGHUSLAdvjp5ct1wZPHMrqw+kmlvbqi3Cntpep7d8aoTb1Kso5s6lamom/q58gttqmLI0q6",
-	"3iwNO62kidr0+Sqn3vT9anL/zTu85gbY1MUZnlEPbbbq6tTa7q8drDHlNKf9jiLCfnfwwe9/PO94Le+s",
-	"c95Z+el9v3059K86/YvuYNDtXWpu9Kn3oVP8zQ72vt/7eOW1vIvep4y8l63LH4oMQM981Rt01b8+d4e/",
-	"nfXbn3VynDN/MOydftCT6jHTP+2Ivf5Zp+9awmrDxoyuhV1ayqEaUrdCgee5SkC1FPhVgV7DMaYVnyDh",
-	"RC4GahT7dgQwB95O5GT517tUZP3+eZgW69Fal25diq+JlDNTQ4bQEXPUG7PhqQGjkuNAImzSH5iiaCwW",
-	"4TEakDHVUaem4kwufy1hFE2YkC3VQJWBEOpPssJqv38eqhExMnDZumuSLUvXqO5aQyYyUgB/As40RLq1",
-	"fdVFLxQUPyhTEbjJxOu9On55/DK9vsMz4r3xXh+/PH6tD1tO9K6dHM8hio6mlM3pyZ/zqThO7zfGmzJD",
-	"KA3eJIYgdJyCrtNDvNAGh4lHVt+2dKyvNQLuCEsEYhRQmHBdSwlxJvUu/aCWqLBJ/9UNvTcKCl+B5a1U",
-	"NPvx5cudlRAqZsNwlBL6AAskwGJe+pZHF8dS8OssEMp2HgtFVu3CwXvaxD/BM3KiMOIkYvaWesaEdNmY",
-	"EEyFsi+19aL3Lc30rf9QR6kwxYZHvzW4RsUceBYWrbWRQgk/1RPnjmh9nxU4Pp4RX0HpGygzRvorC3db",
-	"r62QQ9+x4WndQ2NSH6+VEbzfIzasZ8x3FUaznsr7lveTmds1ZAZjvp6Z6vGqaY9Xr5v2+PGXej1WK7jd",
-	"t7yfG6/o55c/Nu5Rc0W6VuC9Tb2gg+X++OYlPLJcW7w5OZlFWCrj5PgOOIvwrTgOmHd/vUqrSKN0bTJl",
-	"iSynU6OAFklN2e9aHqwUwXxrmCIRIoFQc00ikZBshuaM6yKEWCJGA6hBlQqoVqEGbokav/zkpFDrU23L",
-	"Cun8VF4AlBtn8wHNHxHNizhrDrwe0qYlGtXQII/ylSXcWDwAaVCYwnwpZhQqGpchCwFNsEC3ANQ48yBE",
-	"LzL9JWBsSgCNOIv13zZLlJAw+0GLHJ0ZykiotCIy3YTk6SJ8vQg/W8T+hJGziMdBKB2ode9CCSTCBdpr",
-	"Tuo6kUE5hV9gEil1kVHjsTM0bS0LW/qhqFdOGJfLYq+pbNPv9AhF2BL9MfoAMCtwAcYtK/kqkZwzzQZE",
-	"bWo369g/kReq4TxBIncXx6kg9kJF2wHIo1N9Hu765YUztSdZWQ79fjtecuAMD+MMv8KYZFeMGTU25w5G",
-	"Im80NxXdxrpGr+EPebf2GivI1Nwl8demcgvP/sm8WLvpCdP5Sj2n50boB6XhsVmDJtkiZdr8KfV4Q646",
-	"n9PDN6xh0bbMRRNGIw5iEi20om/9mISim6xS1c0x+ihA2buSIQ76cw173tHpdvplzGNZlm+3Zu9u6XlZ",
-	"aXCNgNu6ylm6qY+lne8f9QvGqs0+gXJFFDeh492rExaLExzGhJ7EJsubKMVLe8+D0g9bSIe1Q6hQawY8",
-	"JlLfyNoAIjSfADW/G1wekUiC9jcTgVgF0t298lksfA2Wn4H1QPSpl5gql+lu/RrkweZemuSmNj4VO7xu",
-	"1uHnpjPUQr9ih0Yg5W6NNPvI3xf9ca2ZbClfxjNyxGJRwZZX0TNHAFeMyxGLCEP/P3n58sf/QX0ippvo",
-	"4ORbPljnvpJd2z6IjfS1Sqo2qo4N0dxfScnVjOPaPThVfffKcAuE8twI4yfjcD1QUj1Kak5IE50GpJxi",
-	"IIq0eJAT4FniISJQMttILXboPaL2eu6wagS3R/d4cw9NdCfXcUcJ5YCDic5MU63Zbj53dQrZ/qZHPlgI",
-	"CXF63mcEjykTkgRi/dg5EdOTfPyw8/RPsZiYzFOmvolQXBO0Gr2mRGxEBzWln035GCqCJY6DivAMGduv",
-	"OMI0gC1UgwJqLzUDEt43w3OlHQAdk6WS0AzF/UKU7lbKQfdsz7ZYnkAOqsHfkoK2JCCeRFAuGFRHpD9B",
-	"hKIR4wHUIw4z7GMw/+ypz4HzPy+8XeJWQ9TV6aFOTMrJCi++bhcIZwEluuMx+gALgVgiBQkhH6OOOaQh",
-	"4xWue4XkGgBbYGhPbntHWfin5q8Ppju9dp+Rhn69QofXDTu8atjh56Yg1fMbZh32S2oGmwwB5IhtaDKz",
-	"OsnLGB1/1TQYdScEVPJFHaPREFA6xT4NR0cGzEc0HevNvj/jMXcqWxuRBh0II+WsNisGqGN0CQ3T+G42",
-	"QvqtoH4ttCu+q0DZD9PNVcA8MNsDs92S6i5hjrq9bk0+O80y8pVFI9JQKTEf+v9G+tPdEZKdej+0VCxx",
-	"eCCnAzltSU4Z4jciqKP65sHeKGu/FoKrmuqBzA5k9jAToSm1UZtjxUljHaX7aZ1wx6a3mnU/VLVatOhA",
-	"UQeKeoAe2MTirqkIvuvuXFztUw88qIEHatoFNWVo34Sajnj+SX7Jm0X1RWgSWO2FsPwMiL1SWDGP+YHS",
-	"DpS2baiReTePG5EbN+k9K3yEsZVfe7qNSQHYD425spceSOxAYttefRp0aqQe1rmt1xf1OisWhz8hkLZU",
-	"H7qFEeOavBYoAnwHda5ndnePXzs/kni+GPy8EdLcFFmk2eJOPpEksrHay9cFNrVxBNL5Hitmd6AEQiKA",
-	"/z+Rf5XAaC6XqHlWwxKF03cE5uuoa6ZIsVeBYgO486DsSy6UpFx7WrJhNT3yDqjroyRRM/Ja6fG6cY+f",
-	"mvZ41XSOnxuvoxYV53rsl4zT/He6nKwo5F9SBEGE5Pa9Ucv7epTi3xFnWqr84ek8j17L0+TjXd+3ql8d",
-	"mUpiLf3KHRcmqJQvpRS6EjtZnLRHo4Wd0STPJUKzDvSCMh7jiAgITX6oFoKvOJBI1//74RipXUEUiI5U",
-	"MC+eWja6WY+ngCVqCpMdOc05m8s/vqSymNBzoGN1XK8cqeQqgabF1L5bw7XyHKUucPsMMC0vP/ccWc1z",
-	"ZwPtKLJI15gDLCnfbca9J0uhjXBeaEdwB1FT0Z035B5VcJelWH1actvmcT9I678lmerT3ZWoXlPGk9CU",
-	"t3JL8Nwcd4CwLlQrWojC3OA6F7KGDNdz1JHbQKVOwqgTZNQV3KXiTzL+YKGcQqTf7Fu5rNpbCI7Hx6jf",
-	"edfpdy5PO3777Kxz1sr9YDLQnrXQu27/wh/222edfvpV/if7XcUyzJPw3awD3yo+qxcyJab4PugSQKsL",
-	"QoznwSwDz3RO0+DuHEYzPHpxo4B9o8to3Gg9MoOzhW5GhMdvdHUEbhpzcP+wAfAd6G0p2DbRvU5IyBEe",
-	"SbBFGggVUpHwi/67U/T69etfSoEacRYX4KmTNr4mWJlzxwnRWxQnQqJbsIDfKFBuyuCUbAdQXuExIEH+",
-	"gmN0BiOcRBK9evmyhWL8lcRJrP54+RZhFGE+Bo704Zfla3cBaSr35eEMzTTeGzXPenkBO7FuftlSuGD/",
-	"dFXJcwQxmPyxDIkpmaEXeR75Q861hmZ63RJzKZYrL12FrSHoXIZzESnULx1Q7zeRR0jkQZ//nvq8OgEk",
-	"OSbR1nqCLd5QoTEobitODLut5bpjFBQVxDpznu6GSJi+UK/lptNT+umU+9H03xEeD/UMT1TJXwK4WoXz",
-	"H6D4r67vkiGRBBPEs5Ko/zy74CON8cxSlsaLffnx3pURr2ghNjM1d6KF1rwUrWt9zCfhzWbLYJWwKy0E",
-	"DQYJS3UnM2tlorbrR6FPcZCC35Es3i0JospcLnVdtcNQKAU+0RVSGouvNVfVQXgVAHye0uofJ1wudixa",
-	"VrXIMWfJbHPCOvPZZkFih9urj1XNcODs39URag+5MU83RcVE7s7BYFYN9p3DrD0833eUVHtqVwssmT1T",
-	"C+OXA5ev8fZAI/ie+PtJrIvHV7oJhnhapEyWyLQQZAmROlwEZj4/nW9fYTzK8DYF8Z9sCI+raP/havDv",
-	"Sb/mtE0Rmd3QcXUojzBlLErI0q2U5Wiy0rwfTsAMjOYTJgDZbsrsiogojXLRXYzdX6Qy5wXFmpf81SN7",
-	"ybU8NdQp/mHk+bdQP9ESm0u10DJZyO4qHj5cJbIgBZeE9jb/8y1EjI7NMySJYiYkYhRq67G+BmI/0tFV",
-	"7PcJKrOG+A4i8e/quFACUbI9qbWN0yPrErNqPSSAGimvNKnuJlFysbRwrnL8VxzPdB1cNvVqFIDfaRqs",
-	"MqC2gGJv6bD0kUXkDmgx4KpmJiyNJ4SRE5ymu4qhKqlyN8uDJfKJsNISwNECZQM5nrgp1ajLSLs41wZV",
-	"a7CIb1lkY4nLFCuhP6q8TlkLghjoA900sDn1ZgOTEDYNS1bCnB2Dbkize64jRmp82DNBGXvVFHWWMZFE",
-	"8pn6GmtANdBU+rcRPd1eF90yXKhE6Hyqp1lEhCXQYHESg+SKiZQmozYh0jGhOjSqhWLApij1DHgAVJII",
-	"NOewA2b1hQTogKSZkkQkBnSbBFOoEa5px/FTwJomq37HWXwp6pDRkNX77gKEwGMYKoKuMyyJ4Z1SL711",
-	"RvKr3gQ0J6GcKB2bYsoEBIwaXdTFWMy++VSsRgp+HwvywhzLgTc8K95wbogKpb/UUiuq316UMRSO55UV",
-	"b2xgov3chtCIlo5LDOuzBzXNM2cNz0kd6OP5geSfJclbAtsnyQuJxxUP/s9AmgKlKzSvtQhlpWr9QMxA",
-	"O5jkHIAiM6R9fchotEA31mnkk/CmlQ1hShfrVAK69S1iyvidEwHLoeeEhmxen7fY9WwwY1JXUnlM2BLi",
-	"B1oG351xPSleZDHboNWBKz1LrnS7MCS+D7ZkMoOUsqOeyTaiHzoDCnAULTM7FOtQvqCMAiKj3IdoggWi",
-	"zD5c/eHYvFTxqbg5uZFM/R/dssTyNf32haiJSAyb2Y+Fe9NLNW5jAKv9EXqwGpxndXAyJhRHip3WmcN8",
-	"7XP4stVUKNDp/uvN5Ad6ixpPlAZzlfPpQmmkJm6hfTmyzBmLOu4sc871nFqPLmWelNgwdH+QF89KXlhm",
-	"vWAJivECCYBa3q2V9D6lxmjG/dk8H5unePtmfr36/n9fHpdFLm/FIQL0e17uLTYnrFhDRQ4j4EADqPtY",
-	"zbw01UE1GGW9syiUjbFoywn3FYZmx/+kAH2ygWgWyMNrtcNrtWWo2pKcNJXtK15NU0ZWtrNIw2+RziZw",
-	"g4hAN2pTfBLeIMbRjQCqdbnktt7ztTyhV5oMnydEH/8qK3Hpkwq2ymA2oEmstsKCrnTOPNxq5x7z3VuR",
-	"Gx3k4/clsjyGbf36DVsRqHNdF7EWvWAcTQFmQhvY8JUIqdP0UvihRhTaQTSuAXl4EPc8kiuE4c6F17qm",
-	"qpGy3GK6UAMc2RwNqcdd1BFUduA6SZjSjxGxmQiFxBIaRPOkAuqqc3nWvXzvtbz21VW/96lzZv553tX/",
-	"etfunut/9Du/d06H+p+n7cvTzrn6+bpunpsM3JG+4thF6ig7JIT+7eLB6YEy+NJslKrbpguLtXxK6Z6e",
-	"9jvtYcfvdwcf/P7H847X8s46552Vn97325dD/6rTv+gOBt3epd7kT70PneJvdrD3/d7HK6/lXfQ+dfz2",
-	"6Wnv4+Vw2br84ePVWfGHs85Vb9BV//rcHf521m9/Vgd8duYPhr3TD3pSPWb6px2x19d5r9aXsNpw/Y/L",
-	"ItRPkeUfm0boM+PTUcTm6U4c9Mnvqk9mcqOxJvlOx6VhFLtklpItWqwgKyTe6vd+CtPQjARTYVFc629I",
-	"TPAMammXGbj7UC5XUPOJapcrUB7Uy2eStSQCbWyZQ6vWLC1dWKIKj24XR5ZH2xbvYfrnyTf7r254X56i",
-	"AQlCxxG4Cby+TupnczUOJ7Mo3j3zHlMkHZ7rPY+LK+3420ROtWjgBM9mvPL1Xtt8IHSuaxoSOs4kHaYh",
-	"0rgHAhF5jIYTsHmugaMAU8p02k05ycA1d801Zd2SfPwUyoeS0V7qXxCYXzIJB2n5JJ4FHnJjbHb4ZNTU",
-	"zMmzOYOmk8VsKkSd1uxwsJi3Jj5TKdAZB0ExXmzHRbJq1AdZ/Izp9e9SomZvPtYC8ZmKVlXVP1W7g/T2",
-	"Kc4tUAdpfuAOB2n+cE+WJaZdC3MBmAflGQGu1oOaTXqbgIXqP1RiQgW6+XLTQmRMGVfMJcCiRrSynXlT",
-	"Wh34KnUOHcam+rEGWcbZKRhKnz1+aRYxu/TD13akZ57yHzc6yvepUgz0PqYZjg7+5u/qBaNLQqm02ldy",
-	"PKxmCxjTI0LRhGnbvwjFLMJyxHhcBGP9JqYzGLoHKFuGBXadMISYMx4iYaHCyzXqiLA74FpVt3Si9hKo",
-	"tLjslcSmi5apuyxaqNvrZi+5CEcTIiQrjJhG6TpeQ+NIafuihSYsCk1G7xS0NMe3HpoTMTUFP3Pjugt+",
-	"rs/y3tb/MymIWm6HoWitRJosX6fhZV2D/D4VcWJ92t90GhU04+wWzGDp87dw+bQlN2D585f76/v/DQAA",
+	"7H3rctu21uirYHjOzElm5Eua9ptp8ku1lUSNbXlLSrL39HhomFySUJOAAoBW1Gy/+ze4kCIlkCJlybFb",
+	"/WljgQAWgHXDwrp89wIWTxkFKoX35rs3xRzHIIHrv9pBwBIqT1gI6s8QRMDJVBJGvTdpIwpYCIdeyyPq",
+	"xymWE6/lURyD98bD5hNffeK1PA5fE8Ih9N5InkDLE8EEYqxGlvOp+l5ITujYu79vpaN3T8snJuGaaUnY",
+	"cNJ3nMUXYnXGL4SGbIaExFy2EExZMEEUUyYgYDQUGRhfE+DzBRwjzmKfCi8/6YjxGEvvjUeo/J+fvVYK",
+	"BaESxsA1GGckJnIViks8BiTIX1A2X6T75WeLCSVxEntvXjknOgch8BiGumV5OtuIVD80IpEEXjZxbD71",
+	"9RTVW9wbjQQ4FteHgPFQIMmQuCXTspmY6e5c47FzjX34moBwIpJtKkckbvs2xaMBCEEYHbJboKvT2lYk",
+	"VTPiIBNOIUQ3cyTImB4QmkEzARwCX8Dz7wPb98AMXQVVTOgZ0LGc5A8/B+OQxPCOQBSuAqiahMTxFMkJ",
+	"oJlBfjydRgTUAZWdjSQx+CM9ZB6QEEY4iRTKK1YTgQRffem1PKDq2P5Y+T3ggNO/rpywswoqBRo2oFHJ",
+	"mlPovdp3MWVUgGGTU9LhnHH174BRCVQjuN6xACvojv4UTGPCYpr/y2HkvfH+z9GCAR+ZVnHUByH1iH07",
+	"jZm0uNweD4EjoJLPEejpFdtM5OS3RMy3Booa0CzOAcJwAkgAvwOOiEACy4RjCSEKJhDcEjpGUyzETNH1",
+	"W4XnfI7wSALXaDUmd0ARTeIb4IiNkD0nr2WxXu9sX3U6aKtOLjrSPRTLmGEi0Q2MGAck+VxNjcfYUFJN",
+	"bnhvd2+7J1m5fQND7ohxxCFgd7B8kkPGzjGdWz4lHulQGUMxpnOEpYR4Kp/J2fVisd2jSwespMHzweLE",
+	"BpoStgtEHdIbYRJBqCD4JEn0SPPrBkSoxod+ZzBEQO8gYlPQHNr2zymRnwnMtIbJ2RS4JIZ15lS1VUna",
+	"8m7mioP4ARaTXPsNYxFgmvtASBbcur9QfX18h0mEbyIoMPiQJeqnDKEMQmedJswIxxrfq08JHeslEQmx",
+	"WLevH0wHvSn32YCYczzX+2d/YDd/QiA1OzDrK+5eEBEo37zJSPpjLGGG5872WIyNxuZqZJyMfav/lE2w",
+	"plmwhAfgC/UVDaCWbM314nckALd+5dqdjExXdinEcj1HDG49jeMSk8i5GiIGSRCA0EPCN6xUllTrWsY6",
+	"J4hhOFBYeonnEcNhY1LAd2N/yklQF4W/JphKIud1t30e37DIvd0LJfOP4t3KdspNduVc+Z1apYDYsqPi",
+	"um84uzUiYmXNAYsiLIHj6DOOktrEy6jEgbxg7jG1chm2pVEha2wNCet+yEjXfXiEkT6MShobnWrtA+V4",
+	"Zm9w5uqz0oUmkWWJBSTODwEBkDu1V0XosIQDq6o7eMKffcBWxriGnLIPmPAgkX0lj2ouW5AQKnjMAL7W",
+	"RXOJZeK4O7RPht3PHaXFMorYaAT8Lep3Ls/aJ51TNMMCcZhGODDXNCXycB6p0WzCBKD0lJG6WwhE5Ft0",
+	"0r446Zyd2UECTAOIIgjfovP28ORD5xRFEColCKNpIg/khLNkPEEh4EjN/3vnZJjNP0rEYvoQxG0LzYic",
+	"6D85KGLTphglk7NDOMzdsswSvZaXrstreRl4XsuzEOkPzMSOy1cFo2h5kmMqhm6J4mSJSUhkR11gXNzQ",
+	"nIyLEwaS8Sra9nEDhF2wfByGRE2Ko8scKAXiWMAOmt+VMWvbWipda7OUooitYzxy73K5dFQXSPvPWppL",
+	"7tDqKS75O9XS1OnPq6qJ4Vxuks9IOL8dr39yb0dedpn5FqNnY12VwN0NIZOhVdhRXFYJTkiOibnDNUC0",
+	"sh09Y2NC7b2wfMgRjoQDPLWoESmRuemVfb0qkBso1+2qGuIyNCS5rV53dc2O5b7l/TmTbiwxhrI6w1mb",
+	"Wq5XZrhbPUTVQv6CcLDB+Ev7V5jMrGQBt2Oqsp3tW9tBHwTIzXAif+jrDIf5Jaw99RS2gcR8Q9ggtvw5",
+	"I3fzyzrYzFc1AVugZQPIFpxoYckM1dWFSrfdsnD61awnhe8zcDKab7ZzgX23aXKiuk9doLa0a3dqOALh",
+	"gzctR5T12bXSNO7AbTzAiZwoXhNsoFao62sTsZqBf6q7rkrXlgffpoSDaARIiTTalN9mXKm2jre8rlXW",
+	"P/VxGHJ7tV6BNGLGcuVsTARwH4/txbIGPCdaBde2882IiqmuG1lElnA5G8iFzSdak7Wms7Umg5TQHaqy",
+	"+SBVRNdqTCsmt+z1xm7Gkhn3lphHIvW5MfsjNtK/TDkcSI5DQJyIWzRiHMkJEciCdOi1apjzas6uv9/C",
+	"9NaeVrqdij5KVf64zHI0Ypz6hN4pxFCN5eOrY+AUR/46QOxo5e3Cj2PfrtXN2sz7l0sBnDBaonkDVSgr",
+	"kptaCL70+q8nLFljcesXG72EwcWFl+3s8vKXAW9lCoRZajn9vecsmZZSXwEZHdtVssNLu6S/coFwChFI",
+	"MJyKiNt+EkEpKLeEurEyxjKYuA8zYIYnpFJ48J/BsHPutbyTD+2Li86Z1/LaJye9TxdDr+UN/nP+W+/M",
+	"aRCQmI9Brl+ohjGdN+uWgli+A7UXny6kdz7wz9v9990Lv3121vuibRq5H/vtYcc3C/K7g+6FbR186PWH",
+	"Sz0KvxX6OE0jT2NL3Vs5ZYLIjY3PccpI1hrrquzFdhgXgI1NBAs1so4R5B3h8ZBrb4rVV5QNrEZpnxv3",
+	"08qI8NgvtwOUahDVoJee3gOmy59VOky+01UlRH2I2R2E5df6KshWTnAbeyQ2g8VMWF9dz+FTLSvYe45d",
+	"bx9rFbhNcHOs5irHzQjuIMpzqc/dzhev5Q377dOO4lCn5yX8LZmGjYHRCnrtc9TbdAk8JvrGsLni+4BF",
+	"iprUkn7YWlZ0zNxXzuWxZPooDGidblLbAF2qJjZHhvuyHTkHLTqan/JY9fZrr8V8XroizcrKNnTry61g",
+	"VA2XFZvxavOu/J7XZF4sma6Dt+H89WbOu0msokfDF/EJi0K//gOqAPM+2qRLxSP6ytq6ve6mZr30Vdy/",
+	"w1ECfoypJELgmlDa93GfsrK36jIpqZrq74b6msOoajD9Ylj+TJadrsPQMmX+xDwk+xxLwpruQvmTck1P",
+	"CLtPV2VHK7ThYgVp8+/GDcyDBR8Kh2lw+aafW2mUupOvNrHMG7vJBpXrbY0I4HfB6Be4+Qjzgcsj/DK5",
+	"iUiAbmEukJxgibSZ2Dx///5lKIw9x/oJaddp7eS7dDeEeXGTG9iFo7Fzjbcl+Hwr52Umyho3OTn3zNAu",
+	"fFphlIWuaomuXh//lTAJxuC5qa2TjP2vahQ/FuMyQjYfGN+GJpbGtQPXpcTCQOU7sdkerBrRcu6JJPTL",
+	"eZRqFeSvuo5v2ucwxnxM6APNiNp/pQIw094ANDYF6gcRE1WTNsCVqjNvzJbt5c1XqtgWcOUMS6DB/FS7",
+	"hZiolK07XubDZTZxrCz1jdyZ06Xm+uOKFhOt0dQJyzEWB7x0S6807Cwdl1voVghHuGskh13Y4ZDGOvKr",
+	"wY5UiOi1yFIlw9ci0jjeZPkD08+1csnqr7viPNMZVo04amfLcbHxxpvpfFrXGVSyitm3tXiJbTTmyn2n",
+	"BN4qZ9hlw23FRRJ/8xtvSExo807TX46bL2X66y+bdPq1aSfXyZzj6bT8IrqDZ9j9U+RDnyJXzxAkJ4H4",
+	"LQluQW6JvG70YD7QsAnXsb10PHGTfnti3g4xG0Qo0xbS0yF/Qf1NMJ3qS9IiMm5BhVirJ4gkjjGf1xXx",
+	"WgYpuBZRvbsQeefs7uFuLo0MptVeCtlQrrvB+XzxNlFpD8VNlCrzNuRAgWZvJxcwe4Bb07oH4GjMytqM",
+	"I1O5EQ+4IEIxO1nyARMayrLxyy+yDaJhYORXem492BzoDozSwxpACxvlwq6VgNPar+H37tE+AI7kpHy4",
+	"0nuYczzufDzXzhAVOo8JPnLiU1nT3fgdiaLLBpb9G4a5+1iziJt/LaFKhcYc9XhYApt5dUso+fZpeDIk",
+	"MZzXFV3wLZhgWnZrIc1AHJFvPR4OyyjONAMflOF0jPktlB2NxtKThHOgsskh5Pv9qzZh6l5VkJQuwrSW",
+	"xHOdkREE8yACpPnOIbrsXJx2L977F50vyLgBwlRCiDAN0QSiLLCqdz5ACZUkQkQKZL3xEY4iNjMRXVlU",
+	"VoA5JyDQ9XdjPbn/73clQ+7/+92K4vtrpIP7Q+BD+JYFg3VOEaFBlIQg9IwJNcePOAiJ2Aidtz8enfc+",
+	"HrWHvaP28MSMIN6izr8vu33VOxdIhrDUgwANU89HyXFI6BiFeJ4P/8ptgNfyzH8v2/1ht3129h//XddG",
+	"gWX/SL83QGexYoU2G0mWDxlreRZM5+N6thnlJzqsikg+qaBN1U60qGuCs6ZPE3w1PfrwtQSOKeZyXtVm",
+	"/EbKvtDScrBWWJZ01+bNqjYlDUraf1DEaOMQzgpDMImhS98xXqIvbMK4lRLWRESuE7ppNPqSKG4U7l43",
+	"TL1OXLrVGdUIOuSyn0TwTBxMW95d7bDwRs6o6cBXpfv1LB1yc/vFKPRG3ps/vq8g/Eqvqx3tnVhPI7Wu",
+	"T04Edtymtk40pQaENXep7T/VV95sTGPFm4vRL5rtt2uDGz3+XypJuGmwIi+PvE4bfSNWKr7hLIK6UcSr",
+	"4C/sAL/NPwngT80a8BxevCs8jbb/hL3GSIEX4Wh1TqmAvo7DmnJyhyWYB3G31du8RG/6Tm4+aPCg8MMf",
+	"1v+Vqp+KTLaPmZuEuj2m+8aDvfYSIVlIcKmZrP7bjv6Swpj5QYSFGM0f8LrzmCRcywtFkfnXZuaHx2ML",
+	"26B5DmJa44vGjlgNOvwI78stc6M+npU69xTSkdakzlzK0h15HqQPPDcsnPt/FjMsLda15hnovmwrGjvO",
+	"PB0XF504uDaJLg7e5b2y28euPoyAAw1gbdxU6f2xQo/PLnd1zjyFJEustvOQlOUwzUWMb/Ex33Wl3Xxp",
+	"taNGtwSO46Jcfh8ugio2QAc9dgPkLx57rRgMg6smXmTTJ9qqN9er0jkflC/x6eQ/tMRudrD8jNe+cjd6",
+	"ruubfHW7SnSxnTfZDZJlpFObidzbvZw82xG53zDNp92gOqahPtwRmF3Ya19xXspkfS52x25hG6GQDw1o",
+	"vCqFLtwFMjc1dOzTAzyagbdCkCURuH0jyxWZdDd2Zu9fgXIAmAcT620k1iLvFmx2pthAPUT+pCNMV32h",
+	"ig/bJ9qLQCdOxzTNZvMWMRqZ92utvAokgEpkPA5Wg6IeJW3Q46YJ2qcFep5pgVzM5AuRk5Dj2dNNVvKF",
+	"8dtRxGY5xWoJQl0spdn1SfWZ++UJTza5ktWOIZ8u9rpRGtxUh1sXylR+LeRaX/JLVKO0veG6s04lk67m",
+	"ILQuLUoEX172e5+LiZCLmZLbl5dnXeMt0+6eOV1d7tdjTSmLb6MY3wI/0IwLOLJbeIiu7SldIyLQHY6I",
+	"TklgqmUI4wdkJJLidkQKdJ0/nmv04tPlqVJurJKBEgECucTOy7cIIzuZSTK9iMK1M4QMBKJMohBGhIKC",
+	"KE1RrTv8fHy8KnjyWEbnVj+pvK8uKXdKe6n63p0xal2vkqwj67qVqejr+jlyi63r4vCSrjdLw05LaaLW",
+	"fb7Mqdd9v1wDYf0Or5gB1nVxumfUQ5uNujq1tvsrB2tMOc1Jv6OIsN8dfPT7n846Xss77Zx1ln56329f",
+	"DP3LTv+8Oxh0exeaG33ufewUf7ODve/3Pl16Le+89zkj70Xr4ociA9AzX/YGXfWvL93hh9N++4tOjnPq",
+	"D4a9k496Uj1m+qcdsdc/7fRdS1huWJvRtbBLCzlUQ+pWKPA8VzCplgK/LNBrGMa04hMknMj5QI1iY0cA",
+	"c+DtRE4Wf71LRdbvX4ZpTSOtdenWhfiaSDk1pXYIHTFHWTbrnhowKjkOJMIm/YGpCsBiER6iARlT7XVq",
+	"CvPk8tcSRtGECdlSDVRdEEJbOsDWn/v9y1CNiJGBy5ank2xR4Ud11xoykZEC+DNwpiHSre3LLnqhoHip",
+	"rorATSZe79Xh8eFx+nyHp8R7470+PD58rQ9bTvSuHR3OIIoObimb0aM/Z7fiMH3fGK/LDKE0eJMYgtBx",
+	"CrpOD/FCXziMP7L6tqV9fe0l4I6wRCBGAYUJ1yWnEGdS79JLtUSFTfqvbui9UVD4CixvqfDbT8fHW6u0",
+	"VMyG4ai49BHmSIDFvDSWR9cQU/DrLBDq7jwWuthD4eA9fcU/wlNypDDiKGL2lXrKhHTdMSG4Fep+qW8v",
+	"et/STN/6D3WUClOse/Rbg2tUzIBnbtFaGylUOlQ9ce6IVvdZgePjKfEVlL6BMmOkv7Fwu2XtCjn0HRue",
+	"loc0V+rDlWqL9zvEhtWM+a76cdZSed/yfjZzu4bMYMyXfVM9XjXt8ep10x4//Vqvx3Khu/uW90vjFf1y",
+	"/FPjHjVXpEsq3tvUC9pZ7o/vXsIjy7XFm6OjaYSlupwc3gFnEb4RhwHz7q+WaRVplK5NpiyR5XRqFNAi",
+	"qan7u5YHS7VC3xqmSIRIINRck0gkJJuiGeO6ViOWiNEAalClAqpVKBVcosYvPjkqlERV27JEOj+X10nl",
+	"xti8R/NHRPMizpoDr4e0aSVLNTTIg3xlCTcWD0AaFKYwW4gZhYrGZMhCQBMs0A0ANcY8CNGLTH8JGLsl",
+	"gEacxfpvmyVKSJi+1CJHZ4YyEiotHE3XIXm6CF8vws8WsTth5CzisRdKe2rduVACiXCB9pqTuk5kUE7h",
+	"55hESl1k1FjsDE3bm4Ut/VDUKyeMy0VN3FS26Tg9QhG2RH+IPgJMC1yAcctKvkkkZ0yzAVGb2s06dk/k",
+	"hWo4T5DI3cVxKoi9UPh3APLgRJ+Hu8x74UztSVZWjb/fjJfsOcPDOMNvMCbZE2NGjc25g5HIa6+bim5j",
+	"XcrY8Ie8WXuFFWRq7oL4a1O5hWf3ZF6s3fSE6XypntNzI/S90vDYrEGTbJEybf6UerwhV53PaeEb1rjR",
+	"2vKnGI04iEk014q+tWMSiq6zSlXXh+iTAHXflQxx0J9r2POGTrfRL2Mei7J82732bpeeF5UGVwi4rauc",
+	"pZv6WNr57lG/cFm12SdQrojiOnS8e3XEYnGEw5jQo9hkeROleGnfeVD6YQtpt3ZTw3cKPCZSv8haByI0",
+	"mwA1vxtcHpFIgrY360rD5Uh398pnsfA1WH4G1gPRp15iqlymu9VnkAdf99IkN7XxqdjhdbMOvzSdoRb6",
+	"FTs0Ain3aqTZR/696I8rzWRL+TKekgMWiwq2vIyeOQK4ZFyOWEQY+v/J8fFP/4P6RNyuo4Oj73lnnftK",
+	"dm37IDbSzyqp2qg6NkRzfyklVzOOa/fgRPXdKcMtEMpzI4yfjcF1T0n1KKk5IU10GpByioEo0uJBToBn",
+	"iYeIQMl0LbXYoXeI2qu5w6oR3B7d4809NN6dXPsdJZQDDiY6M021Zrv+3NUpZPubHvlgLiTE6XmfEjym",
+	"TEgSiNVj50TcHuX9h52nf4LFxGSeMvVNhOKaoNXoFSViLTqoKf1sysdQESxx7FWEZ8jYfsMRpgFsoBoU",
+	"UHuhGZDwvhmeK+0A6JgslIRmKO4XvHQ3Ug66pzu+i+UJZK8a/C0paEMC4kkE5YJBdUT6E0QoGjEeQD3i",
+	"MMM+BvPPQn32nP954e0Ctxqirk4PdWRSTlZY8XW7QDhzKNEdD9FHmAvEEilICHkfdcwhdRmvMN0rJNcA",
+	"2AJDOzLbO8rCPzV7fXC71Wf3KWlo1yt0eN2ww6uGHX5pClI9u2HWYbekZrDJEECO2IYmM6uTvMyl46+a",
+	"F0bdCQGVfF7n0mgIKJ1ilxdHRwbMR7w61pt9d5fH3KlsfIk06EAYKWe1WTFA7aNLaJj6d7MR0rGCOlpo",
+	"W3xXgbIbppurgLlntntmuyHVXcAMdXvdmnz2NsvIV+aNSEOlxHzs/xvpT7dHSHbq3dBSscThnpz25LQh",
+	"OWWI34igDupfD3ZGWbu9Ibiqqe7JbE9mD7siNKU2anOsOGmso3Q/rRNu+eqtZt0NVS0XLdpT1J6iHqAH",
+	"Nrlx11QE33W3Lq52qQfu1cA9NW2DmjK0b0JNBzwfkl8Ss6i+CE0Cq50Qlp8BsVMKK+Yx31PantI2dTUy",
+	"cfO4Eblxk96zwkYYW/m1o9eYFIDd0Jgre+mexPYktunTp0GnRuphndd6/VCvs2Jx+BMCaUv1oRsYMa7J",
+	"a44iwHdQ53lme+/4tfMjieeLwc8bIc1LkUWaDd7kE0ki66u9iC6wqY0jkM54rJjdgRIIiQD+/0Q+KoHR",
+	"XC5RE1bDEoXTdwRmq6hrpkixV4FiHbjzoOxKLpSkXHtasmE5PfIWqOuTJFEz8lrq8bpxj5+b9njVdI5f",
+	"Gq+jFhXneuyWjNP8d7qcrCjkX1IEQYTkNt6o5X07SPHvgDMtVf7wdJ5Hr+Vp8vGu7lvVUUemklhLR7nj",
+	"wgSV8qWUQpd8J4uT9mg0tzOa5LlEaNaBXlDGYxwRAaHJD9VC8A0HEun6fy8PkdoVRIFoTwUT8dSy3s16",
+	"PAUsUVOY7Mhpztlc/vEFlcWEngEdq+N65UglVwk0Lab23RiupXCUusDt0sG0vPzcc2Q1z50NtKPIIl1j",
+	"DrCgfPc17j1ZCG2E80I7gjuImoru/EXuUQV3WYrVpyW3bR73vbT+W5KpPt1tieoVZTwJTXkrtwTPzXEH",
+	"COtCtaKFKMwMrnMha8hwPUcduQ1U6iSMOkFGXcFdKv4k4w8WyilEOmbfymXV3kJwOD5E/c67Tr9zcdLx",
+	"26enndNW7geTgfa0hd51++f+sN8+7fTTr/I/2e8qlmFCwrezDnyj+KxeyC0xxfdBlwBaXhBiPA9mGXim",
+	"c5oGd+swmuHRi2sF7BtdRuNa65EZnC10PSI8fqOrI3DTmIP75RrAt6C3pWDbRPc6ISFHeCTBFmkgVEhF",
+	"wi/6707Q69evfy0FasRZXICnTtr4mmBlxh0nRG9RnAiJbsACfq1AuS6DU7ItQHmJx4AE+QsO0SmMcBJJ",
+	"9Or4uIVi/I3ESaz+OH6LMIowHwNH+vDL8rW7gDSV+/JwhmYa742aZ7W8gJ1YNx+3FC7YP11V8hxODCZ/",
+	"LEPilkzRizyPfJkzraGpXrfEXIrFyktXYWsIOpfhXEQK9bED6t0m8giJ3OvzP1KfVyeAJMck2lhPsMUb",
+	"KjQGxW3FkWG3tUx3jIKiglhnztPdEAnTCPVaZjo9pZ9OuRtN/x3h8VDP8ESV/AWAy1U4/wGK//L6LhgS",
+	"STBBPCuJ+s+7F3yiMZ5aytJ4sSs73rsy4hUtxKam5k4015qXonWtj/kkvF5/M1gm7MobggaDhKW6k5m1",
+	"MlHb1aPQp9hLwR9IFu8WBFF1XS41XbXDUCgFPtEVUhqLrxVT1V54FQB8ntLqHydczrcsWpa1yDFnyXR9",
+	"wjrz2XpBYofbqY1VzbDn7D/UEGoPuTFPN0XFRO7NwWBWDfadw6wdhO87Sqo9tacFlkyf6Q3j1z2XrxF7",
+	"oBF8R/z9KNbF4yvNBEN8W6RMlsi0EGQJkTpMBGY+P51vV2486uJtCuI/WRceV9H+/dPg35N+zWmbIjLb",
+	"oeNqVx5hyliUkKVbKcvRZOX1fjgBMzCaTZgAZLupa1dERKmXi+5i7v1FKnM+UKxYyV89spVcy1NDneIf",
+	"Rp5/C/UTLbC5VAstk4XsriLw4TKRBSm4ILS3+Z9vIGJ0bMKQJIqZkIhRqK3H+hqI3UhHV7HfJ6jMGuLb",
+	"i8S/q+FCCUTJdqTWNk6PrEvMqvWQAGqkvNKkup1EycXSwrnK8d9wPNV1cNmtV6MA/FbTYJUBtQEUO0uH",
+	"pY8sIndAiw5XNTNhaTwhjBzhNN1VDFVJlfu6kLGpI9TtdVGhG7phmIfGkXlRFVia+B8UYglLzljIFhmW",
+	"zLoIm+oiB4RqZ6pDdK3dIq6RdSLQkuTV8bFOd0sECvB0anxYXh0fH5tixPpIIVx4YEAwYRC+fIuuNbfX",
+	"df11+bJEsVYFbXHtaVnnKR7DIboW8/iGRdfGf8vWAZUkuNUJ4sw+DLoXh6hvyFOga8UcGCd/abR6g34z",
+	"BVDUSbwO/pxJ/Q+4Nnrw9WVvMERLRYMdb1FKqewy0i6e0holdaBBt17YZSqpWV/lQ9SK+8hAk8K6gQ29",
+	"5AdOq7O3T4bdzx1d+PzyrH3SOfVa3kn74qRzdqb/fd4ennzQ/+p3fu+cDDunzhrnK2CRENYBRZbcyx2D",
+	"rklvfKY9dWp82DPOMDvV0HV2N5FE8pnaeGtANdDc8W8j8hXX1HxyXYikZs0RlkCD+VEMkivmXZoE3Lim",
+	"x4Rql7QWigGbYuBT4AFQSSLQISZ2wKyukwDtCDZVGgCJAd0kwS3UcJO14/gpYE2ThL/jLL4QdchoyOp9",
+	"dw5C4DEMFUHXGZbE8E6p9d4qI/lNbwKakVBO1N2GYsoEBIyaO4CLsZh986lY9tD8MTf3c3Mse97wrHjD",
+	"mSEqlP5SS52rjnkpYygczyorDVk9zX5uXZdES2tFYX32oKZ55qzhOakDfTzbk/yzJHlLYLskeSHxuCLR",
+	"wilIUxh2iea1FmFuPTEgMdUXPZAzAIrMkDbqk9Fojq6tsc4n4XUrG8KUjNYpHHTrW8TkBPiMCFgMPSM0",
+	"ZLP6vMWuZ80lKDXhlfviLSB+4M3ghzOuJ8WLLGYbtNpzpWfJlW7mhsR3wZZMRpZSdtQzWV6sMSbAUbTI",
+	"qFGs//mCMgqIjHIfogkWiDIbMPzy0EQI+VRcH11Lpv6Pblhi+ZqOOSJqIhLDevZj4V4XIcit72W1PUIP",
+	"VoPzLA9OxoTiSLHTOnOYr30OXzeaCgW6zEK9mfxAb1HjiVInunI+XShJ1cRatSszmDljUccYZs7ZYRJ7",
+	"ClLmSYkNQ/d7efGs5IVl1nOWoBjPkQCoZd1aSqtUehnNuD+b5X0iFW9fz6+X8y7syuIyz+UL2Xve/shH",
+	"1fn6RCErqMhhBBxoAHWDBM37kn7EwSjrnXn/rPUBXEy4K/c/O/5nBeiTdQC0QO6jBPdRggsXwQU5aSrb",
+	"lZ+gpoysXGqRht8incVBvxZfq03xSXiNGEfXAqjW5ZKbemGDeUKvvDJ8mRB9/MusxKVPKtgqnQjTp1YL",
+	"utI583C73lOvHoPQzZ7v5eMPJbI8hm0cdYitCNQ5xotYi14wjm4BpsZdAr4RIXV6ZAova3j/7UXjCpD7",
+	"QMTnkdQiDLcuvFY1VY2U5TemczXAgc2NkVrcRR1BZQeuk/wq/RgRmwFSSCxhA1+gy87Faffivdfy2peX",
+	"/d5n7fbTvrw86+p/vWt3z4qeQHlXoau6+YUycEf6iWMbKbvskBD6N/MHp2XK4EuzgKpu6x4sVvJYpXt6",
+	"0u+0hx2/3x189PufzjpeyzvtnHWWfnrfb18M/ctO/7w7GHR7F3qTP/c+doq/2cHe93ufLr2Wd9773PHb",
+	"Jye9TxfDRevih0+Xp8UfTjuXvUFX/etLd/jhtN/+og749NQfDHsnH/Wkesz0Tztir6/zja0uYbnh6h+X",
+	"vamfIss/Nn3TF8ZvRxGbpTux1yd/qD6ZyY3GmuQ77ZeGUeySWUq2aLGCrJB4q+MsFaahKQluhUVxrb8h",
+	"McFTqKVdZuDuQrlcQs0nql0uQblXL59JtpgI9GXLHFq1ZmnpwhJVeHAzP7A82rZ4D9M/j77bf3XD+/LU",
+	"GEgQOo7ATeD1dVI/m6uxO5lF8e6p95giaR8m+TwerrThbx051aKBIzyd8sqoybb5QOgc41QHxaSSDtPQ",
+	"Rq4IROQhGk7A5hcHjgJMKdPpTuUkA9e8NdeUdQvy8VMoH0pGO6k7QmB2wSTspeWTCMfc5yRZb/DJqKmZ",
+	"kWd95lIni1lXADytleJgMW+Nf6ZSoDMOgmI834yLZFXA97L4GdPr36U00M5srAXiM5XEqqquqnYH6e1S",
+	"nFug9tJ8zx320vzhlixLTNsW5gIwD8ozMVyuOjWbtEIBC9V/qMSECnT99bqFyJgyrphLgEUNb2U787p0",
+	"RvBN6txFjN3qYA2y8LNTMJSGPX5t5jG7sMPXNqRnlvKf1hrKd6lSDPQ+ppml9vbmH2oFowtCqby1L+XW",
+	"WM4WMKYHhKIJ03f/IhTTCMsR43ERjNWXmM5g6B6gbBkW2FXCEGLGeKgzYCio8GKN2iPsDrhW1S2dqL0E",
+	"Ki0ueyW+6aJl6l2LFur2ulkkF+FoQoRkhRFTL11HNDSOlLYvWmjCotBkUk9BS3Or66E5Ebem0GpuXHeh",
+	"1dVZ3tu6iyb1U8ttMBStJU+TRXQaXtSTyO9TESdWp/2g09egKWc3YAZLw9/CRWhLbsDy8Jf7q/v/DQAA",
 	"//8=",
 }
 

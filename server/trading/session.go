@@ -108,6 +108,12 @@ func (s *Service) Sync(ctx context.Context) error {
 			}
 		}
 		s.sessions[m] = now
+		if endOfDay(now) {
+			// Put-through quotes are not in a book: end them with the day.
+			if err := s.ExpireQuotes(ctx); err != nil {
+				return err
+			}
+		}
 		s.log.Info("market session", "market", string(m), "session", now.String())
 	}
 	return nil
