@@ -418,3 +418,30 @@ func TestVenueHasOneOwner(t *testing.T) {
 		t.Fatalf("hold after the restart: %v", hold)
 	}
 }
+
+// The README's trading walk-through: with the dev market maker resting
+// orders around the reference price, a demo buy at the reference fills at
+// once and the holding appears.
+func TestTradingWalkThrough(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, withDemoData, withMarketMaker)
+		tr := e.login(nil, traderEmail, traderPass).jwt
+		ack := e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "100000", "demo-buy-1"))
+		if ack["request_id"] != "demo-buy-1" || ack["msg_type"] != "D" || ack["hft_gateway"] != "krx-sim" {
+			t.Fatalf("ack: %v", ack)
+		}
+		o := e.orderByReq(t, tr, "demo-buy-1")
+		wantOrder(t, o, "FILLED", 100)
+		if o["avgFillPrice"] != 100000.0 || o["ISIN"] != "VN000000FPT1" || o["exchange"] != "HOSE" {
+			t.Fatalf("the fill: %v", o)
+		}
+		cash, hold, hs := e.account(t, tr, accountBinh)
+		if cash != 240000000.5 || hold != 0 || hs["VN000000FPT1"] != [2]float64{100, 0} {
+			t.Fatalf("after the fill: cash %v hold %v holdings %v", cash, hold, hs)
+		}
+		// The market maker's orders are on every instrument's book, so a
+		// sell at the best bid fills too.
+		e.order(t, tr, lo(accountAn, "VNM", "S", 100, "61900", "demo-sell-1"))
+		wantOrder(t, e.orderByReq(t, tr, "demo-sell-1"), "FILLED", 100)
+	})
+}

@@ -457,7 +457,7 @@ func (su suite) trading(t *testing.T) {
 			f.Status = store.OrderFilled
 			return tx.PutOrder(f)
 		})
-		if !(committed.ID < fresh.ID && fresh.ID < dup.ID && dup.ID < retake.ID) {
+		if committed.ID >= fresh.ID || fresh.ID >= dup.ID || dup.ID >= retake.ID {
 			t.Errorf("IDs %d, %d, %d, %d: not increasing", committed.ID, fresh.ID, dup.ID, retake.ID)
 		}
 		wantOrderIDs(t, s, store.OrderFilter{}, []int64{retake.ID, dup.ID, fresh.ID, committed.ID})
