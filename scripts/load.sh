@@ -168,7 +168,8 @@ for store in $STORES; do
 	# Four accounts, each trading its own instrument: orders of different
 	# instruments run in parallel (one writer per book), and no two lanes
 	# contend for one account.
-	lanes=("LOAD000001 FPT 95000" "LOAD000002 VNM 60000" "LOAD000003 HPG 26000" "LOAD000004 SHS 12500")
+	lanes=("LOAD000001 FPT 95000" "LOAD000002 VNM 60000" "LOAD000003 HPG 26000" "LOAD000004 SHS 12500"
+		"LOAD000005 PVS 33000" "LOAD000006 ACV 85000" "LOAD000007 MCH 110000" "LOAD000008 VNM 59000")
 	for lane in "${lanes[@]}"; do
 		read -r acct _ _ <<<"$lane"
 		for req in '{"request_type":"CREATE_ACCOUNT","payload":{"account_code":"'$acct'","name":"Load","internal_client_code":"'$acct'","client_code":"'$acct'","comp_id":"LOAD","account_type":1,"invest_code":"8000","forn_invest_type_code":"00","is_mm_account":false,"sender_sub_id":"00999","email":"load@oms.example","phone":"+84900000000"}}' \

@@ -193,12 +193,19 @@ type Prefetch struct {
 	Grants      [][2]string // (user, account)
 	Orders      []int64
 	OrderReqIDs []string
+	// RulesVersion asks for the rules' version too (TradingTx.RulesVersion).
+	RulesVersion bool
 }
 
 // TradingTx is the trading part of a back-office transaction.
 type TradingTx interface {
 	// Prefetch reads the named records ahead (see Prefetch).
 	Prefetch(p Prefetch) error
+	// RulesVersion changes whenever an OMS or order risk rule is written
+	// ("" before any was). It is read like a record: a rule change before
+	// the commit makes the transaction run again, so rules cached under a
+	// version are exactly the rules in force when the transaction commits.
+	RulesVersion() (string, error)
 	Order(id int64) (Order, bool, error)
 	// OrderByReqID finds the order entered under reqID (see
 	// Trading.OrderByReqID).

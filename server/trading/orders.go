@@ -155,12 +155,6 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	if !known {
 		inst, known = s.master.ByISIN(in.Symbol)
 	}
-	// The rules are read before the book's lock is taken: a rule changed
-	// while an order waits for the lock applies to the next order.
-	riskRules, orderRules, err := s.st.TradingRules(ctx)
-	if err != nil {
-		return Ack{}, err
-	}
 	if known {
 		defer s.lock(inst.ISIN)()
 	}
@@ -183,7 +177,18 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	var stored store.Order
 	var quiet bool
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		if err := tx.Prefetch(store.Prefetch{Accounts: []string{in.Account}, Grants: [][2]string{{user, in.Account}}, OrderReqIDs: []string{clOrdID}}); err != nil {
+		if err := tx.Prefetch(store.Prefetch{Accounts: []string{in.Account}, Grants: [][2]string{{user, in.Account}},
+			OrderReqIDs: []string{clOrdID}, RulesVersion: true}); err != nil {
+			return err
+		}
+		// The rules in force: cached under their version, which this
+		// transaction reads (and so checks at commit).
+		version, err := tx.RulesVersion()
+		if err != nil {
+			return err
+		}
+		riskRules, orderRules, err := s.rules.at(ctx, s.st, version)
+		if err != nil {
 			return err
 		}
 		lvl, err := grantLevel(tx, user, in.Account)

@@ -113,6 +113,38 @@ type Service struct {
 	desk desk // put-through quotes and the IOI board
 
 	venueState venueState // why this instance cannot trade, if it cannot
+	rules      rulesCache // the risk rules by version
+}
+
+// rulesCache keeps the OMS and order risk rules of one version, so an order
+// reads the rules' version with its other records instead of every rule.
+type rulesCache struct {
+	mu      sync.Mutex
+	loaded  bool
+	version string
+	risk    []store.RiskRule
+	order   []store.OrderRiskRule
+}
+
+// at returns the rules of version. Rules loaded just after a change may be
+// newer than version; the transaction that asked for version then fails
+// its commit check (the version changed) and asks again, so rules used by
+// a committed transaction are always those of its version.
+func (c *rulesCache) at(ctx context.Context, st Store, version string) ([]store.RiskRule, []store.OrderRiskRule, error) {
+	c.mu.Lock()
+	if c.loaded && c.version == version {
+		defer c.mu.Unlock()
+		return c.risk, c.order, nil
+	}
+	c.mu.Unlock()
+	risk, order, err := st.TradingRules(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	c.loaded, c.version, c.risk, c.order = true, version, risk, order
+	c.mu.Unlock()
+	return risk, order, nil
 }
 
 // New returns the service; call Start to bring the books to the market's

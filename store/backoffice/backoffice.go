@@ -390,6 +390,10 @@ func (t *tx) get(key, field string) (Value, error) {
 }
 
 func (t *tx) set(key, field, value string, del bool) {
+	if key == KeyRiskRules || key == KeyOrderRiskRules {
+		// Any rule change gives the rules a new version (see RulesVersion).
+		t.bumpRules()
+	}
 	c := Cell{key, field}
 	w := Write{Cell: c, Value: value, Delete: del}
 	if i, ok := t.writes[c]; ok {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -15,6 +17,8 @@ import (
 // Orders live in KeyOrders by ID; KeyOrderReqIDs maps an entry ClOrdID to
 // the ID of the order entered under it (the newest trading date's).
 const (
+	KeyMeta        = "meta"          // small values: the rules' version
+	FieldRulesVer  = "rules-version" // changes with every rule change
 	KeyOrders      = "orders"        // id -> order
 	KeyOrderReqIDs = "order-req-ids" // entry ClOrdID -> id
 	SeqOrders      = "order-seq"
@@ -216,6 +220,26 @@ func (ib *idBlock) take(ctx context.Context, b Backend) (int64, error) {
 	return id, nil
 }
 
+// bumpRules gives the rules a new version in this transaction: a value
+// no other transaction writes (time and randomness), so no read is needed.
+func (t *tx) bumpRules() {
+	c := Cell{KeyMeta, FieldRulesVer}
+	if _, ok := t.writes[c]; ok {
+		return
+	}
+	v := strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64(), 36)
+	t.writes[c] = len(t.commit.Writes)
+	t.commit.Writes = append(t.commit.Writes, Write{Cell: c, Value: v})
+}
+
+// RulesVersion is the rules' version as this transaction sees it ("" before
+// any rule was ever written); read like any record, so a rule change
+// before commit makes the transaction run again.
+func (t *tx) RulesVersion() (string, error) {
+	v, err := t.get(KeyMeta, FieldRulesVer)
+	return v.S, err
+}
+
 func (t *tx) Prefetch(p store.Prefetch) error {
 	var cells []Cell
 	seen := map[Cell]bool{}
@@ -241,6 +265,9 @@ func (t *tx) Prefetch(p store.Prefetch) error {
 	}
 	for _, r := range p.OrderReqIDs {
 		add(KeyOrderReqIDs, r)
+	}
+	if p.RulesVersion {
+		add(KeyMeta, FieldRulesVer)
 	}
 	if len(cells) == 0 {
 		return nil

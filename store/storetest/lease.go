@@ -127,6 +127,50 @@ func (su suite) prefetch(t *testing.T) {
 			t.Fatalf("both changes kept: cash %s hold %s", got.CashAvailable, got.CashHold)
 		}
 	})
+	su.test(t, "RulesVersion", func(t *testing.T, s store.Store) {
+		now := msNow()
+		version := func() string {
+			var v string
+			update(t, s, func(tx store.BackOfficeTx) error {
+				var err error
+				v, err = tx.RulesVersion()
+				return err
+			})
+			return v
+		}
+		v0 := version()
+		update(t, s, func(tx store.BackOfficeTx) error { return tx.PutAccount(newAccount("V1", now)) })
+		if v := version(); v != v0 {
+			t.Fatalf("an account change moved the rules' version: %q -> %q", v0, v)
+		}
+		rule := store.OrderRiskRule{Kind: "ORDER_BLOCK_TRADE_SYMBOL_BUY", Scope: store.ScopeSystem, Target: "*", Match: "X", Value: decimal.NewFromInt(1), UpdatedAt: now}
+		update(t, s, func(tx store.BackOfficeTx) error { return tx.PutOrderRiskRule(rule) })
+		v1 := version()
+		if v1 == v0 || v1 == "" {
+			t.Fatalf("an order rule change kept the version %q", v1)
+		}
+		update(t, s, func(tx store.BackOfficeTx) error { return tx.DeleteOrderRiskRule(rule.Kind, rule.Scope, rule.Target, rule.Match) })
+		if v2 := version(); v2 == v1 {
+			t.Fatal("deleting a rule kept the version")
+		}
+		// A transaction that read the version reruns when a rule changes
+		// before it commits.
+		runs := 0
+		update(t, s, func(tx store.BackOfficeTx) error {
+			runs++
+			if _, err := tx.RulesVersion(); err != nil {
+				return err
+			}
+			if runs == 1 {
+				_, err := s.UpdateBackOffice(t.Context(), func(tx2 store.BackOfficeTx) error { return tx2.PutOrderRiskRule(rule) })
+				must(t, err)
+			}
+			return tx.PutAccount(newAccount("V2", now))
+		})
+		if runs != 2 {
+			t.Fatalf("fn ran %d times; a rule change after reading the version must rerun it", runs)
+		}
+	})
 	su.test(t, "TradingRules", func(t *testing.T, s store.Store) {
 		ctx, now := t.Context(), msNow()
 		update(t, s, func(tx store.BackOfficeTx) error { return writeEverything(tx, now) })
