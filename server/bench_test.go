@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -90,7 +89,7 @@ func stores(b *testing.B) map[string]func(b *testing.B) store.Store {
 		"memory": func(b *testing.B) store.Store { return memory.New() },
 		"redis": func(b *testing.B) store.Store {
 			srv := redistest.StartRedis(b)
-			st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL() + os.Getenv("BENCH_REDIS_QUERY"), Prefix: redistest.UniquePrefix()})
+			st, err := redis.Open(context.Background(), redis.Options{URL: srv.URL(), Prefix: redistest.UniquePrefix()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -149,7 +149,9 @@ func (su suite) prefetch(t *testing.T) {
 		if v1 == v0 || v1 == "" {
 			t.Fatalf("an order rule change kept the version %q", v1)
 		}
-		update(t, s, func(tx store.BackOfficeTx) error { return tx.DeleteOrderRiskRule(rule.Kind, rule.Scope, rule.Target, rule.Match) })
+		update(t, s, func(tx store.BackOfficeTx) error {
+			return tx.DeleteOrderRiskRule(rule.Kind, rule.Scope, rule.Target, rule.Match)
+		})
 		if v2 := version(); v2 == v1 {
 			t.Fatal("deleting a rule kept the version")
 		}
