@@ -16,8 +16,11 @@ import (
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/contracttest"
+	"github.com/vero-oms/omsd/server/latency"
+	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/store/memory"
 )
 
@@ -73,7 +76,23 @@ func newFuzzStack() (*fuzzStack, error) {
 			fuzzErr = err
 			return
 		}
-		e, err := server.New(server.Options{Services: server.Services{Auth: svc, Tokens: iss, Health: st}.WithBackOffice(st, nil), Logger: discardLogger()})
+		services := server.Services{Auth: svc, Tokens: iss, Health: st}.WithBackOffice(st, nil)
+		// The trading routes run their real service: instruments, a venue
+		// in continuous trading, latency records.
+		mc, err := market.Dev()
+		if err != nil {
+			fuzzErr = err
+			return
+		}
+		lat := latency.NewMemory(latency.MemoryOptions{})
+		services.Trading = trading.New(trading.Options{Store: st, Market: mc.Instruments, Clock: market.Pinned(market.Continuous),
+			Latency: latency.NewRecorder(lat, latency.RecorderOptions{})})
+		if err := services.Trading.Start(context.Background()); err != nil {
+			fuzzErr = err
+			return
+		}
+		services.Latency = lat
+		e, err := server.New(server.Options{Services: services, Logger: discardLogger()})
 		if err != nil {
 			fuzzErr = err
 			return

@@ -27,6 +27,9 @@ func parties(in *[]gen.PartyRequest) []trading.Party {
 
 // PostAPIV1OrdersIoi posts, replaces or cancels an IOI advertisement.
 func (s *Server) PostAPIV1OrdersIoi(ctx context.Context, req gen.PostAPIV1OrdersIoiRequestObject) (gen.PostAPIV1OrdersIoiResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	b := req.Body
 	if b == nil {
 		return nil, errNoBody
@@ -46,6 +49,9 @@ func (s *Server) PostAPIV1OrdersIoi(ctx context.Context, req gen.PostAPIV1Orders
 
 // PostAPIV1OrdersQuote posts a put-through quote.
 func (s *Server) PostAPIV1OrdersQuote(ctx context.Context, req gen.PostAPIV1OrdersQuoteRequestObject) (gen.PostAPIV1OrdersQuoteResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	b := req.Body
 	if b == nil {
 		return nil, errNoBody
@@ -66,6 +72,9 @@ func (s *Server) PostAPIV1OrdersQuote(ctx context.Context, req gen.PostAPIV1Orde
 
 // PostAPIV1OrdersQuoteResponse accepts, counters or passes a quote.
 func (s *Server) PostAPIV1OrdersQuoteResponse(ctx context.Context, req gen.PostAPIV1OrdersQuoteResponseRequestObject) (gen.PostAPIV1OrdersQuoteResponseResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	b := req.Body
 	if b == nil {
 		return nil, errNoBody
@@ -86,6 +95,9 @@ func (s *Server) PostAPIV1OrdersQuoteResponse(ctx context.Context, req gen.PostA
 
 // PostAPIV1OrdersKquote places or replaces a KRX standing quote.
 func (s *Server) PostAPIV1OrdersKquote(ctx context.Context, req gen.PostAPIV1OrdersKquoteRequestObject) (gen.PostAPIV1OrdersKquoteResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	b := req.Body
 	if b == nil {
 		return nil, errNoBody
@@ -104,6 +116,9 @@ func (s *Server) PostAPIV1OrdersKquote(ctx context.Context, req gen.PostAPIV1Ord
 
 // PostAPIV1OrdersKquoteCancel cancels KRX standing quotes.
 func (s *Server) PostAPIV1OrdersKquoteCancel(ctx context.Context, req gen.PostAPIV1OrdersKquoteCancelRequestObject) (gen.PostAPIV1OrdersKquoteCancelResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	b := req.Body
 	if b == nil {
 		return nil, errNoBody
@@ -121,6 +136,9 @@ func (s *Server) PostAPIV1OrdersKquoteCancel(ctx context.Context, req gen.PostAP
 
 // ListIoiAdvertisements reads the public IOI board, newest first.
 func (s *Server) ListIoiAdvertisements(ctx context.Context, req gen.ListIoiAdvertisementsRequestObject) (gen.ListIoiAdvertisementsResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	q := req.Params
 	f := trading.AdFilter{Symbol: deref(q.Symbol), Status: string(deref(q.Status)), Side: deref(q.Side)}
 	if q.Limit != nil {

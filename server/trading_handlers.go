@@ -32,6 +32,9 @@ func body(v any) []byte {
 
 // PostAPIV1OrdersNew enters an order.
 func (s *Server) PostAPIV1OrdersNew(ctx context.Context, req gen.PostAPIV1OrdersNewRequestObject) (gen.PostAPIV1OrdersNewResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	p, _ := PrincipalFrom(ctx)
 	b := req.Body
 	ack, err := s.svc.Trading.Submit(ctx, p.Email, trading.NewOrder{
@@ -47,6 +50,9 @@ func (s *Server) PostAPIV1OrdersNew(ctx context.Context, req gen.PostAPIV1Orders
 
 // PostAPIV1OrdersCancel cancels a working order.
 func (s *Server) PostAPIV1OrdersCancel(ctx context.Context, req gen.PostAPIV1OrdersCancelRequestObject) (gen.PostAPIV1OrdersCancelResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	p, _ := PrincipalFrom(ctx)
 	ack, err := s.svc.Trading.Cancel(ctx, p.Email, trading.CancelRequest{OrderID: req.Body.OrderID, RequestID: deref(req.Body.RequestID), Body: body(req.Body)})
 	if err != nil {
@@ -57,6 +63,9 @@ func (s *Server) PostAPIV1OrdersCancel(ctx context.Context, req gen.PostAPIV1Ord
 
 // PostAPIV1OrdersReplace amends a working order.
 func (s *Server) PostAPIV1OrdersReplace(ctx context.Context, req gen.PostAPIV1OrdersReplaceRequestObject) (gen.PostAPIV1OrdersReplaceResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	p, _ := PrincipalFrom(ctx)
 	b := req.Body
 	ack, err := s.svc.Trading.Replace(ctx, p.Email, trading.ReplaceRequest{OrderID: b.OrderID, RequestID: deref(b.RequestID), Price: b.Price, Qty: b.Qty, Body: body(b)})
@@ -68,6 +77,9 @@ func (s *Server) PostAPIV1OrdersReplace(ctx context.Context, req gen.PostAPIV1Or
 
 // GetAPIV1UtilOrders lists the caller's orders, newest first.
 func (s *Server) GetAPIV1UtilOrders(ctx context.Context, req gen.GetAPIV1UtilOrdersRequestObject) (gen.GetAPIV1UtilOrdersResponseObject, error) {
+	if s.svc.Trading == nil {
+		return nil, errNotImplemented
+	}
 	p, _ := PrincipalFrom(ctx)
 	q := req.Params
 	f := store.OrderFilter{OrderID: deref(q.OrderID), OriginalReqID: deref(q.OriginalReqID), OrigClOrdID: deref(q.OrigClOrdID),
