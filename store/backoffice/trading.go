@@ -320,7 +320,10 @@ func (t *tx) NewOrder(o store.Order, index bool) (store.Order, error) {
 		}
 		t.set(KeyOrderReqIDs, o.OriginalReqID, idField(id), false)
 	}
-	return decodeOrder(s)
+	// The order as stored, without decoding it again: times in whole
+	// milliseconds, UTC, as every read returns them.
+	o.CreatedAt, o.UpdatedAt = fromMS(ms(o.CreatedAt)), fromMS(ms(o.UpdatedAt))
+	return o, nil
 }
 
 func (t *tx) PutOrder(o store.Order) error {
