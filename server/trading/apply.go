@@ -179,7 +179,7 @@ func (w *reportWriter) event(ev venue.Event) error {
 			return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
 		}
 		*a = na
-		o.Hold = store.OrderHold{UnitPrice: rest.UnitPrice, Cash: rest.Cash, Stock: rest.Stock}
+		o.Hold = orderHold(rest)
 		o.FilledQty += ev.LastQty
 		o.FilledValue = o.FilledValue.Add(px.Mul(decimal.NewFromInt(ev.LastQty)))
 		o.LastExecID = ev.ExecID

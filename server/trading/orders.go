@@ -294,7 +294,7 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 	if err != nil {
 		return nil, 0, acct, store.OrderHold{}, err
 	}
-	return nil, d.Verdict, acct2, store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}, nil
+	return nil, d.Verdict, acct2, orderHold(h), nil
 }
 
 // bookOf is the venue book of a stored order: the instrument's ISIN for
@@ -340,6 +340,11 @@ func venueOrder(o store.Order) (venue.Order, error) {
 		}
 	}
 	return venue.Order{ID: strconv.FormatInt(o.ID, 10), Account: o.AccountCode, Symbol: bookOf(o), Side: side, Type: t, Price: p, Qty: o.LeavesQty()}, nil
+}
+
+// orderHold is what the order record keeps of a hold (holdOf's inverse).
+func orderHold(h pretrade.HoldResult) store.OrderHold {
+	return store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}
 }
 
 func holdOf(o store.Order) pretrade.HoldResult {
@@ -417,6 +422,21 @@ func working(tx store.BackOfficeTx, user, reqID string, pendingCode int) (store.
 	return o, nil
 }
 
+// lockOrder resolves the instrument of the order entered under reqID and
+// takes its book's lock (the caller defers the returned unlock); an
+// unknown order is -100011 and ends the trace.
+func (s *Service) lockOrder(ctx context.Context, trace *latency.Trace, reqID string) (market.Instrument, func(), error) {
+	inst, ok, err := s.instrumentOf(ctx, reqID)
+	if err == nil && !ok {
+		err = refused(CodeUnknownOrder, "unknown order %s", reqID)
+	}
+	if err != nil {
+		s.abandon(trace)
+		return market.Instrument{}, nil, err
+	}
+	return inst, s.lock(inst.ISIN), nil
+}
+
 // instrumentOf resolves the locked instrument of an order entry key.
 func (s *Service) instrumentOf(ctx context.Context, reqID string) (market.Instrument, bool, error) {
 	o, err := s.st.OrderByReqID(ctx, reqID)
@@ -443,15 +463,11 @@ func (s *Service) Cancel(ctx context.Context, user string, in CancelRequest) (Ac
 		return Ack{}, err
 	}
 	trace := s.begin(reqID, latency.MsgCancel, in.Body, user)
-	inst, ok, err := s.instrumentOf(ctx, in.OrderID)
+	inst, unlock, err := s.lockOrder(ctx, trace, in.OrderID)
 	if err != nil {
 		return Ack{}, err
 	}
-	if !ok {
-		s.abandon(trace)
-		return Ack{}, refused(CodeUnknownOrder, "unknown order %s", in.OrderID)
-	}
-	defer s.lock(inst.ISIN)()
+	defer unlock()
 	var o store.Order
 	var inBook bool
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
@@ -532,15 +548,11 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 		return Ack{}, err
 	}
 	trace := s.begin(reqID, latency.MsgReplace, in.Body, user)
-	inst, ok, err := s.instrumentOf(ctx, in.OrderID)
+	inst, unlock, err := s.lockOrder(ctx, trace, in.OrderID)
 	if err != nil {
 		return Ack{}, err
 	}
-	if !ok {
-		s.abandon(trace)
-		return Ack{}, refused(CodeUnknownOrder, "unknown order %s", in.OrderID)
-	}
-	defer s.lock(inst.ISIN)()
+	defer unlock()
 	riskRules, err := s.st.RiskRules(ctx)
 	if err != nil {
 		return Ack{}, err
@@ -605,7 +617,7 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 		if err := tx.PutAccount(acct2); err != nil {
 			return err
 		}
-		o.Hold = store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}
+		o.Hold = orderHold(h)
 		o.OrigClOrdID, o.ClOrdID, o.UpdatedAt = o.ClOrdID, reqID, s.now()
 		if !inBook {
 			// Held by the OMS until its session: amend it here.
@@ -782,7 +794,7 @@ func (s *Service) restoreHold(ctx context.Context, inst market.Instrument, befor
 		if err := tx.PutAccount(acct2); err != nil {
 			return err
 		}
-		cur.Hold = store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}
+		cur.Hold = orderHold(h)
 		return tx.PutOrder(cur)
 	})
 	if err != nil || !uncovered {

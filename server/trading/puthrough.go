@@ -1070,7 +1070,7 @@ func (s *Service) enterQuote(ctx context.Context, user string, q *ptQuote, inst 
 			return err
 		}
 		ord := o
-		ord.Hold = store.OrderHold{UnitPrice: h.UnitPrice, Cash: h.Cash, Stock: h.Stock}
+		ord.Hold = orderHold(h)
 		stored, err = tx.NewOrder(ord, true)
 		return err
 	})
