@@ -188,11 +188,24 @@ type Trading interface {
 // Prefetch names records a transaction is about to read, so the adapter
 // can fetch them in one round trip; later reads of them are served from
 // the transaction (and checked at commit like any read).
+//
+// An adapter may also start a transaction from values it saw earlier
+// instead of reading them (the Redis adapter keeps accounts, grants and
+// the rules' version it last saw). That is safe because the commit checks
+// every value read: a value that has changed since makes the transaction
+// run again on fresh reads, and a transaction that ends in an error or
+// writes nothing after such a guess runs again too, so no answer is given
+// on a guess.
 type Prefetch struct {
 	Accounts    []string
 	Grants      [][2]string // (user, account)
 	Orders      []int64
 	OrderReqIDs []string
+	// NewOrderReqIDs are ClOrdIDs the caller expects to be unused (a new
+	// order's). The adapter may take them as unused without reading them;
+	// the commit checks it, and a ClOrdID in use makes the transaction run
+	// again on a real read, where it finds the order.
+	NewOrderReqIDs []string
 	// RulesVersion asks for the rules' version too (TradingTx.RulesVersion).
 	RulesVersion bool
 }

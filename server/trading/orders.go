@@ -178,7 +178,7 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	var quiet bool
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		if err := tx.Prefetch(store.Prefetch{Accounts: []string{in.Account}, Grants: [][2]string{{user, in.Account}},
-			OrderReqIDs: []string{clOrdID}, RulesVersion: true}); err != nil {
+			NewOrderReqIDs: []string{clOrdID}, RulesVersion: true}); err != nil {
 			return err
 		}
 		// The rules in force: cached under their version, which this

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/vero-oms/omsd/store"
 )
 
@@ -105,10 +107,35 @@ const MaxAttempts = 64
 type Records struct {
 	b        Backend
 	orderIDs idBlock
+	seen     *lru.Cache[Cell, Value] // nil: every transaction reads
+}
+
+// Options tunes Records.
+type Options struct {
+	// Remember is how many account, grant and rules-version cells to keep
+	// as last seen, so a transaction can start from them instead of a
+	// round trip (see Prefetch in package store). 0 turns it off: right for
+	// a backend whose reads cost nothing.
+	Remember int
 }
 
 // New returns the records kept on b.
-func New(b Backend) *Records { return &Records{b: b} }
+func New(b Backend, o Options) *Records {
+	r := &Records{b: b}
+	if o.Remember > 0 {
+		// hashicorp/golang-lru: an exact bound, least recently used out
+		// first, safe for concurrent use; already used for the session and
+		// token caches.
+		r.seen, _ = lru.New[Cell, Value](o.Remember)
+	}
+	return r
+}
+
+// remembered reports whether c is a cell kept as last seen: the records an
+// order entry reads and this process mostly writes itself.
+func remembered(c Cell) bool {
+	return c.Key == KeyAccounts || c.Key == KeyGrants || c.Key == KeyMeta
+}
 
 var _ store.BackOffice = (*Records)(nil)
 
@@ -323,7 +350,14 @@ func cmpInt(a, b int64) int {
 // ---- transactions ----
 
 func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error) {
+	// The first run may start from remembered values (guesses); it counts
+	// only if its commit checks them. A run that fails, writes nothing or
+	// commits stale after a guess is run again on fresh reads.
+	guess := r.seen != nil
 	for attempt := 0; attempt < MaxAttempts; attempt++ {
+		if attempt > 0 {
+			guess = false
+		}
 		if attempt > 2 {
 			// Contention: step aside a little so the winner finishes.
 			d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-2, 4)))
@@ -333,11 +367,17 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 			case <-time.After(d):
 			}
 		}
-		t := &tx{ctx: ctx, b: r.b, ids: &r.orderIDs, reads: map[Cell]Value{}, writes: map[Cell]int{}}
+		t := &tx{ctx: ctx, b: r.b, ids: &r.orderIDs, seen: r.seen, guess: guess, reads: map[Cell]Value{}, writes: map[Cell]int{}}
 		if err := fn(t); err != nil {
+			if t.guessed {
+				continue
+			}
 			return nil, err
 		}
 		if len(t.commit.Writes) == 0 && len(t.commit.Audit) == 0 {
+			if t.guessed {
+				continue
+			}
 			return []store.AuditEntry{}, nil
 		}
 		for _, e := range t.commit.Audit {
@@ -357,6 +397,14 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		if errors.Is(err, ErrStale) {
 			continue
 		}
+		if err == nil && r.seen != nil {
+			// What this commit wrote is what the store now holds.
+			for _, w := range t.commit.Writes {
+				if remembered(w.Cell) {
+					r.seen.Add(w.Cell, Value{S: w.Value, OK: !w.Delete})
+				}
+			}
+		}
 		return written, err
 	}
 	return nil, fmt.Errorf("back office: still contended after %d attempts: %w", MaxAttempts, store.ErrUnavailable)
@@ -364,12 +412,15 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 
 // tx buffers writes and remembers what it read.
 type tx struct {
-	ctx    context.Context
-	b      Backend
-	ids    *idBlock
-	reads  map[Cell]Value // the first value seen of every cell read from the backend
-	writes map[Cell]int   // index into commit.Writes
-	commit Commit
+	ctx     context.Context
+	b       Backend
+	ids     *idBlock
+	seen    *lru.Cache[Cell, Value] // last seen values; nil when off
+	guess   bool                    // this run may take values from seen
+	guessed bool                    // ... and did
+	reads   map[Cell]Value          // the first value seen of every cell read (or guessed)
+	writes  map[Cell]int            // index into commit.Writes
+	commit  Commit
 }
 
 func (t *tx) get(key, field string) (Value, error) {
@@ -381,12 +432,35 @@ func (t *tx) get(key, field string) (Value, error) {
 	if v, ok := t.reads[c]; ok {
 		return v, nil
 	}
+	if t.takeGuess(c) {
+		return t.reads[c], nil
+	}
 	v, err := t.b.Get(t.ctx, c)
 	if err != nil {
 		return Value{}, err
 	}
-	t.reads[c] = v
+	t.read(c, v)
 	return v, nil
+}
+
+// takeGuess serves c from the last seen values when this run may guess.
+func (t *tx) takeGuess(c Cell) bool {
+	if !t.guess || !remembered(c) {
+		return false
+	}
+	v, ok := t.seen.Get(c)
+	if ok {
+		t.reads[c], t.guessed = v, true
+	}
+	return ok
+}
+
+// read records a value read from the backend.
+func (t *tx) read(c Cell, v Value) {
+	t.reads[c] = v
+	if t.seen != nil && remembered(c) {
+		t.seen.Add(c, v)
+	}
 }
 
 func (t *tx) set(key, field, value string, del bool) {

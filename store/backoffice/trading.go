@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -269,6 +270,19 @@ func (t *tx) Prefetch(p store.Prefetch) error {
 	if p.RulesVersion {
 		add(KeyMeta, FieldRulesVer)
 	}
+	for _, r := range p.NewOrderReqIDs {
+		c := Cell{KeyOrderReqIDs, r}
+		_, written := t.writes[c]
+		_, read := t.reads[c]
+		if t.guess && !written && !read && !seen[c] {
+			// Taken as unused; the commit checks it (see store.Prefetch).
+			t.reads[c], t.guessed = Value{}, true
+			continue
+		}
+		add(KeyOrderReqIDs, r)
+	}
+	// Cells this run may take from the last seen values need no read.
+	cells = slices.DeleteFunc(cells, t.takeGuess)
 	if len(cells) == 0 {
 		return nil
 	}
@@ -277,7 +291,7 @@ func (t *tx) Prefetch(p store.Prefetch) error {
 		return err
 	}
 	for i, c := range cells {
-		t.reads[c] = vs[i]
+		t.read(c, vs[i])
 	}
 	return nil
 }

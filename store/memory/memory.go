@@ -124,7 +124,7 @@ func New(opts ...Option) *Store {
 		stop:            make(chan struct{}),
 		done:            make(chan struct{}),
 	}
-	s.Records = backoffice.New(boBackend{s})
+	s.Records = backoffice.New(boBackend{s}, backoffice.Options{})
 	if cfg.interval > 0 {
 		go s.janitor(cfg.interval)
 	} else {

@@ -1,7 +1,9 @@
 package redis_test
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -108,5 +110,139 @@ func TestBackOfficeKeyLayout(t *testing.T) {
 		if !strings.Contains(v, c.contains) {
 			t.Errorf("%s %q = %s, want it to hold %s", c.key, c.field, v, c.contains)
 		}
+	}
+}
+
+// Two instances on one prefix: each remembers the accounts, grants and
+// rules version it last saw and may start a transaction from them, but an
+// answer is never given on a remembered value the other instance has since
+// changed (backoffice.Options.Remember).
+func TestBackOfficeGuessesNeverDecide(t *testing.T) {
+	srv := redistest.SharedRedis(t)
+	a, p := open(t, srv, redis.Options{URL: srv.URL()})
+	b, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
+	must(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, now := t.Context(), time.Now()
+	const user, code = "ann@example.com", "G1"
+	pf := store.Prefetch{Accounts: []string{code}, Grants: [][2]string{{user, code}}, RulesVersion: true}
+	setCash := func(s *redis.Store, cash string) {
+		t.Helper()
+		_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			acct, _, err := tx.Account(code)
+			if err != nil {
+				return err
+			}
+			acct.AccountCode, acct.CashAvailable, acct.CreatedAt = code, decimal.RequireFromString(cash), now
+			return tx.PutAccount(acct)
+		})
+		must(t, err)
+	}
+	errNoGrant := errors.New("no grant")
+	// debit takes 100 from the account on instance s if the user holds a
+	// grant; it returns the cash each run saw and how often fn ran.
+	debit := func(s *redis.Store) (seen []string, err error) {
+		_, err = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			if err := tx.Prefetch(pf); err != nil {
+				return err
+			}
+			if _, err := tx.RulesVersion(); err != nil {
+				return err
+			}
+			acct, _, err := tx.Account(code)
+			if err != nil {
+				return err
+			}
+			seen = append(seen, acct.CashAvailable.String())
+			if _, ok, err := tx.Grant(user, code); err != nil || !ok {
+				return cmp.Or(err, errNoGrant)
+			}
+			acct.CashAvailable = acct.CashAvailable.Sub(decimal.NewFromInt(100))
+			return tx.PutAccount(acct)
+		})
+		return seen, err
+	}
+	cash := func(s *redis.Store) string {
+		t.Helper()
+		acct, err := s.Account(ctx, code)
+		must(t, err)
+		return acct.CashAvailable.String()
+	}
+
+	setCash(a, "1000")
+	// No grant yet: A remembers its absence ...
+	if _, err := debit(a); !errors.Is(err, errNoGrant) {
+		t.Fatalf("debit without a grant: %v", err)
+	}
+	// ... B grants: A's next debit must not refuse on the remembered absence.
+	_, err = b.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		return tx.PutGrant(store.Grant{UserID: user, AccountCode: code, Level: store.LevelTrade, CreatedAt: now})
+	})
+	must(t, err)
+	seen, err := debit(a)
+	must(t, err)
+	if !slices.Equal(seen, []string{"1000", "1000"}) {
+		t.Errorf("debit after B's grant saw %v, want a refused guess then a fresh run", seen)
+	}
+	if got := cash(b); got != "900" {
+		t.Fatalf("cash %s, want 900", got)
+	}
+	// A remembers 900 (what it wrote) and debits from it in one run.
+	if seen, err := debit(a); err != nil || !slices.Equal(seen, []string{"900"}) {
+		t.Fatalf("debit on A's own value: %v %v", seen, err)
+	}
+	// B deposits: A's guess (800) is stale; the commit refuses it and the
+	// debit is made on B's 5000.
+	setCash(b, "5000")
+	if seen, err := debit(a); err != nil || !slices.Equal(seen, []string{"800", "5000"}) {
+		t.Fatalf("debit after B's deposit saw %v (%v), want the guess then 5000", seen, err)
+	}
+	if got := cash(b); got != "4900" {
+		t.Fatalf("cash %s, want 4900", got)
+	}
+	// B revokes the grant: A's remembered grant decides nothing.
+	_, err = b.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error { return tx.DeleteGrant(user, code) })
+	must(t, err)
+	if _, err := debit(a); !errors.Is(err, errNoGrant) {
+		t.Fatalf("debit after B's revocation: %v", err)
+	}
+	if got := cash(b); got != "4900" {
+		t.Fatalf("cash %s after a refused debit, want 4900", got)
+	}
+	// A read-only transaction answers on fresh values, not on the guess.
+	setCash(b, "7")
+	var read string
+	_, err = a.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		acct, _, err := tx.Account(code)
+		read = acct.CashAvailable.String()
+		return err
+	})
+	must(t, err)
+	if read != "7" {
+		t.Fatalf("read-only transaction saw %s, want 7", read)
+	}
+	// A ClOrdID taken on B is found on A although A guesses new ids unused.
+	order := func(s *redis.Store, reqID string) (found bool, err error) {
+		_, err = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			if err := tx.Prefetch(store.Prefetch{NewOrderReqIDs: []string{reqID}}); err != nil {
+				return err
+			}
+			_, found, err = tx.OrderByReqID(reqID)
+			if err != nil || found {
+				return err
+			}
+			_, err = tx.NewOrder(store.Order{OriginalReqID: reqID, ClOrdID: reqID, AccountCode: code, Status: store.OrderNew, CreatedAt: now, UpdatedAt: now}, true)
+			return err
+		})
+		return found, err
+	}
+	if found, err := order(b, "R1"); err != nil || found {
+		t.Fatalf("first entry of R1 on B: %v %v", found, err)
+	}
+	if found, err := order(a, "R1"); err != nil || !found {
+		t.Fatalf("second entry of R1 on A: found %v, %v", found, err)
+	}
+	if os, err := a.Orders(ctx, store.OrderFilter{OriginalReqID: "R1"}); err != nil || len(os) != 1 {
+		t.Fatalf("orders under R1: %v %v", os, err)
 	}
 }

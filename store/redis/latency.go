@@ -108,6 +108,10 @@ type LatencyOptions struct {
 	MaxBatch int
 	// WriteTimeout bounds one write (default 5 s).
 	WriteTimeout time.Duration
+	// Linger is how long the writer waits for more records before it
+	// writes a batch that is not full (default 5 ms; negative: not at
+	// all). A query never waits for it: it flushes what is queued.
+	Linger time.Duration
 	// OnError, when set, hears every failed write (from the writer
 	// goroutine) with the number of records it dropped.
 	OnError func(err error, dropped int)
@@ -118,6 +122,7 @@ const (
 	DefaultLatencyQueueSize    = 4096
 	DefaultLatencyMaxBatch     = 256
 	DefaultLatencyWriteTimeout = 5 * time.Second
+	DefaultLatencyLinger       = 5 * time.Millisecond
 
 	maxLatencyBatch = 1000
 )
@@ -139,6 +144,7 @@ type LatencyStore struct {
 	max       int
 	maxBatch  int
 	timeout   time.Duration
+	linger    time.Duration
 	onError   func(error, int)
 
 	q      chan latItem
@@ -168,7 +174,7 @@ func NewLatencyStore(client goredis.UniversalClient, prefix string, o LatencyOpt
 	}
 	l := &LatencyStore{
 		c: client, p: prefix + "{lat}:", clock: o.Clock, retention: int64(o.Retention), max: o.MaxRecords,
-		maxBatch: o.MaxBatch, timeout: o.WriteTimeout, onError: o.OnError,
+		maxBatch: o.MaxBatch, timeout: o.WriteTimeout, linger: o.Linger, onError: o.OnError,
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	if l.clock == nil {
@@ -186,6 +192,12 @@ func NewLatencyStore(client goredis.UniversalClient, prefix string, o LatencyOpt
 	l.maxBatch = min(l.maxBatch, maxLatencyBatch)
 	if l.timeout <= 0 {
 		l.timeout = DefaultLatencyWriteTimeout
+	}
+	switch {
+	case l.linger == 0:
+		l.linger = DefaultLatencyLinger
+	case l.linger < 0:
+		l.linger = 0
 	}
 	qs := o.QueueSize
 	if qs <= 0 {
@@ -289,6 +301,8 @@ func (l *LatencyStore) run() {
 	defer close(l.done)
 	batch := make([]latency.Record, 0, l.maxBatch)
 	var marks []chan struct{}
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	take := func(it latItem) {
 		if it.mark != nil {
 			marks = append(marks, it.mark)
@@ -324,6 +338,21 @@ func (l *LatencyStore) run() {
 				return
 			}
 		}
+		// Linger a little for more records (one round trip for many),
+		// unless a query is waiting for this batch (a flush marker).
+		linger.Reset(l.linger)
+	collect:
+		for l.linger > 0 && len(batch) < l.maxBatch && len(marks) == 0 {
+			select {
+			case it := <-l.q:
+				take(it)
+			case <-linger.C:
+				break collect
+			case <-l.quit:
+				break collect
+			}
+		}
+		linger.Stop()
 	drain:
 		for len(batch) < l.maxBatch {
 			select {

@@ -113,6 +113,11 @@ type Store struct {
 // maxCachedSessions bounds the session->identity cache (~100 bytes each).
 const maxCachedSessions = 1 << 16
 
+// rememberedCells bounds the back-office cells (accounts, grants, the
+// rules' version) a transaction may start from instead of a round trip
+// (backoffice.Options.Remember): an account is a few hundred bytes.
+const rememberedCells = 1 << 16
+
 var _ store.Store = (*Store)(nil)
 
 // New wraps an existing client. It panics if prefix contains a brace, which
@@ -126,7 +131,7 @@ func New(client goredis.UniversalClient, prefix string) *Store {
 		panic(err) // only for a size <= 0
 	}
 	s := &Store{c: client, k: keys{p: prefix}, sessionIdentity: cache}
-	s.Records = backoffice.New(boBackend{s})
+	s.Records = backoffice.New(boBackend{s}, backoffice.Options{Remember: rememberedCells})
 	return s
 }
 
