@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/vero-oms/omsd/gen"
@@ -327,65 +327,26 @@ func isJSON(contentType string) bool {
 // strictJSONProblem describes what makes body ambiguous JSON: invalid
 // UTF-8, a key given twice in one object, or anything after the value.
 // Plain syntax errors are left to validation, which reports them.
+//
+// jsontext (go-json-experiment, the encoding/json/v2 work) rejects
+// duplicate names and invalid UTF-8 by default while it scans, without
+// building the value: a fraction of encoding/json's Token walk.
 func strictJSONProblem(body []byte) string {
 	if !utf8.Valid(body) {
 		return "request body is not valid UTF-8"
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	type frame struct {
-		object bool
-		keys   map[string]bool
-		expect bool // object: the next string token is a key
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if err := dec.SkipValue(); err != nil {
+		var se *jsontext.SyntacticError
+		if errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &se) {
+			return fmt.Sprintf("request body: the key %q appears twice in one object", se.JSONPointer.LastToken())
+		}
+		return "" // a syntax error: validation describes it
 	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return ""
-		}
-		if err != nil {
-			return "" // a syntax error: validation describes it
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{':
-				if top != nil && top.object {
-					top.expect = true
-				}
-				stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
-			case '[':
-				if top != nil && top.object {
-					top.expect = true
-				}
-				stack = append(stack, &frame{})
-			default:
-				stack = stack[:len(stack)-1]
-			}
-		} else if top != nil && top.object && top.expect {
-			key := tok.(string)
-			if top.keys[key] {
-				return fmt.Sprintf("request body: the key %q appears twice in one object", key)
-			}
-			top.keys[key] = true
-			top.expect = false
-		} else if top != nil && top.object {
-			top.expect = true
-		}
-		if len(stack) == 0 && dec.More() {
-			return "request body: unexpected data after the JSON value"
-		}
-		if len(stack) == 0 {
-			if _, err := dec.Token(); err != io.EOF {
-				return "request body: unexpected data after the JSON value"
-			}
-			return ""
-		}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return "request body: unexpected data after the JSON value"
 	}
+	return ""
 }
 
 func (c *contract) authenticate(req *http.Request) (auth.Principal, error) {

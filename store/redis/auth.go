@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -178,78 +179,116 @@ func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string, now ti
 // SessionWithIdentity reads the session and its identity. The identity key
 // depends on the session, and the two live in different slots, so no single
 // script can read both. Instead the session->identity mapping (fixed for a
-// session's life) is cached in this process: a repeat check is one pipelined
-// round trip of two GETs, a first check two sequential GETs.
+// session's life) is remembered in this process: a repeat check is one
+// pipelined round trip of two GETs, a first check two sequential GETs. The
+// memo also keeps the last values read with their decoded records, so a
+// repeat check whose values are unchanged decodes nothing; every check
+// still reads both keys, so a revoked session or a changed identity counts
+// at once.
 func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now time.Time) (store.Session, store.Identity, error) {
-	sk := s.k.session(sessionID)
-	var (
-		sess     store.Session
-		identity []byte
-	)
-	if iid, ok := s.cachedIdentity(sessionID); ok {
-		var sc, ic *goredis.StringCmd
-		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			sc = p.Get(ctx, sk)
-			ic = p.Get(ctx, s.k.identity(iid))
-			return nil
-		})
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			return store.Session{}, store.Identity{}, fail("get session and identity", err)
-		}
-		b, err := sc.Bytes()
-		if errors.Is(err, goredis.Nil) {
-			s.forgetSession(sessionID)
-			return store.Session{}, store.Identity{}, store.ErrNotFound
-		}
-		if err != nil {
-			return store.Session{}, store.Identity{}, fail("get session", err)
-		}
-		if sess, err = decodeSession(b); err != nil {
-			return store.Session{}, store.Identity{}, err
-		}
-		if sess.IdentityID == iid {
-			identity, err = ic.Bytes()
-			if errors.Is(err, goredis.Nil) {
-				return store.Session{}, store.Identity{}, store.ErrNotFound
-			}
-			if err != nil {
-				return store.Session{}, store.Identity{}, fail("get identity", err)
-			}
-		}
-	} else {
-		var err error
-		if sess, err = s.loadSession(ctx, sessionID); err != nil {
-			return store.Session{}, store.Identity{}, err
-		}
+	m, ok := s.sessionIdentity.Get(sessionID)
+	if !ok {
+		return s.sessionWithIdentityFirst(ctx, sessionID, now)
 	}
-	if ms(now) >= ms(sess.ExpiresAt) {
+	var sc, ic *goredis.StringCmd
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		sc = p.Get(ctx, s.k.session(sessionID))
+		ic = p.Get(ctx, s.k.identity(m.identityID))
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return store.Session{}, store.Identity{}, fail("get session and identity", err)
+	}
+	sessRaw, err := sc.Result()
+	if errors.Is(err, goredis.Nil) {
+		s.forgetSession(sessionID)
 		return store.Session{}, store.Identity{}, store.ErrNotFound
 	}
-	if identity == nil {
-		// Cache miss or a stale entry.
-		s.cacheSession(sessionID, sess.IdentityID)
-		b, err := s.c.Get(ctx, s.k.identity(sess.IdentityID)).Bytes()
-		if errors.Is(err, goredis.Nil) {
-			return store.Session{}, store.Identity{}, store.ErrNotFound
-		}
-		if err != nil {
-			return store.Session{}, store.Identity{}, fail("get identity", err)
-		}
-		identity = b
-	}
-	i, err := decodeIdentity(identity)
 	if err != nil {
+		return store.Session{}, store.Identity{}, fail("get session", err)
+	}
+	next, changed := *m, false
+	if sessRaw != m.sessRaw {
+		if next.sess, err = decodeSession([]byte(sessRaw)); err != nil {
+			return store.Session{}, store.Identity{}, err
+		}
+		next.sessRaw, changed = sessRaw, true
+	}
+	if next.sess.IdentityID != m.identityID {
+		// A stale entry: start again.
+		s.forgetSession(sessionID)
+		return s.sessionWithIdentityFirst(ctx, sessionID, now)
+	}
+	if ms(now) >= ms(next.sess.ExpiresAt) {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	idRaw, err := ic.Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, store.Identity{}, fail("get identity", err)
+	}
+	if idRaw != m.idRaw {
+		if next.id, err = decodeIdentity([]byte(idRaw)); err != nil {
+			return store.Session{}, store.Identity{}, err
+		}
+		next.idRaw, changed = idRaw, true
+	}
+	if changed {
+		s.sessionIdentity.Add(sessionID, &next)
+	}
+	return next.records()
+}
+
+// sessionWithIdentityFirst reads the session, then its identity, and
+// remembers both.
+func (s *Store) sessionWithIdentityFirst(ctx context.Context, sessionID string, now time.Time) (store.Session, store.Identity, error) {
+	var m sessionMemo
+	var err error
+	m.sessRaw, err = s.c.Get(ctx, s.k.session(sessionID)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, store.Identity{}, fail("get session", err)
+	}
+	if m.sess, err = decodeSession([]byte(m.sessRaw)); err != nil {
 		return store.Session{}, store.Identity{}, err
 	}
-	return sess, i, nil
+	if ms(now) >= ms(m.sess.ExpiresAt) {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	m.identityID = m.sess.IdentityID
+	m.idRaw, err = s.c.Get(ctx, s.k.identity(m.identityID)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.Session{}, store.Identity{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, store.Identity{}, fail("get identity", err)
+	}
+	if m.id, err = decodeIdentity([]byte(m.idRaw)); err != nil {
+		return store.Session{}, store.Identity{}, err
+	}
+	s.sessionIdentity.Add(sessionID, &m)
+	return m.records()
 }
 
-func (s *Store) cachedIdentity(sessionID string) (string, bool) {
-	return s.sessionIdentity.Get(sessionID)
+// sessionMemo is what SessionWithIdentity last read of one session. It is
+// replaced, never changed, so readers share it without a lock.
+type sessionMemo struct {
+	identityID     string // fixed for the session's life
+	sessRaw, idRaw string // the values last read ...
+	sess           store.Session
+	id             store.Identity // ... and their records
 }
 
-func (s *Store) cacheSession(sessionID, identityID string) {
-	s.sessionIdentity.Add(sessionID, identityID)
+// records returns copies the caller may change.
+func (m *sessionMemo) records() (store.Session, store.Identity, error) {
+	sess, id := m.sess, m.id
+	sess.Devices = slices.Clone(sess.Devices)
+	id.Roles = slices.Clone(id.Roles)
+	return sess, id, nil
 }
 
 func (s *Store) forgetSession(sessionID string) {

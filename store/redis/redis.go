@@ -99,19 +99,21 @@ type Store struct {
 	c goredis.UniversalClient
 	k keys
 
-	// sessionIdentity caches sessionID -> identityID, which never changes
-	// for a session, so SessionWithIdentity can read both keys in one
-	// pipelined round trip. Results are always checked against the loaded
-	// session, so a stale entry only costs an extra read. Bounded, least
-	// recently used out first (hashicorp/golang-lru: exact bound, no
-	// goroutines, already used for the verified-token cache).
-	sessionIdentity *lru.Cache[string, string]
+	// sessionIdentity remembers, per session, its identity (fixed for the
+	// session's life) so SessionWithIdentity can read both keys in one
+	// pipelined round trip, and the values last read with their records so
+	// unchanged values are not decoded again (sessionMemo). Both keys are
+	// read on every check, so a stale entry only costs an extra read.
+	// Bounded, least recently used out first (hashicorp/golang-lru: exact
+	// bound, no goroutines, already used for the verified-token cache).
+	sessionIdentity *lru.Cache[string, *sessionMemo]
 
 	*backoffice.Records // accounts, grants, groups, rules, workflow (backoffice.go)
 }
 
-// maxCachedSessions bounds the session->identity cache (~100 bytes each).
-const maxCachedSessions = 1 << 16
+// maxCachedSessions bounds the session memo (about 2 KiB each: two
+// values and their records); a session beyond it is read in two steps.
+const maxCachedSessions = 1 << 14
 
 // rememberedCells bounds the back-office cells (accounts, grants, the
 // rules' version) a transaction may start from instead of a round trip
@@ -126,7 +128,7 @@ func New(client goredis.UniversalClient, prefix string) *Store {
 	if err := checkPrefix(prefix); err != nil {
 		panic(err)
 	}
-	cache, err := lru.New[string, string](maxCachedSessions)
+	cache, err := lru.New[string, *sessionMemo](maxCachedSessions)
 	if err != nil {
 		panic(err) // only for a size <= 0
 	}
