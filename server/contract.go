@@ -343,7 +343,7 @@ func strictJSONProblem(body []byte) string {
 		}
 		return "" // a syntax error: validation describes it
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return "request body: unexpected data after the JSON value"
 	}
 	return ""
