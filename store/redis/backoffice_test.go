@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,5 +246,66 @@ func TestBackOfficeGuessesNeverDecide(t *testing.T) {
 	}
 	if os, err := a.Orders(ctx, store.OrderFilter{OriginalReqID: "R1"}); err != nil || len(os) != 1 {
 		t.Fatalf("orders under R1: %v %v", os, err)
+	}
+}
+
+// Two instances debit one account at once, each from what it remembers:
+// exactly the affordable debits commit and the balance never goes below 0.
+func TestBackOfficeGuessesRaceAcrossInstances(t *testing.T) {
+	srv := redistest.SharedRedis(t)
+	a, p := open(t, srv, redis.Options{URL: srv.URL()})
+	b, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
+	must(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	ctx := t.Context()
+	_, err = a.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		return tx.PutAccount(store.Account{AccountCode: "R1", CashAvailable: decimal.NewFromInt(1000), CreatedAt: time.Now()})
+	})
+	must(t, err)
+	errBroke := errors.New("not enough cash")
+	debit := func(s *redis.Store) error {
+		_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			if err := tx.Prefetch(store.Prefetch{Accounts: []string{"R1"}}); err != nil {
+				return err
+			}
+			acct, _, err := tx.Account("R1")
+			if err != nil {
+				return err
+			}
+			if acct.CashAvailable.LessThan(decimal.NewFromInt(100)) {
+				return errBroke
+			}
+			acct.CashAvailable = acct.CashAvailable.Sub(decimal.NewFromInt(100))
+			return tx.PutAccount(acct)
+		})
+		return err
+	}
+	// Both instances remember the account before the race.
+	for _, s := range []*redis.Store{a, b} {
+		_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			_, _, err := tx.Account("R1")
+			return err
+		})
+		must(t, err)
+	}
+	var wg sync.WaitGroup
+	var ok, broke atomic.Int32
+	for i := range 16 {
+		wg.Go(func() {
+			switch err := debit([]*redis.Store{a, b}[i%2]); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, errBroke):
+				broke.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	acct, err := b.Account(ctx, "R1")
+	must(t, err)
+	if ok.Load() != 10 || broke.Load() != 6 || !acct.CashAvailable.IsZero() {
+		t.Fatalf("%d debits, %d refused, cash %s; want 10, 6, 0", ok.Load(), broke.Load(), acct.CashAvailable)
 	}
 }
