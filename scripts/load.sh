@@ -165,9 +165,9 @@ for store in $STORES; do
 		curl -fsS -o /dev/null "$base/api/v1/util/reference" -H "Authorization: Bearer $mjwt" -H 'Content-Type: application/json' -d "$ref" ||
 			die "adding reference value $ref failed ($store)"
 	done
-	# Four accounts, each trading its own instrument: orders of different
-	# instruments run in parallel (one writer per book), and no two lanes
-	# contend for one account.
+	# Eight accounts over seven instruments (two share VNM at different
+	# prices): orders of different instruments run in parallel (one writer
+	# per book), and no two lanes contend for one account.
 	lanes=("LOAD000001 FPT 95000" "LOAD000002 VNM 60000" "LOAD000003 HPG 26000" "LOAD000004 SHS 12500"
 		"LOAD000005 PVS 33000" "LOAD000006 ACV 85000" "LOAD000007 MCH 110000" "LOAD000008 VNM 59000")
 	for lane in "${lanes[@]}"; do
