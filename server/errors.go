@@ -47,8 +47,10 @@ type apiError struct {
 
 func (e *apiError) Error() string { return string(e.code) + ": " + e.message }
 
+// errNotImplemented answers a trading or latency route on a server built
+// without that service (unit stacks; `omsd serve` always wires them).
 var errNotImplemented = &apiError{status: http.StatusNotImplemented, code: "not_implemented",
-	message: "this operation is part of the contract but not implemented by this server yet"}
+	message: "this server runs without the service behind this operation"}
 
 // statusClientClosed is what the log shows for a request whose client left
 // before the answer (nginx's convention); nobody receives it.

@@ -181,13 +181,7 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 			NewOrderReqIDs: []string{clOrdID}, RulesVersion: true}); err != nil {
 			return err
 		}
-		// The rules in force: cached under their version, which this
-		// transaction reads (and so checks at commit).
-		version, err := tx.RulesVersion()
-		if err != nil {
-			return err
-		}
-		riskRules, orderRules, err := s.rules.at(ctx, s.st, version)
+		riskRules, orderRules, err := s.rulesIn(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -553,15 +547,15 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 		return Ack{}, err
 	}
 	defer unlock()
-	riskRules, err := s.st.RiskRules(ctx)
-	if err != nil {
-		return Ack{}, err
-	}
 	var o, before store.Order
 	var inBook bool
+	var riskRules []store.RiskRule
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		var err error
 		if o, err = working(tx, user, in.OrderID, CodeReplacePending); err != nil {
+			return err
+		}
+		if riskRules, _, err = s.rulesIn(ctx, tx); err != nil {
 			return err
 		}
 		t := market.OrderType(o.Type)

@@ -1022,14 +1022,6 @@ func (d *desk) reserveQuote(q *ptQuote, inst market.Instrument) error {
 // enterQuote stores the quote's order with its hold in one step.
 func (s *Service) enterQuote(ctx context.Context, user string, q *ptQuote, inst market.Instrument, price decimal.Decimal, size int64) (store.Order, error) {
 	defer s.lock(inst.ISIN)()
-	orderRules, err := s.st.OrderRiskRules(ctx)
-	if err != nil {
-		return store.Order{}, err
-	}
-	riskRules, err := s.st.RiskRules(ctx)
-	if err != nil {
-		return store.Order{}, err
-	}
 	now := s.now()
 	o := store.Order{
 		OriginalReqID: q.MsgID, ClOrdID: q.MsgID, TradingDate: q.TradingDate, AccountCode: q.Account, User: user,
@@ -1045,6 +1037,10 @@ func (s *Service) enterQuote(ctx context.Context, user string, q *ptQuote, inst 
 	var stored store.Order
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		acct, err := txTrade(tx, user, q.Account)
+		if err != nil {
+			return err
+		}
+		riskRules, orderRules, err := s.rulesIn(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -1256,18 +1252,14 @@ func (s *Service) answer(ctx context.Context, q *ptQuote, inst market.Instrument
 // moved on both accounts.
 func (s *Service) deal(ctx context.Context, user string, q *ptQuote, inst market.Instrument, in QuoteResponseRequest, respID string, l leg, p parties) error {
 	defer s.lock(inst.ISIN)()
-	orderRules, err := s.st.OrderRiskRules(ctx)
-	if err != nil {
-		return err
-	}
-	riskRules, err := s.st.RiskRules(ctx)
-	if err != nil {
-		return err
-	}
 	now, date := s.now(), s.clock.TradingDate()
 	respSide := opposite(q.Side)
-	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		acct, err := txTrade(tx, user, in.Account)
+		if err != nil {
+			return err
+		}
+		riskRules, orderRules, err := s.rulesIn(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -1551,21 +1543,17 @@ func (s *Service) placeKQuote(ctx context.Context, user string, k, old *kQuote, 
 			return nil, reject(&market.Reject{Code: CodeCompleted, Message: fmt.Sprintf("kquote %s is %s and can no longer be replaced", old.MsgID, status)})
 		}
 	}
-	orderRules, err := s.st.OrderRiskRules(ctx)
-	if err != nil {
-		return nil, err
-	}
-	riskRules, err := s.st.RiskRules(ctx)
-	if err != nil {
-		return nil, err
-	}
 	now, date := s.now(), s.clock.TradingDate()
 	var stored []store.Order
 	var verdicts []market.Verdict
 	var outOfBook []int64 // old legs the book holds
-	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		stored, verdicts, outOfBook = nil, nil, nil
 		if _, err := txTrade(tx, user, k.Account); err != nil {
+			return err
+		}
+		riskRules, orderRules, err := s.rulesIn(ctx, tx)
+		if err != nil {
 			return err
 		}
 		if old != nil {

@@ -49,8 +49,6 @@ type Store interface {
 	store.Trading
 	Account(ctx context.Context, code string) (store.Account, error)
 	GrantsOfUser(ctx context.Context, userID string) ([]store.Grant, error)
-	RiskRules(ctx context.Context) ([]store.RiskRule, error)
-	OrderRiskRules(ctx context.Context) ([]store.OrderRiskRule, error)
 	UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error)
 }
 
@@ -145,6 +143,16 @@ func (c *rulesCache) at(ctx context.Context, st Store, version string) ([]store.
 	c.loaded, c.version, c.risk, c.order = true, version, risk, order
 	c.mu.Unlock()
 	return risk, order, nil
+}
+
+// rulesIn returns the rules in force as tx sees them: cached under the
+// rules' version, which tx reads and so checks at commit.
+func (s *Service) rulesIn(ctx context.Context, tx store.BackOfficeTx) ([]store.RiskRule, []store.OrderRiskRule, error) {
+	version, err := tx.RulesVersion()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.rules.at(ctx, s.st, version)
 }
 
 // New returns the service; call Start to bring the books to the market's

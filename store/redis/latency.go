@@ -340,19 +340,21 @@ func (l *LatencyStore) run() {
 		}
 		// Linger a little for more records (one round trip for many),
 		// unless a query is waiting for this batch (a flush marker).
-		linger.Reset(l.linger)
-	collect:
-		for l.linger > 0 && len(batch) < l.maxBatch && len(marks) == 0 {
-			select {
-			case it := <-l.q:
-				take(it)
-			case <-linger.C:
-				break collect
-			case <-l.quit:
-				break collect
+		if l.linger > 0 && len(marks) == 0 {
+			linger.Reset(l.linger)
+		collect:
+			for len(batch) < l.maxBatch && len(marks) == 0 {
+				select {
+				case it := <-l.q:
+					take(it)
+				case <-linger.C:
+					break collect
+				case <-l.quit:
+					break collect
+				}
 			}
+			linger.Stop()
 		}
-		linger.Stop()
 	drain:
 		for len(batch) < l.maxBatch {
 			select {
