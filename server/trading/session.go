@@ -184,3 +184,20 @@ func (s *Service) ordersWhere(ctx context.Context, keep func(store.Order) bool) 
 		}
 	}
 }
+
+// VenueOrders lists every order working in the venue's books, keyed by
+// the store's order id: what the venue holds, for reconciliation checks
+// and tests that compare the books with the store.
+func (s *Service) VenueOrders() map[int64]venue.Order {
+	out := map[int64]venue.Order{}
+	for _, in := range s.master.All() {
+		for _, book := range booksOf(in) {
+			for _, o := range s.venue.Working(book) {
+				if id, err := strconv.ParseInt(o.ID, 10, 64); err == nil {
+					out[id] = o
+				}
+			}
+		}
+	}
+	return out
+}

@@ -66,3 +66,11 @@ func (v *Simulator) Quiet(o venue.Order) bool {
 	}
 	return false
 }
+
+func (v *Simulator) Working(symbol string) []venue.Order {
+	b, ok := v.e.Book(symbol)
+	if !ok {
+		return nil
+	}
+	return append(b.Orders(venue.Buy), b.Orders(venue.Sell)...)
+}

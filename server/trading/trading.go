@@ -65,6 +65,9 @@ type Venue interface {
 	Live(symbol, id string) (venue.Order, bool)
 	// Quiet reports whether Submit(o) would only accept and rest o.
 	Quiet(o venue.Order) bool
+	// Working lists every order working in the book of symbol, both
+	// sides (reconciliation compares them with the store).
+	Working(symbol string) []venue.Order
 }
 
 // Sources of order texts.
