@@ -22,7 +22,14 @@ var (
 	// timed out, closed, or the caller's context ended (then the error also
 	// matches context.Canceled or DeadlineExceeded). The transport answers
 	// it with 502 (503 on /api/v1/oms/*).
-	ErrUnavailable       = errors.New("store: unavailable")
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrOutcomeUnknown: a commit was sent but no answer came (the backend
+	// timed out or the connection broke after the command left), so it may
+	// or may not have been applied, now or later. It always comes wrapped
+	// with ErrUnavailable. A caller that must give an answer that stays
+	// true resolves it by reading, and fences the write if it is absent
+	// (see trading's entry resolution).
+	ErrOutcomeUnknown    = errors.New("store: outcome unknown")
 	ErrNotFound          = errors.New("store: not found")
 	ErrConflict          = errors.New("store: already exists")
 	ErrExpired           = errors.New("store: expired")

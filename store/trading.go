@@ -174,16 +174,20 @@ func (o Order) Validate() error {
 type Trading interface {
 	// Order returns one order by ID; ErrNotFound when absent.
 	Order(ctx context.Context, id int64) (Order, error)
-	// OrderByReqID returns the order whose entry ClOrdID is reqID (the
-	// newest trading date's when reused on another date); ErrNotFound when
-	// absent.
-	OrderByReqID(ctx context.Context, reqID string) (Order, error)
+	// OrderByReqID returns the order user entered under the ClOrdID reqID
+	// (the newest trading date's when reused on another date); ErrNotFound
+	// when absent. ClOrdIDs are a namespace per user (Order.User): one
+	// user's ids neither block nor reveal another's.
+	OrderByReqID(ctx context.Context, user, reqID string) (Order, error)
 	// Orders lists orders matching f, newest (highest ID) first.
 	Orders(ctx context.Context, f OrderFilter) ([]Order, error)
 	// TradingRules reads the OMS and the order risk rules together (one
 	// round trip), sorted by key as RiskRules and OrderRiskRules are.
 	TradingRules(ctx context.Context) ([]RiskRule, []OrderRiskRule, error)
 }
+
+// OrderKey names an order by the entry ClOrdID its user gave it.
+type OrderKey struct{ User, ReqID string }
 
 // Prefetch names records a transaction is about to read, so the adapter
 // can fetch them in one round trip; later reads of them are served from
@@ -200,12 +204,12 @@ type Prefetch struct {
 	Accounts    []string
 	Grants      [][2]string // (user, account)
 	Orders      []int64
-	OrderReqIDs []string
+	OrderReqIDs []OrderKey
 	// NewOrderReqIDs are ClOrdIDs the caller expects to be unused (a new
 	// order's). The adapter may take them as unused without reading them;
 	// the commit checks it, and a ClOrdID in use makes the transaction run
 	// again on a real read, where it finds the order.
-	NewOrderReqIDs []string
+	NewOrderReqIDs []OrderKey
 	// RulesVersion asks for the rules' version too (TradingTx.RulesVersion).
 	RulesVersion bool
 }
@@ -220,12 +224,13 @@ type TradingTx interface {
 	// version are exactly the rules in force when the transaction commits.
 	RulesVersion() (string, error)
 	Order(id int64) (Order, bool, error)
-	// OrderByReqID finds the order entered under reqID (see
+	// OrderByReqID finds the order user entered under reqID (see
 	// Trading.OrderByReqID).
-	OrderByReqID(reqID string) (Order, bool, error)
+	OrderByReqID(user, reqID string) (Order, bool, error)
 	// NewOrder stores o under the next order ID and returns it. When index
-	// is true the entry ClOrdID is indexed (OrderByReqID finds it); a
-	// rejected duplicate is stored without taking the index.
+	// is true the entry ClOrdID is indexed in o.User's namespace
+	// (OrderByReqID finds it); a rejected duplicate is stored without
+	// taking the index.
 	NewOrder(o Order, index bool) (Order, error)
 	// PutOrder replaces an existing order (its Seq is incremented).
 	PutOrder(o Order) error

@@ -291,6 +291,9 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err := startTrading(ctx, c, app, st, log); err != nil {
 		return fail(err)
 	}
+	if m != nil {
+		m.WatchVenueBacklog(app.Trading)
+	}
 	services := server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock)
 	services.Trading, services.Latency = app.Trading, app.Latency
 	opts := server.Options{

@@ -153,9 +153,14 @@ func TestTradingRejects(t *testing.T) {
 		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "PLO", "price": "100000"}, "-100003")
 		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "LO"}, "-100025")
 
-		// A duplicate ClOrdID on the same trading date.
-		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "dup-1"))
-		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "dup-1"))
+		// A repeat of an entry (same ClOrdID, same terms) answers the
+		// first entry's Ack and enters nothing; a ClOrdID reused on the same
+		// trading date with other terms is a duplicate.
+		first := e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "dup-1"))
+		if again := e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "dup-1")); again["request_id"] != "dup-1" || again["source_sequence"] != first["source_sequence"] {
+			t.Fatalf("a repeated entry: %v, first %v", again, first)
+		}
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 200, "95000", "dup-1"))
 		m := expect(t, e.do(nil, "GET", "/api/v1/util/orders?original_req_id=dup-1", nil, bearer(tr)...), 200, "")
 		os := m["orders"].([]any)
 		if len(os) != 2 || os[0].(map[string]any)["orderStatus"] != "REJECTED" || !strings.HasPrefix(os[0].(map[string]any)["orderText"].(string), "OMS|-100001|") ||

@@ -148,6 +148,27 @@ func (m *Metrics) WatchMailQueue(q Queue) {
 	)
 }
 
+// Backlog is what the venue backlog metrics read (trading.Service).
+type Backlog interface {
+	Backlog() int
+	StepFailures() int64
+}
+
+// WatchVenueBacklog registers omsd_venue_backlog_steps and
+// omsd_venue_backlog_failures_total, read from b at every scrape.
+func (m *Metrics) WatchVenueBacklog(b Backlog) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "omsd_venue_backlog_steps",
+			Help: "Store steps waiting behind the venue (reports to book, uncertain commits to settle); above 0 only while the store fails.",
+		}, func() float64 { return float64(b.Backlog()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_venue_backlog_failures_total",
+			Help: "Failed runs of store steps behind the venue; each is retried until it succeeds.",
+		}, func() float64 { return float64(b.StepFailures()) }),
+	)
+}
+
 // --- requests (server.RequestMetrics) ---
 
 // Operation returns the recorder of one operation (server.RequestMetrics).

@@ -16,7 +16,10 @@ import (
 
 // apply writes one venue report to the store in one atomic step: every
 // order it touched, and the accounts of both sides of every execution. A
-// report is applied once: executions an order already took are skipped.
+// report is applied once: executions an order already took are skipped,
+// so a retried report books nothing twice. It is never refused for a
+// business reason (the venue has traded): only a store failure fails it,
+// and the backlog retries it.
 func (s *Service) apply(ctx context.Context, rep venue.Report) error {
 	if len(rep.Events) == 0 {
 		return nil
@@ -42,9 +45,6 @@ func (s *Service) apply(ctx context.Context, rep venue.Report) error {
 		}
 		return w.flush()
 	})
-	if err != nil {
-		s.log.Error("a venue report could not be applied", "events", len(rep.Events), "err", err)
-	}
 	return err
 }
 
@@ -70,7 +70,7 @@ func (w *reportWriter) getOrder(id string) (*store.Order, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("trading: the venue reported order %d the store does not have", n)
+		return nil, nil
 	}
 	w.orders[n] = &o
 	w.order = append(w.order, n)
@@ -155,6 +155,15 @@ func (w *reportWriter) event(ev venue.Event) error {
 	o, err := w.getOrder(ev.Order.ID)
 	if err != nil {
 		return err
+	}
+	if o == nil {
+		// Orders reach the venue only once stored, so this is a bug. An
+		// execution cannot be booked on one side only; anything else
+		// concerns no money and is skipped.
+		if ev.Kind == venue.EventPartiallyFilled || ev.Kind == venue.EventFilled {
+			return fmt.Errorf("trading: the venue reported an execution of order %s the store does not have", ev.Order.ID)
+		}
+		return nil
 	}
 	if o.Status.Done() && ev.Kind != venue.EventRejected {
 		return nil // already applied

@@ -14,7 +14,7 @@ func TestOddLotsHaveTheirOwnBook(t *testing.T) {
 	}
 	status := func(ref string) (string, int64, string) {
 		t.Helper()
-		o, err := h.st.OrderByReqID(h.ctx, ref)
+		o, err := orderByRef(h.ctx, h.st, ref)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -149,6 +149,13 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // service on the memory store with every market in continuous trading.
 func newHarness(t testing.TB, accts []propAccount) *harness {
 	t.Helper()
+	return newHarnessWith(t, accts, nil)
+}
+
+// newHarnessWith is newHarness with the service on wrap(memory store) (the
+// checks read the memory store itself).
+func newHarnessWith(t testing.TB, accts []propAccount, wrap func(*memory.Store) Store) *harness {
+	t.Helper()
 	master, fpt, vnm := devInstruments(t)
 	st := memory.New(memory.WithJanitorInterval(0))
 	t.Cleanup(func() { _ = st.Close() })
@@ -184,7 +191,11 @@ func newHarness(t testing.TB, accts []propAccount) *harness {
 	}
 	h.venue = &recVenue{Simulator: NewSimulator(master)}
 	h.clock, h.session = market.Pinned(market.Continuous), market.Continuous
-	h.svc = New(Options{Store: st, Market: master, Clock: h.clock, Venue: h.venue})
+	var svcStore Store = st
+	if wrap != nil {
+		svcStore = wrap(st)
+	}
+	h.svc = New(Options{Store: svcStore, Market: master, Clock: h.clock, Venue: h.venue})
 	if err := h.svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -740,7 +751,7 @@ func (s *streamer) step(i int) error {
 		s.orders = append(s.orders, in.RefOrderID)
 		s.owner[in.RefOrderID] = ai
 		s.st.submits++
-		o, err := s.h.st.OrderByReqID(ctx, in.RefOrderID)
+		o, err := s.lookup(in.RefOrderID)
 		if err != nil {
 			return fmt.Errorf("%s: stored order: %w", desc, err)
 		}
@@ -774,7 +785,7 @@ func (s *streamer) step(i int) error {
 
 	default: // replace
 		req := s.target()
-		o, err := s.h.st.OrderByReqID(ctx, req)
+		o, err := s.lookup(req)
 		if err != nil {
 			return fmt.Errorf("step %d: replace of %s: %w", i, req, err)
 		}
@@ -810,13 +821,31 @@ func (s *streamer) step(i int) error {
 	}
 }
 
+// lookup reads the order entered under req by its account's trader (a
+// ClOrdID names an order in its user's namespace).
+func (s *streamer) lookup(req string) (store.Order, error) {
+	return s.h.st.OrderByReqID(s.h.ctx, s.h.accts[s.owner[req]].user, req)
+}
+
+// orderByRef reads the newest order entered under ref by any user.
+func orderByRef(ctx context.Context, st store.Trading, ref string) (store.Order, error) {
+	os, err := st.Orders(ctx, store.OrderFilter{OriginalReqID: ref, Limit: 1})
+	if err != nil {
+		return store.Order{}, err
+	}
+	if len(os) == 0 {
+		return store.Order{}, fmt.Errorf("order %q: %w", ref, store.ErrNotFound)
+	}
+	return os[0], nil
+}
+
 // target picks an earlier order to cancel or replace, a working one more
 // often than not.
 func (s *streamer) target() string {
 	var req string
 	for range 4 {
 		req = s.orders[s.rng.IntN(len(s.orders))]
-		if o, err := s.h.st.OrderByReqID(s.h.ctx, req); err == nil && !o.Status.Done() {
+		if o, err := s.lookup(req); err == nil && !o.Status.Done() {
 			break
 		}
 	}
@@ -1121,7 +1150,7 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 		if _, err := h.svc.Submit(ctx, user, in); err != nil {
 			t.Fatalf("submit %s: %v", ref, err)
 		}
-		o, err := h.st.OrderByReqID(ctx, ref)
+		o, err := orderByRef(ctx, h.st, ref)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1138,7 +1167,7 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	}
 	order := func(ref string) store.Order {
 		t.Helper()
-		o, err := h.st.OrderByReqID(ctx, ref)
+		o, err := orderByRef(ctx, h.st, ref)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -353,6 +353,20 @@ func (d *desk) init() {
 	d.kquotes = map[string]*kQuote{}
 }
 
+// offBook reports whether o is the order of a put-through quote the desk
+// knows: such orders are never in a book. The desk registers a quote
+// (by quote_msg_id) before its order is stored, so one being entered is
+// known too.
+func (d *desk) offBook(o store.Order) bool {
+	if o.QuoteID == "" {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q, ok := d.quoteMsg[o.OriginalReqID]
+	return ok && q.QuoteID == o.QuoteID && q.TradingDate == o.TradingDate
+}
+
 // next counts one accepted desk message; d.mu held.
 func (d *desk) next() int64 {
 	d.seq++
@@ -1021,7 +1035,11 @@ func (d *desk) reserveQuote(q *ptQuote, inst market.Instrument) error {
 
 // enterQuote stores the quote's order with its hold in one step.
 func (s *Service) enterQuote(ctx context.Context, user string, q *ptQuote, inst market.Instrument, price decimal.Decimal, size int64) (store.Order, error) {
-	defer s.lock(inst.ISIN)()
+	ctx, done, err := s.openBook(ctx, inst.ISIN)
+	if err != nil {
+		return store.Order{}, err
+	}
+	defer done()
 	now := s.now()
 	o := store.Order{
 		OriginalReqID: q.MsgID, ClOrdID: q.MsgID, TradingDate: q.TradingDate, AccountCode: q.Account, User: user,
@@ -1044,7 +1062,7 @@ func (s *Service) enterQuote(ctx context.Context, user string, q *ptQuote, inst 
 		if err != nil {
 			return err
 		}
-		if prev, ok, err := tx.OrderByReqID(q.MsgID); err != nil {
+		if prev, ok, err := tx.OrderByReqID(user, q.MsgID); err != nil {
 			return err
 		} else if ok && prev.TradingDate == q.TradingDate {
 			return reject(&market.Reject{Code: CodeDuplicateClOrdID, Message: fmt.Sprintf("duplicate ClOrdID %s for trading date %s", q.MsgID, q.TradingDate)})
@@ -1251,10 +1269,14 @@ func (s *Service) answer(ctx context.Context, q *ptQuote, inst market.Instrument
 // responder's order (FILLED) and the quote's order filled, cash and stock
 // moved on both accounts.
 func (s *Service) deal(ctx context.Context, user string, q *ptQuote, inst market.Instrument, in QuoteResponseRequest, respID string, l leg, p parties) error {
-	defer s.lock(inst.ISIN)()
+	ctx, done, err := s.openBook(ctx, inst.ISIN)
+	if err != nil {
+		return err
+	}
+	defer done()
 	now, date := s.now(), s.clock.TradingDate()
 	respSide := opposite(q.Side)
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		acct, err := txTrade(tx, user, in.Account)
 		if err != nil {
 			return err
@@ -1286,7 +1308,7 @@ func (s *Service) deal(ctx context.Context, user string, q *ptQuote, inst market
 		if l.price != nil && !l.price.Equal(price) {
 			return invalid("%s %s must equal the quoted price %s", l.priceField, l.price, price)
 		}
-		if prev, ok, err := tx.OrderByReqID(in.QuoteMsgID); err != nil {
+		if prev, ok, err := tx.OrderByReqID(user, in.QuoteMsgID); err != nil {
 			return err
 		} else if ok && prev.TradingDate == date {
 			return reject(&market.Reject{Code: CodeDuplicateClOrdID, Message: fmt.Sprintf("duplicate ClOrdID %s for trading date %s", in.QuoteMsgID, date)})
@@ -1532,7 +1554,11 @@ func (d *desk) reserveKQuote(k *kQuote) error {
 // routes the new ones. It returns the stored legs (nil when nothing was
 // stored).
 func (s *Service) placeKQuote(ctx context.Context, user string, k, old *kQuote, inst market.Instrument, legs []leg, trace *latency.Trace) ([]store.Order, error) {
-	defer s.lock(inst.ISIN)()
+	ctx, done, err := s.openBook(ctx, inst.ISIN)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if old != nil {
 		// Kquote statuses change under the instrument's lock: re-read, so
 		// of two replaces of one quote only the first goes through.
@@ -1547,7 +1573,7 @@ func (s *Service) placeKQuote(ctx context.Context, user string, k, old *kQuote, 
 	var stored []store.Order
 	var verdicts []market.Verdict
 	var outOfBook []int64 // old legs the book holds
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		stored, verdicts, outOfBook = nil, nil, nil
 		if _, err := txTrade(tx, user, k.Account); err != nil {
 			return err
@@ -1619,25 +1645,25 @@ func (s *Service) placeKQuote(ctx context.Context, user string, k, old *kQuote, 
 		}
 	}
 	d.mu.Unlock()
-	routed := false
+	// From here the venue acts: the store follows through the backlog,
+	// whatever happens to this request.
+	var steps []step
 	for _, id := range outOfBook {
-		if err := s.apply(ctx, s.venue.Cancel(inst.ISIN, strconv.FormatInt(id, 10))); err != nil {
-			return stored, err
+		steps = append(steps, s.cancelStep(store.Order{ID: id, ISIN: inst.ISIN, OriginalReqID: strconv.FormatInt(id, 10)}))
+	}
+	routed := false
+	for i, o := range stored {
+		if verdicts[i] == market.Accept {
+			steps, routed = append(steps, s.routeStep(o, false)), true
 		}
 	}
-	for i, o := range stored {
-		if verdicts[i] != market.Accept {
-			continue
-		}
-		if !routed {
-			s.mark(trace, latency.SentToGateway)
-			s.mark(trace, latency.GatewayAccepted)
-			s.mark(trace, latency.MarketStarted)
-			routed = true
-		}
-		if err := s.route(ctx, o, nil, false); err != nil {
-			return stored, err
-		}
+	if routed {
+		s.mark(trace, latency.SentToGateway)
+		s.mark(trace, latency.GatewayAccepted)
+		s.mark(trace, latency.MarketStarted)
+	}
+	if err := s.after(ctx, inst.ISIN, steps...); err != nil {
+		s.log.Warn("a kquote reached the venue; booking its reports waits for the store", "kquote", k.MsgID, "err", err)
 	}
 	if routed {
 		s.end(trace, latency.MarketCompleted, latency.StatusOK)
@@ -1798,7 +1824,11 @@ func (s *Service) KQuoteCancel(ctx context.Context, user string, in KQuoteCancel
 // cancelKQuotes cancels the legs of ks (all on inst) in one store step,
 // takes them out of the book and marks the quotes CANCELLED.
 func (s *Service) cancelKQuotes(ctx context.Context, user string, inst market.Instrument, ks []*kQuote, msgID string, named bool) error {
-	defer s.lock(inst.ISIN)()
+	ctx, done, err := s.openBook(ctx, inst.ISIN)
+	if err != nil {
+		return err
+	}
+	defer done()
 	// Kquote statuses change under the instrument's lock: keep those still
 	// active.
 	s.desk.mu.Lock()
@@ -1816,7 +1846,7 @@ func (s *Service) cancelKQuotes(ctx context.Context, user string, inst market.In
 	s.desk.mu.Unlock()
 	ks = live
 	var inBook []int64
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		inBook = nil
 		for _, k := range ks {
 			if _, err := txTrade(tx, user, k.Account); err != nil {
@@ -1841,10 +1871,12 @@ func (s *Service) cancelKQuotes(ctx context.Context, user string, inst market.In
 		}
 	}
 	d.mu.Unlock()
+	var steps []step
 	for _, id := range inBook {
-		if err := s.apply(ctx, s.venue.Cancel(inst.ISIN, strconv.FormatInt(id, 10))); err != nil {
-			return err
-		}
+		steps = append(steps, s.cancelStep(store.Order{ID: id, ISIN: inst.ISIN, OriginalReqID: strconv.FormatInt(id, 10)}))
+	}
+	if err := s.after(ctx, inst.ISIN, steps...); err != nil {
+		s.log.Warn("kquote legs were cancelled in the book; booking the reports waits for the store", "err", err)
 	}
 	return nil
 }
@@ -1879,8 +1911,11 @@ func (s *Service) ExpireQuotes(ctx context.Context) error {
 	d.mu.Unlock()
 	sort.Slice(due, func(i, j int) bool { return due[i].OrderID < due[j].OrderID })
 	for _, q := range due {
-		unlock := s.lock(q.ISIN)
-		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		bctx, unlock, err := s.openBook(ctx, q.ISIN)
+		if err != nil {
+			return err
+		}
+		_, err = s.st.UpdateBackOffice(bctx, func(tx store.BackOfficeTx) error {
 			o, ok, err := tx.Order(q.OrderID)
 			if err != nil || !ok || o.Status.Done() || o.Status.Pending() {
 				return err

@@ -83,7 +83,7 @@ func (e *deskEnv) account(code string) store.Account {
 
 func (e *deskEnv) order(reqID string) store.Order {
 	e.t.Helper()
-	o, err := e.st.OrderByReqID(e.ctx, reqID)
+	o, err := orderByRef(e.ctx, e.st, reqID)
 	if err != nil {
 		e.t.Fatalf("order %s: %v", reqID, err)
 	}
@@ -560,7 +560,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	_, err = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-x", Account: an, Symbol: "FPT",
 		BidPrice: sp("98000"), BidSize: ip(100), OfferPrice: sp("107100"), OfferSize: ip(100)})
 	wantRefusal(t, err, market.CodeBand)
-	if _, err := e.st.OrderByReqID(e.ctx, "k-x-B"); err == nil {
+	if _, err := orderByRef(e.ctx, e.st, "k-x-B"); err == nil {
 		t.Fatal("a refused kquote stored a leg")
 	}
 

@@ -30,46 +30,40 @@ func endOfDay(s market.Session) bool { return s == market.PostClose || s == mark
 // process no longer has (the simulator keeps books in memory): they are
 // cancelled with their holds released, so no hold outlives its order.
 func (s *Service) Start(ctx context.Context) error {
-	open, err := s.ordersWhere(ctx, func(o store.Order) bool {
-		return o.Status == store.OrderNew || o.Status == store.OrderPartiallyFill || o.Status.Pending()
-	})
-	if err != nil {
+	if err := s.reconcile(ctx, atStart); err != nil {
 		return err
-	}
-	for _, o := range open {
-		if _, live := s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10)); live {
-			continue
-		}
-		unlock := s.lock(o.ISIN)
-		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			cur, ok, err := tx.Order(o.ID)
-			if err != nil || !ok || cur.Status.Done() {
-				return err
-			}
-			return cancelInStore(tx, cur, "the venue restarted and its book was lost", store.OrderCanceled)
-		})
-		unlock()
-		if err != nil {
-			return err
-		}
-	}
-	if len(open) > 0 {
-		s.log.Warn("working orders from before the restart were cancelled and their holds released", "orders", len(open))
 	}
 	return s.Sync(ctx)
 }
 
-// Run keeps the books in step with the market clock until ctx ends.
+// Run keeps the books in step with the market clock until ctx ends; every
+// tick it also retries the store steps waiting behind the venue, and every
+// reconcileEvery it reconciles the books with the store. When ctx ends it
+// makes a last attempt at the waiting steps.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lastReconcile := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
+			last, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.stepTimeout)
+			s.retryBacklogs(last)
+			cancel()
+			if n := s.Backlog(); n > 0 {
+				s.log.Error("stopping with store steps still waiting behind the venue; the next start reconciles the books", "steps", n)
+			}
 			return
 		case <-t.C:
 			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("market session sync failed", "err", err)
+			}
+			s.retryBacklogs(ctx)
+			if time.Since(lastReconcile) >= s.reconcileEvery {
+				lastReconcile = time.Now()
+				if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("reconciling the books with the store failed", "err", err)
+				}
 			}
 		}
 	}
@@ -120,50 +114,61 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 func (s *Service) moveBook(ctx context.Context, in market.Instrument, now market.Session, held []store.Order) error {
-	defer s.lock(in.ISIN)()
+	ctx, done, err := s.openBook(ctx, in.ISIN)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var steps []step
 	for _, book := range booksOf(in) {
-		if err := s.apply(ctx, s.venue.SetPhase(book, phaseOf(now))); err != nil {
-			return err
-		}
+		steps = append(steps, s.venueStep("move book "+book+" to "+now.String(),
+			func() venue.Report { return s.venue.SetPhase(book, phaseOf(now)) }, nil))
 		if endOfDay(now) {
-			if err := s.apply(ctx, s.venue.Expire(book)); err != nil {
-				return err
-			}
+			steps = append(steps, s.venueStep("expire book "+book, func() venue.Report { return s.venue.Expire(book) }, nil))
 		}
+	}
+	if err := s.after(ctx, in.ISIN, steps...); err != nil {
+		return err
 	}
 	for _, o := range held {
 		if o.ISIN != in.ISIN {
 			continue
 		}
-		// Re-read under the book's lock: a cancel may have ended it.
-		cur, err := s.st.Order(ctx, o.ID)
-		if err != nil {
-			return err
-		}
-		if cur.Status != store.OrderPendingNew {
-			continue
-		}
-		o = cur
-		if endOfDay(now) {
-			if _, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-				cur, ok, err := tx.Order(o.ID)
-				if err != nil || !ok || cur.Status != store.OrderPendingNew {
-					return err
-				}
-				return cancelInStore(tx, cur, "expired at the end of the trading day", store.OrderExpired)
-			}); err != nil {
-				return err
-			}
-			continue
-		}
-		if in.Permit(now, market.OrderType(o.Type), market.New).Verdict != market.Accept {
-			continue
-		}
-		if err := s.route(ctx, o, nil, false); err != nil {
+		if err := s.releaseHeld(ctx, in, now, o); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// releaseHeld routes an order held by the OMS once its session takes it,
+// or expires it at the end of the day. The caller has opened its book.
+func (s *Service) releaseHeld(ctx context.Context, in market.Instrument, now market.Session, o store.Order) error {
+	// Re-read under the book's lock: a cancel may have ended it.
+	cur, err := s.st.Order(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Status != store.OrderPendingNew {
+		return nil
+	}
+	if _, live := s.venue.Live(bookOf(cur), strconv.FormatInt(cur.ID, 10)); live {
+		return nil // routed already; its ack is booked by reconciliation
+	}
+	if endOfDay(now) {
+		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			cur, ok, err := tx.Order(o.ID)
+			if err != nil || !ok || cur.Status != store.OrderPendingNew {
+				return err
+			}
+			return cancelInStore(tx, cur, "expired at the end of the trading day", store.OrderExpired)
+		})
+		return err
+	}
+	if in.Permit(now, market.OrderType(cur.Type), market.New).Verdict != market.Accept {
+		return nil
+	}
+	return s.after(ctx, in.ISIN, s.routeStep(cur, false))
 }
 
 // ordersWhere scans every order (newest first) for those keep accepts.

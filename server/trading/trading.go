@@ -36,6 +36,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vero-oms/omsd/server/latency"
@@ -94,6 +95,12 @@ type Options struct {
 	// Now is the wall clock of order times (time.Now when nil).
 	Now func() time.Time
 	Log *slog.Logger
+	// StepTimeout bounds each store step that follows a venue call
+	// (DefaultStepTimeout when 0).
+	StepTimeout time.Duration
+	// ReconcileEvery is how often Run reconciles the books with the store
+	// (DefaultReconcileEvery when 0).
+	ReconcileEvery time.Duration
 }
 
 // Service is the order pipeline.
@@ -106,7 +113,11 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	locks sync.Map // ISIN -> *sync.Mutex: one writer per book
+	books        sync.Map // ISIN -> *book: one writer per instrument's books, and its backlog
+	stepTimeout  time.Duration
+	stepFailures atomic.Int64
+	// reconcileEvery is how often Run compares the books with the store.
+	reconcileEvery time.Duration
 
 	sessionMu sync.Mutex
 	sessions  map[market.MarketID]market.Session // last session applied to the books
@@ -161,7 +172,14 @@ func (s *Service) rulesIn(ctx context.Context, tx store.BackOfficeTx) ([]store.R
 // New returns the service; call Start to bring the books to the market's
 // session.
 func New(o Options) *Service {
-	s := &Service{st: o.Store, master: o.Market, clock: o.Clock, venue: o.Venue, lat: o.Latency, now: o.Now, log: o.Log}
+	s := &Service{st: o.Store, master: o.Market, clock: o.Clock, venue: o.Venue, lat: o.Latency, now: o.Now, log: o.Log,
+		stepTimeout: o.StepTimeout, reconcileEvery: o.ReconcileEvery}
+	if s.stepTimeout <= 0 {
+		s.stepTimeout = DefaultStepTimeout
+	}
+	if s.reconcileEvery <= 0 {
+		s.reconcileEvery = DefaultReconcileEvery
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -178,13 +196,6 @@ func New(o Options) *Service {
 
 // Instruments is the instrument master the service trades.
 func (s *Service) Instruments() *market.Master { return s.master }
-
-func (s *Service) lock(isin string) func() {
-	m, _ := s.locks.LoadOrStore(isin, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
 
 const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,13 +16,14 @@ import (
 	"github.com/vero-oms/omsd/store"
 )
 
-// Orders live in KeyOrders by ID; KeyOrderReqIDs maps an entry ClOrdID to
-// the ID of the order entered under it (the newest trading date's).
+// Orders live in KeyOrders by ID; KeyOrderReqIDs maps (user, entry
+// ClOrdID) to the ID of the order that user entered under it (the newest
+// trading date's).
 const (
 	KeyMeta        = "meta"          // small values: the rules' version
 	FieldRulesVer  = "rules-version" // changes with every rule change
 	KeyOrders      = "orders"        // id -> order
-	KeyOrderReqIDs = "order-req-ids" // entry ClOrdID -> id
+	KeyOrderReqIDs = "order-req-ids" // user NUL entry ClOrdID -> id
 	SeqOrders      = "order-seq"
 )
 
@@ -116,8 +118,11 @@ func (r *Records) Order(ctx context.Context, id int64) (store.Order, error) {
 	return decodeOrder(v.S)
 }
 
-func (r *Records) OrderByReqID(ctx context.Context, reqID string) (store.Order, error) {
-	v, err := r.b.Get(ctx, Cell{KeyOrderReqIDs, reqID})
+// reqField is the index field of a ClOrdID in its user's namespace.
+func reqField(user, reqID string) string { return join(user, reqID) }
+
+func (r *Records) OrderByReqID(ctx context.Context, user, reqID string) (store.Order, error) {
+	v, err := r.b.Get(ctx, Cell{KeyOrderReqIDs, reqField(user, reqID)})
 	if err != nil {
 		return store.Order{}, err
 	}
@@ -264,14 +269,14 @@ func (t *tx) Prefetch(p store.Prefetch) error {
 	for _, id := range p.Orders {
 		add(KeyOrders, idField(id))
 	}
-	for _, r := range p.OrderReqIDs {
-		add(KeyOrderReqIDs, r)
+	for _, k := range p.OrderReqIDs {
+		add(KeyOrderReqIDs, reqField(k.User, k.ReqID))
 	}
 	if p.RulesVersion {
 		add(KeyMeta, FieldRulesVer)
 	}
-	for _, r := range p.NewOrderReqIDs {
-		c := Cell{KeyOrderReqIDs, r}
+	for _, k := range p.NewOrderReqIDs {
+		c := Cell{KeyOrderReqIDs, reqField(k.User, k.ReqID)}
 		_, written := t.writes[c]
 		_, read := t.reads[c]
 		if t.guess && !written && !read && !seen[c] {
@@ -279,7 +284,7 @@ func (t *tx) Prefetch(p store.Prefetch) error {
 			t.reads[c], t.guessed = Value{}, true
 			continue
 		}
-		add(KeyOrderReqIDs, r)
+		add(KeyOrderReqIDs, c.Field)
 	}
 	// Cells this run may take from the last seen values need no read.
 	cells = slices.DeleteFunc(cells, t.takeGuess)
@@ -300,8 +305,8 @@ func (t *tx) Order(id int64) (store.Order, bool, error) {
 	return getRecord(t, KeyOrders, idField(id), decodeOrder)
 }
 
-func (t *tx) OrderByReqID(reqID string) (store.Order, bool, error) {
-	v, err := t.get(KeyOrderReqIDs, reqID)
+func (t *tx) OrderByReqID(user, reqID string) (store.Order, bool, error) {
+	v, err := t.get(KeyOrderReqIDs, reqField(user, reqID))
 	if err != nil || !v.OK {
 		return store.Order{}, false, err
 	}
@@ -316,6 +321,9 @@ func (t *tx) NewOrder(o store.Order, index bool) (store.Order, error) {
 	if err := store.ValidateKeyPart("order ClOrdID", o.OriginalReqID); err != nil {
 		return store.Order{}, err
 	}
+	if strings.ContainsRune(o.User, 0) {
+		return store.Order{}, fmt.Errorf("order user: NUL: %w", store.ErrInvalid)
+	}
 	id, err := t.ids.take(t.ctx, t.b)
 	if err != nil {
 		return store.Order{}, err
@@ -329,10 +337,11 @@ func (t *tx) NewOrder(o store.Order, index bool) (store.Order, error) {
 	if index {
 		// Read the index cell so the commit checks it: of two entries under
 		// one ClOrdID at once only one takes it; the other runs again.
-		if _, err := t.get(KeyOrderReqIDs, o.OriginalReqID); err != nil {
+		field := reqField(o.User, o.OriginalReqID)
+		if _, err := t.get(KeyOrderReqIDs, field); err != nil {
 			return store.Order{}, err
 		}
-		t.set(KeyOrderReqIDs, o.OriginalReqID, idField(id), false)
+		t.set(KeyOrderReqIDs, field, idField(id), false)
 	}
 	// The order as stored, without decoding it again: times in whole
 	// milliseconds, UTC, as every read returns them.

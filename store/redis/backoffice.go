@@ -198,7 +198,9 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 	}
 	res, err := commitBackOffice.Run(ctx, b.s.c, keys, args...).Slice()
 	if err != nil {
-		return nil, fail("back office commit", err)
+		// The script may have reached the server (a timeout waiting for the
+		// reply, a connection broken after the write): it may run yet.
+		return nil, fail("back office commit", fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err))
 	}
 	if len(res) == 0 {
 		return nil, fail("back office commit", errors.New("empty reply"))

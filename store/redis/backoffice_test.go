@@ -226,14 +226,14 @@ func TestBackOfficeGuessesNeverDecide(t *testing.T) {
 	// A ClOrdID taken on B is found on A although A guesses new ids unused.
 	order := func(s *redis.Store, reqID string) (found bool, err error) {
 		_, err = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			if err := tx.Prefetch(store.Prefetch{NewOrderReqIDs: []string{reqID}}); err != nil {
+			if err := tx.Prefetch(store.Prefetch{NewOrderReqIDs: []store.OrderKey{{User: "u", ReqID: reqID}}}); err != nil {
 				return err
 			}
-			_, found, err = tx.OrderByReqID(reqID)
+			_, found, err = tx.OrderByReqID("u", reqID)
 			if err != nil || found {
 				return err
 			}
-			_, err = tx.NewOrder(store.Order{OriginalReqID: reqID, ClOrdID: reqID, AccountCode: code, Status: store.OrderNew, CreatedAt: now, UpdatedAt: now}, true)
+			_, err = tx.NewOrder(store.Order{OriginalReqID: reqID, ClOrdID: reqID, User: "u", AccountCode: code, Status: store.OrderNew, CreatedAt: now, UpdatedAt: now}, true)
 			return err
 		})
 		return found, err

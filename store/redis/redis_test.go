@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -320,4 +321,48 @@ func BenchmarkCountAttemptAndMarkVerified(b *testing.B) {
 
 func BenchmarkSessionWithIdentity(b *testing.B) {
 	storetest.BenchSessionWithIdentity(b, benchStore(b))
+}
+
+// A commit whose reply never comes is reported as of unknown outcome, and
+// rightly so: the server runs it when it resumes. (The trading service
+// settles such an outcome by reading and fencing; see its resolve.go.)
+func TestCommitWithoutReplyMayLandLater(t *testing.T) {
+	srv := redistest.StartRedis(t)
+	if !srv.Restartable() {
+		t.Skip("external Redis cannot be paused")
+	}
+	const timeout = 300 * time.Millisecond
+	s, _ := open(t, srv, redis.Options{URL: srv.URL(), DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: -1})
+	ctx := t.Context()
+	// One commit first, so the server has the script (a commit sent as
+	// EVALSHA to a server without it would fail when it resumes).
+	_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		return tx.PutAccount(store.Account{AccountCode: "WARM01", Name: "warm"})
+	})
+	must(t, err)
+	_, err = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		if _, found, err := tx.Account("LATE01"); err != nil || found {
+			return fmt.Errorf("account before: %v %w", found, err)
+		}
+		if err := tx.PutAccount(store.Account{AccountCode: "LATE01", Name: "late"}); err != nil {
+			return err
+		}
+		srv.Pause() // the reads are done: only the commit meets the hung server
+		return nil
+	})
+	srv.Resume()
+	if !errors.Is(err, store.ErrOutcomeUnknown) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("commit to a hung server: %v, want ErrOutcomeUnknown and ErrUnavailable", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Account(ctx, "LATE01")
+		if err == nil {
+			return // it landed after the client gave up
+		}
+		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatalf("the commit sent before the pause never landed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

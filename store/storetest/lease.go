@@ -89,7 +89,7 @@ func (su suite) prefetch(t *testing.T) {
 		update(t, s, func(tx store.BackOfficeTx) error {
 			runs++
 			must(t, tx.Prefetch(store.Prefetch{Accounts: []string{"P1", "P1", "absent"}, Grants: [][2]string{{"u@x", "P1"}},
-				Orders: []int64{7}, OrderReqIDs: []string{"R1"}}))
+				Orders: []int64{7}, OrderReqIDs: []store.OrderKey{{User: "u", ReqID: "R1"}}}))
 			a, ok, err := tx.Account("P1")
 			must(t, err)
 			if !ok {

@@ -45,6 +45,9 @@ func sameOrder(t *testing.T, what string, got, want store.Order) {
 
 // newOrder is an order with every field set; ID and Seq are nonsense that
 // NewOrder must replace.
+// orderUser enters the suite's orders: the namespace of their ClOrdIDs.
+const orderUser = "zoë+trader@exämple.com"
+
 func newOrder(reqID, account string, now time.Time) store.Order {
 	return store.Order{
 		ID:            999,
@@ -52,7 +55,7 @@ func newOrder(reqID, account string, now time.Time) store.Order {
 		ClOrdID:       reqID,
 		TradingDate:   now.In(ict).Format(time.DateOnly),
 		AccountCode:   account,
-		User:          "zoë+trader@exämple.com",
+		User:          orderUser,
 		Symbol:        "VNM",
 		ISIN:          "VN000000VNM8",
 		MarketID:      "HOSE",
@@ -137,7 +140,7 @@ func (su suite) trading(t *testing.T) {
 		ctx := t.Context()
 		_, err := s.Order(ctx, 1)
 		wantErr(t, "Order(1)", err, store.ErrNotFound)
-		_, err = s.OrderByReqID(ctx, "C1")
+		_, err = s.OrderByReqID(ctx, orderUser, "C1")
 		wantErr(t, "OrderByReqID", err, store.ErrNotFound)
 		for _, f := range []store.OrderFilter{{}, {OrderID: "1"}, {OriginalReqID: "C1"}, {Limit: store.MaxOrderLimit}} {
 			got, err := s.Orders(ctx, f)
@@ -150,7 +153,7 @@ func (su suite) trading(t *testing.T) {
 			if _, ok, err := tx.Order(1); err != nil || ok {
 				t.Errorf("tx.Order(1) = %v, %v", ok, err)
 			}
-			if _, ok, err := tx.OrderByReqID("C1"); err != nil || ok {
+			if _, ok, err := tx.OrderByReqID(orderUser, "C1"); err != nil || ok {
 				t.Errorf("tx.OrderByReqID = %v, %v", ok, err)
 			}
 			return nil
@@ -200,12 +203,12 @@ func (su suite) trading(t *testing.T) {
 		if !got.CreatedAt.Equal(given.CreatedAt.Truncate(time.Millisecond)) || !got.UpdatedAt.Equal(given.UpdatedAt.Truncate(time.Millisecond)) {
 			t.Errorf("times %v, %v; want %v, %v", got.CreatedAt, got.UpdatedAt, given.CreatedAt.Truncate(time.Millisecond), given.UpdatedAt.Truncate(time.Millisecond))
 		}
-		byReq, err := s.OrderByReqID(ctx, "C1 日本")
+		byReq, err := s.OrderByReqID(ctx, orderUser, "C1 日本")
 		must(t, err)
 		sameOrder(t, "OrderByReqID", byReq, want)
 
 		// A sparse order: zero decimals, zero UpdatedAt, no optional fields.
-		sparse := store.Order{OriginalReqID: "C2", AccountCode: "A1", Status: store.OrderPendingNew, CreatedAt: now}
+		sparse := store.Order{OriginalReqID: "C2", User: orderUser, AccountCode: "A1", Status: store.OrderPendingNew, CreatedAt: now}
 		var second, third store.Order
 		update(t, s, func(tx store.BackOfficeTx) error {
 			var err error
@@ -238,7 +241,7 @@ func (su suite) trading(t *testing.T) {
 				t.Fatalf("tx.Order(1) = %v, %v", ok, err)
 			}
 			sameOrder(t, "tx.Order(1)", o, want)
-			o, ok, err = tx.OrderByReqID("C1 日本")
+			o, ok, err = tx.OrderByReqID(orderUser, "C1 日本")
 			if err != nil || !ok {
 				t.Fatalf("tx.OrderByReqID = %v, %v", ok, err)
 			}
@@ -246,8 +249,8 @@ func (su suite) trading(t *testing.T) {
 			if _, ok, err := tx.Order(4); err != nil || ok {
 				t.Errorf("tx.Order(4) = %v, %v; want absent", ok, err)
 			}
-			if _, ok, err := tx.OrderByReqID("C1"); err != nil || ok {
-				t.Errorf("tx.OrderByReqID(C1) = %v, %v; want absent (exact match)", ok, err)
+			if _, ok, err := tx.OrderByReqID(orderUser, "C1"); err != nil || ok {
+				t.Errorf("tx.OrderByReqID(orderUser, C1) = %v, %v; want absent (exact match)", ok, err)
 			}
 			return nil
 		})
@@ -257,7 +260,7 @@ func (su suite) trading(t *testing.T) {
 			wantErr(t, fmt.Sprintf("Order(%d)", id), err, store.ErrNotFound)
 		}
 		for _, req := range []string{"C1", "c1 日本", "C3", "nope"} { // C3 was not indexed
-			_, err := s.OrderByReqID(ctx, req)
+			_, err := s.OrderByReqID(ctx, orderUser, req)
 			wantErr(t, fmt.Sprintf("OrderByReqID(%q)", req), err, store.ErrNotFound)
 		}
 		all, err := s.Orders(ctx, store.OrderFilter{})
@@ -279,7 +282,7 @@ func (su suite) trading(t *testing.T) {
 		}
 		byReq := func(reqID string, want int64) {
 			t.Helper()
-			got, err := s.OrderByReqID(ctx, reqID)
+			got, err := s.OrderByReqID(ctx, orderUser, reqID)
 			if want == 0 {
 				wantErr(t, fmt.Sprintf("OrderByReqID(%q)", reqID), err, store.ErrNotFound)
 				return
@@ -289,9 +292,9 @@ func (su suite) trading(t *testing.T) {
 				t.Errorf("OrderByReqID(%q) = order %d, want %d", reqID, got.ID, want)
 			}
 			update(t, s, func(tx store.BackOfficeTx) error {
-				o, ok, err := tx.OrderByReqID(reqID)
+				o, ok, err := tx.OrderByReqID(orderUser, reqID)
 				if err != nil || !ok || o.ID != want {
-					t.Errorf("tx.OrderByReqID(%q) = order %d, %v, %v; want %d", reqID, o.ID, ok, err, want)
+					t.Errorf("tx.OrderByReqID(orderUser, %q) = order %d, %v, %v; want %d", reqID, o.ID, ok, err, want)
 				}
 				return err
 			})
@@ -306,7 +309,7 @@ func (su suite) trading(t *testing.T) {
 		next.Status = store.OrderPendingNew
 		newer := put(next, true)
 		byReq("C1", newer.ID)
-		got, err := s.OrderByReqID(ctx, "C1")
+		got, err := s.OrderByReqID(ctx, orderUser, "C1")
 		must(t, err)
 		if got.AccountCode != "B2" || got.Status != store.OrderPendingNew || got.TradingDate != next.TradingDate {
 			t.Errorf("OrderByReqID after repointing: %+v", got)
@@ -332,6 +335,44 @@ func (su suite) trading(t *testing.T) {
 		if ids := []int64{unindexed.ID, first.ID, newer.ID, rejected.ID, other.ID}; !slices.Equal(ids, []int64{1, 2, 3, 4, 5}) {
 			t.Errorf("IDs %v, want 1..5", ids)
 		}
+	})
+
+	su.test(t, "ReqIDPerUser", func(t *testing.T, s store.Store) {
+		// ClOrdIDs are a namespace per user: the same id taken by two users
+		// names two orders, and a third user finds neither.
+		ctx, now := t.Context(), msNow()
+		made := map[string]store.Order{}
+		for _, u := range []string{orderUser, "other@example.com"} {
+			o := newOrder("SAME", "A1", now)
+			o.User = u
+			update(t, s, func(tx store.BackOfficeTx) error {
+				if err := tx.Prefetch(store.Prefetch{NewOrderReqIDs: []store.OrderKey{{User: u, ReqID: "SAME"}}}); err != nil {
+					return err
+				}
+				if _, ok, err := tx.OrderByReqID(u, "SAME"); err != nil || ok {
+					return fmt.Errorf("user %s sees SAME taken (%v) before entering it: %w", u, ok, err)
+				}
+				var err error
+				made[u], err = tx.NewOrder(o, true)
+				return err
+			})
+		}
+		for u, want := range made {
+			got, err := s.OrderByReqID(ctx, u, "SAME")
+			must(t, err)
+			if got.ID != want.ID || got.User != u {
+				t.Errorf("OrderByReqID(%s, SAME) = order %d of %s, want %d", u, got.ID, got.User, want.ID)
+			}
+		}
+		_, err := s.OrderByReqID(ctx, "third@example.com", "SAME")
+		wantErr(t, "OrderByReqID(third, SAME)", err, store.ErrNotFound)
+		update(t, s, func(tx store.BackOfficeTx) error {
+			_, err := tx.NewOrder(store.Order{OriginalReqID: "X", User: "nul\x00user", AccountCode: "A1", CreatedAt: now}, true)
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("NewOrder with a NUL in the user = %v, want ErrInvalid", err)
+			}
+			return nil
+		})
 	})
 
 	su.test(t, "PutOrder", func(t *testing.T, s store.Store) {
@@ -365,7 +406,7 @@ func (su suite) trading(t *testing.T) {
 			t.Errorf("Seq %d FilledValue %s, want 2 and 19999980.0001", got.Seq, got.FilledValue)
 		}
 		// The index still finds it; the other order is untouched.
-		byReq, err := s.OrderByReqID(ctx, "C1")
+		byReq, err := s.OrderByReqID(ctx, orderUser, "C1")
 		must(t, err)
 		sameOrder(t, "OrderByReqID after PutOrder", byReq, want)
 		got, err = s.Order(ctx, bystander.ID)
@@ -419,29 +460,29 @@ func (su suite) trading(t *testing.T) {
 			} else {
 				sameOrder(t, "tx.Order(new)", o, fresh)
 			}
-			if o, ok, err := tx.OrderByReqID("C2"); err != nil || !ok || o.ID != fresh.ID {
-				t.Errorf("tx.OrderByReqID(C2) = %d, %v, %v; want %d", o.ID, ok, err, fresh.ID)
+			if o, ok, err := tx.OrderByReqID(orderUser, "C2"); err != nil || !ok || o.ID != fresh.ID {
+				t.Errorf("tx.OrderByReqID(orderUser, C2) = %d, %v, %v; want %d", o.ID, ok, err, fresh.ID)
 			}
 			if _, err := s.Order(ctx, fresh.ID); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("store sees the new order before commit: %v", err)
 			}
-			if _, err := s.OrderByReqID(ctx, "C2"); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.OrderByReqID(ctx, orderUser, "C2"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("store sees the new index before commit: %v", err)
 			}
 
 			if dup, err = tx.NewOrder(newOrder("C1", "B2", now), false); err != nil {
 				return err
 			}
-			if o, ok, err := tx.OrderByReqID("C1"); err != nil || !ok || o.ID != committed.ID {
-				t.Errorf("tx.OrderByReqID(C1) after an unindexed duplicate = %d, %v, %v; want %d", o.ID, ok, err, committed.ID)
+			if o, ok, err := tx.OrderByReqID(orderUser, "C1"); err != nil || !ok || o.ID != committed.ID {
+				t.Errorf("tx.OrderByReqID(orderUser, C1) after an unindexed duplicate = %d, %v, %v; want %d", o.ID, ok, err, committed.ID)
 			}
 			if retake, err = tx.NewOrder(newOrder("C1", "C3", now), true); err != nil {
 				return err
 			}
-			if o, ok, err := tx.OrderByReqID("C1"); err != nil || !ok || o.ID != retake.ID || o.AccountCode != "C3" {
-				t.Errorf("tx.OrderByReqID(C1) after an indexed one = %d, %v, %v; want %d", o.ID, ok, err, retake.ID)
+			if o, ok, err := tx.OrderByReqID(orderUser, "C1"); err != nil || !ok || o.ID != retake.ID || o.AccountCode != "C3" {
+				t.Errorf("tx.OrderByReqID(orderUser, C1) after an indexed one = %d, %v, %v; want %d", o.ID, ok, err, retake.ID)
 			}
-			if o, err := s.OrderByReqID(ctx, "C1"); err != nil || o.ID != committed.ID {
+			if o, err := s.OrderByReqID(ctx, orderUser, "C1"); err != nil || o.ID != committed.ID {
 				t.Errorf("store's OrderByReqID(C1) before commit = %d, %v; want %d", o.ID, err, committed.ID)
 			}
 
@@ -472,7 +513,7 @@ func (su suite) trading(t *testing.T) {
 			}
 		}
 		for req, want := range map[string]int64{"C1": retake.ID, "C2": fresh.ID} {
-			got, err := s.OrderByReqID(ctx, req)
+			got, err := s.OrderByReqID(ctx, orderUser, req)
 			must(t, err)
 			if got.ID != want {
 				t.Errorf("OrderByReqID(%s) = %d, want %d", req, got.ID, want)
@@ -515,9 +556,9 @@ func (su suite) trading(t *testing.T) {
 		wantOrderIDs(t, s, store.OrderFilter{}, []int64{before.ID})
 		_, err = s.Order(ctx, lost.ID)
 		wantErr(t, "the failed transaction's order", err, store.ErrNotFound)
-		_, err = s.OrderByReqID(ctx, "C2")
+		_, err = s.OrderByReqID(ctx, orderUser, "C2")
 		wantErr(t, "the failed transaction's index", err, store.ErrNotFound)
-		got, err := s.OrderByReqID(ctx, "C1")
+		got, err := s.OrderByReqID(ctx, orderUser, "C1")
 		must(t, err)
 		sameOrder(t, "C1 after the failed transaction", got, before)
 		wantAccountCash(t, s, "A1", "1000000", "0")
@@ -602,7 +643,7 @@ func (su suite) trading(t *testing.T) {
 		got, err := s.Order(ctx, existing.ID)
 		must(t, err)
 		sameOrder(t, "existing order", got, existing)
-		_, err = s.OrderByReqID(ctx, "BAD")
+		_, err = s.OrderByReqID(ctx, orderUser, "BAD")
 		wantErr(t, "OrderByReqID(BAD)", err, store.ErrNotFound)
 		wantAccountCash(t, s, "A1", "1000000", "0")
 		wantAudit(t, s, store.AuditFilter{})
@@ -618,7 +659,7 @@ func (su suite) trading(t *testing.T) {
 		})
 		wantAccountCash(t, s, "B2", "5", "0")
 		wantOrderIDs(t, s, store.OrderFilter{}, []int64{existing.ID})
-		_, err = s.OrderByReqID(ctx, "BAD")
+		_, err = s.OrderByReqID(ctx, orderUser, "BAD")
 		wantErr(t, "OrderByReqID(BAD) after a refused NewOrder", err, store.ErrNotFound)
 	})
 
@@ -742,7 +783,7 @@ func (su suite) trading(t *testing.T) {
 			if i%3 == 0 {
 				acct = "A3" // every third
 			}
-			o := store.Order{OriginalReqID: fmt.Sprintf("P%04d", i), AccountCode: acct, Symbol: "VNM", Status: store.OrderNew,
+			o := store.Order{OriginalReqID: fmt.Sprintf("P%04d", i), User: orderUser, AccountCode: acct, Symbol: "VNM", Status: store.OrderNew,
 				Price: dec("1000.5"), Qty: int64(i), CreatedAt: base.Add(time.Duration(i) * time.Millisecond)}
 			return o
 		}
@@ -764,7 +805,7 @@ func (su suite) trading(t *testing.T) {
 			if r[0] == 0 {
 				// A transaction that does not commit leaves a gap in the IDs.
 				_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-					o, err := tx.NewOrder(store.Order{OriginalReqID: "gap", AccountCode: "gap", CreatedAt: now}, true)
+					o, err := tx.NewOrder(store.Order{OriginalReqID: "gap", AccountCode: "gap", User: orderUser, CreatedAt: now}, true)
 					gap = o.ID
 					if err != nil {
 						return err
@@ -818,15 +859,15 @@ func (su suite) trading(t *testing.T) {
 		wantOrderIDs(t, s, store.OrderFilter{OrderID: strconv.FormatInt(gap, 10)}, nil)
 		_, err := s.Order(ctx, gap)
 		wantErr(t, "the uncommitted order", err, store.ErrNotFound)
-		_, err = s.OrderByReqID(ctx, "gap")
+		_, err = s.OrderByReqID(ctx, orderUser, "gap")
 		wantErr(t, "the uncommitted order's index", err, store.ErrNotFound)
 		// Even-numbered ones were indexed, odd ones not.
-		got, err := s.OrderByReqID(ctx, "P0600")
+		got, err := s.OrderByReqID(ctx, orderUser, "P0600")
 		must(t, err)
 		if got.ID != ids[600] || got.Qty != 600 || got.Price.String() != "1000.5" {
 			t.Errorf("OrderByReqID(P0600) = %d qty %d price %s, want %d 600 1000.5", got.ID, got.Qty, got.Price, ids[600])
 		}
-		_, err = s.OrderByReqID(ctx, "P0601")
+		_, err = s.OrderByReqID(ctx, orderUser, "P0601")
 		wantErr(t, "OrderByReqID(P0601)", err, store.ErrNotFound)
 	})
 
@@ -863,7 +904,7 @@ func (su suite) trading(t *testing.T) {
 			return err
 		})
 		wantAccountCash(t, s, "A1", "749999.5", "250000.5")
-		got, err := s.OrderByReqID(ctx, "C1")
+		got, err := s.OrderByReqID(ctx, orderUser, "C1")
 		must(t, err)
 		if got.ID != c1.ID || got.Hold.Cash.String() != "250000.5" {
 			t.Errorf("order C1: id %d hold %s", got.ID, got.Hold.Cash)
@@ -887,7 +928,7 @@ func (su suite) trading(t *testing.T) {
 		wantAccountCash(t, s, "A1", "749999.5", "250000.5")
 		wantOrderIDs(t, s, store.OrderFilter{}, []int64{c1.ID})
 		for _, req := range []string{"C2", "C3"} {
-			_, err := s.OrderByReqID(ctx, req)
+			_, err := s.OrderByReqID(ctx, orderUser, req)
 			wantErr(t, "OrderByReqID("+req+")", err, store.ErrNotFound)
 		}
 
@@ -938,9 +979,9 @@ func (su suite) trading(t *testing.T) {
 
 		// Cancelling C1 releases its hold in the same step.
 		update(t, s, func(tx store.BackOfficeTx) error {
-			o, ok, err := tx.OrderByReqID("C1")
+			o, ok, err := tx.OrderByReqID(orderUser, "C1")
 			if err != nil || !ok {
-				t.Fatalf("tx.OrderByReqID(C1) = %v, %v", ok, err)
+				t.Fatalf("tx.OrderByReqID(orderUser, C1) = %v, %v", ok, err)
 			}
 			a, _, err := tx.Account(o.AccountCode)
 			if err != nil {
@@ -1021,7 +1062,7 @@ func (su suite) trading(t *testing.T) {
 				if !ok {
 					return store.ErrNotFound
 				}
-				o := store.Order{OriginalReqID: req(i), ClOrdID: req(i), AccountCode: "A1", Symbol: "VNM", Side: "B", Type: "LO",
+				o := store.Order{OriginalReqID: req(i), ClOrdID: req(i), User: orderUser, AccountCode: "A1", Symbol: "VNM", Side: "B", Type: "LO",
 					Price: dec("1000"), Qty: 100, CreatedAt: now}
 				if a.CashAvailable.GreaterThanOrEqual(step) {
 					a.CashAvailable, a.CashHold = a.CashAvailable.Sub(step), a.CashHold.Add(step)
@@ -1062,7 +1103,7 @@ func (su suite) trading(t *testing.T) {
 					t.Errorf("REJECTED order %s holds %s", o.OriginalReqID, o.Hold.Cash)
 				}
 			}
-			byReq, err := s.OrderByReqID(ctx, o.OriginalReqID)
+			byReq, err := s.OrderByReqID(ctx, orderUser, o.OriginalReqID)
 			if err != nil || byReq.ID != o.ID {
 				t.Errorf("OrderByReqID(%s) = %d, %v; want %d", o.OriginalReqID, byReq.ID, err, o.ID)
 			}
@@ -1085,7 +1126,7 @@ func (su suite) trading(t *testing.T) {
 		errs := race(boRacers, func(i int) error {
 			read := meet.racer()
 			_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-				cur, ok, err := tx.OrderByReqID("C1")
+				cur, ok, err := tx.OrderByReqID(orderUser, "C1")
 				read()
 				if err != nil {
 					return err
@@ -1118,13 +1159,13 @@ func (su suite) trading(t *testing.T) {
 		errs := race(boRacers, func(i int) error {
 			read := meet.racer()
 			_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-				_, exists, err := tx.OrderByReqID("D1")
+				_, exists, err := tx.OrderByReqID(orderUser, "D1")
 				read()
 				if err != nil {
 					return err
 				}
-				o := newOrder("D1", "A1", now)
-				o.User = fmt.Sprintf("trader%02d@example.com", i)
+				// One user's namespace; the racers' accounts tell them apart.
+				o := newOrder("D1", fmt.Sprintf("A%02d", i), now)
 				if exists {
 					o.Status, o.Text, o.Hold = store.OrderRejected, "OMS|DUPLICATE_CLORDID|", store.OrderHold{}
 				}
@@ -1141,9 +1182,9 @@ func (su suite) trading(t *testing.T) {
 		all, err := s.Orders(ctx, store.OrderFilter{OriginalReqID: "D1", Limit: store.MaxOrderLimit})
 		must(t, err)
 		var news []store.Order
-		users := map[string]bool{}
+		users := map[string]bool{} // accounts, one per racer
 		for _, o := range all {
-			users[o.User] = true
+			users[o.AccountCode] = true
 			if o.Status == store.OrderNew {
 				news = append(news, o)
 			} else if o.Status != store.OrderRejected {
@@ -1153,7 +1194,7 @@ func (su suite) trading(t *testing.T) {
 		if len(all) != boRacers || len(users) != boRacers || len(news) != 1 {
 			t.Fatalf("%d orders from %d racers, %d NEW; want %d, %d, 1", len(all), len(users), len(news), boRacers, boRacers)
 		}
-		byReq, err := s.OrderByReqID(ctx, "D1")
+		byReq, err := s.OrderByReqID(ctx, orderUser, "D1")
 		must(t, err)
 		if byReq.ID != news[0].ID {
 			t.Errorf("OrderByReqID(D1) = order %d (%s), want the NEW one %d", byReq.ID, byReq.Status, news[0].ID)
@@ -1207,11 +1248,11 @@ func filterOrders(os []store.Order, status store.OrderStatus) []store.Order {
 func tradingCalls(ctx context.Context, s store.Store, now time.Time) map[string]error {
 	errs := map[string]error{}
 	_, errs["Order"] = s.Order(ctx, 1)
-	_, errs["OrderByReqID"] = s.OrderByReqID(ctx, "C1")
+	_, errs["OrderByReqID"] = s.OrderByReqID(ctx, orderUser, "C1")
 	_, errs["Orders"] = s.Orders(ctx, store.OrderFilter{})
 	_, errs["Orders by id"] = s.Orders(ctx, store.OrderFilter{OrderID: "1"})
 	_, errs["UpdateBackOffice reading order"] = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		o, _, err := tx.OrderByReqID("C1")
+		o, _, err := tx.OrderByReqID(orderUser, "C1")
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,250 @@
+package trading
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/server/latency"
+	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/venue"
+	"github.com/vero-oms/omsd/store"
+)
+
+// entry is a new order decoded and checked for form, before the store.
+type entry struct {
+	order store.Order
+	price *decimal.Decimal
+	side  venue.Side
+	inst  market.Instrument
+	known bool // the symbol is in the instrument master
+}
+
+// isin is the lock key of the entry's books ("" for an unknown symbol).
+func (e entry) isin() string {
+	if !e.known {
+		return ""
+	}
+	return e.inst.ISIN
+}
+
+// entered is what the entry's transaction decided.
+type entered struct {
+	order   store.Order // as stored, or as found for a repeated entry
+	verdict market.Verdict
+	quiet   bool // stored NEW: the venue will only rest it
+	// settled: nothing is left to route (a repeated entry, or one whose
+	// uncertain commit was resolved, routing included).
+	settled bool
+}
+
+// routable reports whether the order goes to the venue now.
+func (r entered) routable() bool {
+	return !r.settled && r.verdict == market.Accept && r.order.Status != store.OrderRejected
+}
+
+// traceStatus is the latency status of an entry that is not routed.
+func (r entered) traceStatus() string {
+	if r.order.Status == store.OrderRejected {
+		return latency.StatusRejected
+	}
+	if r.verdict == market.Hold && !r.settled {
+		return "HELD"
+	}
+	return latency.StatusOK
+}
+
+// Submit enters a new order (POST /orders/new): decode → open the book →
+// check, reserve and store in one transaction → route to the venue.
+func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, error) {
+	if err := s.ready(); err != nil {
+		return Ack{}, err
+	}
+	e, err := s.decodeEntry(user, in)
+	if err != nil {
+		return Ack{}, err
+	}
+	trace := s.begin(e.order.OriginalReqID, latency.MsgNewOrder, in.Body, user)
+	ctx, done, err := s.openBook(ctx, e.isin())
+	if err != nil {
+		s.abandon(trace)
+		return Ack{}, err
+	}
+	defer done()
+	r, err := s.enter(ctx, e)
+	if err != nil {
+		s.abandon(trace)
+		return Ack{}, err
+	}
+	s.mark(trace, latency.RiskCompleted)
+	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq}
+	if !r.routable() {
+		s.end(trace, latency.RiskCompleted, r.traceStatus())
+		return ack, nil
+	}
+	s.mark(trace, latency.SentToGateway)
+	s.route(ctx, r.order, trace, r.quiet)
+	return ack, nil
+}
+
+// decodeEntry checks a new order's form and builds the order to store.
+func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
+	side, err := parseSide(in.Side)
+	if err != nil {
+		return entry{}, err
+	}
+	if !slices.Contains(knownTypes, in.Type) {
+		return entry{}, invalid("order_type must be one of %s, got %q", strings.Join(knownTypes, ", "), in.Type)
+	}
+	if err := checkQty("qty", in.Qty); err != nil {
+		return entry{}, err
+	}
+	price, err := parsePrice("price", in.Price)
+	if err != nil {
+		return entry{}, err
+	}
+	if in.Account == "" || in.Symbol == "" {
+		return entry{}, invalid("account_id and symbol must not be empty")
+	}
+	clOrdID, err := clientID("ref_order_id", in.RefOrderID)
+	if err != nil {
+		return entry{}, err
+	}
+	for _, f := range []struct{ name, v string }{{"algo_id", in.AlgoID}, {"position_id", in.PositionID}, {"persis_state", in.PersisState}} {
+		if len(f.v) > 64 {
+			return entry{}, invalid("%s must be at most 64 characters", f.name)
+		}
+	}
+	e := entry{price: price, side: side}
+	e.inst, e.known = s.master.ByTicker(in.Symbol)
+	if !e.known {
+		e.inst, e.known = s.master.ByISIN(in.Symbol)
+	}
+	now := s.now()
+	e.order = store.Order{
+		OriginalReqID: clOrdID, ClOrdID: clOrdID, TradingDate: s.clock.TradingDate(), AccountCode: in.Account, User: user,
+		Symbol: in.Symbol, Side: in.Side, Type: in.Type, Qty: in.Qty, OriginalQty: in.Qty,
+		AlgoID: in.AlgoID, PositionID: in.PositionID, PersisState: in.PersisState,
+		CreatedAt: now, UpdatedAt: now, Status: store.OrderPendingNew,
+	}
+	if e.known {
+		o := &e.order
+		o.Symbol, o.ISIN, o.MarketID, o.Board = e.inst.Ticker, e.inst.ISIN, string(e.inst.Market), e.inst.BoardFor(in.Qty)
+	}
+	if price != nil && in.Type == "LO" {
+		e.order.Price, e.order.OriginalPrice = *price, *price
+	}
+	return e, nil
+}
+
+// enter runs the entry's transaction. When the store cannot say whether
+// the commit landed, the outcome is resolved before anything else happens
+// on the book (see resolveEntry).
+func (s *Service) enter(ctx context.Context, e entry) (entered, error) {
+	var r entered
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		r = entered{}
+		return s.enterTx(ctx, tx, e, &r)
+	})
+	if errors.Is(err, store.ErrOutcomeUnknown) && r.order.ID != 0 {
+		return s.resolveEntry(ctx, e, r, err)
+	}
+	return r, err
+}
+
+// enterTx checks the caller's grant, returns a repeated entry's first
+// outcome, runs the order checks and stores the order with its hold.
+func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r *entered) error {
+	o := e.order
+	key := store.OrderKey{User: o.User, ReqID: o.OriginalReqID}
+	if err := tx.Prefetch(store.Prefetch{Accounts: []string{o.AccountCode}, Grants: [][2]string{{o.User, o.AccountCode}},
+		NewOrderReqIDs: []store.OrderKey{key}, RulesVersion: true}); err != nil {
+		return err
+	}
+	riskRules, orderRules, err := s.rulesIn(ctx, tx)
+	if err != nil {
+		return err
+	}
+	lvl, err := grantLevel(tx, o.User, o.AccountCode)
+	if err != nil {
+		return err
+	}
+	acct, exists, err := tx.Account(o.AccountCode)
+	if err != nil {
+		return err
+	}
+	if lvl.Rank() < store.LevelTrade.Rank() || !exists {
+		return errNoTradeGrant
+	}
+	if prev, ok, err := tx.OrderByReqID(key.User, key.ReqID); err != nil {
+		return err
+	} else if ok && prev.TradingDate == o.TradingDate && sameEntry(prev, o) {
+		// A retry of an entry already made: its outcome, nothing new.
+		r.order, r.verdict, r.settled = prev, market.Accept, true
+		return nil
+	}
+	rej, v, acct2, hold, err := s.check(tx, &o, acct, e.inst, e.known, e.price, e.side, orderRules, riskRules, o.TradingDate)
+	if err != nil {
+		return err
+	}
+	r.verdict = v
+	index := true
+	if rej != nil {
+		o.Status, o.Text = store.OrderRejected, rej.Text(SourceOMS)
+		index = rej.Code != CodeDuplicateClOrdID
+	} else {
+		if err := tx.PutAccount(acct2); err != nil {
+			return err
+		}
+		o.Hold = hold
+		// Under the book's lock: an order that will only rest is stored
+		// working at once, and the venue's ack needs no second step.
+		if vo, err := venueOrder(o); err == nil && v == market.Accept && s.venue.Quiet(vo) {
+			o.Status, r.quiet = store.OrderNew, true
+		}
+	}
+	r.order, err = tx.NewOrder(o, index)
+	return err
+}
+
+// sameEntry reports whether o repeats the entry prev was made from: same
+// account, instrument, side, type, price and quantity as first entered.
+func sameEntry(prev, o store.Order) bool {
+	return prev.AccountCode == o.AccountCode && prev.Symbol == o.Symbol && prev.Side == o.Side &&
+		prev.Type == o.Type && prev.OriginalPrice.Equal(o.OriginalPrice) && prev.OriginalQty == o.OriginalQty
+}
+
+// route sends a stored order to the venue and books the report. The
+// caller has opened the order's book. Once the venue has it, a store
+// failure only delays the booking (the backlog retries it), so route
+// reports nothing to the caller.
+func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace, quiet bool) {
+	s.mark(trace, latency.GatewayAccepted)
+	s.mark(trace, latency.MarketStarted)
+	if err := s.after(ctx, o.ISIN, s.routeStep(o, quiet)); err != nil {
+		s.log.Warn("an order reached the venue; booking its report waits for the store", "order", o.ID, "err", err)
+	}
+	s.end(trace, latency.MarketCompleted, latency.StatusOK)
+}
+
+// routeStep submits o to the venue. An order stored NEW because it would
+// only rest (quiet) needs no booking when the venue does just that.
+func (s *Service) routeStep(o store.Order, quiet bool) step {
+	return step{name: "route order " + o.OriginalReqID, run: func(context.Context) ([]step, error) {
+		vo, err := venueOrder(o)
+		if err != nil {
+			// Types the venue takes are checked at entry: a stored order
+			// it cannot take is a bug, and retrying will not mend it.
+			s.log.Error("a stored order cannot be routed", "order", o.ID, "err", err)
+			return nil, nil
+		}
+		rep := s.venue.Submit(vo)
+		if quiet && len(rep.Events) == 1 && rep.Events[0].Kind == venue.EventAccepted {
+			return nil, nil
+		}
+		return []step{s.bookStep(rep)}, nil
+	}}
+}
