@@ -23,10 +23,11 @@ const AvgPriceScale = venue.PriceScale
 // whole order. A sell reserves Stock = qty shares of Symbol. When a check
 // is bypassed (bypass_cash / bypass_stock) or a flag lets an order through
 // without full cover (margin, short), only the covered part is reserved
-// (all of cash_available, all of sellable_qty); a fill takes the rest from
-// the account's free balance, and fails with ErrNegative when it is not
-// there — the account model carries no loan and no short position, so omsd
-// never writes a negative balance.
+// (what is left of cash_available, of sellable_qty, never below zero); a
+// fill takes the rest from the account's free balance even when that makes
+// it negative: a negative cash_available is the buyer's loan, a negative
+// position a short. The venue has traded by then, so the store must book
+// it; the business rule is Hold's, before the order reaches the venue.
 type HoldResult struct {
 	Symbol string // ISIN, the key of the account's holdings
 	Side   venue.Side
@@ -116,19 +117,25 @@ func checkHold(h HoldResult) error {
 
 // Apply reserves h on a: cash_available − Cash, cash_hold + Cash for a
 // buy; sellable_qty − Stock, hold_qty + Stock for a sell. It returns the
-// new account; a is not modified.
+// new account; a is not modified. Reserving more than is free fails with
+// ErrNegative (Hold never asks for it); an empty hold applies to any
+// account, one whose free balance is already negative included.
 func Apply(a store.Account, h HoldResult) (store.Account, error) {
 	return move(a, h, 1)
 }
 
 // Release gives h back to a (the reverse of Apply): cancel, reject,
 // expiry or the unfilled rest of an IOC/FOK order. It returns the new
-// account; a is not modified.
+// account; a is not modified. Releasing more than is held fails with
+// ErrNegative; the free balance it returns to may stay negative (a loan or
+// a short booked by Fill).
 func Release(a store.Account, h HoldResult) (store.Account, error) {
 	return move(a, h, -1)
 }
 
-// move moves h from free to held (dir 1) or back (dir -1).
+// move moves h from free to held (dir 1) or back (dir -1). The side the
+// amount leaves must cover it. Only the free side may be negative before
+// or after: Fill books loans and shorts there, holds never go negative.
 func move(a store.Account, h HoldResult, dir int64) (store.Account, error) {
 	if err := checkHold(h); err != nil {
 		return a, err
@@ -137,7 +144,7 @@ func move(a store.Account, h HoldResult, dir int64) (store.Account, error) {
 	cash := h.Cash.Mul(decimal.NewFromInt(dir))
 	out.CashAvailable = a.CashAvailable.Sub(cash)
 	out.CashHold = a.CashHold.Add(cash)
-	if out.CashAvailable.IsNegative() {
+	if dir > 0 && h.Cash.IsPositive() && out.CashAvailable.IsNegative() {
 		return a, negative("cash_available", out.CashAvailable)
 	}
 	if out.CashHold.IsNegative() {
@@ -147,7 +154,7 @@ func move(a store.Account, h HoldResult, dir int64) (store.Account, error) {
 		pos, _ := a.Holding(h.Symbol)
 		pos.SellableQty -= dir * h.Stock
 		pos.HoldQty += dir * h.Stock
-		if pos.SellableQty < 0 {
+		if dir > 0 && pos.SellableQty < 0 {
 			return a, negative("sellable_qty of "+h.Symbol, pos.SellableQty)
 		}
 		if pos.HoldQty < 0 {
@@ -158,64 +165,91 @@ func move(a store.Account, h HoldResult, dir int64) (store.Account, error) {
 	return out, nil
 }
 
-// Fill applies one execution of qty at price to the account a whose order
+// Fill books one execution of qty at price on the account a whose order
 // holds h, and returns the new account and what the order still holds.
+// The venue has traded, so Fill never refuses for want of cash or shares.
 //
 // Buyer: UnitPrice × qty (at most what is still held) leaves cash_hold,
-// price × qty is paid and the difference returns to cash_available; qty
-// shares become sellable at once (immediate settlement) and avg_price is
-// re-weighted over the whole position. Seller: qty shares leave hold_qty
-// (any uncovered rest leaves sellable_qty) and price × qty is credited to
-// cash_available at once. On error (ErrNegative, ErrInvalid) a and h are
-// returned unchanged.
+// price × qty is paid and the difference returns to cash_available, which
+// goes negative when the hold did not cover the cost (margin, bypass_cash:
+// the shortfall is a loan); qty shares become sellable at once (immediate
+// settlement). Seller: qty shares leave hold_qty, any uncovered rest
+// leaves sellable_qty, which may go negative (a short: short selling,
+// bypass_stock), and price × qty is credited to cash_available at once.
+// The average price moves as avgPrice says.
+//
+// Fill fails with ErrInvalid, a and h returned unchanged, only on input
+// that is a bug: qty or price not positive, a negative or side-less hold,
+// a negative unit price, or a hold larger than the account's cash_hold or
+// hold_qty.
 func Fill(a store.Account, h HoldResult, price decimal.Decimal, qty int64) (store.Account, HoldResult, error) {
-	if err := checkHold(h); err != nil {
+	pos, _ := a.Holding(h.Symbol)
+	if err := checkFill(a, pos, h, price, qty); err != nil {
 		return a, h, err
 	}
-	if qty <= 0 || !price.IsPositive() {
-		return a, h, fmt.Errorf("%w: fill of %d at %s", ErrInvalid, qty, price)
-	}
-	q := decimal.NewFromInt(qty)
-	cost := price.Mul(q)
+	cost := price.Mul(decimal.NewFromInt(qty))
 	out, rest := a, h
-	pos, _ := a.Holding(h.Symbol)
+	before := pos.SellableQty + pos.HoldQty
 	switch h.Side {
 	case venue.Buy:
-		release := decimal.Min(h.UnitPrice.Mul(q), h.Cash)
+		release := decimal.Min(h.UnitPrice.Mul(decimal.NewFromInt(qty)), h.Cash)
 		out.CashHold = a.CashHold.Sub(release)
 		out.CashAvailable = a.CashAvailable.Add(release).Sub(cost)
-		if out.CashHold.IsNegative() {
-			return a, h, negative("cash_hold", out.CashHold)
-		}
-		if out.CashAvailable.IsNegative() {
-			return a, h, negative("cash_available", out.CashAvailable)
-		}
 		rest.Cash = h.Cash.Sub(release)
-		held := pos.SellableQty + pos.HoldQty
-		if held < 0 {
-			return a, h, negative("position of "+h.Symbol, held)
-		}
-		total := decimal.NewFromInt(held + qty)
-		pos.AvgPrice = pos.AvgPrice.Mul(decimal.NewFromInt(held)).Add(cost).DivRound(total, AvgPriceScale)
 		pos.SellableQty += qty
+		pos.AvgPrice = avgPrice(pos.AvgPrice, before, qty, price)
 	case venue.Sell:
 		take := min(h.Stock, qty)
 		pos.HoldQty -= take
 		pos.SellableQty -= qty - take
-		if pos.HoldQty < 0 {
-			return a, h, negative("hold_qty of "+h.Symbol, pos.HoldQty)
-		}
-		if pos.SellableQty < 0 {
-			return a, h, negative("sellable_qty of "+h.Symbol, pos.SellableQty)
-		}
 		rest.Stock = h.Stock - take
 		out.CashAvailable = a.CashAvailable.Add(cost)
-		if pos.SellableQty == 0 && pos.HoldQty == 0 {
-			pos.AvgPrice = decimal.Zero
-		}
+		pos.AvgPrice = avgPrice(pos.AvgPrice, before, -qty, price)
 	}
 	out.SetHolding(pos)
 	return out, rest, nil
+}
+
+// checkFill refuses the fills no account state explains: they are bugs
+// in the caller, not business refusals.
+func checkFill(a store.Account, pos store.Holding, h HoldResult, price decimal.Decimal, qty int64) error {
+	if err := checkHold(h); err != nil {
+		return err
+	}
+	if qty <= 0 || !price.IsPositive() || h.UnitPrice.IsNegative() {
+		return fmt.Errorf("%w: fill of %d at %s (hold unit price %s)", ErrInvalid, qty, price, h.UnitPrice)
+	}
+	if h.Cash.GreaterThan(a.CashHold) || h.Stock > pos.HoldQty {
+		return fmt.Errorf("%w: the order holds %s cash and %d %s, the account %s and %d",
+			ErrInvalid, h.Cash, h.Stock, h.Symbol, a.CashHold, pos.HoldQty)
+	}
+	return nil
+}
+
+// avgPrice is the average price of a position of pos shares (negative: a
+// short) at avg after a fill of delta shares (negative: sold) at price.
+// Opening or adding to the position re-weights the average over its size;
+// reducing it keeps the average (what is left was traded at it); crossing
+// zero opens the new side at the fill price; a flat position has none (0).
+func avgPrice(avg decimal.Decimal, pos, delta int64, price decimal.Decimal) decimal.Decimal {
+	next := pos + delta
+	switch {
+	case next == 0:
+		return decimal.Zero
+	case pos == 0 || (pos > 0) == (delta > 0):
+		value := avg.Mul(decimal.NewFromInt(abs(pos))).Add(price.Mul(decimal.NewFromInt(abs(delta))))
+		return value.DivRound(decimal.NewFromInt(abs(next)), AvgPriceScale)
+	case (next > 0) == (pos > 0):
+		return avg
+	}
+	return price.Round(AvgPriceScale)
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // Resize re-reserves an order being replaced: the old hold h goes back to

@@ -9,7 +9,7 @@
 // return new values; the trading service reads the account, calls these and
 // writes the result back in one atomic store step. Refusals are
 // *market.Reject values carrying the brief's codes; impossible accounting
-// (anything that would make a balance negative) is an error.
+// (a hold moved from where it is not, malformed input) is an error.
 //
 // Units: cash is VND and prices are VND (index points for futures) as exact
 // decimals; quantities are int64 shares or contracts. Money is never
@@ -50,8 +50,19 @@
 // reserves it, Fill turns it into cash and stock movements execution by
 // execution, Release gives back what is left (cancel, reject, expiry, the
 // unfilled rest of MAK/MOK/ATO/ATC), Resize re-reserves on replace. Each
-// returns a new store.Account and never a negative balance: the trading
-// service stores the result in the same atomic step as the order change.
+// returns a new store.Account: the trading service stores the result in
+// the same atomic step as the order change. Holds are never negative.
+// Free balances are, when Fill books what a hold did not cover: a margin
+// or bypass_cash buy beyond cash_available (a loan), a short or
+// bypass_stock sell beyond sellable_qty (a short position). A venue
+// execution is never refused for a business reason; Hold decides before
+// the venue, and it holds nothing from a negative balance.
+//
+// Average price (store.Holding.AvgPrice) on the signed position
+// sellable_qty + hold_qty: a fill that opens it or adds to it re-weights
+// the average over the position's size; one that reduces it keeps the
+// average; one that crosses zero starts the new side at the fill price;
+// a flat position has average 0.
 //
 // Reject codes (brief §4 step 10 lists -900001 / -913018 / 3011): a
 // restriction rule → -900001, insufficient cash → -913018, insufficient
@@ -87,12 +98,15 @@ const Channel = "REST"
 // Wildcard is the "any" target or match of a rule.
 const Wildcard = "*"
 
-// ErrNegative is returned (wrapped) when an operation would leave a cash
-// amount or a quantity negative; the account is left unchanged.
+// ErrNegative is returned (wrapped) when Apply would reserve more than is
+// free or Release give back more than is held; the account is left
+// unchanged. Fill never returns it: a fill may leave a free balance
+// negative.
 var ErrNegative = errors.New("pretrade: balance would go negative")
 
 // ErrInvalid is returned (wrapped) for arguments no operation accepts: a
-// side other than buy or sell, a quantity or price below zero.
+// side other than buy or sell, a quantity or price below zero, a fill on
+// a hold the account does not have.
 var ErrInvalid = errors.New("pretrade: invalid argument")
 
 func rejectf(code int, msg string) *market.Reject {

@@ -30,7 +30,9 @@ import (
 //   - every account's cash and shares move exactly as the venue's
 //     executions say (a recording venue keeps them), and every order's
 //     filled quantity and value are the sum of its executions;
-//   - no balance, hold or quantity is negative;
+//   - no balance, hold or quantity is negative (the accounts have no
+//     bypass flag and no risk rule allows margin or short selling: only
+//     those may go negative, when a fill books what the hold did not cover);
 //   - filled ≤ ordered, filled + cancelled ≤ ordered, a done order holds
 //     nothing, a working order holds exactly what its open quantity needs;
 //   - each account's cash_hold and hold_qty are the sum of its working

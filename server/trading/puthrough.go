@@ -1379,24 +1379,41 @@ func (s *Service) deal(ctx context.Context, user string, q *ptQuote, inst market
 }
 
 // settle fills one side of a deal on a and gives back what the hold kept
-// beyond the fill. An account that cannot settle (a bypassed or partly
-// covered hold) refuses the deal with the cash or stock code.
+// beyond the fill. The deal is made here, before anything has traded, so
+// an account whose hold and free balance do not cover it (a bypassed or
+// partly covered hold) refuses the deal with the cash or stock code; a
+// venue fill, already traded, is booked even into a loan or a short.
 func settle(a store.Account, h pretrade.HoldResult, price decimal.Decimal, qty int64, whose string) (store.Account, error) {
 	out, rest, err := pretrade.Fill(a, h, price, qty)
-	if errors.Is(err, pretrade.ErrNegative) {
-		code, what := pretrade.CodeInsufficientCash, "cash"
-		if h.Side == venue.Sell {
-			code, what = pretrade.CodeInsufficientStock, "stock"
-		}
-		return a, reject(&market.Reject{Code: code, Message: fmt.Sprintf("insufficient %s: %s cannot settle the deal (%s)", what, whose, err)})
-	}
 	if err != nil {
 		return a, err
+	}
+	if r := uncovered(a, out, h, whose); r != nil {
+		return a, reject(r)
 	}
 	if !rest.Empty() {
 		return pretrade.Release(out, rest)
 	}
 	return out, nil
+}
+
+// uncovered refuses a deal that took the free balance below zero, or
+// further below it.
+func uncovered(before, after store.Account, h pretrade.HoldResult, whose string) *market.Reject {
+	if h.Side == venue.Buy {
+		if after.CashAvailable.IsNegative() && after.CashAvailable.LessThan(before.CashAvailable) {
+			return &market.Reject{Code: pretrade.CodeInsufficientCash, Message: fmt.Sprintf(
+				"insufficient cash: %s cannot settle the deal (cash_available would be %s)", whose, after.CashAvailable)}
+		}
+		return nil
+	}
+	was, _ := before.Holding(h.Symbol)
+	now, _ := after.Holding(h.Symbol)
+	if now.SellableQty < 0 && now.SellableQty < was.SellableQty {
+		return &market.Reject{Code: pretrade.CodeInsufficientStock, Message: fmt.Sprintf(
+			"insufficient stock: %s cannot settle the deal (sellable_qty would be %d)", whose, now.SellableQty)}
+	}
+	return nil
 }
 
 func orDefault(v, def string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/pretrade"
 	"github.com/vero-oms/omsd/server/reference"
 	"github.com/vero-oms/omsd/server/workflow"
 	"github.com/vero-oms/omsd/store"
@@ -690,5 +691,55 @@ func TestKQuoteConcurrentReplacesOneWins(t *testing.T) {
 	}
 	if a := e.account(an); !a.CashHold.Equal(dec("9800000")) {
 		t.Fatalf("An's cash hold: %s", a.CashHold)
+	}
+}
+
+// An accept the accounts' holds and free balances do not cover is refused
+// (the deal is made in the OMS, before anything has traded), unlike a
+// venue fill, which is booked into a loan or a short.
+func TestPutThroughUncoveredDealRefused(t *testing.T) {
+	e := newDeskEnv(t)
+	edit := func(code string, f func(*store.Account)) {
+		t.Helper()
+		if _, err := e.st.UpdateBackOffice(e.ctx, func(tx store.BackOfficeTx) error {
+			a, _, err := tx.Account(code)
+			if err != nil {
+				return err
+			}
+			f(&a)
+			return tx.PutAccount(a)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Binh (bypass_cash, 50 000 000) takes An's 1 000 FPT at 101 000.
+	edit(binh, func(a *store.Account) { a.BypassCash, a.CashAvailable = true, dec("50000000") })
+	if _, err := e.svc.Quote(e.ctx, deskTrader, sellQuote("q-1")); err != nil {
+		t.Fatal(err)
+	}
+	anBefore, binhBefore := e.account(an), e.account(binh)
+	_, err := e.svc.RespondQuote(e.ctx, deskOther, accept("acc-1", "q-1"))
+	wantRefusal(t, err, pretrade.CodeInsufficientCash)
+	// An (bypass_stock, 10 000 FPT) offers 12 000: Binh, now rich, cannot take it.
+	edit(binh, func(a *store.Account) { a.CashAvailable = dec("2000000000") })
+	edit(an, func(a *store.Account) { a.BypassStock = true })
+	q := sellQuote("q-2")
+	q.OfferSize = ip(12000)
+	if _, err := e.svc.Quote(e.ctx, deskTrader, q); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.RespondQuote(e.ctx, deskOther, accept("acc-2", "q-2"))
+	wantRefusal(t, err, pretrade.CodeInsufficientStock)
+	if o := e.order("q-1"); o.Status != store.OrderNew || o.Hold.Stock != 1000 {
+		t.Fatalf("quote after the refused accept: %+v", o)
+	}
+	if a := e.account(an); !a.CashAvailable.Equal(anBefore.CashAvailable) {
+		t.Fatalf("An's cash moved: %s", a.CashAvailable)
+	}
+	if s, h, _ := holding(e.account(an), fptISIN); s != 0 || h != 10000 {
+		t.Fatalf("An's FPT: sellable %d held %d", s, h)
+	}
+	if b := e.account(binh); !b.CashHold.Equal(binhBefore.CashHold) {
+		t.Fatalf("Binh's hold moved: %s", b.CashHold)
 	}
 }
