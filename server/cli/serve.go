@@ -49,6 +49,8 @@ type App struct {
 	Trading *trading.Service
 	Latency latency.Store
 
+	recorder *latency.Recorder
+
 	// MetricsHandler serves GET /metrics; nil when metrics are disabled
 	// (empty OMS_METRICS_ADDR). Serve runs it on its own listener.
 	MetricsHandler http.Handler
@@ -293,6 +295,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	if m != nil {
 		m.WatchVenueBacklog(app.Trading)
+		m.WatchLatencyRecorder(recorderCounters{app.recorder})
 	}
 	services := server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock)
 	services.Trading, services.Latency = app.Trading, app.Latency
@@ -481,6 +484,14 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 	return nil
 }
 
+// recorderCounters reads the latency recorder for the metrics.
+type recorderCounters struct{ r *latency.Recorder }
+
+func (c recorderCounters) Counters() (open, dropped, failed, refused int64) {
+	n := c.r.Counters()
+	return n.Open, n.Dropped, n.Failed, n.Refused
+}
+
 // startTrading wires the order pipeline: the latency recorder and its
 // store (on the app's Redis when the store is Redis, in memory otherwise),
 // the venue simulator brought to the market's session, the session driver,
@@ -505,7 +516,7 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 		now = c.Clock
 	}
 	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log})
-	app.Trading, app.Latency = t, lat
+	app.Trading, app.Latency, app.recorder = t, lat, rec
 	if c.Venue == "off" {
 		t.DisableVenue("this instance does not run the venue (OMS_VENUE=off): send trading requests to the instance that does")
 		log.Info("venue off: this instance serves reads only")

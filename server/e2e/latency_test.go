@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/vero-oms/omsd/server/cli"
 )
 
 // exact decodes a reply keeping numbers as json.Number: epoch
@@ -165,6 +167,57 @@ func TestLatencyDiagnostics(t *testing.T) {
 		}
 		for _, path := range []string{"/api/v1/util/latency/raw", "/api/v1/util/latency/stages?request_id=" + reqID, "/api/v1/util/latency/metrics"} {
 			expect(t, e.do(nil, "GET", path, nil, bearer(tr)...), 403, "forbidden")
+		}
+	})
+}
+
+// Every processed order leaves a latency record: N orders, K of them
+// refused at pre-trade risk, give N raw records of type D, the K with
+// status REJECTED at "Risk check completed"; the recorder refuses no stamp
+// (omsd_latency_recorder_errors_total counts it when it does).
+func TestLatencyRecordsEveryOrder(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		ln, mbase := metricsListener(t)
+		e := start(t, kind, withDemoData, func(c *cli.Config) { c.MetricsListener = ln })
+		tr := e.login(nil, traderEmail, traderPass).jwt
+		rejected := map[string]bool{}
+		for i, price := range []string{"100000", "100050", "99000", "107100", "98000", "92900"} {
+			ref := fmt.Sprintf("lat-%d", i)
+			e.order(t, tr, lo(accountBinh, "FPT", "B", 100, price, ref))
+			rejected[ref] = e.orderByReq(t, tr, ref)["orderStatus"] == "REJECTED"
+		}
+		admin := e.login(nil, adminEmail, adminPass).jwt
+		raw := expect(t, e.do(nil, "GET", "/api/v1/util/latency/raw?message_type=D", nil, bearer(admin)...), 200, "")
+		recs, _ := raw["records"].([]any)
+		if len(recs) != len(rejected) {
+			t.Fatalf("%d raw records for %d orders: %v", len(recs), len(rejected), raw)
+		}
+		k := 0
+		for ref, rej := range rejected {
+			st := expect(t, e.do(nil, "GET", "/api/v1/util/latency/stages?request_id="+ref, nil, bearer(admin)...), 200, "")
+			evs, _ := st["events"].([]any)
+			if len(evs) == 0 {
+				t.Fatalf("no stages for %s", ref)
+			}
+			last := evs[len(evs)-1].(map[string]any)
+			want, stage := "OK", "Send to Market completed"
+			if rej {
+				want, stage = "REJECTED", "Risk check completed"
+				k++
+			}
+			if last["status"] != want || last["stage"] != stage {
+				t.Fatalf("%s (rejected %v): last stage %v", ref, rej, last)
+			}
+		}
+		if k != 3 {
+			t.Fatalf("%d orders rejected, want 3 (off tick, above the ceiling, below the floor)", k)
+		}
+		m := scrapeMetrics(t, mbase)
+		if _, ok := m["omsd_latency_recorder_errors_total"]; !ok {
+			t.Fatal("omsd_latency_recorder_errors_total is not exported")
+		}
+		if v := m.value("omsd_latency_recorder_errors_total", "reason", "refused"); v != 0 {
+			t.Fatalf("the recorder refused %v stamps", v)
 		}
 	})
 }

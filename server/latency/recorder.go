@@ -50,6 +50,7 @@ type Recorder struct {
 	open    atomic.Int64
 	dropped atomic.Int64
 	failed  atomic.Int64
+	refused atomic.Int64 // stamps refused (out of order, after the end)
 }
 
 type shard struct {
@@ -191,11 +192,12 @@ type Counters struct {
 	Open    int64 // traces findable by request id now
 	Dropped int64 // traces not indexed because MaxOpen was reached
 	Failed  int64 // records the Store refused
+	Refused int64 // stamps refused as out of order or after the end: a bug in the caller
 }
 
 // Counters returns the recorder's counters.
 func (r *Recorder) Counters() Counters {
-	return Counters{Open: r.open.Load(), Dropped: r.dropped.Load(), Failed: r.failed.Load()}
+	return Counters{Open: r.open.Load(), Dropped: r.dropped.Load(), Failed: r.failed.Load(), Refused: r.refused.Load()}
 }
 
 // RequestID is the trace's request id.
@@ -213,9 +215,11 @@ func (t *Trace) Mark(s Stage) error {
 
 func (t *Trace) markLocked(s Stage, now int64) error {
 	if t.ended {
+		t.r.refused.Add(1)
 		return ErrEnded
 	}
 	if !s.Valid() || s <= t.rec.Last() {
+		t.r.refused.Add(1)
 		return ErrOutOfOrder
 	}
 	if last := t.rec.Stamps[t.rec.Last()]; now < last {

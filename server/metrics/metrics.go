@@ -169,6 +169,32 @@ func (m *Metrics) WatchVenueBacklog(b Backlog) {
 	)
 }
 
+// Recorder is what the latency recorder metrics read (its counters).
+type Recorder interface {
+	Counters() (open, dropped, failed, refused int64)
+}
+
+// WatchLatencyRecorder registers omsd_latency_recorder_errors_total (by
+// reason: refused, a stamp out of order or after the end, a bug; store, a
+// record the latency store refused; dropped, a trace not indexed because
+// too many were open) and omsd_latency_open_traces.
+func (m *Metrics) WatchLatencyRecorder(r Recorder) {
+	errs := func(pick func(dropped, failed, refused int64) int64) func() float64 {
+		return func() float64 { _, d, f, rf := r.Counters(); return float64(pick(d, f, rf)) }
+	}
+	const name, help = "omsd_latency_recorder_errors_total", "Latency stamps or records the recorder could not keep, by reason."
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"reason": "refused"}},
+			errs(func(_, _, rf int64) int64 { return rf })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"reason": "store"}},
+			errs(func(_, f, _ int64) int64 { return f })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"reason": "dropped"}},
+			errs(func(d, _, _ int64) int64 { return d })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "omsd_latency_open_traces", Help: "Messages in flight whose latency trace is open."},
+			func() float64 { o, _, _, _ := r.Counters(); return float64(o) }),
+	)
+}
+
 // --- requests (server.RequestMetrics) ---
 
 // Operation returns the recorder of one operation (server.RequestMetrics).

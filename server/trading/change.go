@@ -316,12 +316,12 @@ func (s *Service) changeTx(ctx context.Context, c *change, reqID string, fn func
 // sendChange carries a stored cancel or replace to the venue (when a book
 // holds the order) and answers the Ack.
 func (s *Service) sendChange(ctx context.Context, trace *latency.Trace, c change, msgType, reqID, orderID, user string, send step) Ack {
-	s.mark(trace, latency.RiskCompleted)
 	ack := Ack{MsgType: msgType, RequestID: reqID, OrigRequestID: orderID, ClientID: user, SourceSequence: c.order.Seq + 1}
 	if !c.inBook {
 		s.end(trace, latency.RiskCompleted, latency.StatusOK)
 		return ack
 	}
+	s.mark(trace, latency.RiskCompleted)
 	s.mark(trace, latency.SentToGateway)
 	s.mark(trace, latency.GatewayAccepted)
 	s.mark(trace, latency.MarketStarted)

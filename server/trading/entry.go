@@ -79,12 +79,13 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		s.abandon(trace)
 		return Ack{}, err
 	}
-	s.mark(trace, latency.RiskCompleted)
 	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq}
 	if !r.routable() {
+		// Its last stage: rejected, held or repeated at pre-trade risk.
 		s.end(trace, latency.RiskCompleted, r.traceStatus())
 		return ack, nil
 	}
+	s.mark(trace, latency.RiskCompleted)
 	s.mark(trace, latency.SentToGateway)
 	s.route(ctx, r.order, trace, r.quiet)
 	return ack, nil

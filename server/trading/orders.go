@@ -358,14 +358,20 @@ func (s *Service) begin(reqID, msgType string, body []byte, user string) *latenc
 }
 
 func (s *Service) mark(t *latency.Trace, st latency.Stage) {
-	if t != nil {
-		_ = t.Mark(st)
+	if t == nil {
+		return
+	}
+	if err := t.Mark(st); err != nil {
+		s.log.Warn("latency: a stage was not recorded", "request", t.RequestID(), "stage", st.String(), "err", err)
 	}
 }
 
 func (s *Service) end(t *latency.Trace, st latency.Stage, status string) {
-	if t != nil {
-		_ = t.End(st, status)
+	if t == nil {
+		return
+	}
+	if err := t.End(st, status); err != nil {
+		s.log.Warn("latency: a record was not written", "request", t.RequestID(), "stage", st.String(), "status", status, "err", err)
 	}
 }
 

@@ -1649,7 +1649,6 @@ func (s *Service) placeKQuote(ctx context.Context, user string, k, old *kQuote, 
 	if err != nil {
 		return nil, err
 	}
-	s.mark(trace, latency.RiskCompleted)
 	d := &s.desk
 	d.mu.Lock()
 	for _, o := range stored {
@@ -1675,6 +1674,7 @@ func (s *Service) placeKQuote(ctx context.Context, user string, k, old *kQuote, 
 		}
 	}
 	if routed {
+		s.mark(trace, latency.RiskCompleted)
 		s.mark(trace, latency.SentToGateway)
 		s.mark(trace, latency.GatewayAccepted)
 		s.mark(trace, latency.MarketStarted)
