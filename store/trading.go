@@ -86,6 +86,13 @@ type Order struct {
 	LastExecID uint64
 	// Seq counts the order's updates (sourceSeq on the wire).
 	Seq int64
+	// Priority is the order's time priority in its book: it increases with
+	// every order that (re)enters a queue and is renewed when a replace
+	// loses priority, so books rebuilt after a restart keep their order.
+	Priority int64
+	// OffBook marks an order no venue book ever holds (a put-through
+	// quote's order: the desk deals it itself).
+	OffBook bool
 
 	AlgoID, PositionID, PersisState string
 	QuoteID, QuoteRespID            string

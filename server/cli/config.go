@@ -32,6 +32,8 @@ type Config struct {
 	// Venue is local (this instance runs the venue simulator's books; one
 	// per store) or off (reads only: trading POSTs answer 502).
 	Venue string
+	// VenueLeaseTTL is the venue owner's lease (see HoldVenue).
+	VenueLeaseTTL time.Duration
 	// LatencyRetention is how long latency records are kept.
 	LatencyRetention time.Duration
 	LogJSON          bool
@@ -189,6 +191,7 @@ var settings = []setting{
 		c.Venue = v
 		return nil
 	}},
+	{"venue-lease-ttl", "15s", "how long the venue owner's lease lasts unless renewed (every third of it); a starting owner waits up to this long (and a fifth more) for the lease of a crashed owner to lapse", dur(func(c *Config) *time.Duration { return &c.VenueLeaseTTL })},
 	{"latency-retention", "24h", "how long latency records (GET /api/v1/util/latency/*) are kept", dur(func(c *Config) *time.Duration { return &c.LatencyRetention })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {

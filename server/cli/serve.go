@@ -525,7 +525,7 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 	runCtx, stop := context.WithCancel(context.Background())
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), trading.NewClOrdID()[:8])
-	release, err := t.HoldVenue(runCtx, st, owner, 15*time.Second)
+	release, err := t.HoldVenue(runCtx, st, owner, c.VenueLeaseTTL)
 	if err != nil {
 		stop()
 		return err

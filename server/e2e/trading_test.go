@@ -398,7 +398,8 @@ func TestTradingConcurrency(t *testing.T) {
 // store refuses to start as the venue, and one started with OMS_VENUE=off
 // serves the reads and answers trading POSTs with 502.
 func TestVenueHasOneOwner(t *testing.T) {
-	a := start(t, "redis", withDemoData)
+	// A short lease: a second owner waits for it to lapse before refusing.
+	a := start(t, "redis", withDemoData, func(c *cli.Config) { c.VenueLeaseTTL = time.Second })
 	tr := a.login(nil, traderEmail, traderPass).jwt
 	a.order(t, tr, lo(accountBinh, "FPT", "B", 100, "95000", "owner-1"))
 
@@ -421,18 +422,63 @@ func TestVenueHasOneOwner(t *testing.T) {
 	}
 	wantOrder(t, b.orderByReq(t, tr, "owner-1"), "NEW", 0)
 
-	// Once the owner stops (releasing the lease), another instance can own the books.
+	// Once the owner stops (releasing the lease), another instance can own
+	// the books: it rebuilds them from the store, holds as they were.
 	a.stop()
 	c := start(t, "memory", sameStore)
-	// The old books are gone with their process: the working order was
-	// cancelled at start and its hold released.
-	o := c.orderByReq(t, tr, "owner-1")
-	wantOrder(t, o, "CANCELED", 0)
-	if !contains(o["orderText"].(string), "venue restarted") {
-		t.Fatalf("restart text: %v", o["orderText"])
-	}
-	if _, hold, _ := c.account(t, tr, accountBinh); hold != 0 {
+	wantOrder(t, c.orderByReq(t, tr, "owner-1"), "NEW", 0)
+	if _, hold, _ := c.account(t, tr, accountBinh); hold != 9500000 {
 		t.Fatalf("hold after the restart: %v", hold)
+	}
+}
+
+// Resting orders survive a restart of the venue owner: the books are
+// rebuilt in their time priority (a replace that lost priority stays
+// behind), holds unchanged, and an order crossing afterwards fills the
+// oldest first.
+func TestBooksSurviveARestart(t *testing.T) {
+	a := start(t, "redis", withDemoData)
+	tr := a.login(nil, traderEmail, traderPass).jwt
+	for i := range 20 {
+		price := []string{"99000", "98000", "97000", "96000"}[i/5]
+		a.order(t, tr, lo(accountBinh, "FPT", "B", 100, price, fmt.Sprintf("fpt-b-%d", i)))
+	}
+	for i := range 15 {
+		a.order(t, tr, lo(accountAn, "VNM", "S", 100, fmt.Sprintf("%d", 62000+100*(i%5)), fmt.Sprintf("vnm-s-%d", i)))
+		a.order(t, tr, lo(accountBinh, "HPG", "S", 100, fmt.Sprintf("%d", 27500+50*(i%5)), fmt.Sprintf("hpg-s-%d", i)))
+	}
+	// fpt-b-1 grows: it loses its priority and goes behind fpt-b-4.
+	expect(t, a.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "fpt-b-1", "price": "99000", "qty": 200}, bearer(tr)...), 200, "")
+	holdsOf := func(e *env) [2]string {
+		_, h1, s1 := e.account(t, tr, accountAn)
+		_, h2, s2 := e.account(t, tr, accountBinh)
+		return [2]string{fmt.Sprint(h1, s1), fmt.Sprint(h2, s2)}
+	}
+	before := holdsOf(a)
+	working := len(a.app.Trading.VenueOrders())
+	if working != 50 {
+		t.Fatalf("%d orders in the books before the restart, want 50", working)
+	}
+
+	sameStore := func(c *cli.Config) {
+		c.RedisURL, c.RedisPrefix, c.DevRedis, c.KeyFile = a.cfg.RedisURL, a.cfg.RedisPrefix, true, a.cfg.KeyFile
+	}
+	a.stop()
+	b := start(t, "memory", sameStore)
+	if n := len(b.app.Trading.VenueOrders()); n != working {
+		t.Fatalf("%d orders in the books after the restart, want %d", n, working)
+	}
+	if after := holdsOf(b); after != before {
+		t.Fatalf("holds changed across the restart:\n before %v\n after  %v", before, after)
+	}
+	// 300 at 99000 takes the three oldest at that price: fpt-b-0, 2 and 3.
+	b.order(t, tr, lo(accountAn, "FPT", "S", 300, "99000", "cross-after"))
+	for _, w := range []struct {
+		ref, status string
+		filled      float64
+	}{{"fpt-b-0", "FILLED", 100}, {"fpt-b-2", "FILLED", 100}, {"fpt-b-3", "FILLED", 100},
+		{"fpt-b-4", "NEW", 0}, {"fpt-b-1", "NEW", 0}, {"cross-after", "FILLED", 300}} {
+		wantOrder(t, b.orderByReq(t, tr, w.ref), w.status, w.filled)
 	}
 }
 

@@ -21,6 +21,12 @@ import (
 // business reason (the venue has traded): only a store failure fails it,
 // and the backlog retries it.
 func (s *Service) apply(ctx context.Context, rep venue.Report) error {
+	return s.applyReport(ctx, rep, "")
+}
+
+// applyReport is apply where requeue names the order (venue id) whose
+// replace in rep loses its time priority ("" for none).
+func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue string) error {
 	if len(rep.Events) == 0 {
 		return nil
 	}
@@ -37,7 +43,8 @@ func (s *Service) apply(ctx context.Context, rep venue.Report) error {
 		if err := tx.Prefetch(pf); err != nil {
 			return err
 		}
-		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now()}
+		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
+			priority: s.nextPriority, requeue: requeue}
 		for _, ev := range rep.Events {
 			if err := w.event(ev); err != nil {
 				return err
@@ -55,6 +62,8 @@ type reportWriter struct {
 	accounts map[string]*store.Account
 	acctKeys []string
 	now      time.Time
+	priority func() int64 // the next time priority
+	requeue  string       // the order whose replace loses priority
 }
 
 func (w *reportWriter) getOrder(id string) (*store.Order, error) {
@@ -172,7 +181,7 @@ func (w *reportWriter) event(ev venue.Event) error {
 	switch ev.Kind {
 	case venue.EventAccepted:
 		if o.Status == store.OrderPendingNew {
-			o.Status = store.OrderNew
+			o.Status, o.Priority = store.OrderNew, w.priority()
 		}
 	case venue.EventPartiallyFilled, venue.EventFilled:
 		if ev.ExecID <= o.LastExecID {
@@ -214,9 +223,12 @@ func (w *reportWriter) event(ev venue.Event) error {
 		}
 	case venue.EventReplaced:
 		if ev.Reason == venue.ReasonMTLToLimit {
-			o.Price = ev.Order.Price.Decimal()
+			o.Price, o.Priority = ev.Order.Price.Decimal(), w.priority() // the remainder rests now
 		} else {
 			o.Price, o.Qty = ev.Order.Price.Decimal(), ev.Order.Qty
+			if ev.Order.ID == w.requeue {
+				o.Priority = w.priority()
+			}
 		}
 		if o.Status == store.OrderPendingReplace || o.Status == store.OrderPendingNew {
 			o.Status = workingStatus(o)

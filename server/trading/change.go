@@ -226,10 +226,15 @@ func (s *Service) checkReplace(inst market.Instrument, o store.Order, inBook boo
 }
 
 // replaceStep sends the new terms of o to its book and books the report;
-// if the book refuses them, the hold goes back to the terms it kept.
+// if the book refuses them, the hold goes back to the terms it kept. A new
+// price or a larger quantity loses time priority (as the book does).
 func (s *Service) replaceStep(inst market.Instrument, o, before store.Order) step {
 	id := strconv.FormatInt(o.ID, 10)
-	call := func() venue.Report {
+	requeue := ""
+	if !o.Price.Equal(before.Price) || o.Qty > before.Qty {
+		requeue = id
+	}
+	return step{name: "replace order " + o.OriginalReqID, run: func(context.Context) ([]step, error) {
 		var vp venue.Price
 		if o.Price.IsPositive() {
 			var err error
@@ -238,14 +243,15 @@ func (s *Service) replaceStep(inst market.Instrument, o, before store.Order) ste
 				s.log.Error("a replace price does not fit the venue", "order", o.ID, "err", err)
 			}
 		}
-		return s.venue.Replace(bookOf(o), id, vp, o.Qty)
-	}
-	return s.venueStep("replace order "+o.OriginalReqID, call, func(rep venue.Report) []step {
-		if !replaceRefused(rep) {
-			return nil
+		rep := s.venue.Replace(bookOf(o), id, vp, o.Qty)
+		var then []step
+		if replaceRefused(rep) {
+			then = []step{s.restoreStep(inst, before)}
 		}
-		return []step{s.restoreStep(inst, before)}
-	})
+		return []step{{name: "book a replace report", run: func(ctx context.Context) ([]step, error) {
+			return then, s.applyReport(ctx, rep, requeue)
+		}}}, nil
+	}}
 }
 
 // openOrder opens the book of the order the caller entered under orderID

@@ -206,6 +206,7 @@ func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r
 		if vo, err := venueOrder(o); err == nil && v == market.Accept && s.venue.Quiet(vo) {
 			o.Status, r.quiet = store.OrderNew, true
 		}
+		o.Priority = s.nextPriority() // renewed when its ack is booked, unless quiet
 	}
 	r.order, err = tx.NewOrder(o, index)
 	return err

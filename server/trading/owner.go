@@ -35,18 +35,17 @@ func (s *Service) ready() error {
 // DisableVenue makes every trading request answer 502 with why (OMS_VENUE=off).
 func (s *Service) DisableVenue(why string) { s.venueState.set(why) }
 
-// HoldVenue takes the venue lease for owner, or fails naming the holder,
-// and keeps it until ctx ends (renewing every ttl/3). If the lease is lost
-// (the store was unreachable past ttl and another instance took it),
+// HoldVenue takes the venue lease for owner and keeps it until ctx ends
+// (renewing every ttl/3). A lease held by another owner is waited for, up
+// to ttl and a fifth more: an owner that crashed leaves a lease that lapses
+// within ttl, and a restart at once must not turn into a crash loop; an
+// owner still renewing it is named in the error. If the lease is lost
+// later (the store was unreachable past ttl and another instance took it),
 // trading stops here with 502s rather than running a second book. The
 // returned func releases the lease.
 func (s *Service) HoldVenue(ctx context.Context, l store.Leases, owner string, ttl time.Duration) (func(context.Context), error) {
-	holder, err := l.TakeLease(ctx, VenueLease, owner, ttl)
-	if err != nil {
-		return nil, fmt.Errorf("venue lease: %w", err)
-	}
-	if holder != owner {
-		return nil, fmt.Errorf("the venue simulator is already run by another omsd (%s) on this store: one instance owns the books; start this one with OMS_VENUE=off, or stop the other", holder)
+	if err := s.takeVenueLease(ctx, l, owner, ttl); err != nil {
+		return nil, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -74,4 +73,33 @@ func (s *Service) HoldVenue(ctx context.Context, l store.Leases, owner string, t
 		<-done
 		_ = l.ReleaseLease(rctx, VenueLease, owner)
 	}, nil
+}
+
+// takeVenueLease takes the lease, waiting for another holder's to lapse.
+func (s *Service) takeVenueLease(ctx context.Context, l store.Leases, owner string, ttl time.Duration) error {
+	deadline := time.Now().Add(ttl + ttl/5)
+	for waited := false; ; waited = true {
+		holder, err := l.TakeLease(ctx, VenueLease, owner, ttl)
+		if err != nil {
+			return fmt.Errorf("venue lease: %w", err)
+		}
+		if holder == owner {
+			if waited {
+				s.log.Info("took the venue lease after the previous owner's lapsed")
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the venue simulator is already run by another omsd (%s) on this store: one instance owns the books; start this one with OMS_VENUE=off, or stop the other", holder)
+		}
+		if !waited {
+			s.log.Warn("the venue lease is held by another owner; waiting for it to lapse (a crashed owner's lease lasts up to the lease TTL)",
+				"holder", holder, "ttl", ttl.String())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("venue lease: %w", ctx.Err())
+		case <-time.After(max(ttl/15, 10*time.Millisecond)):
+		}
+	}
 }

@@ -353,20 +353,6 @@ func (d *desk) init() {
 	d.kquotes = map[string]*kQuote{}
 }
 
-// offBook reports whether o is the order of a put-through quote the desk
-// knows: such orders are never in a book. The desk registers a quote
-// (by quote_msg_id) before its order is stored, so one being entered is
-// known too.
-func (d *desk) offBook(o store.Order) bool {
-	if o.QuoteID == "" {
-		return false
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	q, ok := d.quoteMsg[o.OriginalReqID]
-	return ok && q.QuoteID == o.QuoteID && q.TradingDate == o.TradingDate
-}
-
 // next counts one accepted desk message; d.mu held.
 func (d *desk) next() int64 {
 	d.seq++
@@ -1044,7 +1030,7 @@ func (s *Service) enterQuote(ctx context.Context, user string, q *ptQuote, inst 
 	o := store.Order{
 		OriginalReqID: q.MsgID, ClOrdID: q.MsgID, TradingDate: q.TradingDate, AccountCode: q.Account, User: user,
 		Symbol: inst.Ticker, ISIN: inst.ISIN, MarketID: string(inst.Market), Board: inst.BoardFor(size), Side: q.Side, Type: "LO",
-		Price: price, OriginalPrice: price, Qty: size, OriginalQty: size, Status: store.OrderNew,
+		Price: price, OriginalPrice: price, Qty: size, OriginalQty: size, Status: store.OrderNew, OffBook: true,
 		QuoteID: q.QuoteID, PartyID: q.Parties.ContraFirm, PartyTraderID: q.Parties.ContraTrader,
 		CreatedAt: now, UpdatedAt: now,
 	}

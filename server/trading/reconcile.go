@@ -137,7 +137,7 @@ func (s *Service) cancelOrphan(v venue.Order) step {
 // reconcileOrder returns what brings one open order to the venue's truth
 // (v is the book's order when inBook).
 func (s *Service) reconcileOrder(inst market.Instrument, o store.Order, v venue.Order, inBook bool, mode reconcileMode) []step {
-	if mode.routeHeld && s.desk.offBook(o) {
+	if mode.routeHeld && o.OffBook {
 		return nil // a put-through quote's order: never in a book
 	}
 	switch {

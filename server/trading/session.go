@@ -25,11 +25,13 @@ func phaseOf(s market.Session) venue.Phase {
 // endOfDay reports whether a session ends the trading day's orders.
 func endOfDay(s market.Session) bool { return s == market.PostClose || s == market.Closed }
 
-// Start recovers the books after a restart and brings them to the
-// market's session. Orders the store has as working were in a book this
-// process no longer has (the simulator keeps books in memory): they are
-// cancelled with their holds released, so no hold outlives its order.
+// Start rebuilds the books after a restart (restoreBooks), reconciles what
+// is left (orders no book holds end, their holds released) and brings the
+// books to the market's session.
 func (s *Service) Start(ctx context.Context) error {
+	if err := s.restoreBooks(ctx); err != nil {
+		return err
+	}
 	if err := s.reconcile(ctx, atStart); err != nil {
 		return err
 	}

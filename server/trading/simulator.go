@@ -1,6 +1,8 @@
 package trading
 
 import (
+	"fmt"
+
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/venue"
 )
@@ -74,3 +76,15 @@ func (v *Simulator) Working(symbol string) []venue.Order {
 	}
 	return append(b.Orders(venue.Buy), b.Orders(venue.Sell)...)
 }
+
+// Restore rests o, as it stood in a lost book, in the book o.Symbol names.
+func (v *Simulator) Restore(o venue.Order) error {
+	b, ok := v.e.Book(o.Symbol)
+	if !ok {
+		return fmt.Errorf("trading: no book %s to restore order %s to", o.Symbol, o.ID)
+	}
+	return b.Restore(o)
+}
+
+// SeedExecIDs continues the ExecIDs of the books this one replaces.
+func (v *Simulator) SeedExecIDs(after uint64) { v.e.SeedExecIDs(after) }

@@ -116,6 +116,7 @@ type Service struct {
 	books        sync.Map // ISIN -> *book: one writer per instrument's books, and its backlog
 	stepTimeout  time.Duration
 	stepFailures atomic.Int64
+	priority     atomic.Int64 // the last time priority given (see nextPriority)
 	// reconcileEvery is how often Run compares the books with the store.
 	reconcileEvery time.Duration
 
@@ -196,6 +197,19 @@ func New(o Options) *Service {
 
 // Instruments is the instrument master the service trades.
 func (s *Service) Instruments() *market.Master { return s.master }
+
+// nextPriority returns a time priority greater than every one given
+// before, in this process or (wall clock permitting) an earlier one: the
+// order books are rebuilt in this order after a restart.
+func (s *Service) nextPriority() int64 {
+	for {
+		last := s.priority.Load()
+		next := max(time.Now().UnixNano(), last+1)
+		if s.priority.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
 
 const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

@@ -1,6 +1,8 @@
 package venue
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -215,6 +217,36 @@ func (b *Book) newLevel(p Price) *level {
 	}
 	return &level{price: p}
 }
+
+// Restore rests a live order as it stood in a book that was lost (the
+// owner restarted): no matching, no event. Orders are restored in their
+// time priority, oldest first; o.Qty is the total ordered, o.CumQty what
+// has filled. A restored book is one that was not crossed, so nothing is
+// checked against the other side; the next call auction or the next
+// incoming order trades with it as with any resting order.
+func (b *Book) Restore(o Order) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if o.Symbol == "" {
+		o.Symbol = b.symbol
+	}
+	switch {
+	case o.Side != Buy && o.Side != Sell, o.Type < LO || o.Type > MOK, o.ID == "", o.Symbol != b.symbol,
+		o.CumQty < 0, o.Qty <= o.CumQty, o.Price < 0:
+		return fmt.Errorf("venue: order %s cannot be restored to %s: %w", o.ID, b.symbol, ErrInvalidRestore)
+	}
+	if _, dup := b.orders[o.ID]; dup {
+		return fmt.Errorf("venue: order %s is already in %s: %w", o.ID, b.symbol, ErrInvalidRestore)
+	}
+	o.LeavesQty = o.Qty - o.CumQty
+	e := b.newEntry(o)
+	b.orders[e.ID] = e
+	b.rest(e)
+	return nil
+}
+
+// ErrInvalidRestore: an order Restore cannot rest.
+var ErrInvalidRestore = errors.New("venue: invalid order to restore")
 
 // release returns a done entry to the free list; nothing references it any
 // more (events carry copies of the Order).

@@ -1,6 +1,7 @@
 package venue
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -356,5 +357,46 @@ func TestNames(t *testing.T) {
 	}
 	if Buy.Opposite() != Sell || Sell.Opposite() != Buy || Buy.String() != "B" {
 		t.Fatal("sides")
+	}
+}
+
+// A restored book keeps the priority it is given and trades like the
+// book it replaces; invalid orders are refused.
+func TestRestoreKeepsPriority(t *testing.T) {
+	b := NewBook("FPT", 0)
+	b.SetPhase(Continuous)
+	for _, o := range []Order{
+		{ID: "old", Side: Sell, Type: LO, Price: 1000, Qty: 300, CumQty: 100},
+		{ID: "new", Side: Sell, Type: LO, Price: 1000, Qty: 100},
+	} {
+		if err := b.Restore(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Restore(Order{ID: "old", Side: Sell, Type: LO, Price: 1000, Qty: 100}); !errors.Is(err, ErrInvalidRestore) {
+		t.Fatalf("duplicate restore: %v", err)
+	}
+	if err := b.Restore(Order{ID: "done", Side: Sell, Type: LO, Price: 1000, Qty: 100, CumQty: 100}); !errors.Is(err, ErrInvalidRestore) {
+		t.Fatalf("restore of a filled order: %v", err)
+	}
+	if o, ok := b.Order("old"); !ok || o.LeavesQty != 200 || o.CumQty != 100 {
+		t.Fatalf("restored order: %+v %v", o, ok)
+	}
+	r := b.Submit(Order{ID: "buy", Side: Buy, Type: LO, Price: 1000, Qty: 250})
+	if len(r.Executions) != 2 || r.Executions[0].SellOrderID != "old" || r.Executions[0].Qty != 200 || r.Executions[1].SellOrderID != "new" {
+		t.Fatalf("the oldest restored order fills first: %+v", r.Executions)
+	}
+}
+
+func TestSeedExecIDs(t *testing.T) {
+	e := NewEngine()
+	b, _ := e.AddBook("FPT", 0)
+	b.SetPhase(Continuous)
+	e.SeedExecIDs(41)
+	e.SeedExecIDs(7) // never backwards
+	b.Submit(Order{ID: "s", Side: Sell, Type: LO, Price: 1000, Qty: 100})
+	r := b.Submit(Order{ID: "b", Side: Buy, Type: LO, Price: 1000, Qty: 100})
+	if len(r.Executions) != 1 || r.Executions[0].ExecID != 42 {
+		t.Fatalf("executions after seeding 41: %+v", r.Executions)
 	}
 }

@@ -129,3 +129,15 @@ func (e *Engine) Uncross(symbol string) (Report, error) {
 	}
 	return b.Uncross(), nil
 }
+
+// SeedExecIDs makes every ExecID the engine issues from now on greater
+// than after: an engine that replaces a lost one continues the ids its
+// consumers have seen (they apply an execution once by its ExecID).
+func (e *Engine) SeedExecIDs(after uint64) {
+	for {
+		cur := e.execSeq.Load()
+		if cur >= after || e.execSeq.CompareAndSwap(cur, after) {
+			return
+		}
+	}
+}

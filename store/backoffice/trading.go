@@ -55,6 +55,8 @@ type orderRecord struct {
 	HoldStock     int64           `json:"hold_stock"`
 	LastExecID    uint64          `json:"last_exec_id,omitempty"`
 	Seq           int64           `json:"seq"`
+	Priority      int64           `json:"priority,omitempty"`
+	OffBook       bool            `json:"off_book,omitempty"`
 	AlgoID        string          `json:"algo_id,omitempty"`
 	PositionID    string          `json:"position_id,omitempty"`
 	PersisState   string          `json:"persis_state,omitempty"`
@@ -78,7 +80,7 @@ func encodeOrder(o store.Order) (string, error) {
 		FilledQty: o.FilledQty, FilledValue: o.FilledValue, CancelledQty: o.CancelledQty,
 		Status: string(o.Status), Text: o.Text,
 		HoldUnitPrice: o.Hold.UnitPrice, HoldCash: o.Hold.Cash, HoldStock: o.Hold.Stock,
-		LastExecID: o.LastExecID, Seq: o.Seq,
+		LastExecID: o.LastExecID, Seq: o.Seq, Priority: o.Priority, OffBook: o.OffBook,
 		AlgoID: o.AlgoID, PositionID: o.PositionID, PersisState: o.PersisState,
 		QuoteID: o.QuoteID, QuoteRespID: o.QuoteRespID, PartyID: o.PartyID, PartyTraderID: o.PartyTraderID,
 		CreatedAt: ms(o.CreatedAt), UpdatedAt: ms(o.UpdatedAt),
@@ -95,7 +97,7 @@ func decodeOrder(s string) (store.Order, error) {
 			FilledQty: r.FilledQty, FilledValue: r.FilledValue, CancelledQty: r.CancelledQty,
 			Status: store.OrderStatus(r.Status), Text: r.Text,
 			Hold:       store.OrderHold{UnitPrice: r.HoldUnitPrice, Cash: r.HoldCash, Stock: r.HoldStock},
-			LastExecID: r.LastExecID, Seq: r.Seq,
+			LastExecID: r.LastExecID, Seq: r.Seq, Priority: r.Priority, OffBook: r.OffBook,
 			AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
 			QuoteID: r.QuoteID, QuoteRespID: r.QuoteRespID, PartyID: r.PartyID, PartyTraderID: r.PartyTraderID,
 			CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),

@@ -73,6 +73,8 @@ func newOrder(reqID, account string, now time.Time) store.Order {
 		Text:          `HOSE|-70015|Zoë "quoted" </script> 日本 \ /`,
 		Hold:          store.OrderHold{UnitPrice: dec("100000.5"), Cash: dec("0.0001"), Stock: 1 << 40},
 		LastExecID:    math.MaxUint64 - 1,
+		Priority:      math.MaxInt64 - 3,
+		OffBook:       true,
 		Seq:           42,
 		AlgoID:        "algo-1",
 		PositionID:    "pos-1",
@@ -192,8 +194,8 @@ func (su suite) trading(t *testing.T) {
 				t.Errorf("%s = %s, want exactly %s", name, c.got, c.want)
 			}
 		}
-		if got.Qty != exactQty || got.OriginalQty != exactQty-2 || got.Hold.Stock != 1<<40 || got.LastExecID != math.MaxUint64-1 {
-			t.Errorf("integers: Qty %d OriginalQty %d Hold.Stock %d LastExecID %d", got.Qty, got.OriginalQty, got.Hold.Stock, got.LastExecID)
+		if got.Qty != exactQty || got.OriginalQty != exactQty-2 || got.Hold.Stock != 1<<40 || got.LastExecID != math.MaxUint64-1 || got.Priority != math.MaxInt64-3 {
+			t.Errorf("integers: Qty %d OriginalQty %d Hold.Stock %d LastExecID %d Priority %d", got.Qty, got.OriginalQty, got.Hold.Stock, got.LastExecID, got.Priority)
 		}
 		if got.Status != store.OrderNew || got.OriginalReqID != "C1 日本" || got.Text != given.Text {
 			t.Errorf("status %q reqID %q text %q", got.Status, got.OriginalReqID, got.Text)
