@@ -79,6 +79,10 @@ type Config struct {
 	PasswordMin        int
 	PasswordMax        int
 	HashConcurrency    int
+	// HashMemoryKiB and HashTime are the argon2id cost of new password
+	// hashes; production refuses less than the OWASP baseline.
+	HashMemoryKiB int
+	HashTime      int
 	HashWait           time.Duration
 
 	MaxBodyBytes   int64
@@ -238,6 +242,8 @@ var settings = []setting{
 	{"password-min", "8", "shortest accepted password (characters)", integer(func(c *Config) *int { return &c.PasswordMin })},
 	{"password-max", "256", "longest accepted password (characters)", integer(func(c *Config) *int { return &c.PasswordMax })},
 	{"hash-concurrency", strconv.Itoa(runtime.NumCPU()), "argon2id hashes allowed at once (each uses 19 MiB)", integer(func(c *Config) *int { return &c.HashConcurrency })},
+	{"hash-memory", "19456", "argon2id memory per password hash, in KiB (OWASP baseline 19456); outside dev mode at least the baseline's cost (memory × passes ≥ 19456 × 2, memory ≥ 7168)", integer(func(c *Config) *int { return &c.HashMemoryKiB })},
+	{"hash-time", "2", "argon2id passes per password hash (OWASP baseline 2 at 19456 KiB)", integer(func(c *Config) *int { return &c.HashTime })},
 	{"hash-wait", "5s", "longest wait for a free hashing slot; past it password routes answer 503 with Retry-After", dur(func(c *Config) *time.Duration { return &c.HashWait })},
 	{"max-body-bytes", "65536", "largest accepted request body; larger gets 413", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)

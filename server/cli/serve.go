@@ -74,7 +74,10 @@ func checkMode(c Config) error {
 		if !loopbackAddr(c.Addr) {
 			return fmt.Errorf("refusing dev mode on %s: dev mode has demo identities with published passwords, so it listens on loopback addresses only (127.0.0.1, ::1, localhost)", c.Addr)
 		}
-		return nil
+		return checkHashCost(c, 8, 1) // dev: any cost argon2id takes (tests use cheap hashes)
+	}
+	if err := checkHashCost(c, 7168, 19456*2); err != nil {
+		return err
 	}
 	var missing []string
 	if c.KeyFile == "" {
@@ -90,6 +93,23 @@ func checkMode(c Config) error {
 		return fmt.Errorf("refusing to start in production mode without %s; use --dev for a local trial", strings.Join(missing, " and "))
 	}
 	return nil
+}
+
+// checkHashCost refuses an argon2id cost below minMemory KiB or below
+// minWork KiB × passes in all (the OWASP baseline trades memory for passes).
+func checkHashCost(c Config, minMemory, minWork int) error {
+	if c.HashMemoryKiB < minMemory || c.HashTime < 1 || c.HashMemoryKiB*c.HashTime < minWork || c.HashMemoryKiB > 1<<20 || c.HashTime > 100 {
+		return fmt.Errorf("refusing argon2id cost memory %d KiB × %d passes: at least %d KiB and %d KiB × passes in all (at most 1 GiB, 100 passes)",
+			c.HashMemoryKiB, c.HashTime, minMemory, minWork)
+	}
+	return nil
+}
+
+// hashParams are the argon2id parameters of new password hashes.
+func hashParams(c Config) password.Params {
+	p := password.DefaultParams
+	p.Memory, p.Time = uint32(c.HashMemoryKiB), uint32(c.HashTime)
+	return p
 }
 
 // loopbackAddr reports whether a listen address binds loopback only.
@@ -229,7 +249,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	app.closers = append(app.closers, func(ctx context.Context) { _ = async.Close(ctx) })
 
-	hasher := password.NewHasher(password.DefaultParams, c.HashConcurrency)
+	hasher := password.NewHasher(hashParams(c), c.HashConcurrency)
 	deps := auth.Deps{
 		Store:  st,
 		Hasher: hasher,

@@ -101,6 +101,10 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	// concurrent argon2 hashes through 4 slots; only TestSaturatedHasherAnswers503
 	// is about the bound, and it sets its own.
 	cfg.HashWait = time.Minute
+	// Cheap password hashes (dev mode allows them): argon2id at the
+	// production cost is most of an end-to-end test's CPU under the race
+	// detector. TestSaturatedHasherAnswers503 sets the real cost.
+	cfg.HashMemoryKiB, cfg.HashTime = 64, 1
 	// Generous for a loaded box, still well under the 2-3 s the outage tests allow.
 	cfg.StoreTimeout = time.Second
 	cfg.RedisTimeout = 300 * time.Millisecond
