@@ -160,6 +160,7 @@ func reasonText(r venue.Reason) string {
 	return r.String()
 }
 
+// event books one venue event on the order it names.
 func (w *reportWriter) event(ev venue.Event) error {
 	o, err := w.getOrder(ev.Order.ID)
 	if err != nil {
@@ -184,87 +185,107 @@ func (w *reportWriter) event(ev venue.Event) error {
 			o.Status, o.Priority = store.OrderNew, w.priority()
 		}
 	case venue.EventPartiallyFilled, venue.EventFilled:
-		if ev.ExecID <= o.LastExecID {
+		return w.fill(o, ev)
+	case venue.EventCancelled:
+		return w.cancelled(o, ev)
+	case venue.EventReplaced:
+		w.replaced(o, ev)
+	case venue.EventRejected:
+		return w.rejected(o, ev)
+	}
+	return nil
+}
+
+// fill books one execution (once: ExecIDs increase) on the order and its
+// account. It is never refused for a business reason: the venue traded.
+func (w *reportWriter) fill(o *store.Order, ev venue.Event) error {
+	if ev.ExecID <= o.LastExecID {
+		return nil
+	}
+	a, err := w.getAccount(o.AccountCode)
+	if err != nil {
+		return err
+	}
+	px := ev.LastPx.Decimal()
+	na, rest, err := pretrade.Fill(*a, holdOf(*o), px, ev.LastQty)
+	if err != nil {
+		return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
+	}
+	*a = na
+	o.Hold = orderHold(rest)
+	o.FilledQty += ev.LastQty
+	o.FilledValue = o.FilledValue.Add(px.Mul(decimal.NewFromInt(ev.LastQty)))
+	o.LastExecID = ev.ExecID
+	if ev.Kind == venue.EventFilled || o.FilledQty >= o.Qty {
+		o.Status = store.OrderFilled
+		return w.release(o)
+	}
+	if !o.Status.Pending() {
+		o.Status = store.OrderPartiallyFill
+	}
+	return nil
+}
+
+// cancelled ends an order the venue cancelled or expired.
+func (w *reportWriter) cancelled(o *store.Order, ev venue.Event) error {
+	o.Status = store.OrderCanceled
+	if ev.Reason == venue.ReasonExpired {
+		o.Status = store.OrderExpired
+	}
+	o.CancelledQty = max(o.Qty-o.FilledQty, 0)
+	if ev.Reason != venue.ReasonUser {
+		o.Text = (&market.Reject{Code: 0, Message: reasonText(ev.Reason)}).Text(SourceVenue)
+	}
+	return w.release(o)
+}
+
+// replaced takes the terms the book now holds.
+func (w *reportWriter) replaced(o *store.Order, ev venue.Event) {
+	if ev.Reason == venue.ReasonMTLToLimit {
+		o.Price, o.Priority = ev.Order.Price.Decimal(), w.priority() // the remainder rests now
+	} else {
+		o.Price, o.Qty = ev.Order.Price.Decimal(), ev.Order.Qty
+		if ev.Order.ID == w.requeue {
+			o.Priority = w.priority()
+		}
+	}
+	if o.Status == store.OrderPendingReplace || o.Status == store.OrderPendingNew {
+		o.Status = workingStatus(o)
+	}
+}
+
+// rejected books the venue's refusal of a new order, a cancel or a replace.
+func (w *reportWriter) rejected(o *store.Order, ev venue.Event) error {
+	refusal := func(what string) string {
+		return (&market.Reject{Code: CodeVenueReject, Message: what + ev.Reason.String()}).Text(SourceVenue)
+	}
+	switch ev.Op {
+	case venue.OpNew:
+		if o.Status.Done() {
 			return nil
 		}
-		a, err := w.getAccount(o.AccountCode)
-		if err != nil {
-			return err
+		o.Status, o.Text = store.OrderRejected, refusal("venue reject: ")
+		return w.release(o)
+	case venue.OpCancel:
+		if o.Status != store.OrderPendingCancel {
+			return nil
 		}
-		px := ev.LastPx.Decimal()
-		na, rest, err := pretrade.Fill(*a, holdOf(*o), px, ev.LastQty)
-		if err != nil {
-			return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
-		}
-		*a = na
-		o.Hold = orderHold(rest)
-		o.FilledQty += ev.LastQty
-		o.FilledValue = o.FilledValue.Add(px.Mul(decimal.NewFromInt(ev.LastQty)))
-		o.LastExecID = ev.ExecID
-		if ev.Kind == venue.EventFilled || o.FilledQty >= o.Qty {
-			o.Status = store.OrderFilled
-			if err := w.release(o); err != nil {
-				return err
-			}
-		} else if !o.Status.Pending() {
-			o.Status = store.OrderPartiallyFill
-		}
-	case venue.EventCancelled:
-		o.Status = store.OrderCanceled
-		if ev.Reason == venue.ReasonExpired {
-			o.Status = store.OrderExpired
-		}
-		o.CancelledQty = max(o.Qty-o.FilledQty, 0)
-		if ev.Reason != venue.ReasonUser {
-			o.Text = (&market.Reject{Code: 0, Message: reasonText(ev.Reason)}).Text(SourceVenue)
-		}
-		if err := w.release(o); err != nil {
-			return err
-		}
-	case venue.EventReplaced:
-		if ev.Reason == venue.ReasonMTLToLimit {
-			o.Price, o.Priority = ev.Order.Price.Decimal(), w.priority() // the remainder rests now
-		} else {
-			o.Price, o.Qty = ev.Order.Price.Decimal(), ev.Order.Qty
-			if ev.Order.ID == w.requeue {
-				o.Priority = w.priority()
-			}
-		}
-		if o.Status == store.OrderPendingReplace || o.Status == store.OrderPendingNew {
-			o.Status = workingStatus(o)
-		}
-	case venue.EventRejected:
-		switch ev.Op {
-		case venue.OpNew:
-			if o.Status.Done() {
-				return nil
-			}
-			o.Status = store.OrderRejected
-			o.Text = (&market.Reject{Code: CodeVenueReject, Message: "venue reject: " + ev.Reason.String()}).Text(SourceVenue)
+		if ev.Reason == venue.ReasonUnknownOrder {
+			// The book no longer holds it: nothing left to cancel there.
+			o.Status, o.CancelledQty = store.OrderCanceled, max(o.Qty-o.FilledQty, 0)
 			return w.release(o)
-		case venue.OpCancel:
-			if o.Status != store.OrderPendingCancel {
-				return nil
-			}
-			if ev.Reason == venue.ReasonUnknownOrder {
-				// The book no longer holds it: nothing left to cancel there.
-				o.Status, o.CancelledQty = store.OrderCanceled, max(o.Qty-o.FilledQty, 0)
-				return w.release(o)
-			}
-			o.Status = workingStatus(o)
-			o.Text = (&market.Reject{Code: CodeVenueReject, Message: "cancel refused: " + ev.Reason.String()}).Text(SourceVenue)
-		case venue.OpReplace:
-			if o.Status != store.OrderPendingReplace {
-				return nil
-			}
-			// Keep the book's terms; the hold reserved for the new terms
-			// stays until the order ends (it can only be released then).
-			if lo := ev.Order; lo.Qty > 0 {
-				o.Price, o.Qty = lo.Price.Decimal(), lo.Qty
-			}
-			o.Status = workingStatus(o)
-			o.Text = (&market.Reject{Code: CodeVenueReject, Message: "replace refused: " + ev.Reason.String()}).Text(SourceVenue)
 		}
+		o.Status, o.Text = workingStatus(o), refusal("cancel refused: ")
+	case venue.OpReplace:
+		if o.Status != store.OrderPendingReplace {
+			return nil
+		}
+		// Keep the book's terms; the hold reserved for the new terms
+		// stays until the order ends (it can only be released then).
+		if lo := ev.Order; lo.Qty > 0 {
+			o.Price, o.Qty = lo.Price.Decimal(), lo.Qty
+		}
+		o.Status, o.Text = workingStatus(o), refusal("replace refused: ")
 	}
 	return nil
 }
