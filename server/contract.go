@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -105,8 +106,13 @@ func validEmail(s string) error {
 	return nil
 }
 
+// servedSpec is the contract the server validates against and serves,
+// loaded once per process: loading it is most of a server's start-up, and
+// the server only reads it (a test that wants its own copy calls LoadSpec).
+var servedSpec = sync.OnceValues(LoadSpec)
+
 func newContract(a *auth.Service, maxBody int64, secureCookies bool) (*contract, error) {
-	spec, err := LoadSpec()
+	spec, err := servedSpec()
 	if err != nil {
 		return nil, err
 	}

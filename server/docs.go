@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -67,14 +68,23 @@ func documentRoute(path string) bool {
 // overlay, servers cleared as the validator uses it, so "try it out" calls
 // this host) and GET /docs (the reference rendered from it). They are not
 // contract operations: the contract middleware lets them through.
+// servedSpecJSON is GET /openapi.json's body, encoded once per process.
+var servedSpecJSON = sync.OnceValues(func() ([]byte, error) {
+	spec, err := servedSpec()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("server: encoding the contract: %w", err)
+	}
+	return b, nil
+})
+
 func registerDocs(e *echo.Echo) error {
-	spec, err := LoadSpec()
+	specJSON, err := servedSpecJSON()
 	if err != nil {
 		return err
-	}
-	specJSON, err := json.MarshalIndent(spec, "", "  ")
-	if err != nil {
-		return fmt.Errorf("server: encoding the contract: %w", err)
 	}
 	const revalidate = "no-cache"
 	jsonCSP := "default-src 'none'; frame-ancestors 'none'"

@@ -45,6 +45,7 @@ func (e *env) myGrants(t *testing.T, jwt string) string {
 // grants, a grant and a revoke taking effect on the very next request, the
 // 404s and 400s, and the audit trail.
 func TestAdminPermissionsAndSearch(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		admin := e.login(nil, adminEmail, adminPass)
@@ -176,6 +177,7 @@ func TestAdminPermissionsAndSearch(t *testing.T) {
 // are unique; a move replaces the membership; members are scoped by the
 // caller's grants; unknown group or account: 404; every change audited.
 func TestAdminGroups(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		admin := e.login(nil, adminEmail, adminPass)
@@ -290,6 +292,7 @@ func TestAdminGroups(t *testing.T) {
 // Sixteen makers create a group with one name at once, on each store:
 // exactly one 200, the others 409 `conflict`, one group and one audit entry.
 func TestAdminGroupNameRace(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		maker := e.login(nil, makerEmail, makerPass)

@@ -24,6 +24,7 @@ import (
 )
 
 func TestLoginSessionRefreshAndLogout(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		l := e.login(nil, " Admin@OMS.example ", adminPass) // identifiers are normalised
@@ -65,6 +66,7 @@ func TestLoginSessionRefreshAndLogout(t *testing.T) {
 }
 
 func TestLoginFailuresLookAlike(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		wrong := e.post(nil, "/api/auth/login", map[string]string{"identifier": adminEmail, "password": "not-the-password"})
@@ -85,6 +87,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 }
 
 func TestThrottlesAnswer429WithRetryAfter(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, func(c *cli.Config) {
 			c.LoginLimit.Count = 3
@@ -117,6 +120,7 @@ func TestThrottlesAnswer429WithRetryAfter(t *testing.T) {
 }
 
 func TestThrottlePerClientIP(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", func(c *cli.Config) { c.LoginIPLimit.Count = 2 })
 	for _, email := range []string{"a@oms.example", "b@oms.example"} {
 		expect(t, e.post(nil, "/api/auth/login", map[string]string{"identifier": email, "password": "whatever-pass"}), 401, "invalid_credentials")
@@ -144,6 +148,7 @@ func b64(v any) string {
 }
 
 func TestBearerRejectsTamperedTokens(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		l := e.login(nil, adminEmail, adminPass)
@@ -212,6 +217,7 @@ func TestBearerRejectsTamperedTokens(t *testing.T) {
 }
 
 func TestRolesAreEnforcedPerOperation(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		trader := e.login(nil, traderEmail, traderPass)
@@ -233,6 +239,7 @@ func TestRolesAreEnforcedPerOperation(t *testing.T) {
 }
 
 func TestSecretsNeverReachTheLogs(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -267,6 +274,7 @@ func TestSecretsNeverReachTheLogs(t *testing.T) {
 }
 
 func TestValidationErrorsAreClearAndInTheRouteEnvelope(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", func(c *cli.Config) { c.MaxBodyBytes = 1024 })
 	admin := e.login(nil, adminEmail, adminPass)
 	type tc struct {
@@ -335,6 +343,7 @@ func TestValidationErrorsAreClearAndInTheRouteEnvelope(t *testing.T) {
 // Every contract operation is registered through the generated interface:
 // none answers 404/405, and every answer is one the contract documents.
 func TestEveryContractOperationIsServed(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory")
 	admin := e.login(nil, adminEmail, adminPass)
 	spec, err := server.LoadSpec()
@@ -376,6 +385,7 @@ func TestEveryContractOperationIsServed(t *testing.T) {
 }
 
 func TestHealthReportsTheStore(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		expect(t, e.do(nil, "GET", "/api/v1/util/health", nil), 200, "")

@@ -41,6 +41,7 @@ func (e *env) fileAndApprove(t *testing.T, maker, checker, requestType string, p
 // more than is there fails and changes nothing; the audit log names the
 // right actor for every step.
 func TestBackOfficeWalkThrough(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		maker := e.login(nil, makerEmail, makerPass)
@@ -163,6 +164,7 @@ func mustFloat(t *testing.T, id string) float64 {
 // with "matches no schema of anyOf": the gate leaves the payload's anyOf
 // to the handler, which checks it against its type's own schema.
 func TestWorkflowPayloadErrorsNameTheField(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", withDemoData)
 	maker := e.login(nil, makerEmail, makerPass)
 	for body, want := range map[string]string{

@@ -36,6 +36,7 @@ func wantHits(t *testing.T, e *env, before token.CacheStats, n uint64) {
 // check; logout, a password reset and disabling the identity refuse a
 // cached token on the very next request.
 func TestRevocationBeatsTheTokenCache(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 
@@ -78,6 +79,7 @@ func TestRevocationBeatsTheTokenCache(t *testing.T) {
 // (plus the skew) has passed by the server's clock, although its session
 // is alive and the cache still holds it.
 func TestCachedTokenStillExpires(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		l := cachedJWT(t, e, adminEmail, adminPass)
@@ -98,6 +100,7 @@ func TestCachedTokenStillExpires(t *testing.T) {
 // and cached by a server that still has it as the previous key is refused by
 // the server started without it.
 func TestDroppedKeyRefusesCachedTokens(t *testing.T) {
+	t.Parallel()
 	a := start(t, "redis")
 	l := cachedJWT(t, a, adminEmail, adminPass)
 	a.stop()

@@ -19,6 +19,7 @@ import (
 // overlay) the server validates with, servers cleared as the validator
 // uses them, cacheable by ETag, outside the contract gate.
 func TestServedContract(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory")
 	r := e.do(nil, "GET", "/openapi.json", nil)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
@@ -57,6 +58,7 @@ func TestServedContract(t *testing.T) {
 }
 
 func TestDocsAssetsAndHeaders(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory")
 	page := e.do(nil, "GET", "/docs", nil)
 	if page.status != 200 || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") {
@@ -94,6 +96,7 @@ func TestDocsAssetsAndHeaders(t *testing.T) {
 // Chromium (Debian's chromium package) and checks that Swagger UI rendered
 // every operation of the contract, under the page's CSP, offline.
 func TestDocsRenderInChromium(t *testing.T) {
+	t.Parallel()
 	bin := chromium(t)
 	e := start(t, "memory")
 	spec, err := server.LoadSpec()

@@ -96,6 +96,7 @@ func specOps(t *testing.T) []specOp {
 // refuses a trader with 403, path-parameter routes included (they are the
 // ones a gate keyed by the wrong path form would let through to the handler).
 func TestGateCoversEveryOperation(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory")
 	trader := e.login(nil, traderEmail, traderPass)
 	var secured, forbidden, withParams int
@@ -136,6 +137,7 @@ func TestGateCoversEveryOperation(t *testing.T) {
 // Every operation whose JSON body has required fields refuses {} with 400,
 // in the envelope of its route.
 func TestEmptyBodiesAreRefusedInTheRouteEnvelope(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory")
 	admin := e.login(nil, adminEmail, adminPass)
 	n := 0
@@ -201,6 +203,7 @@ type onlyReader struct{ io.Reader }
 // A chunked body over the cap is refused with 413, not cut at the cap and
 // read as if it were whole; a chunked body under the cap is served.
 func TestChunkedBodiesAreCapped(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", func(c *cli.Config) { c.MaxBodyBytes = 1024 })
 	send := func(body string) response {
 		req, err := http.NewRequest(http.MethodPost, e.base+"/api/auth/login", onlyReader{strings.NewReader(body)})

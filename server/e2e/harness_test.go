@@ -87,6 +87,12 @@ func forEachStore(t *testing.T, fn func(t *testing.T, kind string)) {
 	}
 }
 
+// Every test here starts its own server on its own store (and its own
+// redis-server), so most run in parallel (t.Parallel): the package fits its
+// time on two cores. Those that assert an upper bound on how long
+// something takes, or stop shared processes, stay serial and run first on
+// a quiet machine.
+
 // start runs omsd in dev mode (demo identities seeded) on a fresh store.
 func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	t.Helper()

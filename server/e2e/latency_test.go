@@ -44,6 +44,7 @@ func f64(v any) float64 {
 // keeps the records in Redis): raw records, one request's stage events and
 // segments, metrics, bad queries, and admin only.
 func TestLatencyDiagnostics(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -176,6 +177,7 @@ func TestLatencyDiagnostics(t *testing.T) {
 // status REJECTED at "Risk check completed"; the recorder refuses no stamp
 // (omsd_latency_recorder_errors_total counts it when it does).
 func TestLatencyRecordsEveryOrder(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		ln, mbase := metricsListener(t)
 		e := start(t, kind, withDemoData, func(c *cli.Config) { c.MetricsListener = ln })

@@ -114,6 +114,7 @@ func metricsListener(t *testing.T) (net.Listener, string) {
 // The real program serves /metrics on its own listener; known traffic
 // moves the request, auth, mail and store metrics by exactly what it did.
 func TestMetricsCountTheTraffic(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		ln, mbase := metricsListener(t)
 		e := start(t, kind, func(c *cli.Config) {
@@ -221,6 +222,7 @@ func TestMetricsCountTheTraffic(t *testing.T) {
 // Verifications and resets count by outcome; static routes and requests
 // no operation matches have their own operation label.
 func TestMetricsCountRecoveryStepsAndOtherRoutes(t *testing.T) {
+	t.Parallel()
 	ln, mbase := metricsListener(t)
 	e := start(t, "memory", func(c *cli.Config) {
 		c.MetricsListener = ln
@@ -277,6 +279,7 @@ func TestMetricsCountRecoveryStepsAndOtherRoutes(t *testing.T) {
 // An empty metrics address turns metrics off: no handler, no listener, and
 // the API serves as before.
 func TestMetricsCanBeDisabled(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", func(c *cli.Config) { c.MetricsAddr = "" })
 	if e.app.MetricsHandler != nil {
 		t.Fatal("metrics handler built with an empty metrics address")

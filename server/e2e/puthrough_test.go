@@ -53,6 +53,7 @@ func party(id string, role int) map[string]any {
 }
 
 func TestPutThrough(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt

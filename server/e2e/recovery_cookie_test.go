@@ -49,6 +49,7 @@ func withCookie(name, value string) []string { return []string{"Cookie", name + 
 // the answer into weak_password (which would also mean the policy, and
 // possibly the hasher, ran for a caller who proved nothing).
 func TestResetOnAPendingRecoveryIsRefusedBeforeThePolicy(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -74,6 +75,7 @@ func TestResetOnAPendingRecoveryIsRefusedBeforeThePolicy(t *testing.T) {
 // reset and of errors. (The cookie's name is not asserted: a Secure cookie
 // may carry a __Secure- prefix.)
 func TestRecoveryCookiesAreSecureInProduction(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, func(c *cli.Config) { c.CookieSecure = true })
 		c := e.jarless()
@@ -148,6 +150,7 @@ func TestRecoveryCookiesAreSecureInProduction(t *testing.T) {
 // word and the throttles ignore them: three failed logins for three
 // identifiers, each claiming another address, still hit a per-IP limit of 2.
 func TestForwardedForIsIgnoredWithoutTrustedProxies(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, func(c *cli.Config) {
 			c.LoginIPLimit.Count = 2
@@ -171,6 +174,7 @@ func TestForwardedForIsIgnoredWithoutTrustedProxies(t *testing.T) {
 // recovery_session_expired (code and verified state) and
 // recovery_session_missing (unknown, consumed or absent cookie).
 func TestRecoveryErrorsThatEndTheSessionClearTheCookie(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		c := e.jarless()

@@ -12,6 +12,7 @@ import (
 // The whole recovery flow through a real listener and a cookie jar, then
 // proof that the reset revoked the old password, session token and JWT.
 func TestRecoveryFlowRevokesEverythingOld(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		old := e.login(nil, traderEmail, traderPass)
@@ -62,6 +63,7 @@ func TestRecoveryFlowRevokesEverythingOld(t *testing.T) {
 // Known and unknown emails must be indistinguishable by status, body,
 // cookie shape and mail-side effects visible to the caller.
 func TestRecoveryStartDoesNotRevealAccounts(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		known := e.post(nil, "/api/auth/recovery/start", map[string]string{"email": adminEmail})
@@ -97,6 +99,7 @@ func shape(setCookie string) string {
 }
 
 func TestFiveWrongCodesKillTheSession(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -125,6 +128,7 @@ func TestFiveWrongCodesKillTheSession(t *testing.T) {
 }
 
 func TestExpiredCodeAndExpiredVerifiedState(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -144,6 +148,7 @@ func TestExpiredCodeAndExpiredVerifiedState(t *testing.T) {
 }
 
 func TestResetNeedsVerifiedCookie(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		expect(t, e.post(nil, "/api/auth/recovery/reset-password", map[string]string{"password": "strong-password-99"}), 401, "recovery_session_missing")
@@ -154,6 +159,7 @@ func TestResetNeedsVerifiedCookie(t *testing.T) {
 }
 
 func TestWeakPasswordsAreRefusedWithAReason(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -186,6 +192,7 @@ func TestWeakPasswordsAreRefusedWithAReason(t *testing.T) {
 // ≥16 concurrent requests with the right code and then with the verified
 // cookie: exactly one of each succeeds.
 func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}
@@ -246,6 +253,7 @@ func TestVerifyAndResetAreSingleUseUnderConcurrency(t *testing.T) {
 // Two recoveries stay live per address, each with its own code: a second
 // start does not void the first, a third voids the older pending one.
 func TestStartsKeepTwoLiveRecoveries(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		seen := map[string]bool{}

@@ -42,6 +42,7 @@ func wantEntries(t *testing.T, es []map[string]any, actor string, want ...[2]str
 // Reference lists: a maker adds and removes values, adding twice changes
 // nothing, a trader reads but cannot change them, every change is audited.
 func TestReferenceValues(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		maker := e.login(nil, makerEmail, makerPass)
@@ -98,6 +99,7 @@ func TestReferenceValues(t *testing.T) {
 
 // Firm traders: same rules, listed per firm or all together.
 func TestFirmTraders(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		maker := e.login(nil, makerEmail, makerPass)
@@ -156,6 +158,7 @@ func TestFirmTraders(t *testing.T) {
 // The audit log: readable by makers, checkers and admins, newest first,
 // filtered by actor, action, entity and time, and paged.
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		maker := e.login(nil, makerEmail, makerPass)
@@ -225,6 +228,7 @@ func TestAuditLog(t *testing.T) {
 // A store that stops answering gives 502 in the util envelope on these
 // routes, like on every other.
 func TestReferenceStoreDownAnswers502(t *testing.T) {
+	t.Parallel()
 	e := start(t, "redis")
 	maker := e.login(nil, makerEmail, makerPass)
 	e.redis.Stop()

@@ -94,6 +94,7 @@ const wantDemoMappings = `[` +
 // TRADE or ADMIN) sees both, with the seeded cash and holdings; the single
 // reads answer the same records.
 func TestRiskAccountsAndMappingsDemoData(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		trader := e.login(nil, traderEmail, traderPass)
@@ -136,6 +137,7 @@ func TestRiskAccountsAndMappingsDemoData(t *testing.T) {
 // grant on is absent from the lists and 404 on the single reads, answered
 // exactly as an account that does not exist; granting it makes it visible.
 func TestRiskAccountsAndMappingsScopedByGrants(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		trader := e.login(nil, traderEmail, traderPass)
@@ -208,6 +210,7 @@ func TestRiskAccountsAndMappingsScopedByGrants(t *testing.T) {
 // The rules in force: the demo seeds one OMS rule and one order rule; a
 // fresh store has none (empty lists, never null).
 func TestRiskRules(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		trader := e.login(nil, traderEmail, traderPass)
@@ -244,6 +247,7 @@ var riskRoutes = []string{
 // Any authenticated user may call (no role in the contract's prose);
 // without a bearer token it is 401 in the route group's envelope.
 func TestRiskRoutesNeedABearer(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", withDemoData)
 	for _, path := range riskRoutes {
 		m := expect(t, e.do(nil, "GET", path, nil), 401, "unauthorized")

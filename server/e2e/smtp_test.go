@@ -12,6 +12,7 @@ import (
 // The recovery flow with OMS_SMTP_URL set: the code arrives through a real
 // SMTP server (authenticated), not the outbox.
 func TestRecoveryThroughSMTP(t *testing.T) {
+	t.Parallel()
 	smtp := mailtest.Start(t, "omsd", "smtp-secret-pass")
 	e := start(t, "memory", func(c *cli.Config) {
 		c.SMTPURL = smtp.URL()

@@ -69,6 +69,7 @@ func wantOrder(t *testing.T, o map[string]any, status string, filled float64) {
 }
 
 func TestTradingCross(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -136,6 +137,7 @@ func (e *env) wantRejected(t *testing.T, jwt string, body map[string]any, code s
 }
 
 func TestTradingRejects(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -216,6 +218,7 @@ func TestTradingRejects(t *testing.T) {
 }
 
 func TestTradingOrderTypes(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -275,6 +278,7 @@ func TestTradingOrderTypes(t *testing.T) {
 }
 
 func TestTradingAuctions(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -320,6 +324,7 @@ func TestTradingAuctions(t *testing.T) {
 }
 
 func TestTradingConcurrency(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -398,6 +403,7 @@ func TestTradingConcurrency(t *testing.T) {
 // store refuses to start as the venue, and one started with OMS_VENUE=off
 // serves the reads and answers trading POSTs with 502.
 func TestVenueHasOneOwner(t *testing.T) {
+	t.Parallel()
 	// A short lease: a second owner waits for it to lapse before refusing.
 	a := start(t, "redis", withDemoData, func(c *cli.Config) { c.VenueLeaseTTL = time.Second })
 	tr := a.login(nil, traderEmail, traderPass).jwt
@@ -437,6 +443,7 @@ func TestVenueHasOneOwner(t *testing.T) {
 // behind), holds unchanged, and an order crossing afterwards fills the
 // oldest first.
 func TestBooksSurviveARestart(t *testing.T) {
+	t.Parallel()
 	a := start(t, "redis", withDemoData)
 	tr := a.login(nil, traderEmail, traderPass).jwt
 	for i := range 20 {
@@ -486,6 +493,7 @@ func TestBooksSurviveARestart(t *testing.T) {
 // orders around the reference price, a demo buy at the reference fills at
 // once and the holding appears.
 func TestTradingWalkThrough(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData, withMarketMaker)
 		tr := e.login(nil, traderEmail, traderPass).jwt

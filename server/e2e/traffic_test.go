@@ -22,6 +22,7 @@ import (
 // tool agrees with the server on good traffic. OMSD_UPDATE_TESTDATA=1
 // rewrites server/cli/testdata/e2e-valid.har from the recording.
 func TestRecordedTrafficValidates(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory")
 	rec := &traffic.Recorder{Base: e.check.Base}
 	e.check.Base = rec
@@ -73,6 +74,7 @@ func TestRecordedTrafficValidates(t *testing.T) {
 // server.Validator: it must flag each with the server's own message, and
 // accept each answer as documented.
 func TestValidatorSaysWhatTheServerSays(t *testing.T) {
+	t.Parallel()
 	e := start(t, "memory", func(c *cli.Config) { c.MaxBodyBytes = 1024 })
 	v, err := server.NewValidator(1024)
 	if err != nil {

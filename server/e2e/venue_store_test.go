@@ -330,6 +330,7 @@ func vsJSON(t *testing.T, v any) []byte { return []byte(asJSON(t, v)) }
 // a cancel-all every order is final, no hold is left and cash and stock
 // are conserved.
 func TestVenueStoreHangUps(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -370,6 +371,7 @@ func TestVenueStoreHangUps(t *testing.T) {
 // books and the store agree afterwards, and a normal cancel of each order
 // ends it and releases every hold.
 func TestVenueStoreCancelReplaceHangUps(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -457,6 +459,7 @@ func (e *env) vsWantAccount(t *testing.T, jwt, code string, cash float64, isin s
 // each buy and sell through fills that take them negative where allowed:
 // the fills are booked exactly and money is conserved across accounts.
 func TestVenueStoreNegativeBalances(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind)
 		tr := e.login(nil, traderEmail, traderPass).jwt
@@ -552,6 +555,7 @@ func (e *env) vsSettle(t *testing.T, jwt string, within time.Duration) []string 
 // entry with the same ClOrdID and terms answers 200 naming the one order
 // (the first attempt's when it answered 200); money is conserved.
 func TestVenueStoreRedisStall(t *testing.T) {
+	t.Parallel()
 	e := start(t, "redis")
 	tr := e.login(nil, traderEmail, traderPass).jwt
 	accounts := e.vsTraders(t, "4", 4)
@@ -637,6 +641,7 @@ func (e *env) vsRetries(t *testing.T, jwt string, entries []vsEntry) []string {
 // ClOrdID X does not stop you using X, while reusing your own X on the
 // same day with different terms is still REJECTED -100001.
 func TestVenueStoreClOrdIDPerUser(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt

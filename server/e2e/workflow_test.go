@@ -48,6 +48,7 @@ func (e *env) requestTrail(t *testing.T, jwt, id string) []string {
 // approves each (APPLIED), the audit names the right actor for every step;
 // a withdrawal of more than is there fails and writes no cash change.
 func TestWorkflowWalkThrough(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		maker := e.login(nil, makerEmail, makerPass)
@@ -140,6 +141,7 @@ func TestWorkflowWalkThrough(t *testing.T) {
 
 // Four eyes, who may cancel, states, roles, unknown ids, refused payloads.
 func TestWorkflowRules(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		maker := e.login(nil, makerEmail, makerPass)
@@ -246,6 +248,7 @@ func TestWorkflowRules(t *testing.T) {
 // 16 concurrent approvals over HTTP (8 by the checker, 8 by an admin, the
 // maker filed it): exactly one 200, the rest 409; the deposit lands once.
 func TestWorkflowConcurrentApprovals(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := start(t, kind, withDemoData)
 		maker := e.login(nil, makerEmail, makerPass)
