@@ -72,6 +72,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.Conflict:               http.StatusConflict,
 	apperr.InvalidState:           http.StatusConflict,
 	apperr.SameUserReview:         http.StatusForbidden,
+	apperr.SelfGrant:              http.StatusForbidden,
 	apperr.TooManyRequests:        http.StatusTooManyRequests,
 	apperr.UpstreamUnavailable:    http.StatusBadGateway,
 	apperr.ServiceBusy:            http.StatusServiceUnavailable,

@@ -136,6 +136,11 @@ func (s *Service) Grant(ctx context.Context, p auth.Principal, userID, accountCo
 	if level.Rank() == 0 {
 		return store.Grant{}, apperr.New(apperr.InvalidRequest, fmt.Sprintf("level %q is not one of VIEW, TRADE, ADMIN", level))
 	}
+	if UserID(userID) == UserID(p.Email) {
+		// The power to trade an account must come from someone else: a
+		// maker who grants itself TRADE can then move stock alone.
+		return store.Grant{}, apperr.New(apperr.SelfGrant, "you cannot grant yourself a level on an account; another maker or an admin must")
+	}
 	user, err := s.knownUser(ctx, userID)
 	if err != nil {
 		return store.Grant{}, err

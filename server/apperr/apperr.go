@@ -35,6 +35,8 @@ const (
 	InvalidState Code = "invalid_state"
 	// SameUserReview: four eyes; a request's reviewer must not be its maker.
 	SameUserReview Code = "same_user_review"
+	// SelfGrant: nobody grants themselves a level on an account.
+	SelfGrant Code = "self_grant"
 	Internal       Code = "internal_error"
 )
 

@@ -197,14 +197,14 @@ func Fill(a store.Account, h HoldResult, price decimal.Decimal, qty int64) (stor
 		out.CashAvailable = a.CashAvailable.Add(release).Sub(cost)
 		rest.Cash = h.Cash.Sub(release)
 		pos.SellableQty += qty
-		pos.AvgPrice = avgPrice(pos.AvgPrice, before, qty, price)
+		pos.AvgPrice = AvgPrice(pos.AvgPrice, before, qty, price)
 	case venue.Sell:
 		take := min(h.Stock, qty)
 		pos.HoldQty -= take
 		pos.SellableQty -= qty - take
 		rest.Stock = h.Stock - take
 		out.CashAvailable = a.CashAvailable.Add(cost)
-		pos.AvgPrice = avgPrice(pos.AvgPrice, before, -qty, price)
+		pos.AvgPrice = AvgPrice(pos.AvgPrice, before, -qty, price)
 	}
 	out.SetHolding(pos)
 	return out, rest, nil
@@ -226,12 +226,12 @@ func checkFill(a store.Account, pos store.Holding, h HoldResult, price decimal.D
 	return nil
 }
 
-// avgPrice is the average price of a position of pos shares (negative: a
+// AvgPrice is the average price of a position of pos shares (negative: a
 // short) at avg after a fill of delta shares (negative: sold) at price.
 // Opening or adding to the position re-weights the average over its size;
 // reducing it keeps the average (what is left was traded at it); crossing
 // zero opens the new side at the fill price; a flat position has none (0).
-func avgPrice(avg decimal.Decimal, pos, delta int64, price decimal.Decimal) decimal.Decimal {
+func AvgPrice(avg decimal.Decimal, pos, delta int64, price decimal.Decimal) decimal.Decimal {
 	next := pos + delta
 	switch {
 	case next == 0:

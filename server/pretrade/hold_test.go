@@ -393,8 +393,8 @@ func TestAvgPrice(t *testing.T) {
 		{"buy covers a short exactly", "99000", -300, 300, "90000", "0"},
 		{"buy crosses a short", "99000", -300, 400, "90000.5", "90000.5"},
 	} {
-		if got := avgPrice(d(c.avg), c.pos, c.delta, d(c.price)); !got.Equal(d(c.want)) {
-			t.Errorf("%s: avgPrice(%s, %d, %d, %s) = %s, want %s", c.name, c.avg, c.pos, c.delta, c.price, got, c.want)
+		if got := AvgPrice(d(c.avg), c.pos, c.delta, d(c.price)); !got.Equal(d(c.want)) {
+			t.Errorf("%s: AvgPrice(%s, %d, %d, %s) = %s, want %s", c.name, c.avg, c.pos, c.delta, c.price, got, c.want)
 		}
 	}
 }

@@ -92,17 +92,14 @@ func parseSide(s string) (venue.Side, error) {
 	return 0, invalid("side must be B or S, got %q", s)
 }
 
-// maxQuantity bounds every quantity that enters (10^12): sums of many
-// bounded values stay far from int64 overflow.
-const maxQuantity = 1_000_000_000_000
-
-// checkQty accepts a quantity in 1..maxQuantity.
+// checkQty accepts a quantity in 1..store.MaxQuantity (sums of bounded
+// quantities never wrap).
 func checkQty(field string, q int64) error {
 	if q <= 0 {
 		return invalid("%s must be greater than 0, got %d", field, q)
 	}
-	if q > maxQuantity {
-		return invalid("%s must be at most %d, got %d", field, int64(maxQuantity), q)
+	if q > store.MaxQuantity {
+		return invalid("%s must be at most %d, got %d", field, store.MaxQuantity, q)
 	}
 	return nil
 }
@@ -119,6 +116,9 @@ func parsePrice(field string, p *string) (*decimal.Decimal, error) {
 	}
 	if d.IsNegative() {
 		return nil, invalid("%s must not be negative, got %s", field, d)
+	}
+	if d.GreaterThan(store.MaxPrice) {
+		return nil, invalid("%s must be at most %s, got %s", field, store.MaxPrice, d)
 	}
 	return &d, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vero-oms/omsd/server/admin"
 	"github.com/vero-oms/omsd/server/apperr"
+	"github.com/vero-oms/omsd/server/pretrade"
 	"github.com/vero-oms/omsd/store"
 )
 
@@ -170,6 +171,10 @@ func Deposit(tx store.BackOfficeTx, c admin.Change, code string, amount decimal.
 	if err != nil {
 		return store.Account{}, err
 	}
+	if a.CashAvailable.Add(a.CashHold).Add(amount).GreaterThan(store.MaxCash) {
+		return store.Account{}, apperr.New(apperr.InvalidRequest,
+			fmt.Sprintf("the deposit would take the account's cash past %s, the most an account may hold", store.MaxCash))
+	}
 	before := a.CashAvailable
 	a.CashAvailable = a.CashAvailable.Add(amount)
 	a.UpdatedAt = c.At
@@ -227,11 +232,11 @@ func AddStock(tx store.BackOfficeTx, c admin.Change, code, symbol string, qty in
 	h, _ := a.Holding(symbol)
 	before := h
 	held := h.SellableQty + h.HoldQty
-	if avgPrice.IsPositive() {
-		// (old qty x old avg + qty x price) / new qty, rounded to 4 places.
-		total := h.AvgPrice.Mul(decimal.NewFromInt(held)).Add(avgPrice.Mul(decimal.NewFromInt(qty)))
-		h.AvgPrice = total.DivRound(decimal.NewFromInt(held+qty), 4)
+	if held+qty > store.MaxPosition {
+		return store.Account{}, apperr.New(apperr.InvalidRequest,
+			fmt.Sprintf("the position in %s would be %d shares, past %d, the most a holding may reach", symbol, held+qty, store.MaxPosition))
 	}
+	h.AvgPrice = addedAvgPrice(h.AvgPrice, held, qty, avgPrice)
 	h.SellableQty += qty
 	a.SetHolding(h)
 	a.UpdatedAt = c.At
@@ -244,6 +249,20 @@ func AddStock(tx store.BackOfficeTx, c admin.Change, code, symbol string, qty in
 		"avg_price_after": h.AvgPrice.String(),
 	}))
 	return a, nil
+}
+
+// addedAvgPrice is the average price after qty shares at price join a
+// position of held (negative: a short). A price of 0 keeps the average,
+// and a position that becomes long from flat or short at price 0 starts at
+// zero cost; a positive price re-weights as a buy fill would.
+func addedAvgPrice(avg decimal.Decimal, held, qty int64, price decimal.Decimal) decimal.Decimal {
+	switch {
+	case price.IsPositive():
+		return pretrade.AvgPrice(avg, held, qty, price)
+	case held+qty == 0, held <= 0:
+		return decimal.Zero
+	}
+	return avg
 }
 
 // RemoveStock takes qty (> 0) sellable shares of symbol; more than is

@@ -277,6 +277,25 @@ func inRange(name string, d decimal.Decimal) error {
 	return nil
 }
 
+// checkQuantity accepts 1..store.MaxQuantity (sums must never wrap).
+func checkQuantity(q int64) error {
+	if q <= 0 {
+		return invalid("payload.quantity must be greater than 0")
+	}
+	if q > store.MaxQuantity {
+		return invalid(fmt.Sprintf("payload.quantity must be at most %d, got %d", store.MaxQuantity, q))
+	}
+	return nil
+}
+
+// atMostAmount refuses an amount or price above bound.
+func atMostAmount(name string, d, bound decimal.Decimal) error {
+	if d.GreaterThan(bound) {
+		return invalid(fmt.Sprintf("payload.%s must be at most %s, got %s", name, bound, d))
+	}
+	return nil
+}
+
 // Field checks. Each names the field in the caller's terms (payload.x).
 
 func required(name string, present bool) error {
@@ -595,7 +614,10 @@ func (p *cashPayload) check() error {
 	if !p.Amount.d.IsPositive() {
 		return invalid("payload.amount must be greater than 0")
 	}
-	return inRange("amount", p.Amount.d)
+	if err := inRange("amount", p.Amount.d); err != nil {
+		return err
+	}
+	return atMostAmount("amount", p.Amount.d, store.MaxAmount)
 }
 
 func (p *cashPayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
@@ -620,14 +642,17 @@ func (p *addStockPayload) check() error {
 		required("quantity", p.Quantity != nil)); err != nil {
 		return err
 	}
-	if *p.Quantity <= 0 {
-		return invalid("payload.quantity must be greater than 0")
+	if err := checkQuantity(*p.Quantity); err != nil {
+		return err
 	}
 	if p.AvgPrice != nil {
 		if p.AvgPrice.d.IsNegative() {
 			return invalid("payload.avg_price must not be negative")
 		}
-		return inRange("avg_price", p.AvgPrice.d)
+		if err := inRange("avg_price", p.AvgPrice.d); err != nil {
+			return err
+		}
+		return atMostAmount("avg_price", p.AvgPrice.d, store.MaxPrice)
 	}
 	return nil
 }
@@ -652,8 +677,8 @@ func (p *removeStockPayload) check() error {
 		required("quantity", p.Quantity != nil)); err != nil {
 		return err
 	}
-	if *p.Quantity <= 0 {
-		return invalid("payload.quantity must be greater than 0")
+	if err := checkQuantity(*p.Quantity); err != nil {
+		return err
 	}
 	return nil
 }

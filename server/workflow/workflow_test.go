@@ -414,6 +414,11 @@ func TestPayloadValidation(t *testing.T) {
 		{workflow.TypeDeposit, `{"account_id":"a","amount":1e400}`, "payload.amount is out of range"},
 		{workflow.TypeDeposit, `{"account_id":"a","amount":1e30}`, "payload.amount is out of range"},
 		{workflow.TypeDeposit, `{"account_id":"a","amount":1e-19}`, "payload.amount is out of range"},
+		{workflow.TypeDeposit, `{"account_id":"a","amount":1000000000000000.01}`, "payload.amount must be at most 1000000000000000"},
+		{workflow.TypeWithdraw, `{"account_id":"a","amount":1e16}`, "payload.amount must be at most 1000000000000000"},
+		{workflow.TypeAddStock, `{"account_id":"a","symbol":"S","quantity":9223372036854775807}`, "payload.quantity must be at most 1000000000000"},
+		{workflow.TypeAddStock, `{"account_id":"a","symbol":"S","quantity":1,"avg_price":1000000000001}`, "payload.avg_price must be at most 1000000000000"},
+		{workflow.TypeRemoveStock, `{"account_id":"a","symbol":"S","quantity":1000000000001}`, "payload.quantity must be at most 1000000000000"},
 		{workflow.TypeDeposit, `{"account_id":"a","amount":1e-999999999}`, "payload.amount"},
 		{workflow.TypeDeposit, `{"account_id":"a","amount":0e9999}`, "payload.amount must be greater than 0"},
 		{workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"*","value":"1e9999"}`, "payload.value is out of range"},
@@ -479,7 +484,7 @@ func TestPayloadValidation(t *testing.T) {
 	f.create(t, workflow.TypeUpdateAccount, `{"account_code":"a"}`)
 	f.create(t, workflow.TypeAddStock, `{"account_id":"a","symbol":"S","quantity":1,"avg_price":0}`)
 	f.create(t, workflow.TypeDeposit, `{"account_id":"a","amount":0.100000000000000000000}`)
-	f.create(t, workflow.TypeDeposit, `{"account_id":"a","amount":999999999999999999999999999999.5}`)
+	f.create(t, workflow.TypeDeposit, `{"account_id":"a","amount":1000000000000000}`) // the bound itself
 	z := f.create(t, workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"*","value":0e9999}`)
 	if got, err := f.s.Approve(f.ctx, checker, z.ID, ""); err != nil || got.Status != store.StatusApplied {
 		t.Fatalf("zero rule: %+v %v", got, err)
@@ -609,5 +614,62 @@ func TestStoreDownPassesThrough(t *testing.T) {
 	}
 	if got, _ := f.s.Get(f.ctx, r.ID); got.Status != store.StatusPending {
 		t.Fatalf("request changed: %+v", got)
+	}
+}
+
+// Nothing a request adds can wrap: a position or a balance past its bound
+// is refused at approval (FAILED, nothing moves), and stock added to a
+// short covers it (the average is the fill price of what is left long).
+func TestApprovalBoundsAndShorts(t *testing.T) {
+	f := newFixture(t)
+	const acct = workflow.DemoAccountBinh
+	r := f.approve(t, workflow.TypeAddStock, `{"account_id":"`+acct+`","symbol":"BIG","quantity":1000000000000}`)
+	if r.Status != store.StatusApplied {
+		t.Fatalf("a bounded quantity: %+v", r)
+	}
+	for range 999 {
+		f.approve(t, workflow.TypeAddStock, `{"account_id":"`+acct+`","symbol":"BIG","quantity":1000000000000}`)
+	}
+	r = f.approve(t, workflow.TypeAddStock, `{"account_id":"`+acct+`","symbol":"BIG","quantity":1}`)
+	if r.Status != store.StatusFailed || !strings.Contains(r.ApplyError, "the most a holding may reach") {
+		t.Fatalf("past the position bound: %+v", r)
+	}
+	if h, _ := f.account(t, acct).Holding("BIG"); h.SellableQty != store.MaxPosition {
+		t.Fatalf("position %d, want %d", h.SellableQty, store.MaxPosition)
+	}
+	failed := 0
+	for range 1001 {
+		before := f.account(t, acct).CashAvailable
+		r = f.approve(t, workflow.TypeDeposit, `{"account_id":"`+acct+`","amount":1000000000000000}`)
+		if r.Status == store.StatusFailed {
+			failed++
+			if !f.account(t, acct).CashAvailable.Equal(before) || !strings.Contains(r.ApplyError, "the most an account may hold") {
+				t.Fatalf("a refused deposit: %+v", r)
+			}
+		}
+	}
+	if cash := f.account(t, acct).CashAvailable; failed < 2 || cash.GreaterThan(store.MaxCash) {
+		t.Fatalf("%d deposits refused; cash %s (bound %s)", failed, cash, store.MaxCash)
+	}
+
+	// A short of 300 (as a short sale's fill leaves it) covered by 500.
+	_, err := f.st.UpdateBackOffice(f.ctx, func(tx store.BackOfficeTx) error {
+		a, _, err := tx.Account(acct)
+		if err != nil {
+			return err
+		}
+		a.SetHolding(store.Holding{Symbol: "SHORT", SellableQty: -300, AvgPrice: decimal.RequireFromString("50000")})
+		return tx.PutAccount(a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.approve(t, workflow.TypeAddStock, `{"account_id":"`+acct+`","symbol":"SHORT","quantity":300}`)
+	if _, ok := f.account(t, acct).Holding("SHORT"); ok {
+		t.Fatal("a short covered exactly is flat")
+	}
+	f.approve(t, workflow.TypeAddStock, `{"account_id":"`+acct+`","symbol":"SHORT","quantity":500,"avg_price":40000}`)
+	if h, _ := f.account(t, acct).Holding("SHORT"); h.SellableQty != 500 || !h.AvgPrice.Equal(decimal.RequireFromString("40000")) {
+		t.Fatalf("after a long from flat: %+v", h)
 	}
 }
