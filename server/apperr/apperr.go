@@ -37,7 +37,7 @@ const (
 	SameUserReview Code = "same_user_review"
 	// SelfGrant: nobody grants themselves a level on an account.
 	SelfGrant Code = "self_grant"
-	Internal       Code = "internal_error"
+	Internal  Code = "internal_error"
 )
 
 // Error is a domain error with a message safe to show to the caller.

@@ -83,7 +83,7 @@ type Config struct {
 	// hashes; production refuses less than the OWASP baseline.
 	HashMemoryKiB int
 	HashTime      int
-	HashWait           time.Duration
+	HashWait      time.Duration
 
 	MaxBodyBytes   int64
 	CookieSecure   bool
