@@ -19,6 +19,7 @@ import (
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/puthrough"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/store/memory"
@@ -91,7 +92,7 @@ func newFuzzStack() (*fuzzStack, error) {
 			fuzzErr = err
 			return
 		}
-		services.Latency = lat
+		services.PutThrough, services.Latency = puthrough.New(services.Trading), lat
 		e, err := server.New(server.Options{Services: services, Logger: discardLogger()})
 		if err != nil {
 			fuzzErr = err

@@ -5,29 +5,29 @@ import (
 
 	"github.com/vero-oms/omsd/gen"
 	"github.com/vero-oms/omsd/server/apperr"
-	"github.com/vero-oms/omsd/server/trading"
+	"github.com/vero-oms/omsd/server/puthrough"
 )
 
 // The put-through operations (IOI board, quotes, quote responses, KRX
-// quotes): thin ports over the desk in server/trading. Every POST answers
+// quotes): thin ports over the desk in server/puthrough. Every POST answers
 // 200 AckResponse; refusals are the desk's errors unchanged.
 
 var errNoBody = apperr.New(apperr.InvalidRequest, "a JSON request body is required")
 
-func parties(in *[]gen.PartyRequest) []trading.Party {
+func parties(in *[]gen.PartyRequest) []puthrough.Party {
 	if in == nil {
 		return nil
 	}
-	out := make([]trading.Party, len(*in))
+	out := make([]puthrough.Party, len(*in))
 	for i, p := range *in {
-		out[i] = trading.Party{ID: deref(p.PartyID), Source: deref(p.PartyIDSource), Role: p.PartyRole}
+		out[i] = puthrough.Party{ID: deref(p.PartyID), Source: deref(p.PartyIDSource), Role: p.PartyRole}
 	}
 	return out
 }
 
 // PostAPIV1OrdersIoi posts, replaces or cancels an IOI advertisement.
 func (s *Server) PostAPIV1OrdersIoi(ctx context.Context, req gen.PostAPIV1OrdersIoiRequestObject) (gen.PostAPIV1OrdersIoiResponseObject, error) {
-	if s.svc.Trading == nil {
+	if s.svc.PutThrough == nil {
 		return nil, errNotImplemented
 	}
 	b := req.Body
@@ -35,7 +35,7 @@ func (s *Server) PostAPIV1OrdersIoi(ctx context.Context, req gen.PostAPIV1Orders
 		return nil, errNoBody
 	}
 	p, _ := PrincipalFrom(ctx)
-	ack, err := s.svc.Trading.IOI(ctx, p.Email, trading.IOIRequest{
+	ack, err := s.svc.PutThrough.IOI(ctx, p.Email, puthrough.IOIRequest{
 		IoiID: b.IoiID, IoiRefID: deref(b.IoiRefID), TransType: deref(b.IoiTransType), Symbol: deref(b.Symbol), Side: deref(b.Side),
 		Qty: b.IoiQty, Price: b.Price, ContactNo: deref(b.ContactNo),
 		RepoHaircutRatioMantissa: b.RepoHaircutRatioMantissa, CollateralValueMantissa: b.CollateralValueMantissa,
@@ -49,7 +49,7 @@ func (s *Server) PostAPIV1OrdersIoi(ctx context.Context, req gen.PostAPIV1Orders
 
 // PostAPIV1OrdersQuote posts a put-through quote.
 func (s *Server) PostAPIV1OrdersQuote(ctx context.Context, req gen.PostAPIV1OrdersQuoteRequestObject) (gen.PostAPIV1OrdersQuoteResponseObject, error) {
-	if s.svc.Trading == nil {
+	if s.svc.PutThrough == nil {
 		return nil, errNotImplemented
 	}
 	b := req.Body
@@ -57,7 +57,7 @@ func (s *Server) PostAPIV1OrdersQuote(ctx context.Context, req gen.PostAPIV1Orde
 		return nil, errNoBody
 	}
 	p, _ := PrincipalFrom(ctx)
-	ack, err := s.svc.Trading.Quote(ctx, p.Email, trading.QuoteRequest{
+	ack, err := s.svc.PutThrough.Quote(ctx, p.Email, puthrough.QuoteRequest{
 		QuoteMsgID: b.QuoteMsgID, QuoteID: deref(b.QuoteID), Account: deref(b.Account), Symbol: deref(b.Symbol), Side: deref(b.Side),
 		BidPrice: b.BidPrice, OfferPrice: b.OfferPrice, BidSize: b.BidSize, OfferSize: b.OfferSize,
 		QuoteType: b.QuoteType, Private: deref(b.PrivateQuote), Parties: parties(b.Parties),
@@ -72,7 +72,7 @@ func (s *Server) PostAPIV1OrdersQuote(ctx context.Context, req gen.PostAPIV1Orde
 
 // PostAPIV1OrdersQuoteResponse accepts, counters or passes a quote.
 func (s *Server) PostAPIV1OrdersQuoteResponse(ctx context.Context, req gen.PostAPIV1OrdersQuoteResponseRequestObject) (gen.PostAPIV1OrdersQuoteResponseResponseObject, error) {
-	if s.svc.Trading == nil {
+	if s.svc.PutThrough == nil {
 		return nil, errNotImplemented
 	}
 	b := req.Body
@@ -80,7 +80,7 @@ func (s *Server) PostAPIV1OrdersQuoteResponse(ctx context.Context, req gen.PostA
 		return nil, errNoBody
 	}
 	p, _ := PrincipalFrom(ctx)
-	ack, err := s.svc.Trading.RespondQuote(ctx, p.Email, trading.QuoteResponseRequest{
+	ack, err := s.svc.PutThrough.RespondQuote(ctx, p.Email, puthrough.QuoteResponseRequest{
 		QuoteMsgID: b.QuoteMsgID, QuoteRespID: deref(b.QuoteRespID), QuoteID: deref(b.QuoteID), RespType: b.QuoteRespType,
 		Parties: parties(b.Parties), Account: deref(b.Account), Symbol: deref(b.Symbol), Side: deref(b.Side),
 		OrderQty: b.OrderQty, BidPrice: b.BidPrice, OfferPrice: b.OfferPrice, BidSize: b.BidSize, OfferSize: b.OfferSize,
@@ -95,7 +95,7 @@ func (s *Server) PostAPIV1OrdersQuoteResponse(ctx context.Context, req gen.PostA
 
 // PostAPIV1OrdersKquote places or replaces a KRX standing quote.
 func (s *Server) PostAPIV1OrdersKquote(ctx context.Context, req gen.PostAPIV1OrdersKquoteRequestObject) (gen.PostAPIV1OrdersKquoteResponseObject, error) {
-	if s.svc.Trading == nil {
+	if s.svc.PutThrough == nil {
 		return nil, errNotImplemented
 	}
 	b := req.Body
@@ -103,7 +103,7 @@ func (s *Server) PostAPIV1OrdersKquote(ctx context.Context, req gen.PostAPIV1Ord
 		return nil, errNoBody
 	}
 	p, _ := PrincipalFrom(ctx)
-	ack, err := s.svc.Trading.KQuote(ctx, p.Email, trading.KQuoteRequest{
+	ack, err := s.svc.PutThrough.KQuote(ctx, p.Email, puthrough.KQuoteRequest{
 		QuoteMsgID: b.QuoteMsgID, OrigQuoteMsgID: deref(b.OrigQuoteMsgID), Account: deref(b.Account), Symbol: deref(b.Symbol), Side: deref(b.Side),
 		BidPrice: b.BidPrice, OfferPrice: b.OfferPrice, BidSize: b.BidSize, OfferSize: b.OfferSize, TradeDate: deref(b.TradeDate),
 		Body: body(b),
@@ -116,7 +116,7 @@ func (s *Server) PostAPIV1OrdersKquote(ctx context.Context, req gen.PostAPIV1Ord
 
 // PostAPIV1OrdersKquoteCancel cancels KRX standing quotes.
 func (s *Server) PostAPIV1OrdersKquoteCancel(ctx context.Context, req gen.PostAPIV1OrdersKquoteCancelRequestObject) (gen.PostAPIV1OrdersKquoteCancelResponseObject, error) {
-	if s.svc.Trading == nil {
+	if s.svc.PutThrough == nil {
 		return nil, errNotImplemented
 	}
 	b := req.Body
@@ -124,7 +124,7 @@ func (s *Server) PostAPIV1OrdersKquoteCancel(ctx context.Context, req gen.PostAP
 		return nil, errNoBody
 	}
 	p, _ := PrincipalFrom(ctx)
-	ack, err := s.svc.Trading.KQuoteCancel(ctx, p.Email, trading.KQuoteCancelRequest{
+	ack, err := s.svc.PutThrough.KQuoteCancel(ctx, p.Email, puthrough.KQuoteCancelRequest{
 		QuoteMsgID: b.QuoteMsgID, OrigQuoteMsgID: deref(b.OrigQuoteMsgID), Symbol: deref(b.Symbol), CancelType: b.QuoteCancelType,
 		Body: body(b),
 	})
@@ -136,18 +136,18 @@ func (s *Server) PostAPIV1OrdersKquoteCancel(ctx context.Context, req gen.PostAP
 
 // ListIoiAdvertisements reads the public IOI board, newest first.
 func (s *Server) ListIoiAdvertisements(ctx context.Context, req gen.ListIoiAdvertisementsRequestObject) (gen.ListIoiAdvertisementsResponseObject, error) {
-	if s.svc.Trading == nil {
+	if s.svc.PutThrough == nil {
 		return nil, errNotImplemented
 	}
 	q := req.Params
-	f := trading.AdFilter{Symbol: deref(q.Symbol), Status: string(deref(q.Status)), Side: deref(q.Side)}
+	f := puthrough.AdFilter{Symbol: deref(q.Symbol), Status: string(deref(q.Status)), Side: deref(q.Side)}
 	if q.Limit != nil {
 		f.Limit = *q.Limit
 	}
 	if q.Offset != nil {
 		f.Offset = *q.Offset
 	}
-	ads, err := s.svc.Trading.Advertisements(ctx, f)
+	ads, err := s.svc.PutThrough.Advertisements(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (s *Server) ListIoiAdvertisements(ctx context.Context, req gen.ListIoiAdver
 	return gen.ListIoiAdvertisements200JSONResponse(out), nil
 }
 
-func advertisementView(a trading.Advertisement) gen.Advertisement {
+func advertisementView(a puthrough.Advertisement) gen.Advertisement {
 	v := gen.Advertisement{
 		ID: ptr(a.ID), IoiID: ptr(a.IoiID), Broker: ptr(a.Broker), Symbol: ptr(a.Symbol), Side: ptr(a.Side), Qty: ptr(a.Qty),
 		TransType: ptr(a.TransType), Status: ptr(gen.AdvertisementStatus(a.Status)), SourceSeq: ptr(a.SourceSeq),
@@ -184,7 +184,7 @@ func advertisementView(a trading.Advertisement) gen.Advertisement {
 	if a.CollateralValue != nil {
 		v.CollateralValue = ptr(a.CollateralValue.InexactFloat64())
 	}
-	if a.Status == trading.IOIRejected {
+	if a.Status == puthrough.IOIRejected {
 		v.RejReason = ptr(a.RejReason)
 	}
 	return v

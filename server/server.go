@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vero-oms/omsd/server/latency"
+	"github.com/vero-oms/omsd/server/puthrough"
 	"github.com/vero-oms/omsd/server/trading"
 
 	"github.com/labstack/echo/v4"
@@ -51,8 +52,10 @@ type Services struct {
 	Admin     *admin.Service     // grants, account search, groups
 	Workflow  *workflow.Service  // maker-checker requests
 	Risk      *risk.Service      // mappings, cash and holdings, risk rules
-	Trading   *trading.Service   // orders, the venue, the put-through desk
-	Latency   latency.Store      // the latency diagnostics
+	Trading   *trading.Service   // orders and the venue
+	// PutThrough is the put-through desk (IOIs, quotes, KRX quotes).
+	PutThrough *puthrough.Desk
+	Latency    latency.Store // the latency diagnostics
 }
 
 // Options configure the HTTP layer.

@@ -21,6 +21,7 @@ import (
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
+	"github.com/vero-oms/omsd/server/puthrough"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/server/workflow"
@@ -46,8 +47,9 @@ type App struct {
 	MarketClock *market.Clock
 	// Trading is the order pipeline (and its venue); Latency the latency
 	// records.
-	Trading *trading.Service
-	Latency latency.Store
+	Trading    *trading.Service
+	PutThrough *puthrough.Desk
+	Latency    latency.Store
 
 	recorder *latency.Recorder
 
@@ -318,7 +320,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		m.WatchLatencyRecorder(recorderCounters{app.recorder})
 	}
 	services := server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock)
-	services.Trading, services.Latency = app.Trading, app.Latency
+	services.Trading, services.PutThrough, services.Latency = app.Trading, app.PutThrough, app.Latency
 	opts := server.Options{
 		Logger: log, Services: services,
 		MaxBodyBytes: c.MaxBodyBytes, CookieSecure: c.CookieSecure, TrustedProxies: c.TrustedProxies,
@@ -536,7 +538,7 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 		now = c.Clock
 	}
 	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log})
-	app.Trading, app.Latency, app.recorder = t, lat, rec
+	app.Trading, app.PutThrough, app.Latency, app.recorder = t, puthrough.New(t), lat, rec
 	if c.Venue == "off" {
 		t.DisableVenue("this instance does not run the venue (OMS_VENUE=off): send trading requests to the instance that does")
 		log.Info("venue off: this instance serves reads only")

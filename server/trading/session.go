@@ -105,9 +105,11 @@ func (s *Service) Sync(ctx context.Context) error {
 		}
 		s.sessions[m] = now
 		if endOfDay(now) {
-			// Put-through quotes are not in a book: end them with the day.
-			if err := s.ExpireQuotes(ctx); err != nil {
-				return err
+			// What is not in a book (put-through quotes) ends with the day too.
+			for _, fn := range s.endOfDay {
+				if err := fn(ctx); err != nil {
+					return err
+				}
 			}
 		}
 		s.log.Info("market session", "market", string(m), "session", now.String())

@@ -122,8 +122,7 @@ type Service struct {
 
 	sessionMu sync.Mutex
 	sessions  map[market.MarketID]market.Session // last session applied to the books
-
-	desk desk // put-through quotes and the IOI board
+	endOfDay  []func(ctx context.Context) error  // what else ends with the day (OnEndOfDay)
 
 	venueState venueState // why this instance cannot trade, if it cannot
 	rules      rulesCache // the risk rules by version
@@ -191,7 +190,6 @@ func New(o Options) *Service {
 		s.venue = NewSimulator(o.Market)
 	}
 	s.sessions = map[market.MarketID]market.Session{}
-	s.desk.init()
 	return s
 }
 

@@ -1,4 +1,4 @@
-package trading
+package puthrough
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/pretrade"
 	"github.com/vero-oms/omsd/server/reference"
+	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/server/workflow"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
@@ -29,12 +31,13 @@ const (
 )
 
 type deskEnv struct {
-	t   *testing.T
-	ctx context.Context
-	st  *memory.Store
-	svc *Service
-	lat *latency.Memory
-	clk *market.Clock
+	t    *testing.T
+	ctx  context.Context
+	st   *memory.Store
+	svc  *trading.Service
+	desk *Desk
+	lat  *latency.Memory
+	clk  *market.Clock
 }
 
 func newDeskEnv(t *testing.T) *deskEnv {
@@ -49,7 +52,7 @@ func newDeskEnv(t *testing.T) *deskEnv {
 	clk := market.Pinned(market.Continuous)
 	lc := latency.NewMonotonicClock()
 	lat := latency.NewMemory(latency.MemoryOptions{Clock: lc})
-	svc := New(Options{Store: st, Market: cfg.Instruments, Clock: clk, Latency: latency.NewRecorder(lat, latency.RecorderOptions{Clock: lc})})
+	svc := trading.New(trading.Options{Store: st, Market: cfg.Instruments, Clock: clk, Latency: latency.NewRecorder(lat, latency.RecorderOptions{Clock: lc})})
 	if _, err := workflow.SeedDemo(ctx, st, time.Now(), map[string]store.GrantLevel{
 		deskTrader: store.LevelTrade, deskViewer: store.LevelView, deskOther: store.LevelTrade,
 	}); err != nil {
@@ -64,7 +67,7 @@ func newDeskEnv(t *testing.T) *deskEnv {
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &deskEnv{t: t, ctx: ctx, st: st, svc: svc, lat: lat, clk: clk}
+	return &deskEnv{t: t, ctx: ctx, st: st, svc: svc, desk: New(svc), lat: lat, clk: clk}
 }
 
 func sp(s string) *string { return &s }
@@ -128,7 +131,7 @@ func accept(msgID, quoteID string) QuoteResponseRequest {
 
 func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 	e := newDeskEnv(t)
-	ack, err := e.svc.Quote(e.ctx, deskTrader, sellQuote("q-1"))
+	ack, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("q-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,22 +149,22 @@ func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 	// A pass and a counter move nothing and leave the quote open.
 	pass := accept("pass-1", "q-1")
 	pass.RespType = i32(RespPass)
-	if _, err := e.svc.RespondQuote(e.ctx, deskTrader, pass); err != nil {
+	if _, err := e.desk.RespondQuote(e.ctx, deskTrader, pass); err != nil {
 		t.Fatal(err)
 	}
 	counter := accept("counter-1", "q-1")
 	counter.RespType, counter.BidPrice = i32(RespCounter), sp("100500")
-	if _, err := e.svc.RespondQuote(e.ctx, deskTrader, counter); err != nil {
+	if _, err := e.desk.RespondQuote(e.ctx, deskTrader, counter); err != nil {
 		t.Fatal(err)
 	}
-	if rs := e.svc.QuoteResponses("q-1"); len(rs) != 2 || rs[1].Type != RespCounter || !rs[1].Price.Equal(dec("100500")) || rs[1].Qty != 1000 {
+	if rs := e.desk.QuoteResponses("q-1"); len(rs) != 2 || rs[1].Type != RespCounter || !rs[1].Price.Equal(dec("100500")) || rs[1].Qty != 1000 {
 		t.Fatalf("responses: %+v", rs)
 	}
 	if a := e.account(binh); !a.CashAvailable.Equal(dec("250000000.50")) || !a.CashHold.IsZero() {
 		t.Fatalf("Binh after a pass and a counter: %s / %s", a.CashAvailable, a.CashHold)
 	}
 
-	ack, err = e.svc.RespondQuote(e.ctx, deskOther, accept("acc-1", "q-1"))
+	ack, err = e.desk.RespondQuote(e.ctx, deskOther, accept("acc-1", "q-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,20 +196,20 @@ func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 		t.Fatalf("Binh's FPT: sellable %d held %d avg %s", s, h, avg)
 	}
 	// Accepted once: a second accept, a pass after the deal are refused.
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, accept("acc-2", "q-1"))
-	wantRefusal(t, err, CodeCompleted)
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, pass)
-	wantRefusal(t, err, CodeCompleted)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("acc-2", "q-1"))
+	wantRefusal(t, err, trading.CodeCompleted)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, pass)
+	wantRefusal(t, err, trading.CodeCompleted)
 
 	// A buy quote: Binh bids for 500 FPT, An hits it with quote_resp_id.
-	if _, err := e.svc.Quote(e.ctx, deskTrader, QuoteRequest{QuoteMsgID: "q-2", QuoteID: "BID-2", Account: binh, Symbol: "fpt",
+	if _, err := e.desk.Quote(e.ctx, deskTrader, QuoteRequest{QuoteMsgID: "q-2", QuoteID: "BID-2", Account: binh, Symbol: "fpt",
 		BidPrice: sp("100000"), BidSize: ip(500)}); err != nil {
 		t.Fatal(err)
 	}
 	if b := e.account(binh); !b.CashHold.Equal(dec("50000000")) || !b.CashAvailable.Equal(dec("99000000.50")) {
 		t.Fatalf("Binh's bid holds cash: %s / %s", b.CashAvailable, b.CashHold)
 	}
-	if _, err := e.svc.RespondQuote(e.ctx, deskTrader, QuoteResponseRequest{QuoteMsgID: "acc-3", QuoteRespID: "R-3", QuoteID: "BID-2",
+	if _, err := e.desk.RespondQuote(e.ctx, deskTrader, QuoteResponseRequest{QuoteMsgID: "acc-3", QuoteRespID: "R-3", QuoteID: "BID-2",
 		RespType: i32(RespAccept), Account: an, Side: "S", OrderQty: ip(500), OfferPrice: sp("100000")}); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +242,7 @@ func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 
 func TestQuoteSingleWinnerUnderConcurrentAccepts(t *testing.T) {
 	e := newDeskEnv(t)
-	if _, err := e.svc.Quote(e.ctx, deskTrader, sellQuote("q-race")); err != nil {
+	if _, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("q-race")); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -250,7 +253,7 @@ func TestQuoteSingleWinnerUnderConcurrentAccepts(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-gate
-			_, errs[i] = e.svc.RespondQuote(e.ctx, deskTrader, accept(fmt.Sprintf("race-%d", i), "q-race"))
+			_, errs[i] = e.desk.RespondQuote(e.ctx, deskTrader, accept(fmt.Sprintf("race-%d", i), "q-race"))
 		}()
 	}
 	close(gate)
@@ -261,7 +264,7 @@ func TestQuoteSingleWinnerUnderConcurrentAccepts(t *testing.T) {
 			won++
 			continue
 		}
-		wantRefusal(t, err, CodeCompleted)
+		wantRefusal(t, err, trading.CodeCompleted)
 	}
 	if won != 1 {
 		t.Fatalf("%d accepts won", won)
@@ -287,7 +290,7 @@ func TestQuoteRefusals(t *testing.T) {
 	try := func(mut func(*QuoteRequest)) error {
 		q := QuoteRequest{QuoteMsgID: "bad", Account: binh, Symbol: "FPT", Side: "B", BidPrice: sp("100000"), BidSize: ip(100)}
 		mut(&q)
-		_, err := e.svc.Quote(e.ctx, deskTrader, q)
+		_, err := e.desk.Quote(e.ctx, deskTrader, q)
 		return err
 	}
 	// Band, tick, lot, cash, symbol, parties: 400 with the code.
@@ -304,7 +307,7 @@ func TestQuoteRefusals(t *testing.T) {
 	wantRefusal(t, try(func(q *QuoteRequest) {
 		q.Parties = []Party{role("011", RoleContraFirm), role("T01", RoleContraTrader)}
 	}), CodeUnknownParty)
-	wantRefusal(t, try(func(q *QuoteRequest) { q.IoiID = "no-such-ioi" }), CodeUnknownOrder)
+	wantRefusal(t, try(func(q *QuoteRequest) { q.IoiID = "no-such-ioi" }), trading.CodeUnknownOrder)
 	// Malformed: 400 naming the field.
 	wantCode(t, try(func(q *QuoteRequest) { q.QuoteMsgID = "" }), apperr.InvalidRequest, "quote_msg_id")
 	wantCode(t, try(func(q *QuoteRequest) { q.BidPrice = sp("abc") }), apperr.InvalidRequest, "bid_price")
@@ -322,9 +325,9 @@ func TestQuoteRefusals(t *testing.T) {
 	if err := try(func(*QuoteRequest) {}); err != nil { // the well-formed quote goes through
 		t.Fatal(err)
 	}
-	_, err := e.svc.Quote(e.ctx, deskViewer, QuoteRequest{QuoteMsgID: "v", Account: binh, Symbol: "FPT", BidPrice: sp("100000"), BidSize: ip(100)})
+	_, err := e.desk.Quote(e.ctx, deskViewer, QuoteRequest{QuoteMsgID: "v", Account: binh, Symbol: "FPT", BidPrice: sp("100000"), BidSize: ip(100)})
 	wantCode(t, err, apperr.Forbidden, "TRADE")
-	_, err = e.svc.Quote(e.ctx, deskTrader, QuoteRequest{QuoteMsgID: "v", Account: "099C999999", Symbol: "FPT", BidPrice: sp("100000"), BidSize: ip(100)})
+	_, err = e.desk.Quote(e.ctx, deskTrader, QuoteRequest{QuoteMsgID: "v", Account: "099C999999", Symbol: "FPT", BidPrice: sp("100000"), BidSize: ip(100)})
 	wantCode(t, err, apperr.Forbidden, "TRADE")
 
 	// Nothing above stored an order or held anything (the sanity quote
@@ -337,63 +340,63 @@ func TestQuoteRefusals(t *testing.T) {
 		t.Fatalf("orders stored: %d", len(orders))
 	}
 	// Reusing the quote_msg_id is refused.
-	wantRefusal(t, try(func(q *QuoteRequest) { q.QuoteID = "other" }), CodeDuplicateClOrdID)
+	wantRefusal(t, try(func(q *QuoteRequest) { q.QuoteID = "other" }), trading.CodeDuplicateClOrdID)
 
 	// Responses: unknown quote, own account, wrong terms.
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, accept("r1", "nope"))
-	wantRefusal(t, err, CodeUnknownOrder)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("r1", "nope"))
+	wantRefusal(t, err, trading.CodeUnknownOrder)
 	r := accept("r2", "bad")
 	r.Account = binh
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantCode(t, err, apperr.InvalidRequest, "quoting account")
 	r = accept("r3", "bad")
 	r.Account, r.OfferPrice = an, sp("100100")
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantCode(t, err, apperr.InvalidRequest, "offer_price")
 	r.OfferPrice, r.OrderQty = nil, ip(200)
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantCode(t, err, apperr.InvalidRequest, "order_qty")
 	r.OrderQty, r.Side = nil, "B"
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantCode(t, err, apperr.InvalidRequest, "side")
 	r.Side, r.RespType = "", i32(3)
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantCode(t, err, apperr.InvalidRequest, "quote_resp_type")
 	r.RespType = i32(RespAccept)
-	_, err = e.svc.RespondQuote(e.ctx, deskViewer, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskViewer, r)
 	wantCode(t, err, apperr.Forbidden, "TRADE")
 	// The refused answers left the quote open.
 	if o := e.order("bad"); o.Status != store.OrderNew {
 		t.Fatalf("quote after refused answers: %s", o.Status)
 	}
 	// Withdrawn with /orders/cancel: the hold comes back, accepts refused.
-	if _, err := e.svc.Cancel(e.ctx, deskTrader, CancelRequest{OrderID: "bad"}); err != nil {
+	if _, err := e.svc.Cancel(e.ctx, deskTrader, trading.CancelRequest{OrderID: "bad"}); err != nil {
 		t.Fatal(err)
 	}
 	if a := e.account(binh); !a.CashAvailable.Equal(before.CashAvailable) || !a.CashHold.IsZero() {
 		t.Fatalf("Binh after the withdrawal: %s / %s", a.CashAvailable, a.CashHold)
 	}
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, accept("r4", "bad"))
-	wantRefusal(t, err, CodeCompleted)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("r4", "bad"))
+	wantRefusal(t, err, trading.CodeCompleted)
 }
 
 func TestQuotePrivateAndExpiry(t *testing.T) {
 	e := newDeskEnv(t)
 	q := sellQuote("q-priv")
 	q.Private = true
-	if _, err := e.svc.Quote(e.ctx, deskTrader, q); err != nil {
+	if _, err := e.desk.Quote(e.ctx, deskTrader, q); err != nil {
 		t.Fatal(err)
 	}
 	r := accept("r-1", "q-priv")
 	r.Parties = []Party{role("099", RoleExecutingFirm), role("T01", RoleExecutingTrader)}
-	_, err := e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err := e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantRefusal(t, err, CodeUnknownParty)
 	r.Parties = nil
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, r)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, r)
 	wantRefusal(t, err, CodeUnknownParty)
 	// The market closes: the quote expires and its hold is released.
 	e.clk.Pin(market.Closed)
-	if err := e.svc.ExpireQuotes(e.ctx); err != nil {
+	if err := e.desk.ExpireQuotes(e.ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Pin(market.Continuous)
@@ -403,21 +406,21 @@ func TestQuotePrivateAndExpiry(t *testing.T) {
 	if s, h, _ := holding(e.account(an), fptISIN); s != 10000 || h != 0 {
 		t.Fatalf("An after the expiry: %d / %d", s, h)
 	}
-	_, err = e.svc.RespondQuote(e.ctx, deskTrader, accept("r-2", "q-priv"))
-	wantRefusal(t, err, CodeCompleted)
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("r-2", "q-priv"))
+	wantRefusal(t, err, trading.CodeCompleted)
 }
 
 func TestIOILifecycle(t *testing.T) {
 	e := newDeskEnv(t)
 	board := func(f AdFilter) []Advertisement {
 		t.Helper()
-		ads, err := e.svc.Advertisements(e.ctx, f)
+		ads, err := e.desk.Advertisements(e.ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ads
 	}
-	ack, err := e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-1", Symbol: "FPT", Side: "S", Qty: ip(5000), Price: sp("101000"),
+	ack, err := e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-1", Symbol: "FPT", Side: "S", Qty: ip(5000), Price: sp("101000"),
 		ContactNo: "0901", RepoHaircutRatioMantissa: ip(1500), CollateralValueMantissa: ip(12345678)})
 	if err != nil || ack.MsgType != latency.MsgIOI || ack.RequestID != "ioi-1" || ack.OrigRequestID != "" {
 		t.Fatalf("new: %+v %v", ack, err)
@@ -428,7 +431,7 @@ func TestIOILifecycle(t *testing.T) {
 		t.Fatalf("board after N: %+v", ads)
 	}
 	// R: the old one is REPLACED, the new one takes what it does not change.
-	ack, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-2", IoiRefID: "ioi-1", TransType: "R", Price: sp("100500")})
+	ack, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-2", IoiRefID: "ioi-1", TransType: "R", Price: sp("100500")})
 	if err != nil || ack.OrigRequestID != "ioi-1" {
 		t.Fatalf("replace: %+v %v", ack, err)
 	}
@@ -439,23 +442,23 @@ func TestIOILifecycle(t *testing.T) {
 		t.Fatalf("board after R: %+v", ads)
 	}
 	// Another user may not touch it; the replaced one is over.
-	_, err = e.svc.IOI(e.ctx, deskOther, IOIRequest{IoiID: "x", IoiRefID: "ioi-2", TransType: "C"})
+	_, err = e.desk.IOI(e.ctx, deskOther, IOIRequest{IoiID: "x", IoiRefID: "ioi-2", TransType: "C"})
 	wantCode(t, err, apperr.Forbidden, "another user")
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-3", IoiRefID: "ioi-1", TransType: "R", Qty: ip(100)})
-	wantRefusal(t, err, CodeCompleted)
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-3", IoiRefID: "nope", TransType: "C"})
-	wantRefusal(t, err, CodeUnknownOrder)
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-2", Symbol: "FPT", Side: "B", Qty: ip(100)})
-	wantRefusal(t, err, CodeDuplicateClOrdID)
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-3", IoiRefID: "ioi-1", TransType: "R", Qty: ip(100)})
+	wantRefusal(t, err, trading.CodeCompleted)
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-3", IoiRefID: "nope", TransType: "C"})
+	wantRefusal(t, err, trading.CodeUnknownOrder)
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-2", Symbol: "FPT", Side: "B", Qty: ip(100)})
+	wantRefusal(t, err, trading.CodeDuplicateClOrdID)
 	// C: CANCELLED.
-	if _, err := e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-c", IoiRefID: "ioi-2", TransType: "C"}); err != nil {
+	if _, err := e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-c", IoiRefID: "ioi-2", TransType: "C"}); err != nil {
 		t.Fatal(err)
 	}
 	if ads := board(AdFilter{Status: "CANCELLED"}); len(ads) != 1 || ads[0].IoiID != "ioi-2" {
 		t.Fatalf("cancelled: %+v", ads)
 	}
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-c2", IoiRefID: "ioi-2", TransType: "C"})
-	wantRefusal(t, err, CodeCompleted)
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-c2", IoiRefID: "ioi-2", TransType: "C"})
+	wantRefusal(t, err, trading.CodeCompleted)
 	// A business refusal is a REJECTED advertisement with its code.
 	for i, in := range []IOIRequest{
 		{Symbol: "FPT", Side: "B", Qty: ip(100), Price: sp("107100")},
@@ -463,7 +466,7 @@ func TestIOILifecycle(t *testing.T) {
 		{Symbol: "NOPE", Side: "B", Qty: ip(100)},
 	} {
 		in.IoiID = fmt.Sprintf("rej-%d", i)
-		if _, err := e.svc.IOI(e.ctx, deskTrader, in); err != nil {
+		if _, err := e.desk.IOI(e.ctx, deskTrader, in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -472,33 +475,33 @@ func TestIOILifecycle(t *testing.T) {
 		t.Fatalf("rejected: %+v", rej)
 	}
 	// Malformed, and not a trader: 400 and 403.
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", Symbol: "FPT", Side: "B"})
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", Symbol: "FPT", Side: "B"})
 	wantCode(t, err, apperr.InvalidRequest, "ioi_qty")
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", TransType: "X"})
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", TransType: "X"})
 	wantCode(t, err, apperr.InvalidRequest, "ioi_trans_type")
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", TransType: "C"})
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", TransType: "C"})
 	wantCode(t, err, apperr.InvalidRequest, "ioi_ref_id")
-	_, err = e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", Symbol: "FPT", Side: "B", Qty: ip(100), RepoHaircutRatioMantissa: ip(-1)})
+	_, err = e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "m", Symbol: "FPT", Side: "B", Qty: ip(100), RepoHaircutRatioMantissa: ip(-1)})
 	wantCode(t, err, apperr.InvalidRequest, "repo_haircut_ratio_mantissa")
-	_, err = e.svc.IOI(e.ctx, deskViewer, IOIRequest{IoiID: "m", Symbol: "FPT", Side: "B", Qty: ip(100)})
+	_, err = e.desk.IOI(e.ctx, deskViewer, IOIRequest{IoiID: "m", Symbol: "FPT", Side: "B", Qty: ip(100)})
 	wantCode(t, err, apperr.Forbidden, "TRADE")
 
 	// A quote answering an ACTIVE IOI; the deal marks it MATCHED.
-	if _, err := e.svc.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-4", Symbol: "FPT", Side: "B", Qty: ip(1000), Price: sp("101000")}); err != nil {
+	if _, err := e.desk.IOI(e.ctx, deskTrader, IOIRequest{IoiID: "ioi-4", Symbol: "FPT", Side: "B", Qty: ip(1000), Price: sp("101000")}); err != nil {
 		t.Fatal(err)
 	}
 	q := sellQuote("q-ioi")
 	q.IoiID = "ioi-2"
-	_, err = e.svc.Quote(e.ctx, deskTrader, q)
-	wantRefusal(t, err, CodeCompleted) // cancelled
+	_, err = e.desk.Quote(e.ctx, deskTrader, q)
+	wantRefusal(t, err, trading.CodeCompleted) // cancelled
 	q.IoiID = "ioi-4"
-	if _, err := e.svc.Quote(e.ctx, deskTrader, q); err != nil {
+	if _, err := e.desk.Quote(e.ctx, deskTrader, q); err != nil {
 		t.Fatal(err)
 	}
 	if ads := board(AdFilter{Status: "ACTIVE", Side: "B"}); len(ads) != 1 || ads[0].IoiID != "ioi-4" {
 		t.Fatalf("still active until the deal: %+v", ads)
 	}
-	if _, err := e.svc.RespondQuote(e.ctx, deskTrader, accept("acc-ioi", "q-ioi")); err != nil {
+	if _, err := e.desk.RespondQuote(e.ctx, deskTrader, accept("acc-ioi", "q-ioi")); err != nil {
 		t.Fatal(err)
 	}
 	if ads := board(AdFilter{Status: "MATCHED"}); len(ads) != 1 || ads[0].IoiID != "ioi-4" || ads[0].SourceSeq != 2 {
@@ -527,15 +530,15 @@ func TestIOILifecycle(t *testing.T) {
 	if f := (AdFilter{Limit: 5000}); func() int { l, _ := f.Page(); return l }() != MaxIOILimit {
 		t.Fatal("limit not capped")
 	}
-	_, err = e.svc.Advertisements(e.ctx, AdFilter{Status: "OPEN"})
+	_, err = e.desk.Advertisements(e.ctx, AdFilter{Status: "OPEN"})
 	wantCode(t, err, apperr.InvalidRequest, "status")
-	_, err = e.svc.Advertisements(e.ctx, AdFilter{Side: "X"})
+	_, err = e.desk.Advertisements(e.ctx, AdFilter{Side: "X"})
 	wantCode(t, err, apperr.InvalidRequest, "side")
 }
 
 func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	e := newDeskEnv(t)
-	ack, err := e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-1", Account: an, Symbol: "FPT",
+	ack, err := e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-1", Account: an, Symbol: "FPT",
 		BidPrice: sp("99000"), BidSize: ip(200), OfferPrice: sp("101000"), OfferSize: ip(300)})
 	if err != nil || ack.MsgType != latency.MsgKQuote || ack.RequestID != "k-1" {
 		t.Fatalf("kquote: %+v %v", ack, err)
@@ -544,7 +547,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if bid.Status != store.OrderNew || offer.Status != store.OrderNew || bid.QuoteID != "k-1" || offer.QuoteID != "k-1" {
 		t.Fatalf("legs: %+v %+v", bid, offer)
 	}
-	if _, live := e.svc.venue.Live(fptISIN, fmt.Sprint(bid.ID)); !live {
+	if live := e.svc.Live(fptISIN, bid.ID); !live {
 		t.Fatal("the bid is not in the book")
 	}
 	a := e.account(an)
@@ -555,10 +558,10 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 		t.Fatalf("An's FPT: %d / %d", s, h)
 	}
 	// A crossing two-sided quote and a bad leg are refused, nothing placed.
-	_, err = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-x", Account: an, Symbol: "FPT",
+	_, err = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-x", Account: an, Symbol: "FPT",
 		BidPrice: sp("101000"), BidSize: ip(100), OfferPrice: sp("101000"), OfferSize: ip(100)})
 	wantCode(t, err, apperr.InvalidRequest, "bid_price")
-	_, err = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-x", Account: an, Symbol: "FPT",
+	_, err = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-x", Account: an, Symbol: "FPT",
 		BidPrice: sp("98000"), BidSize: ip(100), OfferPrice: sp("107100"), OfferSize: ip(100)})
 	wantRefusal(t, err, market.CodeBand)
 	if _, err := orderByRef(e.ctx, e.st, "k-x-B"); err == nil {
@@ -566,14 +569,14 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	}
 
 	// Binh hits part of the offer through the book.
-	if _, err := e.svc.Submit(e.ctx, deskTrader, NewOrder{Account: binh, Symbol: "FPT", Side: "B", Type: "LO", Price: sp("101000"), Qty: 100, RefOrderID: "hit"}); err != nil {
+	if _, err := e.svc.Submit(e.ctx, deskTrader, trading.NewOrder{Account: binh, Symbol: "FPT", Side: "B", Type: "LO", Price: sp("101000"), Qty: 100, RefOrderID: "hit"}); err != nil {
 		t.Fatal(err)
 	}
 	if o := e.order("k-1-S"); o.Status != store.OrderPartiallyFill || o.FilledQty != 100 {
 		t.Fatalf("offer after the hit: %+v", o)
 	}
 	// Replace: the old legs end, the new ones stand; holds follow.
-	ack, err = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-2", OrigQuoteMsgID: "k-1", BidPrice: sp("98000"), BidSize: ip(100)})
+	ack, err = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-2", OrigQuoteMsgID: "k-1", BidPrice: sp("98000"), BidSize: ip(100)})
 	if err != nil || ack.OrigRequestID != "k-1" {
 		t.Fatalf("replace: %+v %v", ack, err)
 	}
@@ -583,7 +586,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if o := e.order("k-1-S"); o.Status != store.OrderCanceled || o.CancelledQty != 200 || o.FilledQty != 100 {
 		t.Fatalf("old offer: %+v", o)
 	}
-	if _, live := e.svc.venue.Live(fptISIN, fmt.Sprint(offer.ID)); live {
+	if live := e.svc.Live(fptISIN, offer.ID); live {
 		t.Fatal("the replaced offer is still in the book")
 	}
 	a = e.account(an)
@@ -593,23 +596,23 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if s, h, _ := holding(a, fptISIN); s != 9900 || h != 0 {
 		t.Fatalf("An's FPT after the replace: %d / %d", s, h)
 	}
-	_, err = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-3", OrigQuoteMsgID: "k-1", BidPrice: sp("98000"), BidSize: ip(100)})
-	wantRefusal(t, err, CodeCompleted)
+	_, err = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-3", OrigQuoteMsgID: "k-1", BidPrice: sp("98000"), BidSize: ip(100)})
+	wantRefusal(t, err, trading.CodeCompleted)
 	// A replace the account cannot cover leaves the quote standing.
-	_, err = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-4", OrigQuoteMsgID: "k-2", OfferPrice: sp("101000"), OfferSize: ip(20000)})
+	_, err = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-4", OrigQuoteMsgID: "k-2", OfferPrice: sp("101000"), OfferSize: ip(20000)})
 	wantRefusal(t, err, 3011)
 	if o := e.order("k-2-B"); o.Status != store.OrderNew {
 		t.Fatalf("k-2 after a refused replace: %+v", o)
 	}
 
 	// Cancel: unknown target, the viewer, then the quote named.
-	_, err = e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-0", OrigQuoteMsgID: "nope"})
-	wantRefusal(t, err, CodeUnknownOrder)
-	_, err = e.svc.KQuoteCancel(e.ctx, deskViewer, KQuoteCancelRequest{QuoteMsgID: "c-0", OrigQuoteMsgID: "k-2"})
+	_, err = e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-0", OrigQuoteMsgID: "nope"})
+	wantRefusal(t, err, trading.CodeUnknownOrder)
+	_, err = e.desk.KQuoteCancel(e.ctx, deskViewer, KQuoteCancelRequest{QuoteMsgID: "c-0", OrigQuoteMsgID: "k-2"})
 	wantCode(t, err, apperr.Forbidden, "TRADE")
-	_, err = e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-0", CancelType: i32(2)})
+	_, err = e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-0", CancelType: i32(2)})
 	wantCode(t, err, apperr.InvalidRequest, "quote_cancel_type")
-	ack, err = e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-1", OrigQuoteMsgID: "k-2"})
+	ack, err = e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-1", OrigQuoteMsgID: "k-2"})
 	if err != nil || ack.MsgType != latency.MsgKQuoteCancel || ack.OrigRequestID != "k-2" {
 		t.Fatalf("cancel: %+v %v", ack, err)
 	}
@@ -619,19 +622,19 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if a := e.account(an); !a.CashHold.IsZero() {
 		t.Fatalf("An's cash hold after the cancel: %s", a.CashHold)
 	}
-	_, err = e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-2", OrigQuoteMsgID: "k-2"})
-	wantRefusal(t, err, CodeCompleted)
+	_, err = e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-2", OrigQuoteMsgID: "k-2"})
+	wantRefusal(t, err, trading.CodeCompleted)
 
 	// By symbol and all: every active kquote of the caller's accounts.
 	for i, acct := range []string{an, binh} {
-		if _, err := e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: fmt.Sprintf("m-%d", i), Account: acct, Symbol: "FPT", BidPrice: sp("95000"), BidSize: ip(100)}); err != nil {
+		if _, err := e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: fmt.Sprintf("m-%d", i), Account: acct, Symbol: "FPT", BidPrice: sp("95000"), BidSize: ip(100)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "m-hpg", Account: binh, Symbol: "HPG", OfferPrice: sp("28000"), OfferSize: ip(1000)}); err != nil {
+	if _, err := e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "m-hpg", Account: binh, Symbol: "HPG", OfferPrice: sp("28000"), OfferSize: ip(1000)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-3", Symbol: "FPT", CancelType: i32(CancelBySymbol)}); err != nil {
+	if _, err := e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-3", Symbol: "FPT", CancelType: i32(CancelBySymbol)}); err != nil {
 		t.Fatal(err)
 	}
 	if o := e.order("m-0-B"); o.Status != store.OrderCanceled {
@@ -640,14 +643,14 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if o := e.order("m-hpg-S"); o.Status != store.OrderNew {
 		t.Fatalf("m-hpg after the FPT cancel: %s", o.Status)
 	}
-	if _, err := e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-4", CancelType: i32(CancelAll)}); err != nil {
+	if _, err := e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-4", CancelType: i32(CancelAll)}); err != nil {
 		t.Fatal(err)
 	}
 	if o := e.order("m-hpg-S"); o.Status != store.OrderCanceled {
 		t.Fatalf("m-hpg: %s", o.Status)
 	}
-	_, err = e.svc.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-5", CancelType: i32(CancelAll)})
-	wantRefusal(t, err, CodeUnknownOrder)
+	_, err = e.desk.KQuoteCancel(e.ctx, deskTrader, KQuoteCancelRequest{QuoteMsgID: "c-5", CancelType: i32(CancelAll)})
+	wantRefusal(t, err, trading.CodeUnknownOrder)
 	for _, code := range []string{an, binh} {
 		if a := e.account(code); !a.CashHold.IsZero() {
 			t.Fatalf("%s still holds cash %s", code, a.CashHold)
@@ -662,7 +665,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 
 func TestKQuoteConcurrentReplacesOneWins(t *testing.T) {
 	e := newDeskEnv(t)
-	if _, err := e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k", Account: an, Symbol: "FPT", BidPrice: sp("99000"), BidSize: ip(100)}); err != nil {
+	if _, err := e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k", Account: an, Symbol: "FPT", BidPrice: sp("99000"), BidSize: ip(100)}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -673,7 +676,7 @@ func TestKQuoteConcurrentReplacesOneWins(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-gate
-			_, errs[i] = e.svc.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: fmt.Sprintf("r-%d", i), OrigQuoteMsgID: "k", BidPrice: sp("98000"), BidSize: ip(100)})
+			_, errs[i] = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: fmt.Sprintf("r-%d", i), OrigQuoteMsgID: "k", BidPrice: sp("98000"), BidSize: ip(100)})
 		}()
 	}
 	close(gate)
@@ -683,7 +686,7 @@ func TestKQuoteConcurrentReplacesOneWins(t *testing.T) {
 		if err == nil {
 			won++
 		} else {
-			wantRefusal(t, err, CodeCompleted)
+			wantRefusal(t, err, trading.CodeCompleted)
 		}
 	}
 	if won != 1 {
@@ -714,21 +717,21 @@ func TestPutThroughUncoveredDealRefused(t *testing.T) {
 	}
 	// Binh (bypass_cash, 50 000 000) takes An's 1 000 FPT at 101 000.
 	edit(binh, func(a *store.Account) { a.BypassCash, a.CashAvailable = true, dec("50000000") })
-	if _, err := e.svc.Quote(e.ctx, deskTrader, sellQuote("q-1")); err != nil {
+	if _, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("q-1")); err != nil {
 		t.Fatal(err)
 	}
 	anBefore, binhBefore := e.account(an), e.account(binh)
-	_, err := e.svc.RespondQuote(e.ctx, deskOther, accept("acc-1", "q-1"))
+	_, err := e.desk.RespondQuote(e.ctx, deskOther, accept("acc-1", "q-1"))
 	wantRefusal(t, err, pretrade.CodeInsufficientCash)
 	// An (bypass_stock, 10 000 FPT) offers 12 000: Binh, now rich, cannot take it.
 	edit(binh, func(a *store.Account) { a.CashAvailable = dec("2000000000") })
 	edit(an, func(a *store.Account) { a.BypassStock = true })
 	q := sellQuote("q-2")
 	q.OfferSize = ip(12000)
-	if _, err := e.svc.Quote(e.ctx, deskTrader, q); err != nil {
+	if _, err := e.desk.Quote(e.ctx, deskTrader, q); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.RespondQuote(e.ctx, deskOther, accept("acc-2", "q-2"))
+	_, err = e.desk.RespondQuote(e.ctx, deskOther, accept("acc-2", "q-2"))
 	wantRefusal(t, err, pretrade.CodeInsufficientStock)
 	if o := e.order("q-1"); o.Status != store.OrderNew || o.Hold.Stock != 1000 {
 		t.Fatalf("quote after the refused accept: %+v", o)
@@ -743,3 +746,17 @@ func TestPutThroughUncoveredDealRefused(t *testing.T) {
 		t.Fatalf("Binh's hold moved: %s", b.CashHold)
 	}
 }
+
+// orderByRef reads the newest order entered under ref by any user.
+func orderByRef(ctx context.Context, st store.Trading, ref string) (store.Order, error) {
+	os, err := st.Orders(ctx, store.OrderFilter{OriginalReqID: ref, Limit: 1})
+	if err != nil {
+		return store.Order{}, err
+	}
+	if len(os) == 0 {
+		return store.Order{}, fmt.Errorf("order %q: %w", ref, store.ErrNotFound)
+	}
+	return os[0], nil
+}
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
