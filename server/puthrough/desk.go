@@ -616,8 +616,8 @@ func readLeg(side, priceField, sizeField string, price *string, size *int64) (le
 	l.price, l.price0, l.sz0 = p, p != nil, size != nil
 	l.present = l.price0 || l.sz0
 	if size != nil {
-		if *size <= 0 {
-			return l, invalid("%s must be greater than 0, got %d", sizeField, *size)
+		if err := trading.CheckQty(sizeField, *size); err != nil {
+			return l, err
 		}
 		l.size = *size
 	}

@@ -1,6 +1,7 @@
 package puthrough
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -15,59 +16,13 @@ import (
 
 // ---- IOI (T8) and the board (T10) -------------------------------------------
 
-// IOI posts, replaces or cancels an advertisement (POST /orders/ioi).
+// IOI posts, replaces or cancels an advertisement (POST /orders/ioi):
+// decode → the caller must trade some account → under the board's lock,
+// find what it replaces or cancels → post it, checked.
 func (s *Desk) IOI(ctx context.Context, user string, in IOIRequest) (trading.Ack, error) {
-	if err := requiredID("ioi_id", in.IoiID); err != nil {
-		return trading.Ack{}, err
-	}
-	trans := in.TransType
-	if trans == "" {
-		trans = "N"
-	}
-	switch trans {
-	case "N":
-		if in.IoiRefID != "" {
-			return trading.Ack{}, invalid("ioi_ref_id applies to ioi_trans_type R and C only")
-		}
-	case "R", "C":
-		if err := requiredID("ioi_ref_id", in.IoiRefID); err != nil {
-			return trading.Ack{}, invalid("ioi_ref_id is required with ioi_trans_type %s: it names the IOI to %s", trans, map[string]string{"R": "replace", "C": "cancel"}[trans])
-		}
-	default:
-		return trading.Ack{}, invalid("ioi_trans_type must be N (new), R (replace) or C (cancel), got %q", in.TransType)
-	}
-	if in.Side != "" {
-		if _, err := trading.ParseSide(in.Side); err != nil {
-			return trading.Ack{}, err
-		}
-	}
-	if in.Qty != nil && *in.Qty <= 0 {
-		return trading.Ack{}, invalid("ioi_qty must be greater than 0, got %d", *in.Qty)
-	}
-	price, err := trading.ParsePrice("price", in.Price)
+	ad, err := decodeIOI(in)
 	if err != nil {
 		return trading.Ack{}, err
-	}
-	if len(in.ContactNo) > 64 {
-		return trading.Ack{}, invalid("contact_no must be at most 64 characters")
-	}
-	haircut, err := mantissa("repo_haircut_ratio_mantissa", in.RepoHaircutRatioMantissa)
-	if err != nil {
-		return trading.Ack{}, err
-	}
-	collateral, err := mantissa("collateral_value_mantissa", in.CollateralValueMantissa)
-	if err != nil {
-		return trading.Ack{}, err
-	}
-	if trans == "N" {
-		switch {
-		case strings.TrimSpace(in.Symbol) == "":
-			return trading.Ack{}, invalid("symbol is required for a new IOI")
-		case in.Side == "":
-			return trading.Ack{}, invalid("side is required for a new IOI: B or S")
-		case in.Qty == nil:
-			return trading.Ack{}, invalid("ioi_qty is required for a new IOI")
-		}
 	}
 	trade, _, err := s.tradeAccounts(ctx, user)
 	if err != nil {
@@ -78,72 +33,150 @@ func (s *Desk) IOI(ctx context.Context, user string, in IOIRequest) (trading.Ack
 	}
 	trace := s.t.Begin(in.IoiID, latency.MsgIOI, in.Body, user)
 	s.sweep(ctx)
-	now, date := s.now(), s.clock.TradingDate()
+	ad.CreatedAt, ad.TradingDate, ad.owner = s.now(), s.clock.TradingDate(), user
 
 	d := &s.desk
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fail := func(err error) (trading.Ack, error) {
+	old, err := d.ioiTarget(ad)
+	if err == nil && ad.TransType != "C" && len(d.ads) >= maxBoard {
+		err = reject(&market.Reject{Code: 1003, Message: fmt.Sprintf("the IOI board holds its maximum of %d advertisements for today", maxBoard)})
+	}
+	if err != nil {
 		s.failed(trace, err)
 		return trading.Ack{}, err
 	}
-	if prev, ok := d.adByIOI[in.IoiID]; ok && prev.TradingDate == date && trans != "C" {
-		return fail(reject(&market.Reject{Code: trading.CodeDuplicateClOrdID, Message: fmt.Sprintf("ioi_id %s is already on the board", in.IoiID)}))
-	}
-	var old *Advertisement
-	if trans != "N" {
-		o, ok := d.adByIOI[in.IoiRefID]
-		switch {
-		case !ok || o.TradingDate != date:
-			return fail(reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: fmt.Sprintf("unknown IOI %s", in.IoiRefID)}))
-		case o.owner != user:
-			s.t.Abandon(trace)
-			return trading.Ack{}, apperr.New(apperr.Forbidden, fmt.Sprintf("IOI %s was posted by another user", in.IoiRefID))
-		case o.Status != IOIActive:
-			return fail(reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("IOI %s is %s and can no longer be changed", in.IoiRefID, o.Status)}))
-		}
-		old = o
-	}
 	ack := trading.Ack{MsgType: latency.MsgIOI, RequestID: in.IoiID, OrigRequestID: in.IoiRefID, ClientID: user}
-	if trans == "C" {
+	if ad.TransType == "C" {
 		old.Status = IOICancelled
 		old.SourceSeq++
 		ack.SourceSequence = d.next()
 		s.completed(trace)
 		return ack, nil
 	}
-	if len(d.ads) >= maxBoard {
-		return fail(reject(&market.Reject{Code: 1003, Message: fmt.Sprintf("the IOI board holds its maximum of %d advertisements for today", maxBoard)}))
+	if old != nil {
+		ad.inherit(old)
+	}
+	s.post(ad, old)
+	ack.SourceSequence = d.next()
+	if ad.Status == IOIRejected {
+		s.t.End(trace, latency.RiskCompleted, latency.StatusRejected)
+	} else {
+		s.completed(trace)
+	}
+	return ack, nil
+}
+
+// decodeIOI checks an IOI message's form and returns the advertisement it
+// describes (TransType N, R or C; what a replace leaves out is empty).
+func decodeIOI(in IOIRequest) (*Advertisement, error) {
+	if err := requiredID("ioi_id", in.IoiID); err != nil {
+		return nil, err
+	}
+	trans := in.TransType
+	if trans == "" {
+		trans = "N"
+	}
+	if err := checkIOITrans(trans, in); err != nil {
+		return nil, err
+	}
+	if in.Side != "" {
+		if _, err := trading.ParseSide(in.Side); err != nil {
+			return nil, err
+		}
+	}
+	if in.Qty != nil {
+		if err := trading.CheckQty("ioi_qty", *in.Qty); err != nil {
+			return nil, err
+		}
+	}
+	if len(in.ContactNo) > 64 {
+		return nil, invalid("contact_no must be at most 64 characters")
 	}
 	ad := &Advertisement{IoiID: in.IoiID, IoiRefID: in.IoiRefID, Broker: FirmID, Symbol: strings.TrimSpace(in.Symbol), Side: in.Side,
-		Price: price, TransType: trans, RepoHaircutRatio: haircut, CollateralValue: collateral, ContactNo: in.ContactNo,
-		Status: IOIActive, SourceSeq: 1, CreatedAt: now, TradingDate: date, owner: user}
+		TransType: trans, ContactNo: in.ContactNo, Status: IOIActive, SourceSeq: 1}
 	if in.Qty != nil {
 		ad.Qty = *in.Qty
 	}
-	if old != nil { // a replace keeps what it does not change
-		if ad.Symbol == "" {
-			ad.Symbol = old.Symbol
-		}
-		if ad.Side == "" {
-			ad.Side = old.Side
-		}
-		if ad.Qty == 0 {
-			ad.Qty = old.Qty
-		}
-		if ad.Price == nil {
-			ad.Price = old.Price
-		}
-		if ad.ContactNo == "" {
-			ad.ContactNo = old.ContactNo
-		}
-		if ad.RepoHaircutRatio == nil {
-			ad.RepoHaircutRatio = old.RepoHaircutRatio
-		}
-		if ad.CollateralValue == nil {
-			ad.CollateralValue = old.CollateralValue
-		}
+	var err error
+	if ad.Price, err = trading.ParsePrice("price", in.Price); err != nil {
+		return nil, err
 	}
+	if ad.RepoHaircutRatio, err = mantissa("repo_haircut_ratio_mantissa", in.RepoHaircutRatioMantissa); err != nil {
+		return nil, err
+	}
+	if ad.CollateralValue, err = mantissa("collateral_value_mantissa", in.CollateralValueMantissa); err != nil {
+		return nil, err
+	}
+	return ad, nil
+}
+
+// checkIOITrans checks the fields each transaction type needs.
+func checkIOITrans(trans string, in IOIRequest) error {
+	switch trans {
+	case "N":
+		switch {
+		case in.IoiRefID != "":
+			return invalid("ioi_ref_id applies to ioi_trans_type R and C only")
+		case strings.TrimSpace(in.Symbol) == "":
+			return invalid("symbol is required for a new IOI")
+		case in.Side == "":
+			return invalid("side is required for a new IOI: B or S")
+		case in.Qty == nil:
+			return invalid("ioi_qty is required for a new IOI")
+		}
+	case "R", "C":
+		if err := requiredID("ioi_ref_id", in.IoiRefID); err != nil {
+			return invalid("ioi_ref_id is required with ioi_trans_type %s: it names the IOI to %s", trans, map[string]string{"R": "replace", "C": "cancel"}[trans])
+		}
+	default:
+		return invalid("ioi_trans_type must be N (new), R (replace) or C (cancel), got %q", in.TransType)
+	}
+	return nil
+}
+
+// ioiTarget checks ad's id is new on the board and returns the active IOI
+// of the same user it replaces or cancels (nil for a new one); d.mu held.
+func (d *desk) ioiTarget(ad *Advertisement) (*Advertisement, error) {
+	if prev, ok := d.adByIOI[ad.IoiID]; ok && prev.TradingDate == ad.TradingDate && ad.TransType != "C" {
+		return nil, reject(&market.Reject{Code: trading.CodeDuplicateClOrdID, Message: fmt.Sprintf("ioi_id %s is already on the board", ad.IoiID)})
+	}
+	if ad.TransType == "N" {
+		return nil, nil
+	}
+	o, ok := d.adByIOI[ad.IoiRefID]
+	switch {
+	case !ok || o.TradingDate != ad.TradingDate:
+		return nil, reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: fmt.Sprintf("unknown IOI %s", ad.IoiRefID)})
+	case o.owner != ad.owner:
+		return nil, apperr.New(apperr.Forbidden, fmt.Sprintf("IOI %s was posted by another user", ad.IoiRefID))
+	case o.Status != IOIActive:
+		return nil, reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("IOI %s is %s and can no longer be changed", ad.IoiRefID, o.Status)})
+	}
+	return o, nil
+}
+
+// inherit fills what a replace leaves out from the IOI it replaces.
+func (ad *Advertisement) inherit(old *Advertisement) {
+	ad.Symbol = cmp.Or(ad.Symbol, old.Symbol)
+	ad.Side = cmp.Or(ad.Side, old.Side)
+	ad.Qty = cmp.Or(ad.Qty, old.Qty)
+	ad.ContactNo = cmp.Or(ad.ContactNo, old.ContactNo)
+	if ad.Price == nil {
+		ad.Price = old.Price
+	}
+	if ad.RepoHaircutRatio == nil {
+		ad.RepoHaircutRatio = old.RepoHaircutRatio
+	}
+	if ad.CollateralValue == nil {
+		ad.CollateralValue = old.CollateralValue
+	}
+}
+
+// post checks ad and puts it on the board (REJECTED with the code when a
+// check fails; a posted replace retires old); s.desk.mu held.
+func (s *Desk) post(ad, old *Advertisement) {
+	d := &s.desk
 	if r := s.checkIOI(ad); r != nil {
 		ad.Status, ad.RejReason = IOIRejected, r.Code
 	} else if old != nil {
@@ -154,13 +187,6 @@ func (s *Desk) IOI(ctx context.Context, user string, in IOIRequest) (trading.Ack
 	ad.ID = d.lastAd
 	d.ads = append(d.ads, ad)
 	d.adByIOI[ad.IoiID] = ad
-	ack.SourceSequence = d.next()
-	if ad.Status == IOIRejected {
-		s.t.End(trace, latency.RiskCompleted, latency.StatusRejected)
-	} else {
-		s.completed(trace)
-	}
-	return ack, nil
 }
 
 // checkIOI runs the instrument checks on an advertisement and fills in

@@ -1,9 +1,12 @@
 package puthrough
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vero-oms/omsd/server/trading"
@@ -17,107 +20,33 @@ import (
 // ---- KRX quote (T6) and its cancel (T7) ------------------------------------
 
 // KQuote places, or with OrigQuoteMsgID replaces, a standing quote (POST
-// /orders/kquote).
+// /orders/kquote): decode the legs → find the quote it replaces (its
+// account and symbol) → the caller's TRADE grant → reserve the id → store
+// the legs with their holds and route them.
 func (s *Desk) KQuote(ctx context.Context, user string, in KQuoteRequest) (trading.Ack, error) {
-	if err := requiredID("quote_msg_id", in.QuoteMsgID); err != nil {
-		return trading.Ack{}, err
-	}
-	if len(in.QuoteMsgID) > 62 {
-		return trading.Ack{}, invalid("quote_msg_id must be at most 62 characters (its legs are named <quote_msg_id>-B and -S)")
-	}
-	if err := optionalID("orig_quote_msg_id", in.OrigQuoteMsgID); err != nil {
-		return trading.Ack{}, err
-	}
-	if in.OrigQuoteMsgID == in.QuoteMsgID {
-		return trading.Ack{}, invalid("orig_quote_msg_id must name an earlier kquote, not this one")
-	}
-	bid, err := readLeg("B", "bid_price", "bid_size", in.BidPrice, in.BidSize)
+	legs, err := s.decodeKQuote(in)
 	if err != nil {
-		return trading.Ack{}, err
-	}
-	offer, err := readLeg("S", "offer_price", "offer_size", in.OfferPrice, in.OfferSize)
-	if err != nil {
-		return trading.Ack{}, err
-	}
-	switch in.Side {
-	case "":
-	case "B":
-		if offer.present {
-			return trading.Ack{}, invalid("offer_price and offer_size must be absent with side B (a bid-only quote)")
-		}
-	case "S":
-		if bid.present {
-			return trading.Ack{}, invalid("bid_price and bid_size must be absent with side S (an offer-only quote)")
-		}
-	default:
-		return trading.Ack{}, invalid("side must be B or S, got %q", in.Side)
-	}
-	var legs []leg
-	for _, l := range []leg{bid, offer} {
-		if !l.present {
-			continue
-		}
-		if err := l.complete(); err != nil {
-			return trading.Ack{}, err
-		}
-		legs = append(legs, l)
-	}
-	if len(legs) == 0 {
-		return trading.Ack{}, invalid("a kquote needs bid_price and bid_size, or offer_price and offer_size, or both")
-	}
-	if len(legs) == 2 && !bid.price.LessThan(*offer.price) {
-		return trading.Ack{}, invalid("bid_price %s must be below offer_price %s: a two-sided quote must not cross itself", bid.price, offer.price)
-	}
-	if err := s.checkTradeDate(in.TradeDate); err != nil {
 		return trading.Ack{}, err
 	}
 	date := s.clock.TradingDate()
-	account, symbol := strings.TrimSpace(in.Account), strings.TrimSpace(in.Symbol)
-	var old *kQuote
-	if in.OrigQuoteMsgID != "" {
-		s.desk.mu.Lock()
-		if k, ok := s.desk.kquotes[in.OrigQuoteMsgID]; ok && k.TradingDate == date && k.Status != kqPending {
-			cp := *k
-			old = &cp
-		}
-		s.desk.mu.Unlock()
-		if old != nil {
-			oldInst, _ := s.master.ByISIN(old.ISIN)
-			if account == "" {
-				account = old.Account
-			} else if account != old.Account {
-				return trading.Ack{}, invalid("account %s is not the account %s of kquote %s", account, old.Account, in.OrigQuoteMsgID)
-			}
-			if symbol == "" {
-				symbol = oldInst.Ticker
-			} else if x, ok := s.instrument(symbol); !ok || x.ISIN != old.ISIN {
-				return trading.Ack{}, invalid("symbol %s is not the symbol %s of kquote %s", symbol, oldInst.Ticker, in.OrigQuoteMsgID)
-			}
-		}
-	}
-	if account == "" {
-		return trading.Ack{}, invalid("account is required")
-	}
-	if symbol == "" {
-		return trading.Ack{}, invalid("symbol is required")
+	old, account, symbol, err := s.kquoteTarget(in, date)
+	if err != nil {
+		return trading.Ack{}, err
 	}
 	if err := s.tradeGrant(ctx, user, account); err != nil {
 		return trading.Ack{}, err
 	}
-
 	trace := s.t.Begin(in.QuoteMsgID, latency.MsgKQuote, in.Body, user)
 	fail := func(err error) (trading.Ack, error) {
 		s.failed(trace, err)
 		return trading.Ack{}, err
 	}
 	s.sweep(ctx)
-	if in.OrigQuoteMsgID != "" {
-		if old == nil {
-			return fail(reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: fmt.Sprintf("unknown kquote %s", in.OrigQuoteMsgID)}))
-		}
-		if old.Status != kqActive {
-			return fail(reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("kquote %s is %s and can no longer be replaced", in.OrigQuoteMsgID, old.Status)}))
-		}
+	switch {
+	case in.OrigQuoteMsgID != "" && old == nil:
+		return fail(reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: fmt.Sprintf("unknown kquote %s", in.OrigQuoteMsgID)}))
+	case old != nil && old.Status != kqActive:
+		return fail(reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("kquote %s is %s and can no longer be replaced", in.OrigQuoteMsgID, old.Status)}))
 	}
 	inst, r := s.tradable(symbol)
 	if r != nil {
@@ -127,7 +56,7 @@ func (s *Desk) KQuote(ctx context.Context, user string, in KQuoteRequest) (tradi
 	if err := s.desk.reserveKQuote(k); err != nil {
 		return fail(err)
 	}
-	legs2, err := s.placeKQuote(ctx, user, k, old, inst, legs, trace)
+	err = s.placeKQuote(ctx, user, k, old, inst, legs, trace)
 	d := &s.desk
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -135,15 +64,101 @@ func (s *Desk) KQuote(ctx context.Context, user string, in KQuoteRequest) (tradi
 		if k.Status == kqPending {
 			delete(d.kquotes, k.MsgID)
 		}
-		if legs2 == nil {
-			return fail(err)
-		}
-		// Stored, but routing failed: the quote stands with what the store
-		// has; the caller sees the failure.
-		s.t.Abandon(trace)
-		return trading.Ack{}, err
+		return fail(err)
 	}
 	return trading.Ack{MsgType: latency.MsgKQuote, RequestID: in.QuoteMsgID, OrigRequestID: in.OrigQuoteMsgID, ClientID: user, SourceSequence: d.next()}, nil
+}
+
+// decodeKQuote checks a kquote's form and returns its legs (one or two,
+// bid first; a two-sided quote must not cross itself).
+func (s *Desk) decodeKQuote(in KQuoteRequest) ([]leg, error) {
+	if err := requiredID("quote_msg_id", in.QuoteMsgID); err != nil {
+		return nil, err
+	}
+	if len(in.QuoteMsgID) > 62 {
+		return nil, invalid("quote_msg_id must be at most 62 characters (its legs are named <quote_msg_id>-B and -S)")
+	}
+	if err := optionalID("orig_quote_msg_id", in.OrigQuoteMsgID); err != nil {
+		return nil, err
+	}
+	if in.OrigQuoteMsgID == in.QuoteMsgID {
+		return nil, invalid("orig_quote_msg_id must name an earlier kquote, not this one")
+	}
+	legs, err := kquoteLegs(in)
+	if err != nil {
+		return nil, err
+	}
+	return legs, s.checkTradeDate(in.TradeDate)
+}
+
+// kquoteLegs reads the legs a kquote sends, consistent with its side.
+func kquoteLegs(in KQuoteRequest) ([]leg, error) {
+	bid, err := readLeg("B", "bid_price", "bid_size", in.BidPrice, in.BidSize)
+	if err != nil {
+		return nil, err
+	}
+	offer, err := readLeg("S", "offer_price", "offer_size", in.OfferPrice, in.OfferSize)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case in.Side == "B" && offer.present:
+		return nil, invalid("offer_price and offer_size must be absent with side B (a bid-only quote)")
+	case in.Side == "S" && bid.present:
+		return nil, invalid("bid_price and bid_size must be absent with side S (an offer-only quote)")
+	case in.Side != "" && in.Side != "B" && in.Side != "S":
+		return nil, invalid("side must be B or S, got %q", in.Side)
+	}
+	var legs []leg
+	for _, l := range []leg{bid, offer} {
+		if !l.present {
+			continue
+		}
+		if err := l.complete(); err != nil {
+			return nil, err
+		}
+		legs = append(legs, l)
+	}
+	if len(legs) == 0 {
+		return nil, invalid("a kquote needs bid_price and bid_size, or offer_price and offer_size, or both")
+	}
+	if len(legs) == 2 && !bid.price.LessThan(*offer.price) {
+		return nil, invalid("bid_price %s must be below offer_price %s: a two-sided quote must not cross itself", bid.price, offer.price)
+	}
+	return legs, nil
+}
+
+// kquoteTarget returns the kquote a replace names (a copy; nil when there
+// is none on date) and the account and symbol the new one stands on: those
+// given, or the replaced quote's, which given ones must match.
+func (s *Desk) kquoteTarget(in KQuoteRequest, date string) (*kQuote, string, string, error) {
+	account, symbol := strings.TrimSpace(in.Account), strings.TrimSpace(in.Symbol)
+	var old *kQuote
+	if in.OrigQuoteMsgID != "" {
+		s.desk.mu.Lock()
+		if k, ok := s.desk.kquotes[in.OrigQuoteMsgID]; ok && k.TradingDate == date && k.Status != kqPending {
+			cp := *k
+			old = &cp
+		}
+		s.desk.mu.Unlock()
+	}
+	if old != nil {
+		oldInst, _ := s.master.ByISIN(old.ISIN)
+		switch {
+		case account != "" && account != old.Account:
+			return nil, "", "", invalid("account %s is not the account %s of kquote %s", account, old.Account, in.OrigQuoteMsgID)
+		case symbol != "" && !s.sameInstrument(symbol, old.ISIN):
+			return nil, "", "", invalid("symbol %s is not the symbol %s of kquote %s", symbol, oldInst.Ticker, in.OrigQuoteMsgID)
+		}
+		account, symbol = cmp.Or(account, old.Account), cmp.Or(symbol, oldInst.Ticker)
+	}
+	if account == "" {
+		return nil, "", "", invalid("account is required")
+	}
+	if symbol == "" {
+		return nil, "", "", invalid("symbol is required")
+	}
+	return old, account, symbol, nil
 }
 
 // reserveKQuote takes a kquote id for the trading date.
@@ -159,12 +174,11 @@ func (d *desk) reserveKQuote(k *kQuote) error {
 
 // placeKQuote stores the new legs with their holds (and ends the replaced
 // quote's legs) in one step, then takes the old legs out of the book and
-// routes the new ones. It returns the stored legs (nil when nothing was
-// stored).
-func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, inst market.Instrument, legs []leg, trace *latency.Trace) ([]store.Order, error) {
+// routes the new ones through the book's backlog.
+func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, inst market.Instrument, legs []leg, trace *latency.Trace) error {
 	ctx, done, err := s.t.OpenBook(ctx, inst.ISIN)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer done()
 	if old != nil {
@@ -174,74 +188,102 @@ func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, ins
 		status := s.desk.kquotes[old.MsgID].Status
 		s.desk.mu.Unlock()
 		if status != kqActive {
-			return nil, reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("kquote %s is %s and can no longer be replaced", old.MsgID, status)})
+			return reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("kquote %s is %s and can no longer be replaced", old.MsgID, status)})
 		}
 	}
-	now, date := s.now(), s.clock.TradingDate()
-	var stored []store.Order
-	var verdicts []market.Verdict
-	var outOfBook []int64 // old legs the book holds
+	var p placement
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		stored, verdicts, outOfBook = nil, nil, nil
-		if _, err := txTrade(tx, user, k.Account); err != nil {
-			return err
-		}
-		riskRules, orderRules, err := s.t.RulesIn(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if old != nil {
-			var err error
-			if outOfBook, err = s.endLegs(tx, old, inst, "replaced by kquote "+k.MsgID); err != nil {
-				return err
-			}
-		}
-		acct, _, err := tx.Account(k.Account)
-		if err != nil {
-			return err
-		}
-		var orders []store.Order
-		for _, l := range legs {
-			price := *l.price
-			if inst.BoardFor(l.size) != inst.Board {
-				// A kquote stands on the main board: its legs are round lots.
-				return trading.Refused(market.CodeLot, "a kquote's sizes must be round lots (multiples of %d), got %d", inst.LotSize, l.size)
-			}
-			o := store.Order{
-				OriginalReqID: k.MsgID + "-" + l.side, TradingDate: date, AccountCode: k.Account, User: user,
-				Symbol: inst.Ticker, ISIN: inst.ISIN, MarketID: string(inst.Market), Board: inst.BoardFor(l.size), Side: l.side, Type: "LO",
-				Price: price, OriginalPrice: price, Qty: l.size, OriginalQty: l.size, Status: store.OrderPendingNew,
-				QuoteID: k.MsgID, CreatedAt: now, UpdatedAt: now,
-			}
-			o.ClOrdID = o.OriginalReqID
-			rej, v, acct2, hold, err := s.t.Check(tx, &o, acct, inst, &price, sideOf(l.side), orderRules, riskRules)
-			if err != nil {
-				return err
-			}
-			if rej != nil {
-				return apperr.New(apperr.InvalidRequest, rej.Text(trading.SourceOMS)+fmt.Sprintf(" (%s leg)", map[string]string{"B": "bid", "S": "offer"}[l.side]))
-			}
-			acct, o.Hold = acct2, hold
-			orders = append(orders, o)
-			verdicts = append(verdicts, v)
-		}
-		if err := tx.PutAccount(acct); err != nil {
-			return err
-		}
-		for _, o := range orders {
-			so, err := tx.NewOrder(o, true)
-			if err != nil {
-				return err
-			}
-			stored = append(stored, so)
-		}
-		return nil
+		p = placement{}
+		return s.placeTx(ctx, tx, user, k, old, inst, legs, &p)
 	})
-	if err != nil {
-		return nil, err
+	if errors.Is(err, store.ErrOutcomeUnknown) && len(p.stored) > 0 {
+		return s.undoUncertain(ctx, inst, k, p, err)
 	}
-	d := &s.desk
+	if err != nil {
+		return err
+	}
+	s.desk.activate(k, old, p.stored)
+	s.routeLegs(ctx, inst, k, p, trace)
+	return nil
+}
+
+// placement is what a kquote's transaction stored.
+type placement struct {
+	stored    []store.Order
+	verdicts  []market.Verdict
+	outOfBook []int64 // the replaced quote's legs the book holds
+}
+
+// placeTx ends the replaced quote's legs and stores the new ones with
+// their holds, each checked as an order.
+func (s *Desk) placeTx(ctx context.Context, tx store.BackOfficeTx, user string, k, old *kQuote, inst market.Instrument, legs []leg, p *placement) error {
+	if _, err := txTrade(tx, user, k.Account); err != nil {
+		return err
+	}
+	riskRules, orderRules, err := s.t.RulesIn(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if p.outOfBook, err = s.endLegs(tx, old, inst, "replaced by kquote "+k.MsgID); err != nil {
+			return err
+		}
+	}
+	acct, _, err := tx.Account(k.Account)
+	if err != nil {
+		return err
+	}
+	var orders []store.Order
+	for _, l := range legs {
+		o, err := s.legOrder(user, k, inst, l)
+		if err != nil {
+			return err
+		}
+		rej, v, acct2, hold, err := s.t.Check(tx, &o, acct, inst, l.price, sideOf(l.side), orderRules, riskRules)
+		if err != nil {
+			return err
+		}
+		if rej != nil {
+			return apperr.New(apperr.InvalidRequest, rej.Text(trading.SourceOMS)+fmt.Sprintf(" (%s leg)", map[string]string{"B": "bid", "S": "offer"}[l.side]))
+		}
+		acct, o.Hold = acct2, hold
+		orders = append(orders, o)
+		p.verdicts = append(p.verdicts, v)
+	}
+	if err := tx.PutAccount(acct); err != nil {
+		return err
+	}
+	for _, o := range orders {
+		so, err := tx.NewOrder(o, true)
+		if err != nil {
+			return err
+		}
+		p.stored = append(p.stored, so)
+	}
+	return nil
+}
+
+// legOrder is the order of one leg: an LO on the main board named
+// <quote_msg_id>-B or -S.
+func (s *Desk) legOrder(user string, k *kQuote, inst market.Instrument, l leg) (store.Order, error) {
+	if inst.BoardFor(l.size) != inst.Board {
+		// A kquote stands on the main board: its legs are round lots.
+		return store.Order{}, trading.Refused(market.CodeLot, "a kquote's sizes must be round lots (multiples of %d), got %d", inst.LotSize, l.size)
+	}
+	now, price := s.now(), *l.price
+	id := k.MsgID + "-" + l.side
+	return store.Order{
+		OriginalReqID: id, ClOrdID: id, TradingDate: s.clock.TradingDate(), AccountCode: k.Account, User: user,
+		Symbol: inst.Ticker, ISIN: inst.ISIN, MarketID: string(inst.Market), Board: inst.Board, Side: l.side, Type: "LO",
+		Price: price, OriginalPrice: price, Qty: l.size, OriginalQty: l.size, Status: store.OrderPendingNew,
+		QuoteID: k.MsgID, CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+// activate records k as standing with its legs, and old as replaced.
+func (d *desk) activate(k, old *kQuote, stored []store.Order) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, o := range stored {
 		k.Legs = append(k.Legs, o.ID)
 	}
@@ -251,16 +293,19 @@ func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, ins
 			cur.Status = kqReplaced
 		}
 	}
-	d.mu.Unlock()
-	// From here the venue acts: the store follows through the backlog,
-	// whatever happens to this request.
+}
+
+// routeLegs takes the replaced legs out of the book and routes the new
+// ones; from here the venue acts and the store follows through the
+// backlog, whatever happens to this request.
+func (s *Desk) routeLegs(ctx context.Context, inst market.Instrument, k *kQuote, p placement, trace *latency.Trace) {
 	var steps []trading.Step
-	for _, id := range outOfBook {
+	for _, id := range p.outOfBook {
 		steps = append(steps, s.t.CancelOrderStep(inst.ISIN, id))
 	}
 	routed := false
-	for i, o := range stored {
-		if verdicts[i] == market.Accept {
+	for i, o := range p.stored {
+		if p.verdicts[i] == market.Accept {
 			steps, routed = append(steps, s.t.RouteStep(o)), true
 		}
 	}
@@ -278,7 +323,49 @@ func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, ins
 	} else {
 		s.t.End(trace, latency.RiskCompleted, "HELD")
 	}
-	return stored, nil
+}
+
+// undoUncertain settles a kquote whose commit's outcome is unknown: the
+// answer is an error either way, so the quote must not stand. Legs that
+// were stored are cancelled (holds released) and the replaced legs the
+// commit ended leave the book; legs that were not are fenced so the
+// commit can never land. It runs in the book's backlog, retried until the
+// store answers.
+func (s *Desk) undoUncertain(ctx context.Context, inst market.Instrument, k *kQuote, p placement, cause error) error {
+	step := trading.StepFunc("undo kquote "+k.MsgID, func(ctx context.Context) ([]trading.Step, error) {
+		var next []trading.Step
+		for _, tried := range p.stored {
+			got, committed, err := s.t.SettleEntry(ctx, tried)
+			if err != nil {
+				return nil, err
+			}
+			if committed {
+				if err := s.cancelLeg(ctx, got); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, id := range p.outOfBook {
+			next = append(next, s.t.CancelOrderStep(inst.ISIN, id))
+		}
+		return next, nil
+	})
+	if err := s.t.After(ctx, inst.ISIN, step); err != nil {
+		return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not confirm the kquote in time: it does not stand (any leg stored is cancelled once the store answers); send it again", cause)
+	}
+	return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not confirm the kquote in time: it does not stand; send it again", cause)
+}
+
+// cancelLeg cancels in the store a leg that never reached the book.
+func (s *Desk) cancelLeg(ctx context.Context, o store.Order) error {
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		cur, ok, err := tx.Order(o.ID)
+		if err != nil || !ok || cur.Status.Done() {
+			return err
+		}
+		return trading.CancelInStore(tx, cur, "the store did not confirm the kquote in time", store.OrderCanceled)
+	})
+	return err
 }
 
 // endLegs cancels, in tx, the working legs of k (holds released) and
@@ -310,74 +397,94 @@ func (s *Desk) endLegs(tx store.BackOfficeTx, k *kQuote, inst market.Instrument,
 	return inBook, nil
 }
 
-// KQuoteCancel cancels standing quotes (POST /orders/kquote-cancel).
+// KQuoteCancel cancels standing quotes (POST /orders/kquote-cancel):
+// decode → the quotes it names (one, by symbol, or all the caller trades)
+// → the session must allow cancelling every leg → cancel them, instrument
+// by instrument.
 func (s *Desk) KQuoteCancel(ctx context.Context, user string, in KQuoteCancelRequest) (trading.Ack, error) {
-	if err := requiredID("quote_msg_id", in.QuoteMsgID); err != nil {
+	typ, symbol, err := decodeKQuoteCancel(in)
+	if err != nil {
 		return trading.Ack{}, err
 	}
-	if err := optionalID("orig_quote_msg_id", in.OrigQuoteMsgID); err != nil {
+	trade, granted, err := s.tradeAccounts(ctx, user)
+	if err != nil {
 		return trading.Ack{}, err
+	}
+	trace := s.t.Begin(in.QuoteMsgID, latency.MsgKQuoteCancel, in.Body, user)
+	s.sweep(ctx)
+	byISIN, err := s.kquotesToCancel(in, typ, symbol, trade, granted)
+	if err == nil {
+		err = s.cancellable(byISIN)
+	}
+	if err != nil {
+		s.failed(trace, err)
+		return trading.Ack{}, err
+	}
+	s.t.Mark(trace, latency.RiskCompleted)
+	s.t.Mark(trace, latency.SentToGateway)
+	s.t.Mark(trace, latency.GatewayAccepted)
+	s.t.Mark(trace, latency.MarketStarted)
+	for _, isin := range slices.Sorted(maps.Keys(byISIN)) {
+		inst, _ := s.master.ByISIN(isin)
+		if err := s.cancelKQuotes(ctx, user, inst, byISIN[isin], in.QuoteMsgID, typ == CancelQuote); err != nil {
+			if apperr.CodeOf(err) == apperr.InvalidRequest {
+				s.t.End(trace, latency.MarketCompleted, latency.StatusRejected)
+			} else {
+				s.t.Abandon(trace)
+			}
+			return trading.Ack{}, err
+		}
+	}
+	s.t.End(trace, latency.MarketCompleted, latency.StatusOK)
+	d := &s.desk
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return trading.Ack{MsgType: latency.MsgKQuoteCancel, RequestID: in.QuoteMsgID, OrigRequestID: in.OrigQuoteMsgID, ClientID: user, SourceSequence: d.next()}, nil
+}
+
+// decodeKQuoteCancel checks a kquote cancel's form and returns its type
+// and symbol.
+func decodeKQuoteCancel(in KQuoteCancelRequest) (int32, string, error) {
+	if err := requiredID("quote_msg_id", in.QuoteMsgID); err != nil {
+		return 0, "", err
+	}
+	if err := optionalID("orig_quote_msg_id", in.OrigQuoteMsgID); err != nil {
+		return 0, "", err
 	}
 	typ := int32(CancelQuote)
 	if in.CancelType != nil {
 		typ = *in.CancelType
 	}
 	symbol := strings.TrimSpace(in.Symbol)
-	switch typ {
-	case CancelQuote:
-		if in.OrigQuoteMsgID == "" {
-			return trading.Ack{}, invalid("orig_quote_msg_id is required with quote_cancel_type 5 (or absent): it names the kquote to cancel")
-		}
-	case CancelBySymbol:
-		if symbol == "" {
-			return trading.Ack{}, invalid("symbol is required with quote_cancel_type 1 (cancel by symbol)")
-		}
-	case CancelAll:
-	default:
-		return trading.Ack{}, invalid("quote_cancel_type must be 1 (by symbol), 4 (all) or 5 (the quote named), got %d", typ)
+	switch {
+	case typ == CancelQuote && in.OrigQuoteMsgID == "":
+		return 0, "", invalid("orig_quote_msg_id is required with quote_cancel_type 5 (or absent): it names the kquote to cancel")
+	case typ == CancelBySymbol && symbol == "":
+		return 0, "", invalid("symbol is required with quote_cancel_type 1 (cancel by symbol)")
+	case typ != CancelQuote && typ != CancelBySymbol && typ != CancelAll:
+		return 0, "", invalid("quote_cancel_type must be 1 (by symbol), 4 (all) or 5 (the quote named), got %d", typ)
 	}
-	trade, granted, err := s.tradeAccounts(ctx, user)
-	if err != nil {
-		return trading.Ack{}, err
-	}
+	return typ, symbol, nil
+}
 
-	trace := s.t.Begin(in.QuoteMsgID, latency.MsgKQuoteCancel, in.Body, user)
-	fail := func(err error) (trading.Ack, error) {
-		s.failed(trace, err)
-		return trading.Ack{}, err
-	}
-	s.sweep(ctx)
-	date := s.clock.TradingDate()
+// kquotesToCancel picks the open kquotes a cancel names (copies, by
+// ISIN): the one named, or those on symbol (or every one) of the
+// accounts the caller trades.
+func (s *Desk) kquotesToCancel(in KQuoteCancelRequest, typ int32, symbol string, trade, granted map[string]bool) (map[string][]*kQuote, error) {
 	var isin string
 	if symbol != "" {
 		inst, ok := s.instrument(symbol)
 		if !ok {
-			return fail(reject(&market.Reject{Code: market.CodeUnknownSymbol, Message: fmt.Sprintf("unknown symbol %s", symbol)}))
+			return nil, reject(&market.Reject{Code: market.CodeUnknownSymbol, Message: fmt.Sprintf("unknown symbol %s", symbol)})
 		}
 		isin = inst.ISIN
 	}
-	// Pick the targets.
+	date := s.clock.TradingDate()
 	byISIN := map[string][]*kQuote{}
 	d := &s.desk
 	d.mu.Lock()
-	var refusal error
-	switch typ {
-	case CancelQuote:
-		k, ok := d.kquotes[in.OrigQuoteMsgID]
-		switch {
-		case !ok || k.TradingDate != date || k.Status == kqPending || !granted[k.Account]:
-			refusal = reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: fmt.Sprintf("unknown kquote %s", in.OrigQuoteMsgID)})
-		case !trade[k.Account]:
-			refusal = trading.ErrNoTradeGrant
-		case k.Status != kqActive:
-			refusal = reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("kquote %s is %s", in.OrigQuoteMsgID, k.Status)})
-		case isin != "" && k.ISIN != isin:
-			refusal = invalid("symbol %s is not the symbol of kquote %s", symbol, in.OrigQuoteMsgID)
-		default:
-			cp := *k
-			byISIN[k.ISIN] = append(byISIN[k.ISIN], &cp)
-		}
-	default:
+	defer d.mu.Unlock()
+	if typ != CancelQuote {
 		for _, k := range d.kquotes {
 			if k.Status == kqActive && k.TradingDate == date && trade[k.Account] && (isin == "" || k.ISIN == isin) {
 				cp := *k
@@ -385,48 +492,36 @@ func (s *Desk) KQuoteCancel(ctx context.Context, user string, in KQuoteCancelReq
 			}
 		}
 		if len(byISIN) == 0 {
-			refusal = reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: "no open kquote to cancel"})
+			return nil, reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: "no open kquote to cancel"})
 		}
+		return byISIN, nil
 	}
-	d.mu.Unlock()
-	if refusal != nil {
-		if apperr.CodeOf(refusal) == apperr.Forbidden {
-			s.t.Abandon(trace)
-			return trading.Ack{}, refusal
-		}
-		return fail(refusal)
+	k, ok := d.kquotes[in.OrigQuoteMsgID]
+	switch {
+	case !ok || k.TradingDate != date || k.Status == kqPending || !granted[k.Account]:
+		return nil, reject(&market.Reject{Code: trading.CodeUnknownOrder, Message: fmt.Sprintf("unknown kquote %s", in.OrigQuoteMsgID)})
+	case !trade[k.Account]:
+		return nil, trading.ErrNoTradeGrant
+	case k.Status != kqActive:
+		return nil, reject(&market.Reject{Code: trading.CodeCompleted, Message: fmt.Sprintf("kquote %s is %s", in.OrigQuoteMsgID, k.Status)})
+	case isin != "" && k.ISIN != isin:
+		return nil, invalid("symbol %s is not the symbol of kquote %s", symbol, in.OrigQuoteMsgID)
 	}
-	isins := make([]string, 0, len(byISIN))
-	for i := range byISIN {
-		isins = append(isins, i)
-	}
-	sort.Strings(isins)
-	// The session must allow cancelling every leg before any is cancelled.
-	for _, i := range isins {
-		inst, _ := s.master.ByISIN(i)
+	cp := *k
+	byISIN[k.ISIN] = []*kQuote{&cp}
+	return byISIN, nil
+}
+
+// cancellable refuses a cancel unless the session allows cancelling every
+// leg (before any is cancelled).
+func (s *Desk) cancellable(byISIN map[string][]*kQuote) error {
+	for _, isin := range slices.Sorted(maps.Keys(byISIN)) {
+		inst, _ := s.master.ByISIN(isin)
 		if dc := s.clock.Permit(inst, market.LO, market.Cancel); dc.Verdict == market.Refuse {
-			return fail(reject(dc.Reject))
+			return reject(dc.Reject)
 		}
 	}
-	s.t.Mark(trace, latency.RiskCompleted)
-	s.t.Mark(trace, latency.SentToGateway)
-	s.t.Mark(trace, latency.GatewayAccepted)
-	s.t.Mark(trace, latency.MarketStarted)
-	for _, i := range isins {
-		inst, _ := s.master.ByISIN(i)
-		if err := s.cancelKQuotes(ctx, user, inst, byISIN[i], in.QuoteMsgID, typ == CancelQuote); err != nil {
-			if apperr.CodeOf(err) == apperr.InvalidRequest {
-				s.t.End(trace, latency.MarketCompleted, latency.StatusRejected)
-				return trading.Ack{}, err
-			}
-			s.t.Abandon(trace)
-			return trading.Ack{}, err
-		}
-	}
-	s.t.End(trace, latency.MarketCompleted, latency.StatusOK)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return trading.Ack{MsgType: latency.MsgKQuoteCancel, RequestID: in.QuoteMsgID, OrigRequestID: in.OrigQuoteMsgID, ClientID: user, SourceSequence: d.next()}, nil
+	return nil
 }
 
 // cancelKQuotes cancels the legs of ks (all on inst) in one store step,

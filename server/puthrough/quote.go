@@ -1,6 +1,7 @@
 package puthrough
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -18,115 +19,28 @@ import (
 
 // ---- put-through quote (T4) ------------------------------------------------
 
-// Quote posts a put-through quote (POST /orders/quote).
+// Quote posts a put-through quote (POST /orders/quote): decode → the
+// caller's TRADE grant → the instrument, session and parties → reserve its
+// ids on the desk → store its order with the hold.
 func (s *Desk) Quote(ctx context.Context, user string, in QuoteRequest) (trading.Ack, error) {
-	if err := requiredID("quote_msg_id", in.QuoteMsgID); err != nil {
-		return trading.Ack{}, err
-	}
-	if err := optionalID("quote_id", in.QuoteID); err != nil {
-		return trading.Ack{}, err
-	}
-	quoteID := in.QuoteID
-	if quoteID == "" {
-		quoteID = in.QuoteMsgID
-	}
-	if strings.TrimSpace(in.Account) == "" {
-		return trading.Ack{}, invalid("account is required")
-	}
-	if strings.TrimSpace(in.Symbol) == "" {
-		return trading.Ack{}, invalid("symbol is required")
-	}
-	bid, err := readLeg("B", "bid_price", "bid_size", in.BidPrice, in.BidSize)
+	q, l, err := s.decodeQuote(in)
 	if err != nil {
 		return trading.Ack{}, err
-	}
-	offer, err := readLeg("S", "offer_price", "offer_size", in.OfferPrice, in.OfferSize)
-	if err != nil {
-		return trading.Ack{}, err
-	}
-	side := in.Side
-	switch side {
-	case "":
-		switch {
-		case bid.present && !offer.present:
-			side = "B"
-		case offer.present && !bid.present:
-			side = "S"
-		default:
-			return trading.Ack{}, invalid("side is required (B or S) unless only the bid or only the offer fields are sent")
-		}
-	case "B", "S":
-	default:
-		return trading.Ack{}, invalid("side must be B or S, got %q", in.Side)
-	}
-	l, other := bid, offer
-	if side == "S" {
-		l, other = offer, bid
-	}
-	if other.present {
-		return trading.Ack{}, invalid("%s and %s must be absent on a %s quote: a put-through quote is one-sided (a two-sided standing quote is a kquote)",
-			other.priceField, other.sizeField, map[string]string{"B": "buy", "S": "sell"}[side])
-	}
-	if l.price == nil {
-		return trading.Ack{}, invalid("%s is required for a %s quote", l.priceField, map[string]string{"B": "buy", "S": "sell"}[side])
-	}
-	if !l.sz0 {
-		return trading.Ack{}, invalid("%s is required for a %s quote", l.sizeField, map[string]string{"B": "buy", "S": "sell"}[side])
-	}
-	if in.QuoteType != nil {
-		switch *in.QuoteType {
-		case 1, 2, 3:
-		case 0:
-			return trading.Ack{}, invalid("quote_type 0 (indicative) is not supported: advertise interest with an IOI")
-		default:
-			return trading.Ack{}, invalid("quote_type must be 1 (tradeable), 2 (restricted tradeable) or 3 (counter), got %d", *in.QuoteType)
-		}
-	}
-	if in.OrderType != "" && in.OrderType != "LO" {
-		return trading.Ack{}, invalid("order_type must be LO or absent: a put-through deal is priced, got %q", in.OrderType)
-	}
-	if err := s.checkTradeDate(in.TradeDate); err != nil {
-		return trading.Ack{}, err
-	}
-	if err := optionalID("ioi_id", in.IoiID); err != nil {
-		return trading.Ack{}, err
-	}
-	p, err := parseParties(in.Parties)
-	if err != nil {
-		return trading.Ack{}, err
-	}
-	if in.Private && p.ContraFirm == "" {
-		return trading.Ack{}, invalid("a private_quote must name its contra firm in parties (party_role 17)")
 	}
 	if err := s.tradeGrant(ctx, user, in.Account); err != nil {
 		return trading.Ack{}, err
 	}
-
 	trace := s.t.Begin(in.QuoteMsgID, latency.MsgQuote, in.Body, user)
 	fail := func(err error) (trading.Ack, error) {
 		s.failed(trace, err)
 		return trading.Ack{}, err
 	}
 	s.sweep(ctx)
-	inst, r := s.tradable(in.Symbol)
-	if r == nil {
-		r = s.ptOpen(inst)
-	}
-	if r == nil {
-		r = inst.CheckQty(market.LO, l.size)
-	}
-	if r == nil {
-		r = inst.CheckPrice(market.LO, l.price)
-	}
-	if r != nil {
-		return fail(reject(r))
-	}
-	if err := s.checkParties(ctx, p); err != nil {
+	inst, err := s.quotable(ctx, in.Symbol, l, q.Parties)
+	if err != nil {
 		return fail(err)
 	}
-	date := s.clock.TradingDate()
-	q := &ptQuote{QuoteID: quoteID, MsgID: in.QuoteMsgID, ISIN: inst.ISIN, Market: inst.Market, Side: side, Account: in.Account,
-		IoiID: in.IoiID, Private: in.Private, Parties: p, TradingDate: date}
+	q.ISIN, q.Market, q.TradingDate = inst.ISIN, inst.Market, s.clock.TradingDate()
 	if err := s.desk.reserveQuote(q, inst); err != nil {
 		return fail(err)
 	}
@@ -142,6 +56,125 @@ func (s *Desk) Quote(ctx context.Context, user string, in QuoteRequest) (trading
 	q.OrderID = stored.ID
 	s.completed(trace)
 	return trading.Ack{MsgType: latency.MsgQuote, RequestID: in.QuoteMsgID, ClientID: user, SourceSequence: d.next()}, nil
+}
+
+// decodeQuote checks a quote's form and returns the quote (its instrument
+// not yet resolved) and its one leg.
+func (s *Desk) decodeQuote(in QuoteRequest) (*ptQuote, leg, error) {
+	if err := requiredID("quote_msg_id", in.QuoteMsgID); err != nil {
+		return nil, leg{}, err
+	}
+	if err := optionalID("quote_id", in.QuoteID); err != nil {
+		return nil, leg{}, err
+	}
+	if strings.TrimSpace(in.Account) == "" {
+		return nil, leg{}, invalid("account is required")
+	}
+	if strings.TrimSpace(in.Symbol) == "" {
+		return nil, leg{}, invalid("symbol is required")
+	}
+	side, l, err := quoteLeg(in)
+	if err != nil {
+		return nil, leg{}, err
+	}
+	if err := checkQuoteTerms(in); err != nil {
+		return nil, leg{}, err
+	}
+	if err := s.checkTradeDate(in.TradeDate); err != nil {
+		return nil, leg{}, err
+	}
+	if err := optionalID("ioi_id", in.IoiID); err != nil {
+		return nil, leg{}, err
+	}
+	p, err := parseParties(in.Parties)
+	if err != nil {
+		return nil, leg{}, err
+	}
+	if in.Private && p.ContraFirm == "" {
+		return nil, leg{}, invalid("a private_quote must name its contra firm in parties (party_role 17)")
+	}
+	q := &ptQuote{QuoteID: cmp.Or(in.QuoteID, in.QuoteMsgID), MsgID: in.QuoteMsgID, Side: side, Account: in.Account,
+		IoiID: in.IoiID, Private: in.Private, Parties: p}
+	return q, l, nil
+}
+
+// quoteLeg returns the quote's side and its leg: a put-through quote is
+// one-sided, its side given or inferred from the one leg sent.
+func quoteLeg(in QuoteRequest) (string, leg, error) {
+	bid, err := readLeg("B", "bid_price", "bid_size", in.BidPrice, in.BidSize)
+	if err != nil {
+		return "", leg{}, err
+	}
+	offer, err := readLeg("S", "offer_price", "offer_size", in.OfferPrice, in.OfferSize)
+	if err != nil {
+		return "", leg{}, err
+	}
+	side := in.Side
+	switch {
+	case side == "B" || side == "S":
+	case side != "":
+		return "", leg{}, invalid("side must be B or S, got %q", in.Side)
+	case bid.present && !offer.present:
+		side = "B"
+	case offer.present && !bid.present:
+		side = "S"
+	default:
+		return "", leg{}, invalid("side is required (B or S) unless only the bid or only the offer fields are sent")
+	}
+	l, other := bid, offer
+	if side == "S" {
+		l, other = offer, bid
+	}
+	what := map[string]string{"B": "buy", "S": "sell"}[side]
+	switch {
+	case other.present:
+		return "", leg{}, invalid("%s and %s must be absent on a %s quote: a put-through quote is one-sided (a two-sided standing quote is a kquote)",
+			other.priceField, other.sizeField, what)
+	case l.price == nil:
+		return "", leg{}, invalid("%s is required for a %s quote", l.priceField, what)
+	case !l.sz0:
+		return "", leg{}, invalid("%s is required for a %s quote", l.sizeField, what)
+	}
+	return side, l, nil
+}
+
+// checkQuoteTerms checks quote_type and order_type.
+func checkQuoteTerms(in QuoteRequest) error {
+	if in.QuoteType != nil {
+		switch *in.QuoteType {
+		case 1, 2, 3:
+		case 0:
+			return invalid("quote_type 0 (indicative) is not supported: advertise interest with an IOI")
+		default:
+			return invalid("quote_type must be 1 (tradeable), 2 (restricted tradeable) or 3 (counter), got %d", *in.QuoteType)
+		}
+	}
+	if in.OrderType != "" && in.OrderType != "LO" {
+		return invalid("order_type must be LO or absent: a put-through deal is priced, got %q", in.OrderType)
+	}
+	return nil
+}
+
+// quotable resolves the instrument a quote or response trades and checks
+// it is open for put-through at the leg's terms, and its parties.
+func (s *Desk) quotable(ctx context.Context, symbol string, l leg, p parties) (market.Instrument, error) {
+	inst, r := s.tradable(symbol)
+	if r == nil {
+		r = s.ptOpen(inst)
+	}
+	if r == nil {
+		r = inst.CheckQty(market.LO, l.size)
+	}
+	if r == nil {
+		r = inst.CheckPrice(market.LO, l.price)
+	}
+	if r != nil {
+		return market.Instrument{}, reject(r)
+	}
+	if err := s.checkParties(ctx, p); err != nil {
+		return market.Instrument{}, err
+	}
+	return inst, nil
 }
 
 // reserveQuote takes the quote's ids for the trading date and checks the

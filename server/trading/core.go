@@ -138,3 +138,15 @@ func ParsePrice(field string, p *string) (*decimal.Decimal, error) { return pars
 
 // ParseSide parses B or S.
 func ParseSide(s string) (venue.Side, error) { return parseSide(s) }
+
+// SettleEntry settles an order entry whose commit's outcome is unknown:
+// it finds the order tried (committed) or fences its ClOrdID with a
+// REJECTED record so the commit can never land (see resolve.go).
+func (s *Service) SettleEntry(ctx context.Context, tried store.Order) (store.Order, bool, error) {
+	return s.settleEntry(ctx, tried)
+}
+
+// StepFunc makes a backlog step of run (named for the logs).
+func StepFunc(name string, run func(ctx context.Context) ([]Step, error)) Step {
+	return step{name: name, run: run}
+}
