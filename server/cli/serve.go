@@ -209,109 +209,18 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		m = metrics.New()
 		app.MetricsHandler = m.Handler()
 	}
-
-	secret, err := loadSecret(c, log)
-	if err != nil {
-		return fail(err)
-	}
-	tokens, err := loadTokens(c, log)
-	if err != nil {
-		return fail(err)
-	}
 	st, err := openStore(ctx, c, log, m)
 	if err != nil {
 		return fail(err)
 	}
 	app.Store = st
 	app.closers = append(app.closers, func(context.Context) { _ = st.Close() })
-
-	var sender mail.Sender
-	if c.SMTPURL != "" {
-		smtp, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, 30*time.Second)
-		if err != nil {
-			return fail(fmt.Errorf("OMS_SMTP_URL: %w", err))
-		}
-		sender = smtp
-	} else {
-		box, err := mail.NewOutbox(c.MailOutbox, c.MailFrom, log)
-		if err != nil {
-			return fail(fmt.Errorf("mail outbox: %w", err))
-		}
-		app.Outbox = box.Dir()
-		sender = box
-		log.Warn("SMTP is not configured: mail is written as .eml files", "dir", box.Dir())
-	}
-	asyncOpts := mail.AsyncOptions{}
-	if m != nil {
-		asyncOpts.Events = m
-	}
-	async := mail.NewAsync(sender, log, asyncOpts)
-	if m != nil {
-		m.WatchMailQueue(async)
-	}
-	app.closers = append(app.closers, func(ctx context.Context) { _ = async.Close(ctx) })
-
-	hasher := password.NewHasher(hashParams(c), c.HashConcurrency)
-	deps := auth.Deps{
-		Store:  st,
-		Hasher: hasher,
-		Tokens: tokens,
-		Mailer: async,
-		Secret: secret,
-		Logger: log,
-		Clock:  c.Clock,
-	}
-	if m != nil {
-		deps.Events = m
-	}
-	svc, err := auth.New(authConfig(c), deps)
-	if err != nil {
+	if err := buildAuth(ctx, c, app, m, log); err != nil {
 		return fail(err)
 	}
-	app.closers = append(app.closers, func(context.Context) { svc.Close() })
-	app.Auth = svc
-	app.Tokens = tokens
-	app.Identities = auth.NewIdentityAdmin(st, hasher, svc.Config().PasswordPolicy)
-
-	if c.IdentitiesFile != "" {
-		list, err := auth.LoadIdentitiesFile(c.IdentitiesFile)
-		if err != nil {
-			return fail(fmt.Errorf("OMS_IDENTITIES_FILE: %w", err))
-		}
-		res, err := app.Identities.ImportIdentities(ctx, list)
-		if err != nil {
-			return fail(fmt.Errorf("importing identities: %w", err))
-		}
-		log.Info("identities imported", "file", c.IdentitiesFile, "created", res.Created, "existing", res.Existing)
+	if err := seedDev(ctx, c, app, log); err != nil {
+		return fail(err)
 	}
-	if !c.Dev {
-		if err := refuseDemoIdentities(ctx, st, hasher); err != nil {
-			return fail(err)
-		}
-	}
-	if c.Dev {
-		res, err := app.Identities.ImportIdentities(ctx, auth.DemoIdentities)
-		if err != nil {
-			return fail(fmt.Errorf("seeding demo identities: %w", err))
-		}
-		emails := make([]string, 0, len(auth.DemoIdentities))
-		for _, d := range auth.DemoIdentities {
-			emails = append(emails, d.Email)
-		}
-		log.Warn("dev mode: demo identities present (passwords in the README)", "created", res.Created, "emails", strings.Join(emails, ","))
-		if c.DemoData {
-			now := time.Now
-			if c.Clock != nil {
-				now = c.Clock
-			}
-			wrote, err := workflow.SeedDemo(ctx, st, now(), demoGrants)
-			if err != nil {
-				return fail(fmt.Errorf("seeding the demo back office: %w", err))
-			}
-			log.Warn("dev mode: demo back office present", "seeded", wrote, "accounts", workflow.DemoAccountAn+","+workflow.DemoAccountBinh)
-		}
-	}
-
 	if err := startTrading(ctx, c, app, st, log); err != nil {
 		return fail(err)
 	}
@@ -319,7 +228,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		m.WatchVenueBacklog(app.Trading)
 		m.WatchLatencyRecorder(recorderCounters{app.recorder})
 	}
-	services := server.Services{Auth: svc, Tokens: tokens, Health: st}.WithBackOffice(st, c.Clock)
+	services := server.Services{Auth: app.Auth, Tokens: app.Tokens, Health: st}.WithBackOffice(st, c.Clock)
 	services.Trading, services.PutThrough, services.Latency = app.Trading, app.PutThrough, app.Latency
 	opts := server.Options{
 		Logger: log, Services: services,
@@ -334,6 +243,113 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	}
 	app.Handler = h
 	return app, nil
+}
+
+// buildAuth builds the authentication host: the server secret and the
+// signing keys, the mailer, the hasher and the auth service, and imports
+// OMS_IDENTITIES_FILE. Outside dev mode it refuses a store that still
+// holds the demo identities.
+func buildAuth(ctx context.Context, c Config, app *App, m *metrics.Metrics, log *slog.Logger) error {
+	secret, err := loadSecret(c, log)
+	if err != nil {
+		return err
+	}
+	tokens, err := loadTokens(c, log)
+	if err != nil {
+		return err
+	}
+	mailer, err := startMailer(c, app, m, log)
+	if err != nil {
+		return err
+	}
+	hasher := password.NewHasher(hashParams(c), c.HashConcurrency)
+	deps := auth.Deps{Store: app.Store, Hasher: hasher, Tokens: tokens, Mailer: mailer, Secret: secret, Logger: log, Clock: c.Clock}
+	if m != nil {
+		deps.Events = m
+	}
+	svc, err := auth.New(authConfig(c), deps)
+	if err != nil {
+		return err
+	}
+	app.closers = append(app.closers, func(context.Context) { svc.Close() })
+	app.Auth, app.Tokens = svc, tokens
+	app.Identities = auth.NewIdentityAdmin(app.Store, hasher, svc.Config().PasswordPolicy)
+	if c.IdentitiesFile != "" {
+		list, err := auth.LoadIdentitiesFile(c.IdentitiesFile)
+		if err != nil {
+			return fmt.Errorf("OMS_IDENTITIES_FILE: %w", err)
+		}
+		res, err := app.Identities.ImportIdentities(ctx, list)
+		if err != nil {
+			return fmt.Errorf("importing identities: %w", err)
+		}
+		log.Info("identities imported", "file", c.IdentitiesFile, "created", res.Created, "existing", res.Existing)
+	}
+	if !c.Dev {
+		return refuseDemoIdentities(ctx, app.Store, hasher)
+	}
+	return nil
+}
+
+// startMailer starts the asynchronous mailer on SMTP, or on the .eml
+// outbox when no SMTP server is configured.
+func startMailer(c Config, app *App, m *metrics.Metrics, log *slog.Logger) (*mail.Async, error) {
+	var sender mail.Sender
+	if c.SMTPURL != "" {
+		smtp, err := mail.NewSMTP(c.SMTPURL, c.MailFrom, 30*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("OMS_SMTP_URL: %w", err)
+		}
+		sender = smtp
+	} else {
+		box, err := mail.NewOutbox(c.MailOutbox, c.MailFrom, log)
+		if err != nil {
+			return nil, fmt.Errorf("mail outbox: %w", err)
+		}
+		app.Outbox = box.Dir()
+		sender = box
+		log.Warn("SMTP is not configured: mail is written as .eml files", "dir", box.Dir())
+	}
+	asyncOpts := mail.AsyncOptions{}
+	if m != nil {
+		asyncOpts.Events = m
+	}
+	async := mail.NewAsync(sender, log, asyncOpts)
+	if m != nil {
+		m.WatchMailQueue(async)
+	}
+	app.closers = append(app.closers, func(ctx context.Context) { _ = async.Close(ctx) })
+	return async, nil
+}
+
+// seedDev seeds, in dev mode, the demo identities and (unless turned off)
+// the demo back office.
+func seedDev(ctx context.Context, c Config, app *App, log *slog.Logger) error {
+	if !c.Dev {
+		return nil
+	}
+	res, err := app.Identities.ImportIdentities(ctx, auth.DemoIdentities)
+	if err != nil {
+		return fmt.Errorf("seeding demo identities: %w", err)
+	}
+	emails := make([]string, 0, len(auth.DemoIdentities))
+	for _, d := range auth.DemoIdentities {
+		emails = append(emails, d.Email)
+	}
+	log.Warn("dev mode: demo identities present (passwords in the README)", "created", res.Created, "emails", strings.Join(emails, ","))
+	if !c.DemoData {
+		return nil
+	}
+	now := time.Now
+	if c.Clock != nil {
+		now = c.Clock
+	}
+	wrote, err := workflow.SeedDemo(ctx, app.Store, now(), demoGrants)
+	if err != nil {
+		return fmt.Errorf("seeding the demo back office: %w", err)
+	}
+	log.Warn("dev mode: demo back office present", "seeded", wrote, "accounts", workflow.DemoAccountAn+","+workflow.DemoAccountBinh)
+	return nil
 }
 
 func authConfig(c Config) auth.Config {

@@ -202,41 +202,50 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, []error) 
 		_ = json.Unmarshal(raw, &probe)
 		return Instrument{Ticker: probe.Ticker}, []error{jsonFieldError(err)}
 	}
-	in := Instrument{
+	p := &instrumentParser{j: j, in: Instrument{
 		Ticker: j.Ticker, ISIN: j.ISIN, Market: MarketID(j.Market),
 		Board: j.Board, ProductGroup: j.ProductGroup,
 		LotSize: j.LotSize, MaxOrderQty: j.MaxOrderQty, Status: Status(j.Status),
-	}
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
-	refPrice := decField(j.ReferencePrice, "reference_price", bad)
-	bandPct := decField(j.BandPercent, "band_percent", bad)
-	ceiling := decField(j.Ceiling, "ceiling", bad)
-	floor := decField(j.Floor, "floor", bad)
-	var tickSpec *tickTableSpec
-	if len(j.TickTable) > 0 && string(j.TickTable) != "null" {
-		tickSpec = &tickTableSpec{}
-		if err := tickSpec.parse(j.TickTable); err != nil {
-			bad("tick_table", "%v", err)
-			tickSpec = nil
-		}
-	}
+	}}
+	p.identity()
+	p.tickTable()
+	p.quantities()
+	p.orderTypes(sched)
+	p.referencePrice()
+	p.band()
+	return p.in, p.errs
+}
+
+// instrumentParser checks one instrument's fields, part by part, and
+// collects every problem.
+type instrumentParser struct {
+	j      instrumentJSON
+	in     Instrument
+	errs   []error
+	tickOK bool // the tick table is known and valid
+}
+
+func (p *instrumentParser) bad(field, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// identity checks ticker, ISIN, market, boards, product group and status.
+func (p *instrumentParser) identity() {
+	in, j := &p.in, p.j
 	if !tickerRE.MatchString(in.Ticker) {
-		bad("ticker", "%q: want 1-20 of A-Z 0-9", in.Ticker)
+		p.bad("ticker", "%q: want 1-20 of A-Z 0-9", in.Ticker)
 	}
 	if err := validISIN(in.ISIN); err != nil {
-		bad("isin", "%v", err)
+		p.bad("isin", "%v", err)
 	}
 	if !in.Market.Valid() {
-		bad("market", "%q: want STO, STX, UPX or DVX", j.Market)
+		p.bad("market", "%q: want STO, STX, UPX or DVX", j.Market)
 	}
 	if in.Board == "" {
 		in.Board = "G1"
 	}
 	if !boardRE.MatchString(in.Board) {
-		bad("board", "%q: want 1-4 of A-Z 0-9", in.Board)
+		p.bad("board", "%q: want 1-4 of A-Z 0-9", in.Board)
 	}
 	switch {
 	case j.OddLotBoard != nil:
@@ -245,66 +254,84 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, []error) 
 		in.OddLotBoard = "G4"
 	}
 	if in.OddLotBoard != "" && (!boardRE.MatchString(in.OddLotBoard) || in.OddLotBoard == in.Board) {
-		bad("odd_lot_board", "%q: want 1-4 of A-Z 0-9, not the main board", in.OddLotBoard)
+		p.bad("odd_lot_board", "%q: want 1-4 of A-Z 0-9, not the main board", in.OddLotBoard)
 	}
 	if !groupRE.MatchString(in.ProductGroup) {
-		bad("product_group", "%q: want 1-16 of A-Z 0-9 _", in.ProductGroup)
+		p.bad("product_group", "%q: want 1-16 of A-Z 0-9 _", in.ProductGroup)
 	}
 	if in.Status == "" {
 		in.Status = Active
 	}
 	if in.Status != Active && in.Status != Halted && in.Status != Suspended {
-		bad("status", "%q: want ACTIVE, HALTED or SUSPENDED", j.Status)
+		p.bad("status", "%q: want ACTIVE, HALTED or SUSPENDED", j.Status)
 	}
+}
 
-	// Tick table.
+// tickTable reads the tick table: a builtin by name (the market's default
+// when absent) or explicit steps.
+func (p *instrumentParser) tickTable() {
+	in, raw := &p.in, p.j.TickTable
+	var spec *tickTableSpec
+	if len(raw) > 0 && string(raw) != "null" {
+		spec = &tickTableSpec{}
+		if err := spec.parse(raw); err != nil {
+			p.bad("tick_table", "%v", err)
+			spec = nil
+		}
+	}
 	switch {
-	case len(j.TickTable) == 0 || string(j.TickTable) == "null":
+	case len(raw) == 0 || string(raw) == "null":
 		in.TickTableName = defaultTickTable(in.Market)
-	case tickSpec == nil:
-	case tickSpec.Name != "":
-		in.TickTableName = tickSpec.Name
+	case spec == nil:
+	case spec.Name != "":
+		in.TickTableName = spec.Name
 	default:
-		in.TickTable = tickSpec.Steps
+		in.TickTable = spec.Steps
 	}
 	if in.TickTableName != "" {
 		t, ok := BuiltinTickTable(in.TickTableName)
 		if !ok {
-			bad("tick_table", "unknown table %q (want HOSE, HOSE_FUND, HNX, UPCOM or VN30F)", in.TickTableName)
+			p.bad("tick_table", "unknown table %q (want HOSE, HOSE_FUND, HNX, UPCOM or VN30F)", in.TickTableName)
 		}
 		in.TickTable = t
 	}
-	tickOK := false
-	if in.TickTable != nil || tickSpec != nil && tickSpec.Name == "" {
+	if in.TickTable != nil || spec != nil && spec.Name == "" {
 		if err := in.TickTable.Validate(); err != nil {
-			bad("tick_table", "%v", err)
+			p.bad("tick_table", "%v", err)
 		} else {
-			tickOK = true
+			p.tickOK = true
 		}
 	}
+}
 
-	// Lot and quantity.
+// quantities checks the lot and the single-order cap.
+func (p *instrumentParser) quantities() {
+	in := &p.in
 	if in.LotSize <= 0 {
-		bad("lot_size", "must be > 0, got %d", in.LotSize)
+		p.bad("lot_size", "must be > 0, got %d", in.LotSize)
 	}
 	switch {
 	case in.MaxOrderQty <= 0:
-		bad("max_order_qty", "must be > 0, got %d", in.MaxOrderQty)
+		p.bad("max_order_qty", "must be > 0, got %d", in.MaxOrderQty)
 	case in.LotSize > 0 && in.MaxOrderQty < in.LotSize:
-		bad("max_order_qty", "%d is below the lot size %d", in.MaxOrderQty, in.LotSize)
+		p.bad("max_order_qty", "%d is below the lot size %d", in.MaxOrderQty, in.LotSize)
 	case in.Market == Deriv && in.MaxOrderQty > derivativesMaxQty:
-		bad("max_order_qty", "%d is above the derivatives single-order cap %d", in.MaxOrderQty, derivativesMaxQty)
+		p.bad("max_order_qty", "%d is above the derivatives single-order cap %d", in.MaxOrderQty, derivativesMaxQty)
 	}
+}
 
-	// Order types.
-	if j.OrderTypes == nil {
+// orderTypes reads the order types (the market's default when absent);
+// auction types need their auction in the market's schedule.
+func (p *instrumentParser) orderTypes(sched Schedule) {
+	in, listed := &p.in, p.j.OrderTypes
+	if listed == nil {
 		in.OrderTypes = defaultOrderTypes(in.Market)
 	} else {
 		seen := map[OrderType]bool{}
-		for _, s := range j.OrderTypes {
+		for _, s := range listed {
 			t, r := ParseOrderType(s)
 			if r != nil {
-				bad("order_types", "%s", r.Message)
+				p.bad("order_types", "%s", r.Message)
 				continue
 			}
 			seen[t] = true
@@ -314,75 +341,97 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, []error) 
 				in.OrderTypes = append(in.OrderTypes, t)
 			}
 		}
-		if len(j.OrderTypes) == 0 {
-			bad("order_types", "empty: list at least one type or leave the key out")
+		if len(listed) == 0 {
+			p.bad("order_types", "empty: list at least one type or leave the key out")
 		}
 	}
-	if in.Market.Valid() {
-		for _, t := range in.OrderTypes {
-			if t == ATO && !sched.Has(in.Market, OpeningAuction) {
-				bad("order_types", "ATO listed but %s has no opening auction in its schedule", in.Market)
-			}
-			if t == ATC && !sched.Has(in.Market, ClosingAuction) {
-				bad("order_types", "ATC listed but %s has no closing auction in its schedule", in.Market)
-			}
+	if !in.Market.Valid() {
+		return
+	}
+	for _, t := range in.OrderTypes {
+		if t == ATO && !sched.Has(in.Market, OpeningAuction) {
+			p.bad("order_types", "ATO listed but %s has no opening auction in its schedule", in.Market)
+		}
+		if t == ATC && !sched.Has(in.Market, ClosingAuction) {
+			p.bad("order_types", "ATC listed but %s has no closing auction in its schedule", in.Market)
 		}
 	}
+}
 
-	// Reference price and band.
+// referencePrice reads the reference price: positive, on the tick.
+func (p *instrumentParser) referencePrice() {
+	in := &p.in
+	ref := decField(p.j.ReferencePrice, "reference_price", p.bad)
 	switch {
-	case refPrice == nil:
-		bad("reference_price", "required")
-	case !refPrice.IsPositive():
-		bad("reference_price", "must be > 0, got %s", refPrice)
+	case ref == nil:
+		p.bad("reference_price", "required")
+	case !ref.IsPositive():
+		p.bad("reference_price", "must be > 0, got %s", ref)
 	default:
-		in.ReferencePrice = *refPrice
-		if tickOK && !in.TickTable.OnTick(in.ReferencePrice) {
-			bad("reference_price", "%s is not on the tick %s", in.ReferencePrice, in.TickTable.TickAt(in.ReferencePrice))
+		in.ReferencePrice = *ref
+		if p.tickOK && !in.TickTable.OnTick(in.ReferencePrice) {
+			p.bad("reference_price", "%s is not on the tick %s", in.ReferencePrice, in.TickTable.TickAt(in.ReferencePrice))
 		}
 	}
-	explicit := ceiling != nil || floor != nil
+}
+
+// band reads the price band: band_percent of the reference price, or an
+// explicit ceiling and floor (on the tick, around the reference price).
+func (p *instrumentParser) band() {
+	bandPct := decField(p.j.BandPercent, "band_percent", p.bad)
+	ceiling := decField(p.j.Ceiling, "ceiling", p.bad)
+	floor := decField(p.j.Floor, "floor", p.bad)
 	switch {
-	case bandPct != nil && explicit:
-		bad("band_percent", "give either band_percent or ceiling and floor, not both")
+	case bandPct != nil && (ceiling != nil || floor != nil):
+		p.bad("band_percent", "give either band_percent or ceiling and floor, not both")
 	case bandPct != nil:
-		pct := *bandPct
-		if !pct.IsPositive() || !pct.LessThan(decimal.NewFromInt(100)) {
-			bad("band_percent", "must be > 0 and < 100, got %s", pct)
-		} else if in.ReferencePrice.IsPositive() && tickOK {
-			in.BandPercent = pct
-			in.Ceiling, in.Floor = BandLimits(in.ReferencePrice, pct, in.TickTable)
-			if !in.Floor.IsPositive() {
-				bad("band_percent", "%s%% of %s leaves no positive floor", pct, in.ReferencePrice)
-			}
-		}
+		p.percentBand(*bandPct)
 	case ceiling == nil && floor == nil:
-		bad("band_percent", "required: give band_percent, or both ceiling and floor")
+		p.bad("band_percent", "required: give band_percent, or both ceiling and floor")
 	case ceiling == nil:
-		bad("ceiling", "required (or give band_percent)")
+		p.bad("ceiling", "required (or give band_percent)")
 	case floor == nil:
-		bad("floor", "required (or give band_percent)")
+		p.bad("floor", "required (or give band_percent)")
 	default:
-		in.Ceiling, in.Floor = *ceiling, *floor
+		p.explicitBand(*ceiling, *floor)
+	}
+}
+
+func (p *instrumentParser) percentBand(pct decimal.Decimal) {
+	in := &p.in
+	if !pct.IsPositive() || !pct.LessThan(decimal.NewFromInt(100)) {
+		p.bad("band_percent", "must be > 0 and < 100, got %s", pct)
+		return
+	}
+	if in.ReferencePrice.IsPositive() && p.tickOK {
+		in.BandPercent = pct
+		in.Ceiling, in.Floor = BandLimits(in.ReferencePrice, pct, in.TickTable)
 		if !in.Floor.IsPositive() {
-			bad("floor", "must be > 0, got %s", in.Floor)
-		}
-		if tickOK && !in.TickTable.OnTick(in.Ceiling) {
-			bad("ceiling", "%s is not on the tick %s", in.Ceiling, in.TickTable.TickAt(in.Ceiling))
-		}
-		if tickOK && !in.TickTable.OnTick(in.Floor) {
-			bad("floor", "%s is not on the tick %s", in.Floor, in.TickTable.TickAt(in.Floor))
-		}
-		if in.ReferencePrice.IsPositive() {
-			if in.Ceiling.LessThan(in.ReferencePrice) {
-				bad("ceiling", "%s is below the reference price %s", in.Ceiling, in.ReferencePrice)
-			}
-			if in.Floor.GreaterThan(in.ReferencePrice) {
-				bad("floor", "%s is above the reference price %s", in.Floor, in.ReferencePrice)
-			}
+			p.bad("band_percent", "%s%% of %s leaves no positive floor", pct, in.ReferencePrice)
 		}
 	}
-	return in, errs
+}
+
+func (p *instrumentParser) explicitBand(ceiling, floor decimal.Decimal) {
+	in := &p.in
+	in.Ceiling, in.Floor = ceiling, floor
+	if !in.Floor.IsPositive() {
+		p.bad("floor", "must be > 0, got %s", in.Floor)
+	}
+	if p.tickOK && !in.TickTable.OnTick(in.Ceiling) {
+		p.bad("ceiling", "%s is not on the tick %s", in.Ceiling, in.TickTable.TickAt(in.Ceiling))
+	}
+	if p.tickOK && !in.TickTable.OnTick(in.Floor) {
+		p.bad("floor", "%s is not on the tick %s", in.Floor, in.TickTable.TickAt(in.Floor))
+	}
+	if in.ReferencePrice.IsPositive() {
+		if in.Ceiling.LessThan(in.ReferencePrice) {
+			p.bad("ceiling", "%s is below the reference price %s", in.Ceiling, in.ReferencePrice)
+		}
+		if in.Floor.GreaterThan(in.ReferencePrice) {
+			p.bad("floor", "%s is above the reference price %s", in.Floor, in.ReferencePrice)
+		}
+	}
 }
 
 // decField reads an optional decimal field: a JSON string or number; nil

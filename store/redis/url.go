@@ -160,28 +160,9 @@ const encodeHint = "percent-encode '@', ':', '/', '?', '#', ',', '&', '=' and '%
 
 func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 	p := &parsedURL{}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		// A bare list (h1:6379,h2:6379), as OMS_REDIS_URL has long taken
-		// for Cluster and Sentinel: plaintext, like redis://.
-		scheme, rest = "redis", raw
-	}
-	if strings.Contains(scheme, ",") {
-		return nil, urlError("one scheme for all hosts, at the start: write redis://h1:6379,h2:6379")
-	}
-	switch strings.ToLower(scheme) {
-	case "redis":
-		p.scheme = "redis"
-	case "rediss":
-		p.scheme, p.tls = "rediss", true
-	default:
-		return nil, urlError("the scheme must be redis:// or rediss://")
-	}
-	if strings.Contains(rest, "://") {
-		return nil, urlError("one scheme for all hosts: write %s://h1:6379,h2:6379, not a scheme per host", p.scheme)
-	}
-	if strings.Contains(rest, "#") {
-		return nil, urlError("a fragment (#) is not allowed; %s", encodeHint)
+	rest, err := p.parseScheme(raw)
+	if err != nil {
+		return nil, err
 	}
 	// The authority ends at the path or the query.
 	end := strings.IndexAny(rest, "/?")
@@ -194,34 +175,13 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 		// A '/' in an unencoded password cut the authority short.
 		return nil, urlError("user info must come before the first host; %s", encodeHint)
 	}
-	hostList := authority
-	if i := strings.LastIndex(authority, "@"); i >= 0 {
-		userinfo := authority[:i]
-		hostList = authority[i+1:]
-		if strings.Contains(userinfo, ",") {
-			return nil, urlError("user info may appear once, before the first host; %s", encodeHint)
-		}
-		// Let net/url decode it; its error text is never passed on.
-		u, err := url.Parse("redis://" + userinfo + "@placeholder")
-		if err != nil || u.User == nil {
-			return nil, urlError("malformed user info; %s", encodeHint)
-		}
-		p.username = u.User.Username()
-		p.password, _ = u.User.Password()
-	}
 	defPort := "6379"
 	if sentinel {
 		defPort = "26379"
 	}
-	items := strings.Split(hostList, ",")
-	for i, item := range items {
-		h, err := parseHost(item, defPort)
-		if err != nil {
-			return nil, urlError("host %d of %d: %v", i+1, len(items), err)
-		}
-		p.hosts = append(p.hosts, h)
+	if err := p.parseAuthority(authority, defPort); err != nil {
+		return nil, err
 	}
-
 	if seg := strings.TrimPrefix(path, "/"); seg != "" {
 		db, err := strconv.Atoi(seg)
 		if err != nil || db < 0 {
@@ -229,43 +189,91 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 		}
 		p.db = db
 	}
+	if err := p.parseQuery(query, sentinel, defPort); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
+// parseScheme reads redis:// or rediss:// (none: a bare list, plaintext)
+// and returns the rest of the URL.
+func (p *parsedURL) parseScheme(raw string) (string, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		// A bare list (h1:6379,h2:6379), as OMS_REDIS_URL has long taken
+		// for Cluster and Sentinel: plaintext, like redis://.
+		scheme, rest = "redis", raw
+	}
+	if strings.Contains(scheme, ",") {
+		return "", urlError("one scheme for all hosts, at the start: write redis://h1:6379,h2:6379")
+	}
+	switch strings.ToLower(scheme) {
+	case "redis":
+		p.scheme = "redis"
+	case "rediss":
+		p.scheme, p.tls = "rediss", true
+	default:
+		return "", urlError("the scheme must be redis:// or rediss://")
+	}
+	if strings.Contains(rest, "://") {
+		return "", urlError("one scheme for all hosts: write %s://h1:6379,h2:6379, not a scheme per host", p.scheme)
+	}
+	if strings.Contains(rest, "#") {
+		return "", urlError("a fragment (#) is not allowed; %s", encodeHint)
+	}
+	return rest, nil
+}
+
+// parseAuthority reads the user info (once, before the first host) and
+// the comma-separated hosts.
+func (p *parsedURL) parseAuthority(authority, defPort string) error {
+	hostList := authority
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		userinfo := authority[:i]
+		hostList = authority[i+1:]
+		if strings.Contains(userinfo, ",") {
+			return urlError("user info may appear once, before the first host; %s", encodeHint)
+		}
+		// Let net/url decode it; its error text is never passed on.
+		u, err := url.Parse("redis://" + userinfo + "@placeholder")
+		if err != nil || u.User == nil {
+			return urlError("malformed user info; %s", encodeHint)
+		}
+		p.username = u.User.Username()
+		p.password, _ = u.User.Password()
+	}
+	items := strings.Split(hostList, ",")
+	for i, item := range items {
+		h, err := parseHost(item, defPort)
+		if err != nil {
+			return urlError("host %d of %d: %v", i+1, len(items), err)
+		}
+		p.hosts = append(p.hosts, h)
+	}
+	return nil
+}
+
+// parseQuery takes out of the query what is ours (Sentinel credentials,
+// more hosts as addr) and refuses what must not be there; the rest is
+// left for go-redis.
+func (p *parsedURL) parseQuery(query string, sentinel bool, defPort string) error {
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, urlError("malformed query; %s", encodeHint)
+		return urlError("malformed query; %s", encodeHint)
 	}
-	for _, k := range []string{"username", "password"} {
-		if q.Has(k) {
-			return nil, urlError("give credentials as user info (redis://user:pass@host), not as the %s parameter", k)
-		}
-	}
-	if q.Has("master_name") {
-		return nil, urlError("master_name is not a URL option; set the master name beside the URL")
-	}
-	if q.Has("skip_verify") {
-		return nil, urlError("skip_verify is refused: TLS certificates are always verified")
-	}
-	for _, k := range []string{"sentinel_username", "sentinel_password"} {
-		if !q.Has(k) {
-			continue
-		}
-		if !sentinel {
-			return nil, urlError("%s is only for Sentinel (set a master name)", k)
-		}
-		if len(q[k]) != 1 {
-			return nil, urlError("%s given more than once", k)
-		}
+	if err := refuseQueryOptions(q, sentinel); err != nil {
+		return err
 	}
 	p.sentinelUsername, p.sentinelPassword = q.Get("sentinel_username"), q.Get("sentinel_password")
 	q.Del("sentinel_username")
 	q.Del("sentinel_password")
 	for i, a := range q["addr"] {
 		if strings.Contains(a, "@") {
-			return nil, urlError("addr parameter %d: user info may appear once, before the first host", i+1)
+			return urlError("addr parameter %d: user info may appear once, before the first host", i+1)
 		}
 		h, err := parseHost(a, defPort)
 		if err != nil {
-			return nil, urlError("addr parameter %d: %v", i+1, err)
+			return urlError("addr parameter %d: %v", i+1, err)
 		}
 		p.hosts = append(p.hosts, h)
 	}
@@ -278,17 +286,44 @@ func parseRedisURL(raw string, sentinel bool) (*parsedURL, error) {
 		case commonOptions[k]:
 		case k == "db" && !cluster:
 		case clusterOptions[k] && cluster:
+		case knownOptions[k]:
+			return urlError("option %s is not supported here", k)
 		default:
-			if knownOptions[k] {
-				return nil, urlError("option %s is not supported here", k)
-			}
 			// Not quoted: it could be a piece of a password with an
 			// unencoded '&'.
-			return nil, urlError("unknown option; %s", encodeHint)
+			return urlError("unknown option; %s", encodeHint)
 		}
 	}
 	p.query = q.Encode()
-	return p, nil
+	return nil
+}
+
+// refuseQueryOptions refuses credentials and options that do not belong
+// in the query.
+func refuseQueryOptions(q url.Values, sentinel bool) error {
+	for _, k := range []string{"username", "password"} {
+		if q.Has(k) {
+			return urlError("give credentials as user info (redis://user:pass@host), not as the %s parameter", k)
+		}
+	}
+	if q.Has("master_name") {
+		return urlError("master_name is not a URL option; set the master name beside the URL")
+	}
+	if q.Has("skip_verify") {
+		return urlError("skip_verify is refused: TLS certificates are always verified")
+	}
+	for _, k := range []string{"sentinel_username", "sentinel_password"} {
+		if !q.Has(k) {
+			continue
+		}
+		if !sentinel {
+			return urlError("%s is only for Sentinel (set a master name)", k)
+		}
+		if len(q[k]) != 1 {
+			return urlError("%s given more than once", k)
+		}
+	}
+	return nil
 }
 
 // Query options ParseURL passes on (go-redis's names and syntax).
