@@ -38,92 +38,116 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return &exitError{2, errors.New("validate: name at least one file")}
 	}
-	type file struct {
-		name    string
-		entries []traffic.Entry
-	}
-	var files []file
-	for _, name := range fs.Args() {
-		f, err := os.Open(name)
-		if err != nil {
-			return &exitError{2, err}
-		}
-		entries, err := traffic.Read(f)
-		_ = f.Close()
-		if err != nil {
-			return &exitError{2, fmt.Errorf("%s: %w", name, err)}
-		}
-		files = append(files, file{name, entries})
+	files, err := readTraffic(fs.Args())
+	if err != nil {
+		return err
 	}
 	v, err := server.NewValidator(*maxBody)
 	if err != nil {
 		return err
 	}
-	type tally struct{ checked, violations int }
-	perOp := map[string]*tally{}
-	total, bad, skipped := 0, 0, 0
+	r := validation{perOp: map[string]*tally{}, out: stdout, ignoreUnmatched: *ignoreUnmatched, named: len(files) > 1}
 	for _, f := range files {
-		for i, e := range f.entries {
-			verdict := v.Check(ctx, server.Exchange{Method: e.Method, Target: e.Target, Header: e.Header, Body: e.Body,
-				Status: e.Status, ResponseHeader: e.ResponseHeader, ResponseBody: e.ResponseBody})
-			if verdict.OperationID == "" && *ignoreUnmatched {
-				skipped++
-				continue
-			}
-			key := verdict.Route
-			if verdict.OperationID != "" {
-				key += " (" + verdict.OperationID + ")"
-			} else {
-				key = "(no operation)"
-			}
-			t := perOp[key]
-			if t == nil {
-				t = &tally{}
-				perOp[key] = t
-			}
-			t.checked++
-			total++
-			if len(verdict.Problems) > 0 {
-				t.violations++
-				bad++
-			}
-			where := fmt.Sprintf("entry %d", i+1)
-			if len(files) > 1 {
-				where = f.name + ": " + where
-			}
-			for _, p := range verdict.Problems {
-				name := verdict.Route
-				if verdict.OperationID != "" {
-					name += " (" + verdict.OperationID + ")"
-				}
-				fmt.Fprintf(stdout, "%s: %s: %s\n", where, name, p)
-			}
+		r.check(ctx, v, f)
+	}
+	r.summary()
+	if r.total == 0 {
+		return &exitError{2, errors.New("validate: no exchange to check")}
+	}
+	if r.bad > 0 {
+		return &exitError{1, fmt.Errorf("validate: %d of %d exchanges violate the contract", r.bad, r.total)}
+	}
+	return nil
+}
+
+// trafficFile is one file of recorded exchanges.
+type trafficFile struct {
+	name    string
+	entries []traffic.Entry
+}
+
+// readTraffic reads every file (exit 2 on the first that cannot be read).
+func readTraffic(names []string) ([]trafficFile, error) {
+	var files []trafficFile
+	for _, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, &exitError{2, err}
+		}
+		entries, err := traffic.Read(f)
+		_ = f.Close()
+		if err != nil {
+			return nil, &exitError{2, fmt.Errorf("%s: %w", name, err)}
+		}
+		files = append(files, trafficFile{name, entries})
+	}
+	return files, nil
+}
+
+type tally struct{ checked, violations int }
+
+// validation checks exchanges, prints each violation and tallies them per
+// operation.
+type validation struct {
+	perOp                  map[string]*tally
+	total, bad, skipped    int
+	out                    io.Writer
+	ignoreUnmatched, named bool
+}
+
+func (r *validation) check(ctx context.Context, v *server.Validator, f trafficFile) {
+	for i, e := range f.entries {
+		verdict := v.Check(ctx, server.Exchange{Method: e.Method, Target: e.Target, Header: e.Header, Body: e.Body,
+			Status: e.Status, ResponseHeader: e.ResponseHeader, ResponseBody: e.ResponseBody})
+		if verdict.OperationID == "" && r.ignoreUnmatched {
+			r.skipped++
+			continue
+		}
+		name, key := verdict.Route, "(no operation)"
+		if verdict.OperationID != "" {
+			name += " (" + verdict.OperationID + ")"
+			key = name
+		}
+		t := r.perOp[key]
+		if t == nil {
+			t = &tally{}
+			r.perOp[key] = t
+		}
+		t.checked++
+		r.total++
+		if len(verdict.Problems) > 0 {
+			t.violations++
+			r.bad++
+		}
+		where := fmt.Sprintf("entry %d", i+1)
+		if r.named {
+			where = f.name + ": " + where
+		}
+		for _, p := range verdict.Problems {
+			fmt.Fprintf(r.out, "%s: %s: %s\n", where, name, p)
 		}
 	}
-	keys := make([]string, 0, len(perOp))
-	for k := range perOp {
+}
+
+// summary prints the table per operation and the totals.
+func (r *validation) summary() {
+	keys := make([]string, 0, len(r.perOp))
+	for k := range r.perOp {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if bad > 0 {
-		fmt.Fprintln(stdout)
+	if r.bad > 0 {
+		fmt.Fprintln(r.out)
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(r.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OPERATION\tCHECKED\tVIOLATIONS")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%d\t%d\n", k, perOp[k].checked, perOp[k].violations)
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", k, r.perOp[k].checked, r.perOp[k].violations)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(stdout, "%d exchanges checked, %d with violations", total, bad)
-	if skipped > 0 {
-		fmt.Fprintf(stdout, ", %d skipped (no operation)", skipped)
+	fmt.Fprintf(r.out, "%d exchanges checked, %d with violations", r.total, r.bad)
+	if r.skipped > 0 {
+		fmt.Fprintf(r.out, ", %d skipped (no operation)", r.skipped)
 	}
-	fmt.Fprintln(stdout, "; bearer tokens are not verified, only required")
-	if total == 0 {
-		return &exitError{2, errors.New("validate: no exchange to check")}
-	}
-	if bad > 0 {
-		return &exitError{1, fmt.Errorf("validate: %d of %d exchanges violate the contract", bad, total)}
-	}
-	return nil
+	fmt.Fprintln(r.out, "; bearer tokens are not verified, only required")
 }

@@ -70,69 +70,16 @@ func NewSMTP(rawURL, from string, timeout time.Duration) (*SMTP, error) {
 		}
 		return nil, fmt.Errorf("mail: invalid SMTP URL: %w", err)
 	}
-	s := &SMTP{timeout: timeout}
+	s := &SMTP{timeout: timeout, redacted: u.Redacted()}
 	if s.timeout <= 0 {
 		s.timeout = DefaultSMTPTimeout
 	}
-	s.redacted = u.Redacted()
-
-	var defaultPort string
-	switch strings.ToLower(u.Scheme) {
-	case "smtp":
-		defaultPort = "25"
-	case "smtps":
-		defaultPort = "465"
-		s.implicitTLS = true
-	default:
-		return nil, fmt.Errorf("mail: invalid SMTP URL %s: scheme must be smtp or smtps", s.redacted)
+	if err := s.parseAddr(u); err != nil {
+		return nil, err
 	}
-	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
-		return nil, fmt.Errorf("mail: invalid SMTP URL %s: unexpected path", s.redacted)
+	if err := s.parseQuery(u.RawQuery); err != nil {
+		return nil, err
 	}
-	s.host = u.Hostname()
-	if s.host == "" {
-		return nil, fmt.Errorf("mail: invalid SMTP URL %s: missing host", s.redacted)
-	}
-	port := u.Port()
-	if port == "" {
-		port = defaultPort
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return nil, fmt.Errorf("mail: invalid SMTP URL %s: bad port", s.redacted)
-	}
-	s.addr = net.JoinHostPort(s.host, port)
-
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return nil, fmt.Errorf("mail: invalid SMTP URL %s: bad query: %w", s.redacted, err)
-	}
-	for key, vals := range q {
-		if len(vals) != 1 {
-			return nil, fmt.Errorf("mail: invalid SMTP URL %s: %s given %d times", s.redacted, key, len(vals))
-		}
-		v := vals[0]
-		switch key {
-		case "starttls":
-			if s.implicitTLS {
-				return nil, fmt.Errorf("mail: invalid SMTP URL %s: starttls does not apply to smtps", s.redacted)
-			}
-			switch strings.ToLower(v) {
-			case StartTLSOpportunistic, StartTLSRequired, StartTLSNone:
-				s.startTLS = strings.ToLower(v)
-			default:
-				return nil, fmt.Errorf("mail: invalid SMTP URL %s: starttls must be opportunistic, required or none", s.redacted)
-			}
-		case "insecure_skip_verify":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("mail: invalid SMTP URL %s: insecure_skip_verify must be a boolean", s.redacted)
-			}
-			s.skipVerify = b
-		default:
-			return nil, fmt.Errorf("mail: invalid SMTP URL %s: unknown parameter %q", s.redacted, key)
-		}
-	}
-
 	if s.startTLS == "" && !s.implicitTLS {
 		// Recovery codes cross this connection: a non-loopback server must
 		// upgrade to TLS unless the operator says otherwise explicitly.
@@ -141,23 +88,101 @@ func NewSMTP(rawURL, from string, timeout time.Duration) (*SMTP, error) {
 			s.startTLS = StartTLSOpportunistic
 		}
 	}
-	if u.User != nil {
-		s.hasAuth = true
-		s.user = u.User.Username()
-		s.pass, _ = u.User.Password()
-		if s.user == "" {
-			return nil, fmt.Errorf("mail: invalid SMTP URL %s: empty user name", s.redacted)
-		}
-		if !s.implicitTLS && s.startTLS == StartTLSNone && !isLoopbackName(s.host) {
-			return nil, fmt.Errorf("mail: invalid SMTP URL %s: refusing plain authentication without TLS to non-loopback host", s.redacted)
-		}
+	if err := s.parseAuth(u); err != nil {
+		return nil, err
 	}
-
 	s.from, err = parseFrom(from)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *SMTP) invalid(format string, args ...any) error {
+	return fmt.Errorf("mail: invalid SMTP URL %s: %s", s.redacted, fmt.Sprintf(format, args...))
+}
+
+// parseAddr reads the scheme (smtp or smtps), host and port.
+func (s *SMTP) parseAddr(u *url.URL) error {
+	var defaultPort string
+	switch strings.ToLower(u.Scheme) {
+	case "smtp":
+		defaultPort = "25"
+	case "smtps":
+		defaultPort = "465"
+		s.implicitTLS = true
+	default:
+		return s.invalid("scheme must be smtp or smtps")
+	}
+	if u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return s.invalid("unexpected path")
+	}
+	s.host = u.Hostname()
+	if s.host == "" {
+		return s.invalid("missing host")
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return s.invalid("bad port")
+	}
+	s.addr = net.JoinHostPort(s.host, port)
+	return nil
+}
+
+// parseQuery reads starttls and insecure_skip_verify, each at most once.
+func (s *SMTP) parseQuery(raw string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return fmt.Errorf("mail: invalid SMTP URL %s: bad query: %w", s.redacted, err)
+	}
+	for key, vals := range q {
+		if len(vals) != 1 {
+			return s.invalid("%s given %d times", key, len(vals))
+		}
+		v := vals[0]
+		switch key {
+		case "starttls":
+			if s.implicitTLS {
+				return s.invalid("starttls does not apply to smtps")
+			}
+			switch strings.ToLower(v) {
+			case StartTLSOpportunistic, StartTLSRequired, StartTLSNone:
+				s.startTLS = strings.ToLower(v)
+			default:
+				return s.invalid("starttls must be opportunistic, required or none")
+			}
+		case "insecure_skip_verify":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return s.invalid("insecure_skip_verify must be a boolean")
+			}
+			s.skipVerify = b
+		default:
+			return s.invalid("unknown parameter %q", key)
+		}
+	}
+	return nil
+}
+
+// parseAuth reads the credentials; plain authentication without TLS is
+// refused for a non-loopback host.
+func (s *SMTP) parseAuth(u *url.URL) error {
+	if u.User == nil {
+		return nil
+	}
+	s.hasAuth = true
+	s.user = u.User.Username()
+	s.pass, _ = u.User.Password()
+	if s.user == "" {
+		return s.invalid("empty user name")
+	}
+	if !s.implicitTLS && s.startTLS == StartTLSNone && !isLoopbackName(s.host) {
+		return s.invalid("refusing plain authentication without TLS to non-loopback host")
+	}
+	return nil
 }
 
 // isLoopbackName mirrors the check go-mail's PLAIN auth applies before it
@@ -179,53 +204,70 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-
-	// Own dialer: go-mail formats host:port with "%s:%d" (broken for IPv6
-	// literals), and we need the raw connection to abort a delivery when
-	// ctx ends (go-mail only honours ctx while dialing). Every dialed
-	// connection is also closed when Send returns, because go-mail leaves it
-	// open when EHLO or STARTTLS fail inside DialAndSendWithContext.
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		stops []func() bool
-	)
-	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, stop := range stops {
-			stop()
-		}
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	tlsConf := s.tlsConfig()
-	dial := func(dctx context.Context, _, _ string) (net.Conn, error) {
-		nd := &net.Dialer{}
-		var (
-			c   net.Conn
-			err error
-		)
-		if s.implicitTLS {
-			c, err = (&tls.Dialer{NetDialer: nd, Config: tlsConf}).DialContext(dctx, "tcp", s.addr)
-		} else {
-			c, err = nd.DialContext(dctx, "tcp", s.addr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		conns = append(conns, c)
-		stops = append(stops, context.AfterFunc(ctx, func() { _ = c.Close() }))
-		mu.Unlock()
-		return c, nil
+	d := &dialer{s: s, ctx: ctx, tlsConf: s.tlsConfig()}
+	defer d.closeAll()
+	client, err := gomail.NewClient(s.host, s.clientOptions(d)...)
+	if err != nil {
+		return &DeliveryError{Server: s.addr, msg: "configuring client: " + err.Error()}
 	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return s.deliveryError(ctx, err)
+	}
+	return nil
+}
 
+// dialer is Send's own dialer: go-mail formats host:port with "%s:%d"
+// (broken for IPv6 literals), and we need the raw connection to abort a
+// delivery when ctx ends (go-mail only honours ctx while dialing). Every
+// dialed connection is also closed when Send returns, because go-mail
+// leaves it open when EHLO or STARTTLS fail inside DialAndSendWithContext.
+type dialer struct {
+	s       *SMTP
+	ctx     context.Context // the delivery's: its end closes the connections
+	tlsConf *tls.Config
+	mu      sync.Mutex
+	conns   []net.Conn
+	stops   []func() bool
+}
+
+func (d *dialer) dial(dctx context.Context, _, _ string) (net.Conn, error) {
+	nd := &net.Dialer{}
+	var (
+		c   net.Conn
+		err error
+	)
+	if d.s.implicitTLS {
+		c, err = (&tls.Dialer{NetDialer: nd, Config: d.tlsConf}).DialContext(dctx, "tcp", d.s.addr)
+	} else {
+		c, err = nd.DialContext(dctx, "tcp", d.s.addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.conns = append(d.conns, c)
+	d.stops = append(d.stops, context.AfterFunc(d.ctx, func() { _ = c.Close() }))
+	d.mu.Unlock()
+	return c, nil
+}
+
+func (d *dialer) closeAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, stop := range d.stops {
+		stop()
+	}
+	for _, c := range d.conns {
+		_ = c.Close()
+	}
+}
+
+// clientOptions are go-mail's options for one delivery through d.
+func (s *SMTP) clientOptions(d *dialer) []gomail.Option {
 	opts := []gomail.Option{
 		gomail.WithTimeout(s.timeout),
-		gomail.WithDialContextFunc(dial),
-		gomail.WithTLSConfig(tlsConf),
+		gomail.WithDialContextFunc(d.dial),
+		gomail.WithTLSConfig(d.tlsConf),
 	}
 	switch {
 	case s.implicitTLS:
@@ -246,14 +288,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 			gomail.WithPassword(s.pass),
 		)
 	}
-	client, err := gomail.NewClient(s.host, opts...)
-	if err != nil {
-		return &DeliveryError{Server: s.addr, msg: "configuring client: " + err.Error()}
-	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return s.deliveryError(ctx, err)
-	}
-	return nil
+	return opts
 }
 
 func (s *SMTP) tlsConfig() *tls.Config {

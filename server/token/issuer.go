@@ -128,25 +128,9 @@ type Issuer struct {
 // public). All of them are published by JWKS. Keys missing kid or alg get
 // them filled in on a copy; the caller's keys are not modified.
 func NewIssuer(cfg Config, signing jwk.Key, previous ...jwk.Key) (*Issuer, error) {
-	if cfg.Issuer == "" {
-		return nil, errors.New("token: Config.Issuer is required")
-	}
-	if cfg.Audience == "" {
-		return nil, errors.New("token: Config.Audience is required")
-	}
-	switch {
-	case cfg.TTL < 0:
-		return nil, errors.New("token: Config.TTL must not be negative")
-	case cfg.TTL == 0:
-		cfg.TTL = DefaultTTL
-	case cfg.TTL < time.Second:
-		return nil, errors.New("token: Config.TTL must be at least 1s")
-	}
-	switch {
-	case cfg.Skew < 0:
-		return nil, errors.New("token: Config.Skew must not be negative")
-	case cfg.Skew == 0:
-		cfg.Skew = DefaultSkew
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if signing == nil {
 		return nil, errors.New("token: signing key is required")
@@ -154,7 +138,6 @@ func NewIssuer(cfg Config, signing jwk.Key, previous ...jwk.Key) (*Issuer, error
 	if !isPrivate(signing) {
 		return nil, errors.New("token: signing key is public-only; a private key is required")
 	}
-
 	iss := &Issuer{cfg: cfg, keys: make(map[string]verifyKey, 1+len(previous))}
 	set := jwk.NewSet()
 	for i, k := range append([]jwk.Key{signing}, previous...) {
@@ -162,51 +145,13 @@ func NewIssuer(cfg Config, signing jwk.Key, previous ...jwk.Key) (*Issuer, error
 		if i > 0 {
 			what = fmt.Sprintf("previous key #%d", i)
 		}
-		if k == nil {
-			return nil, fmt.Errorf("token: %s is nil", what)
-		}
-		k, err := k.Clone()
-		if err != nil {
+		if err := iss.addKey(set, k, i == 0); err != nil {
 			return nil, fmt.Errorf("token: %s: %w", what, err)
-		}
-		alg, err := normalizeKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("token: %s: %w", what, err)
-		}
-		if isPrivate(k) {
-			if err := selfTest(k); err != nil {
-				return nil, fmt.Errorf("token: %s: %w", what, err)
-			}
-		}
-		kid := k.KeyID()
-		if _, dup := iss.keys[kid]; dup {
-			return nil, fmt.Errorf("token: %s: duplicate kid %q", what, kid)
-		}
-		pub, err := publicJWK(k, alg)
-		if err != nil {
-			return nil, fmt.Errorf("token: %s: %w", what, err)
-		}
-		rawPub, err := rawPublic(pub)
-		if err != nil {
-			return nil, fmt.Errorf("token: %s: %w", what, err)
-		}
-		iss.keys[kid] = verifyKey{alg: alg, pub: rawPub}
-		if err := set.AddKey(pub); err != nil {
-			return nil, fmt.Errorf("token: %s: add to JWKS: %w", what, err)
-		}
-		if i == 0 {
-			priv, err := rawPrivate(k)
-			if err != nil {
-				return nil, fmt.Errorf("token: %s: %w", what, err)
-			}
-			iss.signKid, iss.signAlg, iss.signKey = kid, alg, priv
 		}
 	}
-	jwks, err := json.Marshal(set)
-	if err != nil {
+	if iss.jwks, err = json.Marshal(set); err != nil {
 		return nil, fmt.Errorf("token: encode JWKS: %w", err)
 	}
-	iss.jwks = jwks
 	switch {
 	case cfg.CacheSize == 0:
 		iss.cacheSize = DefaultCacheSize
@@ -220,6 +165,77 @@ func NewIssuer(cfg Config, signing jwk.Key, previous ...jwk.Key) (*Issuer, error
 	}
 	iss.verifyOpt = jws.WithKeyProvider(jws.KeyProviderFunc(iss.fetchKeys))
 	return iss, nil
+}
+
+// withDefaults checks cfg and fills in the default TTL and skew.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Issuer == "" {
+		return cfg, errors.New("token: Config.Issuer is required")
+	}
+	if cfg.Audience == "" {
+		return cfg, errors.New("token: Config.Audience is required")
+	}
+	switch {
+	case cfg.TTL < 0:
+		return cfg, errors.New("token: Config.TTL must not be negative")
+	case cfg.TTL == 0:
+		cfg.TTL = DefaultTTL
+	case cfg.TTL < time.Second:
+		return cfg, errors.New("token: Config.TTL must be at least 1s")
+	}
+	switch {
+	case cfg.Skew < 0:
+		return cfg, errors.New("token: Config.Skew must not be negative")
+	case cfg.Skew == 0:
+		cfg.Skew = DefaultSkew
+	}
+	return cfg, nil
+}
+
+// addKey checks one key (a copy gets its kid and alg filled in), adds its
+// public half to the verifying keys and to the JWKS set, and makes it the
+// signing key when signs.
+func (iss *Issuer) addKey(set jwk.Set, k jwk.Key, signs bool) error {
+	if k == nil {
+		return errors.New("is nil")
+	}
+	k, err := k.Clone()
+	if err != nil {
+		return err
+	}
+	alg, err := normalizeKey(k)
+	if err != nil {
+		return err
+	}
+	if isPrivate(k) {
+		if err := selfTest(k); err != nil {
+			return err
+		}
+	}
+	kid := k.KeyID()
+	if _, dup := iss.keys[kid]; dup {
+		return fmt.Errorf("duplicate kid %q", kid)
+	}
+	pub, err := publicJWK(k, alg)
+	if err != nil {
+		return err
+	}
+	rawPub, err := rawPublic(pub)
+	if err != nil {
+		return err
+	}
+	iss.keys[kid] = verifyKey{alg: alg, pub: rawPub}
+	if err := set.AddKey(pub); err != nil {
+		return fmt.Errorf("add to JWKS: %w", err)
+	}
+	if signs {
+		priv, err := rawPrivate(k)
+		if err != nil {
+			return err
+		}
+		iss.signKid, iss.signAlg, iss.signKey = kid, alg, priv
+	}
+	return nil
 }
 
 // fetchKeys selects the one key named by the token's kid and hands it to
@@ -377,49 +393,68 @@ func (iss *Issuer) verify(token string, now time.Time) (Claims, string, error) {
 	var msg jws.Message
 	payload, err := jws.Verify([]byte(token), jws.WithCompact(), iss.verifyOpt, jws.WithMessage(&msg))
 	if err != nil {
-		switch {
-		case errors.Is(err, errMissingKid):
-			return Claims{}, "", invalid(reasonMissingKid)
-		case errors.Is(err, errUnknownKid):
-			return Claims{}, "", invalid(reasonUnknownKid)
-		case errors.Is(err, errBadHeader):
-			return Claims{}, "", invalid(reasonBadHeader)
-		case jws.IsVerificationError(err):
-			return Claims{}, "", invalid(reasonBadSignature)
-		default:
-			return Claims{}, "", invalid(reasonMalformed)
-		}
+		return Claims{}, "", signatureError(err)
 	}
-
 	// Decode the (now authenticated) claims directly: jwt.Parse would
 	// guess the payload's format and verify again.
 	t := jwt.New()
 	if err := json.Unmarshal(payload, t); err != nil {
 		return Claims{}, "", invalid(reasonMalformedClaim)
 	}
-
 	if err := jwt.Validate(t,
 		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
 		jwt.WithAcceptableSkew(iss.cfg.Skew),
 		jwt.WithIssuer(iss.cfg.Issuer),
 		jwt.WithAudience(iss.cfg.Audience),
 	); err != nil {
-		switch {
-		case errors.Is(err, jwt.ErrTokenExpired()):
-			return Claims{}, "", invalid(reasonExpired)
-		case errors.Is(err, jwt.ErrTokenNotYetValid()):
-			return Claims{}, "", invalid(reasonNotYetValid)
-		case errors.Is(err, jwt.ErrInvalidIssuedAt()):
-			return Claims{}, "", invalid(reasonIssuedInFuture)
-		case errors.Is(err, jwt.ErrInvalidIssuer()):
-			return Claims{}, "", invalid(reasonWrongIssuer)
-		case errors.Is(err, jwt.ErrInvalidAudience()):
-			return Claims{}, "", invalid(reasonWrongAudience)
-		default:
-			return Claims{}, "", invalid(reasonMalformedClaim)
-		}
+		return Claims{}, "", claimsError(err)
 	}
+	c, err := claimsOf(t)
+	if err != nil {
+		return Claims{}, "", err
+	}
+	kid := ""
+	if sigs := msg.Signatures(); len(sigs) == 1 {
+		kid = sigs[0].ProtectedHeaders().KeyID()
+	}
+	return c, kid, nil
+}
 
+// signatureError names why a signature was refused.
+func signatureError(err error) error {
+	switch {
+	case errors.Is(err, errMissingKid):
+		return invalid(reasonMissingKid)
+	case errors.Is(err, errUnknownKid):
+		return invalid(reasonUnknownKid)
+	case errors.Is(err, errBadHeader):
+		return invalid(reasonBadHeader)
+	case jws.IsVerificationError(err):
+		return invalid(reasonBadSignature)
+	}
+	return invalid(reasonMalformed)
+}
+
+// claimsError names why the standard claims were refused.
+func claimsError(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired()):
+		return invalid(reasonExpired)
+	case errors.Is(err, jwt.ErrTokenNotYetValid()):
+		return invalid(reasonNotYetValid)
+	case errors.Is(err, jwt.ErrInvalidIssuedAt()):
+		return invalid(reasonIssuedInFuture)
+	case errors.Is(err, jwt.ErrInvalidIssuer()):
+		return invalid(reasonWrongIssuer)
+	case errors.Is(err, jwt.ErrInvalidAudience()):
+		return invalid(reasonWrongAudience)
+	}
+	return invalid(reasonMalformedClaim)
+}
+
+// claimsOf reads the claims omsd issues: sub, exp and sid are required,
+// email and roles typed when present.
+func claimsOf(t jwt.Token) (Claims, error) {
 	c := Claims{
 		Subject:   t.Subject(),
 		TokenID:   t.JwtID(),
@@ -428,44 +463,40 @@ func (iss *Issuer) verify(token string, now time.Time) (Claims, string, error) {
 		Expiry:    utcOrZero(t.Expiration()),
 	}
 	if c.Subject == "" {
-		return Claims{}, "", invalid(reasonMissingSub)
+		return Claims{}, invalid(reasonMissingSub)
 	}
 	// jwx skips the exp check when exp is absent or 0, so insist on it here.
 	if _, ok := t.Get(jwt.ExpirationKey); !ok || c.Expiry.Unix() <= 0 {
-		return Claims{}, "", invalid(reasonMissingExp)
+		return Claims{}, invalid(reasonMissingExp)
 	}
 	if v, ok := t.Get(claimSessionID); ok {
 		c.SessionID, _ = v.(string)
 	}
 	if c.SessionID == "" {
-		return Claims{}, "", invalid(reasonMissingSid)
+		return Claims{}, invalid(reasonMissingSid)
 	}
 	if v, ok := t.Get(claimEmail); ok {
 		s, isString := v.(string)
 		if !isString {
-			return Claims{}, "", invalid(reasonBadEmail)
+			return Claims{}, invalid(reasonBadEmail)
 		}
 		c.Email = s
 	}
 	if v, ok := t.Get(claimRoles); ok {
 		list, isList := v.([]interface{})
 		if !isList {
-			return Claims{}, "", invalid(reasonBadRoles)
+			return Claims{}, invalid(reasonBadRoles)
 		}
 		c.Roles = make([]string, 0, len(list))
 		for _, r := range list {
 			s, isString := r.(string)
 			if !isString {
-				return Claims{}, "", invalid(reasonBadRoles)
+				return Claims{}, invalid(reasonBadRoles)
 			}
 			c.Roles = append(c.Roles, s)
 		}
 	}
-	kid := ""
-	if sigs := msg.Signatures(); len(sigs) == 1 {
-		kid = sigs[0].ProtectedHeaders().KeyID()
-	}
-	return c, kid, nil
+	return c, nil
 }
 
 func utcOrZero(t time.Time) time.Time {
