@@ -37,7 +37,9 @@ func TestKilledOwnerRestartsAndKeepsItsBooks(t *testing.T) {
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-firstExited
+	if err := <-firstExited; err == nil {
+		t.Fatal("omsd exited cleanly after SIGKILL")
+	}
 
 	began := time.Now()
 	second, logs, _ := startOmsd(t, args, base)

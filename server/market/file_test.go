@@ -203,15 +203,15 @@ func TestParseErrorsNameTheField(t *testing.T) {
 	}
 }
 
-// TestREADMEExampleParses keeps the README's example file honest.
+// TestREADMEExampleParses keeps the example file of docs/trading.md honest.
 func TestREADMEExampleParses(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "trading.md"))
 	if err != nil {
-		t.Skip("no README:", err)
+		t.Skip("no docs/trading.md:", err)
 	}
 	_, sec, ok := strings.Cut(string(b), "## Instrument master (`OMS_INSTRUMENTS_FILE`)")
 	if !ok {
-		t.Fatal("README has no instrument master section")
+		t.Fatal("docs/trading.md has no instrument master section")
 	}
 	_, block, ok := strings.Cut(sec, "```json\n")
 	if !ok {

@@ -49,13 +49,6 @@ func (s *Service) book(isin string) *book {
 	return b.(*book)
 }
 
-// lock takes the lock of an instrument's books.
-func (s *Service) lock(isin string) func() {
-	b := s.book(isin)
-	b.mu.Lock()
-	return b.mu.Unlock
-}
-
 // detach returns ctx without its cancellation: what runs once an operation
 // has begun is finished even if the client hangs up.
 func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

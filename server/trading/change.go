@@ -303,10 +303,10 @@ func (s *Service) changeTx(ctx context.Context, c *change, reqID string, fn func
 	}
 	tried := *c
 	st := s.resolveChange(tried.order.ID, reqID, func(cur store.Order) []step {
-		switch {
-		case cur.Status == store.OrderPendingCancel:
+		switch cur.Status {
+		case store.OrderPendingCancel:
 			return []step{s.cancelStep(cur)}
-		case cur.Status == store.OrderPendingReplace:
+		case store.OrderPendingReplace:
 			return []step{s.replaceStep(tried.inst, cur, tried.before)}
 		}
 		return nil

@@ -41,7 +41,7 @@ var (
 // the order's book.
 func (s *Service) touch(ctx context.Context, inst market.Instrument, user, reqID string) error {
 	o, err := s.st.OrderByReqID(ctx, user, reqID)
-	if err != nil || !(o.Status.Pending() || o.Status == store.OrderPendingNew) {
+	if err != nil || !o.Status.Pending() && o.Status != store.OrderPendingNew {
 		return nil // the change's own transaction reports what it finds
 	}
 	v, inBook := s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10))

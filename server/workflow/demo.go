@@ -51,65 +51,70 @@ func SeedDemo(ctx context.Context, st DemoStore, now time.Time, grants map[strin
 			return err
 		}
 		wrote = true
-		str := func(s string) *string { return &s }
-		typ, no := int32(1), false
-		for _, acct := range []struct {
-			code, name, email, phone, cash string
-			stock                          []struct {
-				isin  string
-				qty   int64
-				price string
-			}
-		}{
-			{DemoAccountAn, "Nguyen Van An", "an.nguyen@example.vn", "+84901000001", "1000000000", []struct {
-				isin  string
-				qty   int64
-				price string
-			}{{"VN000000FPT1", 10000, "120000"}, {"VN000000VNM8", 5000, "65500"}}},
-			{DemoAccountBinh, "Tran Thi Binh", "binh.tran@example.vn", "+84901000002", "250000000.50", []struct {
-				isin  string
-				qty   int64
-				price string
-			}{{"VN000000HPG4", 20000, "27350"}}},
-		} {
-			f := AccountFields{Name: str(acct.name), InternalClientCode: str(acct.code), ClientCode: str(acct.code),
-				CompID: str("VOS"), AccountType: &typ, InvestCode: str("8000"), FornInvestTypeCode: str("00"),
-				IsMMAccount: &no, SenderSubID: str("00991"), Email: str(acct.email), Phone: str(acct.phone)}
-			if _, err := CreateAccount(tx, c, acct.code, f); err != nil {
-				return err
-			}
-			if _, err := Deposit(tx, c, acct.code, decimal.RequireFromString(acct.cash)); err != nil {
-				return err
-			}
-			for _, s := range acct.stock {
-				if _, err := AddStock(tx, c, acct.code, s.isin, s.qty, decimal.RequireFromString(s.price)); err != nil {
-					return err
-				}
-			}
-		}
-		for user, level := range grants {
-			for _, code := range []string{DemoAccountAn, DemoAccountBinh} {
-				if _, err := admin.GrantPermission(tx, c, user, code, level); err != nil {
-					return err
-				}
-			}
-		}
-		g, err := admin.CreateGroup(tx, c, "Retail desk", "Demo retail clients")
-		if err != nil {
-			return err
-		}
-		for _, code := range []string{DemoAccountAn, DemoAccountBinh} {
-			if _, _, err := admin.MoveAccount(tx, c, code, g.ID); err != nil {
-				return err
-			}
-		}
-		if err := SetRiskRule(tx, c, store.RiskRule{Kind: store.RuleShortAllowed, Scope: store.ScopeSystem, Target: "*", Value: decimal.Zero}); err != nil {
-			return err
-		}
-		return SetOrderRiskRule(tx, c, store.OrderRiskRule{Kind: "ORDER_BLOCK_TRADE_MARKET_ALL", Scope: store.ScopeSystem, Target: "*", Match: "UPX", Value: decimal.Zero})
+		return seedDemoBackOffice(tx, c, grants)
 	})
 	if err != nil {
 		return false, fmt.Errorf("demo back office: %w", err)
 	}
 	return wrote, nil
+}
+
+// demoStock is a demo account's opening position.
+type demoStock struct {
+	isin  string
+	qty   int64
+	price string
+}
+
+// demoAccounts are the demo clients.
+var demoAccounts = []struct {
+	code, name, email, phone, cash string
+	stock                          []demoStock
+}{
+	{DemoAccountAn, "Nguyen Van An", "an.nguyen@example.vn", "+84901000001", "1000000000",
+		[]demoStock{{"VN000000FPT1", 10000, "120000"}, {"VN000000VNM8", 5000, "65500"}}},
+	{DemoAccountBinh, "Tran Thi Binh", "binh.tran@example.vn", "+84901000002", "250000000.50",
+		[]demoStock{{"VN000000HPG4", 20000, "27350"}}},
+}
+
+// seedDemoBackOffice writes the demo accounts, grants, group and rules.
+func seedDemoBackOffice(tx store.BackOfficeTx, c admin.Change, grants map[string]store.GrantLevel) error {
+	str := func(s string) *string { return &s }
+	typ, no := int32(1), false
+	for _, acct := range demoAccounts {
+		f := AccountFields{Name: str(acct.name), InternalClientCode: str(acct.code), ClientCode: str(acct.code),
+			CompID: str("VOS"), AccountType: &typ, InvestCode: str("8000"), FornInvestTypeCode: str("00"),
+			IsMMAccount: &no, SenderSubID: str("00991"), Email: str(acct.email), Phone: str(acct.phone)}
+		if _, err := CreateAccount(tx, c, acct.code, f); err != nil {
+			return err
+		}
+		if _, err := Deposit(tx, c, acct.code, decimal.RequireFromString(acct.cash)); err != nil {
+			return err
+		}
+		for _, s := range acct.stock {
+			if _, err := AddStock(tx, c, acct.code, s.isin, s.qty, decimal.RequireFromString(s.price)); err != nil {
+				return err
+			}
+		}
+	}
+	for user, level := range grants {
+		for _, code := range []string{DemoAccountAn, DemoAccountBinh} {
+			if _, err := admin.GrantPermission(tx, c, user, code, level); err != nil {
+				return err
+			}
+		}
+	}
+	g, err := admin.CreateGroup(tx, c, "Retail desk", "Demo retail clients")
+	if err != nil {
+		return err
+	}
+	for _, code := range []string{DemoAccountAn, DemoAccountBinh} {
+		if _, _, err := admin.MoveAccount(tx, c, code, g.ID); err != nil {
+			return err
+		}
+	}
+	if err := SetRiskRule(tx, c, store.RiskRule{Kind: store.RuleShortAllowed, Scope: store.ScopeSystem, Target: "*", Value: decimal.Zero}); err != nil {
+		return err
+	}
+	return SetOrderRiskRule(tx, c, store.OrderRiskRule{Kind: "ORDER_BLOCK_TRADE_MARKET_ALL", Scope: store.ScopeSystem, Target: "*", Match: "UPX", Value: decimal.Zero})
 }

@@ -837,22 +837,9 @@ func (l *LatencyStore) Stages(ctx context.Context, q latency.StagesQuery) (laten
 	pg := eventPage{q: q, skip: q.Offset}
 
 	if q.RequestID != "" && q.From == nil && q.To == nil {
-		if err := l.Flush(ctx); err != nil {
+		if err := l.stagesOf(ctx, q.RequestID, b, &pg); err != nil {
 			return latency.StagesPage{}, err
 		}
-		v, err := latByRequest.Run(ctx, l.c, []string{l.completeKey(), l.createKey(), l.reqKey(q.RequestID)},
-			l.p, lexHex(l.clock.NowNs()-l.retention), l.max).Text()
-		if errors.Is(err, goredis.Nil) {
-			return out, nil
-		}
-		if err != nil {
-			return latency.StagesPage{}, fail("latency stages", err)
-		}
-		r, err := b.decode(v)
-		if err != nil {
-			return latency.StagesPage{}, fail("latency stages", err)
-		}
-		pg.add(&r)
 		out.Events, out.Segments = pg.events, pg.segments
 		return out, nil
 	}
@@ -904,6 +891,27 @@ func (l *LatencyStore) Stages(ctx context.Context, q latency.StagesQuery) (laten
 	}
 	out.Events, out.Segments = pg.events, pg.segments
 	return out, nil
+}
+
+// stagesOf puts the events of the one record of requestID on pg.
+func (l *LatencyStore) stagesOf(ctx context.Context, requestID string, b *rebuilder, pg *eventPage) error {
+	if err := l.Flush(ctx); err != nil {
+		return err
+	}
+	v, err := latByRequest.Run(ctx, l.c, []string{l.completeKey(), l.createKey(), l.reqKey(requestID)},
+		l.p, lexHex(l.clock.NowNs()-l.retention), l.max).Text()
+	if errors.Is(err, goredis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return fail("latency stages", err)
+	}
+	r, err := b.decode(v)
+	if err != nil {
+		return fail("latency stages", err)
+	}
+	pg.add(&r)
+	return nil
 }
 
 // plan picks, from index members newest first, the records whose events

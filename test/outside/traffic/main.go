@@ -129,42 +129,11 @@ func parseViolations(h string) (vs []violation, truncated bool, err error) {
 }
 
 func (r *run) send(q request) reply {
-	base := r.errorsURL
-	if q.invalid || q.epochNs {
-		base = r.reportURL
-	}
-	var body io.Reader
-	ct := ""
-	switch b := q.body.(type) {
-	case nil:
-	case []byte:
-		body = bytes.NewReader(b)
-		ct = "application/json"
-	default:
-		buf, _ := json.Marshal(b)
-		body = bytes.NewReader(buf)
-		ct = "application/json"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, q.method, base+q.path, body)
+	res, buf, err := r.do(q)
 	if err != nil {
 		r.failf("%s %s (%s): %v", q.method, q.path, q.what, err)
 		return reply{}
 	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	for k, v := range q.header {
-		req.Header.Set(k, v)
-	}
-	res, err := r.client.Do(req)
-	if err != nil {
-		r.failf("%s %s (%s): %v", q.method, q.path, q.what, err)
-		return reply{}
-	}
-	defer res.Body.Close()
-	buf, _ := io.ReadAll(res.Body)
 	r.sent++
 	route := q.route
 	if route == "" {
@@ -173,40 +142,8 @@ func (r *run) send(q request) reply {
 	r.ops[route]++
 	rep := reply{status: res.StatusCode, header: res.Header, body: buf}
 	label := fmt.Sprintf("%s %s (%s) -> %d", q.method, q.path, q.what, res.StatusCode)
-
-	var vs []violation
-	if h := res.Header.Get("sl-violations"); h != "" {
-		var truncated bool
-		var err error
-		vs, truncated, err = parseViolations(h)
-		if err != nil || (truncated && !q.epochNs) {
-			r.failf("%s: unreadable sl-violations header %q", label, h)
-		}
-		if q.epochNs {
-			vs = slices.DeleteFunc(vs, prismSafeIntLimit)
-		}
-	}
-	prismError := strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json")
-	if !q.invalid {
-		if prismError || len(vs) > 0 {
-			r.failf("%s: Prism reports a violation: %s %s", label, res.Header.Get("sl-violations"), strings.TrimSpace(string(buf)))
-			return rep
-		}
-	} else {
-		requestSeen := false
-		for _, v := range vs {
-			if len(v.Location) > 0 && v.Location[0] == "request" {
-				requestSeen = true
-				continue
-			}
-			r.failf("%s: Prism finds the response violates the contract: %s", label, mustJSON(v))
-		}
-		if prismError {
-			r.failf("%s: Prism answered instead of omsd: %s", label, strings.TrimSpace(string(buf)))
-		}
-		if q.contractInvalid && !requestSeen {
-			r.failf("%s: omsd refused the request but Prism finds nothing wrong with it", label)
-		}
+	if r.judge(q, res.Header, buf, label) {
+		return rep
 	}
 	ok := false
 	if len(q.want) == 0 {
@@ -217,6 +154,83 @@ func (r *run) send(q request) reply {
 		r.failf("%s: want status %v; body %s", label, q.want, strings.TrimSpace(string(buf)))
 	}
 	return rep
+}
+
+// do sends q through the proxy it belongs to and reads the whole answer.
+func (r *run) do(q request) (*http.Response, []byte, error) {
+	base := r.errorsURL
+	if q.invalid || q.epochNs {
+		base = r.reportURL
+	}
+	var body io.Reader
+	switch b := q.body.(type) {
+	case nil:
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		buf, _ := json.Marshal(b)
+		body = bytes.NewReader(buf)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, q.method, base+q.path, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range q.header {
+		req.Header.Set(k, v)
+	}
+	res, err := r.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	buf, _ := io.ReadAll(res.Body)
+	return res, buf, nil
+}
+
+// judge reads Prism's verdict on an exchange (sl-violations, a Prism
+// error in place of omsd's answer). It reports whether a valid request
+// met a violation, after which the status is not judged.
+func (r *run) judge(q request, h http.Header, buf []byte, label string) bool {
+	var vs []violation
+	if raw := h.Get("sl-violations"); raw != "" {
+		var truncated bool
+		var err error
+		vs, truncated, err = parseViolations(raw)
+		if err != nil || (truncated && !q.epochNs) {
+			r.failf("%s: unreadable sl-violations header %q", label, raw)
+		}
+		if q.epochNs {
+			vs = slices.DeleteFunc(vs, prismSafeIntLimit)
+		}
+	}
+	prismError := strings.HasPrefix(h.Get("Content-Type"), "application/problem+json")
+	if !q.invalid {
+		if prismError || len(vs) > 0 {
+			r.failf("%s: Prism reports a violation: %s %s", label, h.Get("sl-violations"), strings.TrimSpace(string(buf)))
+			return true
+		}
+		return false
+	}
+	requestSeen := false
+	for _, v := range vs {
+		if len(v.Location) > 0 && v.Location[0] == "request" {
+			requestSeen = true
+			continue
+		}
+		r.failf("%s: Prism finds the response violates the contract: %s", label, mustJSON(v))
+	}
+	if prismError {
+		r.failf("%s: Prism answered instead of omsd: %s", label, strings.TrimSpace(string(buf)))
+	}
+	if q.contractInvalid && !requestSeen {
+		r.failf("%s: omsd refused the request but Prism finds nothing wrong with it", label)
+	}
+	return false
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
@@ -433,8 +447,6 @@ func (r *run) operation(spec *openapi3.T, method, path string, item *openapi3.Pa
 	if len(roles) > 0 {
 		role = roles[0]
 	}
-	bearer := map[string]string{"Authorization": "Bearer " + ids[role].jwt}
-
 	params := append(openapi3.Parameters{}, item.Parameters...)
 	params = append(params, op.Parameters...)
 	target, intQuery := buildTarget(path, params)
@@ -448,9 +460,30 @@ func (r *run) operation(spec *openapi3.T, method, path string, item *openapi3.Pa
 	}
 	base := request{route: strings.ToUpper(method) + " " + path, method: strings.ToUpper(method), path: target, body: body}
 	if secured {
-		base.header = bearer
+		base.header = map[string]string{"Authorization": "Bearer " + ids[role].jwt}
 	}
+	r.send(validRequest(base, op, path, role))
+	if secured {
+		r.securityProbes(base, roles, ids)
+	}
+	if bodySchema != nil {
+		r.bodyProbes(base, bodySchema, body)
+	}
+	if intQuery != "" {
+		q := base
+		sep := "?"
+		if strings.Contains(q.path, "?") {
+			sep = "&"
+		}
+		q.path += sep + url.QueryEscape(intQuery) + "=not-a-number"
+		q.invalid, q.contractInvalid, q.what, q.want = true, true, "query "+intQuery+" not an integer", []int{400}
+		r.send(q)
+	}
+}
 
+// validRequest is base sent as role, with the statuses a valid sample may
+// rightly get.
+func validRequest(base request, op *openapi3.Operation, path, role string) request {
 	valid := base
 	valid.what = "valid, as " + role
 	if op.Responses.Status(http.StatusNotFound) != nil {
@@ -469,51 +502,47 @@ func (r *run) operation(spec *openapi3.T, method, path string, item *openapi3.Pa
 	if strings.HasPrefix(path, "/api/v1/util/latency/") {
 		valid.epochNs = true
 	}
-	r.send(valid)
+	return valid
+}
 
-	if secured {
+// securityProbes sends base without a bearer token, and as a role the
+// operation does not accept.
+func (r *run) securityProbes(base request, roles []string, ids map[string]signedIn) {
+	q := base
+	q.header, q.invalid, q.contractInvalid, q.what, q.want = nil, true, true, "no bearer token", []int{401}
+	r.send(q)
+	if other := roleOutside(roles); other != "" {
 		q := base
-		q.header, q.invalid, q.contractInvalid, q.what, q.want = nil, true, true, "no bearer token", []int{401}
-		r.send(q)
-		if other := roleOutside(roles); other != "" {
-			q := base
-			q.header = map[string]string{"Authorization": "Bearer " + ids[other].jwt}
-			q.what, q.want = "as "+other+", a role the operation does not accept", []int{403}
-			r.send(q) // a valid request: Prism cannot know the roles
-		}
+		q.header = map[string]string{"Authorization": "Bearer " + ids[other].jwt}
+		q.what, q.want = "as "+other+", a role the operation does not accept", []int{403}
+		r.send(q) // a valid request: Prism cannot know the roles
 	}
-	if bodySchema != nil {
-		obj, _ := body.(map[string]any)
-		if len(bodySchema.Required) > 0 && obj != nil {
-			q := base
-			missing := cloneWithout(obj, bodySchema.Required[0])
-			q.body, q.invalid, q.contractInvalid, q.what, q.want = missing, true, true, "missing required "+bodySchema.Required[0], []int{400}
-			r.send(q)
-		}
+}
+
+// bodyProbes sends bodies the contract refuses: a required field missing,
+// the wrong type, a field of the wrong type, an integer past int64.
+func (r *run) bodyProbes(base request, bodySchema *openapi3.Schema, body any) {
+	obj, _ := body.(map[string]any)
+	if len(bodySchema.Required) > 0 && obj != nil {
 		q := base
-		q.body, q.invalid, q.contractInvalid, q.what, q.want = []byte(`["not","an","object"]`), true, true, "body of the wrong type", []int{400}
+		missing := cloneWithout(obj, bodySchema.Required[0])
+		q.body, q.invalid, q.contractInvalid, q.what, q.want = missing, true, true, "missing required "+bodySchema.Required[0], []int{400}
 		r.send(q)
-		if obj != nil {
-			if name, wrong := wrongTyped(bodySchema, obj); name != "" {
-				q := base
-				q.body, q.invalid, q.contractInvalid, q.what, q.want = wrong, true, true, "field "+name+" of the wrong type", []int{400}
-				r.send(q)
-			}
-			if name, huge := hugeInteger(bodySchema, obj); name != "" {
-				q := base
-				q.body, q.invalid, q.what, q.want = huge, true, "field "+name+" past int64", []int{400}
-				r.send(q)
-			}
-		}
 	}
-	if intQuery != "" {
+	q := base
+	q.body, q.invalid, q.contractInvalid, q.what, q.want = []byte(`["not","an","object"]`), true, true, "body of the wrong type", []int{400}
+	r.send(q)
+	if obj == nil {
+		return
+	}
+	if name, wrong := wrongTyped(bodySchema, obj); name != "" {
 		q := base
-		sep := "?"
-		if strings.Contains(q.path, "?") {
-			sep = "&"
-		}
-		q.path += sep + url.QueryEscape(intQuery) + "=not-a-number"
-		q.invalid, q.contractInvalid, q.what, q.want = true, true, "query "+intQuery+" not an integer", []int{400}
+		q.body, q.invalid, q.contractInvalid, q.what, q.want = wrong, true, true, "field "+name+" of the wrong type", []int{400}
+		r.send(q)
+	}
+	if name, huge := hugeInteger(bodySchema, obj); name != "" {
+		q := base
+		q.body, q.invalid, q.what, q.want = huge, true, "field "+name+" past int64", []int{400}
 		r.send(q)
 	}
 }
@@ -612,13 +641,12 @@ func sample(s *openapi3.Schema, depth int) any {
 	if s == nil || depth > 8 {
 		return nil
 	}
-	if s.Example != nil {
+	switch {
+	case s.Example != nil:
 		return s.Example
-	}
-	if len(s.Enum) > 0 {
+	case len(s.Enum) > 0:
 		return s.Enum[0]
-	}
-	if len(s.AllOf) > 0 {
+	case len(s.AllOf) > 0:
 		merged := map[string]any{}
 		for _, sub := range s.AllOf {
 			if m, ok := sample(sub.Value, depth+1).(map[string]any); ok {
@@ -628,14 +656,10 @@ func sample(s *openapi3.Schema, depth int) any {
 			}
 		}
 		return merged
-	}
-	if len(s.OneOf) > 0 {
+	case len(s.OneOf) > 0:
 		return sample(s.OneOf[0].Value, depth+1)
-	}
-	if len(s.AnyOf) > 0 {
+	case len(s.AnyOf) > 0:
 		return sample(s.AnyOf[0].Value, depth+1)
-	}
-	switch {
 	case s.Type.Is("object") || (s.Type == nil && len(s.Properties) > 0):
 		m := map[string]any{}
 		for _, name := range s.Required {
@@ -647,19 +671,22 @@ func sample(s *openapi3.Schema, depth int) any {
 		}
 		return m
 	case s.Type.Is("array"):
-		n := int(s.MinItems)
-		if n == 0 {
-			return []any{}
-		}
 		var items *openapi3.Schema
 		if s.Items != nil {
 			items = s.Items.Value
 		}
-		out := make([]any, n)
+		out := make([]any, int(s.MinItems))
 		for i := range out {
 			out[i] = sample(items, depth+1)
 		}
 		return out
+	}
+	return sampleScalar(s)
+}
+
+// sampleScalar is a valid value of a scalar schema.
+func sampleScalar(s *openapi3.Schema) any {
+	switch {
 	case s.Type.Is("integer"):
 		if s.Min != nil {
 			return int64(*s.Min)
