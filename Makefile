@@ -34,7 +34,7 @@ TEST_TIMEOUT ?= 6m
 test:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## lint: vet, formatting, golangci-lint (.golangci.yml: errcheck, staticcheck, errorlint, layering), the contract and secret-compare lints
+## lint: vet, formatting, golangci-lint (.golangci.yml: errcheck, staticcheck, errorlint, funlen ≤ 80 lines, layering), the contract and secret-compare lints
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
@@ -45,7 +45,7 @@ lint:
 contract-diff:
 	$(SHARED)/tools/contract-diff $(SHARED)/reference/openapi.oms.en.json openapi/openapi.oms.en.json
 
-## bench: Go benchmarks of the hot paths (numbers in README.md); BENCHTIME=1x runs each once, as CI does
+## bench: Go benchmarks of the hot paths (numbers in docs/benchmarks.md); BENCHTIME=1x runs each once, as CI does
 BENCHTIME ?= 1s
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./server/token/ ./server/workflow/ ./server/risk/ ./server/venue/ ./server/latency/ ./store/...
@@ -89,6 +89,6 @@ docs-screenshot:
 	  --disable-component-update --disable-sync --user-data-dir="$$dir" --hide-scrollbars --virtual-time-budget=10000 \
 	  --window-size=1400,900 --screenshot=docs/reference.png http://127.0.0.1:8080/docs
 
-## load: loopback load run (wrk) of health, a bearer route and recovery verify, memory then Redis (numbers in README.md)
+## load: loopback load run (wrk) of health, a bearer route and recovery verify, memory then Redis (numbers in docs/benchmarks.md)
 load:
 	GO=$(GO) BIN=$(BIN) bash scripts/load.sh

@@ -133,13 +133,13 @@ func (s *Service) Grants(ctx context.Context, _ auth.Principal, f GrantFilter) (
 // of p, replacing the level the user held there. NotFound for an unknown
 // user or account; InvalidRequest for an unknown level.
 func (s *Service) Grant(ctx context.Context, p auth.Principal, userID, accountCode string, level store.GrantLevel) (store.Grant, error) {
-	if level.Rank() == 0 {
-		return store.Grant{}, apperr.New(apperr.InvalidRequest, fmt.Sprintf("level %q is not one of VIEW, TRADE, ADMIN", level))
-	}
 	if UserID(userID) == UserID(p.Email) {
 		// The power to trade an account must come from someone else: a
 		// maker who grants itself TRADE can then move stock alone.
 		return store.Grant{}, apperr.New(apperr.SelfGrant, "you cannot grant yourself a level on an account; another maker or an admin must")
+	}
+	if level.Rank() == 0 {
+		return store.Grant{}, apperr.New(apperr.InvalidRequest, fmt.Sprintf("level %q is not one of VIEW, TRADE, ADMIN", level))
 	}
 	user, err := s.knownUser(ctx, userID)
 	if err != nil {

@@ -55,6 +55,11 @@ func (c Change) Audit(action, entityType, entityID string, detail any) store.Aud
 // (identities live elsewhere).
 func GrantPermission(tx store.BackOfficeTx, c Change, userID, accountCode string, level store.GrantLevel) (store.Grant, error) {
 	userID = UserID(userID)
+	if c.Actor != "" && UserID(c.Actor) == userID {
+		// Power over accounts always comes from someone else, whichever
+		// way the grant comes (direct, or a workflow approval).
+		return store.Grant{}, apperr.New(apperr.SelfGrant, fmt.Sprintf("%s may not grant themselves a permission; another maker or admin must", userID))
+	}
 	if level.Rank() == 0 {
 		return store.Grant{}, apperr.New(apperr.InvalidRequest, fmt.Sprintf("level %q is not one of VIEW, TRADE, ADMIN", level))
 	}

@@ -165,7 +165,7 @@ func TestWorkflowRules(t *testing.T) {
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/approve", map[string]any{}, bearer(admin.jwt)...), 409, "invalid_state")
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/reject", map[string]any{}, bearer(admin.jwt)...), 409, "invalid_state")
 		expect(t, e.post(nil, "/api/v1/util/requests/"+id+"/cancel", nil, bearer(maker.jwt)...), 409, "invalid_state")
-		got := expect(t, e.do(nil, "GET", "/api/v1/util/requests/"+id, nil, bearer(trader.jwt)...), 200, "")
+		got := expect(t, e.do(nil, "GET", "/api/v1/util/requests/"+id, nil, bearer(maker.jwt)...), 200, "")
 		if got["status"] != "REJECTED" || got["reviewed_by"] != checkerEmail || got["review_note"] != "no" {
 			t.Fatalf("rejected: %v", got)
 		}

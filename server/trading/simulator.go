@@ -11,7 +11,7 @@ import (
 // with one book per board of each instrument of the master, keyed by ISIN
 // (ISIN/board for the odd-lot board). Its books
 // live in this process only, so exactly one omsd instance may own them
-// (see the README's deployment notes).
+// (see docs/trading.md, "One venue owner").
 type Simulator struct{ e *venue.Engine }
 
 var _ Venue = (*Simulator)(nil)

@@ -184,9 +184,13 @@ func (s *Service) Approve(ctx context.Context, reviewer string, id int64, note s
 		if err != nil {
 			return err
 		}
+		ch, err := parsePayload(r.Type, r.Payload)
+		if g, ok := ch.(*grantPayload); ok && err == nil && g.user() == admin.UserID(reviewer) {
+			// Four eyes on power: it stays PENDING for another reviewer.
+			return apperr.New(apperr.SelfGrant, fmt.Sprintf("request %d grants you a permission; another user must approve it", id))
+		}
 		r = reviewed(r, store.StatusApproved, reviewer, at, note)
 		tx.Audit(requestAudit(reviewer, at, ActionRequestApproved, id, noteDetail(r)))
-		ch, err := parsePayload(r.Type, r.Payload)
 		if err == nil {
 			err = ch.apply(ctx, s, tx, admin.Change{Actor: reviewer, At: at, RequestID: id})
 		}
