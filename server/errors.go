@@ -147,9 +147,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 // one place that decides what the caller sees for them.
 func classify(err error) error {
 	var ae *apperr.Error
+	var qe *store.LatencyQueryError
 	switch {
 	case errors.As(err, &ae):
 		return err
+	case errors.As(err, &qe):
+		return apperr.Wrap(apperr.InvalidRequest, qe.Msg, err)
 	case errors.Is(err, context.Canceled):
 		return apperr.Wrap(apperr.ClientClosed, "the client closed the request before the answer", err)
 	case errors.Is(err, store.ErrUnavailable):

@@ -85,7 +85,7 @@ func newFuzzStack() (*fuzzStack, error) {
 			fuzzErr = err
 			return
 		}
-		lat := latency.NewMemory(latency.MemoryOptions{})
+		lat := memory.NewLatency(memory.LatencyOptions{})
 		services.Trading = trading.New(trading.Options{Store: st, Market: mc.Instruments, Clock: market.Pinned(market.Continuous),
 			Latency: latency.NewRecorder(lat, latency.RecorderOptions{})})
 		if err := services.Trading.Start(context.Background()); err != nil {

@@ -22,7 +22,7 @@ func (s *Server) GetAPIV1UtilLatencyRaw(ctx context.Context, req gen.GetAPIV1Uti
 		return nil, errNotImplemented
 	}
 	p := req.Params
-	q := latency.RawQuery{Window: latencyWindow(p.FromNs, p.ToNs), MessageType: deref(p.MessageType)}
+	q := latency.RawQuery{LatencyWindow: latencyWindow(p.FromNs, p.ToNs), MessageType: deref(p.MessageType)}
 	var err error
 	if p.TimeField != nil {
 		if q.TimeField, err = latencyTimeField(string(*p.TimeField)); err != nil {
@@ -54,7 +54,7 @@ func (s *Server) GetAPIV1UtilLatencyStages(ctx context.Context, req gen.GetAPIV1
 		return nil, errNotImplemented
 	}
 	p := req.Params
-	q := latency.StagesQuery{RequestID: deref(p.RequestID), Window: latencyWindow(p.FromNs, p.ToNs), MessageType: deref(p.MessageType)}
+	q := latency.StagesQuery{RequestID: deref(p.RequestID), LatencyWindow: latencyWindow(p.FromNs, p.ToNs), MessageType: deref(p.MessageType)}
 	var err error
 	if q.Limit, q.Offset, err = latencyPage(p.Limit, p.Offset); err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (s *Server) GetAPIV1UtilLatencyMetrics(ctx context.Context, req gen.GetAPIV
 		return nil, errNotImplemented
 	}
 	p := req.Params
-	q := latency.MetricsQuery{Window: latencyWindow(p.FromNs, p.ToNs), MessageType: deref(p.MessageType)}
+	q := latency.MetricsQuery{LatencyWindow: latencyWindow(p.FromNs, p.ToNs), MessageType: deref(p.MessageType)}
 	var err error
 	if p.TimeField != nil {
 		if q.TimeField, err = latencyTimeField(string(*p.TimeField)); err != nil {
@@ -110,7 +110,7 @@ func (s *Server) GetAPIV1UtilLatencyMetrics(ctx context.Context, req gen.GetAPIV
 	}
 	buckets := make([]gen.MetricsBucket, 0, len(m.Buckets))
 	for _, b := range m.Buckets {
-		st := latencyStatsView(b.Stats)
+		st := latencyStatsView(b.LatencyStats)
 		buckets = append(buckets, gen.MetricsBucket{
 			BucketStartTime: ptr(b.Start), BucketEndTime: ptr(b.End),
 			Count: st.Count, MinLatencyNs: st.MinLatencyNs, MaxLatencyNs: st.MaxLatencyNs, AvgLatencyNs: st.AvgLatencyNs,

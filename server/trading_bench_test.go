@@ -13,6 +13,7 @@ import (
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
 )
 
 // BenchmarkOrderEntry is POST /api/v1/orders/new through the whole HTTP
@@ -40,7 +41,7 @@ func BenchmarkOrderEntry(b *testing.B) {
 				b.Fatal(err)
 			}
 			clock := latency.NewMonotonicClock()
-			lat := latency.NewMemory(latency.MemoryOptions{Clock: clock})
+			lat := memory.NewLatency(memory.LatencyOptions{Clock: clock})
 			tr := trading.New(trading.Options{Store: st, Market: mc.Instruments, Clock: market.Pinned(market.Continuous),
 				Latency: latency.NewRecorder(lat, latency.RecorderOptions{Clock: clock})})
 			if err := tr.Start(ctx); err != nil {

@@ -546,7 +546,7 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 		app.closers = append(app.closers, func(ctx context.Context) { _ = ls.Close(ctx) })
 		lat = ls
 	} else {
-		lat = latency.NewMemory(latency.MemoryOptions{Clock: clock, Retention: c.LatencyRetention})
+		lat = memory.NewLatency(memory.LatencyOptions{Clock: clock, Retention: c.LatencyRetention})
 	}
 	rec := latency.NewRecorder(lat, latency.RecorderOptions{Clock: clock})
 	now := time.Now

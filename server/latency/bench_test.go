@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+
+	"github.com/vero-oms/omsd/store/memory"
 )
 
 func benchIDs(n int) []string {
@@ -21,8 +23,9 @@ func benchIDs(n int) []string {
 // Marks by handle, Complete (builds the record, unindexes, Put under the
 // store's lock, evicting the oldest once 100 000 are kept).
 func BenchmarkRecordStage(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
-	r := NewRecorder(m, RecorderOptions{Clock: m.clock})
+	clk := NewMonotonicClock()
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
+	r := NewRecorder(m, RecorderOptions{Clock: clk})
 	ids := benchIDs(1 << 16)
 	msg := []byte(body)
 	var tr *Trace
@@ -47,8 +50,9 @@ func BenchmarkRecordStage(b *testing.B) {
 // BenchmarkRecordStageByID is BenchmarkRecordStage with the middle stages
 // marked through Recorder.Mark(requestID, stage) (a shard lookup each).
 func BenchmarkRecordStageByID(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
-	r := NewRecorder(m, RecorderOptions{Clock: m.clock})
+	clk := NewMonotonicClock()
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
+	r := NewRecorder(m, RecorderOptions{Clock: clk})
 	ids := benchIDs(1 << 16)
 	msg := []byte(body)
 	b.ReportAllocs()
@@ -73,8 +77,9 @@ func BenchmarkRecordStageByID(b *testing.B) {
 // BenchmarkRecordStageParallel runs whole messages on GOMAXPROCS
 // goroutines against one Recorder and store; ns/op is per stage.
 func BenchmarkRecordStageParallel(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
-	r := NewRecorder(m, RecorderOptions{Clock: m.clock})
+	clk := NewMonotonicClock()
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
+	r := NewRecorder(m, RecorderOptions{Clock: clk})
 	ids := benchIDs(1 << 16)
 	msg := []byte(body)
 	var next atomic.Int64
@@ -100,13 +105,15 @@ func BenchmarkRecordStageParallel(b *testing.B) {
 // BenchmarkMark is one Trace.Mark alone (clock read, lock, order check,
 // stamp): no Begin, no Complete, no store.
 func BenchmarkMark(b *testing.B) {
-	m := NewMemory(MemoryOptions{})
-	r := NewRecorder(m, RecorderOptions{Clock: m.clock})
+	clk := NewMonotonicClock()
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
+	r := NewRecorder(m, RecorderOptions{Clock: clk})
 	b.ReportAllocs()
 	b.ResetTimer()
 	tr := &Trace{r: r}
 	for i := 0; i < b.N; i++ {
-		tr.rec.mask = 1 // back to "GatewayReceived only"
+		tr.rec = Record{} // back to "GatewayReceived only"
+		tr.rec.Stamp(GatewayReceived, 0)
 		if err := tr.Mark(RiskCompleted); err != nil {
 			b.Fatal(err)
 		}
@@ -117,7 +124,7 @@ func BenchmarkMark(b *testing.B) {
 // a full store of 100 000 records.
 func BenchmarkMetrics100k(b *testing.B) {
 	clk := newFakeClock(1)
-	m := NewMemory(MemoryOptions{Clock: clk})
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
 	for i := range DefaultMaxRecords {
 		clk.Add(100_000)
 		put(b, m, "", MsgNewOrder, clk.NowNs()-int64(i%5000), clk.NowNs())

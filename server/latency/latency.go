@@ -11,8 +11,9 @@
 // message rejected on the way). Ending turns the trace into a Record — the
 // raw record (message type, body, create and complete time, latency), its
 // stage events and, derived from them, its segments — and hands it to a
-// Store. Memory is the in-memory Store: bounded, concurrency-safe, with a
-// retention; a Redis Store can implement the same interface later.
+// Store. The records and the Store interface are the store layer's
+// (store/latency.go, with this package's names as aliases below); the
+// adapters are store/memory.Latency and store/redis.LatencyStore.
 //
 // # Stages
 //
@@ -87,71 +88,79 @@
 // with the contract's from_ns/to_ns (epoch nanoseconds).
 package latency
 
-import (
-	"time"
+import "github.com/vero-oms/omsd/store"
+
+// The records and the store interface live in package store (one rule for
+// every domain: records and store interface in store/<domain>.go); these
+// are their names here, where the recorder and the handlers use them.
+type (
+	Stage        = store.LatencyStage
+	Meta         = store.LatencyMeta
+	Event        = store.LatencyEvent
+	Segment      = store.LatencySegment
+	Record       = store.LatencyRecord
+	Part         = store.LatencyPart
+	Breakdown    = store.LatencyBreakdown
+	Clock        = store.LatencyClock
+	Store        = store.LatencyStore
+	TimeField    = store.LatencyTimeField
+	Window       = store.LatencyWindow
+	RawQuery     = store.LatencyRawQuery
+	RawPage      = store.LatencyRawPage
+	StagesQuery  = store.LatencyStagesQuery
+	StagesPage   = store.LatencyStagesPage
+	MetricsQuery = store.LatencyMetricsQuery
+	Stats        = store.LatencyStats
+	Bucket       = store.LatencyBucket
+	Metrics      = store.LatencyMetrics
+	QueryError   = store.LatencyQueryError
+	// MonotonicClock is epoch nanoseconds advanced by the monotonic clock.
+	MonotonicClock = store.MonotonicClock
 )
 
-// Stage is one point of the pipeline a message passes.
-type Stage uint8
-
-// The stages, in pipeline order.
+// The stages a message passes, in order.
 const (
-	GatewayReceived Stage = iota
-	RiskCompleted
-	SentToGateway
-	GatewayAccepted
-	MarketStarted
-	MarketCompleted
-
-	// NumStages is the number of stages.
-	NumStages = int(MarketCompleted) + 1
+	GatewayReceived = store.StageGatewayReceived
+	RiskCompleted   = store.StageRiskCompleted
+	SentToGateway   = store.StageSentToGateway
+	GatewayAccepted = store.StageGatewayAccepted
+	MarketStarted   = store.StageMarketStarted
+	MarketCompleted = store.StageMarketCompleted
+	NumStages       = store.NumLatencyStages
 )
 
-var stageNames = [NumStages]string{
-	GatewayReceived: "OMS gateway received",
-	RiskCompleted:   "Risk check completed",
-	SentToGateway:   "Sent to HFT gateway",
-	GatewayAccepted: "HFT gateway accepted",
-	MarketStarted:   "Send to Market started",
-	MarketCompleted: "Send to Market completed",
-}
+// The summary columns.
+const (
+	PartRisk    = store.LatencyPartRisk
+	PartRouter  = store.LatencyPartRouter
+	PartGateway = store.LatencyPartGateway
+	PartVenue   = store.LatencyPartVenue
+)
 
-// stageServices is the service that stamps each stage (the event's
-// `service` field).
-var stageServices = [NumStages]string{
-	GatewayReceived: "oms-gateway",
-	RiskCompleted:   "oms-risk",
-	SentToGateway:   "oms-router",
-	GatewayAccepted: "hft-gateway",
-	MarketStarted:   "krx-venue",
-	MarketCompleted: "krx-venue",
-}
+// Time fields, limits and defaults of the queries.
+const (
+	CompleteTime      = store.LatencyCompleteTime
+	CreateTime        = store.LatencyCreateTime
+	DefaultLimit      = store.LatencyDefaultLimit
+	MaxLimit          = store.LatencyMaxLimit
+	DefaultBucketNs   = store.LatencyDefaultBucketNs
+	DefaultRetention  = store.LatencyDefaultRetention
+	DefaultMaxRecords = store.LatencyDefaultMaxRecords
+)
 
-// String is the stage's display name ("OMS gateway received", …).
-func (s Stage) String() string {
-	if int(s) < NumStages {
-		return stageNames[s]
-	}
-	return "unknown stage"
-}
+// NewMonotonicClock anchors a MonotonicClock at the current wall time.
+func NewMonotonicClock() *MonotonicClock { return store.NewMonotonicClock() }
 
-// Service is the name of the service that stamps the stage.
-func (s Stage) Service() string {
-	if int(s) < NumStages {
-		return stageServices[s]
-	}
-	return ""
-}
-
-// Valid reports whether s is one of the six stages.
-func (s Stage) Valid() bool { return int(s) < NumStages }
+// Summarize computes the stats of latency samples (see
+// store.SummarizeLatencies).
+func Summarize(lats []int64) Stats { return store.SummarizeLatencies(lats) }
 
 // Event statuses. StatusOK is every stage a message passes normally; a
 // message ended early carries the caller's status (e.g. "REJECTED") on its
 // last event.
 const (
-	StatusOK       = "OK"
-	StatusRejected = "REJECTED"
+	StatusOK       = store.LatencyStatusOK
+	StatusRejected = store.LatencyStatusRejected
 )
 
 // FIX message types of the trading operations (brief §3.14), the
@@ -166,190 +175,3 @@ const (
 	MsgKQuote        = "R"  // POST /orders/kquote (omsd's choice: FIX QuoteRequest's letter, KRX two-sided quote)
 	MsgKQuoteCancel  = "Z"  // POST /orders/kquote-cancel (FIX QuoteCancel)
 )
-
-// Meta are the routing fields a message's Ack and stage events share
-// (brief §3.14): every event of a record repeats them.
-type Meta struct {
-	ClientID       string
-	SourceService  string
-	SourceSequence int64
-	HFTGateway     string
-	StreamID       int
-}
-
-// Event is one recorded stage of one message (the contract's
-// LatencyDetailRecord).
-type Event struct {
-	RequestID   string
-	MessageType string
-	Stage       Stage
-	StageTime   int64 // epoch ns, monotonic
-	Service     string
-	Status      string
-	Meta
-}
-
-// Segment is the time between two consecutive recorded stages of one
-// message (the contract's LatencySegment).
-type Segment struct {
-	RequestID string
-	From, To  Stage
-	FromTime  int64
-	ToTime    int64
-	LatencyNs int64
-}
-
-// Record is one processed message: the raw record of the contract
-// (message type, body, create and complete time, latency) with its stage
-// stamps. Records are immutable once built; Events and Segments derive
-// from them.
-type Record struct {
-	RequestID   string
-	MessageType string
-	// Body is the request body as received (JSON). The transport decodes
-	// it into the contract's message_body_json object.
-	Body         []byte
-	CreateTime   int64 // stamp of the first recorded stage (GatewayReceived)
-	CompleteTime int64 // stamp of the last recorded stage
-	LatencyNs    int64 // CompleteTime − CreateTime
-	// Status is the status of the last stage (StatusOK or the status the
-	// trace was ended with).
-	Status string
-	Meta
-	// Stamps holds each stage's time, valid where Has(stage).
-	Stamps [NumStages]int64
-	mask   uint8
-}
-
-// Has reports whether the record passed stage s.
-func (r *Record) Has(s Stage) bool { return s.Valid() && r.mask&(1<<s) != 0 }
-
-// Last is the last stage the record passed.
-func (r *Record) Last() Stage {
-	last := GatewayReceived
-	for s := range Stage(NumStages) {
-		if r.Has(s) {
-			last = s
-		}
-	}
-	return last
-}
-
-// Events are the record's stage events, in stage order. Every event is
-// StatusOK except the last, which carries the record's Status.
-func (r *Record) Events() []Event {
-	return r.appendEvents(nil)
-}
-
-func (r *Record) appendEvents(dst []Event) []Event {
-	last := r.Last()
-	for s := range Stage(NumStages) {
-		if !r.Has(s) {
-			continue
-		}
-		st := StatusOK
-		if s == last && r.Status != "" {
-			st = r.Status
-		}
-		dst = append(dst, Event{
-			RequestID: r.RequestID, MessageType: r.MessageType, Stage: s, StageTime: r.Stamps[s],
-			Service: s.Service(), Status: st, Meta: r.Meta,
-		})
-	}
-	return dst
-}
-
-// Segments are the times between consecutive recorded stages: a record
-// with k stages has k−1 segments, and their latencies sum to LatencyNs.
-func (r *Record) Segments() []Segment {
-	var out []Segment
-	prev, have := GatewayReceived, false
-	for s := range Stage(NumStages) {
-		if !r.Has(s) {
-			continue
-		}
-		if have {
-			out = append(out, Segment{
-				RequestID: r.RequestID, From: prev, To: s, FromTime: r.Stamps[prev], ToTime: r.Stamps[s],
-				LatencyNs: r.Stamps[s] - r.Stamps[prev],
-			})
-		}
-		prev, have = s, true
-	}
-	return out
-}
-
-// Part names one column of the UI's latency summary.
-type Part string
-
-// The summary columns.
-const (
-	PartRisk    Part = "risk"
-	PartRouter  Part = "router"
-	PartGateway Part = "gateway"
-	PartVenue   Part = "venue"
-)
-
-// Breakdown is the UI's per-message summary: each column's time (absent
-// when either end stage was not recorded), the total, and the bottleneck.
-type Breakdown struct {
-	Risk, Router, Gateway, Venue time.Duration
-	// Present says which of the four columns could be measured.
-	Present map[Part]bool
-	Total   time.Duration
-	// Bottleneck is the largest measured column ("" when none was).
-	Bottleneck Part
-}
-
-// Breakdown computes the summary columns (see the package doc for which
-// stages bound each). Venue ends at MarketCompleted, or at MarketStarted
-// when the message has not completed at the market.
-func (r *Record) Breakdown() Breakdown {
-	b := Breakdown{Present: map[Part]bool{}, Total: time.Duration(r.LatencyNs)}
-	span := func(p Part, from, to Stage, dst *time.Duration) {
-		if r.Has(from) && r.Has(to) {
-			*dst = time.Duration(r.Stamps[to] - r.Stamps[from])
-			b.Present[p] = true
-		}
-	}
-	span(PartRisk, GatewayReceived, RiskCompleted, &b.Risk)
-	span(PartRouter, RiskCompleted, SentToGateway, &b.Router)
-	span(PartGateway, SentToGateway, GatewayAccepted, &b.Gateway)
-	if r.Has(MarketCompleted) {
-		span(PartVenue, GatewayAccepted, MarketCompleted, &b.Venue)
-	} else {
-		span(PartVenue, GatewayAccepted, MarketStarted, &b.Venue)
-	}
-	var best time.Duration = -1
-	for _, c := range []struct {
-		p Part
-		d time.Duration
-	}{{PartRisk, b.Risk}, {PartRouter, b.Router}, {PartGateway, b.Gateway}, {PartVenue, b.Venue}} {
-		if b.Present[c.p] && c.d > best {
-			best, b.Bottleneck = c.d, c.p
-		}
-	}
-	return b
-}
-
-// Clock reads the time as epoch nanoseconds.
-type Clock interface {
-	NowNs() int64
-}
-
-// MonotonicClock is epoch nanoseconds advanced by the monotonic clock: the
-// wall clock is read once at construction; afterwards only the monotonic
-// reading moves it, so it never goes backwards.
-type MonotonicClock struct {
-	base   time.Time
-	baseNs int64
-}
-
-// NewMonotonicClock anchors a MonotonicClock at the current wall time.
-func NewMonotonicClock() *MonotonicClock {
-	now := time.Now()
-	return &MonotonicClock{base: now, baseNs: now.UnixNano()}
-}
-
-// NowNs implements Clock.
-func (c *MonotonicClock) NowNs() int64 { return c.baseNs + int64(time.Since(c.base)) }

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vero-oms/omsd/server/apperr"
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/memory"
 )
 
 // fakeClock is a settable Clock.
@@ -26,10 +27,10 @@ var ctx = context.Background()
 
 func p64(v int64) *int64 { return &v }
 
-func newPair(t testing.TB, clk Clock, opt MemoryOptions) (*Recorder, *Memory) {
+func newPair(t testing.TB, clk Clock, opt memory.LatencyOptions) (*Recorder, *memory.Latency) {
 	t.Helper()
 	opt.Clock = clk
-	m := NewMemory(opt)
+	m := memory.NewLatency(opt)
 	return NewRecorder(m, RecorderOptions{Clock: clk}), m
 }
 
@@ -54,7 +55,7 @@ func steps(t testing.TB, r *Recorder, clk *fakeClock, id, typ string, d [NumStag
 
 func TestStageOrdering(t *testing.T) {
 	clk := newFakeClock(1_000)
-	r, m := newPair(t, clk, MemoryOptions{})
+	r, m := newPair(t, clk, memory.LatencyOptions{})
 	tr := r.Begin("C1", MsgNewOrder, []byte(body), Meta{ClientID: "client-1", SourceService: "oms-api", SourceSequence: 7, HFTGateway: "hft-1", StreamID: 3})
 	clk.Add(10)
 	if err := tr.Mark(RiskCompleted); err != nil {
@@ -127,7 +128,7 @@ func TestStageOrdering(t *testing.T) {
 
 func TestSegmentsAndBreakdown(t *testing.T) {
 	clk := newFakeClock(0)
-	r, m := newPair(t, clk, MemoryOptions{})
+	r, m := newPair(t, clk, memory.LatencyOptions{})
 	// received at 5000; risk +300; router +50; HFT gateway +20; market started +1000; completed +200
 	steps(t, r, clk, "C1", MsgNewOrder, [NumStages]int64{5000, 300, 50, 20, 1000, 200})
 	pg, err := m.Stages(ctx, StagesQuery{RequestID: "C1"})
@@ -173,7 +174,7 @@ func TestSegmentsAndBreakdown(t *testing.T) {
 
 func TestRejectedEndsEarly(t *testing.T) {
 	clk := newFakeClock(100)
-	r, m := newPair(t, clk, MemoryOptions{})
+	r, m := newPair(t, clk, memory.LatencyOptions{})
 	tr := r.Begin("C9", MsgNewOrder, []byte(body), Meta{})
 	clk.Add(42)
 	if err := r.End("C9", RiskCompleted, StatusRejected); err != nil {
@@ -201,7 +202,7 @@ func TestRejectedEndsEarly(t *testing.T) {
 
 func TestClockSteppingBackNeverNegative(t *testing.T) {
 	clk := newFakeClock(1000)
-	r, m := newPair(t, clk, MemoryOptions{})
+	r, m := newPair(t, clk, memory.LatencyOptions{})
 	tr := r.Begin("C1", MsgNewOrder, nil, Meta{})
 	clk.Set(900)
 	if err := tr.Complete(); err != nil {
@@ -231,7 +232,7 @@ func TestMonotonicClock(t *testing.T) {
 
 func TestRecorderBounds(t *testing.T) {
 	clk := newFakeClock(0)
-	m := NewMemory(MemoryOptions{Clock: clk})
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
 	r := NewRecorder(m, RecorderOptions{Clock: clk, MaxOpen: 2, MaxBodyBytes: 10})
 	a := r.Begin("A", MsgNewOrder, []byte("0123456789"), Meta{})
 	r.Begin("B", MsgNewOrder, nil, Meta{})
@@ -290,11 +291,11 @@ func TestRecorderBounds(t *testing.T) {
 }
 
 // put stores a synthetic record directly.
-func put(t testing.TB, m *Memory, id, typ string, create, complete int64) {
+func put(t testing.TB, m *memory.Latency, id, typ string, create, complete int64) {
 	t.Helper()
 	rec := Record{RequestID: id, MessageType: typ, CreateTime: create, CompleteTime: complete, LatencyNs: complete - create, Status: StatusOK}
-	rec.Stamps[GatewayReceived], rec.Stamps[MarketCompleted] = create, complete
-	rec.mask = 1<<GatewayReceived | 1<<MarketCompleted
+	rec.Stamp(GatewayReceived, create)
+	rec.Stamp(MarketCompleted, complete)
 	if err := m.Put(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +312,7 @@ func ids(recs []Record) []string {
 func TestRetentionTrim(t *testing.T) {
 	h := int64(time.Hour)
 	clk := newFakeClock(100 * h)
-	m := NewMemory(MemoryOptions{Clock: clk, Retention: 2 * time.Hour})
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk, Retention: 2 * time.Hour})
 	put(t, m, "old", "D", 100*h-10, 100*h)
 	clk.Set(101 * h)
 	put(t, m, "mid", "D", 101*h-10, 101*h)
@@ -333,7 +334,7 @@ func TestRetentionTrim(t *testing.T) {
 		t.Fatalf("len after 4h: %d", m.Len())
 	}
 	// Default retention is 24 h.
-	m = NewMemory(MemoryOptions{Clock: clk})
+	m = memory.NewLatency(memory.LatencyOptions{Clock: clk})
 	put(t, m, "a", "D", clk.NowNs(), clk.NowNs())
 	clk.Add(24 * h)
 	if m.Len() != 1 {
@@ -348,7 +349,7 @@ func TestRetentionTrim(t *testing.T) {
 func TestBoundedMemory(t *testing.T) {
 	clk := newFakeClock(1)
 	const max = 10_000
-	r, m := newPair(t, clk, MemoryOptions{MaxRecords: max})
+	r, m := newPair(t, clk, memory.LatencyOptions{MaxRecords: max})
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -363,8 +364,8 @@ func TestBoundedMemory(t *testing.T) {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	if m.Len() != max || len(m.byID) != max || len(m.ring) != max {
-		t.Fatalf("len %d, index %d, ring %d; want %d", m.Len(), len(m.byID), len(m.ring), max)
+	if m.Len() != max {
+		t.Fatalf("len %d; want %d", m.Len(), max)
 	}
 	// ~ max × (record ≈ 200 B + body ≈ 100 B + id + index entry): well under 16 MiB.
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 16<<20 {
@@ -420,14 +421,14 @@ func TestSummarizeNearestRank(t *testing.T) {
 
 func TestMetricsWindowAndBuckets(t *testing.T) {
 	clk := newFakeClock(20_000)
-	m := NewMemory(MemoryOptions{Clock: clk})
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
 	//          id    type create  complete (latency)
 	put(t, m, "a", "D", 9_995, 10_000)  // 5
 	put(t, m, "b", "D", 10_493, 10_500) // 7
 	put(t, m, "c", "F", 11_191, 11_200) // 9
 	put(t, m, "d", "D", 13_998, 13_999) // 1
 	put(t, m, "e", "D", 13_000, 14_000) // 1000: at To, outside [From, To)
-	met, err := m.Metrics(ctx, MetricsQuery{Window: Window{From: p64(10_000), To: p64(14_000)}, BucketNs: 1000})
+	met, err := m.Metrics(ctx, MetricsQuery{LatencyWindow: Window{From: p64(10_000), To: p64(14_000)}, BucketNs: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,10 +440,10 @@ func TestMetricsWindowAndBuckets(t *testing.T) {
 		t.Fatalf("summary %+v, want %+v", met.Summary, want)
 	}
 	want := []Bucket{
-		{Start: 10_000, End: 11_000, Stats: Stats{Count: 2, Min: 5, Max: 7, Avg: 6, P50: 5, P95: 7, P99: 7}},
-		{Start: 11_000, End: 12_000, Stats: Stats{Count: 1, Min: 9, Max: 9, Avg: 9, P50: 9, P95: 9, P99: 9}},
+		{Start: 10_000, End: 11_000, LatencyStats: Stats{Count: 2, Min: 5, Max: 7, Avg: 6, P50: 5, P95: 7, P99: 7}},
+		{Start: 11_000, End: 12_000, LatencyStats: Stats{Count: 1, Min: 9, Max: 9, Avg: 9, P50: 9, P95: 9, P99: 9}},
 		// 12 000–13 000 is empty: not listed.
-		{Start: 13_000, End: 14_000, Stats: Stats{Count: 1, Min: 1, Max: 1, Avg: 1, P50: 1, P95: 1, P99: 1}},
+		{Start: 13_000, End: 14_000, LatencyStats: Stats{Count: 1, Min: 1, Max: 1, Avg: 1, P50: 1, P95: 1, P99: 1}},
 	}
 	if !slices.Equal(met.Buckets, want) {
 		t.Fatalf("buckets\n got %+v\nwant %+v", met.Buckets, want)
@@ -465,7 +466,7 @@ func TestMetricsWindowAndBuckets(t *testing.T) {
 		t.Fatalf("aligned buckets: %+v", met.Buckets)
 	}
 	// Nothing in the window.
-	met, _ = m.Metrics(ctx, MetricsQuery{Window: Window{From: p64(50_000)}})
+	met, _ = m.Metrics(ctx, MetricsQuery{LatencyWindow: Window{From: p64(50_000)}})
 	if met.Summary.Count != 0 || len(met.Buckets) != 0 || met.From != 50_000 {
 		t.Fatalf("empty window: %+v", met)
 	}
@@ -473,9 +474,9 @@ func TestMetricsWindowAndBuckets(t *testing.T) {
 	for _, q := range []MetricsQuery{
 		{BucketNs: -1},
 		{TimeField: "stage_time"},
-		{Window: Window{From: p64(2), To: p64(1)}},
+		{LatencyWindow: Window{From: p64(2), To: p64(1)}},
 	} {
-		if _, err := m.Metrics(ctx, q); apperr.CodeOf(err) != apperr.InvalidRequest {
+		if _, err := m.Metrics(ctx, q); !isQueryError(err) {
 			t.Fatalf("%+v: %v", q, err)
 		}
 	}
@@ -483,7 +484,7 @@ func TestMetricsWindowAndBuckets(t *testing.T) {
 
 func TestRawQuery(t *testing.T) {
 	clk := newFakeClock(1_000_000)
-	m := NewMemory(MemoryOptions{Clock: clk})
+	m := memory.NewLatency(memory.LatencyOptions{Clock: clk})
 	// Arrival order ≠ time order for create_time.
 	put(t, m, "a", "D", 100, 500)
 	put(t, m, "b", "F", 300, 600)
@@ -499,8 +500,8 @@ func TestRawQuery(t *testing.T) {
 		{RawQuery{Limit: 2}, []string{"d", "c"}},
 		{RawQuery{Limit: 2, Offset: 2}, []string{"b", "a"}},
 		{RawQuery{Offset: 4}, nil},
-		{RawQuery{Window: Window{From: p64(600), To: p64(700)}}, []string{"b"}},
-		{RawQuery{Window: Window{From: p64(200), To: p64(400)}, TimeField: CreateTime}, []string{"b", "c"}},
+		{RawQuery{LatencyWindow: Window{From: p64(600), To: p64(700)}}, []string{"b"}},
+		{RawQuery{LatencyWindow: Window{From: p64(200), To: p64(400)}, TimeField: CreateTime}, []string{"b", "c"}},
 	} {
 		pg, err := m.Raw(ctx, c.q)
 		if err != nil {
@@ -518,8 +519,8 @@ func TestRawQuery(t *testing.T) {
 	if pg.Query.Limit != DefaultLimit {
 		t.Fatalf("default limit: %+v", pg.Query)
 	}
-	for _, q := range []RawQuery{{Limit: -1}, {Offset: -1}, {TimeField: "x"}, {Window: Window{From: p64(2), To: p64(1)}}} {
-		if _, err := m.Raw(ctx, q); apperr.CodeOf(err) != apperr.InvalidRequest {
+	for _, q := range []RawQuery{{Limit: -1}, {Offset: -1}, {TimeField: "x"}, {LatencyWindow: Window{From: p64(2), To: p64(1)}}} {
+		if _, err := m.Raw(ctx, q); !isQueryError(err) {
 			t.Fatalf("%+v: %v", q, err)
 		}
 	}
@@ -527,7 +528,7 @@ func TestRawQuery(t *testing.T) {
 
 func TestStagesQuery(t *testing.T) {
 	clk := newFakeClock(0)
-	r, m := newPair(t, clk, MemoryOptions{})
+	r, m := newPair(t, clk, memory.LatencyOptions{})
 	steps(t, r, clk, "A", MsgNewOrder, [NumStages]int64{1000, 10, 10, 10, 10, 10}) // 1000..1050
 	steps(t, r, clk, "B", MsgCancel, [NumStages]int64{1000, 10, 10, 10, 10, 10})   // 2050..2100
 	steps(t, r, clk, "C", MsgNewOrder, [NumStages]int64{1000, 10, 10, 10, 10, 10}) // 3100..3150
@@ -559,20 +560,20 @@ func TestStagesQuery(t *testing.T) {
 		t.Fatalf("segments: %+v", pg.Segments)
 	}
 	// Window bounds with a request id: the id narrows the window.
-	if pg, _ := m.Stages(ctx, StagesQuery{RequestID: "A", Window: Window{From: p64(2000)}}); len(pg.Events) != 0 {
+	if pg, _ := m.Stages(ctx, StagesQuery{RequestID: "A", LatencyWindow: Window{From: p64(2000)}}); len(pg.Events) != 0 {
 		t.Fatal("request id outside the window found")
 	}
-	pg, _ = m.Stages(ctx, StagesQuery{Window: Window{From: p64(2000), To: p64(3100)}})
+	pg, _ = m.Stages(ctx, StagesQuery{LatencyWindow: Window{From: p64(2000), To: p64(3100)}})
 	if len(pg.Events) != 6 || pg.Events[0].RequestID != "B" {
 		t.Fatalf("window [2000,3100): %+v", pg.Events)
 	}
-	if _, err := m.Stages(ctx, StagesQuery{Limit: -3}); apperr.CodeOf(err) != apperr.InvalidRequest {
+	if _, err := m.Stages(ctx, StagesQuery{Limit: -3}); !isQueryError(err) {
 		t.Fatalf("bad limit: %v", err)
 	}
 }
 
 func TestConcurrentRecording(t *testing.T) {
-	r, m := newPair(t, NewMonotonicClock(), MemoryOptions{})
+	r, m := newPair(t, NewMonotonicClock(), memory.LatencyOptions{})
 	const workers, each = 16, 500
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -642,4 +643,9 @@ func TestConcurrentRecording(t *testing.T) {
 	if met.Summary.Count != workers*each {
 		t.Fatalf("metrics count %d", met.Summary.Count)
 	}
+}
+
+func isQueryError(err error) bool {
+	var qe *QueryError
+	return errors.As(err, &qe) && errors.Is(err, store.ErrInvalid)
 }

@@ -99,10 +99,9 @@ type Trace struct {
 func (r *Recorder) Begin(requestID, messageType string, body []byte, meta Meta) *Trace {
 	now := r.clock.NowNs()
 	t := &Trace{r: r}
-	t.rec.RequestID, t.rec.MessageType, t.rec.Meta = requestID, messageType, meta
+	t.rec.RequestID, t.rec.MessageType, t.rec.LatencyMeta = requestID, messageType, meta
 	t.rec.Body = r.copyBody(body)
-	t.rec.Stamps[GatewayReceived] = now
-	t.rec.mask = 1 << GatewayReceived
+	t.rec.Stamp(GatewayReceived, now)
 	if requestID != "" {
 		if r.open.Add(1) > r.maxOpen {
 			r.open.Add(-1)
@@ -225,8 +224,7 @@ func (t *Trace) markLocked(s Stage, now int64) error {
 	if last := t.rec.Stamps[t.rec.Last()]; now < last {
 		now = last // a clock that steps back (tests) never makes a negative segment
 	}
-	t.rec.Stamps[s] = now
-	t.rec.mask |= 1 << s
+	t.rec.Stamp(s, now)
 	return nil
 }
 

@@ -36,7 +36,7 @@ type deskEnv struct {
 	st   *memory.Store
 	svc  *trading.Service
 	desk *Desk
-	lat  *latency.Memory
+	lat  *memory.Latency
 	clk  *market.Clock
 }
 
@@ -51,7 +51,7 @@ func newDeskEnv(t *testing.T) *deskEnv {
 	}
 	clk := market.Pinned(market.Continuous)
 	lc := latency.NewMonotonicClock()
-	lat := latency.NewMemory(latency.MemoryOptions{Clock: lc})
+	lat := memory.NewLatency(memory.LatencyOptions{Clock: lc})
 	svc := trading.New(trading.Options{Store: st, Market: cfg.Instruments, Clock: clk, Latency: latency.NewRecorder(lat, latency.RecorderOptions{Clock: lc})})
 	if _, err := workflow.SeedDemo(ctx, st, time.Now(), map[string]store.GrantLevel{
 		deskTrader: store.LevelTrade, deskViewer: store.LevelView, deskOther: store.LevelTrade,

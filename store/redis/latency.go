@@ -1,7 +1,7 @@
 package redis
 
 // The Redis latency.Store (GET /api/v1/util/latency/raw, /stages,
-// /metrics). It answers exactly like latency.Memory (the shared suite in
+// /metrics). It answers exactly like memory.Latency (the shared suite in
 // server/latency/latencytest runs on both), from Redis, so that every omsd
 // process sharing a Redis sees the same diagnostics and they survive a
 // restart.
@@ -33,7 +33,7 @@ package redis
 // byte order of the hex is their numeric order. All scores are 0 and the
 // indexes are read by lex range: windows are exact to the nanosecond
 // (a float score would round epoch ns to 256 ns), ties order by id
-// (arrival, as latency.Memory orders them), and a member carries all the
+// (arrival, as memory.Latency orders them), and a member carries all the
 // metrics and the stage count need, so /metrics reads no record and
 // /stages reads only the records on its page. The trim finds a record's
 // other members from one member (swap the two times; the type suffix).
@@ -54,7 +54,7 @@ package redis
 //
 // # Retention and bound
 //
-// As latency.Memory: a record is kept while its complete time is within
+// As memory.Latency: a record is kept while its complete time is within
 // Retention of the clock (LatencyOptions.Clock, shared with the Recorder)
 // and at most MaxRecords records are kept, the oldest by complete time
 // going first (Memory evicts the oldest arrival: the same records, since
@@ -79,8 +79,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/vero-oms/omsd/server/apperr"
-	"github.com/vero-oms/omsd/server/latency"
+	"github.com/vero-oms/omsd/store"
 )
 
 // Errors of LatencyStore.Put.
@@ -95,7 +94,7 @@ var (
 type LatencyOptions struct {
 	// Clock drives retention (default latency.NewMonotonicClock()); share
 	// the Recorder's.
-	Clock latency.Clock
+	Clock store.LatencyClock
 	// Retention is how long a record is kept after it completed (default
 	// latency.DefaultRetention).
 	Retention time.Duration
@@ -139,7 +138,7 @@ type LatencyCounters struct {
 type LatencyStore struct {
 	c         goredis.UniversalClient
 	p         string // <prefix>{lat}:
-	clock     latency.Clock
+	clock     store.LatencyClock
 	retention int64
 	max       int
 	maxBatch  int
@@ -159,11 +158,11 @@ type LatencyStore struct {
 // latItem is a queued record, or a flush marker (closed once everything
 // queued before it is written).
 type latItem struct {
-	rec  latency.Record
+	rec  store.LatencyRecord
 	mark chan struct{}
 }
 
-var _ latency.Store = (*LatencyStore)(nil)
+var _ store.LatencyStore = (*LatencyStore)(nil)
 
 // NewLatencyStore returns a LatencyStore on client under prefix (the
 // prefix of the other keys, e.g. DefaultPrefix) and starts its writer. It
@@ -178,13 +177,13 @@ func NewLatencyStore(client goredis.UniversalClient, prefix string, o LatencyOpt
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	if l.clock == nil {
-		l.clock = latency.NewMonotonicClock()
+		l.clock = store.NewMonotonicClock()
 	}
 	if l.retention <= 0 {
-		l.retention = int64(latency.DefaultRetention)
+		l.retention = int64(store.LatencyDefaultRetention)
 	}
 	if l.max <= 0 {
-		l.max = latency.DefaultMaxRecords
+		l.max = store.LatencyDefaultMaxRecords
 	}
 	if l.maxBatch <= 0 {
 		l.maxBatch = DefaultLatencyMaxBatch
@@ -223,9 +222,9 @@ func (l *LatencyStore) reqKey(id string) string    { return l.p + "req:" + id }
 func (l *LatencyStore) recordKey(id string) string { return l.p + "r:" + id }
 
 // index is the zset a query reads: by time field, of one type or all.
-func (l *LatencyStore) index(f latency.TimeField, messageType string) string {
+func (l *LatencyStore) index(f store.LatencyTimeField, messageType string) string {
 	k := l.completeKey()
-	if f == latency.CreateTime {
+	if f == store.LatencyCreateTime {
 		k = l.createKey()
 	}
 	if messageType != "" {
@@ -238,7 +237,7 @@ func (l *LatencyStore) index(f latency.TimeField, messageType string) string {
 
 // Put implements latency.Store: it queues rec for the writer and never
 // waits (ErrLatencyQueueFull when the queue is full).
-func (l *LatencyStore) Put(_ context.Context, rec latency.Record) error {
+func (l *LatencyStore) Put(_ context.Context, rec store.LatencyRecord) error {
 	if l.closed.Load() {
 		return ErrLatencyClosed
 	}
@@ -299,7 +298,7 @@ func (l *LatencyStore) Counters() LatencyCounters {
 // writes it in one script call, then releases the flush markers it took.
 func (l *LatencyStore) run() {
 	defer close(l.done)
-	batch := make([]latency.Record, 0, l.maxBatch)
+	batch := make([]store.LatencyRecord, 0, l.maxBatch)
 	var marks []chan struct{}
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -420,9 +419,9 @@ func parseMember(m string) (member, error) {
 }
 
 // mask is the record's stage bit set, read through Has.
-func mask(r *latency.Record) uint8 {
+func mask(r *store.LatencyRecord) uint8 {
 	var m uint8
-	for s := range latency.Stage(latency.NumStages) {
+	for s := range store.LatencyStage(store.NumLatencyStages) {
 		if r.Has(s) {
 			m |= 1 << s
 		}
@@ -432,24 +431,24 @@ func mask(r *latency.Record) uint8 {
 
 // latHeader is a stored record without its body.
 type latHeader struct {
-	RequestID      string                   `json:"request_id,omitempty"`
-	MessageType    string                   `json:"message_type,omitempty"`
-	CreateTime     int64                    `json:"create_time"`
-	CompleteTime   int64                    `json:"complete_time"`
-	LatencyNs      int64                    `json:"latency_ns"`
-	Status         string                   `json:"status,omitempty"`
-	ClientID       string                   `json:"client_id,omitempty"`
-	SourceService  string                   `json:"source_service,omitempty"`
-	SourceSequence int64                    `json:"source_sequence,omitempty"`
-	HFTGateway     string                   `json:"hft_gateway,omitempty"`
-	StreamID       int                      `json:"stream_id,omitempty"`
-	Stamps         [latency.NumStages]int64 `json:"stamps"`
-	Mask           uint8                    `json:"mask"`
+	RequestID      string                        `json:"request_id,omitempty"`
+	MessageType    string                        `json:"message_type,omitempty"`
+	CreateTime     int64                         `json:"create_time"`
+	CompleteTime   int64                         `json:"complete_time"`
+	LatencyNs      int64                         `json:"latency_ns"`
+	Status         string                        `json:"status,omitempty"`
+	ClientID       string                        `json:"client_id,omitempty"`
+	SourceService  string                        `json:"source_service,omitempty"`
+	SourceSequence int64                         `json:"source_sequence,omitempty"`
+	HFTGateway     string                        `json:"hft_gateway,omitempty"`
+	StreamID       int                           `json:"stream_id,omitempty"`
+	Stamps         [store.NumLatencyStages]int64 `json:"stamps"`
+	Mask           uint8                         `json:"mask"`
 }
 
 // encodeRecord is the stored value: the JSON header (which never holds a
 // raw newline), "\n", the body byte for byte.
-func encodeRecord(r *latency.Record, m uint8) (string, error) {
+func encodeRecord(r *store.LatencyRecord, m uint8) (string, error) {
 	h, err := json.Marshal(latHeader{
 		RequestID: r.RequestID, MessageType: r.MessageType, CreateTime: r.CreateTime, CompleteTime: r.CompleteTime,
 		LatencyNs: r.LatencyNs, Status: r.Status, ClientID: r.ClientID, SourceService: r.SourceService,
@@ -461,34 +460,14 @@ func encodeRecord(r *latency.Record, m uint8) (string, error) {
 	return string(h) + "\n" + string(r.Body), nil
 }
 
-// rebuilder turns stored values back into Records. A Record's stage set is
-// unexported in package latency and only a Recorder builds it, so the
-// rebuilder replays the stored stages through a private Recorder (on a
-// clock that reads 0; the stamps are then restored) and copies the stored
-// fields over the result. A stage set a Recorder cannot produce (without
-// GatewayReceived, or with it alone) comes back empty.
-type rebuilder struct {
-	rec  *latency.Recorder
-	sink *captureStore
-}
+// rebuilder turns stored values back into Records. A stage set the
+// recorder cannot produce (without GatewayReceived, or with it alone)
+// comes back empty.
+type rebuilder struct{}
 
-type captureStore struct {
-	latency.Store
-	last latency.Record
-}
+func newRebuilder() *rebuilder { return &rebuilder{} }
 
-func (c *captureStore) Put(_ context.Context, r latency.Record) error { c.last = r; return nil }
-
-type zeroClock struct{}
-
-func (zeroClock) NowNs() int64 { return 0 }
-
-func newRebuilder() *rebuilder {
-	sink := &captureStore{}
-	return &rebuilder{rec: latency.NewRecorder(sink, latency.RecorderOptions{Clock: zeroClock{}, MaxOpen: 1}), sink: sink}
-}
-
-func (b *rebuilder) decode(v string) (latency.Record, error) {
+func (b *rebuilder) decode(v string) (store.LatencyRecord, error) {
 	nl := -1
 	for i := 0; i < len(v); i++ {
 		if v[i] == '\n' {
@@ -497,31 +476,23 @@ func (b *rebuilder) decode(v string) (latency.Record, error) {
 		}
 	}
 	if nl < 0 {
-		return latency.Record{}, errors.New("latency record without a header")
+		return store.LatencyRecord{}, errors.New("latency record without a header")
 	}
 	var h latHeader
 	if err := json.Unmarshal([]byte(v[:nl]), &h); err != nil {
-		return latency.Record{}, fmt.Errorf("latency record header: %w", err)
+		return store.LatencyRecord{}, fmt.Errorf("latency record header: %w", err)
 	}
-	var r latency.Record
+	var r store.LatencyRecord
 	if h.Mask&1 != 0 && h.Mask != 1 {
-		tr := b.rec.Begin("", "", nil, latency.Meta{})
-		last := latency.Stage(7 - bits.LeadingZeros8(h.Mask))
-		for s := latency.RiskCompleted; s < last; s++ {
-			if h.Mask&(1<<s) != 0 {
-				if err := tr.Mark(s); err != nil {
-					return latency.Record{}, err
-				}
+		for st := range store.LatencyStage(store.NumLatencyStages) {
+			if h.Mask&(1<<st) != 0 {
+				r.Stamp(st, h.Stamps[st])
 			}
 		}
-		if err := tr.End(last, latency.StatusOK); err != nil {
-			return latency.Record{}, err
-		}
-		r = b.sink.last
 	}
 	r.RequestID, r.MessageType = h.RequestID, h.MessageType
 	r.CreateTime, r.CompleteTime, r.LatencyNs, r.Status = h.CreateTime, h.CompleteTime, h.LatencyNs, h.Status
-	r.Meta = latency.Meta{ClientID: h.ClientID, SourceService: h.SourceService, SourceSequence: h.SourceSequence,
+	r.LatencyMeta = store.LatencyMeta{ClientID: h.ClientID, SourceService: h.SourceService, SourceSequence: h.SourceSequence,
 		HFTGateway: h.HFTGateway, StreamID: h.StreamID}
 	r.Stamps = h.Stamps
 	r.Body = nil
@@ -648,7 +619,7 @@ const latTTLGrace = time.Minute
 const writeTrimLimit = 1000
 
 // write stores a batch in one script call.
-func (l *LatencyStore) write(batch []latency.Record) {
+func (l *LatencyStore) write(batch []store.LatencyRecord) {
 	now := l.clock.NowNs()
 	args := make([]any, 0, 5+8*len(batch))
 	args = append(args, l.p, lexHex(now-l.retention), l.max, (l.retention+int64(latTTLGrace))/int64(time.Millisecond), writeTrimLimit)
@@ -686,37 +657,37 @@ func (l *LatencyStore) fail(err error, n int) {
 
 // ---- queries ----
 
-// The checks and defaults of latency.Memory (its helpers are unexported).
+// The checks and defaults of memory.Latency (its helpers are unexported).
 
-func checkWindow(w latency.Window) error {
+func checkWindow(w store.LatencyWindow) error {
 	if w.From != nil && w.To != nil && *w.To < *w.From {
-		return apperr.New(apperr.InvalidRequest, "to_ns must not be before from_ns")
+		return &store.LatencyQueryError{Msg: "to_ns must not be before from_ns"}
 	}
 	return nil
 }
 
 func latPage(limit, offset int) (int, int, error) {
 	if limit < 0 || offset < 0 {
-		return 0, 0, apperr.New(apperr.InvalidRequest, "limit and offset must not be negative")
+		return 0, 0, &store.LatencyQueryError{Msg: "limit and offset must not be negative"}
 	}
 	if limit == 0 {
-		limit = latency.DefaultLimit
+		limit = store.LatencyDefaultLimit
 	}
-	return min(limit, latency.MaxLimit), offset, nil
+	return min(limit, store.LatencyMaxLimit), offset, nil
 }
 
-func latTimeField(f latency.TimeField) (latency.TimeField, error) {
+func latTimeField(f store.LatencyTimeField) (store.LatencyTimeField, error) {
 	switch f {
 	case "":
-		return latency.CompleteTime, nil
-	case latency.CompleteTime, latency.CreateTime:
+		return store.LatencyCompleteTime, nil
+	case store.LatencyCompleteTime, store.LatencyCreateTime:
 		return f, nil
 	}
-	return "", apperr.New(apperr.InvalidRequest, "time_field must be complete_time or create_time")
+	return "", &store.LatencyQueryError{Msg: "time_field must be complete_time or create_time"}
 }
 
 // bounds are the lex range of a window.
-func bounds(w latency.Window) (lo, hi string) {
+func bounds(w store.LatencyWindow) (lo, hi string) {
 	lo, hi = "-", "+"
 	if w.From != nil {
 		lo = "[" + lexHex(*w.From)
@@ -789,22 +760,22 @@ func bulkStrings(v any) ([]string, error) {
 }
 
 // Raw implements latency.Store.
-func (l *LatencyStore) Raw(ctx context.Context, q latency.RawQuery) (latency.RawPage, error) {
-	if err := checkWindow(q.Window); err != nil {
-		return latency.RawPage{}, err
+func (l *LatencyStore) Raw(ctx context.Context, q store.LatencyRawQuery) (store.LatencyRawPage, error) {
+	if err := checkWindow(q.LatencyWindow); err != nil {
+		return store.LatencyRawPage{}, err
 	}
 	var err error
 	if q.Limit, q.Offset, err = latPage(q.Limit, q.Offset); err != nil {
-		return latency.RawPage{}, err
+		return store.LatencyRawPage{}, err
 	}
 	if q.TimeField, err = latTimeField(q.TimeField); err != nil {
-		return latency.RawPage{}, err
+		return store.LatencyRawPage{}, err
 	}
-	out := latency.RawPage{Query: q}
-	lo, hi := bounds(q.Window)
+	out := store.LatencyRawPage{Query: q}
+	lo, hi := bounds(q.LatencyWindow)
 	_, vs, err := l.rangeQuery(ctx, "latency raw", l.index(q.TimeField, q.MessageType), lo, hi, true, q.Offset, q.Limit, true)
 	if err != nil {
-		return latency.RawPage{}, err
+		return store.LatencyRawPage{}, err
 	}
 	b := newRebuilder()
 	for _, v := range vs {
@@ -813,7 +784,7 @@ func (l *LatencyStore) Raw(ctx context.Context, q latency.RawQuery) (latency.Raw
 		}
 		r, err := b.decode(v)
 		if err != nil {
-			return latency.RawPage{}, fail("latency raw", err)
+			return store.LatencyRawPage{}, fail("latency raw", err)
 		}
 		out.Records = append(out.Records, r)
 	}
@@ -824,21 +795,21 @@ func (l *LatencyStore) Raw(ctx context.Context, q latency.RawQuery) (latency.Raw
 const stagesChunk = 512
 
 // Stages implements latency.Store.
-func (l *LatencyStore) Stages(ctx context.Context, q latency.StagesQuery) (latency.StagesPage, error) {
-	if err := checkWindow(q.Window); err != nil {
-		return latency.StagesPage{}, err
+func (l *LatencyStore) Stages(ctx context.Context, q store.LatencyStagesQuery) (store.LatencyStagesPage, error) {
+	if err := checkWindow(q.LatencyWindow); err != nil {
+		return store.LatencyStagesPage{}, err
 	}
 	var err error
 	if q.Limit, q.Offset, err = latPage(q.Limit, q.Offset); err != nil {
-		return latency.StagesPage{}, err
+		return store.LatencyStagesPage{}, err
 	}
-	out := latency.StagesPage{Query: q}
+	out := store.LatencyStagesPage{Query: q}
 	b := newRebuilder()
 	pg := eventPage{q: q, skip: q.Offset}
 
 	if q.RequestID != "" && q.From == nil && q.To == nil {
 		if err := l.stagesOf(ctx, q.RequestID, b, &pg); err != nil {
-			return latency.StagesPage{}, err
+			return store.LatencyStagesPage{}, err
 		}
 		out.Events, out.Segments = pg.events, pg.segments
 		return out, nil
@@ -848,12 +819,12 @@ func (l *LatencyStore) Stages(ctx context.Context, q latency.StagesQuery) (laten
 	// continuing below the last member looked at (stable under concurrent
 	// writes). Without a request id the members' stage counts page the
 	// events, and only the records on the page are read.
-	lo, hi := bounds(q.Window)
-	index := l.index(latency.CreateTime, q.MessageType)
+	lo, hi := bounds(q.LatencyWindow)
+	index := l.index(store.LatencyCreateTime, q.MessageType)
 	for !pg.full() {
 		ms, vs, err := l.rangeQuery(ctx, "latency stages", index, lo, hi, true, 0, stagesChunk, q.RequestID != "")
 		if err != nil {
-			return latency.StagesPage{}, err
+			return store.LatencyStagesPage{}, err
 		}
 		if len(ms) == 0 {
 			break
@@ -862,10 +833,10 @@ func (l *LatencyStore) Stages(ctx context.Context, q latency.StagesQuery) (laten
 		if q.RequestID == "" {
 			var keys []string
 			if keys, next, err = l.plan(ms, &pg); err != nil {
-				return latency.StagesPage{}, fail("latency stages", err)
+				return store.LatencyStagesPage{}, fail("latency stages", err)
 			}
 			if vs, err = l.mget(ctx, keys); err != nil {
-				return latency.StagesPage{}, err
+				return store.LatencyStagesPage{}, err
 			}
 		}
 		for _, v := range vs {
@@ -877,7 +848,7 @@ func (l *LatencyStore) Stages(ctx context.Context, q latency.StagesQuery) (laten
 			}
 			r, err := b.decode(v)
 			if err != nil {
-				return latency.StagesPage{}, fail("latency stages", err)
+				return store.LatencyStagesPage{}, fail("latency stages", err)
 			}
 			if q.RequestID != "" && r.RequestID != q.RequestID {
 				continue
@@ -959,19 +930,19 @@ func (l *LatencyStore) mget(ctx context.Context, keys []string) ([]string, error
 	return vs, nil
 }
 
-// eventPage pages events as latency.Memory does: skip counts events,
+// eventPage pages events as memory.Latency does: skip counts events,
 // segments join consecutive events of one record that are both on the
 // page.
 type eventPage struct {
-	q        latency.StagesQuery
+	q        store.LatencyStagesQuery
 	skip     int
-	events   []latency.Event
-	segments []latency.Segment
+	events   []store.LatencyEvent
+	segments []store.LatencySegment
 }
 
 func (p *eventPage) full() bool { return len(p.events) >= p.q.Limit }
 
-func (p *eventPage) add(r *latency.Record) {
+func (p *eventPage) add(r *store.LatencyRecord) {
 	if p.q.MessageType != "" && r.MessageType != p.q.MessageType {
 		return
 	}
@@ -987,7 +958,7 @@ func (p *eventPage) add(r *latency.Record) {
 		p.events = append(p.events, e)
 		if i > 0 {
 			prev := evs[i-1]
-			p.segments = append(p.segments, latency.Segment{
+			p.segments = append(p.segments, store.LatencySegment{
 				RequestID: r.RequestID, From: prev.Stage, To: e.Stage, FromTime: prev.StageTime, ToTime: e.StageTime,
 				LatencyNs: e.StageTime - prev.StageTime,
 			})
@@ -996,26 +967,26 @@ func (p *eventPage) add(r *latency.Record) {
 }
 
 // Metrics implements latency.Store.
-func (l *LatencyStore) Metrics(ctx context.Context, q latency.MetricsQuery) (latency.Metrics, error) {
-	if err := checkWindow(q.Window); err != nil {
-		return latency.Metrics{}, err
+func (l *LatencyStore) Metrics(ctx context.Context, q store.LatencyMetricsQuery) (store.LatencyMetrics, error) {
+	if err := checkWindow(q.LatencyWindow); err != nil {
+		return store.LatencyMetrics{}, err
 	}
 	var err error
 	if q.TimeField, err = latTimeField(q.TimeField); err != nil {
-		return latency.Metrics{}, err
+		return store.LatencyMetrics{}, err
 	}
 	if q.BucketNs < 0 {
-		return latency.Metrics{}, apperr.New(apperr.InvalidRequest, "bucket_ns must be at least 1")
+		return store.LatencyMetrics{}, &store.LatencyQueryError{Msg: "bucket_ns must be at least 1"}
 	}
 	if q.BucketNs == 0 {
-		q.BucketNs = latency.DefaultBucketNs
+		q.BucketNs = store.LatencyDefaultBucketNs
 	}
-	lo, hi := bounds(q.Window)
+	lo, hi := bounds(q.LatencyWindow)
 	ms, _, err := l.rangeQuery(ctx, "latency metrics", l.index(q.TimeField, q.MessageType), lo, hi, false, 0, -1, false)
 	if err != nil {
-		return latency.Metrics{}, err
+		return store.LatencyMetrics{}, err
 	}
-	out := latency.Metrics{Query: q}
+	out := store.LatencyMetrics{Query: q}
 	if q.From != nil {
 		out.From = *q.From
 	}
@@ -1031,7 +1002,7 @@ func (l *LatencyStore) Metrics(ctx context.Context, q latency.MetricsQuery) (lat
 	for i, m := range ms {
 		pm, err := parseMember(m)
 		if err != nil {
-			return latency.Metrics{}, fail("latency metrics", err)
+			return store.LatencyMetrics{}, fail("latency metrics", err)
 		}
 		ts[i], lats[i] = pm.t, pm.latency
 	}
@@ -1053,10 +1024,10 @@ func (l *LatencyStore) Metrics(ctx context.Context, q latency.MetricsQuery) (lat
 		for j < len(ts) && ts[j] < end {
 			j++
 		}
-		out.Buckets = append(out.Buckets, latency.Bucket{Start: start, End: end, Stats: latency.Summarize(lats[i:j])})
+		out.Buckets = append(out.Buckets, store.LatencyBucket{Start: start, End: end, LatencyStats: store.SummarizeLatencies(lats[i:j])})
 		i = j
 	}
-	out.Summary = latency.Summarize(lats) // last: it sorts lats, which the buckets slice by time
+	out.Summary = store.SummarizeLatencies(lats) // last: it sorts lats, which the buckets slice by time
 	return out, nil
 }
 

@@ -11,11 +11,10 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/vero-oms/omsd/server/latency"
-	"github.com/vero-oms/omsd/server/latency/latencytest"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/redis"
 	"github.com/vero-oms/omsd/store/redis/redistest"
+	"github.com/vero-oms/omsd/store/storetest"
 )
 
 // latencyStore opens a LatencyStore on c under a fresh prefix whose keys
@@ -35,14 +34,14 @@ func latencyStore(t testing.TB, srv *redistest.RedisServer, c goredis.UniversalC
 	return l, p
 }
 
-func suiteOptions(c latencytest.Config) redis.LatencyOptions {
+func suiteOptions(c storetest.LatencyConfig) redis.LatencyOptions {
 	return redis.LatencyOptions{Clock: c.Clock, Retention: c.Retention, MaxRecords: c.MaxRecords}
 }
 
-// The conformance suite latency.Memory passes too (server/latency).
+// The conformance suite memory.Latency passes too (server/latency).
 func TestRedisLatencyStoreSuite(t *testing.T) {
 	srv := redistest.SharedRedis(t)
-	latencytest.Run(t, func(t *testing.T, c latencytest.Config) latency.Store {
+	storetest.RunLatency(t, func(t *testing.T, c storetest.LatencyConfig) store.LatencyStore {
 		l, _ := latencyStore(t, srv, srv.NewClient(t), suiteOptions(c))
 		return l
 	})
@@ -55,33 +54,26 @@ func TestRedisLatencyStoreSuiteCluster(t *testing.T) {
 		t.Skip("starts a Redis Cluster")
 	}
 	cluster := redistest.StartRedisCluster(t, 3)
-	latencytest.Run(t, func(t *testing.T, c latencytest.Config) latency.Store {
+	storetest.RunLatency(t, func(t *testing.T, c storetest.LatencyConfig) store.LatencyStore {
 		l, _ := latencyStore(t, nil, cluster.NewClient(t), suiteOptions(c))
 		return l
 	})
 }
 
 // put records one message stamped now on the real clock.
-func put(t testing.TB, l latency.Store, id, typ string) latency.Record {
+func put(t testing.TB, l store.LatencyStore, id, typ string) store.LatencyRecord {
 	t.Helper()
-	var got latency.Record
-	rec := latency.NewRecorder(recordTo{l, &got}, latency.RecorderOptions{})
-	tr := rec.Begin(id, typ, []byte(`{"id":"`+id+`"}`), latency.Meta{ClientID: "client-1"})
-	_ = tr.Mark(latency.RiskCompleted)
-	if err := tr.Complete(); err != nil {
+	now := store.NewMonotonicClock().NowNs()
+	rec := store.LatencyRecord{RequestID: id, MessageType: typ, Body: []byte(`{"id":"` + id + `"}`),
+		LatencyMeta: store.LatencyMeta{ClientID: "client-1"}, Status: store.LatencyStatusOK,
+		CreateTime: now, CompleteTime: now + 2000, LatencyNs: 2000}
+	rec.Stamp(store.StageGatewayReceived, now)
+	rec.Stamp(store.StageRiskCompleted, now+1000)
+	rec.Stamp(store.StageMarketCompleted, now+2000)
+	if err := l.Put(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
-	return got
-}
-
-type recordTo struct {
-	latency.Store
-	last *latency.Record
-}
-
-func (r recordTo) Put(ctx context.Context, rec latency.Record) error {
-	*r.last = rec
-	return r.Store.Put(ctx, rec)
+	return rec
 }
 
 // The documented keys, and TTLs of the retention plus the grace.
@@ -128,7 +120,7 @@ func TestRedisLatencyKeyLayout(t *testing.T) {
 func TestRedisLatencyCloseFlushesAndSurvives(t *testing.T) {
 	srv := redistest.SharedRedis(t)
 	l, p := latencyStore(t, srv, srv.NewClient(t), redis.LatencyOptions{})
-	var recs []latency.Record
+	var recs []store.LatencyRecord
 	for i := range 50 {
 		recs = append(recs, put(t, l, "S"+strconv.Itoa(i), "D"))
 	}
@@ -143,14 +135,14 @@ func TestRedisLatencyCloseFlushesAndSurvives(t *testing.T) {
 	}
 	again := redis.NewLatencyStore(srv.NewClient(t), p, redis.LatencyOptions{})
 	t.Cleanup(func() { _ = again.Close(context.Background()) })
-	pg, err := again.Raw(t.Context(), latency.RawQuery{})
+	pg, err := again.Raw(t.Context(), store.LatencyRawQuery{})
 	must(t, err)
 	if len(pg.Records) != 50 || pg.Records[0].RequestID != "S49" {
 		t.Fatalf("another store reads %d records", len(pg.Records))
 	}
-	st, err := again.Stages(t.Context(), latency.StagesQuery{RequestID: "S7"})
+	st, err := again.Stages(t.Context(), store.LatencyStagesQuery{RequestID: "S7"})
 	must(t, err)
-	if len(st.Events) != 3 || st.Events[2].Stage != latency.MarketCompleted {
+	if len(st.Events) != 3 || st.Events[2].Stage != store.StageMarketCompleted {
 		t.Fatalf("stages of S7: %+v", st.Events)
 	}
 }
@@ -174,13 +166,13 @@ func TestRedisLatencyBackendDown(t *testing.T) {
 	if c := l.Counters(); c.Failed != 1 || heard.Load() != 1 {
 		t.Fatalf("counters %+v, heard %d", c, heard.Load())
 	}
-	if _, err := l.Raw(t.Context(), latency.RawQuery{}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := l.Raw(t.Context(), store.LatencyRawQuery{}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Raw with Redis down: %v", err)
 	}
-	if _, err := l.Stages(t.Context(), latency.StagesQuery{RequestID: "X1"}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := l.Stages(t.Context(), store.LatencyStagesQuery{RequestID: "X1"}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Stages with Redis down: %v", err)
 	}
-	if _, err := l.Metrics(t.Context(), latency.MetricsQuery{}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := l.Metrics(t.Context(), store.LatencyMetricsQuery{}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Metrics with Redis down: %v", err)
 	}
 }
@@ -225,14 +217,13 @@ func TestRedisLatencyQueueFullDrops(t *testing.T) {
 func BenchmarkRedisLatencyPut(b *testing.B) {
 	srv := redistest.SharedRedis(b)
 	l, _ := latencyStore(b, srv, srv.NewClient(b), redis.LatencyOptions{})
-	var rec latency.Record
-	r := latency.NewRecorder(recordTo{discard{}, &rec}, latency.RecorderOptions{})
-	tr := r.Begin("CL1000000", latency.MsgNewOrder, []byte(`{"account_id":"099C000002","symbol":"FPT","side":"B","qty":100,"order_type":"LO","price":"100000"}`),
-		latency.Meta{ClientID: "client-1", SourceService: "oms-api", HFTGateway: "hft-1"})
-	for s := latency.RiskCompleted; s < latency.MarketCompleted; s++ {
-		_ = tr.Mark(s)
+	rec := store.LatencyRecord{RequestID: "CL1000000", MessageType: "D",
+		Body:        []byte(`{"account_id":"099C000002","symbol":"FPT","side":"B","qty":100,"order_type":"LO","price":"100000"}`),
+		LatencyMeta: store.LatencyMeta{ClientID: "client-1", SourceService: "oms-api", HFTGateway: "hft-1"}, Status: store.LatencyStatusOK}
+	for st := range store.LatencyStage(store.NumLatencyStages) {
+		rec.Stamp(st, int64(1000*(int(st)+1)))
 	}
-	_ = tr.Complete()
+	rec.CreateTime, rec.CompleteTime, rec.LatencyNs = 1000, 6000, 5000
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -252,7 +243,3 @@ func BenchmarkRedisLatencyPut(b *testing.B) {
 		b.Fatalf("counters %+v", c)
 	}
 }
-
-type discard struct{ latency.Store }
-
-func (discard) Put(context.Context, latency.Record) error { return nil }
