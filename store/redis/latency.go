@@ -1,8 +1,8 @@
 package redis
 
-// The Redis latency.Store (GET /api/v1/util/latency/raw, /stages,
+// The Redis store.LatencyStore (GET /api/v1/util/latency/raw, /stages,
 // /metrics). It answers exactly like memory.Latency (the shared suite in
-// server/latency/latencytest runs on both), from Redis, so that every omsd
+// store/storetest RunLatency runs on both), from Redis, so that every omsd
 // process sharing a Redis sees the same diagnostics and they survive a
 // restart.
 //
