@@ -470,3 +470,42 @@ const (
 	LatencyDefaultRetention  = 24 * time.Hour
 	LatencyDefaultMaxRecords = 100_000
 )
+
+// LatencyMetricsOf answers a metrics query (BucketNs already defaulted)
+// from its window's samples in time order: ts their times, lats their
+// latencies. Both stores use it, so they bucket and summarise alike.
+func LatencyMetricsOf(q LatencyMetricsQuery, ts, lats []int64) LatencyMetrics {
+	out := LatencyMetrics{Query: q}
+	if q.From != nil {
+		out.From = *q.From
+	}
+	if q.To != nil {
+		out.To = *q.To
+	}
+	if len(ts) == 0 {
+		return out
+	}
+	if q.From == nil {
+		out.From = ts[0]
+	}
+	if q.To == nil {
+		out.To = ts[len(ts)-1] + 1
+	}
+	origin := out.From
+	if q.From == nil {
+		origin = FloorDiv(out.From, q.BucketNs) * q.BucketNs
+	}
+	for i := 0; i < len(ts); {
+		k := FloorDiv(ts[i]-origin, q.BucketNs)
+		start := origin + k*q.BucketNs
+		end := start + q.BucketNs
+		j := i
+		for j < len(ts) && ts[j] < end {
+			j++
+		}
+		out.Buckets = append(out.Buckets, LatencyBucket{Start: start, End: end, LatencyStats: SummarizeLatencies(lats[i:j])})
+		i = j
+	}
+	out.Summary = SummarizeLatencies(lats) // last: it sorts lats, which the buckets slice by time
+	return out
+}

@@ -187,13 +187,21 @@ func (s *Service) acceptStep(o store.Order, v venue.Order) step {
 // endStep cancels in the store an open order no book holds.
 func (s *Service) endStep(o store.Order, why string) step {
 	return step{name: "end order " + o.OriginalReqID, run: func(ctx context.Context) ([]step, error) {
-		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			cur, ok, err := tx.Order(o.ID)
-			if err != nil || !ok || cur.Status.Done() || cur.Status == store.OrderPendingNew {
-				return err
-			}
-			return cancelInStore(tx, cur, why, store.OrderCanceled)
+		return nil, s.endInStore(ctx, o.ID, why, store.OrderCanceled, func(cur store.Order) bool {
+			return cur.Status.Done() || cur.Status == store.OrderPendingNew
 		})
-		return nil, err
 	}}
+}
+
+// endInStore ends order id in the store with status (hold released),
+// unless it is gone or skip says it is not to be ended.
+func (s *Service) endInStore(ctx context.Context, id int64, why string, status store.OrderStatus, skip func(store.Order) bool) error {
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		cur, ok, err := tx.Order(id)
+		if err != nil || !ok || skip(cur) {
+			return err
+		}
+		return cancelInStore(tx, cur, why, status)
+	})
+	return err
 }

@@ -1,6 +1,7 @@
 package trading
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -37,10 +38,7 @@ func (s *Service) restoreBooks(ctx context.Context) error {
 		return err
 	}
 	slices.SortFunc(open, func(a, b store.Order) int {
-		if a.Priority != b.Priority {
-			return compare(a.Priority, b.Priority)
-		}
-		return compare(a.ID, b.ID)
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
 	})
 	var lastExec uint64
 	for _, o := range open {
@@ -67,28 +65,11 @@ func (s *Service) restoreBooks(ctx context.Context) error {
 	return nil
 }
 
-func compare(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // restoreOrder rests one working order again, or ends it: expired when its
 // trading date is over, cancelled when a cancel of it was pending.
 func (s *Service) restoreOrder(ctx context.Context, r restorer, o store.Order, today string) (bool, error) {
 	end := func(why string, status store.OrderStatus) (bool, error) {
-		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			cur, ok, err := tx.Order(o.ID)
-			if err != nil || !ok || cur.Status.Done() {
-				return err
-			}
-			return cancelInStore(tx, cur, why, status)
-		})
-		return false, err
+		return false, s.endInStore(ctx, o.ID, why, status, func(cur store.Order) bool { return cur.Status.Done() })
 	}
 	switch {
 	case o.TradingDate != today:

@@ -160,14 +160,8 @@ func (s *Service) releaseHeld(ctx context.Context, in market.Instrument, now mar
 		return nil // routed already; its ack is booked by reconciliation
 	}
 	if endOfDay(now) {
-		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			cur, ok, err := tx.Order(o.ID)
-			if err != nil || !ok || cur.Status != store.OrderPendingNew {
-				return err
-			}
-			return cancelInStore(tx, cur, "expired at the end of the trading day", store.OrderExpired)
-		})
-		return err
+		return s.endInStore(ctx, o.ID, "expired at the end of the trading day", store.OrderExpired,
+			func(cur store.Order) bool { return cur.Status != store.OrderPendingNew })
 	}
 	if in.Permit(now, market.OrderType(cur.Type), market.New).Verdict != market.Accept {
 		return nil

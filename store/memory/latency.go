@@ -267,42 +267,10 @@ func (m *Latency) Metrics(_ context.Context, q store.LatencyMetricsQuery) (store
 	}
 	m.mu.Unlock()
 
-	out := store.LatencyMetrics{Query: q}
-	if q.From != nil {
-		out.From = *q.From
-	}
-	if q.To != nil {
-		out.To = *q.To
-	}
-	if len(samples) == 0 {
-		return out, nil
-	}
 	slices.SortFunc(samples, func(a, b sample) int { return cmp.Compare(a.t, b.t) })
-	if q.From == nil {
-		out.From = samples[0].t
-	}
-	if q.To == nil {
-		out.To = samples[len(samples)-1].t + 1
-	}
-	origin := out.From
-	if q.From == nil {
-		origin = store.FloorDiv(out.From, q.BucketNs) * q.BucketNs
-	}
-	lats := make([]int64, len(samples))
+	ts, lats := make([]int64, len(samples)), make([]int64, len(samples))
 	for i, s := range samples {
-		lats[i] = s.lat
+		ts[i], lats[i] = s.t, s.lat
 	}
-	for i := 0; i < len(samples); {
-		k := store.FloorDiv(samples[i].t-origin, q.BucketNs)
-		start := origin + k*q.BucketNs
-		end := start + q.BucketNs
-		j := i
-		for j < len(samples) && samples[j].t < end {
-			j++
-		}
-		out.Buckets = append(out.Buckets, store.LatencyBucket{Start: start, End: end, LatencyStats: store.SummarizeLatencies(lats[i:j])})
-		i = j
-	}
-	out.Summary = store.SummarizeLatencies(lats) // last: it sorts lats, which the buckets slice by time
-	return out, nil
+	return store.LatencyMetricsOf(q, ts, lats), nil
 }

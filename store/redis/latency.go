@@ -657,35 +657,6 @@ func (l *LatencyStore) fail(err error, n int) {
 
 // ---- queries ----
 
-// The checks and defaults of memory.Latency (its helpers are unexported).
-
-func checkWindow(w store.LatencyWindow) error {
-	if w.From != nil && w.To != nil && *w.To < *w.From {
-		return &store.LatencyQueryError{Msg: "to_ns must not be before from_ns"}
-	}
-	return nil
-}
-
-func latPage(limit, offset int) (int, int, error) {
-	if limit < 0 || offset < 0 {
-		return 0, 0, &store.LatencyQueryError{Msg: "limit and offset must not be negative"}
-	}
-	if limit == 0 {
-		limit = store.LatencyDefaultLimit
-	}
-	return min(limit, store.LatencyMaxLimit), offset, nil
-}
-
-func latTimeField(f store.LatencyTimeField) (store.LatencyTimeField, error) {
-	switch f {
-	case "":
-		return store.LatencyCompleteTime, nil
-	case store.LatencyCompleteTime, store.LatencyCreateTime:
-		return f, nil
-	}
-	return "", &store.LatencyQueryError{Msg: "time_field must be complete_time or create_time"}
-}
-
 // bounds are the lex range of a window.
 func bounds(w store.LatencyWindow) (lo, hi string) {
 	lo, hi = "-", "+"
@@ -761,14 +732,14 @@ func bulkStrings(v any) ([]string, error) {
 
 // Raw implements latency.Store.
 func (l *LatencyStore) Raw(ctx context.Context, q store.LatencyRawQuery) (store.LatencyRawPage, error) {
-	if err := checkWindow(q.LatencyWindow); err != nil {
+	if err := q.LatencyWindow.Check(); err != nil {
 		return store.LatencyRawPage{}, err
 	}
 	var err error
-	if q.Limit, q.Offset, err = latPage(q.Limit, q.Offset); err != nil {
+	if q.Limit, q.Offset, err = store.LatencyPage(q.Limit, q.Offset); err != nil {
 		return store.LatencyRawPage{}, err
 	}
-	if q.TimeField, err = latTimeField(q.TimeField); err != nil {
+	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
 		return store.LatencyRawPage{}, err
 	}
 	out := store.LatencyRawPage{Query: q}
@@ -796,11 +767,11 @@ const stagesChunk = 512
 
 // Stages implements latency.Store.
 func (l *LatencyStore) Stages(ctx context.Context, q store.LatencyStagesQuery) (store.LatencyStagesPage, error) {
-	if err := checkWindow(q.LatencyWindow); err != nil {
+	if err := q.LatencyWindow.Check(); err != nil {
 		return store.LatencyStagesPage{}, err
 	}
 	var err error
-	if q.Limit, q.Offset, err = latPage(q.Limit, q.Offset); err != nil {
+	if q.Limit, q.Offset, err = store.LatencyPage(q.Limit, q.Offset); err != nil {
 		return store.LatencyStagesPage{}, err
 	}
 	out := store.LatencyStagesPage{Query: q}
@@ -968,11 +939,11 @@ func (p *eventPage) add(r *store.LatencyRecord) {
 
 // Metrics implements latency.Store.
 func (l *LatencyStore) Metrics(ctx context.Context, q store.LatencyMetricsQuery) (store.LatencyMetrics, error) {
-	if err := checkWindow(q.LatencyWindow); err != nil {
+	if err := q.LatencyWindow.Check(); err != nil {
 		return store.LatencyMetrics{}, err
 	}
 	var err error
-	if q.TimeField, err = latTimeField(q.TimeField); err != nil {
+	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
 		return store.LatencyMetrics{}, err
 	}
 	if q.BucketNs < 0 {
@@ -986,16 +957,6 @@ func (l *LatencyStore) Metrics(ctx context.Context, q store.LatencyMetricsQuery)
 	if err != nil {
 		return store.LatencyMetrics{}, err
 	}
-	out := store.LatencyMetrics{Query: q}
-	if q.From != nil {
-		out.From = *q.From
-	}
-	if q.To != nil {
-		out.To = *q.To
-	}
-	if len(ms) == 0 {
-		return out, nil
-	}
 	// Oldest first by the time field, as the index orders them.
 	ts := make([]int64, len(ms))
 	lats := make([]int64, len(ms))
@@ -1006,35 +967,5 @@ func (l *LatencyStore) Metrics(ctx context.Context, q store.LatencyMetricsQuery)
 		}
 		ts[i], lats[i] = pm.t, pm.latency
 	}
-	if q.From == nil {
-		out.From = ts[0]
-	}
-	if q.To == nil {
-		out.To = ts[len(ts)-1] + 1
-	}
-	origin := out.From
-	if q.From == nil {
-		origin = floorDiv(out.From, q.BucketNs) * q.BucketNs
-	}
-	for i := 0; i < len(ts); {
-		k := floorDiv(ts[i]-origin, q.BucketNs)
-		start := origin + k*q.BucketNs
-		end := start + q.BucketNs
-		j := i
-		for j < len(ts) && ts[j] < end {
-			j++
-		}
-		out.Buckets = append(out.Buckets, store.LatencyBucket{Start: start, End: end, LatencyStats: store.SummarizeLatencies(lats[i:j])})
-		i = j
-	}
-	out.Summary = store.SummarizeLatencies(lats) // last: it sorts lats, which the buckets slice by time
-	return out, nil
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
+	return store.LatencyMetricsOf(q, ts, lats), nil
 }
