@@ -509,3 +509,44 @@ func LatencyMetricsOf(q LatencyMetricsQuery, ts, lats []int64) LatencyMetrics {
 	out.Summary = SummarizeLatencies(lats) // last: it sorts lats, which the buckets slice by time
 	return out
 }
+
+// Applied checks q and fills its defaults: the query as a store answers it.
+func (q LatencyRawQuery) Applied() (LatencyRawQuery, error) {
+	if err := q.Check(); err != nil {
+		return q, err
+	}
+	var err error
+	if q.Limit, q.Offset, err = LatencyPage(q.Limit, q.Offset); err != nil {
+		return q, err
+	}
+	q.TimeField, err = q.TimeField.OrDefault()
+	return q, err
+}
+
+// Applied checks q and fills its defaults.
+func (q LatencyStagesQuery) Applied() (LatencyStagesQuery, error) {
+	if err := q.Check(); err != nil {
+		return q, err
+	}
+	var err error
+	q.Limit, q.Offset, err = LatencyPage(q.Limit, q.Offset)
+	return q, err
+}
+
+// Applied checks q and fills its defaults.
+func (q LatencyMetricsQuery) Applied() (LatencyMetricsQuery, error) {
+	if err := q.Check(); err != nil {
+		return q, err
+	}
+	var err error
+	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
+		return q, err
+	}
+	if q.BucketNs < 0 {
+		return q, latencyQueryError("bucket_ns must be at least 1")
+	}
+	if q.BucketNs == 0 {
+		q.BucketNs = LatencyDefaultBucketNs
+	}
+	return q, nil
+}

@@ -167,14 +167,8 @@ func (m *Latency) lockTrimmed() {
 
 // Raw implements Store.
 func (m *Latency) Raw(_ context.Context, q store.LatencyRawQuery) (store.LatencyRawPage, error) {
-	if err := q.Check(); err != nil {
-		return store.LatencyRawPage{}, err
-	}
-	var err error
-	if q.Limit, q.Offset, err = store.LatencyPage(q.Limit, q.Offset); err != nil {
-		return store.LatencyRawPage{}, err
-	}
-	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
+	q, err := q.Applied()
+	if err != nil {
 		return store.LatencyRawPage{}, err
 	}
 	refs := m.newest(func(r *store.LatencyRecord) bool {
@@ -190,11 +184,8 @@ func (m *Latency) Raw(_ context.Context, q store.LatencyRawQuery) (store.Latency
 
 // Stages implements Store.
 func (m *Latency) Stages(_ context.Context, q store.LatencyStagesQuery) (store.LatencyStagesPage, error) {
-	if err := q.Check(); err != nil {
-		return store.LatencyStagesPage{}, err
-	}
-	var err error
-	if q.Limit, q.Offset, err = store.LatencyPage(q.Limit, q.Offset); err != nil {
+	q, err := q.Applied()
+	if err != nil {
 		return store.LatencyStagesPage{}, err
 	}
 	var refs []ref
@@ -243,18 +234,9 @@ func (m *Latency) Stages(_ context.Context, q store.LatencyStagesQuery) (store.L
 
 // Metrics implements Store.
 func (m *Latency) Metrics(_ context.Context, q store.LatencyMetricsQuery) (store.LatencyMetrics, error) {
-	if err := q.Check(); err != nil {
+	q, err := q.Applied()
+	if err != nil {
 		return store.LatencyMetrics{}, err
-	}
-	var err error
-	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
-		return store.LatencyMetrics{}, err
-	}
-	if q.BucketNs < 0 {
-		return store.LatencyMetrics{}, &store.LatencyQueryError{Msg: "bucket_ns must be at least 1"}
-	}
-	if q.BucketNs == 0 {
-		q.BucketNs = store.LatencyDefaultBucketNs
 	}
 	type sample struct{ t, lat int64 }
 	m.lockTrimmed()

@@ -732,14 +732,8 @@ func bulkStrings(v any) ([]string, error) {
 
 // Raw implements latency.Store.
 func (l *LatencyStore) Raw(ctx context.Context, q store.LatencyRawQuery) (store.LatencyRawPage, error) {
-	if err := q.LatencyWindow.Check(); err != nil {
-		return store.LatencyRawPage{}, err
-	}
-	var err error
-	if q.Limit, q.Offset, err = store.LatencyPage(q.Limit, q.Offset); err != nil {
-		return store.LatencyRawPage{}, err
-	}
-	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
+	q, err := q.Applied()
+	if err != nil {
 		return store.LatencyRawPage{}, err
 	}
 	out := store.LatencyRawPage{Query: q}
@@ -767,11 +761,8 @@ const stagesChunk = 512
 
 // Stages implements latency.Store.
 func (l *LatencyStore) Stages(ctx context.Context, q store.LatencyStagesQuery) (store.LatencyStagesPage, error) {
-	if err := q.LatencyWindow.Check(); err != nil {
-		return store.LatencyStagesPage{}, err
-	}
-	var err error
-	if q.Limit, q.Offset, err = store.LatencyPage(q.Limit, q.Offset); err != nil {
+	q, err := q.Applied()
+	if err != nil {
 		return store.LatencyStagesPage{}, err
 	}
 	out := store.LatencyStagesPage{Query: q}
@@ -939,18 +930,9 @@ func (p *eventPage) add(r *store.LatencyRecord) {
 
 // Metrics implements latency.Store.
 func (l *LatencyStore) Metrics(ctx context.Context, q store.LatencyMetricsQuery) (store.LatencyMetrics, error) {
-	if err := q.LatencyWindow.Check(); err != nil {
+	q, err := q.Applied()
+	if err != nil {
 		return store.LatencyMetrics{}, err
-	}
-	var err error
-	if q.TimeField, err = q.TimeField.OrDefault(); err != nil {
-		return store.LatencyMetrics{}, err
-	}
-	if q.BucketNs < 0 {
-		return store.LatencyMetrics{}, &store.LatencyQueryError{Msg: "bucket_ns must be at least 1"}
-	}
-	if q.BucketNs == 0 {
-		q.BucketNs = store.LatencyDefaultBucketNs
 	}
 	lo, hi := bounds(q.LatencyWindow)
 	ms, _, err := l.rangeQuery(ctx, "latency metrics", l.index(q.TimeField, q.MessageType), lo, hi, false, 0, -1, false)
