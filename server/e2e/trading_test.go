@@ -427,6 +427,10 @@ func TestVenueHasOneOwner(t *testing.T) {
 		t.Fatalf("order on a venue-off instance: %d %s", r.status, r.body)
 	}
 	wantOrder(t, b.orderByReq(t, tr, "owner-1"), "NEW", 0)
+	// The put-through desk lives with the venue too.
+	if r := b.post(nil, "/api/v1/orders/ioi", map[string]any{"ioi_id": "ioi-off", "symbol": "FPT", "side": "S", "ioi_qty": 100}, bearer(tr)...); r.status != 502 {
+		t.Fatalf("IOI on a venue-off instance: %d %s", r.status, r.body)
+	}
 
 	// Once the owner stops (releasing the lease), another instance can own
 	// the books: it rebuilds them from the store, holds as they were.

@@ -547,7 +547,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if bid.Status != store.OrderNew || offer.Status != store.OrderNew || bid.QuoteID != "k-1" || offer.QuoteID != "k-1" {
 		t.Fatalf("legs: %+v %+v", bid, offer)
 	}
-	if live := e.svc.Live(fptISIN, bid.ID); !live {
+	if live := e.svc.InBook(bid); !live {
 		t.Fatal("the bid is not in the book")
 	}
 	a := e.account(an)
@@ -586,7 +586,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	if o := e.order("k-1-S"); o.Status != store.OrderCanceled || o.CancelledQty != 200 || o.FilledQty != 100 {
 		t.Fatalf("old offer: %+v", o)
 	}
-	if live := e.svc.Live(fptISIN, offer.ID); live {
+	if live := e.svc.InBook(offer); live {
 		t.Fatal("the replaced offer is still in the book")
 	}
 	a = e.account(an)

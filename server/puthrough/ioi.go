@@ -20,6 +20,9 @@ import (
 // decode → the caller must trade some account → under the board's lock,
 // find what it replaces or cancels → post it, checked.
 func (s *Desk) IOI(ctx context.Context, user string, in IOIRequest) (trading.Ack, error) {
+	if err := s.t.Ready(); err != nil {
+		return trading.Ack{}, err
+	}
 	ad, err := decodeIOI(in)
 	if err != nil {
 		return trading.Ack{}, err
@@ -230,6 +233,10 @@ func (f AdFilter) Page() (limit, offset int) {
 // Advertisements lists the trading date's IOI board, newest first (GET
 // /util/ioi/advertisements): public to every signed-in user.
 func (s *Desk) Advertisements(ctx context.Context, f AdFilter) ([]Advertisement, error) {
+	// Only the venue's owner holds the board.
+	if err := s.t.Ready(); err != nil {
+		return nil, err
+	}
 	if f.Limit < 0 || f.Offset < 0 {
 		return nil, invalid("limit must be at least 1 and offset at least 0")
 	}

@@ -24,6 +24,9 @@ import (
 // account and symbol) → the caller's TRADE grant → reserve the id → store
 // the legs with their holds and route them.
 func (s *Desk) KQuote(ctx context.Context, user string, in KQuoteRequest) (trading.Ack, error) {
+	if err := s.t.Ready(); err != nil {
+		return trading.Ack{}, err
+	}
 	legs, err := s.decodeKQuote(in)
 	if err != nil {
 		return trading.Ack{}, err
@@ -211,7 +214,7 @@ func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, ins
 type placement struct {
 	stored    []store.Order
 	verdicts  []market.Verdict
-	outOfBook []int64 // the replaced quote's legs the book holds
+	outOfBook []store.Order // the replaced quote's legs the book holds
 }
 
 // placeTx ends the replaced quote's legs and stores the new ones with
@@ -300,8 +303,8 @@ func (d *desk) activate(k, old *kQuote, stored []store.Order) {
 // backlog, whatever happens to this request.
 func (s *Desk) routeLegs(ctx context.Context, inst market.Instrument, k *kQuote, p placement, trace *latency.Trace) {
 	var steps []trading.Step
-	for _, id := range p.outOfBook {
-		steps = append(steps, s.t.CancelOrderStep(inst.ISIN, id))
+	for _, o := range p.outOfBook {
+		steps = append(steps, s.t.CancelStep(o))
 	}
 	routed := false
 	for i, o := range p.stored {
@@ -345,8 +348,8 @@ func (s *Desk) undoUncertain(ctx context.Context, inst market.Instrument, k *kQu
 				}
 			}
 		}
-		for _, id := range p.outOfBook {
-			next = append(next, s.t.CancelOrderStep(inst.ISIN, id))
+		for _, o := range p.outOfBook {
+			next = append(next, s.t.CancelStep(o))
 		}
 		return next, nil
 	})
@@ -371,8 +374,8 @@ func (s *Desk) cancelLeg(ctx context.Context, o store.Order) error {
 // endLegs cancels, in tx, the working legs of k (holds released) and
 // returns those the book still holds, to be taken out of it after the
 // commit. The caller holds the instrument's lock.
-func (s *Desk) endLegs(tx store.BackOfficeTx, k *kQuote, inst market.Instrument, why string) ([]int64, error) {
-	var inBook []int64
+func (s *Desk) endLegs(tx store.BackOfficeTx, k *kQuote, inst market.Instrument, why string) ([]store.Order, error) {
+	var inBook []store.Order
 	for _, id := range k.Legs {
 		o, ok, err := tx.Order(id)
 		if err != nil {
@@ -387,8 +390,8 @@ func (s *Desk) endLegs(tx store.BackOfficeTx, k *kQuote, inst market.Instrument,
 		if d := s.clock.Permit(inst, market.LO, market.Cancel); d.Verdict == market.Refuse {
 			return nil, reject(d.Reject)
 		}
-		if s.t.Live(inst.ISIN, id) {
-			inBook = append(inBook, id)
+		if s.t.InBook(o) {
+			inBook = append(inBook, o)
 		}
 		if err := trading.CancelInStore(tx, o, why, store.OrderCanceled); err != nil {
 			return nil, err
@@ -402,6 +405,9 @@ func (s *Desk) endLegs(tx store.BackOfficeTx, k *kQuote, inst market.Instrument,
 // → the session must allow cancelling every leg → cancel them, instrument
 // by instrument.
 func (s *Desk) KQuoteCancel(ctx context.Context, user string, in KQuoteCancelRequest) (trading.Ack, error) {
+	if err := s.t.Ready(); err != nil {
+		return trading.Ack{}, err
+	}
 	typ, symbol, err := decodeKQuoteCancel(in)
 	if err != nil {
 		return trading.Ack{}, err
@@ -548,18 +554,18 @@ func (s *Desk) cancelKQuotes(ctx context.Context, user string, inst market.Instr
 	}
 	s.desk.mu.Unlock()
 	ks = live
-	var inBook []int64
+	var inBook []store.Order
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		inBook = nil
 		for _, k := range ks {
 			if _, err := txTrade(tx, user, k.Account); err != nil {
 				return err
 			}
-			ids, err := s.endLegs(tx, k, inst, "kquote cancelled by "+msgID)
+			legs, err := s.endLegs(tx, k, inst, "kquote cancelled by "+msgID)
 			if err != nil {
 				return err
 			}
-			inBook = append(inBook, ids...)
+			inBook = append(inBook, legs...)
 		}
 		return nil
 	})
@@ -575,8 +581,8 @@ func (s *Desk) cancelKQuotes(ctx context.Context, user string, inst market.Instr
 	}
 	d.mu.Unlock()
 	var steps []trading.Step
-	for _, id := range inBook {
-		steps = append(steps, s.t.CancelOrderStep(inst.ISIN, id))
+	for _, o := range inBook {
+		steps = append(steps, s.t.CancelStep(o))
 	}
 	if err := s.t.After(ctx, inst.ISIN, steps...); err != nil {
 		s.log.Warn("kquote legs were cancelled in the book; booking the reports waits for the store", "err", err)

@@ -23,6 +23,9 @@ import (
 // caller's TRADE grant → the instrument, session and parties → reserve its
 // ids on the desk → store its order with the hold.
 func (s *Desk) Quote(ctx context.Context, user string, in QuoteRequest) (trading.Ack, error) {
+	if err := s.t.Ready(); err != nil {
+		return trading.Ack{}, err
+	}
 	q, l, err := s.decodeQuote(in)
 	if err != nil {
 		return trading.Ack{}, err

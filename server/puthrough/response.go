@@ -25,6 +25,9 @@ import (
 // it answers and the terms it may answer with → a deal (accept) or an
 // answer (counter, pass) → the desk's record.
 func (s *Desk) RespondQuote(ctx context.Context, user string, in QuoteResponseRequest) (trading.Ack, error) {
+	if err := s.t.Ready(); err != nil {
+		return trading.Ack{}, err
+	}
 	r, err := s.decodeResponse(in)
 	if err != nil {
 		return trading.Ack{}, err

@@ -54,17 +54,12 @@ func (s *Service) After(ctx context.Context, isin string, steps ...Step) error {
 // CancelStep cancels o in its book and books the report.
 func (s *Service) CancelStep(o store.Order) Step { return s.cancelStep(o) }
 
-// CancelOrderStep cancels the order with store id in the main book of isin.
-func (s *Service) CancelOrderStep(isin string, id int64) Step {
-	return s.cancelStep(store.Order{ID: id, ISIN: isin, OriginalReqID: strconv.FormatInt(id, 10)})
-}
-
 // RouteStep submits a stored order to the venue and books the report.
 func (s *Service) RouteStep(o store.Order) Step { return s.routeStep(o, false) }
 
-// Live reports whether the book holds the order with store id.
-func (s *Service) Live(book string, id int64) bool {
-	_, ok := s.venue.Live(book, strconv.FormatInt(id, 10))
+// InBook reports whether o's book holds it.
+func (s *Service) InBook(o store.Order) bool {
+	_, ok := s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10))
 	return ok
 }
 
