@@ -50,6 +50,7 @@ type Store interface {
 	Reference
 	Audit
 	BackOffice
+	Outbox
 	Trading
 	Leases
 	// Ping reports whether the backend answers.

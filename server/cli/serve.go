@@ -22,6 +22,7 @@ import (
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/puthrough"
+	"github.com/vero-oms/omsd/server/stream"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/server/workflow"
@@ -50,6 +51,8 @@ type App struct {
 	Trading    *trading.Service
 	PutThrough *puthrough.Desk
 	Latency    latency.Store
+	// Stream is the Streaming API (issue 15), mounted on Handler.
+	Stream *stream.Server
 
 	recorder *latency.Recorder
 
@@ -224,6 +227,9 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err := startTrading(ctx, c, app, st, log); err != nil {
 		return fail(err)
 	}
+	if err := startStream(c, app, st, m, log); err != nil {
+		return fail(err)
+	}
 	if m != nil {
 		m.WatchVenueBacklog(app.Trading)
 		m.WatchLatencyRecorder(recorderCounters{app.recorder})
@@ -241,8 +247,50 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	app.Handler = h
+	app.Handler = withStream(h, app.Stream)
 	return app, nil
+}
+
+// withStream serves the Streaming API's paths beside the REST API.
+func withStream(api http.Handler, s *stream.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	sh := s.Handler()
+	for _, p := range stream.Paths {
+		mux.Handle(p, sh)
+	}
+	return mux
+}
+
+// startStream starts the Streaming API: on the store's Redis (broker and
+// presence) when the store is Redis, in memory otherwise. The instance
+// that runs the venue drains the outbox; any instance serves clients.
+func startStream(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.Logger) error {
+	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Accounts: st,
+		HistorySize: c.StreamHistorySize, HistoryTTL: c.StreamHistoryTTL, Log: log, Now: c.Clock}
+	if c.Venue != "off" {
+		o.Outbox = st
+	}
+	if c.RedisURL != "" {
+		uo, err := redis.ParseURL(c.RedisURL, c.RedisMasterName)
+		if err != nil {
+			return fmt.Errorf("OMS_REDIS_URL: %w", err)
+		}
+		o.Redis = &stream.Redis{Options: uo, Prefix: c.RedisPrefix + "stream", Timeout: c.RedisTimeout}
+	}
+	if m != nil {
+		o.Metrics = m.Registry()
+	}
+	s, err := stream.New(o)
+	if err != nil {
+		return fmt.Errorf("streaming API: %w", err)
+	}
+	app.Stream = s
+	app.closers = append(app.closers, s.Close)
+	if m != nil {
+		m.WatchStream(s)
+	}
+	return nil
 }
 
 // buildAuth builds the authentication host: the server secret and the
@@ -496,6 +544,11 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if app.Stream != nil {
+		// Streams are never idle: end them when shutdown starts, or
+		// Shutdown would wait for them until its deadline.
+		srv.RegisterOnShutdown(func() { app.Stream.Close(context.Background()) })
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

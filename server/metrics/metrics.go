@@ -169,6 +169,33 @@ func (m *Metrics) WatchVenueBacklog(b Backlog) {
 	)
 }
 
+// Stream is what the Streaming API metrics read.
+type Stream interface {
+	Connections() int
+	Subscriptions() int
+	Published() int64
+	PublishFailures() int64
+}
+
+// WatchStream registers omsd_stream_connections, omsd_stream_subscriptions,
+// omsd_stream_published_total and omsd_stream_publish_failures_total.
+func (m *Metrics) WatchStream(s Stream) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "omsd_stream_connections", Help: "Streaming API connections on this instance.",
+		}, func() float64 { return float64(s.Connections()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "omsd_stream_subscriptions", Help: "Channel subscriptions of this instance's Streaming API connections.",
+		}, func() float64 { return float64(s.Subscriptions()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_stream_published_total", Help: "Outbox entries this instance published to the Streaming API.",
+		}, func() float64 { return float64(s.Published()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_stream_publish_failures_total", Help: "Failed publishes of outbox entries; each is retried, in order, until it succeeds.",
+		}, func() float64 { return float64(s.PublishFailures()) }),
+	)
+}
+
 // Recorder is what the latency recorder metrics read (its counters).
 type Recorder interface {
 	Counters() (open, dropped, failed, refused int64)

@@ -49,11 +49,14 @@ type Write struct {
 	Delete bool
 }
 
-// Commit is one atomic step: every check holds, then every write lands
-// and the audit entries are appended (given IDs from the audit sequence).
+// Commit is one atomic step: every check holds, then every write lands,
+// the outbox entries are appended (given IDs from SeqOutbox, which nothing
+// else advances) and the audit entries are appended (given IDs from the
+// audit sequence).
 type Commit struct {
 	Checks []Check
 	Writes []Write
+	Outbox []string
 	Audit  []store.AuditEntry
 }
 
@@ -108,6 +111,7 @@ type Records struct {
 	b        Backend
 	orderIDs idBlock
 	seen     *lru.Cache[Cell, Value] // nil: every transaction reads
+	written  chan struct{}           // OutboxWritten
 }
 
 // Options tunes Records.
@@ -121,7 +125,7 @@ type Options struct {
 
 // New returns the records kept on b.
 func New(b Backend, o Options) *Records {
-	r := &Records{b: b}
+	r := &Records{b: b, written: make(chan struct{}, 1)}
 	if o.Remember > 0 {
 		// hashicorp/golang-lru: an exact bound, least recently used out
 		// first, safe for concurrent use; already used for the session and
@@ -385,6 +389,11 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 				return nil, err
 			}
 		}
+		outbox, err := outboxOf(t, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		t.commit.Outbox = outbox
 		for c, v := range t.reads {
 			t.commit.Checks = append(t.commit.Checks, Check{Cell: c, Want: v})
 		}
@@ -396,6 +405,9 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		written, err := r.b.Commit(ctx, t.commit)
 		if errors.Is(err, ErrStale) {
 			continue
+		}
+		if len(t.commit.Outbox) > 0 {
+			r.signalOutbox() // also when the outcome is unknown: a poll costs little
 		}
 		if err == nil && r.seen != nil {
 			// What this commit wrote is what the store now holds.

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/backoffice"
@@ -134,6 +135,15 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 			b.s.bo[w.Key] = h
 		}
 		h[w.Field] = w.Value
+	}
+	for _, e := range c.Outbox {
+		b.s.boSeq[backoffice.SeqOutbox]++
+		h := b.s.bo[backoffice.KeyOutbox]
+		if h == nil {
+			h = map[string]string{}
+			b.s.bo[backoffice.KeyOutbox] = h
+		}
+		h[strconv.FormatInt(b.s.boSeq[backoffice.SeqOutbox], 10)] = e
 	}
 	out := make([]store.AuditEntry, len(c.Audit))
 	for i, e := range c.Audit {

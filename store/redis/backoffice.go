@@ -127,10 +127,11 @@ func (b boBackend) HasReferenceValue(ctx context.Context, kind, value string) (b
 	return b.s.HasReferenceValue(ctx, kind, value)
 }
 
-// commitBackOffice: KEYS audit hash, audit sequence, then the record
-// hashes; ARGV the number of checks, each as (key index, field, present
-// 0|1, value), the number of writes, each as (key index, field, S|D,
-// value), then the audit entries. Either every check holds and everything
+// commitBackOffice: KEYS audit hash, audit sequence, outbox hash, outbox
+// sequence, then the record hashes; ARGV the number of checks, each as
+// (key index, field, present 0|1, value), the number of writes, each as
+// (key index, field, S|D, value), the number of outbox entries and each
+// entry, then the audit entries. Either every check holds and everything
 // is written, or nothing is and the reply is STALE.
 var commitBackOffice = goredis.NewScript(auditLua + `
 local a = 1
@@ -153,13 +154,18 @@ for _ = 1, n do
   end
   a = a + 4
 end
+n = tonumber(ARGV[a]); a = a + 1
+for _ = 1, n do
+  redis.call('HSET', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[a])
+  a = a + 1
+end
 local out = {'OK'}
 for i = a, #ARGV do out[#out+1] = appendAudit(ARGV[i]) end
 return out
 `)
 
 func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.AuditEntry, error) {
-	keys := b.s.auditKeys()
+	keys := b.s.auditKeys(b.key(backoffice.KeyOutbox), b.key(backoffice.SeqOutbox))
 	index := map[string]string{}
 	keyIndex := func(name string) string {
 		if i, ok := index[name]; ok {
@@ -170,7 +176,7 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 		index[name] = i
 		return i
 	}
-	args := make([]any, 0, 2+4*(len(c.Checks)+len(c.Writes))+len(c.Audit))
+	args := make([]any, 0, 3+4*(len(c.Checks)+len(c.Writes))+len(c.Outbox)+len(c.Audit))
 	args = append(args, len(c.Checks))
 	for _, ch := range c.Checks {
 		present := "0"
@@ -186,6 +192,10 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 			op = "D"
 		}
 		args = append(args, keyIndex(w.Key), w.Field, op, w.Value)
+	}
+	args = append(args, len(c.Outbox))
+	for _, e := range c.Outbox {
+		args = append(args, e)
 	}
 	entries := make([]string, len(c.Audit))
 	for i, e := range c.Audit {

@@ -1,0 +1,103 @@
+package stream
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/centrifugal/centrifuge"
+
+	"github.com/vero-oms/omsd/server/apperr"
+)
+
+// Revocation reaches streams: a connection whose session ended (logout,
+// password reset, disabled identity, expiry) is closed with
+// DisconnectSessionEnded, which clients do not retry (codes 4500-4999 are
+// terminal); a subscription whose grant is gone is ended with
+// UnsubscribeGrantRevoked, which clients do not resubscribe (below 2500).
+// Each instance checks its own clients, so revocation reaches every
+// instance within RevokeEvery plus one store round trip.
+var (
+	DisconnectSessionEnded  = centrifuge.Disconnect{Code: 4500, Reason: "session ended"}
+	UnsubscribeGrantRevoked = centrifuge.Unsubscribe{Code: 2100, Reason: "grant revoked"}
+)
+
+// connections maps each connected client to the JWT it authenticated
+// with last (a refresh replaces it).
+type connections struct {
+	mu  sync.Mutex
+	jwt map[*centrifuge.Client]string
+}
+
+func newConnections() *connections {
+	return &connections{jwt: map[*centrifuge.Client]string{}}
+}
+
+func (c *connections) track(cl *centrifuge.Client, jwt string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.jwt[cl] = jwt
+}
+
+func (c *connections) untrack(cl *centrifuge.Client) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.jwt, cl)
+}
+
+// byToken groups the clients by JWT.
+func (c *connections) byToken() map[string][]*centrifuge.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string][]*centrifuge.Client, len(c.jwt))
+	for cl, jwt := range c.jwt {
+		out[jwt] = append(out[jwt], cl)
+	}
+	return out
+}
+
+func (s *Server) revokeLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.RevokeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.revoke(ctx)
+		}
+	}
+}
+
+// revoke checks every distinct JWT once and every user's grants once. A
+// store failure decides nothing: the next round checks again.
+func (s *Server) revoke(ctx context.Context) {
+	users := map[string][]*centrifuge.Client{}
+	for jwt, clients := range s.conns.byToken() {
+		_, err := s.o.Sessions.Authenticate(ctx, jwt)
+		switch {
+		case apperr.CodeOf(err) == apperr.Unauthorized:
+			for _, cl := range clients {
+				s.conns.untrack(cl)
+				cl.Disconnect(DisconnectSessionEnded)
+			}
+		case err == nil:
+			for _, cl := range clients {
+				users[cl.UserID()] = append(users[cl.UserID()], cl)
+			}
+		}
+	}
+	for user, clients := range users {
+		granted, err := s.grantedAccounts(ctx, user)
+		if err != nil {
+			continue
+		}
+		for _, cl := range clients {
+			for _, ch := range cl.Channels() {
+				if account, ok := accountOf(ch); ok && !granted[account] {
+					cl.Unsubscribe(ch, UnsubscribeGrantRevoked)
+				}
+			}
+		}
+	}
+}

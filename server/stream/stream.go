@@ -1,0 +1,207 @@
+// Package stream serves the Streaming API of the Vero OMS docs: the
+// Centrifuge client protocol (what centrifuge-js and centrifuge-go speak)
+// over WebSocket, HTTP-streaming and SSE, on an embedded Centrifuge node.
+//
+// A connection authenticates with omsd's own bearer JWT and lives as long
+// as its session: the revoke loop ends connections whose session ended and
+// subscriptions whose grant is gone (revoke.go). Channel permissions are
+// the risk reads' rule (access.go). What is published comes from the
+// store's transactional outbox, drained in commit order by the publisher
+// (publish.go), into channels with history so a client that reconnects
+// recovers what it missed.
+package stream
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/centrifugal/centrifuge"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/token"
+	"github.com/vero-oms/omsd/store"
+)
+
+// Sessions authenticates a bearer JWT against a live session.
+type Sessions interface {
+	Authenticate(ctx context.Context, jwt string) (auth.Principal, error)
+}
+
+// Tokens reads a JWT's claims (its expiry sets the connection's).
+type Tokens interface {
+	Verify(token string, now time.Time) (token.Claims, error)
+}
+
+// Accounts is what the channel permissions read.
+type Accounts interface {
+	GrantsOfUser(ctx context.Context, userID string) ([]store.Grant, error)
+	Account(ctx context.Context, code string) (store.Account, error)
+}
+
+// Defaults.
+const (
+	DefaultHistorySize  = 1000
+	DefaultHistoryTTL   = 24 * time.Hour
+	DefaultRevokeEvery  = 500 * time.Millisecond
+	DefaultPublishEvery = 20 * time.Millisecond
+	// MaxSubscriptions is the channel limit of one connection.
+	MaxSubscriptions = 256
+)
+
+// Options configure a Server.
+type Options struct {
+	Sessions Sessions
+	Tokens   Tokens
+	Accounts Accounts
+	// Outbox is drained by this instance's publisher; nil runs none (the
+	// instance that owns the venue publishes for every instance).
+	Outbox store.Outbox
+	// HistorySize and HistoryTTL bound each order and account channel's
+	// history, which recovery replays.
+	HistorySize int
+	HistoryTTL  time.Duration
+	// RevokeEvery is how often sessions and grants of connected clients
+	// are checked again; PublishEvery how often the outbox is polled.
+	RevokeEvery, PublishEvery time.Duration
+	// Redis, when set, makes the node use the Redis broker and presence
+	// manager, so every instance on that Redis delivers what any publishes.
+	Redis *Redis
+	// Metrics receives Centrifuge's own metrics (namespace omsd_stream);
+	// nil keeps them in a private registry.
+	Metrics centrifuge.RegistererGatherer
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.HistorySize <= 0 {
+		o.HistorySize = DefaultHistorySize
+	}
+	if o.HistoryTTL <= 0 {
+		o.HistoryTTL = DefaultHistoryTTL
+	}
+	if o.RevokeEvery <= 0 {
+		o.RevokeEvery = DefaultRevokeEvery
+	}
+	if o.PublishEvery <= 0 {
+		o.PublishEvery = DefaultPublishEvery
+	}
+	if o.Metrics == nil {
+		o.Metrics = prometheus.NewRegistry()
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Server is the Streaming API of one omsd instance.
+type Server struct {
+	o     Options
+	node  *centrifuge.Node
+	conns *connections
+
+	published, failures atomic.Int64
+
+	stop      context.CancelFunc
+	done      sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New starts a node (and, with an outbox, its publisher).
+func New(o Options) (*Server, error) {
+	o = o.withDefaults()
+	s := &Server{o: o, conns: newConnections()}
+	node, err := s.newNode()
+	if err != nil {
+		return nil, err
+	}
+	s.node = node
+	node.OnConnecting(s.connecting)
+	node.OnConnect(s.connected)
+	if err := node.Run(); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.done.Add(1)
+	go func() { defer s.done.Done(); s.revokeLoop(ctx) }()
+	if o.Outbox != nil {
+		s.done.Add(1)
+		go func() { defer s.done.Done(); s.publishLoop(ctx) }()
+	}
+	return s, nil
+}
+
+func (s *Server) newNode() (*centrifuge.Node, error) {
+	node, err := centrifuge.New(centrifuge.Config{
+		LogLevel:           centrifuge.LogLevelWarn,
+		LogHandler:         s.logEntry,
+		ClientChannelLimit: MaxSubscriptions,
+		Metrics:            centrifuge.MetricsConfig{MetricsNamespace: "omsd_stream", RegistererGatherer: s.o.Metrics},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.o.Redis != nil {
+		if err := s.o.Redis.attach(node); err != nil {
+			return nil, err
+		}
+	}
+	return node, nil
+}
+
+func (s *Server) logEntry(e centrifuge.LogEntry) {
+	s.o.Log.Warn("stream: "+e.Message, "fields", e.Fields)
+}
+
+// Handler serves the docs' endpoints: /connection/websocket,
+// /connection/http_stream, /connection/sse and /emulation (the
+// bidirectional emulation the last two need).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/connection/websocket", streaming(centrifuge.NewWebsocketHandler(s.node, centrifuge.WebsocketConfig{})))
+	mux.Handle("/connection/http_stream", streaming(centrifuge.NewHTTPStreamHandler(s.node, centrifuge.HTTPStreamConfig{})))
+	mux.Handle("/connection/sse", streaming(centrifuge.NewSSEHandler(s.node, centrifuge.SSEConfig{})))
+	mux.Handle("/emulation", centrifuge.NewEmulationHandler(s.node, centrifuge.EmulationConfig{}))
+	return mux
+}
+
+// Paths lists the paths Handler serves.
+var Paths = []string{"/connection/websocket", "/connection/http_stream", "/connection/sse", "/emulation"}
+
+// streaming lifts the server's read and write deadlines, which bound a
+// request, from a connection that lives as long as its session.
+func streaming(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Connections and Subscriptions count this node's clients and their
+// subscriptions; Published and PublishFailures count the publisher's work.
+func (s *Server) Connections() int       { return s.node.Hub().NumClients() }
+func (s *Server) Subscriptions() int     { return s.node.Hub().NumSubscriptions() }
+func (s *Server) Published() int64       { return s.published.Load() }
+func (s *Server) PublishFailures() int64 { return s.failures.Load() }
+
+// Close stops the publisher and the revoke loop and disconnects every
+// client (they reconnect elsewhere and recover).
+func (s *Server) Close(ctx context.Context) {
+	s.closeOnce.Do(func() {
+		s.stop()
+		s.done.Wait()
+		_ = s.node.Shutdown(ctx)
+	})
+}

@@ -1,0 +1,226 @@
+package backoffice
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/store"
+)
+
+// The outbox (store.Outbox) lives in the back office's hashes: KeyOutbox
+// maps an entry's ID to the entry, SeqOutbox numbers them and is advanced
+// only by Backend.Commit, inside the commit that writes them, so IDs have
+// no gaps and follow commit order. KeyOutboxMeta keeps the acknowledged ID.
+const (
+	KeyOutbox     = "outbox"
+	SeqOutbox     = "outbox-seq"
+	KeyOutboxMeta = "outbox-meta"
+	FieldAcked    = "acked"
+)
+
+type cashRecord struct {
+	Available   decimal.Decimal `json:"available"`
+	Hold        decimal.Decimal `json:"hold"`
+	BypassCash  bool            `json:"bypass_cash,omitempty"`
+	BypassStock bool            `json:"bypass_stock,omitempty"`
+}
+
+type outboxRecord struct {
+	Kind    store.OutboxKind `json:"kind"`
+	Account string           `json:"account"`
+	At      int64            `json:"at_ns"`
+	Order   json.RawMessage  `json:"order,omitempty"` // an order record
+	Cash    *cashRecord      `json:"cash,omitempty"`
+	Holding *holdingRecord   `json:"holding,omitempty"`
+}
+
+func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
+	var r outboxRecord
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
+	}
+	e := store.OutboxEntry{ID: id, Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
+	switch {
+	case r.Kind == store.OutboxOrder && r.Order != nil:
+		o, err := decodeOrder(string(r.Order))
+		if err != nil {
+			return store.OutboxEntry{}, err
+		}
+		e.Order = o
+	case r.Kind == store.OutboxCash && r.Cash != nil:
+		e.Cash = store.Cash{Available: r.Cash.Available, Hold: r.Cash.Hold, BypassCash: r.Cash.BypassCash, BypassStock: r.Cash.BypassStock}
+	case r.Kind == store.OutboxHolding && r.Holding != nil:
+		e.Holding = store.Holding(*r.Holding)
+	default:
+		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d of kind %q: %w", id, r.Kind, store.ErrInvalid)
+	}
+	return e, nil
+}
+
+// outboxOf lists what the transaction's writes change, in write order:
+// every order written with a new value, every account's cash and each
+// holding that differ from what the transaction read (a record it did not
+// read is new, so all of it is reported).
+func outboxOf(t *tx, at time.Time) ([]string, error) {
+	var out []string
+	ns := at.UnixNano()
+	for _, w := range t.commit.Writes {
+		old := t.reads[w.Cell]
+		if w.Delete || (old.OK && old.S == w.Value) {
+			continue
+		}
+		var recs []outboxRecord
+		switch w.Key {
+		case KeyOrders:
+			o, err := decodeOrder(w.Value)
+			if err != nil {
+				return nil, err
+			}
+			recs = []outboxRecord{{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value)}}
+		case KeyAccounts:
+			var err error
+			if recs, err = accountChanges(old, w.Value); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range recs {
+			r.At = ns
+			s, err := encode(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// accountChanges compares an account before (absent when !old.OK) and
+// after: one cash record if the cash state changed, one holding record per
+// position that changed (zero quantities for a position that is gone).
+func accountChanges(old Value, now string) ([]outboxRecord, error) {
+	after, err := decodeAccount(now)
+	if err != nil {
+		return nil, err
+	}
+	var before store.Account
+	if old.OK {
+		if before, err = decodeAccount(old.S); err != nil {
+			return nil, err
+		}
+	}
+	var out []outboxRecord
+	if c := store.CashOf(after); !old.OK || !c.Equal(store.CashOf(before)) {
+		out = append(out, outboxRecord{Kind: store.OutboxCash, Account: after.AccountCode,
+			Cash: &cashRecord{Available: c.Available, Hold: c.Hold, BypassCash: c.BypassCash, BypassStock: c.BypassStock}})
+	}
+	holding := func(h store.Holding) {
+		r := holdingRecord(h)
+		out = append(out, outboxRecord{Kind: store.OutboxHolding, Account: after.AccountCode, Holding: &r})
+	}
+	for _, h := range after.Holdings {
+		if b, ok := before.Holding(h.Symbol); !ok || !sameHolding(b, h) {
+			holding(h)
+		}
+	}
+	for _, b := range before.Holdings {
+		if _, ok := after.Holding(b.Symbol); !ok {
+			holding(store.Holding{Symbol: b.Symbol, AvgPrice: decimal.Zero})
+		}
+	}
+	return out, nil
+}
+
+func sameHolding(a, b store.Holding) bool {
+	return a.SellableQty == b.SellableQty && a.HoldQty == b.HoldQty && a.AvgPrice.Equal(b.AvgPrice)
+}
+
+var _ store.Outbox = (*Records)(nil)
+
+func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
+	top, err := r.b.Top(ctx, SeqOutbox)
+	if err != nil || top <= after || limit <= 0 {
+		return []store.OutboxEntry{}, err
+	}
+	hi := min(top, after+int64(limit))
+	fields := make([]string, 0, hi-after)
+	for id := after + 1; id <= hi; id++ {
+		fields = append(fields, idField(id))
+	}
+	vs, err := r.b.GetMany(ctx, KeyOutbox, fields)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.OutboxEntry, 0, len(vs))
+	for i, v := range vs {
+		if !v.OK {
+			continue // acknowledged already
+		}
+		e, err := decodeOutbox(after+1+int64(i), v.S)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (r *Records) OutboxAcked(ctx context.Context) (int64, error) {
+	v, err := r.b.Get(ctx, Cell{KeyOutboxMeta, FieldAcked})
+	if err != nil || !v.OK {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(v.S, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("back office: outbox acked %q: %w", v.S, err)
+	}
+	return id, nil
+}
+
+// ackBatch bounds the entries one acknowledgement removes per commit.
+const ackBatch = 1024
+
+func (r *Records) AckOutbox(ctx context.Context, id int64) error {
+	for attempt := 0; attempt < MaxAttempts; attempt++ {
+		v, err := r.b.Get(ctx, Cell{KeyOutboxMeta, FieldAcked})
+		if err != nil {
+			return err
+		}
+		acked, _ := strconv.ParseInt(v.S, 10, 64)
+		if id <= acked {
+			return nil
+		}
+		upto := min(id, acked+ackBatch)
+		c := Commit{Checks: []Check{{Cell: Cell{KeyOutboxMeta, FieldAcked}, Want: v}},
+			Writes: []Write{{Cell: Cell{KeyOutboxMeta, FieldAcked}, Value: idField(upto)}}}
+		for n := acked + 1; n <= upto; n++ {
+			c.Writes = append(c.Writes, Write{Cell: Cell{KeyOutbox, idField(n)}, Delete: true})
+		}
+		_, err = r.b.Commit(ctx, c)
+		switch {
+		case errors.Is(err, ErrStale):
+			continue
+		case err != nil:
+			return err
+		case upto == id:
+			return nil
+		}
+		attempt = -1 // progress: go on with the next batch
+	}
+	return fmt.Errorf("back office: outbox acknowledgement still contended: %w", store.ErrUnavailable)
+}
+
+func (r *Records) OutboxWritten() <-chan struct{} { return r.written }
+
+func (r *Records) signalOutbox() {
+	select {
+	case r.written <- struct{}{}:
+	default:
+	}
+}
