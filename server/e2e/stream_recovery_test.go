@@ -67,6 +67,7 @@ func TestStreamRecovery(t *testing.T) {
 		}
 		s.within(10*time.Second, "recovered", lastFilled(s, orderCh(accountAn), "away-b99"))
 		s.within(10*time.Second, "recovered", lastFilled(s, orderCh(accountBinh), "away-s99"))
+		s.settle()
 		wantAllFilled(t, s, "before", 2)
 		wantAllFilled(t, s, "away", 100)
 		for _, acct := range []string{accountAn, accountBinh} {

@@ -213,3 +213,28 @@ func last(pubs []streamPub, keep func(map[string]any) bool) map[string]any {
 	}
 	return nil
 }
+
+// settle waits until no channel received anything for 300 ms: the reports
+// of one commit go to several channels, which deliver independently.
+func (s *streamClient) settle() {
+	s.t.Helper()
+	count := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n := 0
+		for _, ps := range s.pubs {
+			n += len(ps)
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n := count(); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		m := count()
+		if m == n {
+			return
+		}
+		n = m
+	}
+	s.t.Fatal("stream: publications still arriving after 10 s")
+}

@@ -26,6 +26,7 @@ func TestStreamTradingChannels(t *testing.T) {
 		s.within(5*time.Second, "the cancel reported", func() bool {
 			return slices.Contains(statuses(s.pubs[orderCh(accountBinh)], "st-buy"), "CANCELED")
 		})
+		s.settle()
 		for _, ch := range chans {
 			wantContiguous(t, ch, s.received(ch))
 		}

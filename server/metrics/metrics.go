@@ -175,10 +175,12 @@ type Stream interface {
 	Subscriptions() int
 	Published() int64
 	PublishFailures() int64
+	Suppressed() int64
 }
 
 // WatchStream registers omsd_stream_connections, omsd_stream_subscriptions,
-// omsd_stream_published_total and omsd_stream_publish_failures_total.
+// omsd_stream_published_total, omsd_stream_publish_failures_total and
+// omsd_stream_publish_suppressed_total.
 func (m *Metrics) WatchStream(s Stream) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -193,6 +195,9 @@ func (m *Metrics) WatchStream(s Stream) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "omsd_stream_publish_failures_total", Help: "Failed publishes of outbox entries; each is retried, in order, until it succeeds.",
 		}, func() float64 { return float64(s.PublishFailures()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_stream_publish_suppressed_total", Help: "Outbox entries published again after a restart that the broker did not deliver twice (idempotency key known).",
+		}, func() float64 { return float64(s.Suppressed()) }),
 	)
 }
 

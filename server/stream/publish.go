@@ -3,9 +3,12 @@ package stream
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/centrifugal/centrifuge"
+
+	"github.com/vero-oms/omsd/store"
 )
 
 // publishBatch is how many outbox entries one round reads.
@@ -51,13 +54,7 @@ func (s *Server) drain(ctx context.Context, after int64) int64 {
 		if err != nil || len(entries) == 0 {
 			return after
 		}
-		last := after
-		for _, e := range entries {
-			if !s.publishOne(e.ID, func() (string, []byte, error) { return publication(e) }) {
-				break
-			}
-			last = e.ID
-		}
+		last := s.publishAll(after, entries)
 		if last == after {
 			return after
 		}
@@ -72,10 +69,63 @@ func (s *Server) drain(ctx context.Context, after int64) int64 {
 	return after
 }
 
-func (s *Server) publishOne(id int64, pub func() (string, []byte, error)) bool {
-	channel, data, err := pub()
+// publishWorkers bounds the channels published to at once.
+const publishWorkers = 16
+
+// publishAll publishes a batch: the channels in parallel (a broker round
+// trip each), each channel's entries in order, stopping a channel at its
+// first failure. It returns the highest ID up to which every entry was
+// published (after when the first failed); entries published beyond it
+// are sent again by the next round and suppressed by their keys.
+func (s *Server) publishAll(after int64, entries []store.OutboxEntry) int64 {
+	type pub struct {
+		channel string
+		data    []byte
+		err     error
+	}
+	pubs := make([]pub, len(entries))
+	byChannel := map[string][]int{}
+	var order []string
+	for i, e := range entries {
+		ch, data, err := publication(e)
+		pubs[i] = pub{ch, data, err}
+		if _, ok := byChannel[ch]; !ok {
+			order = append(order, ch)
+		}
+		byChannel[ch] = append(byChannel[ch], i)
+	}
+	done := make([]bool, len(entries))
+	sem := make(chan struct{}, publishWorkers)
+	var wg sync.WaitGroup
+	for _, ch := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(idxs []int) {
+			defer func() { <-sem; wg.Done() }()
+			for _, i := range idxs {
+				p := pubs[i]
+				if !s.publishOne(entries[i].ID, p.channel, p.data, p.err) {
+					return
+				}
+				done[i] = true
+			}
+		}(byChannel[ch])
+	}
+	wg.Wait()
+	last := after
+	for i, e := range entries {
+		if !done[i] {
+			break
+		}
+		last = e.ID
+	}
+	return last
+}
+
+func (s *Server) publishOne(id int64, channel string, data []byte, err error) bool {
+	var res centrifuge.PublishResult
 	if err == nil {
-		_, err = s.node.Publish(channel, data,
+		res, err = s.node.Publish(channel, data,
 			centrifuge.WithHistory(s.o.HistorySize, s.o.HistoryTTL),
 			centrifuge.WithIdempotencyKey("outbox-"+strconv.FormatInt(id, 10)),
 			centrifuge.WithIdempotentResultTTL(idempotentFor))
@@ -85,6 +135,12 @@ func (s *Server) publishOne(id int64, pub func() (string, []byte, error)) bool {
 			s.o.Log.Warn("stream: publish failed; retrying", "outbox_id", id, "err", err)
 		}
 		return false
+	}
+	if res.Suppressed {
+		// Published before, not acknowledged (a crash in between): the
+		// broker remembered the key and delivered nothing again.
+		s.suppressed.Add(1)
+		return true
 	}
 	s.published.Add(1)
 	return true

@@ -109,7 +109,7 @@ type Server struct {
 	node  *centrifuge.Node
 	conns *connections
 
-	published, failures atomic.Int64
+	published, suppressed, failures atomic.Int64
 
 	stop      context.CancelFunc
 	done      sync.WaitGroup
@@ -195,6 +195,10 @@ func (s *Server) Connections() int       { return s.node.Hub().NumClients() }
 func (s *Server) Subscriptions() int     { return s.node.Hub().NumSubscriptions() }
 func (s *Server) Published() int64       { return s.published.Load() }
 func (s *Server) PublishFailures() int64 { return s.failures.Load() }
+
+// Suppressed counts entries published again after a restart that the
+// broker did not deliver twice (their idempotency key was known).
+func (s *Server) Suppressed() int64 { return s.suppressed.Load() }
 
 // Close stops the publisher and the revoke loop and disconnects every
 // client (they reconnect elsewhere and recover).

@@ -144,6 +144,13 @@ func sameHolding(a, b store.Holding) bool {
 var _ store.Outbox = (*Records)(nil)
 
 func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
+	// Acknowledged entries are gone: the window starts after them, so a
+	// reader far behind still gets the next entries.
+	acked, err := r.OutboxAcked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	after = max(after, acked)
 	top, err := r.b.Top(ctx, SeqOutbox)
 	if err != nil || top <= after || limit <= 0 {
 		return []store.OutboxEntry{}, err

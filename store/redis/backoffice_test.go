@@ -64,7 +64,8 @@ func TestBackOfficeKeyLayout(t *testing.T) {
 	must(t, err)
 	slices.Sort(keys)
 	want := []string{p + "{bo}:accounts", p + "{bo}:audit", p + "{bo}:audit-seq", p + "{bo}:firm-traders",
-		p + "{bo}:grants", p + "{bo}:grants-of:ann@example.com", p + "{bo}:ref:comp_id", p + "{bo}:request-seq", p + "{bo}:requests"}
+		p + "{bo}:grants", p + "{bo}:grants-of:ann@example.com", p + "{bo}:outbox", p + "{bo}:outbox-seq",
+		p + "{bo}:ref:comp_id", p + "{bo}:request-seq", p + "{bo}:requests"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys\n got %q\nwant %q", keys, want)
 	}

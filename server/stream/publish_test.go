@@ -1,0 +1,94 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/centrifugal/centrifuge"
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/redis"
+	"github.com/vero-oms/omsd/store/redis/redistest"
+)
+
+// forgetful is an outbox whose acknowledgements never land: a publisher
+// that crashes between publishing and acknowledging, every time.
+type forgetful struct{ store.Outbox }
+
+func (forgetful) AckOutbox(context.Context, int64) error {
+	return errors.New("crashed before the acknowledgement")
+}
+
+// What a crashed publisher published but did not acknowledge is published
+// again by the next one, and the broker (Redis, shared by both) delivers
+// it once: the idempotency key is the outbox entry's ID.
+func TestRepublishedEntriesAreDeliveredOnce(t *testing.T) {
+	ctx := t.Context()
+	srv := redistest.StartRedis(t)
+	prefix := redistest.UniquePrefix()
+	st, err := redis.Open(ctx, redis.Options{URL: srv.URL(), Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const n = 30
+	for i := range n {
+		_, err := st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			return tx.PutAccount(store.Account{AccountCode: "A1", CashAvailable: decimal.NewFromInt(int64(i))})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	uo, err := redis.ParseURL(srv.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broker := &Redis{Options: uo, Prefix: prefix + "stream", Timeout: time.Second}
+
+	first, err := New(Options{Outbox: forgetful{st}, Redis: broker, PublishEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first publisher's round", func() bool { return first.Published() == n && first.Suppressed() >= n })
+	first.Close(ctx)
+
+	second, err := New(Options{Outbox: st, Redis: broker, PublishEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(ctx)
+	waitFor(t, "the outbox drained", func() bool {
+		acked, err := st.OutboxAcked(ctx)
+		return err == nil && acked == n
+	})
+	if second.Published() != 0 || second.Suppressed() != n {
+		t.Fatalf("second publisher: published %d, suppressed %d; want 0 and %d", second.Published(), second.Suppressed(), n)
+	}
+	h, err := second.node.History(AccountChannel("A1"), centrifuge.WithLimit(centrifuge.NoLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Publications) != n {
+		t.Fatalf("the channel holds %d publications, want %d", len(h.Publications), n)
+	}
+	for i, p := range h.Publications {
+		if p.Offset != uint64(i+1) {
+			t.Fatalf("publication %d has offset %d", i, p.Offset)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within 10 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
