@@ -19,6 +19,7 @@ import (
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/marketdata"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/puthrough"
@@ -51,8 +52,10 @@ type App struct {
 	Trading    *trading.Service
 	PutThrough *puthrough.Desk
 	Latency    latency.Store
-	// Stream is the Streaming API (issue 15), mounted on Handler.
-	Stream *stream.Server
+	// Stream is the Streaming API (issue 15), mounted on Handler;
+	// MarketData its market data, fed by the venue simulator's books.
+	Stream     *stream.Server
+	MarketData *marketdata.Feed
 
 	recorder *latency.Recorder
 
@@ -266,7 +269,7 @@ func withStream(api http.Handler, s *stream.Server) http.Handler {
 // presence) when the store is Redis, in memory otherwise. The instance
 // that runs the venue drains the outbox; any instance serves clients.
 func startStream(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.Logger) error {
-	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Accounts: st,
+	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Accounts: st, Market: app.MarketData,
 		HistorySize: c.StreamHistorySize, HistoryTTL: c.StreamHistoryTTL, Log: log, Now: c.Clock}
 	if c.Venue != "off" {
 		o.Outbox = st
@@ -606,7 +609,9 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 	if c.Clock != nil {
 		now = c.Clock
 	}
-	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log})
+	app.MarketData = marketdata.New(app.Market.Instruments, time.Now)
+	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log,
+		Observer: app.MarketData})
 	app.Trading, app.PutThrough, app.Latency, app.recorder = t, puthrough.New(t), lat, rec
 	if c.Venue == "off" {
 		t.DisableVenue("this instance does not run the venue (OMS_VENUE=off): send trading requests to the instance that does")

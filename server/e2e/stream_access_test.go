@@ -11,7 +11,8 @@ import (
 // Channel permissions live in the domain: an order or account channel
 // needs a grant on an existing account (no grant and no account look the
 // same); a channel without an account, or of no known kind, is unknown;
-// market channels are not served yet; a bad token ends the connection.
+// market channels outside the master are not available; a bad token ends
+// the connection.
 func TestStreamPermissions(t *testing.T) {
 	t.Parallel()
 	e := start(t, "memory", withDemoData)
@@ -23,7 +24,9 @@ func TestStreamPermissions(t *testing.T) {
 		orderCh(""):                  102, // no account
 		"order:Nothing:" + accountAn: 102,
 		"elsewhere":                  102,
-		"mkt:depth:FPT-G1":           108, // not served yet
+		"mkt:productStat:FPT-G1":     108, // not simulated
+		"mkt:depth:NOPE-G1":          108, // no such instrument
+		"mkt:OhlcvDTO:FPT:17":        108, // no such resolution
 		orderCh(accountAn + ":x"):    102,
 	}
 	for ch := range cases {

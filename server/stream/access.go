@@ -86,12 +86,12 @@ func accountOf(channel string) (string, bool) {
 // subscribe applies the channel permissions: order and account channels
 // need a grant (any level, VIEW and up) on an account that exists, the
 // same rule as GET /oms/risk/accounts/{id}: no grant and no account get
-// the same answer. Market channels are not served yet.
+// the same answer. Market channels are open to any signed-in user.
 func (s *Server) subscribe(c *centrifuge.Client, channel string) (centrifuge.SubscribeReply, error) {
 	account, ok := accountOf(channel)
 	switch {
 	case strings.HasPrefix(channel, "mkt:"):
-		return centrifuge.SubscribeReply{}, centrifuge.ErrorNotAvailable
+		return s.subscribeMarket(channel)
 	case !ok || account == "" || strings.ContainsAny(account, ":\x00"):
 		return centrifuge.SubscribeReply{}, centrifuge.ErrorUnknownChannel
 	}

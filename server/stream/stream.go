@@ -68,6 +68,9 @@ type Options struct {
 	// RevokeEvery is how often sessions and grants of connected clients
 	// are checked again; PublishEvery how often the outbox is polled.
 	RevokeEvery, PublishEvery time.Duration
+	// Market serves the mkt: channels; its changes are published by the
+	// instance that drains the outbox (the venue owner, whose books feed it).
+	Market Market
 	// Redis, when set, makes the node use the Redis broker and presence
 	// manager, so every instance on that Redis delivers what any publishes.
 	Redis *Redis
@@ -137,6 +140,10 @@ func New(o Options) (*Server, error) {
 	if o.Outbox != nil {
 		s.done.Add(1)
 		go func() { defer s.done.Done(); s.publishLoop(ctx) }()
+		if o.Market != nil {
+			s.done.Add(1)
+			go func() { defer s.done.Done(); s.marketLoop(ctx) }()
+		}
 	}
 	return s, nil
 }

@@ -12,7 +12,27 @@ import (
 // (ISIN/board for the odd-lot board). Its books
 // live in this process only, so exactly one omsd instance may own them
 // (see docs/trading.md, "One venue owner").
-type Simulator struct{ e *venue.Engine }
+type Simulator struct {
+	e   *venue.Engine
+	obs BookObserver // nil: nobody watches the books
+}
+
+// BookObserver sees a book after every venue call that touched it (the
+// market data feed). It runs in the caller's goroutine, under the book's
+// one writer, so it must be quick.
+type BookObserver interface {
+	Observed(b *venue.Book, rep venue.Report)
+}
+
+// observe hands rep and the book of symbol to the observer.
+func (v *Simulator) observe(symbol string, rep venue.Report) venue.Report {
+	if v.obs != nil {
+		if b, ok := v.e.Book(symbol); ok {
+			v.obs.Observed(b, rep)
+		}
+	}
+	return rep
+}
 
 var _ Venue = (*Simulator)(nil)
 
@@ -32,22 +52,24 @@ func NewSimulator(m *market.Master) *Simulator {
 	return &Simulator{e: e}
 }
 
-func (v *Simulator) Submit(o venue.Order) venue.Report { return v.e.Submit(o) }
+func (v *Simulator) Submit(o venue.Order) venue.Report { return v.observe(o.Symbol, v.e.Submit(o)) }
 
-func (v *Simulator) Cancel(symbol, id string) venue.Report { return v.e.Cancel(symbol, id) }
+func (v *Simulator) Cancel(symbol, id string) venue.Report {
+	return v.observe(symbol, v.e.Cancel(symbol, id))
+}
 
 func (v *Simulator) Replace(symbol, id string, price venue.Price, qty int64) venue.Report {
-	return v.e.Replace(symbol, id, price, qty)
+	return v.observe(symbol, v.e.Replace(symbol, id, price, qty))
 }
 
 func (v *Simulator) SetPhase(symbol string, p venue.Phase) venue.Report {
 	r, _ := v.e.SetPhase(symbol, p)
-	return r
+	return v.observe(symbol, r)
 }
 
 func (v *Simulator) Expire(symbol string) venue.Report {
 	if b, ok := v.e.Book(symbol); ok {
-		return b.Expire()
+		return v.observe(symbol, b.Expire())
 	}
 	return venue.Report{}
 }
@@ -83,8 +105,19 @@ func (v *Simulator) Restore(o venue.Order) error {
 	if !ok {
 		return fmt.Errorf("trading: no book %s to restore order %s to", o.Symbol, o.ID)
 	}
-	return b.Restore(o)
+	if err := b.Restore(o); err != nil {
+		return err
+	}
+	v.observe(o.Symbol, venue.Report{})
+	return nil
 }
 
 // SeedExecIDs continues the ExecIDs of the books this one replaces.
 func (v *Simulator) SeedExecIDs(after uint64) { v.e.SeedExecIDs(after) }
+
+// Simulator returns the service's venue when it is the in-process
+// simulator (tests compare the market data with its books).
+func (s *Service) Simulator() *Simulator {
+	sim, _ := s.venue.(*Simulator)
+	return sim
+}

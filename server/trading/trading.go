@@ -88,8 +88,10 @@ type Options struct {
 	Store  Store
 	Market *market.Master
 	Clock  *market.Clock
-	// Venue defaults to a simulator with one book per instrument.
-	Venue Venue
+	// Venue defaults to a simulator with one book per instrument, which
+	// shows its books to Observer (the market data feed) when set.
+	Venue    Venue
+	Observer BookObserver
 	// Latency stamps each message; nil records nothing.
 	Latency *latency.Recorder
 	// Now is the wall clock of order times (time.Now when nil).
@@ -187,7 +189,9 @@ func New(o Options) *Service {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.venue == nil {
-		s.venue = NewSimulator(o.Market)
+		sim := NewSimulator(o.Market)
+		sim.obs = o.Observer
+		s.venue = sim
 	}
 	s.sessions = map[market.MarketID]market.Session{}
 	return s
