@@ -14,10 +14,13 @@ import (
 // publishBatch is how many outbox entries one round reads.
 const publishBatch = 256
 
-// idempotentFor is how long the broker remembers an idempotency key: a
-// publisher that restarts within it after publishing but before
-// acknowledging publishes nothing twice.
-const idempotentFor = 10 * time.Minute
+// idempotentFor is how long the Redis broker remembers an idempotency
+// key: a publisher that takes over within it, after a crash between
+// publishing and acknowledging, delivers nothing twice. It must outlast a
+// restart (the venue lease, 15 s by default, and start-up); it also costs
+// one small Redis key per published entry for that long. The memory broker
+// needs no key: its history dies with the process, outbox and all.
+const idempotentFor = 3 * time.Minute
 
 // publishLoop drains the outbox in ID order (commit order) for as long as
 // ctx lives: each entry is published to its channel's history with the
@@ -125,10 +128,12 @@ func (s *Server) publishAll(after int64, entries []store.OutboxEntry) int64 {
 func (s *Server) publishOne(id int64, channel string, data []byte, err error) bool {
 	var res centrifuge.PublishResult
 	if err == nil {
-		res, err = s.node.Publish(channel, data,
-			centrifuge.WithHistory(s.o.HistorySize, s.o.HistoryTTL),
-			centrifuge.WithIdempotencyKey("outbox-"+strconv.FormatInt(id, 10)),
-			centrifuge.WithIdempotentResultTTL(idempotentFor))
+		opts := []centrifuge.PublishOption{centrifuge.WithHistory(s.o.HistorySize, s.o.HistoryTTL)}
+		if s.o.Redis != nil {
+			opts = append(opts, centrifuge.WithIdempotencyKey("outbox-"+strconv.FormatInt(id, 10)),
+				centrifuge.WithIdempotentResultTTL(idempotentFor))
+		}
+		res, err = s.node.Publish(channel, data, opts...)
 	}
 	if err != nil {
 		if s.failures.Add(1) == 1 || s.failures.Load()%100 == 0 {
