@@ -8,7 +8,7 @@ CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 # golangci-lint, pinned; `go run` fetches it through the module proxy on a fresh machine.
 GOLANGCI := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load fuzz prism portman outside
+.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load stream-load fuzz prism portman stream-outside outside
 
 all: build
 
@@ -66,8 +66,12 @@ prism:
 portman:
 	bash test/outside/run.sh portman
 
-## outside: fuzz, prism and portman
-outside: fuzz prism portman
+## stream-outside: the Streaming API through the real JavaScript client (centrifuge-js, pinned in test/outside) over WebSocket, HTTP-streaming and SSE against a live omsd, memory then Redis
+stream-outside:
+	bash test/outside/run.sh stream
+
+## outside: fuzz, prism, portman and stream-outside
+outside: fuzz prism portman stream-outside
 
 ## contract-check: what a new upstream contract breaks (NEW=path/to/openapi.json); exit 1 when it breaks
 contract-check:
@@ -92,3 +96,7 @@ docs-screenshot:
 ## load: loopback load run (wrk) of health, a bearer route and recovery verify, memory then Redis (numbers in docs/benchmarks.md)
 load:
 	GO=$(GO) BIN=$(BIN) bash scripts/load.sh
+
+## stream-load: loopback load run of the Streaming API (delivery latency at a fixed order rate, omsd memory per WebSocket subscriber, order throughput with and without subscribers), memory then Redis
+stream-load:
+	GO=$(GO) BIN=$(BIN) bash scripts/stream-load.sh

@@ -5,6 +5,11 @@
 #                                 test/outside/traffic drives every operation
 #   test/outside/run.sh portman   Portman contract tests and fuzzed variations,
 #                                 run by newman with a bearer token
+#   test/outside/run.sh stream    the Streaming API through the real
+#                                 JavaScript client (centrifuge-js) over
+#                                 WebSocket, HTTP-streaming and SSE
+#                                 (test/outside/stream/stream.mjs), on
+#                                 books without the dev market maker
 #
 # Everything runs on free loopback ports and is stopped on exit: the omsd
 # binary (built here, dev mode, its own mail outbox), a private
@@ -15,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 suite=${1:-}
-case "$suite" in prism | portman) ;; *) echo "usage: $0 prism|portman" >&2; exit 2 ;; esac
+case "$suite" in prism | portman | stream) ;; *) echo "usage: $0 prism|portman|stream" >&2; exit 2 ;; esac
 OUT=test/outside
 STORES=${OUTSIDE_STORES:-memory redis}
 
@@ -115,6 +120,8 @@ launch() {
 }
 
 if [ ! -x "$OUT/node_modules/.bin/prism" ] || [ ! -x "$OUT/node_modules/.bin/portman" ] ||
+  [ ! -f "$OUT/node_modules/centrifuge/package.json" ] || [ ! -f "$OUT/node_modules/ws/package.json" ] ||
+  [ ! -f "$OUT/node_modules/eventsource/package.json" ] ||
   [ "$OUT/package-lock.json" -nt "$OUT/node_modules/.package-lock.json" ]; then
   echo "== npm ci ($OUT)"
   (cd "$OUT" && timeout 600 npm ci --no-audit --no-fund --loglevel=error)
@@ -124,10 +131,15 @@ echo "== building omsd"
 go build -o "$work/omsd" .
 go build -o "$work/traffic" ./$OUT/traffic
 
+# The suite's own omsd flags: the stream checks cross their own orders, so
+# their books start empty (no dev market maker resting orders).
+OMSD_ARGS=()
+[ "$suite" != stream ] || OMSD_ARGS=(--dev-market-maker=false)
+
 # start_omsd STORE: omsd (and, for redis, its private redis-server) on free
-# ports; sets BASE and OUTBOX.
+# ports, with OMSD_ARGS; sets BASE and OUTBOX.
 start_omsd() {
-  local store=$1 port args=()
+  local store=$1 port args=("${OMSD_ARGS[@]}")
   OUTBOX="$work/outbox-$store"
   mkdir -p "$OUTBOX"
   if [ "$store" = redis ]; then
@@ -146,7 +158,7 @@ start_omsd() {
       kill "${pids[-1]}" 2>/dev/null || true
       [ "$try" -lt 5 ] || { echo "$0: redis-server did not start" >&2; return 1; }
     done
-    args=(--redis-url "redis://127.0.0.1:$rport" --dev-redis --redis-prefix "outside:$$:")
+    args+=(--redis-url "redis://127.0.0.1:$rport" --dev-redis --redis-prefix "outside:$$:")
   fi
   # No metrics listener (its fixed default port could be taken) when this
   # omsd has one.
@@ -202,6 +214,12 @@ run_portman() {
   # newman exits 1 on any failed assertion; every request runs.
   timeout 300 "$ROOT/$OUT/node_modules/.bin/newman" run "$work/collection.json" \
     --timeout-request 20000 --ignore-redirects --reporters cli --color off --disable-unicode
+}
+
+run_stream() {
+  local store=$1
+  echo "== stream ($store store): omsd $BASE"
+  timeout 300 node "$OUT/stream/stream.mjs" "$BASE"
 }
 
 # signin: the admin demo identity's login answer (JSON).
