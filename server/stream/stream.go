@@ -172,18 +172,20 @@ func (s *Server) logEntry(e centrifuge.LogEntry) {
 
 // Handler serves the docs' endpoints: /connection/websocket,
 // /connection/http_stream, /connection/sse and /emulation (the
-// bidirectional emulation the last two need).
+// bidirectional emulation the last two need), and the live blotter page,
+// /stream, with its assets (blotter.go).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", streaming(centrifuge.NewWebsocketHandler(s.node, centrifuge.WebsocketConfig{})))
 	mux.Handle("/connection/http_stream", streaming(centrifuge.NewHTTPStreamHandler(s.node, centrifuge.HTTPStreamConfig{})))
 	mux.Handle("/connection/sse", streaming(centrifuge.NewSSEHandler(s.node, centrifuge.SSEConfig{})))
 	mux.Handle("/emulation", centrifuge.NewEmulationHandler(s.node, centrifuge.EmulationConfig{}))
+	registerBlotter(mux) // GET /stream, the live blotter page, and its assets
 	return mux
 }
 
 // Paths lists the paths Handler serves.
-var Paths = []string{"/connection/websocket", "/connection/http_stream", "/connection/sse", "/emulation"}
+var Paths = append([]string{"/connection/websocket", "/connection/http_stream", "/connection/sse", "/emulation"}, blotterPaths()...)
 
 // streaming lifts the server's read and write deadlines, which bound a
 // request, from a connection that lives as long as its session.
