@@ -188,6 +188,11 @@ type Trading interface {
 	OrderByReqID(ctx context.Context, user, reqID string) (Order, error)
 	// Orders lists orders matching f, newest (highest ID) first.
 	Orders(ctx context.Context, f OrderFilter) ([]Order, error)
+	// OpenOrders lists every order not yet done (Status.Done false),
+	// newest first. Its cost follows the open orders, not the day's total:
+	// the books' reconciliation and session changes read it every few
+	// seconds.
+	OpenOrders(ctx context.Context) ([]Order, error)
 	// TradingRules reads the OMS and the order risk rules together (one
 	// round trip), sorted by key as RiskRules and OrderRiskRules are.
 	TradingRules(ctx context.Context) ([]RiskRule, []OrderRiskRule, error)

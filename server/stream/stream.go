@@ -176,12 +176,24 @@ func (s *Server) logEntry(e centrifuge.LogEntry) {
 // /stream, with its assets (blotter.go).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/connection/websocket", streaming(centrifuge.NewWebsocketHandler(s.node, centrifuge.WebsocketConfig{})))
+	mux.Handle("/connection/websocket", streaming(centrifuge.NewWebsocketHandler(s.node, websocketConfig)))
 	mux.Handle("/connection/http_stream", streaming(centrifuge.NewHTTPStreamHandler(s.node, centrifuge.HTTPStreamConfig{})))
 	mux.Handle("/connection/sse", streaming(centrifuge.NewSSEHandler(s.node, centrifuge.SSEConfig{})))
 	mux.Handle("/emulation", centrifuge.NewEmulationHandler(s.node, centrifuge.EmulationConfig{}))
 	registerBlotter(mux) // GET /stream, the live blotter page, and its assets
 	return mux
+}
+
+// websocketConfig keeps an idle connection small (docs/benchmarks.md has
+// the per-connection numbers): a terminal sends a few commands and then
+// mostly listens, so the write buffer comes from a pool only while a frame
+// is written, the read buffer fits the client's commands (longer frames
+// still arrive, in more reads), and commands run off the read loop so the
+// loop's stack stays shallow while the connection idles.
+var websocketConfig = centrifuge.WebsocketConfig{
+	ReadBufferSize:             1024,
+	UseWriteBufferPool:         true,
+	ProcessCommandsOffReadLoop: true,
 }
 
 // Paths lists the paths Handler serves.

@@ -145,6 +145,21 @@ func devInstruments(t testing.TB) (*market.Master, market.Instrument, market.Ins
 	return cfg.Instruments, fpt, vnm
 }
 
+// allOrders reads every order, newest first, page by page.
+func allOrders(ctx context.Context, st store.Trading) ([]store.Order, error) {
+	var out []store.Order
+	for off := 0; ; off += store.MaxOrderLimit {
+		page, err := st.Orders(ctx, store.OrderFilter{Limit: store.MaxOrderLimit, Offset: off})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < store.MaxOrderLimit {
+			return out, nil
+		}
+	}
+}
+
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 // newHarness seeds accts in one UpdateBackOffice step and starts a
@@ -250,7 +265,7 @@ func (h *harness) snapshot(full bool) snapshot {
 	}
 	h.reads++
 	if full || h.orders == nil || h.reads%fullEvery == 0 {
-		all, err := h.svc.ordersWhere(h.ctx, func(store.Order) bool { return true })
+		all, err := allOrders(h.ctx, h.st)
 		if err != nil {
 			h.t.Fatalf("orders: %v", err)
 		}

@@ -56,7 +56,7 @@ func (s *Service) touch(ctx context.Context, inst market.Instrument, user, reqID
 func (s *Service) Reconcile(ctx context.Context) error { return s.reconcile(ctx, whileRun) }
 
 func (s *Service) reconcile(ctx context.Context, mode reconcileMode) error {
-	open, err := s.ordersWhere(ctx, func(o store.Order) bool { return !o.Status.Done() })
+	open, err := s.openWhere(ctx, func(o store.Order) bool { return !o.Status.Done() })
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (s *Service) restoreBooks(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	open, err := s.ordersWhere(ctx, func(o store.Order) bool {
+	open, err := s.openWhere(ctx, func(o store.Order) bool {
 		return !o.OffBook && (o.Status == store.OrderNew || o.Status == store.OrderPartiallyFill || o.Status.Pending())
 	})
 	if err != nil {

@@ -88,7 +88,7 @@ func (s *Service) Sync(ctx context.Context) error {
 		}
 		if !scanned {
 			var err error
-			if held, err = s.ordersWhere(ctx, func(o store.Order) bool { return o.Status == store.OrderPendingNew }); err != nil {
+			if held, err = s.openWhere(ctx, func(o store.Order) bool { return o.Status == store.OrderPendingNew }); err != nil {
 				return err
 			}
 			// Oldest first: time priority among the held orders.
@@ -169,23 +169,15 @@ func (s *Service) releaseHeld(ctx context.Context, in market.Instrument, now mar
 	return s.after(ctx, in.ISIN, s.routeStep(cur, false))
 }
 
-// ordersWhere scans every order (newest first) for those keep accepts.
-func (s *Service) ordersWhere(ctx context.Context, keep func(store.Order) bool) ([]store.Order, error) {
-	var out []store.Order
-	for off := 0; ; off += store.MaxOrderLimit {
-		page, err := s.st.Orders(ctx, store.OrderFilter{Limit: store.MaxOrderLimit, Offset: off})
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range page {
-			if keep(o) {
-				out = append(out, o)
-			}
-		}
-		if len(page) < store.MaxOrderLimit {
-			return out, nil
-		}
+// openWhere lists the open (not done) orders that keep accepts, newest
+// first, from the store's open-orders index: its cost follows the open
+// orders, not every order of the day.
+func (s *Service) openWhere(ctx context.Context, keep func(store.Order) bool) ([]store.Order, error) {
+	open, err := s.st.OpenOrders(ctx)
+	if err != nil {
+		return nil, err
 	}
+	return slices.DeleteFunc(open, func(o store.Order) bool { return !keep(o) }), nil
 }
 
 // VenueOrders lists every order working in the venue's books, keyed by

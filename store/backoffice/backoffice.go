@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -112,6 +113,8 @@ type Records struct {
 	orderIDs idBlock
 	seen     *lru.Cache[Cell, Value] // nil: every transaction reads
 	written  chan struct{}           // OutboxWritten
+
+	openIndexed atomic.Bool // KeyOpenOrders is known to cover every order
 }
 
 // Options tunes Records.

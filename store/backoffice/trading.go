@@ -1,6 +1,7 @@
 package backoffice
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,11 @@ const (
 	FieldRulesVer  = "rules-version" // changes with every rule change
 	KeyOrders      = "orders"        // id -> order
 	KeyOrderReqIDs = "order-req-ids" // user NUL entry ClOrdID -> id
-	SeqOrders      = "order-seq"
+	// KeyOpenOrders indexes the orders not yet done (id -> ""): NewOrder
+	// adds an order, the PutOrder that makes it done removes it, in the
+	// same commit.
+	KeyOpenOrders = "open-orders"
+	SeqOrders     = "order-seq"
 )
 
 type orderRecord struct {
@@ -200,6 +205,129 @@ func (r *Records) Orders(ctx context.Context, f store.OrderFilter) ([]store.Orde
 	return out, nil
 }
 
+// FieldOpenIndexed marks (in KeyMeta) that KeyOpenOrders covers every
+// order: orders stored before the index existed are indexed once.
+const FieldOpenIndexed = "open-orders-indexed"
+
+// OpenOrders reads the open-orders index and then those orders. An
+// order done between the two reads is left out.
+func (r *Records) OpenOrders(ctx context.Context) ([]store.Order, error) {
+	if err := r.indexOpenOrders(ctx); err != nil {
+		return nil, err
+	}
+	idx, err := r.b.GetAll(ctx, KeyOpenOrders)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(idx))
+	for f := range idx {
+		if id, err := strconv.ParseInt(f, 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
+	out := make([]store.Order, 0, len(ids))
+	for batch := range slices.Chunk(ids, orderScanBatch) {
+		fields := make([]string, len(batch))
+		for i, id := range batch {
+			fields[i] = idField(id)
+		}
+		vs, err := r.b.GetMany(ctx, KeyOrders, fields)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if !v.OK {
+				continue
+			}
+			o, err := decodeOrder(v.S)
+			if err != nil {
+				return nil, err
+			}
+			if !o.Status.Done() {
+				out = append(out, o)
+			}
+		}
+	}
+	return out, nil
+}
+
+// indexOpenOrders adds the open orders of a store written before
+// KeyOpenOrders existed to it, once: it scans every order, then indexes
+// the open ones in one transaction that re-reads each (so one done
+// meanwhile is left out) and sets FieldOpenIndexed.
+func (r *Records) indexOpenOrders(ctx context.Context) error {
+	if r.openIndexed.Load() {
+		return nil
+	}
+	v, err := r.b.Get(ctx, Cell{KeyMeta, FieldOpenIndexed})
+	if err != nil {
+		return err
+	}
+	if !v.OK {
+		open, err := r.scanOpen(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = r.UpdateBackOffice(ctx, func(stx store.BackOfficeTx) error {
+			t := stx.(*tx)
+			if v, err := t.get(KeyMeta, FieldOpenIndexed); err != nil || v.OK {
+				return err
+			}
+			for _, id := range open {
+				o, ok, err := t.Order(id)
+				if err != nil {
+					return err
+				}
+				if ok && !o.Status.Done() {
+					t.set(KeyOpenOrders, idField(id), "", false)
+				}
+			}
+			t.set(KeyMeta, FieldOpenIndexed, "1", false)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	r.openIndexed.Store(true)
+	return nil
+}
+
+// scanOpen reads every order, newest first, and returns the ids of the
+// open ones.
+func (r *Records) scanOpen(ctx context.Context) ([]int64, error) {
+	top, err := r.b.Top(ctx, SeqOrders)
+	if err != nil {
+		return nil, err
+	}
+	var open []int64
+	fields := make([]string, 0, orderScanBatch)
+	for hi := top; hi >= 1; hi -= orderScanBatch {
+		fields = fields[:0]
+		for id := hi; id >= max(1, hi-orderScanBatch+1); id-- {
+			fields = append(fields, idField(id))
+		}
+		vs, err := r.b.GetMany(ctx, KeyOrders, fields)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if !v.OK {
+				continue
+			}
+			o, err := decodeOrder(v.S)
+			if err != nil {
+				return nil, err
+			}
+			if !o.Status.Done() {
+				open = append(open, o.ID)
+			}
+		}
+	}
+	return open, nil
+}
+
 // ---- transactions ----
 
 // orderIDBlock is how many order ids a process takes from the sequence at
@@ -336,6 +464,9 @@ func (t *tx) NewOrder(o store.Order, index bool) (store.Order, error) {
 		return store.Order{}, err
 	}
 	t.set(KeyOrders, idField(id), s, false)
+	if !o.Status.Done() {
+		t.set(KeyOpenOrders, idField(id), "", false)
+	}
 	if index {
 		// Read the index cell so the commit checks it: of two entries under
 		// one ClOrdID at once only one takes it; the other runs again.
@@ -373,5 +504,8 @@ func (t *tx) PutOrder(o store.Order) error {
 		return err
 	}
 	t.set(KeyOrders, idField(o.ID), s, false)
+	if o.Status.Done() && !cur.Status.Done() {
+		t.set(KeyOpenOrders, idField(o.ID), "", true)
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -308,5 +309,46 @@ func TestBackOfficeGuessesRaceAcrossInstances(t *testing.T) {
 	must(t, err)
 	if ok.Load() != 10 || broke.Load() != 6 || !acct.CashAvailable.IsZero() {
 		t.Fatalf("%d debits, %d refused, cash %s; want 10, 6, 0", ok.Load(), broke.Load(), acct.CashAvailable)
+	}
+}
+
+// A store written before the open-orders index existed (no
+// {bo}:open-orders, no marker) is indexed on the first OpenOrders: the
+// open orders are found, the done ones are not, and the marker is set.
+func TestOpenOrdersIndexesAnOlderStore(t *testing.T) {
+	srv := redistest.SharedRedis(t)
+	raw := srv.NewClient(t)
+	s, p := open(t, srv, redis.Options{URL: srv.URL()})
+	ctx, now := t.Context(), time.Now()
+	var ids []int64
+	_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		ids = ids[:0]
+		for i, st := range []store.OrderStatus{store.OrderNew, store.OrderFilled, store.OrderPendingNew} {
+			o, err := tx.NewOrder(store.Order{OriginalReqID: fmt.Sprintf("old-%d", i), ClOrdID: fmt.Sprintf("old-%d", i), AccountCode: "A1",
+				User: "ann@example.com", Symbol: "FPT", ISIN: "VN000000FPT1", Side: "B", Type: "LO", Qty: 100, Status: st, CreatedAt: now, UpdatedAt: now}, true)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, o.ID)
+		}
+		return nil
+	})
+	must(t, err)
+	// What an older omsd left: the orders, no index.
+	must(t, raw.Del(ctx, p+"{bo}:open-orders").Err())
+	must(t, raw.HDel(ctx, p+"{bo}:meta", "open-orders-indexed").Err())
+	s2, err := redis.Open(ctx, redis.Options{URL: srv.URL(), Prefix: p})
+	must(t, err)
+	t.Cleanup(func() { _ = s2.Close() })
+	got, err := s2.OpenOrders(ctx)
+	must(t, err)
+	if len(got) != 2 || got[0].ID != ids[2] || got[1].ID != ids[0] {
+		t.Fatalf("OpenOrders on an older store: %d orders %+v, want %d and %d", len(got), got, ids[2], ids[0])
+	}
+	if n := raw.HLen(ctx, p+"{bo}:open-orders").Val(); n != 2 {
+		t.Errorf("{bo}:open-orders holds %d ids after indexing, want 2", n)
+	}
+	if v := raw.HGet(ctx, p+"{bo}:meta", "open-orders-indexed").Val(); v != "1" {
+		t.Errorf("marker %q, want 1", v)
 	}
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Audit", su.audit)
 	t.Run("BackOffice", su.backOffice)
 	t.Run("Trading", su.trading)
+	t.Run("OpenOrders", su.openOrders)
 	t.Run("Outbox", su.outbox)
 	t.Run("Leases", su.leases)
 	t.Run("Prefetch", su.prefetch)

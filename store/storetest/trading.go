@@ -1212,6 +1212,107 @@ func (su suite) trading(t *testing.T) {
 	})
 }
 
+// wantOpen asserts OpenOrders lists exactly these ids, newest first.
+func wantOpen(t *testing.T, s store.Store, want ...int64) {
+	t.Helper()
+	got, err := s.OpenOrders(t.Context())
+	must(t, err)
+	if g := orderIDs(got); !slices.Equal(g, want) {
+		t.Errorf("OpenOrders = %v, want %v", g, want)
+	}
+}
+
+func (su suite) openOrders(t *testing.T) {
+	su.test(t, "OpenOrders", func(t *testing.T, s store.Store) {
+		now := msNow()
+		wantOpen(t, s)
+		done := newOrder("O0", "A1", now)
+		done.Status = store.OrderRejected // entered already done
+		os := newOrders(t, s, done, newOrder("O1", "A1", now), newOrder("O2", "A1", now), newOrder("O3", "A2", now))
+		wantOpen(t, s, os[3].ID, os[2].ID, os[1].ID)
+		// A pending state is open; filled and cancelled are not.
+		for i, st := range map[int]store.OrderStatus{1: store.OrderPendingCancel, 2: store.OrderFilled, 3: store.OrderCanceled} {
+			update(t, s, func(tx store.BackOfficeTx) error {
+				o, _, err := tx.Order(os[i].ID)
+				if err != nil {
+					return err
+				}
+				o.Status = st
+				return tx.PutOrder(o)
+			})
+		}
+		wantOpen(t, s, os[1].ID)
+		got, err := s.OpenOrders(t.Context())
+		must(t, err)
+		if len(got) == 1 && got[0].Status != store.OrderPendingCancel {
+			t.Errorf("the open order is %s, want its stored PENDING_CANCEL", got[0].Status)
+		}
+		// A rolled-back transaction leaves the index as it was.
+		_, _ = s.UpdateBackOffice(t.Context(), func(tx store.BackOfficeTx) error {
+			o, _, err := tx.Order(os[1].ID)
+			if err != nil {
+				return err
+			}
+			o.Status = store.OrderCanceled
+			if err := tx.PutOrder(o); err != nil {
+				return err
+			}
+			return errors.New("roll back")
+		})
+		wantOpen(t, s, os[1].ID)
+	})
+
+	su.test(t, "OpenOrdersRace", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		seed := make([]store.Order, boRacers)
+		for i := range seed {
+			seed[i] = newOrder(fmt.Sprintf("R%02d", i), "A1", now)
+		}
+		seed = newOrders(t, s, seed...)
+		// Each racer ends its own order (odd ones) or enters a new one and
+		// amends its own (even ones), all at once.
+		meet := newRendezvous(boRacers)
+		errs := race(boRacers, func(i int) error {
+			read := meet.racer()
+			_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+				o, _, err := tx.Order(seed[i].ID)
+				read()
+				if err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					o.Status = store.OrderFilled
+					return tx.PutOrder(o)
+				}
+				o.Status = store.OrderPartiallyFill
+				if err := tx.PutOrder(o); err != nil {
+					return err
+				}
+				_, err = tx.NewOrder(newOrder(fmt.Sprintf("N%02d", i), "A2", now), true)
+				return err
+			})
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		all, err := s.Orders(ctx, store.OrderFilter{Limit: store.MaxOrderLimit})
+		must(t, err)
+		var want []int64
+		for _, o := range all {
+			if !o.Status.Done() {
+				want = append(want, o.ID)
+			}
+		}
+		if len(want) != boRacers {
+			t.Errorf("%d open orders after the race, want %d", len(want), boRacers)
+		}
+		wantOpen(t, s, want...)
+	})
+}
+
 // rendezvous makes racing transactions overlap for certain: each racer's
 // first run waits, after its reads, until every racer has read, so all of
 // them read the same state before any commits. Later runs (after a stale
@@ -1253,6 +1354,7 @@ func tradingCalls(ctx context.Context, s store.Store, now time.Time) map[string]
 	_, errs["OrderByReqID"] = s.OrderByReqID(ctx, orderUser, "C1")
 	_, errs["Orders"] = s.Orders(ctx, store.OrderFilter{})
 	_, errs["Orders by id"] = s.Orders(ctx, store.OrderFilter{OrderID: "1"})
+	_, errs["OpenOrders"] = s.OpenOrders(ctx)
 	_, errs["UpdateBackOffice reading order"] = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		o, _, err := tx.OrderByReqID(orderUser, "C1")
 		if err != nil {
