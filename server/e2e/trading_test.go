@@ -200,15 +200,16 @@ func TestTradingRejects(t *testing.T) {
 
 		// The market closed: rejected with its code. The close is also the
 		// end of the day (the session driver may see it before we do), so
-		// it comes last and is synced here: the resting buy expires and
-		// its hold comes back.
+		// it comes last and is synced here: the resting buy is cancelled
+		// (CANCELED, as the Vero docs report the end of the day) and its
+		// hold comes back.
 		e.app.MarketClock.Pin(market.Closed)
 		if err := e.app.Trading.Sync(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 100, "100000", ""), "-131002")
-		m = expect(t, e.do(nil, "GET", "/api/v1/util/orders?original_req_id=dup-1&order_status=EXPIRED", nil, bearer(tr)...), 200, "")
-		if m["count"] != 1.0 {
+		m = expect(t, e.do(nil, "GET", "/api/v1/util/orders?original_req_id=dup-1&order_status=CANCELED", nil, bearer(tr)...), 200, "")
+		if m["count"] != 1.0 || !strings.Contains(fmt.Sprint(m["orders"]), "end of the trading day") {
 			t.Fatalf("the resting dup-1 after the close: %v", m)
 		}
 		if cash, hold, _ := e.account(t, tr, accountBinh); hold != 0 || cash != 250000000.5 {
@@ -223,25 +224,32 @@ func TestTradingOrderTypes(t *testing.T) {
 		e := start(t, kind, withDemoData)
 		tr := e.login(nil, traderEmail, traderPass).jwt
 
+		// HOSE takes no MAK or MOK (KRX); HNX does. An gets SHS (HNX) to
+		// sell through the maker-checker workflow.
+		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "MAK"}, "-420217")
+		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "MOK"}, "-420217")
+		maker, checker := e.login(nil, makerEmail, makerPass).jwt, e.login(nil, checkerEmail, checkerPass).jwt
+		e.fileAndApprove(t, maker, checker, "ADD_STOCK", map[string]any{"account_id": accountAn, "symbol": "VN000000SHS3", "quantity": 1000, "avg_price": 12000})
+
 		// MAK (IOC): fills what is there, the rest is cancelled.
-		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "100000", "ask-1"))
-		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 300, "order_type": "MAK", "ref_order_id": "mak-1"})
+		e.order(t, tr, lo(accountAn, "SHS", "S", 100, "13000", "ask-1"))
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "SHS", "side": "B", "qty": 300, "order_type": "MAK", "ref_order_id": "mak-1"})
 		o := e.orderByReq(t, tr, "mak-1")
 		wantOrder(t, o, "CANCELED", 100)
-		if o["cancelledQty"] != 200.0 || o["avgFillPrice"] != 100000.0 {
+		if o["cancelledQty"] != 200.0 || o["avgFillPrice"] != 13000.0 {
 			t.Fatalf("MAK: %v", o)
 		}
 		cash, hold, _ := e.account(t, tr, accountBinh)
-		if hold != 0 || cash != 250000000.5-10000000 {
+		if hold != 0 || cash != 250000000.5-1300000 {
 			t.Fatalf("after the MAK: cash %v hold %v", cash, hold)
 		}
 		// MOK (FOK): not all there, nothing fills.
-		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "100100", "ask-2"))
-		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 300, "order_type": "MOK", "ref_order_id": "mok-1"})
+		e.order(t, tr, lo(accountAn, "SHS", "S", 100, "13100", "ask-2"))
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "SHS", "side": "B", "qty": 300, "order_type": "MOK", "ref_order_id": "mok-1"})
 		wantOrder(t, e.orderByReq(t, tr, "mok-1"), "CANCELED", 0)
 		wantOrder(t, e.orderByReq(t, tr, "ask-2"), "NEW", 0)
 		// MOK that can fill: fills whole.
-		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "MOK", "ref_order_id": "mok-2"})
+		e.order(t, tr, map[string]any{"account_id": accountBinh, "symbol": "SHS", "side": "B", "qty": 100, "order_type": "MOK", "ref_order_id": "mok-2"})
 		wantOrder(t, e.orderByReq(t, tr, "mok-2"), "FILLED", 100)
 		if _, hold, _ := e.account(t, tr, accountBinh); hold != 0 {
 			t.Fatalf("hold after the MOK fill: %v", hold)
@@ -252,7 +260,7 @@ func TestTradingOrderTypes(t *testing.T) {
 		e.order(t, tr, lo(accountAn, "FPT", "B", 100, "99000", "a-second"))
 		// Down keeps priority ...
 		expect(t, e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "b-first", "price": "99000", "qty": 100}, bearer(tr)...), 200, "")
-		if cash, hold, _ := e.account(t, tr, accountBinh); hold != 9900000 || cash != 250000000.5-20010000-9900000 {
+		if cash, hold, _ := e.account(t, tr, accountBinh); hold != 9900000 || cash != 250000000.5-2610000-9900000 {
 			t.Fatalf("replace down resizes the hold: cash %v hold %v", cash, hold)
 		}
 		e.order(t, tr, lo(accountAn, "FPT", "S", 100, "99000", "hit-1"))
@@ -269,6 +277,11 @@ func TestTradingOrderTypes(t *testing.T) {
 		r := e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "a-second", "price": "99000", "qty": 200}, bearer(tr)...)
 		if r.status != 400 || !contains(string(r.body), "-100015") {
 			t.Fatalf("no-change replace: %d %s", r.status, r.body)
+		}
+		// KRX: one amendment changes the price or the quantity, not both.
+		r = e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "a-second", "price": "98900", "qty": 300}, bearer(tr)...)
+		if r.status != 400 || !contains(string(r.body), "-134010") {
+			t.Fatalf("price-and-quantity replace: %d %s", r.status, r.body)
 		}
 		r = e.post(nil, "/api/v1/orders/replace", map[string]any{"order_id": "nope", "price": "99000", "qty": 200}, bearer(tr)...)
 		if r.status != 400 || !contains(string(r.body), "-100011") {

@@ -121,7 +121,7 @@ func TestCheckType(t *testing.T) {
 		byMarket[in.Market] = in
 	}
 	want := map[MarketID]map[OrderType]int{
-		HOSE:  {ATO: 0, LO: 0, MTL: 0, MAK: 0, MOK: 0, ATC: 0},
+		HOSE:  {ATO: 0, LO: 0, MTL: 0, MAK: CodeMarketOrderNotAllowed, MOK: CodeMarketOrderNotAllowed, ATC: 0},
 		HNX:   {ATO: CodeTypeNotOnMarket, LO: 0, MTL: 0, MAK: 0, MOK: 0, ATC: 0},
 		UPCoM: {ATO: CodeTypeNotOnMarket, LO: 0, MTL: CodeMTLNotAllowed, MAK: CodeMarketOrderNotAllowed, MOK: CodeMarketOrderNotAllowed, ATC: CodeTypeNotOnMarket},
 		Deriv: {ATO: 0, LO: 0, MTL: 0, MAK: 0, MOK: 0, ATC: 0},

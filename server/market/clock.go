@@ -177,6 +177,37 @@ func (s Schedule) Has(m MarketID, x Session) bool {
 	return false
 }
 
+// PinnedAs is market m's session while the clock is pinned to x. A market
+// whose day has x is in x. One that lacks it (HNX and UPCoM have no
+// opening auction, UPCoM no closing auction, the futures no post-close) is
+// in the session its own day has at the moment x starts on the first
+// market that has it, so pinning "opening_auction" leaves HNX and UPCoM in
+// continuous trading, as they are at 09:00, instead of inventing an
+// auction they do not hold. Closed has every market closed.
+func (s Schedule) PinnedAs(m MarketID, x Session) Session {
+	if x == Closed || s.Has(m, x) {
+		return x
+	}
+	for _, other := range Markets {
+		for _, p := range s.Days[other] {
+			if p.Session == x {
+				return s.sessionOfDay(m, p.Start)
+			}
+		}
+	}
+	return x
+}
+
+// sessionOfDay is market m's session at since past midnight of a trading day.
+func (s Schedule) sessionOfDay(m MarketID, since time.Duration) Session {
+	d := s.Days[m]
+	i := sort.Search(len(d), func(i int) bool { return d[i].Start > since })
+	if i == 0 {
+		return Closed
+	}
+	return d[i-1].Session
+}
+
 // tradingDay reports whether the local date of t is a trading day.
 func (s Schedule) tradingDay(t time.Time) bool {
 	switch t.Weekday() {
@@ -198,13 +229,7 @@ func (s Schedule) SessionAt(m MarketID, t time.Time) Session {
 	if !s.tradingDay(t) {
 		return Closed
 	}
-	d := s.Days[m]
-	since := t.Sub(midnight(t))
-	i := sort.Search(len(d), func(i int) bool { return d[i].Start > since })
-	if i == 0 {
-		return Closed
-	}
-	return d[i-1].Session
+	return s.sessionOfDay(m, t.Sub(midnight(t)))
 }
 
 // NextChange is the first instant after t at which market m's session
@@ -316,10 +341,11 @@ func (c *Clock) Schedule() Schedule { return c.sched }
 // Session is market m's session now.
 func (c *Clock) Session(m MarketID) Session { return c.SessionAt(m, c.now()) }
 
-// SessionAt is market m's session at t (the pinned session when pinned).
+// SessionAt is market m's session at t. A pinned clock reports the pinned
+// session for every market that has it (Schedule.PinnedAs otherwise).
 func (c *Clock) SessionAt(m MarketID, t time.Time) Session {
 	if s, ok := c.PinnedSession(); ok {
-		return s
+		return c.sched.PinnedAs(m, s)
 	}
 	return c.sched.SessionAt(m, t)
 }

@@ -460,10 +460,21 @@ func decField(raw json.RawMessage, field string, bad func(field, format string, 
 // BandLimits derives a price band from the reference price and a band
 // percentage, rounded inward to the tick table: the ceiling is the largest
 // on-tick price ≤ ref × (1 + pct/100), the floor the smallest on-tick price
-// ≥ ref × (1 − pct/100).
+// ≥ ref × (1 − pct/100). When rounding brings a limit back to the
+// reference (a low price against a coarse tick: HNX reference 500 at
+// ±10 % is 550..450 before rounding), the limit moves one tick away from
+// it, as the exchanges do, so the band is 400..600 and not 500..500. The
+// floor never goes below one tick.
 func BandLimits(ref, pct decimal.Decimal, tt TickTable) (ceiling, floor decimal.Decimal) {
 	d := ref.Mul(pct).Shift(-2)
-	return tt.RoundDown(ref.Add(d)), tt.RoundUp(ref.Sub(d))
+	ceiling, floor = tt.RoundDown(ref.Add(d)), tt.RoundUp(ref.Sub(d))
+	if pct.IsPositive() && ceiling.LessThanOrEqual(ref) {
+		ceiling = tt.Next(ref, true)
+	}
+	if pct.IsPositive() && floor.GreaterThanOrEqual(ref) {
+		floor = decimal.Max(tt.Next(ref, false), tt[0].Tick)
+	}
+	return ceiling, floor
 }
 
 // jsonFieldError rewrites encoding/json's errors to lead with the field.

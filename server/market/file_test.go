@@ -118,7 +118,7 @@ func TestParseDefaultsAndForms(t *testing.T) {
 	}
 	fpt, _ := c.Instruments.ByTicker("FPT")
 	if fpt.Board != "G1" || fpt.OddLotBoard != "G4" || fpt.TickTableName != "HOSE" || fpt.Status != Active ||
-		!slices.Equal(fpt.OrderTypes, []OrderType{ATO, LO, MTL, MAK, MOK, ATC}) {
+		!slices.Equal(fpt.OrderTypes, []OrderType{ATO, LO, MTL, ATC}) {
 		t.Errorf("FPT defaults: %+v", fpt)
 	}
 	shs, _ := c.Instruments.ByTicker("SHS")

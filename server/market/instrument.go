@@ -169,11 +169,15 @@ func validISIN(s string) error {
 }
 
 // defaultOrderTypes are the order types each market trades when the file
-// lists none: HOSE and the VN30 futures every type; HNX no ATO (it has no
-// opening auction); UPCoM limit orders only (no auctions, no market orders).
+// lists none: HOSE LO, ATO, ATC and MTL (the KRX system live since May
+// 2025 kept HOSE's order types; MAK and MOK are HNX's and the futures');
+// the VN30 futures every type; HNX no ATO (it has no opening auction);
+// UPCoM limit orders only (no auctions, no market orders).
 func defaultOrderTypes(m MarketID) []OrderType {
 	switch m {
-	case HOSE, Deriv:
+	case HOSE:
+		return []OrderType{ATO, LO, MTL, ATC}
+	case Deriv:
 		return []OrderType{ATO, LO, MTL, MAK, MOK, ATC}
 	case HNX:
 		return []OrderType{LO, MTL, MAK, MOK, ATC}

@@ -117,6 +117,22 @@ func (tt TickTable) RoundUp(p decimal.Decimal) decimal.Decimal {
 	return q.Mul(t)
 }
 
+// Next is the on-tick price one tick above p (up) or below it, for an
+// on-tick p: the tick taken is the one of the step the new price falls in
+// (HOSE 10 000 goes down to 9 990, 9 990 up to 10 000). Below the first
+// tick it returns 0.
+func (tt TickTable) Next(p decimal.Decimal, up bool) decimal.Decimal {
+	// The smallest step a price can take (PriceScale decimal places).
+	eps := decimal.New(1, -4)
+	if up {
+		return tt.RoundUp(p.Add(eps))
+	}
+	if !p.GreaterThan(eps) {
+		return decimal.Zero
+	}
+	return tt.RoundDown(p.Sub(eps))
+}
+
 // tickTableSpec is the file form: a built-in table's name or inline steps.
 type tickTableSpec struct {
 	Name  string

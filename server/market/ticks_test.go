@@ -106,6 +106,13 @@ func TestBandLimits(t *testing.T) {
 		{"UPCoM ±15% inward", "UPCOM", "12300", "15", "14100", "10500"},
 		{"VN30F ±7%", "VN30F", "1350", "7", "1444.5", "1255.5"},
 		{"VN30F ±7% inward", "VN30F", "1342.3", "7", "1436.2", "1248.4"},
+		// KRX rule: a limit that rounds back onto the reference moves one
+		// tick away from it (old behaviour: 500..500, no price but the
+		// reference could trade).
+		{"HNX reference 500 ±10% moves both limits off the reference", "HNX", "500", "10", "600", "400"},
+		{"HNX reference 800 ±10%", "HNX", "800", "10", "900", "700"},
+		{"UPCoM reference of one tick: the floor cannot go below it", "UPCOM", "100", "15", "200", "100"},
+		{"HOSE reference 100 ±7% on the 10 tick", "HOSE", "100", "7", "110", "90"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ceil, floor := BandLimits(d(c.ref), d(c.pct), table(t, c.table))

@@ -155,7 +155,7 @@ func reasonText(r venue.Reason) string {
 	case venue.ReasonAuctionEnd:
 		return "unfilled at the end of its call auction"
 	case venue.ReasonExpired:
-		return "expired at the end of the trading day"
+		return "cancelled at the end of the trading day"
 	}
 	return r.String()
 }
@@ -228,10 +228,10 @@ func (w *reportWriter) fill(o *store.Order, ev venue.Event) error {
 
 // cancelled ends an order the venue cancelled or expired.
 func (w *reportWriter) cancelled(o *store.Order, ev venue.Event) error {
+	// The end of the day cancels what is still working, reported as
+	// CANCELED (39=4) like the Vero docs say ("cancelled after the
+	// close"; their status table has no Expired), with the reason as text.
 	o.Status = store.OrderCanceled
-	if ev.Reason == venue.ReasonExpired {
-		o.Status = store.OrderExpired
-	}
 	o.CancelledQty = max(o.Qty-o.FilledQty, 0)
 	if ev.Reason != venue.ReasonUser {
 		o.Text = (&market.Reject{Code: 0, Message: reasonText(ev.Reason)}).Text(SourceVenue)

@@ -213,6 +213,8 @@ func (s *Service) checkReplace(inst market.Instrument, o store.Order, inBook boo
 	switch {
 	case price.Equal(o.Price) && in.qty == o.Qty:
 		return decimal.Decimal{}, refused(CodeNoChange, "the replace changes neither price nor quantity")
+	case !price.Equal(o.Price) && in.qty != o.Qty:
+		return decimal.Decimal{}, refused(CodeReplaceBoth, "one amendment changes the price or the quantity, not both (price %s → %s, quantity %d → %d); send two", o.Price, price, o.Qty, in.qty)
 	case in.qty <= o.FilledQty:
 		return decimal.Decimal{}, refused(CodeQtyNotAboveFilled, "the new quantity %d must exceed the filled quantity %d", in.qty, o.FilledQty)
 	}

@@ -30,7 +30,11 @@ const (
 	CodeImmutable         = -100016 // symbol, side, type and board cannot change
 	CodeCompleted         = -100019
 	CodeQtyNotAboveFilled = -134000 // too late: the new quantity does not exceed what has filled
-	CodeVenueReject       = -913999
+	// CodeReplaceBoth refuses a replace that changes price and quantity at
+	// once (KRX: one amendment changes one of them). The docs list no code
+	// for it; omsd's choice, in the modify family.
+	CodeReplaceBoth = -134010
+	CodeVenueReject = -913999
 )
 
 // NewOrder is POST /orders/new after decoding.

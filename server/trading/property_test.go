@@ -1250,10 +1250,18 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	wantPos("BUYER01", 1500, 0, "97000")
 	checkAll("after b2")
 
-	// A MAK sell of 300 hits the 200 resting at 101 500; its other 100 are
-	// cancelled and their hold released.
-	m := submit("seller2@example.com", "SELLER2", "S", "MAK", "", 300, "m1")
-	if m.Status != store.OrderCanceled || m.FilledQty != 200 || m.CancelledQty != 100 || !m.FilledValue.Equal(dec("20300000")) || m.Hold.Stock != 0 {
+	// An MTL sell of 300 hits the 200 resting at 101 500; its other 100
+	// rest one tick lower (KRX: the last matched price − 1 tick) until
+	// cancelled, which releases their hold.
+	m := submit("seller2@example.com", "SELLER2", "S", "MTL", "", 300, "m1")
+	if m.Status != store.OrderPartiallyFill || m.FilledQty != 200 || !m.Price.Equal(dec("101400")) || m.Hold.Stock != 100 {
+		t.Fatalf("m1: %s filled %d at limit %s holding %d", m.Status, m.FilledQty, m.Price, m.Hold.Stock)
+	}
+	wantPos("SELLER2", 0, 100, "99000")
+	if _, err := h.svc.Cancel(h.ctx, "seller2@example.com", CancelRequest{OrderID: "m1", RequestID: "m1-cancel"}); err != nil {
+		t.Fatal(err)
+	}
+	if m = order("m1"); m.Status != store.OrderCanceled || m.FilledQty != 200 || m.CancelledQty != 100 || !m.FilledValue.Equal(dec("20300000")) || m.Hold.Stock != 0 {
 		t.Fatalf("m1: %s filled %d cancelled %d for %s holding %d", m.Status, m.FilledQty, m.CancelledQty, m.FilledValue, m.Hold.Stock)
 	}
 	wantCash("SELLER2", "20300000", "0")

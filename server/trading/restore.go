@@ -65,7 +65,7 @@ func (s *Service) restoreBooks(ctx context.Context) error {
 	return nil
 }
 
-// restoreOrder rests one working order again, or ends it: expired when its
+// restoreOrder rests one working order again, or ends it: cancelled when its
 // trading date is over, cancelled when a cancel of it was pending.
 func (s *Service) restoreOrder(ctx context.Context, r restorer, o store.Order, today string) (bool, error) {
 	end := func(why string, status store.OrderStatus) (bool, error) {
@@ -73,7 +73,7 @@ func (s *Service) restoreOrder(ctx context.Context, r restorer, o store.Order, t
 	}
 	switch {
 	case o.TradingDate != today:
-		return end("expired at the end of its trading day", store.OrderExpired)
+		return end("cancelled at the end of its trading day", store.OrderCanceled)
 	case o.Status == store.OrderPendingCancel:
 		return end("cancelled on request", store.OrderCanceled)
 	}

@@ -160,7 +160,7 @@ func (s *Service) releaseHeld(ctx context.Context, in market.Instrument, now mar
 		return nil // routed already; its ack is booked by reconciliation
 	}
 	if endOfDay(now) {
-		return s.endInStore(ctx, o.ID, "expired at the end of the trading day", store.OrderExpired,
+		return s.endInStore(ctx, o.ID, "cancelled at the end of the trading day", store.OrderCanceled,
 			func(cur store.Order) bool { return cur.Status != store.OrderPendingNew })
 	}
 	if in.Permit(now, market.OrderType(cur.Type), market.New).Verdict != market.Accept {

@@ -46,10 +46,30 @@ func NewSimulator(m *market.Master) *Simulator {
 			ref = 0
 		}
 		for _, book := range booksOf(in) {
-			_, _ = e.AddBook(book, ref)
+			if b, err := e.AddBook(book, ref); err == nil {
+				b.SetLimits(limitsOf(in))
+			}
 		}
 	}
 	return &Simulator{e: e}
+}
+
+// limitsOf is what a book needs of the instrument's price rules: its band
+// and its tick grid (venue.Limits).
+func limitsOf(in market.Instrument) venue.Limits {
+	floor, err1 := venue.PriceFromDecimal(in.Floor)
+	ceiling, err2 := venue.PriceFromDecimal(in.Ceiling)
+	if err1 != nil || err2 != nil {
+		floor, ceiling = 0, 0
+	}
+	tt := in.TickTable
+	return venue.Limits{Floor: floor, Ceiling: ceiling, Step: func(p venue.Price, up bool) venue.Price {
+		next, err := venue.PriceFromDecimal(tt.Next(p.Decimal(), up))
+		if err != nil {
+			return 0
+		}
+		return next
+	}}
 }
 
 func (v *Simulator) Submit(o venue.Order) venue.Report { return v.observe(o.Symbol, v.e.Submit(o)) }

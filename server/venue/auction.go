@@ -5,8 +5,9 @@ import "slices"
 // Uncross runs the call auction on what the book has collected: it picks
 // one price (AuctionPrice), executes the maximum volume at it and then
 // cancels every ATO/ATC order still open (ReasonAuctionEnd). Priority at
-// the auction price: ATO/ATC first (in time order), then limits by price,
-// best first, then time. Executions have no aggressor (SideNone). The phase
+// the auction price: ATO/ATC first (in time order), except that an LO buy
+// at the ceiling or sell at the floor entered before them keeps its time
+// priority (Limits); then limits by price, best first, then time. Executions have no aggressor (SideNone). The phase
 // does not change; SetPhase leaving CallAuction calls it.
 //
 // Uncross leaves the book uncrossed: the buys filled are the best-priced
@@ -35,11 +36,14 @@ type AuctionResult struct {
 // before any execution (0 = none). For each candidate p, demand D(p) is the
 // open quantity of ATO/ATC buys plus limit buys at p or higher, supply S(p)
 // that of ATO/ATC sells plus limit sells at p or lower; the volume is
-// min(D, S). The chosen price
+// min(D, S). The chosen price, as the exchanges' periodic matching rule
+// states it,
 //  1. maximises the volume,
-//  2. then minimises the imbalance |D(p) - S(p)|,
-//  3. then is closest to the anchor (skipped when there is none),
-//  4. then is the higher price (as HOSE does when two prices remain).
+//  2. then is equal or closest to the anchor (skipped when there is none),
+//  3. then is the higher price (as HOSE does when two prices remain).
+//
+// There is no "smallest imbalance" step: the exchanges' rule has none, so
+// Imbalance is reported for information only.
 //
 // With only ATO/ATC orders on both sides the only candidate is the anchor.
 // A volume of 0 means no auction trade (OK false).
@@ -116,9 +120,6 @@ func (a AuctionResult) beats(c AuctionResult, da, dc Price, hasAnchor bool) bool
 	if a.Volume != c.Volume {
 		return a.Volume > c.Volume
 	}
-	if a.Imbalance != c.Imbalance {
-		return a.Imbalance < c.Imbalance
-	}
 	if hasAnchor && da != dc {
 		return da < dc
 	}
@@ -152,14 +153,17 @@ func (b *Book) uncross(r *Report) {
 	b.cancelLevel(&b.market[Sell], OpAuction, ReasonAuctionEnd, r)
 }
 
-// auctionHead is the highest-priority order of side s that may trade at p.
+// auctionHead is the highest-priority order of side s that may trade at
+// p: the oldest ATO/ATC, unless the best limit sits at the band's edge in
+// its favour and came first (atLimit).
 func (b *Book) auctionHead(s Side, p Price) *entry {
-	if e := b.market[s].head; e != nil {
-		return e
+	var lim *entry
+	if l := b.sideOf(s).best(); l != nil && (s != Buy || l.price >= p) && (s != Sell || l.price <= p) {
+		lim = l.head
 	}
-	l := b.sideOf(s).best()
-	if l == nil || (s == Buy && l.price < p) || (s == Sell && l.price > p) {
-		return nil
+	mkt := b.market[s].head
+	if mkt == nil || (lim != nil && b.atLimit(s, lim.Price) && lim.Seq < mkt.Seq) {
+		return lim
 	}
-	return l.head
+	return mkt
 }

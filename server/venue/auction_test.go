@@ -45,19 +45,20 @@ func TestAuctionMaxVolume(t *testing.T) {
 	}
 }
 
-// TestAuctionImbalanceBeforeReference: buy 100@101; sells 100@99, 50@101;
+// TestAuctionNoImbalanceStep: buy 100@101; sells 100@99, 50@101;
 // reference 101.
 //
 //	 99: D 100, S 100 -> volume 100, imbalance 0
 //	101: D 100, S 150 -> volume 100, imbalance 50
 //
-// Equal volume; 99 has the smaller imbalance and wins although 101 is the
-// reference.
-func TestAuctionImbalanceBeforeReference(t *testing.T) {
+// Equal volume: the price equal to the reference wins. (The exchanges'
+// rule has no "smallest imbalance" step; omsd used to pick 99 here.)
+func TestAuctionNoImbalanceStep(t *testing.T) {
 	b := NewBook("FPT", vnd(101))
 	b.SetPhase(CallAuction)
 	mustSubmit(t, b, buyLO("b", 101, 100), sellLO("s1", 99, 100), sellLO("s2", 101, 50))
-	wantAuction(t, b, 99, 100, 0)
+	wantAuction(t, b, 101, 100, 50)
+	wantTrades(t, b.Uncross(), "b/s1 100@101 -")
 }
 
 // TestAuctionReferenceTieBreak: buy 100@101, sell 100@99. Every candidate
@@ -79,13 +80,13 @@ func TestAuctionReferenceTieBreak(t *testing.T) {
 }
 
 // TestAuctionEquidistantTakesHigher: reference 100; buys 100@102, sells
-// 100@98 and a sell 100@100 that makes 100 unbalanced.
+// 100@98 and a sell 100@100.
 //
 //	 98: D 100, S 100 -> 100, imbalance 0, distance 2
-//	100: D 100, S 200 -> 100, imbalance 100
-//	102: D 100, S 200 -> 100, imbalance 100
+//	100: D 100, S 200 -> 100, imbalance 100, distance 0
+//	102: D 100, S 200 -> 100, imbalance 100, distance 2
 //
-// 98 wins on imbalance. Now add a buy 100@100 instead:
+// 100, the reference, wins. Now add a buy 100@100 instead:
 //
 //	buys 100@102, 100@100; sells 100@98, 100@102
 //	 98: D 200, S 100 -> 100, imb 100, distance 2
@@ -98,7 +99,7 @@ func TestAuctionReferenceTieBreak(t *testing.T) {
 func TestAuctionEquidistantTakesHigher(t *testing.T) {
 	b := book(t, CallAuction)
 	mustSubmit(t, b, buyLO("b", 102, 100), sellLO("s1", 98, 100), sellLO("s2", 100, 100))
-	wantAuction(t, b, 98, 100, 0)
+	wantAuction(t, b, 100, 100, 100)
 
 	b = book(t, CallAuction)
 	mustSubmit(t, b, buyLO("b1", 102, 100), buyLO("b2", 100, 100), sellLO("s1", 98, 100), sellLO("s2", 102, 100))

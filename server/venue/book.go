@@ -123,6 +123,8 @@ type Book struct {
 	seq     uint64
 	execSeq *atomic.Uint64
 
+	limits Limits // the day's band and the tick grid (SetLimits)
+
 	bids, asks bookSide
 	market     [3]level // ATO/ATC resting in a call auction, by Side
 	orders     map[string]*entry
@@ -164,6 +166,56 @@ func (b *Book) SetReference(p Price) {
 	b.mu.Lock()
 	b.ref = p
 	b.mu.Unlock()
+}
+
+// Limits are the instrument's price rules the book applies itself (the
+// OMS checks orders against them before they arrive): the day's band and
+// the tick grid. An MTL remainder is priced from them, and in a call
+// auction an LO buy at the ceiling or sell at the floor keeps its time
+// priority over later ATO/ATC orders. The zero value applies neither.
+type Limits struct {
+	Floor, Ceiling Price
+	// Step is the on-tick price one tick above p (up) or below it.
+	Step func(p Price, up bool) Price
+}
+
+// SetLimits sets the book's limits (see Limits), e.g. when the reference
+// price rolls.
+func (b *Book) SetLimits(l Limits) {
+	b.mu.Lock()
+	b.limits = l
+	b.mu.Unlock()
+}
+
+// mtlLimit is the price an MTL remainder of side s rests at after a last
+// fill at last: KRX prices it one tick through the last matched price (a
+// buy one tick higher, a sell one tick lower), within the band. Without
+// limits it is the last fill price.
+func (b *Book) mtlLimit(s Side, last Price) Price {
+	l := b.limits
+	if l.Step == nil {
+		return last
+	}
+	p := l.Step(last, s == Buy)
+	switch {
+	case p <= 0:
+		return last
+	case s == Buy && l.Ceiling > 0 && p > l.Ceiling:
+		return l.Ceiling
+	case s == Sell && l.Floor > 0 && p < l.Floor:
+		return l.Floor
+	}
+	return p
+}
+
+// atLimit reports whether a limit of side s at p sits at the band's edge
+// in its favour (a buy at the ceiling, a sell at the floor): such an order
+// keeps time priority over ATO/ATC orders in a call auction.
+func (b *Book) atLimit(s Side, p Price) bool {
+	if s == Buy {
+		return b.limits.Ceiling > 0 && p == b.limits.Ceiling
+	}
+	return b.limits.Floor > 0 && p == b.limits.Floor
 }
 
 // LastPrice is the price of the book's last execution (0 before any).
@@ -287,8 +339,9 @@ func reject(r *Report, op Op, reason Reason, o Order) {
 
 // Submit enters a new order. In Continuous an LO matches what crosses and
 // rests the rest, MAK kills its remainder, MOK fills completely or not at
-// all, MTL sweeps the other side and rests its remainder as a limit at its
-// last fill price (cancelled when nothing matched); ATO/ATC are rejected.
+// all, MTL sweeps the other side and rests its remainder as a limit one
+// tick through its last fill price (Limits; cancelled when nothing
+// matched); ATO/ATC are rejected.
 // In CallAuction LO, ATO and ATC collect without matching; MTL/MAK/MOK are
 // rejected (the OMS holds them until continuous trading). In Closed every
 // order is rejected.
@@ -368,7 +421,7 @@ func (b *Book) submit(o Order, r *Report) {
 		}
 		if e.LeavesQty > 0 {
 			// The sweep emptied the other side, so the limit cannot cross.
-			e.Price = last
+			e.Price = b.mtlLimit(e.Side, last)
 			emit(r, EventReplaced, OpNew, ReasonMTLToLimit, &e.Order)
 		}
 	}

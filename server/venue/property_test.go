@@ -391,9 +391,8 @@ func naiveAuction(b *Book) AuctionResult {
 		}
 		switch {
 		case !best.OK, vol > best.Volume,
-			vol == best.Volume && imb < best.Imbalance,
-			vol == best.Volume && imb == best.Imbalance && anchor > 0 && dist < bestDist,
-			vol == best.Volume && imb == best.Imbalance && (anchor == 0 || dist == bestDist) && p > best.Price:
+			vol == best.Volume && anchor > 0 && dist < bestDist,
+			vol == best.Volume && (anchor == 0 || dist == bestDist) && p > best.Price:
 			best, bestDist = AuctionResult{Price: p, Volume: vol, Imbalance: imb, OK: true}, dist
 		}
 	}
