@@ -127,12 +127,18 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 // wantRejected enters an order and checks it is stored REJECTED with code.
 func (e *env) wantRejected(t *testing.T, jwt string, body map[string]any, code string) {
 	t.Helper()
+	e.wantRejectedBy(t, jwt, body, "OMS", code)
+}
+
+// wantRejectedBy is wantRejected for a refusal from source (OMS, KRX).
+func (e *env) wantRejectedBy(t *testing.T, jwt string, body map[string]any, source, code string) {
+	t.Helper()
 	ref := fmt.Sprintf("rej-%s-%d", strings.TrimPrefix(code, "-"), time.Now().UnixNano())
 	body["ref_order_id"] = ref
 	e.order(t, jwt, body)
 	o := e.orderByReq(t, jwt, ref)
-	if o["orderStatus"] != "REJECTED" || !strings.HasPrefix(fmt.Sprint(o["orderText"]), "OMS|"+code+"|") {
-		t.Fatalf("%v: status %v text %v, want REJECTED with OMS|%s|", body, o["orderStatus"], o["orderText"], code)
+	if o["orderStatus"] != "REJECTED" || !strings.HasPrefix(fmt.Sprint(o["orderText"]), source+"|"+code+"|") {
+		t.Fatalf("%v: status %v text %v, want REJECTED with %s|%s|", body, o["orderStatus"], o["orderText"], source, code)
 	}
 }
 
@@ -287,6 +293,40 @@ func TestTradingOrderTypes(t *testing.T) {
 		if r.status != 400 || !contains(string(r.body), "-100011") {
 			t.Fatalf("replace of an unknown order: %d %s", r.status, r.body)
 		}
+	})
+}
+
+// An account never trades with itself: its sell that would cross its own
+// resting buy is cancelled untraded (the buy stays), after trading what
+// rests ahead of the buy; in a call auction its second side is refused.
+func TestTradingSelfTrade(t *testing.T) {
+	t.Parallel()
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := start(t, kind, withDemoData)
+		tr := e.login(nil, traderEmail, traderPass).jwt
+		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "99100", "binh-bid"))
+		e.order(t, tr, lo(accountAn, "FPT", "B", 100, "99000", "an-bid"))
+		e.order(t, tr, lo(accountAn, "FPT", "S", 300, "99000", "an-sell"))
+		sell := e.orderByReq(t, tr, "an-sell")
+		wantOrder(t, sell, "CANCELED", 100)
+		if sell["avgFillPrice"] != 99100.0 || !strings.Contains(fmt.Sprint(sell["orderText"]), "self-trade") {
+			t.Fatalf("the sell that met its own bid: %v", sell)
+		}
+		wantOrder(t, e.orderByReq(t, tr, "binh-bid"), "FILLED", 100)
+		wantOrder(t, e.orderByReq(t, tr, "an-bid"), "NEW", 0)
+		cash, hold, _ := e.account(t, tr, accountAn)
+		if hold != 9900000 {
+			t.Fatalf("An holds %v for its bid, want 9900000 (cash %v)", hold, cash)
+		}
+
+		e.app.MarketClock.Pin(market.OpeningAuction)
+		if err := e.app.Trading.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.wantRejectedBy(t, tr, map[string]any{"account_id": accountAn, "symbol": "FPT", "side": "S", "qty": 100, "order_type": "ATO"}, "KRX", "-420300")
+		e.wantRejectedBy(t, tr, lo(accountAn, "FPT", "S", 100, "99000", ""), "KRX", "-420300")
+		e.order(t, tr, lo(accountAn, "FPT", "B", 100, "98000", "an-bid-2")) // the same side is fine
+		wantOrder(t, e.orderByReq(t, tr, "an-bid-2"), "NEW", 0)
 	})
 }
 

@@ -20,8 +20,11 @@ func devFeed(t *testing.T) (*Feed, *venue.Book) {
 	return f, b
 }
 
+// order is an order of the account "buyer" or "seller" by its side (an
+// account never trades with itself).
 func order(id string, side venue.Side, px venue.Price, qty int64) venue.Order {
-	return venue.Order{ID: id, Account: "A", Symbol: "VN000000HPG4", Side: side, Type: venue.LO, Price: px, Qty: qty}
+	acct := map[venue.Side]string{venue.Buy: "buyer", venue.Sell: "seller"}[side]
+	return venue.Order{ID: id, Account: acct, Symbol: "VN000000HPG4", Side: side, Type: venue.LO, Price: px, Qty: qty}
 }
 
 // Many changes between two flushes give one depth and one product info

@@ -156,6 +156,8 @@ func reasonText(r venue.Reason) string {
 		return "unfilled at the end of its call auction"
 	case venue.ReasonExpired:
 		return "cancelled at the end of the trading day"
+	case venue.ReasonSelfTrade:
+		return "self-trade prevention: the order met a resting order of its own account; the rest is cancelled"
 	}
 	return r.String()
 }
@@ -265,6 +267,9 @@ func (w *reportWriter) rejected(o *store.Order, ev venue.Event) error {
 			return nil
 		}
 		o.Status, o.Text = store.OrderRejected, refusal("venue reject: ")
+		if ev.Reason == venue.ReasonSelfTrade {
+			o.Text = (&market.Reject{Code: CodeSelfTrade, Message: "an order of this account rests on the other side of this call auction; one account may not enter both sides"}).Text(SourceVenue)
+		}
 		return w.release(o)
 	case venue.OpCancel:
 		if o.Status != store.OrderPendingCancel {

@@ -34,6 +34,9 @@ const (
 	// once (KRX: one amendment changes one of them). The docs list no code
 	// for it; omsd's choice, in the modify family.
 	CodeReplaceBoth = -134010
+	// CodeSelfTrade refuses an order that would put one account on both
+	// sides of a call auction (omsd's code: the docs list none).
+	CodeSelfTrade   = -420300
 	CodeVenueReject = -913999
 )
 

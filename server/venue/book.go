@@ -391,6 +391,11 @@ func (b *Book) submit(o Order, r *Report) {
 		reject(r, OpNew, ReasonDuplicateOrderID, o)
 		return
 	}
+	if b.phase == CallAuction && b.restsOpposite(o) {
+		// Both sides of one stock from one account in one auction.
+		reject(r, OpNew, ReasonSelfTrade, o)
+		return
+	}
 	e := b.newEntry(o)
 	emit(r, EventAccepted, OpNew, ReasonNone, &e.Order)
 	if b.phase == CallAuction {
@@ -398,32 +403,8 @@ func (b *Book) submit(o Order, r *Report) {
 		b.rest(e)
 		return
 	}
-	switch e.Type {
-	case LO:
-		b.match(e, true, OpNew, r)
-	case MAK:
-		b.match(e, false, OpNew, r)
-		if e.LeavesQty > 0 {
-			b.cancelled(e, OpNew, ReasonIOCRemainder, r)
-			return
-		}
-	case MOK:
-		if !b.fillable(e.Side.Opposite(), e.LeavesQty) {
-			b.cancelled(e, OpNew, ReasonFOKNotFillable, r)
-			return
-		}
-		b.match(e, false, OpNew, r)
-	case MTL:
-		last := b.match(e, false, OpNew, r)
-		if e.CumQty == 0 {
-			b.cancelled(e, OpNew, ReasonNoLiquidity, r)
-			return
-		}
-		if e.LeavesQty > 0 {
-			// The sweep emptied the other side, so the limit cannot cross.
-			e.Price = b.mtlLimit(e.Side, last)
-			emit(r, EventReplaced, OpNew, ReasonMTLToLimit, &e.Order)
-		}
+	if !b.continuous(e, r) {
+		return
 	}
 	if e.LeavesQty > 0 {
 		b.orders[e.ID] = e
@@ -433,6 +414,69 @@ func (b *Book) submit(o Order, r *Report) {
 	}
 }
 
+// continuous matches a new order in continuous trading by its type. It
+// reports whether a remainder is left to rest (false: the order ended).
+// Meeting an order of its own account stops the match and cancels the
+// rest (self-trade prevention, see match).
+func (b *Book) continuous(e *entry, r *Report) bool {
+	switch e.Type {
+	case LO:
+		if _, self := b.match(e, true, OpNew, r); self {
+			b.cancelled(e, OpNew, ReasonSelfTrade, r)
+			return false
+		}
+	case MAK:
+		_, self := b.match(e, false, OpNew, r)
+		if e.LeavesQty > 0 {
+			b.cancelled(e, OpNew, pick(self, ReasonSelfTrade, ReasonIOCRemainder), r)
+			return false
+		}
+	case MOK:
+		if ok, self := b.fillable(e); !ok {
+			b.cancelled(e, OpNew, pick(self, ReasonSelfTrade, ReasonFOKNotFillable), r)
+			return false
+		}
+		b.match(e, false, OpNew, r)
+	case MTL:
+		last, self := b.match(e, false, OpNew, r)
+		if e.CumQty == 0 || self {
+			b.cancelled(e, OpNew, pick(self, ReasonSelfTrade, ReasonNoLiquidity), r)
+			return false
+		}
+		if e.LeavesQty > 0 {
+			// The sweep emptied the other side, so the limit cannot cross.
+			e.Price = b.mtlLimit(e.Side, last)
+			emit(r, EventReplaced, OpNew, ReasonMTLToLimit, &e.Order)
+		}
+	}
+	return true
+}
+
+// restsOpposite reports whether an order of o's account rests on the
+// other side of the book (a scan: only call auctions ask).
+func (b *Book) restsOpposite(o Order) bool {
+	if o.Account == "" {
+		return false
+	}
+	for _, e := range b.orders {
+		if e.Account == o.Account && e.Side != o.Side {
+			return true
+		}
+	}
+	return false
+}
+
+func pick(cond bool, yes, no Reason) Reason {
+	if cond {
+		return yes
+	}
+	return no
+}
+
+// sameAccount reports whether two orders belong to one account (orders
+// without an account never do).
+func sameAccount(a, b *entry) bool { return a.Account != "" && a.Account == b.Account }
+
 // cancelled ends a live entry that is not (or no longer) in the book.
 func (b *Book) cancelled(e *entry, op Op, reason Reason, r *Report) {
 	e.LeavesQty = 0
@@ -440,21 +484,31 @@ func (b *Book) cancelled(e *entry, op Op, reason Reason, r *Report) {
 	b.release(e)
 }
 
-// fillable reports whether side s offers at least qty in total.
-func (b *Book) fillable(s Side, qty int64) bool {
-	levels := b.sideOf(s).levels
+// fillable reports whether the opposite side offers in's whole quantity
+// before, in priority order, an order of in's own account, which matching
+// would stop at (self is true when that is what fell short).
+func (b *Book) fillable(in *entry) (ok, self bool) {
+	qty := in.LeavesQty
+	levels := b.sideOf(in.Side.Opposite()).levels
 	for i := len(levels) - 1; i >= 0 && qty > 0; i-- {
-		qty -= levels[i].total
+		for m := levels[i].head; m != nil && qty > 0; m = m.next {
+			if sameAccount(in, m) {
+				return false, true
+			}
+			qty -= m.LeavesQty
+		}
 	}
-	return qty <= 0
+	return qty <= 0, false
 }
 
 // match runs the live, unrested entry in against the other side, best
 // level first, oldest order first, while it crosses (limited) or while
-// there is liquidity (market). It returns the last fill price.
-func (b *Book) match(in *entry, limited bool, op Op, r *Report) Price {
+// there is liquidity (market). It returns the last fill price, and self
+// true when it stopped at an order of in's own account: an account never
+// trades with itself, and the incoming order's rest is what the caller
+// cancels (KRX's prevention mode "cancel the newest").
+func (b *Book) match(in *entry, limited bool, op Op, r *Report) (last Price, self bool) {
 	opp := b.sideOf(in.Side.Opposite())
-	var last Price
 	for in.LeavesQty > 0 {
 		l := opp.best()
 		if l == nil {
@@ -465,6 +519,10 @@ func (b *Book) match(in *entry, limited bool, op Op, r *Report) Price {
 		}
 		for in.LeavesQty > 0 && l.head != nil {
 			m := l.head
+			if sameAccount(in, m) {
+				return last, true
+			}
+			last = l.price
 			q := min(in.LeavesQty, m.LeavesQty)
 			l.total -= q
 			if in.Side == Buy {
@@ -478,12 +536,11 @@ func (b *Book) match(in *entry, limited bool, op Op, r *Report) Price {
 				b.release(m)
 			}
 		}
-		last = l.price
 		if l.count == 0 {
 			opp.drop(l, b)
 		}
 	}
-	return last
+	return last, false
 }
 
 // fill executes q between buy and sell at price px. The caller keeps the
@@ -581,7 +638,11 @@ func (b *Book) ReplaceTo(id string, newPrice Price, newQty int64, r *Report) {
 	e.Price, e.Qty, e.LeavesQty = newPrice, newQty, newQty-e.CumQty
 	emit(r, EventReplaced, OpReplace, ReasonNone, &e.Order)
 	if b.phase == Continuous && e.Price != 0 {
-		b.match(e, true, OpReplace, r)
+		if _, self := b.match(e, true, OpReplace, r); self {
+			delete(b.orders, id)
+			b.cancelled(e, OpReplace, ReasonSelfTrade, r)
+			return
+		}
 		if e.LeavesQty == 0 {
 			delete(b.orders, id)
 			b.release(e)

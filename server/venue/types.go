@@ -9,9 +9,11 @@
 // here); the engine only knows three phases per book: Continuous,
 // CallAuction and Closed.
 //
-// There is no self-trade prevention: two orders of one account trade with
-// each other like any others (a MOK counts them as liquidity too); if the
-// OMS wants it, it screens before Submit.
+// An account never trades with itself: in continuous trading an incoming
+// order (or a replaced one) stops at a resting order of its own account
+// and the rest of it is cancelled (ReasonSelfTrade; a MOK that would reach
+// one is cancelled whole); in a call auction an order is rejected while an
+// order of its account rests on the other side.
 //
 // Every call returns a Report: the events of each order it touched, in the
 // order they happened, and the executions it produced. ExecIDs are unique in
@@ -250,6 +252,7 @@ const (
 	ReasonDuplicateOrderID         // rejected: an order with this ID is live in the book
 	ReasonUnknownOrder             // cancel/replace: no live order with this ID
 	ReasonQtyNotAboveFilled        // replace: new quantity must exceed the filled quantity
+	ReasonSelfTrade                // the order met its own account's (cancelled), or would in a call auction (rejected)
 )
 
 var reasonNames = [...]string{
@@ -259,7 +262,7 @@ var reasonNames = [...]string{
 	ReasonMarketClosed: "market-closed", ReasonUnknownSymbol: "unknown-symbol",
 	ReasonTypeNotInPhase: "type-not-in-phase", ReasonInvalidOrder: "invalid-order",
 	ReasonDuplicateOrderID: "duplicate-order-id", ReasonUnknownOrder: "unknown-order",
-	ReasonQtyNotAboveFilled: "qty-not-above-filled",
+	ReasonQtyNotAboveFilled: "qty-not-above-filled", ReasonSelfTrade: "self-trade",
 }
 
 func (r Reason) String() string {
