@@ -79,13 +79,14 @@ func TestPutThrough(t *testing.T) {
 		}
 		e.ack(t, tr, "/api/v1/orders/ioi", map[string]any{"ioi_id": "ioi-3", "ioi_trans_type": "N", "symbol": "VNM", "side": "B", "ioi_qty": 500})
 		e.ack(t, tr, "/api/v1/orders/ioi", map[string]any{"ioi_id": "ioi-3c", "ioi_ref_id": "ioi-3", "ioi_trans_type": "C"})
-		// A price off the tick is posted REJECTED with its code.
-		e.ack(t, tr, "/api/v1/orders/ioi", map[string]any{"ioi_id": "ioi-4", "symbol": "FPT", "side": "B", "ioi_qty": 100, "price": "100050"})
+		// A price outside the band is posted REJECTED with its code (a
+		// put-through price need not be on the tick).
+		e.ack(t, tr, "/api/v1/orders/ioi", map[string]any{"ioi_id": "ioi-4", "symbol": "FPT", "side": "B", "ioi_qty": 100, "price": "107050"})
 		_, ads = e.board(t, maker, "") // public: any signed-in user reads it
 		if got := statusOf(ads); fmt.Sprint(got) != fmt.Sprint(map[string]string{"ioi-1": "REPLACED", "ioi-2": "ACTIVE", "ioi-3": "CANCELLED", "ioi-4": "REJECTED"}) {
 			t.Fatalf("board: %v", got)
 		}
-		if ads[0]["ioiId"] != "ioi-4" || ads[0]["rejReason"] != -131018.0 || ads[3]["ioiId"] != "ioi-1" {
+		if ads[0]["ioiId"] != "ioi-4" || ads[0]["rejReason"] != -132004.0 || ads[3]["ioiId"] != "ioi-1" {
 			t.Fatalf("newest first, rejReason: %v", ads)
 		}
 		if ads[2]["ioiId"] != "ioi-2" || ads[2]["ioiRefId"] != "ioi-1" || ads[2]["qty"] != 1000.0 || ads[2]["price"] != 101000.0 || ads[2]["contactNo"] != "0901000001" {
@@ -119,14 +120,15 @@ func TestPutThrough(t *testing.T) {
 		if _, _, hs := e.account(t, tr, accountAn); hs["VN000000FPT1"] != [2]float64{9000, 1000} {
 			t.Fatalf("An while quoting: %v", hs)
 		}
-		// Refusals: band, tick, party, no TRADE grant, malformed, unknown keys.
+		// Refusals: band, minimum size, party, no TRADE grant, malformed, unknown keys.
 		bad := func(k string, v any) map[string]any {
 			b := map[string]any{"quote_msg_id": "q-bad", "account": accountBinh, "symbol": "FPT", "side": "B", "bid_price": "100000", "bid_size": 100}
 			b[k] = v
 			return b
 		}
 		e.refused(t, tr, "/api/v1/orders/quote", bad("bid_price", "107100"), "OMS|-132004|")
-		e.refused(t, tr, "/api/v1/orders/quote", bad("bid_price", "100050"), "OMS|-131018|")
+		shs := map[string]any{"quote_msg_id": "q-bad", "account": accountBinh, "symbol": "SHS", "side": "B", "bid_price": "13000", "bid_size": 4000}
+		e.refused(t, tr, "/api/v1/orders/quote", shs, "OMS|-132002|") // HNX put-through minimum 5 000
 		e.refused(t, tr, "/api/v1/orders/quote", bad("bid_size", 100000), "OMS|-913018|")
 		e.refused(t, tr, "/api/v1/orders/quote", bad("parties", []any{party("777", 17)}), "OMS|-100007|")
 		e.refused(t, tr, "/api/v1/orders/quote", bad("ioi_id", "ioi-3"), "OMS|-100019|")

@@ -108,3 +108,44 @@ func (in Instrument) CheckPrice(t OrderType, price *decimal.Decimal) *Reject {
 	}
 	return nil
 }
+
+// CodePutThroughMinQty refuses a put-through deal below the market's
+// minimum (brief §4: the lower quantity threshold).
+const CodePutThroughMinQty = -132002
+
+// PutThroughOpen reports whether put-through deals are allowed in session
+// s (KRX): during the auctions, continuous trading and the put-through
+// window after the close, not in pre-opening, the lunch break or when
+// closed. For the futures that is 08:45 to 14:45, their schedule's
+// opening auction to its close.
+func PutThroughOpen(s Session) bool {
+	switch s {
+	case OpeningAuction, Continuous, ClosingAuction, PostClose:
+		return true
+	}
+	return false
+}
+
+// CheckPutThrough checks a put-through deal's terms (KRX): a quantity of
+// at least the instrument's put-through minimum, with no lot multiple and
+// no single-order cap (-132002 below the minimum, -131013 for none), and
+// a price inside the day's band on no tick (-100025 missing, -132004
+// outside).
+func (in Instrument) CheckPutThrough(qty int64, price *decimal.Decimal) *Reject {
+	switch {
+	case qty <= 0:
+		return reject(CodeLot, "quantity must be > 0, got %d", qty)
+	case qty < in.PutThroughMinQty:
+		return reject(CodePutThroughMinQty, "a put-through deal in %s is at least %d, got %d", in.Ticker, in.PutThroughMinQty, qty)
+	}
+	if price == nil || price.IsZero() {
+		return reject(CodePriceMissing, "a put-through deal needs a price")
+	}
+	if price.LessThan(in.Floor) {
+		return reject(CodeBand, "price %s is below the floor %s", price, in.Floor)
+	}
+	if price.GreaterThan(in.Ceiling) {
+		return reject(CodeBand, "price %s is above the ceiling %s", price, in.Ceiling)
+	}
+	return nil
+}

@@ -204,3 +204,39 @@ func TestRejectText(t *testing.T) {
 		t.Errorf("Text = %q, want %q", got, want)
 	}
 }
+
+// Put-through terms (KRX): no lot, no tick, no single-order cap, the band,
+// and HNX's 5 000-share minimum; hours exclude pre-opening, the lunch
+// break and the closed market.
+func TestCheckPutThrough(t *testing.T) {
+	c := dev(t)
+	fpt, _ := c.Instruments.ByTicker("FPT")
+	shs, _ := c.Instruments.ByTicker("SHS")
+	p := func(s string) *decimal.Decimal { v := decimal.RequireFromString(s); return &v }
+	for _, tc := range []struct {
+		name string
+		in   Instrument
+		qty  int64
+		px   *decimal.Decimal
+		code int
+	}{
+		{"odd size off the tick", fpt, 150, p("100050"), 0},
+		{"above the 500 000 single-order cap", fpt, 600000, p("100000"), 0},
+		{"above the ceiling", fpt, 100, p("107100"), CodeBand},
+		{"no price", fpt, 100, nil, CodePriceMissing},
+		{"HNX at the minimum", shs, 5000, p("13050"), 0},
+		{"HNX below the minimum", shs, 4999, p("13000"), CodePutThroughMinQty},
+	} {
+		if r := tc.in.CheckPutThrough(tc.qty, tc.px); code(r) != tc.code {
+			t.Errorf("%s: %v, want code %d", tc.name, r, tc.code)
+		}
+	}
+	if r := fpt.CheckQty(LO, 600000); code(r) != CodeMaxQty {
+		t.Errorf("an order of 600 000 is still capped: %v", r)
+	}
+	for s, open := range map[Session]bool{PreOpening: false, OpeningAuction: true, Continuous: true, Intermission: false, ClosingAuction: true, PostClose: true, Closed: false} {
+		if PutThroughOpen(s) != open {
+			t.Errorf("PutThroughOpen(%s) = %v", s, !open)
+		}
+	}
+}

@@ -69,9 +69,10 @@ func LoadFile(path string) (*Config, error) {
 //	                                   // default by market: HOSE, HNX, UPCOM, VN30F
 //	      "lot_size": 100,             // required, > 0
 //	      "max_order_qty": 500000,     // required, >= lot_size; at most 500 for DVX
+//	      "pt_min_qty": 5000,          // smallest put-through deal; default 5000 on STX, else 1
 //	      "status": "ACTIVE",          // ACTIVE (default), HALTED or SUSPENDED
-//	      "order_types": ["LO", "ATO"] // default by market: STO and DVX all six of
-//	                                   // ATO LO MTL MAK MOK ATC, STX all but ATO, UPX LO
+//	      "order_types": ["LO", "ATO"] // default by market: STO ATO LO MTL ATC, DVX all six
+//	                                   // of ATO LO MTL MAK MOK ATC, STX all but ATO, UPX LO
 //	    }
 //	  ],
 //	  "schedule": {                    // optional, per market; markets left out keep DefaultSchedule
@@ -180,6 +181,7 @@ type instrumentJSON struct {
 	TickTable      json.RawMessage `json:"tick_table"`
 	LotSize        int64           `json:"lot_size"`
 	MaxOrderQty    int64           `json:"max_order_qty"`
+	PTMinQty       *int64          `json:"pt_min_qty"`
 	Status         string          `json:"status"`
 	OrderTypes     []string        `json:"order_types"`
 }
@@ -317,6 +319,13 @@ func (p *instrumentParser) quantities() {
 		p.bad("max_order_qty", "%d is below the lot size %d", in.MaxOrderQty, in.LotSize)
 	case in.Market == Deriv && in.MaxOrderQty > derivativesMaxQty:
 		p.bad("max_order_qty", "%d is above the derivatives single-order cap %d", in.MaxOrderQty, derivativesMaxQty)
+	}
+	in.PutThroughMinQty = defaultPutThroughMinQty(in.Market)
+	if m := p.j.PTMinQty; m != nil {
+		if *m <= 0 {
+			p.bad("pt_min_qty", "must be > 0, got %d", *m)
+		}
+		in.PutThroughMinQty = *m
 	}
 }
 

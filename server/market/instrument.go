@@ -41,7 +41,10 @@ type Instrument struct {
 	TickTableName                               string // built-in name, empty for an inline table
 	TickTable                                   TickTable
 	LotSize, MaxOrderQty                        int64
-	Status                                      Status
+	// PutThroughMinQty is the smallest put-through deal (HNX: 5 000
+	// shares; 1 elsewhere by default).
+	PutThroughMinQty int64
+	Status           Status
 	// OrderTypes the instrument trades, in the order of OrderTypes.
 	OrderTypes []OrderType
 }
@@ -166,6 +169,16 @@ func validISIN(s string) error {
 		return fmt.Errorf("%q has check digit %c, want %c", s, s[11], want)
 	}
 	return nil
+}
+
+// defaultPutThroughMinQty is the smallest put-through deal on market m
+// when the file names none: HNX 5 000 shares (HNX trading rules), none
+// elsewhere.
+func defaultPutThroughMinQty(m MarketID) int64 {
+	if m == HNX {
+		return 5000
+	}
+	return 1
 }
 
 // defaultOrderTypes are the order types each market trades when the file

@@ -44,10 +44,15 @@ package puthrough
 //     trading date is -100001; a party not in the firm-trader mappings (and
 //     a responder outside a private quote's contra firm/trader) is -100007
 //     (the brief has no party code; -100007 is "not known to the OMS").
-//   - Sessions: put-through (quote, accept) is open in every session but
-//     Closed (on HOSE 14:45–15:00 is put-through only); -131002 when the
-//     market is closed. Kquote legs are ordinary LO orders and follow the
-//     acceptance matrix, held (PENDING_NEW) where it says P.
+//   - Sessions: put-through (quote, accept, IOI) is open during the
+//     auctions, continuous trading and the window after the close (on HOSE
+//     14:45–15:00 is put-through only), not in pre-opening or the lunch
+//     break (-132400) nor when closed (-131002): market.PutThroughOpen.
+//     Kquote legs are ordinary LO orders and follow the acceptance matrix,
+//     held (PENDING_NEW) where it says P.
+//   - Terms (market.CheckPutThrough): no tick and no lot rule and no
+//     single-order cap, a price inside the day's band (-132004) and at
+//     least the market's put-through minimum (HNX 5 000 shares, -132002).
 //   - Parties (party_role 1 executing firm, 12 executing trader, 17 contra
 //     firm, 37 contra trader; other roles are malformed): a firm must have
 //     at least one trader in the firm-trader mappings, a trader must be
@@ -413,10 +418,15 @@ func (s *Desk) tradable(symbol string) (market.Instrument, *market.Reject) {
 	return in, in.Tradable()
 }
 
-// ptOpen refuses put-through while inst's market is closed.
+// ptOpen refuses put-through outside its hours on inst's market
+// (market.PutThroughOpen): -131002 when the market is closed, -132400 in
+// pre-opening and the lunch break.
 func (s *Desk) ptOpen(inst market.Instrument) *market.Reject {
-	if s.clock.Session(inst.Market) == market.Closed {
+	switch now := s.clock.Session(inst.Market); {
+	case now == market.Closed:
 		return &market.Reject{Code: market.CodeMarketClosed, Message: fmt.Sprintf("the %s market is closed", inst.Market.Name())}
+	case !market.PutThroughOpen(now):
+		return &market.Reject{Code: market.CodeNotInPeriod, Message: fmt.Sprintf("put-through is not allowed in period: %s on %s", now, inst.Market.Name())}
 	}
 	return nil
 }

@@ -293,11 +293,10 @@ func TestQuoteRefusals(t *testing.T) {
 		_, err := e.desk.Quote(e.ctx, deskTrader, q)
 		return err
 	}
-	// Band, tick, lot, cash, symbol, parties: 400 with the code.
+	// Band, minimum size, cash, symbol, parties: 400 with the code.
 	wantRefusal(t, try(func(q *QuoteRequest) { q.BidPrice = sp("107100") }), market.CodeBand)
 	wantRefusal(t, try(func(q *QuoteRequest) { q.BidPrice = sp("92900") }), market.CodeBand)
-	wantRefusal(t, try(func(q *QuoteRequest) { q.BidPrice = sp("100050") }), market.CodeTick)
-	wantRefusal(t, try(func(q *QuoteRequest) { q.BidSize = ip(150) }), market.CodeLot)
+	wantRefusal(t, try(func(q *QuoteRequest) { q.Symbol, q.BidPrice, q.BidSize = "SHS", sp("13000"), ip(4900) }), market.CodePutThroughMinQty)
 	wantRefusal(t, try(func(q *QuoteRequest) { q.BidSize = ip(10000) }), -913018)
 	wantRefusal(t, try(func(q *QuoteRequest) {
 		q.Side, q.BidPrice, q.BidSize, q.OfferPrice, q.OfferSize = "S", nil, nil, sp("100000"), ip(100)
@@ -378,6 +377,43 @@ func TestQuoteRefusals(t *testing.T) {
 	}
 	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("r4", "bad"))
 	wantRefusal(t, err, trading.CodeCompleted)
+}
+
+// KRX put-through rules: no tick and no lot rule (an odd size at an
+// off-tick price inside the band is a deal), HNX's 5 000-share minimum,
+// and no put-through in pre-opening or the lunch break. Before these
+// rules the first two were refused (-131018, -131013) and the sessions
+// accepted.
+func TestPutThroughKRXRules(t *testing.T) {
+	e := newDeskEnv(t)
+	q := sellQuote("pt-odd")
+	q.OfferPrice, q.OfferSize = sp("100050"), ip(150)
+	if _, err := e.desk.Quote(e.ctx, deskTrader, q); err != nil {
+		t.Fatalf("an odd-size, off-tick put-through quote: %v", err)
+	}
+	if _, err := e.desk.RespondQuote(e.ctx, deskTrader, accept("pt-odd-take", "pt-odd")); err != nil {
+		t.Fatalf("accepting it: %v", err)
+	}
+	if o := e.order("pt-odd"); o.Status != store.OrderFilled || o.FilledQty != 150 || !o.AvgFillPrice().Equal(dec("100050")) {
+		t.Fatalf("the deal: %s %d at %s", o.Status, o.FilledQty, o.AvgFillPrice())
+	}
+	bid := QuoteRequest{QuoteMsgID: "pt-shs", Account: binh, Symbol: "SHS", Side: "B", BidPrice: sp("13050"), BidSize: ip(5000)}
+	if _, err := e.desk.Quote(e.ctx, deskTrader, bid); err != nil {
+		t.Fatalf("an HNX put-through quote of 5 000: %v", err)
+	}
+	bid.QuoteMsgID, bid.BidSize = "pt-shs-small", ip(4999)
+	_, err := e.desk.Quote(e.ctx, deskTrader, bid)
+	wantRefusal(t, err, market.CodePutThroughMinQty)
+	for _, s := range []market.Session{market.PreOpening, market.Intermission} {
+		e.clk.Pin(s)
+		q := sellQuote("pt-" + s.String())
+		_, err := e.desk.Quote(e.ctx, deskTrader, q)
+		wantRefusal(t, err, market.CodeNotInPeriod)
+	}
+	e.clk.Pin(market.PostClose) // HOSE's put-through window after the close
+	if _, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("pt-post-close")); err != nil {
+		t.Fatalf("a quote in the put-through window: %v", err)
+	}
 }
 
 func TestQuotePrivateAndExpiry(t *testing.T) {
@@ -462,7 +498,7 @@ func TestIOILifecycle(t *testing.T) {
 	// A business refusal is a REJECTED advertisement with its code.
 	for i, in := range []IOIRequest{
 		{Symbol: "FPT", Side: "B", Qty: ip(100), Price: sp("107100")},
-		{Symbol: "FPT", Side: "B", Qty: ip(100), Price: sp("100050")},
+		{Symbol: "SHS", Side: "B", Qty: ip(4900)},
 		{Symbol: "NOPE", Side: "B", Qty: ip(100)},
 	} {
 		in.IoiID = fmt.Sprintf("rej-%d", i)
@@ -471,7 +507,7 @@ func TestIOILifecycle(t *testing.T) {
 		}
 	}
 	rej := board(AdFilter{Status: "REJECTED"})
-	if len(rej) != 3 || rej[0].RejReason != market.CodeUnknownSymbol || rej[1].RejReason != market.CodeTick || rej[2].RejReason != market.CodeBand {
+	if len(rej) != 3 || rej[0].RejReason != market.CodeUnknownSymbol || rej[1].RejReason != market.CodePutThroughMinQty || rej[2].RejReason != market.CodeBand {
 		t.Fatalf("rejected: %+v", rej)
 	}
 	// Malformed, and not a trader: 400 and 403.
@@ -521,7 +557,7 @@ func TestIOILifecycle(t *testing.T) {
 	if p := board(AdFilter{Limit: 2, Offset: 1}); len(p) != 2 || p[0].ID != all[1].ID || p[1].ID != all[2].ID {
 		t.Fatalf("page: %+v", p)
 	}
-	if p := board(AdFilter{Symbol: fptISIN}); len(p) != 5 {
+	if p := board(AdFilter{Symbol: fptISIN}); len(p) != 4 { // the SHS refusal is not FPT
 		t.Fatalf("by ISIN: %d", len(p))
 	}
 	if p := board(AdFilter{Symbol: "fpt", Side: "S"}); len(p) != 2 {

@@ -205,13 +205,12 @@ func (s *Desk) checkIOI(ad *Advertisement) *market.Reject {
 	if r := s.ptOpen(inst); r != nil {
 		return r
 	}
-	if r := inst.CheckQty(market.LO, ad.Qty); r != nil {
-		return r
+	price := ad.Price
+	if price == nil {
+		// An IOI may leave the price open: check the size alone.
+		price = &inst.ReferencePrice
 	}
-	if ad.Price != nil {
-		return inst.CheckPrice(market.LO, ad.Price)
-	}
-	return nil
+	return inst.CheckPutThrough(ad.Qty, price)
 }
 
 // AdFilter selects advertisements; empty fields match everything.

@@ -166,10 +166,7 @@ func (s *Desk) quotable(ctx context.Context, symbol string, l leg, p parties) (m
 		r = s.ptOpen(inst)
 	}
 	if r == nil {
-		r = inst.CheckQty(market.LO, l.size)
-	}
-	if r == nil {
-		r = inst.CheckPrice(market.LO, l.price)
+		r = inst.CheckPutThrough(l.size, l.price)
 	}
 	if r != nil {
 		return market.Instrument{}, reject(r)

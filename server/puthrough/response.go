@@ -214,10 +214,7 @@ func (s *Desk) answer(ctx context.Context, q *ptQuote, inst market.Instrument, l
 	if l.price == nil {
 		return invalid("%s is required on a counter (quote_resp_type 2): it is your price", l.priceField)
 	}
-	if r := inst.CheckQty(market.LO, rec.Qty); r != nil {
-		return reject(r)
-	}
-	if r := inst.CheckPrice(market.LO, l.price); r != nil {
+	if r := inst.CheckPutThrough(rec.Qty, l.price); r != nil {
 		return reject(r)
 	}
 	rec.Price = *l.price
@@ -328,7 +325,7 @@ func (s *Desk) acceptable(tx store.BackOfficeTx, a acceptance, qo store.Order) e
 	if r := s.ptOpen(a.inst); r != nil {
 		return reject(r)
 	}
-	if r := a.inst.CheckPrice(market.LO, &price); r != nil {
+	if r := a.inst.CheckPutThrough(qty, &price); r != nil {
 		return reject(r)
 	}
 	return nil
