@@ -40,8 +40,11 @@ type Config struct {
 	// order and account channel of the Streaming API (recovery replays it).
 	StreamHistorySize int
 	StreamHistoryTTL  time.Duration
-	LogJSON           bool
-	LogLvl            string
+	// StreamCommandRate and StreamCommandBurst bound one connection's
+	// commands (a token bucket per connection).
+	StreamCommandRate, StreamCommandBurst int
+	LogJSON                               bool
+	LogLvl                                string
 
 	SecretFile  string
 	Secret      string
@@ -202,6 +205,8 @@ var settings = []setting{
 	{"venue-lease-ttl", "15s", "how long the venue owner's lease lasts unless renewed (every third of it); a starting owner waits up to this long (and a fifth more) for the lease of a crashed owner to lapse", dur(func(c *Config) *time.Duration { return &c.VenueLeaseTTL })},
 	{"latency-retention", "24h", "how long latency records (GET /api/v1/util/latency/*) are kept", dur(func(c *Config) *time.Duration { return &c.LatencyRetention })},
 	{"stream-history-size", "1000", "Streaming API: publications kept per order and account channel for recovery after a reconnect", integer(func(c *Config) *int { return &c.StreamHistorySize })},
+	{"stream-command-rate", "20", "Streaming API: commands a second one connection may send (a token bucket); more are answered 111 too many requests", integer(func(c *Config) *int { return &c.StreamCommandRate })},
+	{"stream-command-burst", "320", "Streaming API: the bucket's size, enough for a terminal to connect and subscribe to 256 channels at once", integer(func(c *Config) *int { return &c.StreamCommandBurst })},
 	{"stream-history-ttl", "24h", "Streaming API: how long a channel's history is kept after its last publication", dur(func(c *Config) *time.Duration { return &c.StreamHistoryTTL })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {

@@ -270,7 +270,8 @@ func withStream(api http.Handler, s *stream.Server) http.Handler {
 // that runs the venue drains the outbox; any instance serves clients.
 func startStream(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.Logger) error {
 	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Accounts: st, Market: app.MarketData,
-		HistorySize: c.StreamHistorySize, HistoryTTL: c.StreamHistoryTTL, Log: log, Now: c.Clock}
+		HistorySize: c.StreamHistorySize, HistoryTTL: c.StreamHistoryTTL, Log: log, Now: c.Clock,
+		CommandRate: float64(c.StreamCommandRate), CommandBurst: c.StreamCommandBurst}
 	if c.Venue != "off" {
 		o.Outbox = st
 	}

@@ -215,7 +215,12 @@ func wantStreamGauges(t *testing.T, mbase string, conns, subs float64) {
 func TestStreamAbuse(t *testing.T) {
 	t.Parallel()
 	ln, mbase := metricsListener(t)
-	e := start(t, "memory", withDemoData, func(c *cli.Config) { c.MetricsListener = ln })
+	e := start(t, "memory", withDemoData, func(c *cli.Config) {
+		c.MetricsListener = ln
+		// The floods below are of other limits: lift the command rate
+		// (TestStreamCommandRate tests it).
+		c.StreamCommandRate, c.StreamCommandBurst = 1_000_000, 1_000_000
+	})
 	tr := e.login(nil, traderEmail, traderPass).jwt
 	for _, c := range []struct {
 		name string
@@ -235,6 +240,37 @@ func TestStreamAbuse(t *testing.T) {
 		})
 	}
 	e.noStreams(t)
+}
+
+// A connection's commands are rate limited (a token bucket, here 1 a
+// second and a burst of 10): past the burst each command is answered 111
+// "too many requests" and the connection goes on; once tokens are back
+// the commands are served again. The refusals are counted in /metrics.
+func TestStreamCommandRate(t *testing.T) {
+	t.Parallel()
+	ln, mbase := metricsListener(t)
+	e := start(t, "memory", withDemoData, func(c *cli.Config) {
+		c.MetricsListener = ln
+		c.StreamCommandRate, c.StreamCommandBurst = 1, 10
+	})
+	tr := e.login(nil, traderEmail, traderPass).jwt
+	before := scrapeMetrics(t, mbase)
+	r := e.rawConnected(t, tr)
+	var flood []string
+	for id := 2; id < 32; id += 2 {
+		flood = append(flood, subCmd(id, orderCh(accountAn)), cmd(id+1, "unsubscribe", map[string]any{"channel": orderCh(accountAn)}))
+	}
+	r.send(flood...)
+	for id := 2; id < 12; id++ {
+		r.wantOK(id)
+	}
+	for id := 12; id < 32; id++ {
+		r.wantError(id, 111, "too many requests")
+	}
+	movedBy(t, mbase, before, 20, "omsd_stream_commands_limited_total")
+	time.Sleep(1200 * time.Millisecond) // a token back
+	r.send(subCmd(40, orderCh(accountAn)))
+	r.wantOK(40)
 }
 
 // Frames Centrifuge cannot take end the connection with 3501 "bad request"

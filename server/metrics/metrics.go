@@ -176,11 +176,13 @@ type Stream interface {
 	Published() int64
 	PublishFailures() int64
 	Suppressed() int64
+	CommandsLimited() int64
 }
 
 // WatchStream registers omsd_stream_connections, omsd_stream_subscriptions,
-// omsd_stream_published_total, omsd_stream_publish_failures_total and
-// omsd_stream_publish_suppressed_total.
+// omsd_stream_published_total, omsd_stream_publish_failures_total,
+// omsd_stream_publish_suppressed_total and
+// omsd_stream_commands_limited_total.
 func (m *Metrics) WatchStream(s Stream) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -198,6 +200,9 @@ func (m *Metrics) WatchStream(s Stream) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "omsd_stream_publish_suppressed_total", Help: "Outbox entries published again after a restart that the broker did not deliver twice (idempotency key known).",
 		}, func() float64 { return float64(s.Suppressed()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_stream_commands_limited_total", Help: "Client commands refused with 111 too many requests (over the connection's --stream-command-rate).",
+		}, func() float64 { return float64(s.CommandsLimited()) }),
 	)
 }
 

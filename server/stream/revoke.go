@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/centrifugal/centrifuge"
+	"golang.org/x/time/rate"
 
 	"github.com/vero-oms/omsd/server/apperr"
 )
@@ -23,35 +24,55 @@ var (
 )
 
 // connections maps each connected client to the JWT it authenticated
-// with last (a refresh replaces it).
+// with last (a refresh replaces it) and to its command limiter.
 type connections struct {
-	mu  sync.Mutex
-	jwt map[*centrifuge.Client]string
+	mu    sync.Mutex
+	all   map[*centrifuge.Client]*connection
+	limit func() *rate.Limiter
 }
 
-func newConnections() *connections {
-	return &connections{jwt: map[*centrifuge.Client]string{}}
+type connection struct {
+	jwt      string
+	commands *rate.Limiter
+}
+
+func newConnections(limit func() *rate.Limiter) *connections {
+	return &connections{all: map[*centrifuge.Client]*connection{}, limit: limit}
 }
 
 func (c *connections) track(cl *centrifuge.Client, jwt string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.jwt[cl] = jwt
+	if cn := c.all[cl]; cn != nil {
+		cn.jwt = jwt
+		return
+	}
+	c.all[cl] = &connection{jwt: jwt, commands: c.limit()}
 }
 
 func (c *connections) untrack(cl *centrifuge.Client) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.jwt, cl)
+	delete(c.all, cl)
+}
+
+// commands is cl's command limiter (nil before it is connected).
+func (c *connections) commands(cl *centrifuge.Client) *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn := c.all[cl]; cn != nil {
+		return cn.commands
+	}
+	return nil
 }
 
 // byToken groups the clients by JWT.
 func (c *connections) byToken() map[string][]*centrifuge.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string][]*centrifuge.Client, len(c.jwt))
-	for cl, jwt := range c.jwt {
-		out[jwt] = append(out[jwt], cl)
+	out := make(map[string][]*centrifuge.Client, len(c.all))
+	for cl, cn := range c.all {
+		out[cn.jwt] = append(out[cn.jwt], cl)
 	}
 	return out
 }

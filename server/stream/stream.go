@@ -21,6 +21,7 @@ import (
 
 	"github.com/centrifugal/centrifuge"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/token"
@@ -45,9 +46,14 @@ type Accounts interface {
 
 // Defaults.
 const (
-	DefaultHistorySize  = 1000
-	DefaultHistoryTTL   = 24 * time.Hour
-	DefaultRevokeEvery  = 500 * time.Millisecond
+	DefaultHistorySize = 1000
+	DefaultHistoryTTL  = 24 * time.Hour
+	DefaultRevokeEvery = 500 * time.Millisecond
+	// DefaultCommandRate and DefaultCommandBurst: 20 commands a second
+	// once connected, and a burst that lets a terminal subscribe to as
+	// many channels as a connection may hold (MaxSubscriptions) at once.
+	DefaultCommandRate  = 20
+	DefaultCommandBurst = MaxSubscriptions + 64
 	DefaultPublishEvery = 20 * time.Millisecond
 	// MaxSubscriptions is the channel limit of one connection.
 	MaxSubscriptions = 256
@@ -65,6 +71,12 @@ type Options struct {
 	// history, which recovery replays.
 	HistorySize int
 	HistoryTTL  time.Duration
+	// CommandRate and CommandBurst bound the commands of one connection
+	// (a token bucket): a terminal connects and subscribes in one burst,
+	// then mostly listens. Commands over the limit are answered 111 "too
+	// many requests" (temporary: a client may retry them later).
+	CommandRate  float64
+	CommandBurst int
 	// RevokeEvery is how often sessions and grants of connected clients
 	// are checked again; PublishEvery how often the outbox is polled.
 	RevokeEvery, PublishEvery time.Duration
@@ -87,6 +99,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HistoryTTL <= 0 {
 		o.HistoryTTL = DefaultHistoryTTL
+	}
+	if o.CommandRate <= 0 {
+		o.CommandRate = DefaultCommandRate
+	}
+	if o.CommandBurst <= 0 {
+		o.CommandBurst = DefaultCommandBurst
 	}
 	if o.RevokeEvery <= 0 {
 		o.RevokeEvery = DefaultRevokeEvery
@@ -112,7 +130,7 @@ type Server struct {
 	node  *centrifuge.Node
 	conns *connections
 
-	published, suppressed, failures atomic.Int64
+	published, suppressed, failures, limited atomic.Int64
 
 	stop      context.CancelFunc
 	done      sync.WaitGroup
@@ -122,7 +140,8 @@ type Server struct {
 // New starts a node (and, with an outbox, its publisher).
 func New(o Options) (*Server, error) {
 	o = o.withDefaults()
-	s := &Server{o: o, conns: newConnections()}
+	s := &Server{o: o}
+	s.conns = newConnections(func() *rate.Limiter { return rate.NewLimiter(rate.Limit(o.CommandRate), o.CommandBurst) })
 	node, err := s.newNode()
 	if err != nil {
 		return nil, err
@@ -130,6 +149,7 @@ func New(o Options) (*Server, error) {
 	s.node = node
 	node.OnConnecting(s.connecting)
 	node.OnConnect(s.connected)
+	node.OnCommandRead(s.commandRead)
 	if err := node.Run(); err != nil {
 		return nil, err
 	}
@@ -168,6 +188,16 @@ func (s *Server) newNode() (*centrifuge.Node, error) {
 
 func (s *Server) logEntry(e centrifuge.LogEntry) {
 	s.o.Log.Warn("stream: "+e.Message, "fields", e.Fields)
+}
+
+// commandRead refuses a command over its connection's limit (Options.
+// CommandRate): 111 "too many requests", the connection goes on.
+func (s *Server) commandRead(c *centrifuge.Client, _ centrifuge.CommandReadEvent) error {
+	if lim := s.conns.commands(c); lim != nil && !lim.Allow() {
+		s.limited.Add(1)
+		return centrifuge.ErrorTooManyRequests
+	}
+	return nil
 }
 
 // Handler serves the docs' endpoints: /connection/websocket,
@@ -220,6 +250,10 @@ func (s *Server) PublishFailures() int64 { return s.failures.Load() }
 // Suppressed counts entries published again after a restart that the
 // broker did not deliver twice (their idempotency key was known).
 func (s *Server) Suppressed() int64 { return s.suppressed.Load() }
+
+// CommandsLimited counts client commands refused over their connection's
+// rate (Options.CommandRate).
+func (s *Server) CommandsLimited() int64 { return s.limited.Load() }
 
 // Close stops the publisher and the revoke loop and disconnects every
 // client (they reconnect elsewhere and recover).
