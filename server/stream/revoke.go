@@ -90,11 +90,18 @@ func (s *Server) revokeLoop(ctx context.Context) {
 	}
 }
 
-// revoke checks every distinct JWT once and every user's grants once. A
-// store failure decides nothing: the next round checks again.
+// revokeWorkers bounds the store reads a revoke round runs at once: with
+// thousands of distinct sessions one round is thousands of round trips,
+// which in sequence would outlast RevokeEvery (and the 2 s promise).
+const revokeWorkers = 16
+
+// revoke checks every distinct JWT once and every user's grants once, up
+// to revokeWorkers at a time. A store failure decides nothing: the next
+// round checks again.
 func (s *Server) revoke(ctx context.Context) {
+	var mu sync.Mutex
 	users := map[string][]*centrifuge.Client{}
-	for jwt, clients := range s.conns.byToken() {
+	forEach(ctx, s.conns.byToken(), func(jwt string, clients []*centrifuge.Client) {
 		_, err := s.o.Sessions.Authenticate(ctx, jwt)
 		switch {
 		case apperr.CodeOf(err) == apperr.Unauthorized:
@@ -103,15 +110,17 @@ func (s *Server) revoke(ctx context.Context) {
 				cl.Disconnect(DisconnectSessionEnded)
 			}
 		case err == nil:
+			mu.Lock()
 			for _, cl := range clients {
 				users[cl.UserID()] = append(users[cl.UserID()], cl)
 			}
+			mu.Unlock()
 		}
-	}
-	for user, clients := range users {
+	})
+	forEach(ctx, users, func(user string, clients []*centrifuge.Client) {
 		granted, err := s.grantedAccounts(ctx, user)
 		if err != nil {
-			continue
+			return
 		}
 		for _, cl := range clients {
 			for _, ch := range cl.Channels() {
@@ -120,5 +129,29 @@ func (s *Server) revoke(ctx context.Context) {
 				}
 			}
 		}
+	})
+}
+
+// forEach runs fn on every entry of m, revokeWorkers at a time, and
+// returns when all are done (or ctx ends: the rest are skipped).
+func forEach[V any](ctx context.Context, m map[string]V, fn func(string, V)) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(revokeWorkers, len(m)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				fn(k, m[k])
+			}
+		}()
 	}
+	for k := range m {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- k
+	}
+	close(work)
+	wg.Wait()
 }
