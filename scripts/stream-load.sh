@@ -16,6 +16,9 @@
 # bound of one store); every process it starts is killed on exit. Knobs
 # (environment):
 #   DURATION=10s  RATE=1000  SUBSCRIBERS=1000  CONCURRENCY=8  STORES="memory redis"
+#   BOOKS=1 (lanes the crossing pairs use, round robin, 1..5, each its own
+#     instrument and buyer and seller accounts: one lane serialises every
+#     order; several are a market with many instruments and investors)
 #   IDLE_CHANNELS=orders (the load's two order channels: every report fans
 #     out to each subscriber) or quiet (a quiet account's channels:
 #     connections only)
@@ -25,6 +28,7 @@ DURATION=${DURATION:-10s}
 RATE=${RATE:-1000}
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
 CONCURRENCY=${CONCURRENCY:-8}
+BOOKS=${BOOKS:-1}
 STORES=${STORES:-memory redis}
 IDLE_CHANNELS=${IDLE_CHANNELS:-orders}
 BIN=${BIN:-bin/omsd}
@@ -33,7 +37,7 @@ GO=${GO:-go}
 
 die() { echo "stream-load: $*" >&2; exit 1; }
 
-invocation="DURATION=$DURATION RATE=$RATE SUBSCRIBERS=$SUBSCRIBERS CONCURRENCY=$CONCURRENCY STORES=\"$STORES\" IDLE_CHANNELS=$IDLE_CHANNELS $0${*:+ $*}"
+invocation="DURATION=$DURATION RATE=$RATE SUBSCRIBERS=$SUBSCRIBERS CONCURRENCY=$CONCURRENCY BOOKS=$BOOKS STORES=\"$STORES\" IDLE_CHANNELS=$IDLE_CHANNELS $0${*:+ $*}"
 
 for tool in curl timeout; do
 	command -v "$tool" >/dev/null || die "$tool is required on PATH"
@@ -57,7 +61,7 @@ fi
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$want" ] ||
 	die "open files limit $(ulimit -n) (hard $(ulimit -Hn)) is below $want for $SUBSCRIBERS subscribers; raise it or lower SUBSCRIBERS"
 
-loadflags=(-duration "$DURATION" -rate "$RATE" -subscribers "$SUBSCRIBERS" -concurrency "$CONCURRENCY" -idle-channels "$IDLE_CHANNELS")
+loadflags=(-duration "$DURATION" -rate "$RATE" -subscribers "$SUBSCRIBERS" -concurrency "$CONCURRENCY" -books "$BOOKS" -idle-channels "$IDLE_CHANNELS")
 budget=$("$LOADBIN" "${loadflags[@]}" -budget) || die "bad knobs"
 # omsd and redis-server outlive one store's streamload run by a margin at most.
 life=$((budget + 120))

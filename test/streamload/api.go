@@ -23,8 +23,9 @@ const (
 	accountQuiet              = "099C000099" // never trades (-idle-channels quiet)
 )
 
-// orderChannels are the channels the reports of the load's orders reach;
-// quietChannels are a quiet account's, on which nothing is published.
+// orderChannels are the channels the reports of the load's orders reach
+// (setBooks); quietChannels are a quiet account's, on which nothing is
+// published.
 var (
 	orderChannels = []string{"order:OrderExecutionReport:" + accountBinh, "order:OrderExecutionReport:" + accountAn}
 	quietChannels = []string{"order:OrderExecutionReport:" + accountQuiet, "order:Account:" + accountQuiet}
@@ -106,10 +107,9 @@ func (a *api) login(ctx context.Context, email, password string) (string, error)
 	return r.JWT, nil
 }
 
-// fund gives the demo accounts enough for 10^5 pairs through the
-// maker-checker workflow: a deposit to An (the buyer) and HPG to Binh
-// (the seller); with quiet, it also creates the quiet account and grants
-// the trader VIEW on it.
+// fund sets up the lanes (laneRequests: enough for 10^5 pairs each)
+// through the maker-checker workflow; with quiet, it also creates the
+// quiet account and grants the trader VIEW on it.
 func (a *api) fund(ctx context.Context, quiet bool) error {
 	maker, err := a.login(ctx, makerEmail, makerPass)
 	if err != nil {
@@ -119,16 +119,9 @@ func (a *api) fund(ctx context.Context, quiet bool) error {
 	if err != nil {
 		return err
 	}
-	requests := []map[string]any{
-		{"request_type": "DEPOSIT", "payload": map[string]any{"account_id": accountAn, "amount": int64(1_000_000_000_000)}},
-		{"request_type": "ADD_STOCK", "payload": map[string]any{"account_id": accountBinh, "symbol": "VN000000HPG4",
-			"quantity": 10_000_000, "avg_price": 27000}},
-	}
+	requests := laneRequests()
 	if quiet {
-		requests = append(requests, map[string]any{"request_type": "CREATE_ACCOUNT", "payload": map[string]any{
-			"account_code": accountQuiet, "name": "Quiet", "internal_client_code": accountQuiet, "client_code": accountQuiet,
-			"comp_id": "VOS", "account_type": 1, "invest_code": "8000", "forn_invest_type_code": "00", "is_mm_account": false,
-			"sender_sub_id": "00991", "email": "quiet@oms.example", "phone": "+84900000099"}},
+		requests = append(requests, createAccount(accountQuiet),
 			map[string]any{"request_type": "GRANT_PERMISSION", "payload": map[string]any{
 				"user_id": traderEmail, "account_code": accountQuiet, "level": "VIEW"}})
 	}
@@ -164,14 +157,73 @@ type order struct {
 	Ref     string `json:"ref_order_id"`
 }
 
-// pairOrder is the i-th order of a run: even ones Binh's sell of 100 HPG
-// at 27 500, odd ones An's buy that crosses it, so every order fills.
+// book is an instrument the pairs cross on, at a price inside its band,
+// between its own buyer and seller: a lane. Lane 0 is An buying from Binh;
+// the others get accounts of their own (fund), so that orders of
+// different lanes share neither a book nor an account.
+type book struct{ ticker, isin, price, buyer, seller string }
+
+// allBooks are the dev instruments -books picks from, in order.
+var allBooks = []book{
+	{"HPG", "VN000000HPG4", "27500", accountAn, accountBinh},
+	{"FPT", "VN000000FPT1", "100000", "099C200011", "099C200012"},
+	{"VNM", "VN000000VNM8", "62000", "099C200021", "099C200022"},
+	{"PVS", "VN000000PVS0", "35000", "099C200031", "099C200032"},
+	{"SHS", "VN000000SHS3", "13000", "099C200041", "099C200042"},
+}
+
+// books are the lanes of this run (-books): one lane serialises every
+// order on one book and two accounts; several are what a market with
+// many instruments and investors sees.
+var books = allBooks[:1]
+
+// setBooks picks the first n lanes; the probe follows their order
+// channels.
+func setBooks(n int) {
+	books = allBooks[:n]
+	orderChannels = nil
+	for _, b := range books {
+		orderChannels = append(orderChannels, "order:OrderExecutionReport:"+b.seller, "order:OrderExecutionReport:"+b.buyer)
+	}
+}
+
+// pairOrder is the i-th order of a run: even ones the lane's sell of 100
+// at its price, odd ones the buy that crosses it, so every order fills;
+// pair i/2 goes to lane (i/2) mod len(books).
 func pairOrder(ref string, i int) order {
-	o := order{Account: accountBinh, Symbol: "HPG", Side: "S", Qty: 100, Type: "LO", Price: "27500", Ref: ref}
+	b := books[(i/2)%len(books)]
+	o := order{Account: b.seller, Symbol: b.ticker, Side: "S", Qty: 100, Type: "LO", Price: b.price, Ref: ref}
 	if i%2 == 1 {
-		o.Account, o.Side = accountAn, "B"
+		o.Account, o.Side = b.buyer, "B"
 	}
 	return o
+}
+
+// laneRequests are the workflow requests that set up the lanes: the
+// accounts of lanes past the first (the trader may TRADE them), cash for
+// each buyer and each book's stock for its seller.
+func laneRequests() []map[string]any {
+	var reqs []map[string]any
+	for i, b := range books {
+		if i > 0 {
+			for _, code := range []string{b.buyer, b.seller} {
+				reqs = append(reqs, createAccount(code), map[string]any{"request_type": "GRANT_PERMISSION", "payload": map[string]any{
+					"user_id": traderEmail, "account_code": code, "level": "TRADE"}})
+			}
+		}
+		reqs = append(reqs,
+			map[string]any{"request_type": "DEPOSIT", "payload": map[string]any{"account_id": b.buyer, "amount": int64(10_000_000_000_000)}},
+			map[string]any{"request_type": "ADD_STOCK", "payload": map[string]any{"account_id": b.seller, "symbol": b.isin,
+				"quantity": 10_000_000, "avg_price": 10000}})
+	}
+	return reqs
+}
+
+func createAccount(code string) map[string]any {
+	return map[string]any{"request_type": "CREATE_ACCOUNT", "payload": map[string]any{
+		"account_code": code, "name": "Load " + code, "internal_client_code": code, "client_code": code,
+		"comp_id": "VOS", "account_type": 1, "invest_code": "8000", "forn_invest_type_code": "00", "is_mm_account": false,
+		"sender_sub_id": "00991", "email": code + "@oms.example", "phone": "+84900000099"}}
 }
 
 // enter posts one order; an answer other than 200 with isSuccess is an error.

@@ -31,6 +31,7 @@ type config struct {
 	d, drain, connectTimeout  time.Duration
 	rate, subscribers, batch  int
 	concurrency, workers      int
+	books                     int
 	header, budget            bool
 }
 
@@ -43,6 +44,7 @@ func parseFlags() config {
 	flag.IntVar(&c.rate, "rate", 1000, "open-loop order rate of the latency runs (orders/s)")
 	flag.IntVar(&c.workers, "workers", 64, "HTTP workers (and keep-alive connections) of the latency runs")
 	flag.IntVar(&c.concurrency, "concurrency", 8, "closed-loop posters of the throughput runs")
+	flag.IntVar(&c.books, "books", 1, fmt.Sprintf("lanes the pairs cross on, round robin, each its own instrument and buyer and seller accounts (1..%d; 1: every order on HPG between An and Binh)", len(allBooks)))
 	flag.IntVar(&c.subscribers, "subscribers", 1000, "idle subscribers connected for the second half")
 	flag.StringVar(&c.idleChannels, "idle-channels", "orders", "what the idle subscribers subscribe to: orders (the load's two order channels, "+
 		"so every report fans out to each) or quiet (a quiet account's order and account channels: connections only)")
@@ -76,11 +78,12 @@ func main() {
 		fmt.Println(int(c.bound().Seconds() + 1))
 		return
 	case c.rate <= 0 || c.d <= 0 || c.workers <= 0 || c.concurrency <= 0 || c.batch <= 0 || c.subscribers < 0 ||
-		c.idleChannels != "orders" && c.idleChannels != "quiet":
-		fmt.Fprintln(os.Stderr, "streamload: -rate, -duration, -workers, -concurrency and -connect-batch must be positive, "+
-			"-idle-channels orders or quiet")
+		c.idleChannels != "orders" && c.idleChannels != "quiet" || c.books < 1 || c.books > len(allBooks):
+		fmt.Fprintf(os.Stderr, "streamload: -rate, -duration, -workers, -concurrency and -connect-batch must be positive, "+
+			"-idle-channels orders or quiet, -books 1..%d\n", len(allBooks))
 		os.Exit(2)
 	}
+	setBooks(c.books)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.bound())
