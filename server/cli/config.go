@@ -25,7 +25,10 @@ type Config struct {
 	DemoData bool // dev mode only: seed the demo back office
 
 	InstrumentsFile string // the instrument master; empty: the embedded dev set
-	MarketSession   string // auto, or a session name pinning every market
+	// HolidaysFile adds closed dates to the trading calendar; empty: the
+	// embedded dev calendar with the embedded dev set, none otherwise.
+	HolidaysFile  string
+	MarketSession string // auto, or a session name pinning every market
 	// DevMarketMaker (dev mode only) rests market-maker orders around each
 	// reference price so a demo order fills.
 	DevMarketMaker bool
@@ -192,6 +195,7 @@ var settings = []setting{
 	{"metrics-addr", "127.0.0.1:9464", "listen address of GET /metrics (Prometheus); empty disables metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 	{"dev", "false", "development mode: embedded store, ephemeral key and secret, demo identities, cookies without Secure; loopback addresses only", boolean(func(c *Config) *bool { return &c.Dev })},
 	{"demo-data", "true", "in dev mode, seed the demo back office (reference values, two accounts with cash and holdings, grants for the demo identities, a group, risk rules); ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DemoData })},
+	{"holidays-file", "", "trading calendar: dates the exchanges close besides weekends (JSON {\"holidays\": [\"YYYY-MM-DD\", …]}, format in docs/trading.md); empty: the embedded dev calendar when the instruments are the dev set, none otherwise", str(func(c *Config) *string { return &c.HolidaysFile })},
 	{"instruments-file", "", "instrument master (JSON; format in docs/trading.md); empty: the embedded dev set. Loaded and checked at start, a bad file refuses to start", str(func(c *Config) *string { return &c.InstrumentsFile })},
 	{"market-session", "auto", "market sessions: auto follows each market's schedule (Asia/Ho_Chi_Minh); a session name (continuous, closed, ...) pins every market to it; dev mode defaults to continuous", str(func(c *Config) *string { return &c.MarketSession })},
 	{"dev-market-maker", "true", "in dev mode, rest market-maker orders (account 099MM00001) around each reference price so a demo order fills; false leaves the books empty; ignored outside dev mode", boolean(func(c *Config) *bool { return &c.DevMarketMaker })},

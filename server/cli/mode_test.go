@@ -171,4 +171,26 @@ func TestMarketSettingsAreCheckedAtStart(t *testing.T) {
 	if _, err := build("--instruments-file", filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Fatal("a missing instruments file was accepted")
 	}
+
+	// The trading calendar: the embedded dev calendar with the dev set,
+	// OMS_HOLIDAYS_FILE's dates when given, a bad file refuses to start.
+	if app, err = build(); err != nil || !app.Market.Schedule.Holidays["2026-09-02"] {
+		t.Fatalf("the dev calendar: %v", err)
+	}
+	days := filepath.Join(t.TempDir(), "holidays.json")
+	if err := os.WriteFile(days, []byte(`{"holidays": ["2026-12-24"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if app, err = build("--holidays-file", days); err != nil || !app.Market.Schedule.Holidays["2026-12-24"] || app.Market.Schedule.Holidays["2026-09-02"] {
+		t.Fatalf("a holidays file: %v %v", err, app.Market.Schedule.Holidays)
+	}
+	if ok, _ := app.MarketClock.Schedule().IsTradingDay("2026-12-24"); ok {
+		t.Fatal("the clock's calendar lacks the file's holiday")
+	}
+	if err := os.WriteFile(days, []byte(`{"holidays": ["24/12/2026"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build("--holidays-file", days); err == nil || !strings.Contains(err.Error(), days) {
+		t.Fatalf("a bad holidays file: %v", err)
+	}
 }

@@ -152,6 +152,10 @@ func loadMarket(c Config, app *App, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	calendar, err := addHolidays(c, mc, source)
+	if err != nil {
+		return err
+	}
 	now := time.Now
 	if c.Clock != nil {
 		now = c.Clock
@@ -165,8 +169,28 @@ func loadMarket(c Config, app *App, log *slog.Logger) error {
 	if s, pinned := clock.PinnedSession(); pinned {
 		session = "pinned to " + s.String()
 	}
-	log.Info("instrument master loaded", "source", source, "instruments", mc.Instruments.Len(), "market_session", session)
+	log.Info("instrument master loaded", "source", source, "instruments", mc.Instruments.Len(), "market_session", session,
+		"holidays", len(mc.Schedule.Holidays), "calendar", calendar)
 	return nil
+}
+
+// addHolidays adds OMS_HOLIDAYS_FILE's dates (or, with the embedded dev
+// set and no file, the embedded dev calendar) to the schedule, and says
+// where they came from.
+func addHolidays(c Config, mc *market.Config, instruments string) (string, error) {
+	switch {
+	case c.HolidaysFile != "":
+		h, err := market.LoadHolidays(c.HolidaysFile)
+		if err != nil {
+			return "", err
+		}
+		mc.Schedule.AddHolidays(h)
+		return c.HolidaysFile, nil
+	case c.InstrumentsFile == "":
+		mc.Schedule.AddHolidays(market.DevHolidays())
+		return "embedded dev calendar", nil
+	}
+	return "weekends and " + instruments + "'s holidays", nil
 }
 
 // demoGrants are the demo identities' levels on both demo accounts.
