@@ -466,6 +466,20 @@ func (b *Book) restsOpposite(o Order) bool {
 	return false
 }
 
+// crossesOwn reports whether e at price p would cross a resting order of
+// its own account on the other side (an ATO/ATC one crosses any price).
+func (b *Book) crossesOwn(e *entry, p Price) bool {
+	for _, o := range b.orders {
+		if o == e || !sameAccount(e, o) || o.Side == e.Side {
+			continue
+		}
+		if o.Price == 0 || p == 0 || (e.Side == Buy && p >= o.Price) || (e.Side == Sell && p <= o.Price) {
+			return true
+		}
+	}
+	return false
+}
+
 func pick(cond bool, yes, no Reason) Reason {
 	if cond {
 		return yes
@@ -625,6 +639,11 @@ func (b *Book) ReplaceTo(id string, newPrice Price, newQty int64, r *Report) {
 	}
 	if newPrice == 0 {
 		newPrice = e.Price
+	}
+	if b.phase == CallAuction && b.crossesOwn(e, newPrice) {
+		// The auction would match the account with itself.
+		reject(r, OpReplace, ReasonSelfTrade, e.Order)
+		return
 	}
 	if newPrice == e.Price && newQty <= e.Qty {
 		// Same price, no increase: keeps its time priority.

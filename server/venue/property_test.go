@@ -32,6 +32,7 @@ type modelOrder struct {
 
 type model struct {
 	t        *testing.T
+	limits   Limits // the book's: an MTL remainder rests one tick through
 	orders   map[string]*modelOrder
 	lastExec uint64
 	buyFills int64
@@ -40,6 +41,16 @@ type model struct {
 }
 
 func newModel(t *testing.T) *model { return &model{t: t, orders: make(map[string]*modelOrder)} }
+
+// mtlPrice is where an MTL remainder rests: its last fill price, or with
+// limits one tick through it (a buy up, a sell down) inside the band.
+func (m *model) mtlPrice(mo *modelOrder) Price {
+	if m.limits.Step == nil {
+		return mo.lastPx
+	}
+	p := m.limits.Step(mo.lastPx, mo.side == Buy)
+	return min(max(p, m.limits.Floor), m.limits.Ceiling)
+}
 
 func (m *model) fatalf(format string, args ...any) {
 	m.t.Helper()
@@ -113,7 +124,7 @@ func (m *model) apply(r Report) {
 				m.fatalf("%s cancelled with leaves %d", o.ID, o.LeavesQty)
 			}
 		case EventReplaced:
-			if ev.Reason == ReasonMTLToLimit && (mo.typ != MTL || o.Price != mo.lastPx || mo.limit != 0) {
+			if ev.Reason == ReasonMTLToLimit && (mo.typ != MTL || o.Price != m.mtlPrice(mo) || mo.limit != 0) {
 				m.fatalf("%s re-priced at %s, last fill %s", o.ID, o.Price, mo.lastPx)
 			}
 			mo.qty, mo.limit = o.Qty, o.Price
@@ -230,7 +241,32 @@ func (m *model) check(b *Book) {
 }
 
 // step performs one random request on b.
-func step(rng *rand.Rand, m *model, b *Book, next *int, liveIDs func() []string) (string, Report) {
+// stream is how step makes orders: pool > 0 draws each order's account
+// from that many (so self-trade prevention meets work), else every order
+// has its own account.
+type stream struct{ pool int }
+
+func (st stream) account(rng *rand.Rand, o Order) Order {
+	if st.pool > 0 {
+		o.Account = fmt.Sprintf("acc-%d", rng.IntN(st.pool))
+	}
+	return o
+}
+
+// fillableBefore is what side s offers ahead of (in priority order) the
+// first order of account acct: what a MOK of acct can fill.
+func fillableBefore(b *Book, s Side, acct string) int64 {
+	var n int64
+	for _, o := range b.Orders(s) {
+		if o.Account == acct {
+			break
+		}
+		n += o.LeavesQty
+	}
+	return n
+}
+
+func step(rng *rand.Rand, st stream, m *model, b *Book, next *int, liveIDs func() []string) (string, Report) {
 	randPrice := func() Price { return vnd(95 + rng.Int64N(11)) }
 	randQty := func() int64 { return 1 + rng.Int64N(10)*rng.Int64N(10) + rng.Int64N(3)*100 }
 	side := Buy
@@ -270,21 +306,19 @@ func step(rng *rand.Rand, m *model, b *Book, next *int, liveIDs func() []string)
 	case x < 4 && rng.IntN(4) == 0:
 		return "expire", b.Expire()
 	case x < 45:
-		o := order(newID(), side, LO, randPrice(), randQty())
+		o := st.account(rng, order(newID(), side, LO, randPrice(), randQty()))
 		if rng.IntN(50) == 0 {
 			o.ID = pickLive() // a duplicate now and then
 		}
 		return "new " + o.ID, b.Submit(o)
 	case x < 60:
 		typ := []OrderType{MTL, MAK, MOK, ATO, ATC, LO}[rng.IntN(6)]
-		o := order(newID(), side, typ, randPrice(), randQty())
-		var avail int64
-		for _, l := range b.Depth(side.Opposite()) {
-			avail += l.Qty
-		}
+		o := st.account(rng, order(newID(), side, typ, randPrice(), randQty()))
+		avail := fillableBefore(b, side.Opposite(), o.Account)
 		r := b.Submit(o)
 		if typ == MOK && b.Phase() == Continuous {
-			// Oracle: a MOK fills exactly when the other side holds enough.
+			// Oracle: a MOK fills exactly when the other side holds enough
+			// ahead of its own account's first order.
 			filled := slices.ContainsFunc(r.Events, func(ev Event) bool { return ev.Order.ID == o.ID && ev.Kind == EventFilled })
 			if filled != (avail >= o.Qty) {
 				m.fatalf("MOK %d against %d: filled %v", o.Qty, avail, filled)
@@ -322,10 +356,16 @@ func step(rng *rand.Rand, m *model, b *Book, next *int, liveIDs func() []string)
 }
 
 func runProperty(t *testing.T, seed uint64, ops int, h func(Report)) {
+	runPropertyOf(t, stream{}, Limits{}, seed, ops, h)
+}
+
+func runPropertyOf(t *testing.T, st stream, lim Limits, seed uint64, ops int, h func(Report)) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	b := NewBook("FPT", vnd(100))
+	b.SetLimits(lim)
 	b.SetPhase(Continuous)
 	m := newModel(t)
+	m.limits = lim
 	next := 0
 	liveIDs := func() []string {
 		var ids []string
@@ -338,7 +378,7 @@ func runProperty(t *testing.T, seed uint64, ops int, h func(Report)) {
 		return ids
 	}
 	for i := range ops {
-		what, r := step(rng, m, b, &next, liveIDs)
+		what, r := step(rng, st, m, b, &next, liveIDs)
 		func() {
 			defer func() {
 				if t.Failed() {
@@ -405,6 +445,40 @@ func TestPropertyInvariants(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// TestPropertySelfTradeAndLimits: the invariants hold with orders of
+// three accounts and the book's band and tick (the model checks an MTL
+// remainder rests one tick through its last fill, inside the band), and
+// no execution is between one account's orders.
+func TestPropertySelfTradeAndLimits(t *testing.T) {
+	lim := Limits{Floor: vnd(95), Ceiling: vnd(105), Step: func(p Price, up bool) Price {
+		if up {
+			return p + vnd(1)
+		}
+		return p - vnd(1)
+	}}
+	var selfStops int
+	for seed := range uint64(propSeeds) {
+		runPropertyOf(t, stream{pool: 3}, lim, seed, propOps, func(r Report) {
+			for _, x := range r.Executions {
+				if x.BuyAccount == x.SellAccount {
+					t.Fatalf("seed %d: a self-trade %+v", seed, x)
+				}
+			}
+			for _, ev := range r.Events {
+				if ev.Reason == ReasonSelfTrade {
+					selfStops++
+				}
+			}
+		})
+		if t.Failed() {
+			return
+		}
+	}
+	if selfStops == 0 {
+		t.Fatal("the streams never met self-trade prevention")
 	}
 }
 

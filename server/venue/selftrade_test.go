@@ -78,3 +78,22 @@ func TestSelfTradeAuctionRefusesTheOtherSide(t *testing.T) {
 	}
 	wantTrades(t, b.Uncross(), "b2/s-b 100@100 -")
 }
+
+// In a call auction a replace that would make an account's order cross
+// its own on the other side is refused (the uncross would match them);
+// one that does not cross them is served. Found by
+// TestPropertySelfTradeAndLimits.
+func TestSelfTradeAuctionRefusesACrossingReplace(t *testing.T) {
+	b := book(t, Continuous)
+	mustSubmit(t, b, own("A", buyLO("bid", 97, 100)), own("A", sellLO("ask", 99, 100)))
+	b.SetPhase(CallAuction)
+	r := b.Replace("bid", vnd(99), 100)
+	if got := trace(r); got != "bid rejected/self-trade 0/0\n" {
+		t.Fatalf("crossing replace: %s", got)
+	}
+	r = b.Replace("bid", vnd(98), 100)
+	if got := trace(r); got != "bid replaced 0/100\n" {
+		t.Fatalf("a replace that stays below the own ask: %s", got)
+	}
+	wantTrades(t, b.Uncross())
+}
