@@ -335,6 +335,11 @@ func (h *harness) checkSnap(full bool) []string {
 	bad = append(bad, h.changedDone...)
 	h.changedDone = nil
 	execs := h.venue.executions()
+	for _, x := range execs {
+		if x.BuyAccount == x.SellAccount {
+			fail("execution %d is a self-trade of %s", x.ExecID, x.BuyAccount)
+		}
+	}
 
 	// Conservation across accounts, and the ledger per account.
 	wantCash := map[string]decimal.Decimal{}
