@@ -51,7 +51,7 @@ func TestStreamBlotter(t *testing.T) {
 	if p := b.page(); p.Signin {
 		t.Fatal("the sign-in form is still shown")
 	}
-	wantBalancesEqualREST(t, e, tr, b.page())
+	wantBalancesEqualREST(t, e, tr, b)
 
 	// A resting buy: the order appears as NEW and its cash goes on hold.
 	_, holdBefore, _ := e.account(t, tr, accountBinh)
@@ -71,7 +71,7 @@ func TestStreamBlotter(t *testing.T) {
 	if got, want := p.Accounts[accountBinh].CashHoldText, groupThousands(holdBefore+9_500_000); got != want || holdBefore != 0 {
 		t.Errorf("%s cash on hold shows %q, want %q (hold before %v)", accountBinh, got, want, holdBefore)
 	}
-	wantBalancesEqualREST(t, e, tr, p)
+	wantBalancesEqualREST(t, e, tr, b)
 
 	// A crossing sell fills both: statuses, cash and the new FPT holding
 	// of 099C000002 follow live.
@@ -84,7 +84,7 @@ func TestStreamBlotter(t *testing.T) {
 	if o := p.order("blotter-1"); o.Cells[8] != "100" || o.Cells[10] != "95,000" || o.Via != "stream" {
 		t.Errorf("filled blotter-1 row: %q via %s", o.Cells, o.Via)
 	}
-	wantBalancesEqualREST(t, e, tr, p)
+	wantBalancesEqualREST(t, e, tr, b)
 
 	// A resting sell puts shares on hold.
 	e.order(t, tr, lo(accountBinh, "HPG", "S", 500, "28000", "blotter-3"))
@@ -98,7 +98,7 @@ func TestStreamBlotter(t *testing.T) {
 	if got := p.Accounts[accountBinh].CashAvailableText; got != "240,500,000.50" {
 		t.Errorf("%s cash available shows %q", accountBinh, got)
 	}
-	wantBalancesEqualREST(t, e, tr, p)
+	wantBalancesEqualREST(t, e, tr, b)
 	var reqs []string
 	for _, o := range p.Orders {
 		reqs = append(reqs, o.Req)
@@ -156,7 +156,7 @@ func TestStreamBlotterFallbacks(t *testing.T) {
 		if p.StatusText != "live · "+c.transport {
 			t.Errorf("status %q, want the %s transport", p.StatusText, c.transport)
 		}
-		wantBalancesEqualREST(t, e, tr, p)
+		wantBalancesEqualREST(t, e, tr, b)
 		b.noConsoleErrors()
 	}
 }
@@ -265,22 +265,44 @@ const readBlotter = `(() => {
 
 // wantBalancesEqualREST checks every account the page shows against the
 // risk account view: cash, and each holding's sellable and held quantity.
-func wantBalancesEqualREST(t *testing.T, e *env, jwt string, p blotterPage) {
+// It waits up to 10 s for them to agree.
+func wantBalancesEqualREST(t *testing.T, e *env, jwt string, b *browser) {
 	t.Helper()
+	// An order's report and its account's report travel on two channels,
+	// so the page may show one before the other: wait for both.
+	var diffs []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if diffs = balanceDiffs(t, e, jwt, b.page()); len(diffs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
+
+// balanceDiffs compares the page's balances of both demo accounts with
+// GET /oms/risk/accounts/{id}.
+func balanceDiffs(t *testing.T, e *env, jwt string, p blotterPage) []string {
+	t.Helper()
+	var diffs []string
 	for _, acct := range []string{accountAn, accountBinh} {
 		a := p.Accounts[acct]
 		cash, hold, holdings := e.account(t, jwt, acct)
 		if a == nil || a.CashAvailable != cash || a.CashHold != hold || len(a.Holdings) != len(holdings) {
-			t.Errorf("%s on the page %+v, REST cash %v hold %v holdings %v", acct, a, cash, hold, holdings)
+			diffs = append(diffs, fmt.Sprintf("%s on the page %+v, REST cash %v hold %v holdings %v", acct, a, cash, hold, holdings))
 			continue
 		}
 		for sym, q := range holdings {
 			cells := a.Holdings[sym]
 			if len(cells) != 4 || cells[1] != groupThousands(q[0]) || cells[2] != groupThousands(q[1]) {
-				t.Errorf("%s holding %s on the page %q, REST sellable %v hold %v", acct, sym, cells, q[0], q[1])
+				diffs = append(diffs, fmt.Sprintf("%s holding %s on the page %q, REST sellable %v hold %v", acct, sym, cells, q[0], q[1]))
 			}
 		}
 	}
+	return diffs
 }
 
 // groupThousands formats a whole number as the page does (en-US).
