@@ -212,16 +212,22 @@ func wantStreamGauges(t *testing.T, mbase string, conns, subs float64) {
 	}
 }
 
+// abuseEnv starts omsd on the memory store with /metrics on its own
+// listener and the given command rate, and signs the trader in.
+func abuseEnv(t *testing.T, rate, burst int) (e *env, jwt, mbase string) {
+	ln, mbase := metricsListener(t)
+	e = start(t, "memory", withDemoData, func(c *cli.Config) {
+		c.MetricsListener = ln
+		c.StreamCommandRate, c.StreamCommandBurst = rate, burst
+	})
+	return e, e.login(nil, traderEmail, traderPass).jwt, mbase
+}
+
 func TestStreamAbuse(t *testing.T) {
 	t.Parallel()
-	ln, mbase := metricsListener(t)
-	e := start(t, "memory", withDemoData, func(c *cli.Config) {
-		c.MetricsListener = ln
-		// The floods below are of other limits: lift the command rate
-		// (TestStreamCommandRate tests it).
-		c.StreamCommandRate, c.StreamCommandBurst = 1_000_000, 1_000_000
-	})
-	tr := e.login(nil, traderEmail, traderPass).jwt
+	// The floods below are of other limits: lift the command rate
+	// (TestStreamCommandRate tests it).
+	e, tr, mbase := abuseEnv(t, 1_000_000, 1_000_000)
 	for _, c := range []struct {
 		name string
 		run  func(t *testing.T, e *env, jwt, mbase string)
@@ -248,12 +254,7 @@ func TestStreamAbuse(t *testing.T) {
 // the commands are served again. The refusals are counted in /metrics.
 func TestStreamCommandRate(t *testing.T) {
 	t.Parallel()
-	ln, mbase := metricsListener(t)
-	e := start(t, "memory", withDemoData, func(c *cli.Config) {
-		c.MetricsListener = ln
-		c.StreamCommandRate, c.StreamCommandBurst = 1, 10
-	})
-	tr := e.login(nil, traderEmail, traderPass).jwt
+	e, tr, mbase := abuseEnv(t, 1, 10)
 	before := scrapeMetrics(t, mbase)
 	r := e.rawConnected(t, tr)
 	var flood []string

@@ -172,37 +172,63 @@ func (r *Records) Orders(ctx context.Context, f store.OrderFilter) ([]store.Orde
 		return nil, err
 	}
 	out := make([]store.Order, 0, min(int64(limit), top))
-	fields := make([]string, 0, orderScanBatch)
-	for hi := top; hi >= 1 && len(out) < limit; hi -= orderScanBatch {
-		fields = fields[:0]
-		for id := hi; id >= max(1, hi-orderScanBatch+1); id-- {
-			fields = append(fields, idField(id))
+	err = r.eachOrderDown(ctx, top, func(o store.Order) bool {
+		switch {
+		case !f.Match(o):
+		case skip > 0:
+			skip--
+		default:
+			out = append(out, o)
 		}
-		vs, err := r.b.GetMany(ctx, KeyOrders, fields)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if !v.OK {
-				continue // a gap: a transaction that took an id did not commit
-			}
-			o, err := decodeOrder(v.S)
-			if err != nil {
-				return nil, err
-			}
-			if !f.Match(o) {
-				continue
-			}
-			if skip > 0 {
-				skip--
-				continue
-			}
-			if out = append(out, o); len(out) == limit {
-				break
-			}
-		}
+		return len(out) < limit
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachOrderDown calls each with every stored order from id top down,
+// until each returns false.
+func (r *Records) eachOrderDown(ctx context.Context, top int64, each func(store.Order) bool) error {
+	ids := make([]int64, 0, orderScanBatch)
+	for hi := top; hi >= 1; hi -= orderScanBatch {
+		ids = ids[:0]
+		for id := hi; id >= max(1, hi-orderScanBatch+1); id-- {
+			ids = append(ids, id)
+		}
+		if more, err := r.eachOrderOf(ctx, ids, each); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachOrderOf reads the orders of ids (one round trip) and calls each
+// with them in that order, skipping ids no order has (a transaction that
+// took an id and did not commit); more is false once each returned false.
+func (r *Records) eachOrderOf(ctx context.Context, ids []int64, each func(store.Order) bool) (more bool, err error) {
+	fields := make([]string, len(ids))
+	for i, id := range ids {
+		fields[i] = idField(id)
+	}
+	vs, err := r.b.GetMany(ctx, KeyOrders, fields)
+	if err != nil {
+		return false, err
+	}
+	for _, v := range vs {
+		if !v.OK {
+			continue
+		}
+		o, err := decodeOrder(v.S)
+		if err != nil {
+			return false, err
+		}
+		if !each(o) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // FieldOpenIndexed marks (in KeyMeta) that KeyOpenOrders covers every
@@ -228,25 +254,14 @@ func (r *Records) OpenOrders(ctx context.Context) ([]store.Order, error) {
 	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
 	out := make([]store.Order, 0, len(ids))
 	for batch := range slices.Chunk(ids, orderScanBatch) {
-		fields := make([]string, len(batch))
-		for i, id := range batch {
-			fields[i] = idField(id)
-		}
-		vs, err := r.b.GetMany(ctx, KeyOrders, fields)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if !v.OK {
-				continue
-			}
-			o, err := decodeOrder(v.S)
-			if err != nil {
-				return nil, err
-			}
+		_, err := r.eachOrderOf(ctx, batch, func(o store.Order) bool {
 			if !o.Status.Done() {
 				out = append(out, o)
 			}
+			return true
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -302,30 +317,13 @@ func (r *Records) scanOpen(ctx context.Context) ([]int64, error) {
 		return nil, err
 	}
 	var open []int64
-	fields := make([]string, 0, orderScanBatch)
-	for hi := top; hi >= 1; hi -= orderScanBatch {
-		fields = fields[:0]
-		for id := hi; id >= max(1, hi-orderScanBatch+1); id-- {
-			fields = append(fields, idField(id))
+	err = r.eachOrderDown(ctx, top, func(o store.Order) bool {
+		if !o.Status.Done() {
+			open = append(open, o.ID)
 		}
-		vs, err := r.b.GetMany(ctx, KeyOrders, fields)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if !v.OK {
-				continue
-			}
-			o, err := decodeOrder(v.S)
-			if err != nil {
-				return nil, err
-			}
-			if !o.Status.Done() {
-				open = append(open, o.ID)
-			}
-		}
-	}
-	return open, nil
+		return true
+	})
+	return open, err
 }
 
 // ---- transactions ----
