@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"time"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/vero-oms/omsd/gen"
 	"github.com/vero-oms/omsd/store"
@@ -107,19 +110,38 @@ func mappingView(a store.Account) gen.MappingView {
 func accountView(a store.Account) gen.AccountView {
 	hs := make([]gen.HoldingView, 0, len(a.Holdings))
 	for _, h := range a.Holdings {
+		due := make([]gen.OmsdDueQuantity, 0, len(h.Pending))
+		for _, d := range h.Pending {
+			due = append(due, gen.OmsdDueQuantity{SettleDate: dateOf(d.Date), Qty: d.Qty})
+		}
 		hs = append(hs, gen.HoldingView{
-			Symbol:      ptr(h.Symbol),
-			SellableQty: ptr(h.SellableQty),
-			HoldQty:     ptr(h.HoldQty),
-			AvgPrice:    ptr(h.AvgPrice.InexactFloat64()),
+			Symbol:         ptr(h.Symbol),
+			SellableQty:    ptr(h.SellableQty),
+			HoldQty:        ptr(h.HoldQty),
+			AvgPrice:       ptr(h.AvgPrice.InexactFloat64()),
+			OmsdPendingQty: ptr(h.PendingQty()),
+			OmsdPending:    &due,
 		})
 	}
-	return gen.AccountView{
-		AccountID:     ptr(a.AccountCode),
-		CashAvailable: ptr(a.CashAvailable.InexactFloat64()),
-		CashHold:      ptr(a.CashHold.InexactFloat64()),
-		BypassCash:    ptr(a.BypassCash),
-		BypassStock:   ptr(a.BypassStock),
-		Holdings:      &hs,
+	cashDue := make([]gen.OmsdDueCash, 0, len(a.CashPending))
+	for _, d := range a.CashPending {
+		cashDue = append(cashDue, gen.OmsdDueCash{SettleDate: dateOf(d.Date), Amount: d.Amount.InexactFloat64()})
 	}
+	return gen.AccountView{
+		AccountID:          ptr(a.AccountCode),
+		CashAvailable:      ptr(a.CashAvailable.InexactFloat64()),
+		CashHold:           ptr(a.CashHold.InexactFloat64()),
+		OmsdCashPending:    ptr(a.PendingCash().InexactFloat64()),
+		OmsdCashPendingDue: &cashDue,
+		BypassCash:         ptr(a.BypassCash),
+		BypassStock:        ptr(a.BypassStock),
+		Holdings:           &hs,
+	}
+}
+
+// dateOf is a stored YYYY-MM-DD date on the wire (the store writes only
+// valid dates; a bad one shows as the zero date rather than failing a read).
+func dateOf(s string) openapi_types.Date {
+	t, _ := time.Parse(time.DateOnly, s)
+	return openapi_types.Date{Time: t}
 }

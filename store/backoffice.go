@@ -68,8 +68,11 @@ type Account struct {
 	// Cash in VND, exact.
 	CashAvailable decimal.Decimal
 	CashHold      decimal.Decimal
-	BypassCash    bool
-	BypassStock   bool
+	// CashPending is sale proceeds not yet settled (T+2), by settlement
+	// date: they become cash_available on that date (Settle).
+	CashPending []DueCash
+	BypassCash  bool
+	BypassStock bool
 	// Holdings sorted by Symbol, no two with the same Symbol.
 	Holdings []Holding
 
@@ -83,6 +86,117 @@ type Holding struct {
 	SellableQty int64
 	HoldQty     int64
 	AvgPrice    decimal.Decimal
+	// Pending is bought shares not yet settled (T+2), by settlement date:
+	// they become sellable on that date (Settle).
+	Pending []DueShares
+}
+
+// DueShares is a quantity that settles on Date (YYYY-MM-DD).
+type DueShares struct {
+	Date string `json:"date"`
+	Qty  int64  `json:"qty"`
+}
+
+// DueCash is an amount of VND that settles on Date (YYYY-MM-DD).
+type DueCash struct {
+	Date   string          `json:"date"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+// PendingQty is the quantity bought and not yet settled.
+func (h Holding) PendingQty() int64 {
+	var n int64
+	for _, d := range h.Pending {
+		n += d.Qty
+	}
+	return n
+}
+
+// Position is every share of the holding: sellable, held and pending.
+func (h Holding) Position() int64 { return h.SellableQty + h.HoldQty + h.PendingQty() }
+
+// AddPending adds qty shares due on date, keeping Pending sorted by date
+// with one entry per date.
+func (h *Holding) AddPending(date string, qty int64) {
+	p := slices.Clone(h.Pending)
+	i, ok := slices.BinarySearchFunc(p, date, func(d DueShares, s string) int { return strings.Compare(d.Date, s) })
+	if ok {
+		p[i].Qty += qty
+	} else {
+		p = slices.Insert(p, i, DueShares{Date: date, Qty: qty})
+	}
+	h.Pending = p
+}
+
+// PendingCash is the sale proceeds not yet settled.
+func (a Account) PendingCash() decimal.Decimal {
+	sum := decimal.Zero
+	for _, d := range a.CashPending {
+		sum = sum.Add(d.Amount)
+	}
+	return sum
+}
+
+// AddPendingCash adds amount due on date, keeping CashPending sorted by
+// date with one entry per date.
+func (a *Account) AddPendingCash(date string, amount decimal.Decimal) {
+	p := slices.Clone(a.CashPending)
+	i, ok := slices.BinarySearchFunc(p, date, func(d DueCash, s string) int { return strings.Compare(d.Date, s) })
+	if ok {
+		p[i].Amount = p[i].Amount.Add(amount)
+	} else {
+		p = slices.Insert(p, i, DueCash{Date: date, Amount: amount})
+	}
+	a.CashPending = p
+}
+
+// Settlement is what Settle moved on one account: cash that became
+// available and shares that became sellable, by ISIN.
+type Settlement struct {
+	Cash   decimal.Decimal
+	Shares map[string]int64
+}
+
+// Empty reports whether nothing settled.
+func (s Settlement) Empty() bool { return s.Cash.IsZero() && len(s.Shares) == 0 }
+
+// Settle moves everything due on or before date (YYYY-MM-DD) from pending
+// to cash_available and sellable_qty, and returns the new account and what
+// moved; a is not modified.
+func (a Account) Settle(date string) (Account, Settlement) {
+	out := a
+	done := Settlement{Cash: decimal.Zero}
+	var cash []DueCash
+	for _, d := range a.CashPending {
+		if d.Date <= date {
+			done.Cash = done.Cash.Add(d.Amount)
+		} else {
+			cash = append(cash, d)
+		}
+	}
+	out.CashPending = cash
+	out.CashAvailable = a.CashAvailable.Add(done.Cash)
+	for _, h := range a.Holdings {
+		var keep []DueShares
+		var n int64
+		for _, d := range h.Pending {
+			if d.Date <= date {
+				n += d.Qty
+			} else {
+				keep = append(keep, d)
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		if done.Shares == nil {
+			done.Shares = map[string]int64{}
+		}
+		done.Shares[h.Symbol] = n
+		h.Pending, h.SellableQty = keep, h.SellableQty+n
+		out.SetHolding(h)
+	}
+	return out, done
 }
 
 // Holding returns the position in symbol and whether there is one.
@@ -100,7 +214,7 @@ func (a *Account) SetHolding(h Holding) {
 	hs := slices.Clone(a.Holdings)
 	i, ok := slices.BinarySearchFunc(hs, h.Symbol, func(x Holding, s string) int { return strings.Compare(x.Symbol, s) })
 	switch {
-	case h.SellableQty == 0 && h.HoldQty == 0:
+	case h.SellableQty == 0 && h.HoldQty == 0 && len(h.Pending) == 0:
 		if ok {
 			hs = slices.Delete(hs, i, i+1)
 		}

@@ -39,17 +39,18 @@ type OutboxEntry struct {
 // Cash is an account's cash state.
 type Cash struct {
 	Available, Hold         decimal.Decimal
+	Pending                 decimal.Decimal // proceeds due, not yet settled
 	BypassCash, BypassStock bool
 }
 
 // CashOf returns a's cash state.
 func CashOf(a Account) Cash {
-	return Cash{Available: a.CashAvailable, Hold: a.CashHold, BypassCash: a.BypassCash, BypassStock: a.BypassStock}
+	return Cash{Available: a.CashAvailable, Hold: a.CashHold, Pending: a.PendingCash(), BypassCash: a.BypassCash, BypassStock: a.BypassStock}
 }
 
 // Equal reports whether two cash states are the same.
 func (c Cash) Equal(d Cash) bool {
-	return c.Available.Equal(d.Available) && c.Hold.Equal(d.Hold) && c.BypassCash == d.BypassCash && c.BypassStock == d.BypassStock
+	return c.Available.Equal(d.Available) && c.Hold.Equal(d.Hold) && c.Pending.Equal(d.Pending) && c.BypassCash == d.BypassCash && c.BypassStock == d.BypassStock
 }
 
 // Outbox is read by the publisher.

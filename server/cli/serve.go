@@ -16,6 +16,7 @@ import (
 
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/devday"
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/market"
@@ -274,19 +275,38 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	app.Handler = withStream(h, app.Stream)
+	app.Handler = withStream(h, app.Stream, devDay(c, app, log))
 	return app, nil
 }
 
-// withStream serves the Streaming API's paths beside the REST API.
-func withStream(api http.Handler, s *stream.Server) http.Handler {
+// withStream serves the Streaming API's paths beside the REST API, and
+// the dev next-day endpoint when dev is not nil.
+func withStream(api http.Handler, s *stream.Server, dev http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	sh := s.Handler()
 	for _, p := range stream.Paths {
 		mux.Handle(p, sh)
 	}
+	if dev != nil {
+		mux.Handle(devday.Path, dev)
+	}
 	return mux
+}
+
+// devDay is the dev next-day endpoint: dev mode, on the instance that
+// runs the venue (it moves that instance's market clock only).
+func devDay(c Config, app *App, log *slog.Logger) http.Handler {
+	if !c.Dev || c.Venue == "off" {
+		return nil
+	}
+	o := devday.Options{Auth: app.Auth, Trading: app.Trading, Log: log}
+	if c.DevMarketMaker {
+		o.After = func(ctx context.Context) error { _, err := app.Trading.SeedMarketMaker(ctx); return err }
+	}
+	log.Warn("dev mode: POST "+devday.Path+" with an admin's bearer token moves to the next trading day (T+2 settles on the second)",
+		"trading_date", app.MarketClock.TradingDate())
+	return devday.Handler(o)
 }
 
 // startStream starts the Streaming API: on the store's Redis (broker and

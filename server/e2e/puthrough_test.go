@@ -117,7 +117,7 @@ func TestPutThrough(t *testing.T) {
 		if q["quoteID"] != "q-1" || q["partyID"] != "011" || q["partyTraderID"] != "T11" {
 			t.Fatalf("quote order: %v", q)
 		}
-		if _, _, hs := e.account(t, tr, accountAn); hs["VN000000FPT1"] != [2]float64{9000, 1000} {
+		if _, _, hs := e.account(t, tr, accountAn); hs["VN000000FPT1"] != [3]float64{9000, 1000, 0} {
 			t.Fatalf("An while quoting: %v", hs)
 		}
 		// Refusals: band, minimum size, party, no TRADE grant, malformed, unknown keys.
@@ -173,11 +173,12 @@ func TestPutThrough(t *testing.T) {
 			t.Fatalf("Binh's deal order: %v", r)
 		}
 		cash, hold, hs := e.account(t, tr, accountAn)
-		if cash != 1000000000+101000000 || hold != 0 || hs["VN000000FPT1"] != [2]float64{9000, 0} {
+		// The deal settles T+2: An's proceeds and Binh's shares are pending.
+		if cash != 1000000000 || hold != 0 || hs["VN000000FPT1"] != [3]float64{9000, 0, 0} || e.stlAccount(t, tr, accountAn)["omsd_cash_pending"] != 101000000.0 {
 			t.Fatalf("An after the deal: %v %v %v", cash, hold, hs)
 		}
 		cash, hold, hs = e.account(t, tr, accountBinh)
-		if cash != 250000000.5-101000000 || hold != 0 || hs["VN000000FPT1"] != [2]float64{1000, 0} {
+		if cash != 250000000.5-101000000 || hold != 0 || hs["VN000000FPT1"] != [3]float64{0, 0, 1000} {
 			t.Fatalf("Binh after the deal: %v %v %v", cash, hold, hs)
 		}
 		if _, ads := e.board(t, tr, "?status=MATCHED"); len(ads) != 1 || ads[0]["ioiId"] != "ioi-2" {
@@ -197,7 +198,7 @@ func TestPutThrough(t *testing.T) {
 			}
 		}
 		cash, hold, hs = e.account(t, tr, accountAn)
-		if hold != 19800000 || cash != 1101000000-19800000 || hs["VN000000FPT1"] != [2]float64{8700, 300} {
+		if hold != 19800000 || cash != 1000000000-19800000 || hs["VN000000FPT1"] != [3]float64{8700, 300, 0} {
 			t.Fatalf("An with the kquote: %v %v %v", cash, hold, hs)
 		}
 		a = e.ack(t, tr, "/api/v1/orders/kquote", map[string]any{"quote_msg_id": "k-2", "orig_quote_msg_id": "k-1", "bid_price": "98000", "bid_size": 100})
@@ -207,7 +208,7 @@ func TestPutThrough(t *testing.T) {
 		wantOrder(t, e.orderByReq(t, tr, "k-1-B"), "CANCELED", 0)
 		wantOrder(t, e.orderByReq(t, tr, "k-1-S"), "CANCELED", 0)
 		wantOrder(t, e.orderByReq(t, tr, "k-2-B"), "NEW", 0)
-		if _, hold, hs := e.account(t, tr, accountAn); hold != 9800000 || hs["VN000000FPT1"] != [2]float64{9000, 0} {
+		if _, hold, hs := e.account(t, tr, accountAn); hold != 9800000 || hs["VN000000FPT1"] != [3]float64{9000, 0, 0} {
 			t.Fatalf("An after the replace: %v %v", hold, hs)
 		}
 		e.refused(t, tr, "/api/v1/orders/kquote", map[string]any{"quote_msg_id": "k-3", "account": accountAn, "symbol": "FPT",
@@ -218,7 +219,7 @@ func TestPutThrough(t *testing.T) {
 		}
 		wantOrder(t, e.orderByReq(t, tr, "k-2-B"), "CANCELED", 0)
 		cash, hold, hs = e.account(t, tr, accountAn)
-		if hold != 0 || cash != 1101000000 || hs["VN000000FPT1"] != [2]float64{9000, 0} {
+		if hold != 0 || cash != 1000000000 || hs["VN000000FPT1"] != [3]float64{9000, 0, 0} {
 			t.Fatalf("An after the cancel: %v %v %v", cash, hold, hs)
 		}
 		e.refused(t, tr, "/api/v1/orders/kquote-cancel", map[string]any{"quote_msg_id": "kc-2", "orig_quote_msg_id": "k-2"}, "OMS|-100019|")

@@ -77,10 +77,10 @@ func (e *env) newUser(t *testing.T, email string, roles ...string) login {
 // The demo accounts as the risk engine shows them, exact to the cent.
 const wantDemoRiskAccounts = `[` +
 	`{"account_id":"099C000001","bypass_cash":false,"bypass_stock":false,"cash_available":1000000000,"cash_hold":0,"holdings":[` +
-	`{"avg_price":120000,"hold_qty":0,"sellable_qty":10000,"symbol":"VN000000FPT1"},` +
-	`{"avg_price":65500,"hold_qty":0,"sellable_qty":5000,"symbol":"VN000000VNM8"}]},` +
+	`{"avg_price":120000,"hold_qty":0,"omsd_pending":[],"omsd_pending_qty":0,"sellable_qty":10000,"symbol":"VN000000FPT1"},` +
+	`{"avg_price":65500,"hold_qty":0,"omsd_pending":[],"omsd_pending_qty":0,"sellable_qty":5000,"symbol":"VN000000VNM8"}],"omsd_cash_pending":0,"omsd_cash_pending_due":[]},` +
 	`{"account_id":"099C000002","bypass_cash":false,"bypass_stock":false,"cash_available":250000000.5,"cash_hold":0,"holdings":[` +
-	`{"avg_price":27350,"hold_qty":0,"sellable_qty":20000,"symbol":"VN000000HPG4"}]}]`
+	`{"avg_price":27350,"hold_qty":0,"omsd_pending":[],"omsd_pending_qty":0,"sellable_qty":20000,"symbol":"VN000000HPG4"}],"omsd_cash_pending":0,"omsd_cash_pending_due":[]}]`
 
 const wantDemoMappings = `[` +
 	`{"account_code":"099C000001","account_type":1,"client_code":"099C000001","comp_id":"VOS","email":"an.nguyen@example.vn",` +
@@ -195,7 +195,7 @@ func TestRiskAccountsAndMappingsScopedByGrants(t *testing.T) {
 		e.putAccount(t, hidden, store.Grant{UserID: "viewer@oms.example", AccountCode: hidden.AccountCode,
 			Level: store.LevelView, GrantedBy: adminEmail, CreatedAt: now, UpdatedAt: now})
 		want := `[{"account_id":"099C000009","bypass_cash":true,"bypass_stock":false,"cash_available":123456789.01,"cash_hold":1000.5,` +
-			`"holdings":[{"avg_price":45678.9,"hold_qty":200,"sellable_qty":300,"symbol":"VN000000MWG3"}]}]`
+			`"holdings":[{"avg_price":45678.9,"hold_qty":200,"omsd_pending":[],"omsd_pending_qty":0,"sellable_qty":300,"symbol":"VN000000MWG3"}],"omsd_cash_pending":0,"omsd_cash_pending_due":[]}]`
 		if got := asJSON(t, e.list(t, "/api/v1/oms/risk/accounts", viewer.jwt)); got != want {
 			t.Fatalf("viewer risk accounts:\n got %s\nwant %s", got, want)
 		}

@@ -71,14 +71,18 @@ func wantAccountReports(t *testing.T, e *env, jwt, acct string, pubs []streamPub
 		t.Errorf("%s: last cash report %v, REST cash %v hold %v", acct, c, cash, hold)
 	}
 	if c != nil {
-		wantFields(t, "cash report", c, []string{"type", "account_id", "cash_available", "cash_hold", "bypass_cash", "bypass_stock", "ts_ns"})
+		// The docs' fields, and omsd's settlement extension (as on REST).
+		wantFields(t, "cash report", c, []string{"type", "account_id", "cash_available", "cash_hold", "bypass_cash", "bypass_stock", "ts_ns", "omsd_cash_pending"})
+		if rest := e.stlAccount(t, jwt, acct); c["omsd_cash_pending"] != rest["omsd_cash_pending"] {
+			t.Errorf("%s: last cash report pending %v, REST %v", acct, c["omsd_cash_pending"], rest["omsd_cash_pending"])
+		}
 	}
 	seen := 0
 	for _, p := range pubs {
 		if p.data["type"] != "holding" {
 			continue
 		}
-		wantFields(t, "holding report", p.data, []string{"type", "account_id", "symbol", "sellable_qty", "hold_qty", "avg_price", "ts_ns"})
+		wantFields(t, "holding report", p.data, []string{"type", "account_id", "symbol", "sellable_qty", "hold_qty", "avg_price", "ts_ns", "omsd_pending_qty"})
 		sym := p.data["symbol"].(string)
 		h := last(pubs, func(m map[string]any) bool { return m["type"] == "holding" && m["symbol"] == sym })
 		if want := holdings[sym]; h["sellable_qty"] != want[0] || h["hold_qty"] != want[1] {

@@ -41,14 +41,16 @@ func (e *env) orderByReq(t *testing.T, jwt, reqID string) map[string]any {
 	return os[0].(map[string]any)
 }
 
-func (e *env) account(t *testing.T, jwt, code string) (cash, hold float64, holdings map[string][2]float64) {
+// account reads one account: free and held cash, and per ISIN the
+// sellable, held and pending (bought, not yet settled) quantities.
+func (e *env) account(t *testing.T, jwt, code string) (cash, hold float64, holdings map[string][3]float64) {
 	t.Helper()
 	a := expect(t, e.do(nil, "GET", "/api/v1/oms/risk/accounts/"+code, nil, bearer(jwt)...), 200, "")
-	holdings = map[string][2]float64{}
+	holdings = map[string][3]float64{}
 	hs, _ := a["holdings"].([]any)
 	for _, h := range hs {
 		m := h.(map[string]any)
-		holdings[m["symbol"].(string)] = [2]float64{m["sellable_qty"].(float64), m["hold_qty"].(float64)}
+		holdings[m["symbol"].(string)] = [3]float64{m["sellable_qty"].(float64), m["hold_qty"].(float64), m["omsd_pending_qty"].(float64)}
 	}
 	return a["cash_available"].(float64), a["cash_hold"].(float64), holdings
 }
@@ -92,11 +94,12 @@ func TestTradingCross(t *testing.T) {
 			t.Fatalf("the resting buy sets the price: %v", b["avgFillPrice"])
 		}
 		cash, hold, hs := e.account(t, tr, accountBinh)
-		if cash != 250000000.5-30000000 || hold != 10000000 || hs["VN000000FPT1"] != [2]float64{200, 0} {
+		if cash != 250000000.5-30000000 || hold != 10000000 || hs["VN000000FPT1"] != [3]float64{0, 0, 200} {
 			t.Fatalf("Binh after the fill: cash %v hold %v holdings %v", cash, hold, hs)
 		}
 		cash, hold, hs = e.account(t, tr, accountAn)
-		if cash != 1000000000+20000000 || hold != 0 || hs["VN000000FPT1"] != [2]float64{9800, 0} {
+		// The proceeds settle on T+2: pending, not yet available.
+		if cash != 1000000000 || hold != 0 || hs["VN000000FPT1"] != [3]float64{9800, 0, 0} || e.stlAccount(t, tr, accountAn)["omsd_cash_pending"] != 20000000.0 {
 			t.Fatalf("An after the fill: cash %v hold %v holdings %v", cash, hold, hs)
 		}
 
@@ -564,7 +567,7 @@ func TestTradingWalkThrough(t *testing.T) {
 			t.Fatalf("the fill: %v", o)
 		}
 		cash, hold, hs := e.account(t, tr, accountBinh)
-		if cash != 240000000.5 || hold != 0 || hs["VN000000FPT1"] != [2]float64{100, 0} {
+		if cash != 240000000.5 || hold != 0 || hs["VN000000FPT1"] != [3]float64{0, 0, 100} {
 			t.Fatalf("after the fill: cash %v hold %v holdings %v", cash, hold, hs)
 		}
 		// The market maker's orders are on every instrument's book, so a

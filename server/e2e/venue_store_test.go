@@ -9,6 +9,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -98,7 +99,9 @@ func (e *env) vsTotalsOf(t *testing.T, jwt string) vsTotals {
 	t.Helper()
 	out := vsTotals{stock: map[string]int64{}}
 	for _, a := range e.list(t, "/api/v1/oms/risk/accounts", jwt) {
-		out.cash = out.cash.Add(decimal.NewFromFloat(a["cash_available"].(float64))).Add(decimal.NewFromFloat(a["cash_hold"].(float64)))
+		// Pending (T+2) cash and shares count: they exist, only not free yet.
+		out.cash = out.cash.Add(decimal.NewFromFloat(a["cash_available"].(float64))).Add(decimal.NewFromFloat(a["cash_hold"].(float64))).
+			Add(decimal.NewFromFloat(a["omsd_cash_pending"].(float64)))
 		if h := a["cash_hold"].(float64); h != 0 {
 			out.holds = append(out.holds, fmt.Sprintf("%s cash_hold %s", a["account_id"], decimal.NewFromFloat(h)))
 		}
@@ -106,7 +109,7 @@ func (e *env) vsTotalsOf(t *testing.T, jwt string) vsTotals {
 		for _, h := range hs {
 			m := h.(map[string]any)
 			isin := m["symbol"].(string)
-			out.stock[isin] += int64(m["sellable_qty"].(float64)) + int64(m["hold_qty"].(float64))
+			out.stock[isin] += int64(m["sellable_qty"].(float64)) + int64(m["hold_qty"].(float64)) + int64(m["omsd_pending_qty"].(float64))
 			if q := m["hold_qty"].(float64); q != 0 {
 				out.holds = append(out.holds, fmt.Sprintf("%s hold_qty %v of %s", a["account_id"], q, isin))
 			}
@@ -445,12 +448,25 @@ func (e *env) vsCross(t *testing.T, jwt string, rest, hit map[string]any) {
 	}
 }
 
-// vsWantAccount checks an account's cash and its holding of one ISIN.
-func (e *env) vsWantAccount(t *testing.T, jwt, code string, cash float64, isin string, sellable float64) {
+// vsWantAccount checks an account's cash (available, pending) and its
+// holding of one ISIN (sellable, pending); nothing is held.
+func (e *env) vsWantAccount(t *testing.T, jwt, code string, cash, cashPending float64, isin string, sellable, pending float64) {
 	t.Helper()
 	gotCash, hold, hs := e.account(t, jwt, code)
-	if gotCash != cash || hold != 0 || hs[isin] != [2]float64{sellable, 0} {
-		t.Fatalf("%s: cash_available %v cash_hold %v %s %v (sellable, hold); want %v, 0, [%v 0]", code, gotCash, hold, isin, hs[isin], cash, sellable)
+	gotPending := e.stlAccount(t, jwt, code)["omsd_cash_pending"]
+	if gotCash != cash || gotPending != cashPending || hold != 0 || hs[isin] != [3]float64{sellable, 0, pending} {
+		t.Fatalf("%s: cash_available %v pending %v cash_hold %v %s %v (sellable, hold, pending); want %v, %v, 0, [%v 0 %v]",
+			code, gotCash, gotPending, hold, isin, hs[isin], cash, cashPending, sellable, pending)
+	}
+}
+
+// vsSettleAll moves two trading days on: every trade so far settles.
+func (e *env) vsSettleAll(t *testing.T) {
+	t.Helper()
+	for range 2 {
+		if _, err := e.app.Trading.NextDay(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -479,30 +495,41 @@ func TestVenueStoreNegativeBalances(t *testing.T) {
 			}
 		}
 		before := e.vsTotalsOf(t, tr)
+		// Each trade settles T+2: the shares bought become sellable and the
+		// proceeds available two trading days on (vsSettleAll).
 		t.Run("margin", func(t *testing.T) {
 			// 200 × 100 000 = 20 000 000 against 10 000 000 at rate 0.5.
 			e.vsCross(t, tr, lo(cp, "FPT", "S", 200, "100000", "m-rest-1"), lo(margin, "FPT", "B", 200, "100000", "m-buy"))
-			e.vsWantAccount(t, tr, margin, -10000000, isinFPT, 200)
+			e.vsWantAccount(t, tr, margin, -10000000, 0, isinFPT, 0, 200)
+			e.vsSettleAll(t)
+			e.vsWantAccount(t, tr, margin, -10000000, 0, isinFPT, 200, 0)
 			e.vsCross(t, tr, lo(cp, "FPT", "B", 200, "100000", "m-rest-2"), lo(margin, "FPT", "S", 200, "100000", "m-sell"))
-			e.vsWantAccount(t, tr, margin, 10000000, isinFPT, 0)
+			e.vsWantAccount(t, tr, margin, -10000000, 20000000, isinFPT, 0, 0)
+			e.vsSettleAll(t)
+			e.vsWantAccount(t, tr, margin, 10000000, 0, isinFPT, 0, 0)
 		})
 		t.Run("short", func(t *testing.T) {
 			// Sells 300 VNM it does not hold, then buys them back.
 			e.vsCross(t, tr, lo(cp, "VNM", "B", 300, "62000", "s-rest-1"), lo(short, "VNM", "S", 300, "62000", "s-sell"))
-			e.vsWantAccount(t, tr, short, 118600000, isinVNM, -300)
+			e.vsWantAccount(t, tr, short, 100000000, 18600000, isinVNM, -300, 0)
 			e.vsCross(t, tr, lo(cp, "VNM", "S", 300, "62000", "s-rest-2"), lo(short, "VNM", "B", 300, "62000", "s-buy"))
-			e.vsWantAccount(t, tr, short, 100000000, isinVNM, 0)
+			e.vsWantAccount(t, tr, short, 81400000, 18600000, isinVNM, -300, 300)
+			e.vsSettleAll(t)
+			e.vsWantAccount(t, tr, short, 100000000, 0, isinVNM, 0, 0)
 		})
 		t.Run("bypass_cash", func(t *testing.T) {
 			// 200 × 27 050 = 5 410 000 against 5 000 000.
 			e.vsCross(t, tr, lo(cp, "HPG", "S", 200, "27050", "p-rest-1"), lo(bypass, "HPG", "B", 200, "27050", "p-buy"))
-			e.vsWantAccount(t, tr, bypass, -410000, isinHPG, 200)
+			e.vsWantAccount(t, tr, bypass, -410000, 0, isinHPG, 0, 200)
+			e.vsSettleAll(t)
 			e.vsCross(t, tr, lo(cp, "HPG", "B", 200, "27050", "p-rest-2"), lo(bypass, "HPG", "S", 200, "27050", "p-sell"))
-			e.vsWantAccount(t, tr, bypass, 5000000, isinHPG, 0)
+			e.vsWantAccount(t, tr, bypass, -410000, 5410000, isinHPG, 0, 0)
+			e.vsSettleAll(t)
+			e.vsWantAccount(t, tr, bypass, 5000000, 0, isinHPG, 0, 0)
 		})
 		for _, isin := range []string{isinFPT, isinVNM, isinHPG} {
-			if _, _, hs := e.account(t, tr, cp); hs[isin] != [2]float64{100000, 0} {
-				t.Errorf("counterparty %s: %v, want [100000 0]", isin, hs[isin])
+			if _, _, hs := e.account(t, tr, cp); hs[isin] != [3]float64{100000, 0, 0} {
+				t.Errorf("counterparty %s: %v, want [100000 0 0]", isin, hs[isin])
 			}
 		}
 		vsReport(t, "venue and store", e.vsDisagreements(e.vsOrders(t, tr, "")))

@@ -64,3 +64,27 @@ func TestParseHolidays(t *testing.T) {
 		}
 	}
 }
+
+// NextTradingDay skips weekends and holidays and keeps the time of day;
+// the sessions and the settlement date follow the moved date.
+func TestNextTradingDay(t *testing.T) {
+	sched := DefaultSchedule()
+	sched.AddHolidays(map[string]bool{"2027-01-08": true})
+	thursday := time.Date(2027, 1, 7, 10, 0, 0, 0, Location)
+	c := NewClock(sched, func() time.Time { return thursday })
+	if got, err := c.SettlementDate(Instrument{SettlementDays: 2}); err != nil || got != "2027-01-12" {
+		t.Fatalf("T+2 of Thursday 7 January (Friday a holiday): %s %v", got, err)
+	}
+	if got, _ := c.SettlementDate(Instrument{}); got != "" {
+		t.Fatalf("no settlement cycle: %q", got)
+	}
+	if to := c.NextTradingDay(); to != "2027-01-11" || c.TradingDate() != "2027-01-11" || c.DaysAhead() != 4 {
+		t.Fatalf("next trading day after Thursday 7: %s (date %s, %d days ahead)", to, c.TradingDate(), c.DaysAhead())
+	}
+	if c.Now().Hour() != 10 || c.Session(HOSE) != Continuous {
+		t.Fatalf("Monday 10:00: %s %s", c.Now(), c.Session(HOSE))
+	}
+	if to := c.NextTradingDay(); to != "2027-01-12" {
+		t.Fatalf("then: %s", to)
+	}
+}

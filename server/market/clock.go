@@ -267,6 +267,9 @@ type Clock struct {
 	sched  Schedule
 	pinned bool
 	fixed  Session
+	// days shifts the clock's date forward (dev: NextTradingDay); the time
+	// of day is the time source's.
+	days int
 }
 
 // NewClock follows sched; now is the time source (time.Now when nil).
@@ -328,8 +331,47 @@ func (c *Clock) Mode() string {
 	return "auto"
 }
 
-// Now is the current time in Asia/Ho_Chi_Minh.
-func (c *Clock) Now() time.Time { return c.now().In(Location) }
+// Now is the current time in Asia/Ho_Chi_Minh, days ahead of the time
+// source after NextTradingDay.
+func (c *Clock) Now() time.Time {
+	c.mu.RLock()
+	days := c.days
+	c.mu.RUnlock()
+	return c.now().In(Location).AddDate(0, 0, days)
+}
+
+// NextTradingDay moves the clock's date to the next trading day after the
+// current one (skipping weekends and holidays), keeping the time of day,
+// and returns the new date. It is the dev "next day": a developer sees T+2
+// settle without waiting two days. Times given to SessionAt are not moved.
+func (c *Clock) NextTradingDay() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	base := c.now().In(Location)
+	for {
+		c.days++
+		if t := base.AddDate(0, 0, c.days); c.sched.tradingDay(t) {
+			return t.Format(time.DateOnly)
+		}
+	}
+}
+
+// DaysAhead is how many days NextTradingDay has moved the clock.
+func (c *Clock) DaysAhead() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.days
+}
+
+// SettlementDate is the date a trade in inst made today settles: the
+// SettlementDays-th trading day after today; "" for an instrument that
+// settles at once.
+func (c *Clock) SettlementDate(inst Instrument) (string, error) {
+	if inst.SettlementDays <= 0 {
+		return "", nil
+	}
+	return c.sched.AddTradingDays(c.TradingDate(), inst.SettlementDays)
+}
 
 // TradingDate is the current local date, YYYY-MM-DD: the key orders and
 // ClOrdIDs are scoped by.
@@ -339,7 +381,7 @@ func (c *Clock) TradingDate() string { return c.Now().Format(time.DateOnly) }
 func (c *Clock) Schedule() Schedule { return c.sched }
 
 // Session is market m's session now.
-func (c *Clock) Session(m MarketID) Session { return c.SessionAt(m, c.now()) }
+func (c *Clock) Session(m MarketID) Session { return c.SessionAt(m, c.Now()) }
 
 // SessionAt is market m's session at t. A pinned clock reports the pinned
 // session for every market that has it (Schedule.PinnedAs otherwise).

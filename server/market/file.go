@@ -70,6 +70,7 @@ func LoadFile(path string) (*Config, error) {
 //	      "lot_size": 100,             // required, > 0
 //	      "max_order_qty": 500000,     // required, >= lot_size; at most 500 for DVX
 //	      "pt_min_qty": 5000,          // smallest put-through deal; default 5000 on STX, else 1
+//	      "settlement_days": 2,        // T+n in trading days, 0..5; default 2, 0 for DVX
 //	      "status": "ACTIVE",          // ACTIVE (default), HALTED or SUSPENDED
 //	      "order_types": ["LO", "ATO"] // default by market: STO ATO LO MTL ATC, DVX all six
 //	                                   // of ATO LO MTL MAK MOK ATC, STX all but ATO, UPX LO
@@ -182,6 +183,7 @@ type instrumentJSON struct {
 	LotSize        int64           `json:"lot_size"`
 	MaxOrderQty    int64           `json:"max_order_qty"`
 	PTMinQty       *int64          `json:"pt_min_qty"`
+	SettlementDays *int            `json:"settlement_days"`
 	Status         string          `json:"status"`
 	OrderTypes     []string        `json:"order_types"`
 }
@@ -327,7 +329,17 @@ func (p *instrumentParser) quantities() {
 		}
 		in.PutThroughMinQty = *m
 	}
+	in.SettlementDays = defaultSettlementDays(in.Market)
+	if d := p.j.SettlementDays; d != nil {
+		if *d < 0 || *d > maxSettlementDays {
+			p.bad("settlement_days", "must be 0..%d, got %d", maxSettlementDays, *d)
+		}
+		in.SettlementDays = *d
+	}
 }
+
+// maxSettlementDays bounds the settlement cycle a file may give.
+const maxSettlementDays = 5
 
 // orderTypes reads the order types (the market's default when absent);
 // auction types need their auction in the market's schedule.

@@ -74,7 +74,7 @@ func TestDevFileLoads(t *testing.T) {
 			fut = in
 		}
 	}
-	if !strings.HasPrefix(fut.Ticker, "VN30F") || fut.LotSize != 1 || fut.MaxOrderQty > 500 ||
+	if !strings.HasPrefix(fut.Ticker, "VN30F") || fut.LotSize != 1 || fut.SettlementDays != 0 || fut.MaxOrderQty > 500 ||
 		!fut.TickTable.TickAt(fut.ReferencePrice).Equal(d("0.1")) || !fut.BandPercent.Equal(d("7")) || fut.OddLotBoard != "" {
 		t.Errorf("VN30 future = %+v", fut)
 	}
@@ -110,7 +110,7 @@ func TestParseDefaultsAndForms(t *testing.T) {
 	   "odd_lot_board": "", "status": "HALTED"},
 	  {"ticker": "E1VFVN30", "isin": "VN0E1VFVN306", "market": "STO", "product_group": "EFO",
 	   "reference_price": "25010", "band_percent": "7", "lot_size": 100, "max_order_qty": 500000,
-	   "tick_table": [{"from": "0", "tick": "10"}], "order_types": ["LO", "atc"]}
+	   "tick_table": [{"from": "0", "tick": "10"}], "order_types": ["LO", "atc"], "settlement_days": 1}
 	], "holidays": ["2026-09-02"],
 	 "schedule": {"UPX": [{"at": "09:00", "session": "continuous"}, {"at": "15:00:30", "session": "closed"}]}}`))
 	if err != nil {
@@ -118,7 +118,7 @@ func TestParseDefaultsAndForms(t *testing.T) {
 	}
 	fpt, _ := c.Instruments.ByTicker("FPT")
 	if fpt.Board != "G1" || fpt.OddLotBoard != "G4" || fpt.TickTableName != "HOSE" || fpt.Status != Active ||
-		!slices.Equal(fpt.OrderTypes, []OrderType{ATO, LO, MTL, ATC}) {
+		!slices.Equal(fpt.OrderTypes, []OrderType{ATO, LO, MTL, ATC}) || fpt.SettlementDays != 2 {
 		t.Errorf("FPT defaults: %+v", fpt)
 	}
 	shs, _ := c.Instruments.ByTicker("SHS")
@@ -128,7 +128,7 @@ func TestParseDefaultsAndForms(t *testing.T) {
 	}
 	etf, _ := c.Instruments.ByTicker("E1VFVN30")
 	if etf.TickTableName != "" || !etf.TickTable.OnTick(d("25010")) || !slices.Equal(etf.OrderTypes, []OrderType{LO, ATC}) ||
-		!etf.Ceiling.Equal(d("26760")) || !etf.Floor.Equal(d("23260")) {
+		!etf.Ceiling.Equal(d("26760")) || !etf.Floor.Equal(d("23260")) || etf.SettlementDays != 1 {
 		t.Errorf("E1VFVN30: %+v", etf)
 	}
 	if !c.Schedule.Holidays["2026-09-02"] {
@@ -176,6 +176,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"tick table not a table", one(goodFPT + `, "tick_table": 5`), []string{"tick_table", "built-in"}},
 		{"bad inline tick table", one(goodFPT + `, "tick_table": [{"from": "0", "tick": "30"}, {"from": "10000", "tick": "50"}]`), []string{"tick_table", "multiple"}},
 		{"bad status", one(goodFPT + `, "status": "OPEN"`), []string{"status", "OPEN"}},
+		{"settlement cycle too long", one(goodFPT + `, "settlement_days": 6`), []string{"settlement_days", "0..5"}},
+		{"negative settlement cycle", one(goodFPT + `, "settlement_days": -1`), []string{"settlement_days"}},
 		{"bad order type", one(goodFPT + `, "order_types": ["LO", "STOP"]`), []string{"order_types", "STOP"}},
 		{"PLO order type", one(goodFPT + `, "order_types": ["PLO"]`), []string{"order_types", "PLO"}},
 		{"ATO without an opening auction", one(strings.NewReplacer(`"STO", "product`, `"UPX", "product`, `"band_percent": "7"`, `"band_percent": "15"`).Replace(goodFPT) + `, "order_types": ["LO", "ATO"]`), []string{"order_types", "ATO", "no opening auction"}},

@@ -44,7 +44,12 @@ type Instrument struct {
 	// PutThroughMinQty is the smallest put-through deal (HNX: 5 000
 	// shares; 1 elsewhere by default).
 	PutThroughMinQty int64
-	Status           Status
+	// SettlementDays is the settlement cycle in trading days: bought
+	// shares and sale proceeds settle on T+SettlementDays (equities 2,
+	// the futures 0: they settle cash daily, not by delivery). 0 settles
+	// at once.
+	SettlementDays int
+	Status         Status
 	// OrderTypes the instrument trades, in the order of OrderTypes.
 	OrderTypes []OrderType
 }
@@ -179,6 +184,18 @@ func defaultPutThroughMinQty(m MarketID) int64 {
 		return 5000
 	}
 	return 1
+}
+
+// defaultSettlementDays is market m's settlement cycle when the file
+// names none: T+2 for the stock markets (HOSE, HNX and UPCoM equities,
+// ETFs, covered warrants and fund certificates settle on the second
+// trading day; Circular 120/2020/TT-BTC as amended), 0 for the VN30
+// futures, which have no delivery (their gains and losses move daily).
+func defaultSettlementDays(m MarketID) int {
+	if m == Deriv {
+		return 0
+	}
+	return 2
 }
 
 // defaultOrderTypes are the order types each market trades when the file

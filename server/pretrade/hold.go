@@ -172,38 +172,49 @@ func move(a store.Account, h HoldResult, dir int64) (store.Account, error) {
 // Buyer: UnitPrice × qty (at most what is still held) leaves cash_hold,
 // price × qty is paid and the difference returns to cash_available, which
 // goes negative when the hold did not cover the cost (margin, bypass_cash:
-// the shortfall is a loan); qty shares become sellable at once (immediate
-// settlement). Seller: qty shares leave hold_qty, any uncovered rest
-// leaves sellable_qty, which may go negative (a short: short selling,
-// bypass_stock), and price × qty is credited to cash_available at once.
-// The average price moves as avgPrice says.
+// the shortfall is a loan); the qty shares are pending until due (the
+// settlement date, T+2) and become sellable then (store.Account.Settle).
+// Seller: qty shares leave hold_qty, any uncovered rest leaves
+// sellable_qty, which may go negative (a short: short selling,
+// bypass_stock), and price × qty is pending cash until due. An empty due
+// settles at once (instruments with no settlement cycle). The buyer pays
+// at the trade, as Vietnamese brokers take the cash on T0; the average
+// price moves as AvgPrice says, counting pending shares in the position.
 //
 // Fill fails with ErrInvalid, a and h returned unchanged, only on input
 // that is a bug: qty or price not positive, a negative or side-less hold,
 // a negative unit price, or a hold larger than the account's cash_hold or
 // hold_qty.
-func Fill(a store.Account, h HoldResult, price decimal.Decimal, qty int64) (store.Account, HoldResult, error) {
+func Fill(a store.Account, h HoldResult, price decimal.Decimal, qty int64, due string) (store.Account, HoldResult, error) {
 	pos, _ := a.Holding(h.Symbol)
 	if err := checkFill(a, pos, h, price, qty); err != nil {
 		return a, h, err
 	}
 	cost := price.Mul(decimal.NewFromInt(qty))
 	out, rest := a, h
-	before := pos.SellableQty + pos.HoldQty
+	before := pos.Position()
 	switch h.Side {
 	case venue.Buy:
 		release := decimal.Min(h.UnitPrice.Mul(decimal.NewFromInt(qty)), h.Cash)
 		out.CashHold = a.CashHold.Sub(release)
 		out.CashAvailable = a.CashAvailable.Add(release).Sub(cost)
 		rest.Cash = h.Cash.Sub(release)
-		pos.SellableQty += qty
+		if due == "" {
+			pos.SellableQty += qty
+		} else {
+			pos.AddPending(due, qty)
+		}
 		pos.AvgPrice = AvgPrice(pos.AvgPrice, before, qty, price)
 	case venue.Sell:
 		take := min(h.Stock, qty)
 		pos.HoldQty -= take
 		pos.SellableQty -= qty - take
 		rest.Stock = h.Stock - take
-		out.CashAvailable = a.CashAvailable.Add(cost)
+		if due == "" {
+			out.CashAvailable = a.CashAvailable.Add(cost)
+		} else {
+			out.AddPendingCash(due, cost)
+		}
 		pos.AvgPrice = AvgPrice(pos.AvgPrice, before, -qty, price)
 	}
 	out.SetHolding(pos)

@@ -179,9 +179,9 @@ func TestBuySellRoundTrip(t *testing.T) {
 		price string
 		qty   int64
 	}{{"99000", 100}, {"99500.5", 150}, {"100000", 50}} {
-		buyer, bh, err = Fill(buyer, bh, d(f.price), f.qty)
+		buyer, bh, err = Fill(buyer, bh, d(f.price), f.qty, "")
 		must(err)
-		seller, sh, err = Fill(seller, sh, d(f.price), f.qty)
+		seller, sh, err = Fill(seller, sh, d(f.price), f.qty, "")
 		must(err)
 		if sum := buyer.CashAvailable.Add(buyer.CashHold).Add(seller.CashAvailable).Add(seller.CashHold); !sum.Equal(totalCash) {
 			t.Fatalf("cash not conserved: %s, want %s", sum, totalCash)
@@ -216,7 +216,7 @@ func TestBuySellRoundTrip(t *testing.T) {
 	}
 	seller, err = Apply(seller, sh2)
 	must(err)
-	seller, sh2, err = Fill(seller, sh2, d("100000"), 200)
+	seller, sh2, err = Fill(seller, sh2, d("100000"), 200, "")
 	must(err)
 	if _, ok := seller.Holding(fpt.ISIN); ok || !sh2.Empty() {
 		t.Fatalf("position left after selling all: %+v, hold %+v", seller.Holdings, sh2)
@@ -260,7 +260,7 @@ func TestApplyReleaseFillRefusals(t *testing.T) {
 		"negative stock hold":      {HoldResult{Symbol: fpt.ISIN, Side: venue.Sell, Stock: -1}, "1", 1},
 		"hold without a side":      {HoldResult{Symbol: fpt.ISIN}, "1", 1},
 	} {
-		got, h2, err := Fill(a, f.h, d(f.price), f.qty)
+		got, h2, err := Fill(a, f.h, d(f.price), f.qty, "")
 		if !errors.Is(err, ErrInvalid) || h2 != f.h {
 			t.Fatalf("%s: %v, hold %+v", name, err, h2)
 		}
@@ -339,7 +339,7 @@ func TestFillBooksEverything(t *testing.T) {
 			}
 			for _, f := range c.fills {
 				before := a
-				if a, h, err = Fill(a, h, d(f.price), f.qty); err != nil {
+				if a, h, err = Fill(a, h, d(f.price), f.qty, ""); err != nil {
 					t.Fatalf("fill %d@%s: %v", f.qty, f.price, err)
 				}
 				assertBooked(t, before, a, c.o.Side, d(f.price), f.qty)

@@ -296,7 +296,7 @@ func (p *propRun) fill() {
 // into the free balance.
 func (p *propRun) book(o *propOrder, price decimal.Decimal, qty int64) HoldResult {
 	before := p.accts[o.acct]
-	after, rest, err := Fill(before, o.hold, price, qty)
+	after, rest, err := Fill(before, o.hold, price, qty, "")
 	if err != nil {
 		p.fatalf("%s fill of %s: %v", o.o.Side, o.o.ID, err)
 	}

@@ -181,9 +181,16 @@ func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 	if r.Side != "B" || r.AccountCode != binh || r.PartyID != "099" || r.PartyTraderID != "T01" || r.User != deskOther {
 		t.Fatalf("responder's order: %+v", r)
 	}
+	// A put-through deal settles T+2 like a matched trade: An's proceeds
+	// and Binh's shares are pending until then.
+	due, err := e.clk.SettlementDate(market.Instrument{SettlementDays: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := e.account(an)
-	if !a.CashAvailable.Equal(dec("1101000000")) || !a.CashHold.IsZero() {
-		t.Fatalf("An's cash: %s / %s", a.CashAvailable, a.CashHold)
+	if !a.CashAvailable.Equal(dec("1000000000")) || !a.CashHold.IsZero() ||
+		len(a.CashPending) != 1 || a.CashPending[0] != (store.DueCash{Date: due, Amount: a.CashPending[0].Amount}) || !a.PendingCash().Equal(dec("101000000")) {
+		t.Fatalf("An's cash: %s / %s, pending %+v (due %s)", a.CashAvailable, a.CashHold, a.CashPending, due)
 	}
 	if s, h, _ := holding(a, fptISIN); s != 9000 || h != 0 {
 		t.Fatalf("An's FPT: sellable %d held %d", s, h)
@@ -192,8 +199,11 @@ func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 	if !b.CashAvailable.Equal(dec("149000000.50")) || !b.CashHold.IsZero() {
 		t.Fatalf("Binh's cash: %s / %s", b.CashAvailable, b.CashHold)
 	}
-	if s, h, avg := holding(b, fptISIN); s != 1000 || h != 0 || avg != "101000" {
+	if s, h, avg := holding(b, fptISIN); s != 0 || h != 0 || avg != "101000" {
 		t.Fatalf("Binh's FPT: sellable %d held %d avg %s", s, h, avg)
+	}
+	if hd, _ := b.Holding(fptISIN); len(hd.Pending) != 1 || hd.Pending[0] != (store.DueShares{Date: due, Qty: 1000}) {
+		t.Fatalf("Binh's pending FPT: %+v, want 1000 due %s", hd.Pending, due)
 	}
 	// Accepted once: a second accept, a pass after the deal are refused.
 	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("acc-2", "q-1"))
@@ -219,11 +229,23 @@ func TestPutThroughDealMovesCashAndStock(t *testing.T) {
 	if b := e.account(binh); !b.CashHold.IsZero() || !b.CashAvailable.Equal(dec("99000000.50")) {
 		t.Fatalf("Binh after the bid filled: %s / %s", b.CashAvailable, b.CashHold)
 	}
-	if s, _, avg := holding(e.account(binh), fptISIN); s != 1500 || avg != "100666.6667" {
-		t.Fatalf("Binh's FPT: %d avg %s", s, avg)
+	if hd, _ := e.account(binh).Holding(fptISIN); hd.PendingQty() != 1500 || hd.AvgPrice.String() != "100666.6667" {
+		t.Fatalf("Binh's FPT: %d pending avg %s", hd.PendingQty(), hd.AvgPrice)
 	}
-	if a := e.account(an); !a.CashAvailable.Equal(dec("1151000000")) {
-		t.Fatalf("An's cash: %s", a.CashAvailable)
+	if a := e.account(an); !a.CashAvailable.Equal(dec("1000000000")) || !a.PendingCash().Equal(dec("151000000")) {
+		t.Fatalf("An's cash: %s, %s pending", a.CashAvailable, a.PendingCash())
+	}
+	// T+2: the deals settle.
+	for range 2 {
+		if _, err := e.svc.NextDay(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, _, avg := holding(e.account(binh), fptISIN); s != 1500 || avg != "100666.6667" {
+		t.Fatalf("Binh's FPT on T+2: %d avg %s", s, avg)
+	}
+	if a := e.account(an); !a.CashAvailable.Equal(dec("1151000000")) || len(a.CashPending) != 0 {
+		t.Fatalf("An's cash on T+2: %s, pending %+v", a.CashAvailable, a.CashPending)
 	}
 
 	// Every message left a latency record of its type.
@@ -276,11 +298,11 @@ func TestQuoteSingleWinnerUnderConcurrentAccepts(t *testing.T) {
 	if b := e.account(binh); !b.CashAvailable.Equal(dec("149000000.50")) || !b.CashHold.IsZero() {
 		t.Fatalf("Binh paid once: %s / %s", b.CashAvailable, b.CashHold)
 	}
-	if s, _, _ := holding(e.account(binh), fptISIN); s != 1000 {
-		t.Fatalf("Binh's FPT: %d", s)
+	if hd, _ := e.account(binh).Holding(fptISIN); hd.PendingQty() != 1000 {
+		t.Fatalf("Binh's FPT: %d pending", hd.PendingQty())
 	}
-	if a := e.account(an); !a.CashAvailable.Equal(dec("1101000000")) {
-		t.Fatalf("An paid once: %s", a.CashAvailable)
+	if a := e.account(an); !a.PendingCash().Equal(dec("101000000")) {
+		t.Fatalf("An paid once: %s pending", a.PendingCash())
 	}
 }
 

@@ -230,7 +230,11 @@ func (s *Desk) deal(ctx context.Context, user string, q *ptQuote, inst market.In
 		return err
 	}
 	defer done()
-	a := acceptance{user: user, q: q, inst: inst, in: in, respID: respID, leg: l, parties: p, now: s.now(), date: s.clock.TradingDate()}
+	due, err := s.clock.SettlementDate(inst)
+	if err != nil {
+		return err
+	}
+	a := acceptance{user: user, q: q, inst: inst, in: in, respID: respID, leg: l, parties: p, now: s.now(), date: s.clock.TradingDate(), due: due}
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error { return s.dealTx(ctx, tx, a) })
 	return err
 }
@@ -246,6 +250,7 @@ type acceptance struct {
 	parties parties
 	now     time.Time
 	date    string
+	due     string // the deal's settlement date ("" settles at once)
 }
 
 // dealTx checks the accept against the quote's order → holds and settles
@@ -266,7 +271,7 @@ func (s *Desk) dealTx(ctx context.Context, tx store.BackOfficeTx, a acceptance) 
 	if err != nil {
 		return err
 	}
-	if acct, err = settle(acct, h, qo.Price, qo.Qty, "your account"); err != nil {
+	if acct, err = bookSide(acct, h, qo.Price, qo.Qty, a.due, "your account"); err != nil {
 		return err
 	}
 	qa, ok, err := tx.Account(qo.AccountCode)
@@ -276,7 +281,7 @@ func (s *Desk) dealTx(ctx context.Context, tx store.BackOfficeTx, a acceptance) 
 	if !ok {
 		return fmt.Errorf("puthrough: account %s of quote %s is gone", qo.AccountCode, a.q.QuoteID)
 	}
-	if qa, err = settle(qa, trading.HoldOf(qo), qo.Price, qo.Qty, "the quoting account"); err != nil {
+	if qa, err = bookSide(qa, trading.HoldOf(qo), qo.Price, qo.Qty, a.due, "the quoting account"); err != nil {
 		return err
 	}
 	if err := tx.PutAccount(acct); err != nil {
@@ -381,13 +386,13 @@ func (a acceptance) storeOrders(tx store.BackOfficeTx, qo store.Order, h pretrad
 	return err
 }
 
-// settle fills one side of a deal on a and gives back what the hold kept
-// beyond the fill. The deal is made here, before anything has traded, so
+// bookSide fills one side of a deal on a (settling on due, as a venue
+// fill does) and gives back what the hold kept beyond the fill. The deal is made here, before anything has traded, so
 // an account whose hold and free balance do not cover it (a bypassed or
 // partly covered hold) refuses the deal with the cash or stock code; a
 // venue fill, already traded, is booked even into a loan or a short.
-func settle(a store.Account, h pretrade.HoldResult, price decimal.Decimal, qty int64, whose string) (store.Account, error) {
-	out, rest, err := pretrade.Fill(a, h, price, qty)
+func bookSide(a store.Account, h pretrade.HoldResult, price decimal.Decimal, qty int64, due, whose string) (store.Account, error) {
+	out, rest, err := pretrade.Fill(a, h, price, qty, due)
 	if err != nil {
 		return a, err
 	}

@@ -54,6 +54,9 @@ type CashReport struct {
 	BypassCash    bool    `json:"bypass_cash"`
 	BypassStock   bool    `json:"bypass_stock"`
 	TsNs          int64   `json:"ts_ns"`
+	// CashPending is omsd's extension (as on the REST AccountView): sale
+	// proceeds waiting for settlement (T+2).
+	CashPending float64 `json:"omsd_cash_pending"`
 }
 
 // HoldingReport is an AccountHoldingReport.
@@ -65,6 +68,9 @@ type HoldingReport struct {
 	HoldQty     int64   `json:"hold_qty"`
 	AvgPrice    float64 `json:"avg_price"`
 	TsNs        int64   `json:"ts_ns"`
+	// PendingQty is omsd's extension (as on the REST HoldingView): shares
+	// bought and waiting for settlement (T+2).
+	PendingQty int64 `json:"omsd_pending_qty"`
 }
 
 // Channel names.
@@ -100,12 +106,12 @@ func publication(e store.OutboxEntry) (channel string, data []byte, err error) {
 		channel, v = OrderChannel(e.AccountCode), executionReport(e.Order)
 	case store.OutboxCash:
 		channel, v = AccountChannel(e.AccountCode), CashReport{Type: "account", AccountID: e.AccountCode,
-			CashAvailable: e.Cash.Available.InexactFloat64(), CashHold: e.Cash.Hold.InexactFloat64(),
+			CashAvailable: e.Cash.Available.InexactFloat64(), CashHold: e.Cash.Hold.InexactFloat64(), CashPending: e.Cash.Pending.InexactFloat64(),
 			BypassCash: e.Cash.BypassCash, BypassStock: e.Cash.BypassStock, TsNs: e.At.UnixNano()}
 	default:
 		h := e.Holding
 		channel, v = AccountChannel(e.AccountCode), HoldingReport{Type: "holding", AccountID: e.AccountCode,
-			Symbol: h.Symbol, SellableQty: h.SellableQty, HoldQty: h.HoldQty, AvgPrice: h.AvgPrice.InexactFloat64(), TsNs: e.At.UnixNano()}
+			Symbol: h.Symbol, SellableQty: h.SellableQty, HoldQty: h.HoldQty, AvgPrice: h.AvgPrice.InexactFloat64(), PendingQty: h.PendingQty(), TsNs: e.At.UnixNano()}
 	}
 	data, err = json.Marshal(v)
 	return channel, data, err

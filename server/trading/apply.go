@@ -44,7 +44,7 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 			return err
 		}
 		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
-			priority: s.nextPriority, requeue: requeue}
+			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate}
 		for _, ev := range rep.Events {
 			if err := w.event(ev); err != nil {
 				return err
@@ -64,6 +64,8 @@ type reportWriter struct {
 	now      time.Time
 	priority func() int64 // the next time priority
 	requeue  string       // the order whose replace loses priority
+	// settlementDate is when a fill of an ISIN made now settles.
+	settlementDate func(isin string) (string, error)
 }
 
 func (w *reportWriter) getOrder(id string) (*store.Order, error) {
@@ -209,7 +211,11 @@ func (w *reportWriter) fill(o *store.Order, ev venue.Event) error {
 		return err
 	}
 	px := ev.LastPx.Decimal()
-	na, rest, err := pretrade.Fill(*a, holdOf(*o), px, ev.LastQty)
+	due, err := w.settlementDate(o.ISIN)
+	if err != nil {
+		return fmt.Errorf("trading: settlement date of fill %d of order %d: %w", ev.ExecID, o.ID, err)
+	}
+	na, rest, err := pretrade.Fill(*a, holdOf(*o), px, ev.LastQty, due)
 	if err != nil {
 		return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
 	}

@@ -320,6 +320,36 @@ func (h *harness) snapshot(full bool) snapshot {
 
 func qtyDec(q int64) decimal.Decimal { return decimal.NewFromInt(q) }
 
+// checkPending: what is pending is positive and due later than today (the
+// service settles what is due when the day starts) but no later than T+2.
+func (h *harness) checkPending(code string, a store.Account) []string {
+	var bad []string
+	today := h.clock.TradingDate()
+	latest, err := h.clock.Schedule().AddTradingDays(today, 2)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	due := func(what, date string, positive bool) {
+		switch {
+		case !positive:
+			bad = append(bad, fmt.Sprintf("account %s: %s due %s is not positive", code, what, date))
+		case date <= today:
+			bad = append(bad, fmt.Sprintf("account %s: %s due %s still pending on %s", code, what, date, today))
+		case date > latest:
+			bad = append(bad, fmt.Sprintf("account %s: %s due %s, after T+2 (%s)", code, what, date, latest))
+		}
+	}
+	for _, d := range a.CashPending {
+		due("cash "+d.Amount.String(), d.Date, d.Amount.IsPositive())
+	}
+	for _, hd := range a.Holdings {
+		for _, d := range hd.Pending {
+			due(fmt.Sprintf("%d %s", d.Qty, hd.Symbol), d.Date, d.Qty > 0)
+		}
+	}
+	return bad
+}
+
 // check verifies every invariant and returns the violations (empty when
 // all hold). No request may be in flight: the store, the books and the
 // recorded executions are read one after the other.
@@ -387,21 +417,26 @@ func (h *harness) checkSnap(full bool) []string {
 		}
 	}
 	for code, a := range snap.accounts {
-		cash := a.CashAvailable.Add(a.CashHold)
+		// Pending (bought, sold, not yet settled) counts: the money and
+		// the shares exist, they are only not free yet.
+		cash := a.CashAvailable.Add(a.CashHold).Add(a.PendingCash())
 		totalCash = totalCash.Add(cash)
 		if a.CashAvailable.IsNegative() || a.CashHold.IsNegative() {
 			fail("account %s: negative cash: available %s, hold %s", code, a.CashAvailable, a.CashHold)
 		}
 		if !cash.Equal(wantCash[code]) {
-			fail("account %s: cash %s (available %s + hold %s), the executions say %s", code, cash, a.CashAvailable, a.CashHold, wantCash[code])
+			fail("account %s: cash %s (available %s + hold %s + pending %s), the executions say %s", code, cash, a.CashAvailable, a.CashHold, a.PendingCash(), wantCash[code])
+		}
+		for _, m := range h.checkPending(code, a) {
+			fail("%s", m)
 		}
 		got := map[string]int64{}
 		for _, hd := range a.Holdings {
 			if hd.SellableQty < 0 || hd.HoldQty < 0 || hd.AvgPrice.IsNegative() {
 				fail("account %s: negative holding %+v", code, hd)
 			}
-			got[hd.Symbol] = hd.SellableQty + hd.HoldQty
-			totalQty[hd.Symbol] += hd.SellableQty + hd.HoldQty
+			got[hd.Symbol] = hd.Position()
+			totalQty[hd.Symbol] += hd.Position()
 		}
 		for isin, q := range wantQty[code] {
 			if got[isin] != q {
@@ -1100,12 +1135,50 @@ func TestPropertyTradingDay(t *testing.T) {
 			if bad := append(h.checkAll(), h.checkNothingHeld()...); len(bad) > 0 {
 				failWith(t, "after the close", bad, s.log)
 			}
+			h.nextDays(t, s, &i)
 			s.st.fills = len(h.venue.executions())
 			total.add(s.st)
 		})
 	}
 	t.Logf("over all seeds: %d orders stored (%d rejected), %d executions, %d cancels and %d replaces accepted, %d refusals; by code: %v",
 		total.submits, total.storedRejects, total.fills, total.cancels, total.replaces, total.refusals, total.why)
+}
+
+// nextDays runs the two trading days after the stream's day: T+1 trades
+// again in continuous trading (sells only what has settled), T+2 settles
+// the first day's trades. The invariants (money conserved counting what
+// is pending, nothing pending past its date) hold after each step.
+func (h *harness) nextDays(t *testing.T, s *streamer, i *int) {
+	t.Helper()
+	fills := len(h.venue.executions())
+	for day := 1; day <= 2; day++ {
+		change, err := h.svc.NextDay(h.ctx)
+		if err != nil {
+			failWith(t, "next day", []string{err.Error()}, s.log)
+		}
+		s.log = append(s.log, fmt.Sprintf("-- next day %s -> %s, %d accounts settled", change.From, change.To, change.Settled.Accounts))
+		if bad := append(h.checkAll(), h.checkNothingHeld()...); len(bad) > 0 {
+			failWith(t, "after the next day "+change.To, bad, s.log)
+		}
+		if day == 2 {
+			if fills > 0 && change.Settled.Accounts == 0 {
+				failWith(t, "T+2 settled nothing", []string{fmt.Sprintf("%d executions on the first day", fills)}, s.log)
+			}
+			return
+		}
+		if err := h.setSession(market.Continuous); err != nil {
+			failWith(t, "continuous on the next day", []string{err.Error()}, s.log)
+		}
+		for range 30 {
+			if err := s.step(*i); err != nil {
+				failWith(t, "unexpected error", []string{err.Error()}, s.log)
+			}
+			if bad := h.check(); len(bad) > 0 {
+				failWith(t, fmt.Sprintf("invariants broken after step %d (next day)", *i), bad, s.log)
+			}
+			*i++
+		}
+	}
 }
 
 // TestReplaceDuringIntermissionKeepsHold: during the intermission the
@@ -1195,18 +1268,19 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 		}
 		return o
 	}
-	wantCash := func(code, avail, hold string) {
+	// Proceeds and bought shares are pending until T+2.
+	wantCash := func(code, avail, hold, pending string) {
 		t.Helper()
 		a, _ := account(code)
-		if !a.CashAvailable.Equal(dec(avail)) || !a.CashHold.Equal(dec(hold)) {
-			t.Fatalf("%s cash %s available / %s held, want %s / %s", code, a.CashAvailable, a.CashHold, avail, hold)
+		if !a.CashAvailable.Equal(dec(avail)) || !a.CashHold.Equal(dec(hold)) || !a.PendingCash().Equal(dec(pending)) {
+			t.Fatalf("%s cash %s available / %s held / %s pending, want %s / %s / %s", code, a.CashAvailable, a.CashHold, a.PendingCash(), avail, hold, pending)
 		}
 	}
-	wantPos := func(code string, sellable, hold int64, avg string) {
+	wantPos := func(code string, sellable, hold, pending int64, avg string) {
 		t.Helper()
 		_, hd := account(code)
-		if hd.SellableQty != sellable || hd.HoldQty != hold || !hd.AvgPrice.Equal(dec(avg)) {
-			t.Fatalf("%s FPT %d sellable / %d held avg %s, want %d / %d avg %s", code, hd.SellableQty, hd.HoldQty, hd.AvgPrice, sellable, hold, avg)
+		if hd.SellableQty != sellable || hd.HoldQty != hold || hd.PendingQty() != pending || !hd.AvgPrice.Equal(dec(avg)) {
+			t.Fatalf("%s FPT %d sellable / %d held / %d pending avg %s, want %d / %d / %d avg %s", code, hd.SellableQty, hd.HoldQty, hd.PendingQty(), hd.AvgPrice, sellable, hold, pending, avg)
 		}
 	}
 	checkAll := func(what string) {
@@ -1220,7 +1294,7 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	if o := submit("seller@example.com", "SELLER1", "S", "LO", "101000", 500, "s1"); o.Status != store.OrderNew || o.Hold.Stock != 500 {
 		t.Fatalf("sell: %s holding %d", o.Status, o.Hold.Stock)
 	}
-	wantPos("SELLER1", 500, 500, "90000")
+	wantPos("SELLER1", 500, 500, 0, "90000")
 
 	// The buyer takes 300 with a limit of 102 000: it pays the resting
 	// price, 300 × 101 000, and its 102 000 hold is released in full.
@@ -1228,11 +1302,11 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	if b1.Status != store.OrderFilled || b1.FilledQty != 300 || !b1.FilledValue.Equal(dec("30300000")) || !b1.AvgFillPrice().Equal(dec("101000")) {
 		t.Fatalf("b1: %s filled %d for %s avg %s", b1.Status, b1.FilledQty, b1.FilledValue, b1.AvgFillPrice())
 	}
-	wantCash("SELLER1", "31300000", "0") // 1 000 000 + 300 × 101 000
-	wantPos("SELLER1", 500, 200, "90000")
-	wantCash("BUYER01", "169700000", "0") // 200 000 000 − 30 300 000
+	wantCash("SELLER1", "1000000", "0", "30300000") // 300 × 101 000 due on T+2
+	wantPos("SELLER1", 500, 200, 0, "90000")
+	wantCash("BUYER01", "169700000", "0", "0") // 200 000 000 − 30 300 000, paid at the trade
 	// (1 000 × 95 000 + 300 × 101 000) / 1 300 = 96 384.615384… → 96 384.6154
-	wantPos("BUYER01", 1300, 0, "96384.6154")
+	wantPos("BUYER01", 1000, 0, 300, "96384.6154")
 	if s1 := order("s1"); s1.Status != store.OrderPartiallyFill || s1.FilledQty != 300 || !s1.FilledValue.Equal(dec("30300000")) || s1.Hold.Stock != 200 {
 		t.Fatalf("s1: %s filled %d for %s holding %d", s1.Status, s1.FilledQty, s1.FilledValue, s1.Hold.Stock)
 	}
@@ -1244,15 +1318,15 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	if b2.Status != store.OrderPartiallyFill || b2.FilledQty != 200 || !b2.FilledValue.Equal(dec("20200000")) || !b2.Hold.Cash.Equal(dec("20300000")) {
 		t.Fatalf("b2: %s filled %d for %s holding %s", b2.Status, b2.FilledQty, b2.FilledValue, b2.Hold.Cash)
 	}
-	wantCash("SELLER1", "51500000", "0") // + 200 × 101 000
-	wantPos("SELLER1", 500, 0, "90000")
+	wantCash("SELLER1", "1000000", "0", "50500000") // + 200 × 101 000
+	wantPos("SELLER1", 500, 0, 0, "90000")
 	if s1 := order("s1"); s1.Status != store.OrderFilled || s1.FilledQty != 500 || !s1.AvgFillPrice().Equal(dec("101000")) || s1.Hold.Stock != 0 {
 		t.Fatalf("s1: %s filled %d avg %s holding %d", s1.Status, s1.FilledQty, s1.AvgFillPrice(), s1.Hold.Stock)
 	}
 	// 169 700 000 − 20 200 000 paid − 20 300 000 held
-	wantCash("BUYER01", "129200000", "20300000")
+	wantCash("BUYER01", "129200000", "20300000", "0")
 	// (1 300 × 96 384.6154 + 200 × 101 000) / 1 500 = 97 000.00001… → 97 000
-	wantPos("BUYER01", 1500, 0, "97000")
+	wantPos("BUYER01", 1000, 0, 500, "97000")
 	checkAll("after b2")
 
 	// An MTL sell of 300 hits the 200 resting at 101 500; its other 100
@@ -1262,18 +1336,18 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	if m.Status != store.OrderPartiallyFill || m.FilledQty != 200 || !m.Price.Equal(dec("101400")) || m.Hold.Stock != 100 {
 		t.Fatalf("m1: %s filled %d at limit %s holding %d", m.Status, m.FilledQty, m.Price, m.Hold.Stock)
 	}
-	wantPos("SELLER2", 0, 100, "99000")
+	wantPos("SELLER2", 0, 100, 0, "99000")
 	if _, err := h.svc.Cancel(h.ctx, "seller2@example.com", CancelRequest{OrderID: "m1", RequestID: "m1-cancel"}); err != nil {
 		t.Fatal(err)
 	}
 	if m = order("m1"); m.Status != store.OrderCanceled || m.FilledQty != 200 || m.CancelledQty != 100 || !m.FilledValue.Equal(dec("20300000")) || m.Hold.Stock != 0 {
 		t.Fatalf("m1: %s filled %d cancelled %d for %s holding %d", m.Status, m.FilledQty, m.CancelledQty, m.FilledValue, m.Hold.Stock)
 	}
-	wantCash("SELLER2", "20300000", "0")
-	wantPos("SELLER2", 100, 0, "99000")
-	wantCash("BUYER01", "129200000", "0")
+	wantCash("SELLER2", "0", "0", "20300000")
+	wantPos("SELLER2", 100, 0, 0, "99000")
+	wantCash("BUYER01", "129200000", "0", "0")
 	// (1 500 × 97 000 + 200 × 101 500) / 1 700 = 97 529.4117… → 97 529.4118
-	wantPos("BUYER01", 1700, 0, "97529.4118")
+	wantPos("BUYER01", 1000, 0, 700, "97529.4118")
 	if b2 = order("b2"); b2.Status != store.OrderFilled || b2.FilledQty != 400 || !b2.FilledValue.Equal(dec("40500000")) || !b2.AvgFillPrice().Equal(dec("101250")) {
 		t.Fatalf("b2: %s filled %d for %s avg %s", b2.Status, b2.FilledQty, b2.FilledValue, b2.AvgFillPrice())
 	}
@@ -1281,4 +1355,18 @@ func TestFillsPaySellerAndAverageBuyer(t *testing.T) {
 	if bad := h.checkNothingHeld(); len(bad) > 0 {
 		t.Fatal(strings.Join(bad, "\n"))
 	}
+	// T+1 settles nothing; T+2 makes the shares sellable and the proceeds
+	// available.
+	if _, err := h.svc.NextDay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantCash("SELLER1", "1000000", "0", "50500000")
+	wantPos("BUYER01", 1000, 0, 700, "97529.4118")
+	if _, err := h.svc.NextDay(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantCash("SELLER1", "51500000", "0", "0")
+	wantCash("SELLER2", "20300000", "0", "0")
+	wantPos("BUYER01", 1700, 0, 0, "97529.4118")
+	checkAll("after T+2")
 }

@@ -35,7 +35,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.reconcile(ctx, atStart); err != nil {
 		return err
 	}
-	return s.Sync(ctx)
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	_, err := s.Settle(ctx)
+	return err
 }
 
 // Run keeps the books in step with the market clock until ctx ends; every
@@ -46,6 +50,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastReconcile := time.Now()
+	settled := s.clock.TradingDate() // Start settled it
 	for {
 		select {
 		case <-ctx.Done():
@@ -61,6 +66,14 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 				s.log.Error("market session sync failed", "err", err)
 			}
 			s.retryBacklogs(ctx)
+			if today := s.clock.TradingDate(); today != settled {
+				// A new trading date: the start-of-day settlement.
+				if _, err := s.Settle(ctx); err == nil {
+					settled = today
+				} else if ctx.Err() == nil {
+					s.log.Error("settlement failed; retried at the next tick", "date", today, "err", err)
+				}
+			}
 			if time.Since(lastReconcile) >= s.reconcileEvery {
 				lastReconcile = time.Now()
 				if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {

@@ -49,6 +49,7 @@ import (
 type Store interface {
 	store.Trading
 	Account(ctx context.Context, code string) (store.Account, error)
+	AccountCodes(ctx context.Context) ([]string, error)
 	GrantsOfUser(ctx context.Context, userID string) ([]store.Grant, error)
 	UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error)
 }

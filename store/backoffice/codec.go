@@ -46,10 +46,11 @@ func decode[R any, T any](what, s string, conv func(R) T) (T, error) {
 }
 
 type holdingRecord struct {
-	Symbol      string          `json:"symbol"`
-	SellableQty int64           `json:"sellable_qty"`
-	HoldQty     int64           `json:"hold_qty"`
-	AvgPrice    decimal.Decimal `json:"avg_price"`
+	Symbol      string            `json:"symbol"`
+	SellableQty int64             `json:"sellable_qty"`
+	HoldQty     int64             `json:"hold_qty"`
+	AvgPrice    decimal.Decimal   `json:"avg_price"`
+	Pending     []store.DueShares `json:"pending,omitempty"`
 }
 
 type accountRecord struct {
@@ -67,6 +68,7 @@ type accountRecord struct {
 	Phone              string          `json:"phone"`
 	CashAvailable      decimal.Decimal `json:"cash_available"`
 	CashHold           decimal.Decimal `json:"cash_hold"`
+	CashPending        []store.DueCash `json:"cash_pending,omitempty"`
 	BypassCash         bool            `json:"bypass_cash"`
 	BypassStock        bool            `json:"bypass_stock"`
 	Holdings           []holdingRecord `json:"holdings"`
@@ -84,7 +86,7 @@ func encodeAccount(a store.Account) (string, error) {
 		ClientCode: a.ClientCode, CompID: a.CompID, AccountType: a.AccountType,
 		InvestCode: a.InvestCode, FornInvestTypeCode: a.FornInvestTypeCode,
 		IsMMAccount: a.IsMMAccount, SenderSubID: a.SenderSubID, Email: a.Email, Phone: a.Phone,
-		CashAvailable: a.CashAvailable, CashHold: a.CashHold,
+		CashAvailable: a.CashAvailable, CashHold: a.CashHold, CashPending: a.CashPending,
 		BypassCash: a.BypassCash, BypassStock: a.BypassStock,
 		Holdings: hs, CreatedAt: ms(a.CreatedAt), UpdatedAt: ms(a.UpdatedAt),
 	})
@@ -101,7 +103,7 @@ func decodeAccount(s string) (store.Account, error) {
 			ClientCode: r.ClientCode, CompID: r.CompID, AccountType: r.AccountType,
 			InvestCode: r.InvestCode, FornInvestTypeCode: r.FornInvestTypeCode,
 			IsMMAccount: r.IsMMAccount, SenderSubID: r.SenderSubID, Email: r.Email, Phone: r.Phone,
-			CashAvailable: r.CashAvailable, CashHold: r.CashHold,
+			CashAvailable: r.CashAvailable, CashHold: r.CashHold, CashPending: r.CashPending,
 			BypassCash: r.BypassCash, BypassStock: r.BypassStock,
 			Holdings: hs, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +28,7 @@ const (
 type cashRecord struct {
 	Available   decimal.Decimal `json:"available"`
 	Hold        decimal.Decimal `json:"hold"`
+	Pending     decimal.Decimal `json:"pending,omitzero"`
 	BypassCash  bool            `json:"bypass_cash,omitempty"`
 	BypassStock bool            `json:"bypass_stock,omitempty"`
 }
@@ -54,7 +56,7 @@ func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 		}
 		e.Order = o
 	case r.Kind == store.OutboxCash && r.Cash != nil:
-		e.Cash = store.Cash{Available: r.Cash.Available, Hold: r.Cash.Hold, BypassCash: r.Cash.BypassCash, BypassStock: r.Cash.BypassStock}
+		e.Cash = store.Cash{Available: r.Cash.Available, Hold: r.Cash.Hold, Pending: r.Cash.Pending, BypassCash: r.Cash.BypassCash, BypassStock: r.Cash.BypassStock}
 	case r.Kind == store.OutboxHolding && r.Holding != nil:
 		e.Holding = store.Holding(*r.Holding)
 	default:
@@ -118,7 +120,7 @@ func accountChanges(old Value, now string) ([]outboxRecord, error) {
 	var out []outboxRecord
 	if c := store.CashOf(after); !old.OK || !c.Equal(store.CashOf(before)) {
 		out = append(out, outboxRecord{Kind: store.OutboxCash, Account: after.AccountCode,
-			Cash: &cashRecord{Available: c.Available, Hold: c.Hold, BypassCash: c.BypassCash, BypassStock: c.BypassStock}})
+			Cash: &cashRecord{Available: c.Available, Hold: c.Hold, Pending: c.Pending, BypassCash: c.BypassCash, BypassStock: c.BypassStock}})
 	}
 	holding := func(h store.Holding) {
 		r := holdingRecord(h)
@@ -138,7 +140,8 @@ func accountChanges(old Value, now string) ([]outboxRecord, error) {
 }
 
 func sameHolding(a, b store.Holding) bool {
-	return a.SellableQty == b.SellableQty && a.HoldQty == b.HoldQty && a.AvgPrice.Equal(b.AvgPrice)
+	return a.SellableQty == b.SellableQty && a.HoldQty == b.HoldQty && a.AvgPrice.Equal(b.AvgPrice) &&
+		slices.Equal(a.Pending, b.Pending)
 }
 
 var _ store.Outbox = (*Records)(nil)

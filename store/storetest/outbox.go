@@ -79,7 +79,8 @@ func wantCashEntry(t *testing.T, what string, e store.OutboxEntry, account strin
 		return
 	}
 	c := e.Cash
-	if !sameDec(c.Available, want.Available) || !sameDec(c.Hold, want.Hold) || c.BypassCash != want.BypassCash || c.BypassStock != want.BypassStock {
+	if !sameDec(c.Available, want.Available) || !sameDec(c.Hold, want.Hold) || !sameDec(c.Pending, want.Pending) ||
+		c.BypassCash != want.BypassCash || c.BypassStock != want.BypassStock {
 		t.Errorf("%s: cash %+v, want exactly %+v", what, c, want)
 	}
 	wantRecent(t, what, e.At)
@@ -92,7 +93,8 @@ func wantHoldingEntry(t *testing.T, what string, e store.OutboxEntry, account st
 		return
 	}
 	h := e.Holding
-	if h.Symbol != want.Symbol || h.SellableQty != want.SellableQty || h.HoldQty != want.HoldQty || !sameDec(h.AvgPrice, want.AvgPrice) {
+	if h.Symbol != want.Symbol || h.SellableQty != want.SellableQty || h.HoldQty != want.HoldQty || !sameDec(h.AvgPrice, want.AvgPrice) ||
+		!slices.Equal(h.Pending, want.Pending) {
 		t.Errorf("%s: holding %+v, want exactly %+v", what, h, want)
 	}
 	wantRecent(t, what, e.At)
