@@ -130,7 +130,7 @@ func accountView(a store.Account) gen.AccountView {
 	return gen.AccountView{
 		AccountID:          ptr(a.AccountCode),
 		CashAvailable:      ptr(a.CashAvailable.InexactFloat64()),
-		CashHold:           ptr(a.CashHold.InexactFloat64()),
+		CashHold:           ptr(a.CashHold.Add(a.PositionMargin()).InexactFloat64()), // orders' holds and futures margin
 		OmsdCashPending:    ptr(a.PendingCash().InexactFloat64()),
 		OmsdCashPendingDue: &cashDue,
 		BypassCash:         ptr(a.BypassCash),

@@ -89,6 +89,17 @@ type Holding struct {
 	// Pending is bought shares not yet settled (T+2), by settlement date:
 	// they become sellable on that date (Settle).
 	Pending []DueShares
+
+	// A futures position: SellableQty is the signed number of contracts
+	// (negative: short), HoldQty stays 0 and AvgPrice is the average entry
+	// price. Margin is the initial margin the position holds (VND, out of
+	// the account's free cash); Basis is Σ signed contracts × price (index
+	// points) since the last mark-to-market, so the day's variation is
+	// SellableQty × settlement price − Basis; MarkedOn is the trading date
+	// of that last mark.
+	Margin   decimal.Decimal
+	Basis    decimal.Decimal
+	MarkedOn string
 }
 
 // DueShares is a quantity that settles on Date (YYYY-MM-DD).
@@ -126,6 +137,17 @@ func (h *Holding) AddPending(date string, qty int64) {
 		p = slices.Insert(p, i, DueShares{Date: date, Qty: qty})
 	}
 	h.Pending = p
+}
+
+// PositionMargin is the initial margin all of the account's futures
+// positions hold: cash the account owns that is neither free nor held by
+// an order.
+func (a Account) PositionMargin() decimal.Decimal {
+	sum := decimal.Zero
+	for _, h := range a.Holdings {
+		sum = sum.Add(h.Margin)
+	}
+	return sum
 }
 
 // PendingCash is the sale proceeds not yet settled.
@@ -214,7 +236,7 @@ func (a *Account) SetHolding(h Holding) {
 	hs := slices.Clone(a.Holdings)
 	i, ok := slices.BinarySearchFunc(hs, h.Symbol, func(x Holding, s string) int { return strings.Compare(x.Symbol, s) })
 	switch {
-	case h.SellableQty == 0 && h.HoldQty == 0 && len(h.Pending) == 0:
+	case h.SellableQty == 0 && h.HoldQty == 0 && len(h.Pending) == 0 && h.Margin.IsZero() && h.Basis.IsZero():
 		if ok {
 			hs = slices.Delete(hs, i, i+1)
 		}

@@ -43,9 +43,10 @@ type Cash struct {
 	BypassCash, BypassStock bool
 }
 
-// CashOf returns a's cash state.
+// CashOf returns a's cash state as clients see it: Hold is what working
+// orders hold plus the futures positions' initial margin.
 func CashOf(a Account) Cash {
-	return Cash{Available: a.CashAvailable, Hold: a.CashHold, Pending: a.PendingCash(), BypassCash: a.BypassCash, BypassStock: a.BypassStock}
+	return Cash{Available: a.CashAvailable, Hold: a.CashHold.Add(a.PositionMargin()), Pending: a.PendingCash(), BypassCash: a.BypassCash, BypassStock: a.BypassStock}
 }
 
 // Equal reports whether two cash states are the same.

@@ -66,16 +66,15 @@ func refusal(s *streamClient, ch string) uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, err := range s.subErrors[ch] {
-		var ce centrifuge.Error
+		// centrifuge-go reports server errors as *Error (errorFromProto),
+		// wrapped in a SubscriptionSubscribeError.
+		var ce *centrifuge.Error
 		if errors.As(err, &ce) {
 			return ce.Code
 		}
-		var se centrifuge.SubscriptionSubscribeError
-		if errors.As(err, &se) {
-			var inner centrifuge.Error
-			if errors.As(se.Err, &inner) {
-				return inner.Code
-			}
+		var cv centrifuge.Error
+		if errors.As(err, &cv) {
+			return cv.Code
 		}
 	}
 	if len(s.unsubscribed[ch]) > 0 {

@@ -90,7 +90,7 @@ func TestStreamBlotter(t *testing.T) {
 	e.order(t, tr, lo(accountBinh, "HPG", "S", 500, "28000", "blotter-3"))
 	p = b.waitFor(10*time.Second, "blotter-3 NEW and its HPG on hold", func(p blotterPage) bool {
 		o, h := p.order("blotter-3"), p.Accounts[accountBinh].Holdings["VN000000HPG4"]
-		return o != nil && o.Status == "NEW" && len(h) == 4 && h[2] == "500"
+		return o != nil && o.Status == "NEW" && len(h) == 5 && h[2] == "500"
 	})
 	if got := p.Accounts[accountBinh].Holdings["VN000000HPG4"]; got[1] != "19,500" {
 		t.Errorf("HPG holding of %s: %q", accountBinh, got)
@@ -297,8 +297,8 @@ func balanceDiffs(t *testing.T, e *env, jwt string, p blotterPage) []string {
 		}
 		for sym, q := range holdings {
 			cells := a.Holdings[sym]
-			if len(cells) != 4 || cells[1] != groupThousands(q[0]) || cells[2] != groupThousands(q[1]) {
-				diffs = append(diffs, fmt.Sprintf("%s holding %s on the page %q, REST sellable %v hold %v", acct, sym, cells, q[0], q[1]))
+			if len(cells) != 5 || cells[1] != groupThousands(q[0]) || cells[2] != groupThousands(q[1]) || cells[3] != groupThousands(q[2]) {
+				diffs = append(diffs, fmt.Sprintf("%s holding %s on the page %q, REST sellable %v hold %v pending %v", acct, sym, cells, q[0], q[1], q[2]))
 			}
 		}
 	}

@@ -71,6 +71,10 @@ func LoadFile(path string) (*Config, error) {
 //	      "max_order_qty": 500000,     // required, >= lot_size; at most 500 for DVX
 //	      "pt_min_qty": 5000,          // smallest put-through deal; default 5000 on STX, else 1
 //	      "settlement_days": 2,        // T+n in trading days, 0..5; default 2, 0 for DVX
+//	      "multiplier": "100000",      // DVX only: VND per index point (default 100000)
+//	      "margin_rate": "0.17",       // DVX only: initial margin, 0 < rate <= 1 (default 0.17)
+//	      "position_limit": 5000,      // DVX only: contracts long or short per account (default 5000)
+//	      "expiry": "2026-12-17",      // DVX only: last trading day; absent: never expires
 //	      "status": "ACTIVE",          // ACTIVE (default), HALTED or SUSPENDED
 //	      "order_types": ["LO", "ATO"] // default by market: STO ATO LO MTL ATC, DVX all six
 //	                                   // of ATO LO MTL MAK MOK ATC, STX all but ATO, UPX LO
@@ -184,6 +188,10 @@ type instrumentJSON struct {
 	MaxOrderQty    int64           `json:"max_order_qty"`
 	PTMinQty       *int64          `json:"pt_min_qty"`
 	SettlementDays *int            `json:"settlement_days"`
+	Multiplier     json.RawMessage `json:"multiplier"`
+	MarginRate     json.RawMessage `json:"margin_rate"`
+	PositionLimit  *int64          `json:"position_limit"`
+	Expiry         string          `json:"expiry"`
 	Status         string          `json:"status"`
 	OrderTypes     []string        `json:"order_types"`
 }
@@ -217,7 +225,49 @@ func parseInstrument(raw json.RawMessage, sched Schedule) (Instrument, []error) 
 	p.orderTypes(sched)
 	p.referencePrice()
 	p.band()
+	p.futures()
 	return p.in, p.errs
+}
+
+// futures reads the futures terms: defaults on DVX, refused elsewhere.
+func (p *instrumentParser) futures() {
+	in, j := &p.in, p.j
+	if in.Market != Deriv {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"multiplier", j.Multiplier != nil}, {"margin_rate", j.MarginRate != nil}, {"position_limit", j.PositionLimit != nil}, {"expiry", j.Expiry != ""}} {
+			if f.set {
+				p.bad(f.name, "only futures (market DVX) have one")
+			}
+		}
+		return
+	}
+	in.Multiplier, in.MarginRate, in.PositionLimit = DefaultMultiplier, DefaultMarginRate, DefaultPositionLimit
+	if m := decField(j.Multiplier, "multiplier", p.bad); m != nil {
+		if !m.IsPositive() {
+			p.bad("multiplier", "must be > 0, got %s", m)
+		}
+		in.Multiplier = *m
+	}
+	if r := decField(j.MarginRate, "margin_rate", p.bad); r != nil {
+		if !r.IsPositive() || r.GreaterThan(decimal.NewFromInt(1)) {
+			p.bad("margin_rate", "must be > 0 and at most 1, got %s", r)
+		}
+		in.MarginRate = *r
+	}
+	if l := j.PositionLimit; l != nil {
+		if *l <= 0 {
+			p.bad("position_limit", "must be > 0, got %d", *l)
+		}
+		in.PositionLimit = *l
+	}
+	if j.Expiry != "" {
+		if _, err := time.Parse(time.DateOnly, j.Expiry); err != nil {
+			p.bad("expiry", "%q is not a date (YYYY-MM-DD)", j.Expiry)
+		}
+		in.Expiry = j.Expiry
+	}
 }
 
 // instrumentParser checks one instrument's fields, part by part, and

@@ -49,7 +49,18 @@ type Instrument struct {
 	// the futures 0: they settle cash daily, not by delivery). 0 settles
 	// at once.
 	SettlementDays int
-	Status         Status
+	// Futures terms (Market DVX; zero for everything else): Multiplier is
+	// VND per index point per contract; MarginRate the initial margin, a
+	// fraction of the notional (price × Multiplier × qty) held in cash for
+	// every open contract; PositionLimit the most contracts one account may
+	// be long or short, working orders included; Expiry the last trading
+	// day (YYYY-MM-DD), when open positions close at the final settlement
+	// price ("" never expires).
+	Multiplier    decimal.Decimal
+	MarginRate    decimal.Decimal
+	PositionLimit int64
+	Expiry        string
+	Status        Status
 	// OrderTypes the instrument trades, in the order of OrderTypes.
 	OrderTypes []OrderType
 }
@@ -185,6 +196,25 @@ func defaultPutThroughMinQty(m MarketID) int64 {
 	}
 	return 1
 }
+
+// IsFuture reports whether the instrument is a futures contract: positions
+// long or short with margin and daily settlement instead of delivery.
+func (in Instrument) IsFuture() bool { return in.Multiplier.IsPositive() }
+
+// Expired reports whether a futures contract is past its last trading day
+// on date (YYYY-MM-DD).
+func (in Instrument) Expired(date string) bool { return in.Expiry != "" && date > in.Expiry }
+
+// Futures defaults (DVX): the VN30 index future's contract terms (HNX's
+// contract specification: 100 000 VND per index point), the initial margin
+// rate VSDC has applied to VN30 futures (17 %; VSDC changes it by notice,
+// so the file may name another) and the position limit for an individual
+// investor (5 000 contracts; HNX derivatives rules give institutions more).
+var (
+	DefaultMultiplier    = decimal.NewFromInt(100_000)
+	DefaultMarginRate    = decimal.RequireFromString("0.17")
+	DefaultPositionLimit = int64(5_000)
+)
 
 // defaultSettlementDays is market m's settlement cycle when the file
 // names none: T+2 for the stock markets (HOSE, HNX and UPCoM equities,

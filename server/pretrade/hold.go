@@ -60,6 +60,9 @@ func Hold(o venue.Order, a store.Account, inst market.Instrument, f OMSFlags) (H
 	if o.Qty <= 0 {
 		return HoldResult{}, rejectf(CodeInvalidOrder, fmt.Sprintf("order quantity must be > 0, got %d", o.Qty))
 	}
+	if inst.IsFuture() && (o.Side == venue.Buy || o.Side == venue.Sell) {
+		return holdFuture(o, a, inst)
+	}
 	h := HoldResult{Symbol: inst.ISIN, Side: o.Side}
 	switch o.Side {
 	case venue.Buy:

@@ -271,7 +271,7 @@ func (s *Desk) dealTx(ctx context.Context, tx store.BackOfficeTx, a acceptance) 
 	if err != nil {
 		return err
 	}
-	if acct, err = bookSide(acct, h, qo.Price, qo.Qty, a.due, "your account"); err != nil {
+	if acct, err = bookSide(acct, h, a.inst, qo.Price, qo.Qty, a.due, "your account"); err != nil {
 		return err
 	}
 	qa, ok, err := tx.Account(qo.AccountCode)
@@ -281,7 +281,7 @@ func (s *Desk) dealTx(ctx context.Context, tx store.BackOfficeTx, a acceptance) 
 	if !ok {
 		return fmt.Errorf("puthrough: account %s of quote %s is gone", qo.AccountCode, a.q.QuoteID)
 	}
-	if qa, err = bookSide(qa, trading.HoldOf(qo), qo.Price, qo.Qty, a.due, "the quoting account"); err != nil {
+	if qa, err = bookSide(qa, trading.HoldOf(qo), a.inst, qo.Price, qo.Qty, a.due, "the quoting account"); err != nil {
 		return err
 	}
 	if err := tx.PutAccount(acct); err != nil {
@@ -391,12 +391,12 @@ func (a acceptance) storeOrders(tx store.BackOfficeTx, qo store.Order, h pretrad
 // an account whose hold and free balance do not cover it (a bypassed or
 // partly covered hold) refuses the deal with the cash or stock code; a
 // venue fill, already traded, is booked even into a loan or a short.
-func bookSide(a store.Account, h pretrade.HoldResult, price decimal.Decimal, qty int64, due, whose string) (store.Account, error) {
-	out, rest, err := pretrade.Fill(a, h, price, qty, due)
+func bookSide(a store.Account, h pretrade.HoldResult, inst market.Instrument, price decimal.Decimal, qty int64, due, whose string) (store.Account, error) {
+	out, rest, err := pretrade.FillAny(a, h, inst, price, qty, due)
 	if err != nil {
 		return a, err
 	}
-	if r := uncovered(a, out, h, whose); r != nil {
+	if r := uncovered(a, out, h, inst, whose); r != nil {
 		return a, reject(r)
 	}
 	if !rest.Empty() {
@@ -407,8 +407,8 @@ func bookSide(a store.Account, h pretrade.HoldResult, price decimal.Decimal, qty
 
 // uncovered refuses a deal that took the free balance below zero, or
 // further below it.
-func uncovered(before, after store.Account, h pretrade.HoldResult, whose string) *market.Reject {
-	if h.Side == venue.Buy {
+func uncovered(before, after store.Account, h pretrade.HoldResult, inst market.Instrument, whose string) *market.Reject {
+	if h.Side == venue.Buy || inst.IsFuture() { // a futures side pays margin, either way
 		if after.CashAvailable.IsNegative() && after.CashAvailable.LessThan(before.CashAvailable) {
 			return &market.Reject{Code: pretrade.CodeInsufficientCash, Message: fmt.Sprintf(
 				"insufficient cash: %s cannot settle the deal (cash_available would be %s)", whose, after.CashAvailable)}

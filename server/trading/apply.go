@@ -44,7 +44,7 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 			return err
 		}
 		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
-			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate}
+			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master}
 		for _, ev := range rep.Events {
 			if err := w.event(ev); err != nil {
 				return err
@@ -66,6 +66,7 @@ type reportWriter struct {
 	requeue  string       // the order whose replace loses priority
 	// settlementDate is when a fill of an ISIN made now settles.
 	settlementDate func(isin string) (string, error)
+	master         *market.Master
 }
 
 func (w *reportWriter) getOrder(id string) (*store.Order, error) {
@@ -215,7 +216,8 @@ func (w *reportWriter) fill(o *store.Order, ev venue.Event) error {
 	if err != nil {
 		return fmt.Errorf("trading: settlement date of fill %d of order %d: %w", ev.ExecID, o.ID, err)
 	}
-	na, rest, err := pretrade.Fill(*a, holdOf(*o), px, ev.LastQty, due)
+	inst, _ := w.master.ByISIN(o.ISIN) // not in the master: traded as a stock
+	na, rest, err := pretrade.FillAny(*a, holdOf(*o), inst, px, ev.LastQty, due)
 	if err != nil {
 		return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
 	}

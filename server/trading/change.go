@@ -169,6 +169,10 @@ func (s *Service) replaceTx(ctx context.Context, tx store.BackOfficeTx, c *chang
 	if err != nil {
 		return err
 	}
+	if r == nil {
+		buys, sells := s.workingQty(o.AccountCode, c.inst, o.ID) // the others; this one with its new terms
+		r = pretrade.CheckPositionLimit(acct, c.inst, vo.Side, vo.Qty, buys, sells)
+	}
 	if r != nil {
 		return apperr.New(apperr.InvalidRequest, r.Text(SourceOMS))
 	}

@@ -44,6 +44,9 @@ func (s *Service) SeedMarketMaker(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, in := range s.master.All() {
+			if in.IsFuture() {
+				continue // futures are not held, they are opened: the market maker goes short or long
+			}
 			if _, err := workflow.AddStock(tx, c, MarketMakerAccount, in.ISIN, 10_000_000, in.ReferencePrice); err != nil {
 				return err
 			}

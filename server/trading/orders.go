@@ -159,6 +159,9 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 	if !known {
 		return none(&market.Reject{Code: market.CodeUnknownSymbol, Message: fmt.Sprintf("unknown symbol %s", o.Symbol)})
 	}
+	if inst.Expired(date) {
+		return none(&market.Reject{Code: market.CodeNotTradable, Message: fmt.Sprintf("%s expired on %s (its last trading day)", inst.Ticker, inst.Expiry)})
+	}
 	t := market.OrderType(o.Type)
 	if r := inst.CheckOrder(market.OrderSpec{Type: t, Qty: o.Qty, Price: price}); r != nil {
 		return none(r)
@@ -178,11 +181,39 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 	if r != nil {
 		return none(r)
 	}
+	buys, sells := s.workingQty(acct.AccountCode, inst, 0)
+	if r := pretrade.CheckPositionLimit(acct, inst, side, o.Qty, buys, sells); r != nil {
+		return none(r)
+	}
 	acct2, err := pretrade.Apply(acct, h)
 	if err != nil {
 		return nil, 0, acct, store.OrderHold{}, err
 	}
 	return nil, d.Verdict, acct2, orderHold(h), nil
+}
+
+// workingQty sums the open quantities of account's orders working in
+// inst's books, both sides, leaving out order skip (0: none). The caller
+// holds the book's lock, so no order enters or fills meanwhile. Only
+// futures need it (the position limit).
+func (s *Service) workingQty(account string, inst market.Instrument, skip int64) (buys, sells int64) {
+	if !inst.IsFuture() {
+		return 0, 0
+	}
+	skipID := strconv.FormatInt(skip, 10)
+	for _, book := range booksOf(inst) {
+		for _, o := range s.venue.Working(book) {
+			if o.Account != account || o.ID == skipID {
+				continue
+			}
+			if o.Side == venue.Buy {
+				buys += o.Qty
+			} else {
+				sells += o.Qty
+			}
+		}
+	}
+	return buys, sells
 }
 
 // bookOf is the venue book of a stored order: the instrument's ISIN for

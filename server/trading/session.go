@@ -118,14 +118,29 @@ func (s *Service) Sync(ctx context.Context) error {
 		}
 		s.sessions[m] = now
 		if endOfDay(now) {
-			// What is not in a book (put-through quotes) ends with the day too.
-			for _, fn := range s.endOfDay {
-				if err := fn(ctx); err != nil {
-					return err
-				}
+			if err := s.closeMarket(ctx, m, seen && !endOfDay(prev)); err != nil {
+				return err
 			}
 		}
 		s.log.Info("market session", "market", string(m), "session", now.String())
+	}
+	return nil
+}
+
+// closeMarket runs what else ends with market m's day: the put-through
+// quotes (not in a book) and, for the futures when their trading day
+// really ended here (traded, not a start on a closed market), the
+// mark-to-market.
+func (s *Service) closeMarket(ctx context.Context, m market.MarketID, traded bool) error {
+	for _, fn := range s.endOfDay {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+	}
+	if m == market.Deriv && traded {
+		if _, err := s.MarkToMarket(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }

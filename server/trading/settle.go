@@ -117,7 +117,8 @@ type DayChange struct {
 }
 
 // NextDay is the dev "next trading day": the day's working orders end as
-// at the close (CANCELED, their holds released), the clock moves to the
+// at the close (CANCELED, their holds released), futures positions are
+// marked to market (closed on their last trading day), the clock moves to the
 // next trading day (market.Clock.NextTradingDay), the books take that
 // day's session and what is due settles.
 func (s *Service) NextDay(ctx context.Context) (DayChange, error) {
@@ -159,5 +160,6 @@ func (s *Service) closeDay(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	_, err = s.MarkToMarket(ctx)
+	return err
 }

@@ -51,6 +51,9 @@ type holdingRecord struct {
 	HoldQty     int64             `json:"hold_qty"`
 	AvgPrice    decimal.Decimal   `json:"avg_price"`
 	Pending     []store.DueShares `json:"pending,omitempty"`
+	Margin      decimal.Decimal   `json:"margin,omitzero"`
+	Basis       decimal.Decimal   `json:"basis,omitzero"`
+	MarkedOn    string            `json:"marked_on,omitempty"`
 }
 
 type accountRecord struct {

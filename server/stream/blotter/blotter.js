@@ -142,7 +142,7 @@
     if (m.type === "account") {
       a.cash_available = m.cash_available; a.cash_hold = m.cash_hold;
     } else if (m.type === "holding") {
-      if (!m.sellable_qty && !m.hold_qty) { a.holdings.delete(m.symbol); } // the position is gone
+      if (!m.sellable_qty && !m.hold_qty && !m.omsd_pending_qty) { a.holdings.delete(m.symbol); } // the position is gone
       else { a.holdings.set(m.symbol, m); }
     }
     renderAccount(m.account_id, m.type === "holding" ? m.symbol : "cash");
@@ -173,7 +173,7 @@
   }
   function holdingsTable(a, changed) {
     var t = el("table", "holdings"), head = el("tr");
-    [["Holding", ""], ["Sellable", "num"], ["On hold", "num"], ["Avg price", "num"]].forEach(function (c) { head.appendChild(el("th", c[1], c[0])); });
+    [["Holding", ""], ["Sellable", "num"], ["On hold", "num"], ["Pending (T+2)", "num"], ["Avg price", "num"]].forEach(function (c) { head.appendChild(el("th", c[1], c[0])); });
     t.appendChild(el("thead")).appendChild(head);
     var body = t.appendChild(el("tbody"));
     Array.from(a.holdings.keys()).sort().forEach(function (sym) {
@@ -182,13 +182,14 @@
       tr.appendChild(el("td", "", sym));
       tr.appendChild(el("td", "num", num(h.sellable_qty)));
       tr.appendChild(el("td", "num", num(h.hold_qty)));
+      tr.appendChild(el("td", "num", num(h.omsd_pending_qty || 0)));
       tr.appendChild(el("td", "num", price(h.avg_price)));
       body.appendChild(tr);
       if (changed === sym) { flash(tr); }
     });
     if (a.holdings.size === 0) {
       var none = el("td", "muted", "no holdings");
-      none.colSpan = 4;
+      none.colSpan = 5;
       body.appendChild(el("tr")).appendChild(none);
     }
     return t;

@@ -1,0 +1,110 @@
+package trading
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/pretrade"
+	"github.com/vero-oms/omsd/server/venue"
+	"github.com/vero-oms/omsd/store"
+)
+
+// The futures' end of day (see pretrade's futures notes): every position
+// is marked to its contract's settlement price, one account per store
+// step with its audit entry, once per trading date (store.Holding.MarkedOn),
+// and on the last trading day the positions close at that price.
+
+// Audit vocabulary of the mark-to-market step.
+const (
+	ActionMarkedToMarket = "MARKED_TO_MARKET"
+	MarkUser             = "system:mark-to-market"
+)
+
+// bookPrices is the venue's last traded price (the simulator has it).
+type bookPrices interface {
+	Book(symbol string) (*venue.Book, bool)
+}
+
+// SettlementPrice is a futures contract's settlement price now: the last
+// price it traded at (the closing auction's when it had one), or its
+// reference price when it has not traded. The exchange computes the VN30
+// futures' settlement price from the closing session; omsd's simulated
+// market has only its own trades to go by.
+func (s *Service) SettlementPrice(inst market.Instrument) decimal.Decimal {
+	if bp, ok := s.venue.(bookPrices); ok {
+		if b, ok := bp.Book(inst.ISIN); ok {
+			if p := b.LastPrice(); p > 0 {
+				return p.Decimal()
+			}
+		}
+	}
+	return inst.ReferencePrice
+}
+
+// MarkToMarket marks every futures position to its settlement price for
+// the current trading date and returns how many positions it marked. A
+// position already marked on the date is left alone, so running it again
+// (a retry, another instance) moves nothing twice.
+func (s *Service) MarkToMarket(ctx context.Context) (int, error) {
+	date := s.clock.TradingDate()
+	codes, err := s.st.AccountCodes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, inst := range s.master.All() {
+		if !inst.IsFuture() {
+			continue
+		}
+		settle, expiry := s.SettlementPrice(inst), inst.Expiry != "" && date >= inst.Expiry
+		for _, code := range codes {
+			marked, err := s.markAccount(ctx, code, inst, settle, date, expiry)
+			if err != nil {
+				return n, fmt.Errorf("marking %s of account %s: %w", inst.Ticker, code, err)
+			}
+			if marked {
+				n++
+			}
+		}
+		s.log.Info("futures marked to market", "symbol", inst.Ticker, "date", date, "settlement_price", settle.String(), "expiry", expiry)
+	}
+	return n, nil
+}
+
+// markAccount marks one account's position in inst, with its audit entry.
+func (s *Service) markAccount(ctx context.Context, code string, inst market.Instrument, settle decimal.Decimal, date string, expiry bool) (bool, error) {
+	marked := false
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		marked = false
+		a, ok, err := tx.Account(code)
+		if err != nil || !ok {
+			return err
+		}
+		before, _ := a.Holding(inst.ISIN)
+		na, m, ok := pretrade.MarkToMarket(a, inst, settle, date, expiry)
+		if !ok {
+			return nil
+		}
+		na.UpdatedAt = s.now()
+		if err := tx.PutAccount(na); err != nil {
+			return err
+		}
+		detail, err := json.Marshal(map[string]any{"account_id": code, "symbol": inst.ISIN, "ticker": inst.Ticker,
+			"trading_date": date, "settlement_price": settle.String(), "position": before.SellableQty,
+			"variation": m.Variation.String(), "margin_before": before.Margin.String(), "margin_after": m.Margin.String(),
+			"cash_available_before": a.CashAvailable.String(), "cash_available_after": na.CashAvailable.String(),
+			"expiry": expiry, "closed": m.Closed})
+		if err != nil {
+			return err
+		}
+		tx.Audit(store.AuditEntry{Actor: MarkUser, Action: ActionMarkedToMarket, EntityType: EntityAccount,
+			EntityID: code, Detail: detail, CreatedAt: na.UpdatedAt})
+		marked = true
+		return nil
+	})
+	return marked, err
+}
