@@ -246,7 +246,26 @@ type TradingTx interface {
 	NewOrder(o Order, index bool) (Order, error)
 	// PutOrder replaces an existing order (its Seq is incremented).
 	PutOrder(o Order) error
+	// MarketDay returns an instrument's trading day record (found false
+	// before its first); PutMarketDay replaces it.
+	MarketDay(isin string) (MarketDay, bool, error)
+	PutMarketDay(isin string, d MarketDay) error
 }
+
+// MarketDay is one instrument's trading day: the reference price in force
+// on Date and the day's matched trading so far (the last price, and the
+// value and volume its volume-weighted average comes from). The next
+// trading day's reference is rolled from it (server/trading's roll).
+type MarketDay struct {
+	Date      string // YYYY-MM-DD
+	Reference decimal.Decimal
+	Last      decimal.Decimal // 0 before the day's first trade
+	Value     decimal.Decimal // Σ price × qty of the day's trades
+	Volume    int64           // Σ qty
+}
+
+// Traded reports whether the day has had a trade.
+func (d MarketDay) Traded() bool { return d.Volume > 0 }
 
 // Leases name one holder of a role among processes sharing a store (the
 // venue simulator's books: exactly one omsd may own them). A lease lasts

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/shopspring/decimal"
 )
@@ -66,8 +67,10 @@ type Instrument struct {
 }
 
 // Master is the instrument master: instruments by ticker and by ISIN.
-// It is immutable and safe for concurrent use.
+// Only the reference price and the band it gives change, once a trading
+// day (SetReference); it is safe for concurrent use.
 type Master struct {
+	mu       sync.RWMutex
 	list     []Instrument // sorted by ticker
 	byTicker map[string]int
 	byISIN   map[string]int
@@ -97,13 +100,19 @@ func NewMaster(insts []Instrument) (*Master, error) {
 }
 
 // All returns every instrument sorted by ticker.
-func (m *Master) All() []Instrument { return slices.Clone(m.list) }
+func (m *Master) All() []Instrument {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return slices.Clone(m.list)
+}
 
 // Len is the number of instruments.
 func (m *Master) Len() int { return len(m.list) }
 
 // ByTicker finds an instrument by its ticker.
 func (m *Master) ByTicker(ticker string) (Instrument, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	i, ok := m.byTicker[ticker]
 	if !ok {
 		return Instrument{}, false
@@ -113,11 +122,50 @@ func (m *Master) ByTicker(ticker string) (Instrument, bool) {
 
 // ByISIN finds an instrument by its ISIN.
 func (m *Master) ByISIN(isin string) (Instrument, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	i, ok := m.byISIN[isin]
 	if !ok {
 		return Instrument{}, false
 	}
 	return m.list[i], true
+}
+
+// SetReference makes ref the instrument's reference price, with the band
+// it gives (WithReference), and returns the instrument as it now is.
+func (m *Master) SetReference(isin string, ref decimal.Decimal) (Instrument, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.byISIN[isin]
+	if !ok {
+		return Instrument{}, false
+	}
+	m.list[i] = m.list[i].WithReference(ref)
+	return m.list[i], true
+}
+
+// WithReference is the instrument on a day whose reference price is ref
+// (rounded to the nearest tick, half up): a percentage band is recomputed
+// around it (BandLimits: HOSE ±7 % rounded inwards, one tick off the
+// reference when the rounding would reach it); a band the file gave
+// explicitly (no band_percent) is kept as given and the reference kept
+// inside it.
+func (in Instrument) WithReference(ref decimal.Decimal) Instrument {
+	if down, up := in.TickTable.RoundDown(ref), in.TickTable.RoundUp(ref); ref.Sub(down).LessThan(up.Sub(ref)) {
+		ref = down
+	} else {
+		ref = up
+	}
+	if !ref.IsPositive() {
+		return in
+	}
+	in.ReferencePrice = ref
+	if in.BandPercent.IsPositive() {
+		in.Ceiling, in.Floor = BandLimits(ref, in.BandPercent, in.TickTable)
+		return in
+	}
+	in.ReferencePrice = decimal.Min(decimal.Max(ref, in.Floor), in.Ceiling)
+	return in
 }
 
 // Resolve is §4 step 5 for an order's symbol (a ticker, matched without

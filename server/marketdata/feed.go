@@ -97,6 +97,22 @@ func (f *Feed) state(key string, b *venue.Book) *bookState {
 	return s
 }
 
+// NewDay starts in's trading day on its books' market data: the new
+// reference price and band, the day's statistics from zero.
+func (f *Feed) NewDay(in market.Instrument) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for book, s := range f.books {
+		if isin, _, _ := strings.Cut(book, "/"); isin != in.ISIN { // its books: ISIN, ISIN/odd-lot board
+			continue
+		}
+		s.ref, s.ceil, s.floor = in.ReferencePrice, in.Ceiling, in.Floor
+		s.last, s.open, s.high, s.low, s.val = decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero
+		s.lastQty, s.way, s.vol = 0, 0, 0
+		s.dirty = true
+	}
+}
+
 // Observed records what one venue call did to book b.
 func (f *Feed) Observed(b *venue.Book, rep venue.Report) {
 	f.mu.Lock()

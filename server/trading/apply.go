@@ -44,7 +44,8 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 			return err
 		}
 		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
-			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master}
+			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master,
+			today: s.clock.TradingDate(), days: map[string]*store.MarketDay{}}
 		for _, ev := range rep.Events {
 			if err := w.event(ev); err != nil {
 				return err
@@ -67,6 +68,8 @@ type reportWriter struct {
 	// settlementDate is when a fill of an ISIN made now settles.
 	settlementDate func(isin string) (string, error)
 	master         *market.Master
+	today          string                      // the trading date
+	days           map[string]*store.MarketDay // by ISIN: the day's trading, as the fills add to it
 }
 
 func (w *reportWriter) getOrder(id string) (*store.Order, error) {
@@ -106,6 +109,11 @@ func (w *reportWriter) getAccount(code string) (*store.Account, error) {
 }
 
 func (w *reportWriter) flush() error {
+	for isin, d := range w.days {
+		if err := w.tx.PutMarketDay(isin, *d); err != nil {
+			return err
+		}
+	}
 	for _, code := range w.acctKeys {
 		if err := w.tx.PutAccount(*w.accounts[code]); err != nil {
 			return err
@@ -116,6 +124,29 @@ func (w *reportWriter) flush() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// traded adds one execution to its instrument's market day (rolled to
+// today first if the day's roll has not run yet).
+func (w *reportWriter) traded(inst market.Instrument, px decimal.Decimal, qty int64) error {
+	if inst.ISIN == "" {
+		return nil // not in the master
+	}
+	d, ok := w.days[inst.ISIN]
+	if !ok {
+		cur, found, err := w.tx.MarketDay(inst.ISIN)
+		if err != nil {
+			return err
+		}
+		if !found || cur.Date < w.today {
+			cur = rollDay(cur, found, inst, w.today)
+		}
+		d = &cur
+		w.days[inst.ISIN] = d
+	}
+	d.Last, d.Volume = px, d.Volume+qty
+	d.Value = d.Value.Add(px.Mul(decimal.NewFromInt(qty)))
 	return nil
 }
 
@@ -222,6 +253,11 @@ func (w *reportWriter) fill(o *store.Order, ev venue.Event) error {
 		return fmt.Errorf("trading: fill %d of order %d: %w", ev.ExecID, o.ID, err)
 	}
 	*a = na
+	if o.Side == "B" { // each execution once: on its buy side
+		if err := w.traded(inst, px, ev.LastQty); err != nil {
+			return err
+		}
+	}
 	o.Hold = orderHold(rest)
 	o.FilledQty += ev.LastQty
 	o.FilledValue = o.FilledValue.Add(px.Mul(decimal.NewFromInt(ev.LastQty)))

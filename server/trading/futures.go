@@ -9,7 +9,6 @@ import (
 
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/pretrade"
-	"github.com/vero-oms/omsd/server/venue"
 	"github.com/vero-oms/omsd/store"
 )
 
@@ -24,25 +23,22 @@ const (
 	MarkUser             = "system:mark-to-market"
 )
 
-// bookPrices is the venue's last traded price (the simulator has it).
-type bookPrices interface {
-	Book(symbol string) (*venue.Book, bool)
-}
-
-// SettlementPrice is a futures contract's settlement price now: the last
-// price it traded at (the closing auction's when it had one), or its
-// reference price when it has not traded. The exchange computes the VN30
-// futures' settlement price from the closing session; omsd's simulated
-// market has only its own trades to go by.
-func (s *Service) SettlementPrice(inst market.Instrument) decimal.Decimal {
-	if bp, ok := s.venue.(bookPrices); ok {
-		if b, ok := bp.Book(inst.ISIN); ok {
-			if p := b.LastPrice(); p > 0 {
-				return p.Decimal()
-			}
-		}
+// SettlementPrice is a futures contract's settlement price for the
+// current trading date: the last price it traded at that day (the closing
+// auction's when it had one), or its reference price when it has not
+// traded. The exchange computes the VN30 futures' settlement price from
+// the closing session; omsd's simulated market has only its own trades to
+// go by. It is read from the store (store.MarketDay), so a restart during
+// the day changes nothing.
+func (s *Service) SettlementPrice(ctx context.Context, inst market.Instrument) (decimal.Decimal, error) {
+	day, ok, err := s.marketDay(ctx, inst.ISIN)
+	if err != nil {
+		return decimal.Zero, err
 	}
-	return inst.ReferencePrice
+	if ok && day.Date == s.clock.TradingDate() && day.Traded() {
+		return day.Last, nil
+	}
+	return inst.ReferencePrice, nil
 }
 
 // MarkToMarket marks every futures position to its settlement price for
@@ -60,7 +56,11 @@ func (s *Service) MarkToMarket(ctx context.Context) (int, error) {
 		if !inst.IsFuture() {
 			continue
 		}
-		settle, expiry := s.SettlementPrice(inst), inst.Expiry != "" && date >= inst.Expiry
+		settle, err := s.SettlementPrice(ctx, inst)
+		if err != nil {
+			return n, err
+		}
+		expiry := inst.Expiry != "" && date >= inst.Expiry
 		for _, code := range codes {
 			marked, err := s.markAccount(ctx, code, inst, settle, date, expiry)
 			if err != nil {

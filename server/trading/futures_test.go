@@ -179,8 +179,8 @@ func TestFuturesMarginShortsAndDailySettlement(t *testing.T) {
 		t.Fatalf("closing buy (holds no margin): %v %+v", err, o)
 	}
 	check("after the closing trade")
-	if p := e.svc.SettlementPrice(e.fut); !p.Equal(dec("1360")) {
-		t.Fatalf("settlement price %s", p)
+	if p, err := e.svc.SettlementPrice(e.ctx, e.fut); err != nil || !p.Equal(dec("1360")) {
+		t.Fatalf("settlement price %s %v", p, err)
 	}
 
 	// The position limit (15): long 9, a buy of 7 would make 16.
@@ -354,7 +354,9 @@ func (e *futuresEnv) randomStep(rng *rand.Rand, n *int) string {
 // at the settlement price.
 func (e *futuresEnv) marked(date string) []string {
 	var bad []string
-	settle := e.svc.SettlementPrice(e.fut)
+	// The mark's price: the new day's reference, rolled from it.
+	inst, _ := e.svc.Instruments().ByISIN(e.fut.ISIN)
+	settle := inst.ReferencePrice
 	for _, code := range e.accts {
 		_, h := e.account(code)
 		if h.SellableQty == 0 && h.Margin.IsZero() && h.Basis.IsZero() {

@@ -35,6 +35,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.reconcile(ctx, atStart); err != nil {
 		return err
 	}
+	if err := s.Roll(ctx); err != nil {
+		return err
+	}
 	if err := s.Sync(ctx); err != nil {
 		return err
 	}
@@ -67,11 +70,11 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 			}
 			s.retryBacklogs(ctx)
 			if today := s.clock.TradingDate(); today != settled {
-				// A new trading date: the start-of-day settlement.
-				if _, err := s.Settle(ctx); err == nil {
+				// A new trading date: the start of the day.
+				if err := s.startDay(ctx); err == nil {
 					settled = today
 				} else if ctx.Err() == nil {
-					s.log.Error("settlement failed; retried at the next tick", "date", today, "err", err)
+					s.log.Error("starting the trading day failed; retried at the next tick", "date", today, "err", err)
 				}
 			}
 			if time.Since(lastReconcile) >= s.reconcileEvery {
@@ -82,6 +85,16 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// startDay is the start of a trading day: the reference prices roll,
+// then what is due settles.
+func (s *Service) startDay(ctx context.Context) error {
+	if err := s.Roll(ctx); err != nil {
+		return err
+	}
+	_, err := s.Settle(ctx)
+	return err
 }
 
 // Sync applies session changes: each book moves to its market's phase

@@ -119,8 +119,8 @@ type DayChange struct {
 // NextDay is the dev "next trading day": the day's working orders end as
 // at the close (CANCELED, their holds released), futures positions are
 // marked to market (closed on their last trading day), the clock moves to the
-// next trading day (market.Clock.NextTradingDay), the books take that
-// day's session and what is due settles.
+// next trading day (market.Clock.NextTradingDay), the reference prices
+// roll, the books take that day's session and what is due settles.
 func (s *Service) NextDay(ctx context.Context) (DayChange, error) {
 	out := DayChange{From: s.clock.TradingDate()}
 	if err := s.closeDay(ctx); err != nil {
@@ -128,6 +128,9 @@ func (s *Service) NextDay(ctx context.Context) (DayChange, error) {
 	}
 	out.To = s.clock.NextTradingDay()
 	s.log.Info("dev: the trading day moved", "from", out.From, "to", out.To, "days_ahead", s.clock.DaysAhead())
+	if err := s.Roll(ctx); err != nil {
+		return out, err
+	}
 	if err := s.Sync(ctx); err != nil {
 		return out, err
 	}

@@ -36,6 +36,28 @@ func (v *Simulator) observe(symbol string, rep venue.Report) venue.Report {
 
 var _ Venue = (*Simulator)(nil)
 
+// DayObserver is a BookObserver that also learns of each new trading day.
+type DayObserver interface {
+	NewDay(in market.Instrument)
+}
+
+// NewDay starts the trading day on in's books: its reference price and
+// band, no last trade; the observer resets its day.
+func (v *Simulator) NewDay(in market.Instrument) {
+	ref, err := venue.PriceFromDecimal(in.ReferencePrice)
+	if err != nil {
+		ref = 0
+	}
+	for _, book := range booksOf(in) {
+		if b, ok := v.e.Book(book); ok {
+			b.NewDay(ref, limitsOf(in))
+		}
+	}
+	if d, ok := v.obs.(DayObserver); ok {
+		d.NewDay(in)
+	}
+}
+
 // NewSimulator opens a Closed book at the reference price of every
 // instrument of m.
 func NewSimulator(m *market.Master) *Simulator {

@@ -117,6 +117,7 @@ type Service struct {
 	log    *slog.Logger
 
 	books        sync.Map // ISIN -> *book: one writer per instrument's books, and its backlog
+	dayOf        sync.Map // ISIN -> the trading date its books were started on (Roll)
 	stepTimeout  time.Duration
 	stepFailures atomic.Int64
 	priority     atomic.Int64 // the last time priority given (see nextPriority)

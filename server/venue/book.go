@@ -168,6 +168,15 @@ func (b *Book) SetReference(p Price) {
 	b.mu.Unlock()
 }
 
+// NewDay starts a trading day: the day's reference price and limits, and
+// no last execution yet (an auction before the first trade anchors on the
+// reference).
+func (b *Book) NewDay(ref Price, l Limits) {
+	b.mu.Lock()
+	b.ref, b.limits, b.lastPx = ref, l, 0
+	b.mu.Unlock()
+}
+
 // Limits are the instrument's price rules the book applies itself (the
 // OMS checks orders against them before they arrive): the day's band and
 // the tick grid. An MTL remainder is priced from them, and in a call

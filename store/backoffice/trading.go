@@ -30,7 +30,42 @@ const (
 	// same commit.
 	KeyOpenOrders = "open-orders"
 	SeqOrders     = "order-seq"
+	// KeyMarketDays keeps each instrument's trading day (ISIN ->
+	// store.MarketDay), written with the fills that trade it.
+	KeyMarketDays = "market-days"
 )
+
+type marketDayRecord struct {
+	Date      string          `json:"date"`
+	Reference decimal.Decimal `json:"reference"`
+	Last      decimal.Decimal `json:"last"`
+	Value     decimal.Decimal `json:"value"`
+	Volume    int64           `json:"volume"`
+}
+
+func (t *tx) MarketDay(isin string) (store.MarketDay, bool, error) {
+	return getRecord(t, KeyMarketDays, isin, func(s string) (store.MarketDay, error) {
+		return decode("market day", s, func(r marketDayRecord) store.MarketDay { return store.MarketDay(r) })
+	})
+}
+
+func (t *tx) PutMarketDay(isin string, d store.MarketDay) error {
+	if err := store.ValidateKeyPart("market day ISIN", isin); err != nil {
+		return err
+	}
+	if _, err := time.Parse(time.DateOnly, d.Date); err != nil {
+		return fmt.Errorf("market day of %s: date %q: %w", isin, d.Date, store.ErrInvalid)
+	}
+	if d.Volume < 0 || !d.Reference.IsPositive() {
+		return fmt.Errorf("market day of %s: reference %s, volume %d: %w", isin, d.Reference, d.Volume, store.ErrInvalid)
+	}
+	v, err := encode(marketDayRecord(d))
+	if err != nil {
+		return err
+	}
+	t.set(KeyMarketDays, isin, v, false)
+	return nil
+}
 
 type orderRecord struct {
 	ID            int64           `json:"id"`

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 
@@ -124,4 +125,62 @@ func settlementRace(t *testing.T, s store.Store) {
 	if len(audits) != 1 {
 		t.Errorf("%d settlement audit entries, want 1", len(audits))
 	}
+}
+
+// marketDays: an instrument's trading day round-trips exactly, a bad one
+// is refused, and 16 racers adding trades to it lose none.
+func (su suite) marketDays(t *testing.T) {
+	su.test(t, "RoundTrip", func(t *testing.T, s store.Store) {
+		d := store.MarketDay{Date: "2026-12-07", Reference: dec("102000"), Last: dec("101900.5"), Value: dec(bigCash), Volume: 1 << 40}
+		update(t, s, func(tx store.BackOfficeTx) error { return tx.PutMarketDay("VN000000FPT1", d) })
+		update(t, s, func(tx store.BackOfficeTx) error {
+			got, ok, err := tx.MarketDay("VN000000FPT1")
+			if err == nil {
+				sameRecord(t, "market day", got, d)
+				if !ok {
+					t.Error("market day not found")
+				}
+			}
+			if _, ok, err := tx.MarketDay("VN000000VNM8"); err != nil || ok {
+				t.Errorf("absent market day: %v %v", ok, err)
+			}
+			return err
+		})
+		for _, bad := range []store.MarketDay{{Date: "7 Dec", Reference: dec("1")}, {Date: "2026-12-07"}, {Date: "2026-12-07", Reference: dec("1"), Volume: -1}} {
+			_, err := s.UpdateBackOffice(t.Context(), func(tx store.BackOfficeTx) error { return tx.PutMarketDay("X", bad) })
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("market day %+v: %v, want ErrInvalid", bad, err)
+			}
+		}
+	})
+	su.test(t, "Race", func(t *testing.T, s store.Store) {
+		update(t, s, func(tx store.BackOfficeTx) error {
+			return tx.PutMarketDay("VN000000FPT1", store.MarketDay{Date: "2026-12-07", Reference: dec("100000")})
+		})
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				_, err := s.UpdateBackOffice(t.Context(), func(tx store.BackOfficeTx) error {
+					d, _, err := tx.MarketDay("VN000000FPT1")
+					if err != nil {
+						return err
+					}
+					d.Volume += 100
+					d.Value = d.Value.Add(dec("10000000"))
+					return tx.PutMarketDay("VN000000FPT1", d)
+				})
+				if err != nil {
+					t.Errorf("add a trade: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		update(t, s, func(tx store.BackOfficeTx) error {
+			d, _, err := tx.MarketDay("VN000000FPT1")
+			if err == nil && (d.Volume != 1600 || !d.Value.Equal(dec("160000000"))) {
+				t.Errorf("after 16 racers: %+v", d)
+			}
+			return err
+		})
+	})
 }

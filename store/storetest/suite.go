@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("OpenOrders", su.openOrders)
 	t.Run("Outbox", su.outbox)
 	t.Run("Settlement", su.settlement)
+	t.Run("MarketDays", su.marketDays)
 	t.Run("Leases", su.leases)
 	t.Run("Prefetch", su.prefetch)
 	t.Run("Lifecycle", su.lifecycle)
