@@ -129,7 +129,7 @@ func TestPutThrough(t *testing.T) {
 		e.refused(t, tr, "/api/v1/orders/quote", bad("bid_price", "107100"), "OMS|-132004|")
 		shs := map[string]any{"quote_msg_id": "q-bad", "account": accountBinh, "symbol": "SHS", "side": "B", "bid_price": "13000", "bid_size": 4000}
 		e.refused(t, tr, "/api/v1/orders/quote", shs, "OMS|-132002|") // HNX put-through minimum 5 000
-		e.refused(t, tr, "/api/v1/orders/quote", bad("bid_size", 100000), "OMS|-913018|")
+		e.refused(t, tr, "/api/v1/orders/quote", bad("bid_size", 100000), "OMS|-900001|")
 		e.refused(t, tr, "/api/v1/orders/quote", bad("parties", []any{party("777", 17)}), "OMS|-100007|")
 		e.refused(t, tr, "/api/v1/orders/quote", bad("ioi_id", "ioi-3"), "OMS|-100019|")
 		e.refused(t, tr, "/api/v1/orders/quote", bad("side", "X"), "side")

@@ -68,7 +68,7 @@ func (e *env) nextDay(t *testing.T, jwt string, want int) devday.Response {
 }
 
 // TestSettlementT2: a buy on Thursday D is not sellable on D (the sell is
-// REJECTED with the insufficient-stock code) nor on D+1; the seller's
+// REJECTED: insufficient stock, -900001) nor on D+1; the seller's
 // proceeds are pending. The dev next-day step skips the Friday holiday
 // (from OMS_HOLIDAYS_FILE) and the weekend: D+1 is Monday, D+2 Tuesday,
 // when the shares become sellable and the proceeds available. Money and
@@ -91,7 +91,7 @@ func TestSettlementT2(t *testing.T) {
 		e.order(t, tr, lo(accountBinh, "FPT", "B", 100, "99000", "binh-buy"))
 		wantOrder(t, e.orderByReq(t, tr, "binh-buy"), "FILLED", 100)
 		// Day D: Binh's shares and An's proceeds are pending, due Tuesday.
-		e.wantRejectedBy(t, tr, lo(accountBinh, "FPT", "S", 100, "99000", ""), "OMS", "3011")
+		e.wantRejectedBy(t, tr, lo(accountBinh, "FPT", "S", 100, "99000", ""), "OMS", "-900001")
 		e.stlPending(t, tr, "2027-01-12", 100, 9900000, 1000000000)
 
 		// No bearer, a trader, a GET: refused, the day unchanged.
@@ -103,7 +103,7 @@ func TestSettlementT2(t *testing.T) {
 		if d := e.nextDay(t, admin, 200); d.From != "2027-01-07" || d.To != "2027-01-11" || d.SettledAccounts != 0 {
 			t.Fatalf("D+1: %+v, want 2027-01-07 -> 2027-01-11 (Friday a holiday, then the weekend), nothing settled", d)
 		}
-		e.wantRejectedBy(t, tr, lo(accountBinh, "FPT", "S", 100, "99000", ""), "OMS", "3011")
+		e.wantRejectedBy(t, tr, lo(accountBinh, "FPT", "S", 100, "99000", ""), "OMS", "-900001")
 		e.stlPending(t, tr, "2027-01-12", 100, 9900000, 1000000000)
 
 		if d := e.nextDay(t, admin, 200); d.From != "2027-01-11" || d.To != "2027-01-12" || d.SettledAccounts != 2 {

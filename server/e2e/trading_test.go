@@ -158,8 +158,8 @@ func TestTradingRejects(t *testing.T) {
 		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 100, "92900", ""), "-132004")     // below the floor 93000
 		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 150, "100000", ""), "-131013")    // not a lot multiple
 		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 500100, "100000", ""), "-131003") // over the single-order cap
-		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 10000, "100000", ""), "-913018")  // 1e9 > 250 000 000.50
-		e.wantRejected(t, tr, lo(accountBinh, "FPT", "S", 100, "100000", ""), "3011")       // Binh holds no FPT
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "B", 10000, "100000", ""), "-900001")  // 1e9 > 250 000 000.50: available balance
+		e.wantRejected(t, tr, lo(accountBinh, "FPT", "S", 100, "100000", ""), "-900001")    // Binh holds no FPT: available balance
 		e.wantRejected(t, tr, lo(accountBinh, "NOPE", "B", 100, "100000", ""), "-100008")   // unknown symbol
 		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "PLO", "price": "100000"}, "-100003")
 		e.wantRejected(t, tr, map[string]any{"account_id": accountBinh, "symbol": "FPT", "side": "B", "qty": 100, "order_type": "LO"}, "-100025")
@@ -406,7 +406,7 @@ func TestTradingConcurrency(t *testing.T) {
 			if o["orderStatus"] == "NEW" {
 				working = o["originalReqID"].(string)
 			}
-			if o["orderStatus"] == "REJECTED" && !strings.HasPrefix(o["orderText"].(string), "OMS|-913018|") {
+			if o["orderStatus"] == "REJECTED" && !strings.HasPrefix(o["orderText"].(string), "OMS|-900001|") {
 				t.Fatalf("rejected for another reason: %v", o["orderText"])
 			}
 		}

@@ -675,7 +675,7 @@ func TestVenueStoreClOrdIDPerUser(t *testing.T) {
 		const x = "shared-clordid-1"
 		// The trader's order with X is rejected: 1 000 000 000 > Binh's cash.
 		e.order(t, tr, lo(accountBinh, "FPT", "B", 10000, "100000", x))
-		if o := e.orderByReq(t, tr, x); o["orderStatus"] != "REJECTED" || !strings.HasPrefix(fmt.Sprint(o["orderText"]), "OMS|-913018|") {
+		if o := e.orderByReq(t, tr, x); o["orderStatus"] != "REJECTED" || !strings.HasPrefix(fmt.Sprint(o["orderText"]), "OMS|-900001|") {
 			t.Fatalf("the trader's order: %s", vsDescribe(o))
 		}
 		const own = "099C7E5001"

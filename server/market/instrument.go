@@ -169,7 +169,7 @@ func (in Instrument) WithReference(ref decimal.Decimal) Instrument {
 }
 
 // Resolve is §4 step 5 for an order's symbol (a ticker, matched without
-// regard to case): the instrument, or -100008 when unknown and -131001 when
+// regard to case): the instrument, or -100008 when unknown and 1006 when
 // it is not Active.
 func (m *Master) Resolve(ticker string) (Instrument, *Reject) {
 	in, ok := m.ByTicker(strings.ToUpper(ticker))
@@ -182,7 +182,7 @@ func (m *Master) Resolve(ticker string) (Instrument, *Reject) {
 	return in, nil
 }
 
-// Tradable refuses an instrument that is halted or suspended (-131001).
+// Tradable refuses an instrument that is halted or suspended (1006).
 func (in Instrument) Tradable() *Reject {
 	if in.Status != Active {
 		return reject(CodeNotTradable, "instrument %s is not tradable (status %s)", in.Ticker, in.Status)

@@ -154,8 +154,14 @@ const (
 	CodeMTLNotAllowed = -420251
 	// CodeUnknownSymbol: symbol does not exist (§4 step 5, -100008).
 	CodeUnknownSymbol = -100008
-	// CodeNotTradable: symbol exists but is halted or suspended (§4 step 5, -131001).
-	CodeNotTradable = -131001
+	// CodeNotTradable: the symbol exists but is halted or suspended. The
+	// FIX reject-code list's 1006, "product is unavailable: verify symbol
+	// and product status", fits; -131001 there means the symbol does not
+	// exist, which is -100008's case here.
+	CodeNotTradable = 1006
+	// CodeExpired: a futures contract past its last trading day (-132200,
+	// "invalid instrument: verify symbol eligibility and contract status").
+	CodeExpired = -132200
 	// CodeMarketClosed: market closed (§4 step 6, -131002).
 	CodeMarketClosed = -131002
 	// CodeNotInPeriod: order not allowed in period (§4 step 6, -132400);

@@ -57,7 +57,7 @@ func holdFuture(o venue.Order, a store.Account, inst market.Instrument) (HoldRes
 	h := HoldResult{Symbol: inst.ISIN, Side: o.Side, UnitPrice: marginPerContract(inst, holdPrice(o, inst))}
 	h.Cash = h.UnitPrice.Mul(decimal.NewFromInt(opening))
 	if h.Cash.GreaterThan(a.CashAvailable) && !a.BypassCash {
-		return HoldResult{}, rejectf(CodeInsufficientCash, fmt.Sprintf(
+		return HoldResult{}, rejectf(CodeInsufficientMargin, fmt.Sprintf(
 			"insufficient cash for margin: %d contracts of %s open, %s × %s × %s each needs %s, %s available",
 			opening, inst.Ticker, inst.MarginRate, holdPrice(o, inst), inst.Multiplier, h.Cash, a.CashAvailable))
 	}

@@ -39,7 +39,7 @@ func TestFuturesHoldOpensOnly(t *testing.T) {
 		t.Fatalf("a closing sell holds %s", h.Cash)
 	}
 	poor := withPosition("1000", 0, "0")
-	if _, r := Hold(venue.Order{Side: venue.Buy, Type: venue.LO, Price: px("1300"), Qty: 1}, poor, in, OMSFlags{}); r == nil || r.Code != CodeInsufficientCash {
+	if _, r := Hold(venue.Order{Side: venue.Buy, Type: venue.LO, Price: px("1300"), Qty: 1}, poor, in, OMSFlags{}); r == nil || r.Code != CodeInsufficientMargin {
 		t.Fatalf("no margin: %v", r)
 	}
 	if r := CheckPositionLimit(a, in, venue.Buy, 6, 5, 0); r == nil || r.Code != CodePositionLimit {

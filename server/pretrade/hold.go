@@ -79,7 +79,7 @@ func Hold(o venue.Order, a store.Account, inst market.Instrument, f OMSFlags) (H
 		case a.BypassCash:
 		case f.MarginAllowed && value.Mul(f.MarginRate).LessThanOrEqual(avail):
 		case f.MarginAllowed:
-			return HoldResult{}, rejectf(CodeInsufficientCash, fmt.Sprintf(
+			return HoldResult{}, rejectf(CodeInsufficientMargin, fmt.Sprintf(
 				"insufficient cash: the order needs %s (%s × %d at margin rate %s), %s available",
 				value.Mul(f.MarginRate), h.UnitPrice, o.Qty, f.MarginRate, avail))
 		default:

@@ -73,7 +73,7 @@ func TestHold(t *testing.T) {
 		{"MOK buy at ceiling unaffordable", ord(venue.Buy, venue.MOK, "", 100), account("10699999", 0), noFlags, CodeInsufficientCash, "", 0, ""},
 		{"fractional price exact", ord(venue.Buy, venue.LO, "1300.1", 3), account("3900.3", 0), noFlags, 0, "3900.3", 0, "1300.1"},
 		{"margin covers half", ord(venue.Buy, venue.LO, "100000", 100), account("5000000", 0), margin, 0, "5000000", 0, "100000"},
-		{"margin not enough", ord(venue.Buy, venue.LO, "100000", 100), account("4999999", 0), margin, CodeInsufficientCash, "", 0, ""},
+		{"margin not enough", ord(venue.Buy, venue.LO, "100000", 100), account("4999999", 0), margin, CodeInsufficientMargin, "", 0, ""},
 		{"margin affordable without loan", ord(venue.Buy, venue.LO, "100000", 100), account("20000000", 0), margin, 0, "10000000", 0, "100000"},
 		{"bypass cash holds what there is", ord(venue.Buy, venue.LO, "100000", 100), bypassCash, noFlags, 0, "1000000", 0, "100000"},
 		{"sell covered", ord(venue.Sell, venue.LO, "100000", 100), account("0", 300), noFlags, 0, "0", 100, ""},
@@ -410,7 +410,7 @@ func TestNegativeBalances(t *testing.T) {
 	if _, r := Hold(buy, loan, fpt, noFlags); code(r) != CodeInsufficientCash {
 		t.Fatalf("buy on a loan: %v", r)
 	}
-	if _, r := Hold(buy, loan, fpt, margin); code(r) != CodeInsufficientCash {
+	if _, r := Hold(buy, loan, fpt, margin); code(r) != CodeInsufficientMargin {
 		t.Fatalf("margin buy on a loan: %v", r)
 	}
 	loan.BypassCash = true

@@ -79,12 +79,20 @@ import (
 const (
 	// CodeBlocked: an active order restriction rule matches the order.
 	CodeBlocked = -900001
-	// CodeInsufficientCash: the buy's hold exceeds cash_available (margin
-	// rate applied when margin is allowed).
-	CodeInsufficientCash = -913018
+	// CodeInsufficientCash: a cash account's buy exceeds cash_available.
+	// The FIX reject-code list's -900001 ("risk-rule check failed: review
+	// account limit, position limit and available balance") is the code
+	// whose meaning fits an available-balance check; -913018 means
+	// insufficient margin, which a cash account has not.
+	CodeInsufficientCash = -900001
+	// CodeInsufficientMargin: what a margin account's buy (margin rate
+	// applied) or a futures order's initial margin needs exceeds
+	// cash_available (-913018, "insufficient margin").
+	CodeInsufficientMargin = -913018
 	// CodeInsufficientStock: the sell's quantity exceeds sellable_qty and
-	// short selling is not allowed.
-	CodeInsufficientStock = 3011
+	// short selling is not allowed: an available-balance check too
+	// (-900001; 3011 means a margin check, which this is not).
+	CodeInsufficientStock = -900001
 	// CodeInvalidOrder: the order handed to Hold has no side, no quantity
 	// or no usable price (mandatory fields, §4 step 1); the static checks
 	// should have caught it first.

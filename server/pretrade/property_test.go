@@ -187,7 +187,7 @@ func (p *propRun) oracle(i int, a store.Account, o venue.Order, limit decimal.De
 		covered = value.LessThanOrEqual(a.CashAvailable)
 		coverable = covered || a.BypassCash ||
 			(p.flags[i].MarginAllowed && value.Mul(p.flags[i].MarginRate).LessThanOrEqual(a.CashAvailable))
-		if r != nil && r.Code != CodeInsufficientCash {
+		if r != nil && r.Code != CodeInsufficientCash && r.Code != CodeInsufficientMargin {
 			p.fatalf("reject %v", r)
 		}
 	case venue.Sell:

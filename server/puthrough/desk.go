@@ -33,7 +33,7 @@ package puthrough
 //     sees the reason at once. An IOI is different: the board has a
 //     REJECTED status (the upstream UI has a tab for it), so an IOI new or
 //     replace the desk refuses for business reasons (unknown or halted
-//     symbol -100008/-131001, quantity -131013/-131003, price off tick
+//     symbol -100008/1006, quantity -131013/-131003, price off tick
 //     -131018 or outside the band -132004, market closed -131002) is posted
 //     on the board as REJECTED with rejReason = the code; only a replace or
 //     cancel naming an unknown IOI (-100011), one already ended (-100019) or
@@ -409,7 +409,7 @@ func (s *Desk) instrument(symbol string) (market.Instrument, bool) {
 }
 
 // tradable resolves symbol for put-through: known (-100008) and active
-// (-131001).
+// (1006).
 func (s *Desk) tradable(symbol string) (market.Instrument, *market.Reject) {
 	in, ok := s.instrument(symbol)
 	if !ok {

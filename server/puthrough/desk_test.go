@@ -319,10 +319,10 @@ func TestQuoteRefusals(t *testing.T) {
 	wantRefusal(t, try(func(q *QuoteRequest) { q.BidPrice = sp("107100") }), market.CodeBand)
 	wantRefusal(t, try(func(q *QuoteRequest) { q.BidPrice = sp("92900") }), market.CodeBand)
 	wantRefusal(t, try(func(q *QuoteRequest) { q.Symbol, q.BidPrice, q.BidSize = "SHS", sp("13000"), ip(4900) }), market.CodePutThroughMinQty)
-	wantRefusal(t, try(func(q *QuoteRequest) { q.BidSize = ip(10000) }), -913018)
+	wantRefusal(t, try(func(q *QuoteRequest) { q.BidSize = ip(10000) }), -900001)
 	wantRefusal(t, try(func(q *QuoteRequest) {
 		q.Side, q.BidPrice, q.BidSize, q.OfferPrice, q.OfferSize = "S", nil, nil, sp("100000"), ip(100)
-	}), 3011)
+	}), -900001)
 	wantRefusal(t, try(func(q *QuoteRequest) { q.Symbol = "NOPE" }), market.CodeUnknownSymbol)
 	wantRefusal(t, try(func(q *QuoteRequest) { q.Parties = []Party{role("777", RoleContraFirm)} }), CodeUnknownParty)
 	wantRefusal(t, try(func(q *QuoteRequest) {
@@ -658,7 +658,7 @@ func TestKQuotePlaceReplaceCancel(t *testing.T) {
 	wantRefusal(t, err, trading.CodeCompleted)
 	// A replace the account cannot cover leaves the quote standing.
 	_, err = e.desk.KQuote(e.ctx, deskTrader, KQuoteRequest{QuoteMsgID: "k-4", OrigQuoteMsgID: "k-2", OfferPrice: sp("101000"), OfferSize: ip(20000)})
-	wantRefusal(t, err, 3011)
+	wantRefusal(t, err, -900001)
 	if o := e.order("k-2-B"); o.Status != store.OrderNew {
 		t.Fatalf("k-2 after a refused replace: %+v", o)
 	}

@@ -410,7 +410,11 @@ func bookSide(a store.Account, h pretrade.HoldResult, inst market.Instrument, pr
 func uncovered(before, after store.Account, h pretrade.HoldResult, inst market.Instrument, whose string) *market.Reject {
 	if h.Side == venue.Buy || inst.IsFuture() { // a futures side pays margin, either way
 		if after.CashAvailable.IsNegative() && after.CashAvailable.LessThan(before.CashAvailable) {
-			return &market.Reject{Code: pretrade.CodeInsufficientCash, Message: fmt.Sprintf(
+			code := pretrade.CodeInsufficientCash
+			if inst.IsFuture() {
+				code = pretrade.CodeInsufficientMargin
+			}
+			return &market.Reject{Code: code, Message: fmt.Sprintf(
 				"insufficient cash: %s cannot settle the deal (cash_available would be %s)", whose, after.CashAvailable)}
 		}
 		return nil

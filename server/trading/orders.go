@@ -160,7 +160,7 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 		return none(&market.Reject{Code: market.CodeUnknownSymbol, Message: fmt.Sprintf("unknown symbol %s", o.Symbol)})
 	}
 	if inst.Expired(date) {
-		return none(&market.Reject{Code: market.CodeNotTradable, Message: fmt.Sprintf("%s expired on %s (its last trading day)", inst.Ticker, inst.Expiry)})
+		return none(&market.Reject{Code: market.CodeExpired, Message: fmt.Sprintf("%s expired on %s (its last trading day)", inst.Ticker, inst.Expiry)})
 	}
 	t := market.OrderType(o.Type)
 	if r := inst.CheckOrder(market.OrderSpec{Type: t, Qty: o.Qty, Price: price}); r != nil {
