@@ -81,8 +81,10 @@ const REPORT_FIELDS = `user orderID originalReqID internalOrderID refOrderID ori
 const REST_FIELDS = ['orderID', 'orderStatus', 'filledQty', 'avgFillPrice', 'cancelledQty', 'orderCurrentQty',
   'orderCurrentPrice', 'originalQty', 'originalPrice', 'accountID', 'symbol', 'orderSide', 'orderType',
   'unixUTCTimeMs', 'createunixUTCTimeMs'];
-const CASH_FIELDS = ['type', 'account_id', 'cash_available', 'cash_hold', 'bypass_cash', 'bypass_stock', 'ts_ns'];
-const HOLDING_FIELDS = ['type', 'account_id', 'symbol', 'sellable_qty', 'hold_qty', 'avg_price', 'ts_ns'];
+// The docs' fields, and omsd's settlement extension (omsd_: pending T+2
+// cash and shares, as on the REST account view; docs/streaming.md).
+const CASH_FIELDS = ['type', 'account_id', 'cash_available', 'cash_hold', 'bypass_cash', 'bypass_stock', 'ts_ns', 'omsd_cash_pending'];
+const HOLDING_FIELDS = ['type', 'account_id', 'symbol', 'sellable_qty', 'hold_qty', 'avg_price', 'ts_ns', 'omsd_pending_qty'];
 
 const orderCh = (account) => `order:OrderExecutionReport:${account}`;
 const accountCh = (account) => `order:Account:${account}`;
@@ -614,7 +616,26 @@ async function runTransport(transport, tag) {
   console.log(`     ${transport}: ${pushed} publications pushed live; ${inversions} emitted out of order by the client`);
 }
 
+// fund gives both demo accounts what the checks trade with. Equities
+// settle T+2 in omsd (docs/trading.md), so what an account buys is not
+// sellable and what it sells is not spendable the same day: An gets HPG
+// to sell back and Binh cash to buy with, through the maker-checker
+// workflow, before any client subscribes.
+async function fund() {
+  const maker = await login('maker');
+  const checker = await login('checker');
+  for (const [request_type, payload] of [
+    ['ADD_STOCK', { account_id: AN, symbol: 'VN000000HPG4', quantity: 20000, avg_price: 27500 }],
+    ['DEPOSIT', { account_id: BINH, amount: 1000000000 }],
+  ]) {
+    const r = await api('POST', '/api/v1/util/requests', { jwt: maker.jwt, body: { request_type, payload } });
+    const a = await api('POST', `/api/v1/util/requests/${r.id}/approve`, { jwt: checker.jwt, body: { note: 'stream checks' } });
+    if (a.status !== 'APPLIED') fail(`${request_type} for the checks: ${show(a)}`);
+  }
+}
+
 const tags = { websocket: 'ws', http_stream: 'hs', sse: 'sse' };
+await fund();
 if (fixDispatchOrder()) console.log('== centrifuge-js 5.7.x: dispatch order fixed as in 5.8.0 (see the header)');
 const started = Date.now();
 for (const transport of TRANSPORTS) await runTransport(transport, tags[transport]);
