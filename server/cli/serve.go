@@ -24,6 +24,7 @@ import (
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
 	"github.com/vero-oms/omsd/server/puthrough"
+	"github.com/vero-oms/omsd/server/risk"
 	"github.com/vero-oms/omsd/server/stream"
 	"github.com/vero-oms/omsd/server/token"
 	"github.com/vero-oms/omsd/server/trading"
@@ -313,7 +314,7 @@ func devDay(c Config, app *App, log *slog.Logger) http.Handler {
 // presence) when the store is Redis, in memory otherwise. The instance
 // that runs the venue drains the outbox; any instance serves clients.
 func startStream(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.Logger) error {
-	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Accounts: st, Market: app.MarketData,
+	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Permissions: risk.New(st), Market: app.MarketData,
 		HistorySize: c.StreamHistorySize, HistoryTTL: c.StreamHistoryTTL, Log: log, Now: c.Clock,
 		CommandRate: float64(c.StreamCommandRate), CommandBurst: c.StreamCommandBurst}
 	if c.Venue != "off" {

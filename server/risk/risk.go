@@ -86,6 +86,25 @@ func (s *Service) Account(ctx context.Context, user, code string) (store.Account
 	return a, err
 }
 
+// Readable returns the accounts user may read: a grant at any level
+// (VIEW and up), the rule of Account and Accounts, as a set for callers
+// that check many accounts at once (the Streaming API's channel
+// permissions and its revocation round). Whether each account still
+// exists is Account's question.
+func (s *Service) Readable(ctx context.Context, user string) (map[string]bool, error) {
+	grants, err := s.st.GrantsOfUser(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(grants))
+	for _, g := range grants {
+		if g.Level.Rank() >= store.LevelView.Rank() {
+			out[g.AccountCode] = true
+		}
+	}
+	return out, nil
+}
+
 // RiskRules lists the OMS risk rules in force, sorted by (kind, scope,
 // target).
 func (s *Service) RiskRules(ctx context.Context) ([]store.RiskRule, error) {

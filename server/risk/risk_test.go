@@ -116,6 +116,14 @@ func TestRiskAccountsScopedByGrants(t *testing.T) {
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("no grants: %#v, %v (want an empty, non-nil list)", got, err)
 	}
+	// Readable is the same rule as a set (the stream's permissions): every
+	// grant, the account's existence left to Account.
+	if r, err := s.Readable(ctx, "ann@x"); err != nil || len(r) != 3 || !r[a.AccountCode] || !r[b.AccountCode] || !r["099C999999"] || r[c.AccountCode] {
+		t.Fatalf("ann may read %v, %v", r, err)
+	}
+	if r, err := s.Readable(ctx, "nobody@x"); err != nil || len(r) != 0 {
+		t.Fatalf("nobody may read %v, %v", r, err)
+	}
 }
 
 // A single read without a grant answers exactly as for an account that

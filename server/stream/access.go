@@ -2,13 +2,11 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/centrifugal/centrifuge"
 
 	"github.com/vero-oms/omsd/server/apperr"
-	"github.com/vero-oms/omsd/store"
 )
 
 // connecting authenticates a connection: the token is omsd's bearer JWT
@@ -106,30 +104,12 @@ func (s *Server) subscribe(c *centrifuge.Client, channel string) (centrifuge.Sub
 	return centrifuge.SubscribeReply{Options: centrifuge.SubscribeOptions{EnableRecovery: true}}, nil
 }
 
-// granted reports whether user may read account.
+// granted reports whether user may read account: the risk domain's rule
+// (Permissions.Account), no grant and no account alike.
 func (s *Server) granted(ctx context.Context, user, account string) (bool, error) {
-	accounts, err := s.grantedAccounts(ctx, user)
-	if err != nil || !accounts[account] {
-		return false, err
-	}
-	_, err = s.o.Accounts.Account(ctx, account)
-	if errors.Is(err, store.ErrNotFound) {
+	_, err := s.o.Permissions.Account(ctx, user, account)
+	if apperr.CodeOf(err) == apperr.NotFound {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// grantedAccounts returns the accounts user holds a grant on.
-func (s *Server) grantedAccounts(ctx context.Context, user string) (map[string]bool, error) {
-	grants, err := s.o.Accounts.GrantsOfUser(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(grants))
-	for _, g := range grants {
-		if g.Level.Rank() >= store.LevelView.Rank() {
-			out[g.AccountCode] = true
-		}
-	}
-	return out, nil
 }

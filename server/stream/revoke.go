@@ -118,7 +118,7 @@ func (s *Server) revoke(ctx context.Context) {
 		}
 	})
 	forEach(ctx, users, func(user string, clients []*centrifuge.Client) {
-		granted, err := s.grantedAccounts(ctx, user)
+		granted, err := s.o.Permissions.Readable(ctx, user)
 		if err != nil {
 			return
 		}

@@ -38,10 +38,13 @@ type Tokens interface {
 	Verify(token string, now time.Time) (token.Claims, error)
 }
 
-// Accounts is what the channel permissions read.
-type Accounts interface {
-	GrantsOfUser(ctx context.Context, userID string) ([]store.Grant, error)
-	Account(ctx context.Context, code string) (store.Account, error)
+// Permissions decide who reads an account's channels: the risk domain's
+// rule for GET /oms/risk/accounts/{id} (risk.Service), so the stream and
+// REST never disagree. Account answers apperr.NotFound alike for no grant
+// and no account; Readable lists the accounts a user holds a grant on.
+type Permissions interface {
+	Account(ctx context.Context, user, code string) (store.Account, error)
+	Readable(ctx context.Context, user string) (map[string]bool, error)
 }
 
 // Defaults.
@@ -63,7 +66,8 @@ const (
 type Options struct {
 	Sessions Sessions
 	Tokens   Tokens
-	Accounts Accounts
+	// Permissions is the risk service (who may read which account).
+	Permissions Permissions
 	// Outbox is drained by this instance's publisher; nil runs none (the
 	// instance that owns the venue publishes for every instance).
 	Outbox store.Outbox

@@ -59,7 +59,7 @@ func (s *Service) SeedMarketMaker(ctx context.Context) (int, error) {
 	}
 	placed := 0
 	for _, in := range s.master.All() {
-		if in.Status != market.Active || !containsType(in.OrderTypes, market.LO) {
+		if in.Status != market.Active || !containsType(in.OrderTypes, market.LO) || in.Expired(s.clock.TradingDate()) {
 			continue
 		}
 		qty := min(100*in.LotSize, in.MaxOrderQty)
