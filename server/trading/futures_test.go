@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 // a memory store with its clock fixed on Thursday 10 December 2026, 10:00,
 // a week before the contract's expiry, sessions pinned to continuous.
 type futuresEnv struct {
+	mu    sync.Mutex
+	now   time.Time // the clock's time source
 	t     *testing.T
 	ctx   context.Context
 	st    *memory.Store
@@ -64,8 +67,8 @@ func newFuturesEnv(t *testing.T, limit int64, cash string, accts ...string) *fut
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2026, 12, 10, 10, 0, 0, 0, market.Location)
-	e.clock = market.NewClock(cfg.Schedule, func() time.Time { return at })
+	e.now = time.Date(2026, 12, 10, 10, 0, 0, 0, market.Location)
+	e.clock = market.NewClock(cfg.Schedule, func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now })
 	e.clock.Pin(market.Continuous)
 	e.svc = New(Options{Store: st, Market: master, Clock: e.clock})
 	if err := e.svc.Start(e.ctx); err != nil {
@@ -368,4 +371,44 @@ func (e *futuresEnv) marked(date string) []string {
 		}
 	}
 	return bad
+}
+
+// TestFuturesMarkedWhenTheMarketCloses: with the clock following the
+// schedule (not pinned), the futures market's close at 14:45 marks the
+// day's positions; a start on a market already closed marks nothing.
+func TestFuturesMarkedWhenTheMarketCloses(t *testing.T) {
+	e := newFuturesEnv(t, 5000, "1000000000", "LONG01", "SHORT1")
+	set := func(hh, mm int) {
+		e.mu.Lock()
+		e.now = time.Date(2026, 12, 10, hh, mm, 0, 0, market.Location)
+		e.mu.Unlock()
+		if err := e.svc.Sync(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Unpin()
+	set(14, 0) // continuous
+	if _, err := e.submit("LONG01", "B", "LO", "1350.0", 2, "l-1"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := e.submit("SHORT1", "S", "LO", "1349.0", 2, "s-1"); err != nil || o.Status != store.OrderFilled {
+		t.Fatalf("%v %+v", err, o)
+	}
+	if _, h := e.account("LONG01"); h.MarkedOn != "" {
+		t.Fatalf("marked before the close: %+v", h)
+	}
+	set(14, 46) // DVX closed at 14:45
+	for _, code := range e.accts {
+		if _, h := e.account(code); h.MarkedOn != "2026-12-10" || !h.Basis.Equal(dec("1350").Mul(decimal.NewFromInt(h.SellableQty))) {
+			t.Fatalf("%s not marked at the close: %+v", code, h)
+		}
+	}
+	// A service started after the close (a restart) does not mark again.
+	again := New(Options{Store: e.st, Market: e.svc.Instruments(), Clock: e.clock})
+	if err := again.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := again.MarkToMarket(e.ctx); err != nil || n != 0 {
+		t.Fatalf("marked twice: %d %v", n, err)
+	}
 }
