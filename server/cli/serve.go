@@ -16,7 +16,6 @@ import (
 
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
-	"github.com/vero-oms/omsd/server/devday"
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/market"
@@ -290,7 +289,7 @@ func withStream(api http.Handler, s *stream.Server, dev http.Handler) http.Handl
 		mux.Handle(p, sh)
 	}
 	if dev != nil {
-		mux.Handle(devday.Path, dev)
+		mux.Handle(DevDayPath, dev)
 	}
 	return mux
 }
@@ -301,13 +300,13 @@ func devDay(c Config, app *App, log *slog.Logger) http.Handler {
 	if !c.Dev || c.Venue == "off" {
 		return nil
 	}
-	o := devday.Options{Auth: app.Auth, Trading: app.Trading, Log: log}
+	o := devDayOptions{Auth: app.Auth, Trading: app.Trading, Log: log}
 	if c.DevMarketMaker {
 		o.After = func(ctx context.Context) error { _, err := app.Trading.SeedMarketMaker(ctx); return err }
 	}
-	log.Warn("dev mode: POST "+devday.Path+" with an admin's bearer token moves to the next trading day (T+2 settles on the second)",
+	log.Warn("dev mode: POST "+DevDayPath+" with an admin's bearer token moves to the next trading day (T+2 settles on the second)",
 		"trading_date", app.MarketClock.TradingDate())
-	return devday.Handler(o)
+	return devDayHandler(o)
 }
 
 // startStream starts the Streaming API: on the store's Redis (broker and

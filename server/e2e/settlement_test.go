@@ -10,7 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/vero-oms/omsd/server/cli"
-	"github.com/vero-oms/omsd/server/devday"
 	"github.com/vero-oms/omsd/server/market"
 )
 
@@ -52,13 +51,13 @@ func stlHolding(a map[string]any, isin string) map[string]any {
 }
 
 // nextDay calls the dev endpoint and returns its answer.
-func (e *env) nextDay(t *testing.T, jwt string, want int) devday.Response {
+func (e *env) nextDay(t *testing.T, jwt string, want int) cli.DevDayResponse {
 	t.Helper()
-	r := e.do(nil, "POST", devday.Path, nil, bearer(jwt)...)
+	r := e.do(nil, "POST", cli.DevDayPath, nil, bearer(jwt)...)
 	if r.status != want {
 		t.Fatalf("next day: %d %s, want %d", r.status, r.body, want)
 	}
-	var out devday.Response
+	var out cli.DevDayResponse
 	if want == 200 {
 		if err := json.Unmarshal(r.body, &out); err != nil {
 			t.Fatal(err)
@@ -97,7 +96,7 @@ func TestSettlementT2(t *testing.T) {
 		// No bearer, a trader, a GET: refused, the day unchanged.
 		e.nextDay(t, "", 401)
 		e.nextDay(t, tr, 403)
-		if r := e.do(nil, "GET", devday.Path, nil, bearer(admin)...); r.status != 405 {
+		if r := e.do(nil, "GET", cli.DevDayPath, nil, bearer(admin)...); r.status != 405 {
 			t.Fatalf("GET next day: %d %s", r.status, r.body)
 		}
 		if d := e.nextDay(t, admin, 200); d.From != "2027-01-07" || d.To != "2027-01-11" || d.SettledAccounts != 0 {

@@ -45,7 +45,7 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 		}
 		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
 			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master,
-			today: s.clock.TradingDate(), days: map[string]*store.MarketDay{}}
+			today: s.clock.TradingDate(), days: map[string]*store.MarketDay{}, dues: map[string]string{}}
 		for _, ev := range rep.Events {
 			if err := w.event(ev); err != nil {
 				return err
@@ -70,6 +70,20 @@ type reportWriter struct {
 	master         *market.Master
 	today          string                      // the trading date
 	days           map[string]*store.MarketDay // by ISIN: the day's trading, as the fills add to it
+	dues           map[string]string           // by ISIN: the settlement date of the report's fills
+}
+
+// due is the settlement date of a fill of isin in this report (computed
+// once: both sides of every execution ask).
+func (w *reportWriter) due(isin string) (string, error) {
+	if d, ok := w.dues[isin]; ok {
+		return d, nil
+	}
+	d, err := w.settlementDate(isin)
+	if err == nil {
+		w.dues[isin] = d
+	}
+	return d, err
 }
 
 func (w *reportWriter) getOrder(id string) (*store.Order, error) {
@@ -243,7 +257,7 @@ func (w *reportWriter) fill(o *store.Order, ev venue.Event) error {
 		return err
 	}
 	px := ev.LastPx.Decimal()
-	due, err := w.settlementDate(o.ISIN)
+	due, err := w.due(o.ISIN)
 	if err != nil {
 		return fmt.Errorf("trading: settlement date of fill %d of order %d: %w", ev.ExecID, o.ID, err)
 	}

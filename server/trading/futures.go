@@ -2,7 +2,6 @@ package trading
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/shopspring/decimal"
@@ -77,34 +76,13 @@ func (s *Service) MarkToMarket(ctx context.Context) (int, error) {
 
 // markAccount marks one account's position in inst, with its audit entry.
 func (s *Service) markAccount(ctx context.Context, code string, inst market.Instrument, settle decimal.Decimal, date string, expiry bool) (bool, error) {
-	marked := false
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		marked = false
-		a, ok, err := tx.Account(code)
-		if err != nil || !ok {
-			return err
-		}
+	return s.accountStep(ctx, code, MarkUser, ActionMarkedToMarket, func(a store.Account) (store.Account, any, bool) {
 		before, _ := a.Holding(inst.ISIN)
 		na, m, ok := pretrade.MarkToMarket(a, inst, settle, date, expiry)
-		if !ok {
-			return nil
-		}
-		na.UpdatedAt = s.now()
-		if err := tx.PutAccount(na); err != nil {
-			return err
-		}
-		detail, err := json.Marshal(map[string]any{"account_id": code, "symbol": inst.ISIN, "ticker": inst.Ticker,
+		return na, map[string]any{"account_id": code, "symbol": inst.ISIN, "ticker": inst.Ticker,
 			"trading_date": date, "settlement_price": settle.String(), "position": before.SellableQty,
 			"variation": m.Variation.String(), "margin_before": before.Margin.String(), "margin_after": m.Margin.String(),
 			"cash_available_before": a.CashAvailable.String(), "cash_available_after": na.CashAvailable.String(),
-			"expiry": expiry, "closed": m.Closed})
-		if err != nil {
-			return err
-		}
-		tx.Audit(store.AuditEntry{Actor: MarkUser, Action: ActionMarkedToMarket, EntityType: EntityAccount,
-			EntityID: code, Detail: detail, CreatedAt: na.UpdatedAt})
-		marked = true
-		return nil
+			"expiry": expiry, "closed": m.Closed}, ok
 	})
-	return marked, err
 }

@@ -2,11 +2,11 @@ package trading
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/vero-oms/omsd/server/admin"
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/store"
 )
@@ -19,10 +19,9 @@ import (
 // no longer pending, so every instance may run it and a retry settles
 // nothing twice.
 
-// Audit vocabulary of the settlement step.
+// Audit vocabulary of the settlement step (entity: admin.EntityAccount).
 const (
 	ActionSettled  = "SETTLED"
-	EntityAccount  = "ACCOUNT"
 	SettlementUser = "system:settlement" // the actor of the start-of-day step
 )
 
@@ -59,31 +58,38 @@ func (s *Service) Settle(ctx context.Context) (Settled, error) {
 // settleAccount settles one account's dues up to date in one store step
 // with the audit entry that explains it.
 func (s *Service) settleAccount(ctx context.Context, code, date string) (bool, error) {
-	moved := false
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		moved = false
-		a, ok, err := tx.Account(code)
-		if err != nil || !ok {
-			return err // an account deleted meanwhile has nothing to settle
-		}
+	return s.accountStep(ctx, code, SettlementUser, ActionSettled, func(a store.Account) (store.Account, any, bool) {
 		na, done := a.Settle(date)
-		if done.Empty() {
+		return na, settlementDetail(code, date, a, na, done), !done.Empty()
+	})
+}
+
+// accountStep changes one account in one store step with its audit entry
+// (actor, action, the detail change returns), when change says it changed
+// something; it reports whether it did. An account deleted meanwhile is
+// left alone.
+func (s *Service) accountStep(ctx context.Context, code, actor, action string,
+	change func(store.Account) (store.Account, any, bool)) (bool, error) {
+	changed := false
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		a, ok, err := tx.Account(code)
+		if changed = false; err != nil || !ok {
+			return err
+		}
+		na, detail, ok := change(a)
+		if !ok {
 			return nil
 		}
-		na.UpdatedAt = s.now()
+		c := admin.Change{Actor: actor, At: s.now()}
+		na.UpdatedAt = c.At
 		if err := tx.PutAccount(na); err != nil {
 			return err
 		}
-		detail, err := json.Marshal(settlementDetail(code, date, a, na, done))
-		if err != nil {
-			return err
-		}
-		tx.Audit(store.AuditEntry{Actor: SettlementUser, Action: ActionSettled, EntityType: EntityAccount,
-			EntityID: code, Detail: detail, CreatedAt: na.UpdatedAt})
-		moved = true
+		tx.Audit(c.Audit(action, admin.EntityAccount, code, detail))
+		changed = true
 		return nil
 	})
-	return moved, err
+	return changed, err
 }
 
 // settlementDetail is the audit entry's detail: what became available and

@@ -141,7 +141,7 @@ func accountChanges(old Value, now string) ([]outboxRecord, error) {
 
 func sameHolding(a, b store.Holding) bool {
 	return a.SellableQty == b.SellableQty && a.HoldQty == b.HoldQty && a.AvgPrice.Equal(b.AvgPrice) &&
-		slices.Equal(a.Pending, b.Pending) && a.Margin.Equal(b.Margin)
+		slices.Equal(a.Pending, b.Pending) // a futures margin is reported with the cash (store.CashOf)
 }
 
 var _ store.Outbox = (*Records)(nil)

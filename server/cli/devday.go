@@ -1,8 +1,9 @@
-// Package devday serves omsd's one dev-only endpoint, POST
-// /omsd/dev/next-day: it moves the trading day to the next trading day so
-// that a developer sees T+2 settlement without waiting two days. It is
-// not part of the Vero OMS contract and is mounted only in dev mode.
-package devday
+package cli
+
+// The dev-only endpoint POST /omsd/dev/next-day: it moves the trading day
+// to the next trading day so that a developer sees T+2 settlement without
+// waiting two days. It is not part of the Vero OMS contract and is mounted
+// (withStream) only in dev mode, on the instance that runs the venue.
 
 import (
 	"context"
@@ -17,65 +18,65 @@ import (
 	"github.com/vero-oms/omsd/server/trading"
 )
 
-// Path is where the endpoint is mounted.
-const Path = "/omsd/dev/next-day"
+// DevDayPath is where the dev next-day endpoint is mounted.
+const DevDayPath = "/omsd/dev/next-day"
 
-// Authenticator checks a bearer JWT (auth.Service).
-type Authenticator interface {
+// devDayAuth checks a bearer JWT (auth.Service).
+type devDayAuth interface {
 	Authenticate(ctx context.Context, jwt string) (auth.Principal, error)
 }
 
-// DayMover moves the trading day (trading.Service).
-type DayMover interface {
+// dayMover moves the trading day (trading.Service).
+type dayMover interface {
 	NextDay(ctx context.Context) (trading.DayChange, error)
 }
 
-// Options configure the handler.
-type Options struct {
-	Auth    Authenticator
-	Trading DayMover
+// devDayOptions configure the handler.
+type devDayOptions struct {
+	Auth    devDayAuth
+	Trading dayMover
 	// After runs once the day has moved (dev mode rests the market
 	// maker's orders again: the close cancelled them).
 	After func(ctx context.Context) error
 	Log   *slog.Logger
 }
 
-// Response is the endpoint's answer.
-type Response struct {
+// DevDayResponse is the endpoint's answer.
+type DevDayResponse struct {
 	From            string `json:"from"`             // the trading date before
 	To              string `json:"to"`               // the trading date now
 	SettledAccounts int    `json:"settled_accounts"` // accounts that had something due
 }
 
-// errorBody is the REST API's util envelope (Error: error, status).
-type errorBody struct {
+// devDayError is the REST API's util envelope (Error: error, status).
+type devDayError struct {
 	Error  string `json:"error"`
 	Status int    `json:"status"`
 }
 
-// Handler serves Path: POST with an admin's bearer JWT.
-func Handler(o Options) http.Handler {
+// devDayHandler serves DevDayPath: POST with an admin's bearer JWT.
+func devDayHandler(o devDayOptions) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			write(w, http.StatusMethodNotAllowed, errorBody{"method not allowed: POST only", http.StatusMethodNotAllowed})
+			writeDevDay(w, http.StatusMethodNotAllowed, devDayError{"method not allowed: POST only", http.StatusMethodNotAllowed})
 			return
 		}
 		jwt, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || jwt == "" {
-			write(w, http.StatusUnauthorized, errorBody{"a valid bearer token is required", http.StatusUnauthorized})
+			writeDevDay(w, http.StatusUnauthorized, devDayError{"a valid bearer token is required", http.StatusUnauthorized})
 			return
 		}
 		p, err := o.Auth.Authenticate(r.Context(), jwt)
 		if err != nil {
-			fail(w, o.Log, err)
+			devDayFail(w, o.Log, err)
 			return
 		}
 		if !p.HasAnyRole([]string{auth.RoleAdmin}) {
-			write(w, http.StatusForbidden, errorBody{"the admin role is required", http.StatusForbidden})
+			writeDevDay(w, http.StatusForbidden, devDayError{"the admin role is required", http.StatusForbidden})
 			return
 		}
 		change, err := o.Trading.NextDay(r.Context())
@@ -83,27 +84,27 @@ func Handler(o Options) http.Handler {
 			err = o.After(r.Context())
 		}
 		if err != nil {
-			fail(w, o.Log, err)
+			devDayFail(w, o.Log, err)
 			return
 		}
 		o.Log.Info("dev: next trading day", "by", p.Email, "from", change.From, "to", change.To, "settled_accounts", change.Settled.Accounts)
-		write(w, http.StatusOK, Response{From: change.From, To: change.To, SettledAccounts: change.Settled.Accounts})
+		writeDevDay(w, http.StatusOK, DevDayResponse{From: change.From, To: change.To, SettledAccounts: change.Settled.Accounts})
 	})
 }
 
-// fail answers an error: 401 for a bad bearer, 503 for anything else (a
+// devDayFail answers an error: 401 for a bad bearer, 503 for anything else (a
 // store failure; the step is safe to repeat).
-func fail(w http.ResponseWriter, log *slog.Logger, err error) {
+func devDayFail(w http.ResponseWriter, log *slog.Logger, err error) {
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.Unauthorized {
-		write(w, http.StatusUnauthorized, errorBody{ae.Message, http.StatusUnauthorized})
+		writeDevDay(w, http.StatusUnauthorized, devDayError{ae.Message, http.StatusUnauthorized})
 		return
 	}
 	log.Error("dev: next trading day failed", "err", err)
-	write(w, http.StatusServiceUnavailable, errorBody{"the next day could not be completed; retry", http.StatusServiceUnavailable})
+	writeDevDay(w, http.StatusServiceUnavailable, devDayError{"the next day could not be completed; retry", http.StatusServiceUnavailable})
 }
 
-func write(w http.ResponseWriter, status int, v any) {
+func writeDevDay(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
