@@ -8,7 +8,7 @@ CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 # golangci-lint, pinned; `go run` fetches it through the module proxy on a fresh machine.
 GOLANGCI := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load stream-load fuzz prism portman stream-outside outside
+.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load stream-load fuzz prism portman stream-outside fix-outside outside
 
 all: build
 
@@ -70,8 +70,13 @@ portman:
 stream-outside:
 	bash test/outside/run.sh stream
 
-## outside: fuzz, prism, portman and stream-outside
-outside: fuzz prism portman stream-outside
+## fix-outside: the FIX API driven by the real QuickFIX C++ engine (test/outside/fix/initiator, built here; needs Debian's g++ and libquickfix-dev), memory then Redis
+fix-outside:
+	$(MAKE) -C test/outside/fix
+	OMSD_QUICKFIX_INITIATOR=$(CURDIR)/test/outside/fix/initiator OMSD_FIX_OUTSIDE=true $(GO) test -count=1 -run '^TestQuickFIX$$' -v ./server/e2e/
+
+## outside: fuzz, prism, portman, stream-outside and fix-outside
+outside: fuzz prism portman stream-outside fix-outside
 
 ## contract-check: what a new upstream contract breaks (NEW=path/to/openapi.json); exit 1 when it breaks
 contract-check:

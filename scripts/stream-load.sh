@@ -111,7 +111,7 @@ start_server() {
 	local store=$1 port tpid
 	port=$(free_port)
 	local flags=(serve --dev --addr "127.0.0.1:$port" --metrics-addr "" --mail-outbox "$work/outbox-$store"
-		--log-level warn --dev-market-maker=false)
+		--log-level warn --dev-market-maker=false --fix-addr off)
 	if [ "$store" = redis ]; then
 		local rport
 		rport=$(free_port)

@@ -32,8 +32,23 @@ type OutboxEntry struct {
 	At          time.Time // when the change was committed
 
 	Order   Order   // Kind OutboxOrder
+	// Prior is the order as it was before this change (Kind OutboxOrder;
+	// nil for a new order): a reader that reports transitions (FIX
+	// ExecType: a fill's quantity, a replace that took effect) needs both.
+	Prior *OrderPrior
 	Cash    Cash    // Kind OutboxCash
 	Holding Holding // Kind OutboxHolding; zero quantities when the position is gone
+}
+
+// OrderPrior is what an order was before a change: the fields whose
+// change a transition report names.
+type OrderPrior struct {
+	Status      OrderStatus
+	Qty         int64
+	Price       decimal.Decimal
+	FilledQty   int64
+	FilledValue decimal.Decimal
+	Text        string
 }
 
 // Cash is an account's cash state.

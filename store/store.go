@@ -53,6 +53,7 @@ type Store interface {
 	Outbox
 	Trading
 	Leases
+	FIXSessions
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
 	Close() error

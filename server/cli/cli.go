@@ -40,6 +40,9 @@ Usage:
                                      check recorded traffic (HAR or JSON lines) against the contract
                                      (exit 0 clean, 1 violations, 2 unusable input)
 
+  omsd fix sessions [flags]          the FIX sessions configured and their stored sequence numbers
+  omsd fix hash-secret [flags]       read a FIX session secret on stdin, print its argon2id hash (secret_argon2id)
+
 The identity commands read the same OMS_* settings as serve (OMS_REDIS_URL, OMS_REDIS_PREFIX, password limits).
 `
 
@@ -60,6 +63,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = runContract(args[1:], stdout, stderr)
 	case "validate":
 		err = runValidate(ctx, args[1:], stdout, stderr)
+	case "fix":
+		err = runFIX(ctx, args[1:], stdin, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -46,7 +46,16 @@ type Config struct {
 	// StreamCommandRate and StreamCommandBurst bound one connection's
 	// commands (a token bucket per connection).
 	StreamCommandRate, StreamCommandBurst int
-	LogJSON                               bool
+	// FIXAddr is the FIX acceptor's address (auto: 127.0.0.1:9878 in dev
+	// mode, off otherwise); FIXSessionsFile its sessions; FIXResetTime
+	// when a FIX session day begins (Asia/Ho_Chi_Minh).
+	FIXAddr         string
+	FIXSessionsFile string
+	FIXResetTime    string
+	// FIXListener, when set, is used instead of listening on FIXAddr
+	// (tests bind a free port first).
+	FIXListener net.Listener
+	LogJSON     bool
 	LogLvl                                string
 
 	SecretFile  string
@@ -212,6 +221,9 @@ var settings = []setting{
 	{"stream-command-rate", "20", "Streaming API: commands a second one connection may send (a token bucket); more are answered 111 too many requests", integer(func(c *Config) *int { return &c.StreamCommandRate })},
 	{"stream-command-burst", "320", "Streaming API: the bucket's size, enough for a terminal to connect and subscribe to 256 channels at once", integer(func(c *Config) *int { return &c.StreamCommandBurst })},
 	{"stream-history-ttl", "24h", "Streaming API: how long a channel's history is kept after its last publication", dur(func(c *Config) *time.Duration { return &c.StreamHistoryTTL })},
+	{"fix-addr", "auto", "FIX 4.2 acceptor address (docs/fix.md): auto is 127.0.0.1:9878 in dev mode and off otherwise; off disables it", str(func(c *Config) *string { return &c.FIXAddr })},
+	{"fix-sessions-file", "", "FIX sessions (JSON; format in docs/fix.md); dev mode adds the demo session DEMOCLIENT>OMSD", str(func(c *Config) *string { return &c.FIXSessionsFile })},
+	{"fix-reset-time", "07:00", "FIX session day start, HH:MM Asia/Ho_Chi_Minh: sequence numbers start again at 1 (a connected session is logged out)", str(func(c *Config) *string { return &c.FIXResetTime })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {

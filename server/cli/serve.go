@@ -16,6 +16,7 @@ import (
 
 	"github.com/vero-oms/omsd/server"
 	"github.com/vero-oms/omsd/server/auth"
+	"github.com/vero-oms/omsd/server/fixacceptor"
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/mail"
 	"github.com/vero-oms/omsd/server/market"
@@ -59,6 +60,10 @@ type App struct {
 	MarketData *marketdata.Feed
 
 	recorder *latency.Recorder
+	hasher   *password.Hasher
+
+	// FIX is the FIX 4.2 acceptor (issue 17); nil when OMS_FIX_ADDR is off.
+	FIX *fixacceptor.Acceptor
 
 	// MetricsHandler serves GET /metrics; nil when metrics are disabled
 	// (empty OMS_METRICS_ADDR). Serve runs it on its own listener.
@@ -255,6 +260,9 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 	if err := startTrading(ctx, c, app, st, log); err != nil {
 		return fail(err)
 	}
+	if err := buildFIX(c, app, st, m, log); err != nil {
+		return fail(err)
+	}
 	if err := startStream(c, app, st, m, log); err != nil {
 		return fail(err)
 	}
@@ -318,6 +326,9 @@ func startStream(c Config, app *App, st store.Store, m *metrics.Metrics, log *sl
 		CommandRate: float64(c.StreamCommandRate), CommandBurst: c.StreamCommandBurst}
 	if c.Venue != "off" {
 		o.Outbox = st
+		if app.FIX != nil {
+			o.Observe = app.FIX.Queue
+		}
 	}
 	if c.RedisURL != "" {
 		uo, err := redis.ParseURL(c.RedisURL, c.RedisMasterName)
@@ -359,6 +370,7 @@ func buildAuth(ctx context.Context, c Config, app *App, m *metrics.Metrics, log 
 		return err
 	}
 	hasher := password.NewHasher(hashParams(c), c.HashConcurrency)
+	app.hasher = hasher
 	deps := auth.Deps{Store: app.Store, Hasher: hasher, Tokens: tokens, Mailer: mailer, Secret: secret, Logger: log, Clock: c.Clock}
 	if m != nil {
 		deps.Events = m
@@ -598,6 +610,13 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 		// Shutdown would wait for them until its deadline.
 		srv.RegisterOnShutdown(func() { app.Stream.Close(context.Background()) })
 	}
+	stopFIX, err := serveFIX(c, app, log)
+	if err != nil {
+		_ = ln.Close()
+		app.Close(context.Background())
+		return err
+	}
+	defer stopFIX()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "dev", c.Dev)
@@ -612,7 +631,7 @@ func Serve(ctx context.Context, c Config, app *App, ln net.Listener, log *slog.L
 	log.Info("shutting down", "grace", c.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
 	if msrv != nil {
 		_ = msrv.Shutdown(sctx) // after the API: its last requests are counted
 	}

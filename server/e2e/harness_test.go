@@ -116,6 +116,7 @@ func start(t *testing.T, kind string, mutate ...func(*cli.Config)) *env {
 	cfg.RedisTimeout = 300 * time.Millisecond
 	cfg.ShutdownTimeout = 2 * time.Second
 	cfg.MetricsAddr = "127.0.0.1:0" // never the fixed default port: tests run in parallel
+	cfg.FIXAddr = "off"             // withFIX gives a test its own port
 	// Most tests count audit entries from an empty log; withDemoData seeds
 	// the demo back office as `make run` does.
 	cfg.DemoData = false

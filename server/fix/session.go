@@ -149,6 +149,11 @@ func (s *Session) Receive(m Message) Result {
 		return r
 	}
 	if e := s.checkHeader(m); e != nil {
+		// A rejected message still takes its number (FIX: a Reject ends
+		// its processing), so the next one is not seen as a gap.
+		if seq, err := m.Int(TagMsgSeqNum); err == nil && seq == s.NextIn {
+			s.NextIn++
+		}
 		s.reject(&r, m, e)
 		if e.Reason == CompIDProblem {
 			s.logout(&r, e.Text)
@@ -243,4 +248,28 @@ func (s *Session) sequenceReset(r *Result, m Message) {
 		return
 	}
 	s.NextIn, s.resendAsked = n, false
+}
+
+// Send stamps an application message (an ExecutionReport, an
+// OrderCancelReject) with the header and the next outbound number.
+func (s *Session) Send(msgType string, body ...Field) Message { return s.out(msgType, body...) }
+
+// Refuse answers a message the layer above (or the reader) refuses with
+// a session Reject (35=3). The message's sequence number is consumed when
+// it is the expected one, as for any message processed.
+func (s *Session) Refuse(m Message, e *RejectError) Result {
+	var r Result
+	s.lastIn, s.testReqSent = s.now(), false
+	if seq, err := m.Int(TagMsgSeqNum); err == nil && seq == s.NextIn && s.loggedOn {
+		s.NextIn++
+	}
+	s.reject(&r, m, e)
+	return r
+}
+
+// Logout ends the session from omsd's side with text.
+func (s *Session) Logout(text string) Result {
+	var r Result
+	s.logout(&r, text)
+	return r
 }

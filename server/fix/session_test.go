@@ -227,3 +227,30 @@ func TestHeartbeats(t *testing.T) {
 		t.Fatal("not closed after two silent intervals")
 	}
 }
+
+// A message refused for its header still takes its number, so the next
+// one is in sequence; Refuse (a malformed or unsupported message) too.
+func TestRejectedMessagesTakeTheirNumber(t *testing.T) {
+	s, _ := newTestSession(1, 1, nil)
+	c := &client{}
+	s.Receive(c.logon("30"))
+	c.seq++
+	noTime := Message{{TagMsgType, MsgHeartbeat}, {TagMsgSeqNum, strconv.Itoa(c.seq)}, {TagSenderCompID, "DEMOCLIENT"}, {TagTargetCompID, "OMSD"}}
+	if r := s.Receive(noTime); types(r.Send) != "3#2" || value(r.Send[0], TagRefTagID) != "52" || s.NextIn != 3 {
+		t.Fatalf("missing SendingTime: %s next in %d", types(r.Send), s.NextIn)
+	}
+	m := c.msg("Q")
+	if r := s.Refuse(m, &RejectError{Reason: InvalidMsgType, RefTag: TagMsgType, Text: "unsupported"}); types(r.Send) != "3#3" || s.NextIn != 4 {
+		t.Fatalf("refused: %s next in %d", types(r.Send), s.NextIn)
+	}
+	// Refusing a message already taken (an application message Receive
+	// passed up) does not count it twice.
+	r := s.Receive(c.msg("Q"))
+	s.Refuse(r.App, &RejectError{Reason: InvalidMsgType, Text: "unsupported"})
+	if s.NextIn != 5 {
+		t.Fatalf("next in %d after a refused application message, want 5", s.NextIn)
+	}
+	if r := s.Receive(c.msg(MsgTestRequest, Field{TagTestReqID, "t"})); types(r.Send) != "0#5" {
+		t.Fatalf("in sequence after the refusals: %s", types(r.Send))
+	}
+}

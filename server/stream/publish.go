@@ -61,6 +61,9 @@ func (s *Server) drain(ctx context.Context, after int64) int64 {
 		if last == after {
 			return after
 		}
+		if !s.observe(ctx, entries, last) {
+			return after // published, not observed: the next round again
+		}
 		if err := s.o.Outbox.AckOutbox(ctx, last); err != nil {
 			// Published but not acknowledged: the next round reads them
 			// again and the idempotency keys stop a second delivery.
@@ -70,6 +73,22 @@ func (s *Server) drain(ctx context.Context, after int64) int64 {
 		after = last
 	}
 	return after
+}
+
+// observe hands the entries up to last to Options.Observe.
+func (s *Server) observe(ctx context.Context, entries []store.OutboxEntry, last int64) bool {
+	if s.o.Observe == nil {
+		return true
+	}
+	n := 0
+	for n < len(entries) && entries[n].ID <= last {
+		n++
+	}
+	if err := s.o.Observe(ctx, entries[:n]); err != nil {
+		s.o.Log.Warn("stream: an outbox observer failed; the entries come again", "err", err)
+		return false
+	}
+	return true
 }
 
 // publishWorkers bounds the channels published to at once.

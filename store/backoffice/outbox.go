@@ -38,8 +38,31 @@ type outboxRecord struct {
 	Account string           `json:"account"`
 	At      int64            `json:"at_ns"`
 	Order   json.RawMessage  `json:"order,omitempty"` // an order record
+	Prior   *priorRecord     `json:"prior,omitempty"` // the order before the change
 	Cash    *cashRecord      `json:"cash,omitempty"`
 	Holding *holdingRecord   `json:"holding,omitempty"`
+}
+
+type priorRecord struct {
+	Status      store.OrderStatus `json:"status"`
+	Qty         int64             `json:"qty"`
+	Price       decimal.Decimal   `json:"price"`
+	FilledQty   int64             `json:"filled_qty,omitempty"`
+	FilledValue decimal.Decimal   `json:"filled_value,omitzero"`
+	Text        string            `json:"text,omitempty"`
+}
+
+// priorOf is the part of the order before a change that a report needs
+// (nil when the transaction did not read it: a new order).
+func priorOf(old Value) (*priorRecord, error) {
+	if !old.OK {
+		return nil, nil
+	}
+	o, err := decodeOrder(old.S)
+	if err != nil {
+		return nil, err
+	}
+	return &priorRecord{Status: o.Status, Qty: o.Qty, Price: o.Price, FilledQty: o.FilledQty, FilledValue: o.FilledValue, Text: o.Text}, nil
 }
 
 func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
@@ -55,6 +78,9 @@ func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 			return store.OutboxEntry{}, err
 		}
 		e.Order = o
+		if p := r.Prior; p != nil {
+			e.Prior = &store.OrderPrior{Status: p.Status, Qty: p.Qty, Price: p.Price, FilledQty: p.FilledQty, FilledValue: p.FilledValue, Text: p.Text}
+		}
 	case r.Kind == store.OutboxCash && r.Cash != nil:
 		e.Cash = store.Cash{Available: r.Cash.Available, Hold: r.Cash.Hold, Pending: r.Cash.Pending, BypassCash: r.Cash.BypassCash, BypassStock: r.Cash.BypassStock}
 	case r.Kind == store.OutboxHolding && r.Holding != nil:
@@ -84,7 +110,11 @@ func outboxOf(t *tx, at time.Time) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			recs = []outboxRecord{{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value)}}
+			prior, err := priorOf(old)
+			if err != nil {
+				return nil, err
+			}
+			recs = []outboxRecord{{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value), Prior: prior}}
 		case KeyAccounts:
 			var err error
 			if recs, err = accountChanges(old, w.Value); err != nil {

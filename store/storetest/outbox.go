@@ -370,6 +370,9 @@ func outboxOrders(t *testing.T, s store.Store) {
 	})
 	wantCount(t, "NewOrder", es, 1)
 	wantOrderEntry(t, s, "NewOrder", es[0], o.ID)
+	if es[0].Prior != nil {
+		t.Errorf("NewOrder entry: prior %+v, want none for a new order", es[0].Prior)
+	}
 
 	put := func(what string, f func(o *store.Order)) []store.OutboxEntry {
 		return l.commit(what, func(tx store.BackOfficeTx) error {
@@ -388,6 +391,9 @@ func outboxOrders(t *testing.T, s store.Store) {
 	wantOrderEntry(t, s, "PutOrder", es[0], o.ID)
 	if es[0].Order.Seq != 2 || es[0].Order.Status != store.OrderPartiallyFill || es[0].Order.FilledValue.String() != "700003.5" {
 		t.Errorf("PutOrder entry: Seq %d status %s filled value %s", es[0].Order.Seq, es[0].Order.Status, es[0].Order.FilledValue)
+	}
+	if p := es[0].Prior; p == nil || p.Status != o.Status || p.FilledQty != o.FilledQty || p.Qty != o.Qty || !p.Price.Equal(o.Price) {
+		t.Errorf("PutOrder entry: prior %+v, want the order as entered (%s, qty %d, price %s)", p, o.Status, o.Qty, o.Price)
 	}
 
 	// Two puts of one order in one commit: one entry, the last version.
@@ -408,6 +414,10 @@ func outboxOrders(t *testing.T, s store.Store) {
 	wantOrderEntry(t, s, "two puts", es[0], o.ID)
 	if es[0].Order.Seq != 4 || es[0].Order.Status != store.OrderCanceled {
 		t.Errorf("two puts: entry Seq %d status %s, want 4 CANCELED", es[0].Order.Seq, es[0].Order.Status)
+	}
+	// The prior state is the one before the commit, not between its puts.
+	if p := es[0].Prior; p == nil || p.Status != store.OrderPartiallyFill || p.FilledQty != 7 || p.FilledValue.String() != "700003.5" {
+		t.Errorf("two puts: prior %+v, want PARTIALLY_FILLED 7 for 700003.5", p)
 	}
 
 	// An order read and not written reports nothing.

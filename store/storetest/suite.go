@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Settlement", su.settlement)
 	t.Run("MarketDays", su.marketDays)
 	t.Run("Leases", su.leases)
+	t.Run("FIXSessions", su.fixSessions)
 	t.Run("Prefetch", su.prefetch)
 	t.Run("Lifecycle", su.lifecycle)
 }

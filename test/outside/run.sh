@@ -165,6 +165,10 @@ start_omsd() {
   if "$work/omsd" serve --help 2>&1 | grep -q -- '--metrics-addr'; then
     args+=(--metrics-addr "")
   fi
+  # Nor the FIX acceptor (dev mode's fixed port 9878).
+  if "$work/omsd" serve --help 2>&1 | grep -q -- '--fix-addr'; then
+    args+=(--fix-addr off)
+  fi
   launch "$work/omsd-$store.log" /api/v1/util/health 30 \
     "$work/omsd" serve --dev --addr "127.0.0.1:{PORT}" --mail-outbox "$OUTBOX" --log-level warn "${args[@]}"
   BASE=$URL
