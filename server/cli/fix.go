@@ -68,9 +68,11 @@ func resetOffset(v string) (time.Duration, error) {
 
 // buildFIX makes the FIX acceptor when it is on; serveFIX starts it.
 func buildFIX(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.Logger) error {
-	if fixAddr(c) == "" && c.FIXListener == nil {
+	if fixAddr(c) == "" && c.FIXListener == nil && c.FIXSessionsFile == "" {
 		return nil
 	}
+	// With sessions and no address the acceptor only queues reports: the
+	// venue instance must queue them for sessions served elsewhere.
 	if c.Dev && c.FIXListener == nil && !loopbackAddr(fixAddr(c)) {
 		return fmt.Errorf("refusing dev mode's FIX acceptor on %s: loopback addresses only", fixAddr(c))
 	}
@@ -105,7 +107,7 @@ func buildFIX(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.
 
 // serveFIX listens and serves FIX until the returned stop is called.
 func serveFIX(c Config, app *App, log *slog.Logger) (func(), error) {
-	if app.FIX == nil {
+	if app.FIX == nil || (fixAddr(c) == "" && c.FIXListener == nil) {
 		return func() {}, nil
 	}
 	ln := c.FIXListener

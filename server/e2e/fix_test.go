@@ -121,7 +121,8 @@ func TestFIXAcceptorRaw(t *testing.T) {
 	t.Parallel()
 	forEachStore(t, func(t *testing.T, kind string) {
 		var addr string
-		e := start(t, kind, withDemoData, withFIX(t, &addr))
+		mln, mbase := metricsListener(t)
+		e := start(t, kind, withDemoData, withFIX(t, &addr), func(c *cli.Config) { c.MetricsListener = mln })
 		c := dialFIX(t, addr)
 		if m := c.logon(); m.MsgType() != fix.MsgLogon || get(m, fix.TagMsgSeqNum) != "1" || get(m, 108) != "30" {
 			t.Fatalf("logon answer %v", m)
@@ -177,9 +178,30 @@ func TestFIXAcceptorRaw(t *testing.T) {
 		if rj := c.expect(fix.MsgReject); get(rj, 373) != "1" || get(rj, 371) != "52" {
 			t.Fatalf("missing SendingTime: %v", rj)
 		}
+		// Operations: /metrics and `omsd fix sessions` show the session.
+		m := scrapeMetrics(t, mbase)
+		if m.value("omsd_fix_sessions_connected") != 1 || m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D") != 4 ||
+			m.value("omsd_fix_next_seq_num", "session", "DEMOCLIENT>OMSD", "direction", "in") != float64(c.next) {
+			t.Fatalf("metrics: connected %v, D in %v, next in %v (want %d)", m.value("omsd_fix_sessions_connected"),
+				m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D"),
+				m.value("omsd_fix_next_seq_num", "session", "DEMOCLIENT>OMSD", "direction", "in"), c.next)
+		}
+		if kind == "redis" {
+			var out, errOut strings.Builder
+			args := []string{"fix", "sessions", "--dev", "--dev-redis", "--redis-url", e.cfg.RedisURL, "--redis-prefix", e.cfg.RedisPrefix}
+			if code := cli.Main(t.Context(), args, strings.NewReader(""), &out, &errOut); code != 0 {
+				t.Fatalf("omsd fix sessions: %d %s", code, errOut.String())
+			}
+			if want := "DEMOCLIENT>OMSD"; !strings.Contains(out.String(), want) || !strings.Contains(out.String(), " "+strconv.Itoa(c.next)+" ") {
+				t.Fatalf("omsd fix sessions:\n%s", out.String())
+			}
+		}
 		c.send(fix.MsgLogout)
 		if lo := c.expect(fix.MsgLogout); lo == nil {
 			t.Fatal("no logout")
+		}
+		if !strings.Contains(e.logs.String(), `"msg":"fix: logout"`) || !strings.Contains(e.logs.String(), `"msg":"fix: logon"`) {
+			t.Fatal("no log line for the logon or the logout")
 		}
 
 		// A disabled identity's live session ends within a second or two.

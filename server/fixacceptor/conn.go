@@ -36,7 +36,7 @@ type conn struct {
 	out        []outgoing // stamped, not yet written
 	done       bool       // close after writing out
 	delivered  int64      // queue position of the last report stamped
-	resetAt    string     // set by a ResetSeqNumFlag logon: a new journal
+	day        string     // the session day of this logon (see store.FIXSeq.Day)
 	logoutText string     // the Text of the last Logout stamped
 }
 
@@ -66,7 +66,8 @@ func (a *Acceptor) serveConn(nc net.Conn) {
 	a.metrics.connected.Inc()
 	defer a.metrics.connected.Dec()
 	if v, _ := first.Get(fix.TagResetSeqNumFlag); v == "Y" {
-		c.resetAt = strconv.FormatInt(a.o.Now().UnixNano(), 36)
+		// Numbers start again at 1 today: a new journal.
+		c.day = a.sessionDay(a.o.Now()) + "#" + strconv.FormatInt(a.o.Now().UnixNano(), 36)
 	}
 	c.step(c.sess.Receive(first))
 	if !c.flush() || !c.sess.LoggedOn() {
@@ -107,8 +108,9 @@ func (a *Acceptor) admit(nc net.Conn, m fix.Message) (*conn, string) {
 	}
 	c.saved = saved
 	in, out := saved.NextIn, saved.NextOut
-	if dayOf(saved.Day) != a.sessionDay(a.o.Now()) {
-		in, out = 1, 1 // a new session day
+	c.day = saved.Day
+	if today := a.sessionDay(a.o.Now()); dayOf(saved.Day) != today {
+		in, out, c.day = 1, 1, today // a new session day
 	}
 	c.sess = fix.NewSession(fix.Config{OurCompID: cfg.TargetCompID, TheirCompID: cfg.SenderCompID}, in, out, journal{c}, a.o.Now)
 	return c, ""
@@ -236,13 +238,16 @@ func (c *conn) read(rr readResult) {
 		c.log.Debug("fix: garbled message ignored", "err", rr.err)
 	default:
 		c.done = true // the client went away
+		if c.logoutText == "" {
+			c.logoutText = "the connection closed"
+		}
 	}
 }
 
 // tick runs the heartbeat rules and ends the connection when the session
 // day is over (the numbers start again at 1 on the next logon).
 func (c *conn) tick() {
-	if dayOf(c.saved.Day) != c.a.sessionDay(c.a.o.Now()) {
+	if dayOf(c.day) != c.a.sessionDay(c.a.o.Now()) {
 		c.step(c.sess.Logout("the FIX session day ended: log on again with MsgSeqNum 1"))
 		return
 	}
@@ -306,7 +311,7 @@ func (c *conn) deliver() {
 // is stored, so a restart never reuses a number. It reports whether the
 // connection goes on.
 func (c *conn) flush() bool {
-	next := store.FIXSeq{Day: c.day(), NextIn: c.sess.NextIn, NextOut: c.sess.NextOut, Delivered: max(c.delivered, c.saved.Delivered)}
+	next := store.FIXSeq{Day: c.day, NextIn: c.sess.NextIn, NextOut: c.sess.NextOut, Delivered: max(c.delivered, c.saved.Delivered)}
 	if next != c.saved {
 		var sent []store.FIXSent
 		for _, o := range c.out {
@@ -340,19 +345,6 @@ func (c *conn) flush() bool {
 		}
 	}
 	return !c.done
-}
-
-// day is the stored session day: today's, or today's with the logon's
-// reset number after a ResetSeqNumFlag logon.
-func (c *conn) day() string {
-	today := c.a.sessionDay(c.a.o.Now())
-	if c.resetAt != "" {
-		return today + "#" + c.resetAt
-	}
-	if dayOf(c.saved.Day) == today {
-		return c.saved.Day
-	}
-	return today
 }
 
 func (c *conn) metrics(msgType, dir string) {

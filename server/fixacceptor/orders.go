@@ -142,7 +142,7 @@ func (c *conn) rejectNew(m fix.Message, text string) {
 	get := func(tag int) string { v, _ := m.Get(tag); return v }
 	seq, _ := m.Get(fix.TagMsgSeqNum)
 	body := []fix.Field{{Tag: fix.TagMsgType, Value: msgExecutionReport}, {Tag: tagOrderID, Value: "NONE"},
-		{Tag: tagClOrdID, Value: or(get(tagClOrdID), "NONE")}, {Tag: tagExecID, Value: "R-" + c.day() + "-" + seq},
+		{Tag: tagClOrdID, Value: or(get(tagClOrdID), "NONE")}, {Tag: tagExecID, Value: "R-" + c.day + "-" + seq},
 		{Tag: tagExecTransType, Value: "0"}, {Tag: tagExecType, Value: execRejected}, {Tag: tagOrdStatus, Value: execRejected}}
 	if v := get(tagAccount); v != "" {
 		body = append(body, fix.Field{Tag: tagAccount, Value: v})
