@@ -200,8 +200,15 @@ func TestFIXAcceptorRaw(t *testing.T) {
 		if lo := c.expect(fix.MsgLogout); lo == nil {
 			t.Fatal("no logout")
 		}
-		if !strings.Contains(e.logs.String(), `"msg":"fix: logout"`) || !strings.Contains(e.logs.String(), `"msg":"fix: logon"`) {
-			t.Fatal("no log line for the logon or the logout")
+		// The logout is logged once the connection is over.
+		for i := 0; !strings.Contains(e.logs.String(), `"msg":"fix: logout"`); i++ {
+			if i == 100 {
+				t.Fatal("no log line for the logout")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !strings.Contains(e.logs.String(), `"msg":"fix: logon"`) {
+			t.Fatal("no log line for the logon")
 		}
 
 		// A disabled identity's live session ends within a second or two.
