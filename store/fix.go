@@ -63,8 +63,10 @@ type FIXSessions interface {
 	// current day.
 	FIXSent(ctx context.Context, session string, seq int) ([]byte, bool, error)
 	// QueueFIXReports appends, in order, the reports whose OutboxID is
-	// above the highest OutboxID queued for the session so far; the others
-	// are skipped (a retried or concurrent publisher). Atomic.
+	// above the highest OutboxID queued for the session before the call;
+	// the others are skipped (a retried or concurrent publisher). One
+	// outbox entry may make several reports (a fill and a cancel): they
+	// share its OutboxID and come in one call. Atomic.
 	QueueFIXReports(ctx context.Context, session string, reports []FIXReport) error
 	// FIXReports returns up to limit queued reports at positions above
 	// after, in position order.

@@ -274,6 +274,13 @@ func quickFIXOrders(t *testing.T, e *env, q *quickFIX, tr string) {
 	// The REST orders are reported too: the session's identity reads Binh.
 	q.waitFor("in ", "|35=8|", "|11=rest-sell-2|", "|150=2|")
 
+	// An order that fills on entry: New, then the fill (one commit, two
+	// reports).
+	e.order(t, tr, lo(accountBinh, "VN30F2612", "S", 1, "1350.0", "rest-sell-3"))
+	q.do(nos(accountAn, "qf-take", "1", "1", "1350.0"))
+	wantFIXFields(t, "taker new", q.er("qf-take", "0"), map[int]string{39: "0", 14: "0", 151: "1"})
+	wantFIXFields(t, "taker fill", q.er("qf-take", "2"), map[int]string{39: "2", 14: "1", 151: "0", 32: "1", 31: "1350"})
+
 	// Cancel a filled order: OrderCancelReject, too late.
 	q.do("send 35=F|41=qf-buy|11=qf-cxl-1|55=VN30F2612|54=1|60=now")
 	wantFIXFields(t, "cancel of a filled order", q.waitFor("in ", "|35=9|", "|11=qf-cxl-1|"), map[int]string{41: "qf-buy", 39: "2", 434: "1", 102: "0"})

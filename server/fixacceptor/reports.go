@@ -100,12 +100,16 @@ func reportsOf(e store.OutboxEntry) [][]fix.Field {
 	}
 	var out [][]fix.Field
 	t := transition(o, p)
-	if t == execNew && o.FilledQty > p.FilledQty {
-		// Accepted and filled in one step: New first, as it stood before
-		// the fill (the docs' MTL sequence), then the fill.
+	if p.Status == store.OrderPendingNew && o.Status != store.OrderPendingNew && o.Status != store.OrderRejected {
+		// Accepted, perhaps filled or ended in the same step: New first,
+		// as the order stood before (the docs' MTL sequences), then the
+		// rest.
 		before := o
-		before.Status, before.FilledQty, before.FilledValue = store.OrderNew, p.FilledQty, p.FilledValue
-		out, t = append(out, execReport(before, e.ID, 0, execNew, nil)), ""
+		before.Status, before.FilledQty, before.FilledValue, before.CancelledQty = store.OrderNew, p.FilledQty, p.FilledValue, 0
+		out = append(out, execReport(before, e.ID, 0, execNew, nil))
+		if t == execNew {
+			t = ""
+		}
 	}
 	if n := o.FilledQty - p.FilledQty; n > 0 {
 		px := o.FilledValue.Sub(p.FilledValue).Div(decimal.NewFromInt(n))

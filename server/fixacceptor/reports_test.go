@@ -68,6 +68,14 @@ func TestReportsOfTransitions(t *testing.T) {
 		{"MTL rest becomes a limit order", with(func(o *store.Order) {
 			o.Type, o.Status, o.FilledQty, o.FilledValue, o.Price = "MTL", store.OrderPartiallyFill, 4, d("5400"), d("1350")
 		}), &store.OrderPrior{Status: store.OrderPartiallyFill, Qty: 10, Price: decimal.Zero, FilledQty: 4, FilledValue: d("5400")}, "8/5/1"},
+		{"accepted and filled at once", with(func(o *store.Order) {
+			o.Status, o.FilledQty, o.FilledValue = store.OrderFilled, 10, d("13500")
+		}), prior(store.OrderPendingNew, 0, "0", ""), "8/0/0 8/2/2"},
+		{"MTL without a contra order", with(func(o *store.Order) { o.Type, o.Status, o.CancelledQty = "MTL", store.OrderCanceled, 10 }),
+			prior(store.OrderPendingNew, 0, "0", ""), "8/0/0 8/4/4"},
+		{"MAK partly filled, the rest cancelled", with(func(o *store.Order) {
+			o.Type, o.Status, o.FilledQty, o.FilledValue, o.CancelledQty = "MAK", store.OrderCanceled, 4, d("5400"), 6
+		}), prior(store.OrderPendingNew, 0, "0", ""), "8/0/0 8/1/1 8/4/4"},
 		{"expired", with(func(o *store.Order) { o.Status = store.OrderExpired }), prior(store.OrderNew, 0, "0", ""), "8/C/C"},
 		{"a hold resized: nothing to say", base, prior(store.OrderNew, 0, "0", ""), ""},
 	}

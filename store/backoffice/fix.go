@@ -247,8 +247,9 @@ func fixQueueCommit(ctx context.Context, b Backend, session string, reports []st
 		return Commit{}, err
 	}
 	c := Commit{Checks: []Check{{Cell: Cell{h, FieldFIXQueue}, Want: v}}}
+	done := q.Through // entries queued before this call; one entry may make several reports
 	for _, rep := range reports {
-		if rep.OutboxID <= q.Through {
+		if rep.OutboxID <= done || rep.OutboxID < q.Through {
 			continue // queued already, by this caller's retry or another publisher
 		}
 		enc, err := encode(fixReportRecord(rep))

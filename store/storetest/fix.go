@@ -208,6 +208,10 @@ func fixQueue(t *testing.T, s store.Store) {
 	must(t, s.QueueFIXReports(ctx, fixSession, nil))
 	must(t, s.QueueFIXReports(ctx, fixSession, fixReports(1, 2, 20)))
 	wantQueued(t, "nothing new", fixReportsAfter(t, s, fixSession, 0, 100), 3, 5, 9, 11, 12, 20)
+	// One entry's several reports share its ID: all are queued, once.
+	must(t, s.QueueFIXReports(ctx, fixSession, fixReports(30, 30, 31)))
+	must(t, s.QueueFIXReports(ctx, fixSession, fixReports(30, 30, 31)))
+	wantQueued(t, "reports sharing an entry", fixReportsAfter(t, s, fixSession, 0, 100), 3, 5, 9, 11, 12, 20, 30, 30, 31)
 }
 
 // FIXReports pages by position.

@@ -11,13 +11,20 @@
 #include <quickfix/SessionSettings.h>
 #include <quickfix/SocketInitiator.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -40,8 +47,96 @@ std::string pipes(const FIX::Message& message) {
   return text;
 }
 
+using Clock = std::chrono::steady_clock;
+
+// field is tag's value in the body, or "" when it is not set.
+std::string field(const FIX::FieldMap& map, int tag) {
+  return map.isSetField(tag) ? map.getField(tag) : std::string();
+}
+
+std::string msgType(const FIX::Message& m) { return field(m.getHeader(), 35); }
+
+// LoadRun is one `load` command: the command thread sends the orders,
+// QuickFIX's thread takes their reports. Every field is under mu.
+struct LoadRun {
+  std::string prefix, account, symbol, side;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::map<std::string, Clock::time_point> waiting;  // ClOrdID -> send time
+  std::vector<long long> micros;                      // ER(new) round trips
+  int ok = 0, rejected = 0, cancelsSent = 0, cancelsDone = 0, cancelsRefused = 0;
+  std::string firstReject, firstCancelReject;
+  Clock::time_point lastActivity = Clock::now();  // last send or report
+  Clock::time_point lastAnswer = Clock::now();    // last ER(new) or reject
+
+  // waitUntil waits (lock held) until done() holds; false once nothing
+  // has been sent or received for stallLimit.
+  template <class Done>
+  bool waitUntil(std::unique_lock<std::mutex>& lock, Done done) {
+    const auto stallLimit = std::chrono::seconds(10);
+    while (!done()) {
+      if (Clock::now() >= lastActivity + stallLimit) return false;
+      changed.wait_until(lock, lastActivity + stallLimit);
+    }
+    return true;
+  }
+
+  // onReport takes one report; true when it is the first
+  // ExecutionReport(new) of one of this run's orders, with the cancel of
+  // that order to send in cancel.
+  bool onReport(const FIX::Message& m, FIX::Message& cancel) {
+    std::string type = msgType(m), id = field(m, 11), exec = field(m, 150);
+    if (id.compare(0, prefix.size(), prefix) != 0) return false;
+    std::lock_guard<std::mutex> lock(mu);
+    Clock::time_point now = Clock::now();
+    lastActivity = now;
+    changed.notify_all();
+    auto it = waiting.find(id);
+    if (type == "9") {
+      cancelsDone++;
+      if (++cancelsRefused == 1) firstCancelReject = field(m, 58);
+    } else if (type == "8" && exec == "4") {
+      cancelsDone++;
+    } else if (type == "8" && exec == "8" && it != waiting.end()) {
+      if (++rejected == 1) firstReject = field(m, 58);
+      lastAnswer = now;
+      waiting.erase(it);
+    } else if (type == "8" && exec == "0" && it != waiting.end()) {
+      micros.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                           now - it->second).count());
+      ok++;
+      lastAnswer = now;
+      waiting.erase(it);
+      cancel = cancelFor(id);
+      cancelsSent++;
+      return true;
+    }
+    return false;
+  }
+
+  FIX::Message cancelFor(const std::string& id) const {
+    FIX::Message m;
+    m.getHeader().setField(FIX::BeginString(FIX::BeginString_FIX42));
+    m.getHeader().setField(35, "F");
+    m.setField(41, id);
+    m.setField(11, id + "c");
+    m.setField(55, symbol);
+    m.setField(54, side);
+    m.setField(FIX::UtcTimeStampField(60, FIX::UtcTimeStamp(), 3));
+    return m;
+  }
+};
+
 class App : public FIX::Application {
  public:
+  // quietPrefix starts every load ClOrdID: their messages are not printed.
+  explicit App(std::string quietPrefix) : quiet_(std::move(quietPrefix)) {}
+
+  void setLoad(std::shared_ptr<LoadRun> run) {
+    std::lock_guard<std::mutex> lock(loadMutex_);
+    load_ = std::move(run);
+  }
+
   void onCreate(const FIX::SessionID&) override { emit("created"); }
   void onLogon(const FIX::SessionID&) override { emit("logon"); }
   void onLogout(const FIX::SessionID&) override { emit("logout"); }
@@ -50,7 +145,7 @@ class App : public FIX::Application {
   }
   void toApp(FIX::Message& m, const FIX::SessionID&)
       throw(FIX::DoNotSend) override {
-    emit("out " + pipes(m));
+    if (!isLoad(m)) emit("out " + pipes(m));
   }
   void fromAdmin(const FIX::Message& m, const FIX::SessionID&)
       throw(FIX::FieldNotFound, FIX::IncorrectDataFormat,
@@ -59,12 +154,35 @@ class App : public FIX::Application {
   }
   // Every application message (ExecutionReport, OrderCancelReject, ...) is
   // only printed: nothing is thrown, so QuickFIX itself rejects only what
-  // fails its own session-level or data-dictionary validation.
-  void fromApp(const FIX::Message& m, const FIX::SessionID&)
+  // fails its own session-level or data-dictionary validation. Reports of
+  // a running load are counted instead, and answered with a cancel.
+  void fromApp(const FIX::Message& m, const FIX::SessionID& id)
       throw(FIX::FieldNotFound, FIX::IncorrectDataFormat,
             FIX::IncorrectTagValue, FIX::UnsupportedMessageType) override {
-    emit("in " + pipes(m));
+    if (!isLoad(m)) {
+      emit("in " + pipes(m));
+      return;
+    }
+    std::shared_ptr<LoadRun> run;
+    {
+      std::lock_guard<std::mutex> lock(loadMutex_);
+      run = load_;
+    }
+    FIX::Message cancel;
+    if (run && run->onReport(m, cancel)) FIX::Session::sendToTarget(cancel, id);
   }
+
+ private:
+  bool isLoad(const FIX::Message& m) const {
+    std::string type = msgType(m);
+    if (type != "D" && type != "F" && type != "8" && type != "9") return false;
+    return field(m, 11).compare(0, quiet_.size(), quiet_) == 0 ||
+           field(m, 41).compare(0, quiet_.size(), quiet_) == 0;
+  }
+
+  const std::string quiet_;
+  std::mutex loadMutex_;
+  std::shared_ptr<LoadRun> load_;  // the running load, if any
 };
 
 // number parses a whole decimal integer or throws a readable error.
@@ -118,7 +236,10 @@ FIX::Message buildMessage(const std::string& spec) {
 class Driver {
  public:
   explicit Driver(const std::string& settingsFile)
-      : settings_(settingsFile), store_(settings_) {
+      : settings_(settingsFile),
+        store_(settings_),
+        quiet_("ld" + std::to_string(std::time(nullptr)) + "-"),
+        app_(quiet_) {
     if (settings_.getSessions().size() != 1)
       throw std::runtime_error("settings must define exactly one session");
     session_ = *settings_.getSessions().begin();
@@ -158,6 +279,7 @@ class Driver {
     if (verb == "start") return start();
     if (verb == "stop") return stop();
     if (verb == "send") return send(arg);
+    if (verb == "load") return load(arg);
     if (verb == "next-sender") session().setNextSenderMsgSeqNum(number(arg));
     else if (verb == "next-target") session().setNextTargetMsgSeqNum(number(arg));
     else if (verb == "logout") session().logout(arg);
@@ -193,6 +315,110 @@ class Driver {
     return false;
   }
 
+  // load runs `load N RATE ACCOUNT SYMBOL SIDE QTY PRICE` (README.md).
+  bool load(const std::string& arg) {
+    std::istringstream in(arg);
+    std::string n, rate, qty, price;
+    auto run = std::make_shared<LoadRun>();
+    if (!(in >> n >> rate >> run->account >> run->symbol >> run->side >> qty >>
+          price))
+      throw std::runtime_error("usage: load N RATE ACCOUNT SYMBOL SIDE QTY PRICE");
+    int count = number(n), perSecond = number(rate);
+    if (count <= 0 || perSecond < 0)
+      throw std::runtime_error("load: N must be > 0 and RATE >= 0");
+    if (!session().isLoggedOn()) throw std::runtime_error("load: not logged on");
+    run->prefix = quiet_ + std::to_string(++loads_) + "-";
+    app_.setLoad(run);
+    Sent sent = drive(*run, count, perSecond, qty, price);
+    app_.setLoad(nullptr);
+    return summarize(*run, count, sent);
+  }
+
+  // Sent is what drive did: orders sent, first and last send, and whether
+  // it stopped waiting because omsd went quiet.
+  struct Sent {
+    int count = 0;
+    Clock::time_point start = Clock::now(), last = start;
+    bool stalled = false;
+  };
+
+  // drive sends the orders at perSecond (0: at once, at most 64 in flight)
+  // and waits for their first reports and for the cancels' outcomes.
+  Sent drive(LoadRun& run, int count, int perSecond, const std::string& qty,
+             const std::string& price) {
+    const std::size_t window = perSecond == 0 ? 64 : std::max(64, perSecond);
+    Sent s;
+    std::unique_lock<std::mutex> lock(run.mu);
+    for (int i = 0; i < count && !s.stalled; i++) {
+      if (perSecond > 0) {
+        lock.unlock();
+        std::this_thread::sleep_until(
+            s.start + std::chrono::microseconds(1000000LL * i / perSecond));
+        lock.lock();
+      }
+      if (!run.waitUntil(lock, [&] { return run.waiting.size() < window; })) {
+        s.stalled = true;
+        break;
+      }
+      std::string id = run.prefix + std::to_string(i);
+      s.last = run.lastActivity = Clock::now();
+      run.waiting[id] = s.last;
+      lock.unlock();  // never held across QuickFIX: its thread takes it too
+      FIX::Message order = buildMessage(
+          "35=D|1=" + run.account + "|11=" + id + "|21=1|55=" + run.symbol +
+          "|54=" + run.side + "|38=" + qty + "|40=2|44=" + price +
+          "|59=0|60=now");
+      FIX::Session::sendToTarget(order, session_);
+      s.count++;
+      lock.lock();
+    }
+    s.stalled = !run.waitUntil(lock, [&] { return run.waiting.empty(); }) ||
+                !run.waitUntil(lock, [&] {
+                  return run.cancelsDone >= run.cancelsSent;
+                }) ||
+                s.stalled;
+    return s;
+  }
+
+  // summarize prints the load line, and an error line if any order was
+  // refused or left unanswered, or any cancel was refused.
+  bool summarize(LoadRun& run, int count, const Sent& s) {
+    std::lock_guard<std::mutex> lock(run.mu);
+    std::vector<long long> v = run.micros;
+    std::sort(v.begin(), v.end());
+    auto pct = [&](double p) -> long long {
+      if (v.empty()) return 0;
+      std::size_t k = static_cast<std::size_t>(p * v.size() + 0.999999);
+      return v[std::min(v.size(), std::max<std::size_t>(k, 1)) - 1];
+    };
+    auto secs = [](Clock::duration d) {
+      return std::chrono::duration<double>(d).count();
+    };
+    double sending = secs(s.last - s.start);
+    double perS = s.count > 1 && sending > 0 ? (s.count - 1) / sending : s.count;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "load n=%d ok=%d rejected=%d sent_per_s=%.0f p50_us=%lld "
+                  "p90_us=%lld p99_us=%lld max_us=%lld elapsed_s=%.3f",
+                  count, run.ok, run.rejected, perS, pct(0.50), pct(0.90),
+                  pct(0.99), v.empty() ? 0LL : v.back(),
+                  secs(run.lastAnswer - s.start));
+    emit(line);
+    std::string problems;
+    if (run.rejected > 0)
+      problems += "; " + std::to_string(run.rejected) + " rejected (first: " +
+                  run.firstReject + ")";
+    if (int missing = count - run.ok - run.rejected)
+      problems += "; " + std::to_string(missing) + " without a report";
+    if (run.cancelsRefused > 0)
+      problems += "; " + std::to_string(run.cancelsRefused) +
+                  " cancels refused (first: " + run.firstCancelReject + ")";
+    if (s.stalled) problems += "; stalled: nothing for 10 s";
+    if (problems.empty()) return true;
+    emit("error load: " + problems.substr(2));
+    return false;
+  }
+
   FIX::Session& session() {
     FIX::Session* s = FIX::Session::lookupSession(session_);
     if (!s) throw std::runtime_error("no session " + session_.toString());
@@ -201,11 +427,13 @@ class Driver {
 
   FIX::SessionSettings settings_;
   FIX::FileStoreFactory store_;
+  const std::string quiet_;  // starts every load ClOrdID
   App app_;
   std::unique_ptr<FIX::LogFactory> log_;
   std::unique_ptr<FIX::SocketInitiator> initiator_;
   FIX::SessionID session_;
   bool started_ = false;
+  int loads_ = 0;
 };
 
 }  // namespace
