@@ -31,11 +31,11 @@ type OutboxEntry struct {
 	AccountCode string
 	At          time.Time // when the change was committed
 
-	Order   Order   // Kind OutboxOrder
+	Order Order // Kind OutboxOrder
 	// Prior is the order as it was before this change (Kind OutboxOrder;
 	// nil for a new order): a reader that reports transitions (FIX
 	// ExecType: a fill's quantity, a replace that took effect) needs both.
-	Prior *OrderPrior
+	Prior   *OrderPrior
 	Cash    Cash    // Kind OutboxCash
 	Holding Holding // Kind OutboxHolding; zero quantities when the position is gone
 }

@@ -56,7 +56,7 @@ type Config struct {
 	// (tests bind a free port first).
 	FIXListener net.Listener
 	LogJSON     bool
-	LogLvl                                string
+	LogLvl      string
 
 	SecretFile  string
 	Secret      string
