@@ -179,7 +179,7 @@ type readResult struct {
 
 // run serves a logged-on session until it ends.
 func (c *conn) run(r *fix.Reader) {
-	reads := make(chan readResult, 16)
+	reads := make(chan readResult, 64)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -204,6 +204,7 @@ func (c *conn) run(r *fix.Reader) {
 		select {
 		case rr := <-reads:
 			c.read(rr)
+			c.readMore(reads)
 		case <-tick.C:
 			c.tick()
 		case <-c.wake:
@@ -213,6 +214,22 @@ func (c *conn) run(r *fix.Reader) {
 		}
 	}
 	c.log.Info("fix: logout", "reason", c.lastText(), "next_in", c.sess.NextIn, "next_out", c.sess.NextOut)
+}
+
+// readMore handles the messages already read, up to a bound, before the
+// next flush: a burst of orders costs one store save, not one each.
+func (c *conn) readMore(reads <-chan readResult) {
+	for range 63 {
+		if c.done {
+			return
+		}
+		select {
+		case rr := <-reads:
+			c.read(rr)
+		default:
+			return
+		}
+	}
 }
 
 func isReject(err error) bool {

@@ -132,7 +132,16 @@ func (r *Records) SaveFIXSeq(ctx context.Context, session string, old, next stor
 		if err := stepAside(ctx, attempt); err != nil {
 			return err
 		}
-		c, err := r.fixSaveCommit(ctx, session, old, next, sent)
+		var c Commit
+		var err error
+		if attempt == 0 {
+			// The caller saved old itself: commit against its encoding
+			// without reading it first (one round trip instead of two); a
+			// stale check sends the next attempt through the read.
+			c, err = r.fixSaveBlind(ctx, session, old, next, sent)
+		} else {
+			c, err = r.fixSaveCommit(ctx, session, old, next, sent)
+		}
 		if err != nil {
 			return err
 		}
@@ -158,6 +167,27 @@ func (r *Records) fixSaveCommit(ctx context.Context, session string, old, next s
 	if cur != old {
 		return Commit{}, fmt.Errorf("fix session %q: state %+v, not %+v: %w", session, cur, old, store.ErrConflict)
 	}
+	return r.fixSaveFrom(ctx, session, v, old, next, sent)
+}
+
+// fixSaveBlind builds SaveFIXSeq's commit against old as SaveFIXSeq
+// writes it (absent for the zero state).
+func (r *Records) fixSaveBlind(ctx context.Context, session string, old, next store.FIXSeq, sent []store.FIXSent) (Commit, error) {
+	var v Value
+	if old != (store.FIXSeq{}) {
+		s, err := encode(fixSeqRecord(old))
+		if err != nil {
+			return Commit{}, err
+		}
+		v = Value{S: s, OK: true}
+	}
+	return r.fixSaveFrom(ctx, session, v, old, next, sent)
+}
+
+// fixSaveFrom builds SaveFIXSeq's commit, checking that the state cell
+// still holds v.
+func (r *Records) fixSaveFrom(ctx context.Context, session string, v Value, old, next store.FIXSeq, sent []store.FIXSent) (Commit, error) {
+	h := fixHash(session)
 	enc, err := encode(fixSeqRecord(next))
 	if err != nil {
 		return Commit{}, err
