@@ -18,6 +18,7 @@
 # Knobs (environment):
 #   RATE=1000 DURATION=10 WARMUP=200 MAX_N=5000 STORES="memory redis"
 #   REST_DURATION=10s REST_CONNECTIONS=16 REST_THREADS=2
+#   KEEP=1 (keep the work directory: omsd, redis and initiator logs)
 #   ACCOUNT=099C000001 SYMBOL=SHS QTY=100 PRICE=11700 (SHS's floor: the
 #     cheapest resting buy of the dev instruments, 1.17M VND held per order)
 set -euo pipefail
@@ -62,7 +63,7 @@ stop_all() {
 }
 cleanup() {
 	stop_all
-	rm -rf "$work"
+	if [ -n "${KEEP:-}" ]; then echo "fix-load: logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

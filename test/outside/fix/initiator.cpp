@@ -329,8 +329,11 @@ class Driver {
     if (!session().isLoggedOn()) throw std::runtime_error("load: not logged on");
     run->prefix = quiet_ + std::to_string(++loads_) + "-";
     app_.setLoad(run);
+    struct Unset {
+      App& app;
+      ~Unset() { app.setLoad(nullptr); }
+    } unset{app_};
     Sent sent = drive(*run, count, perSecond, qty, price);
-    app_.setLoad(nullptr);
     return summarize(*run, count, sent);
   }
 
@@ -339,17 +342,21 @@ class Driver {
   struct Sent {
     int count = 0;
     Clock::time_point start = Clock::now(), last = start;
-    bool stalled = false;
+    bool stalled = false, sendFailed = false;
   };
 
-  // drive sends the orders at perSecond (0: at once, at most 64 in flight)
-  // and waits for their first reports and for the cancels' outcomes.
+  // drive sends the orders at perSecond (0: as fast as it can) with at
+  // most 64 (perSecond 0) or 256 orders awaiting their first report, and
+  // waits for those reports and for the cancels' outcomes. The bound keeps
+  // queues and cash holds finite when omsd falls behind: a sender that
+  // hits it falls behind the schedule (sent_per_s says so).
   Sent drive(LoadRun& run, int count, int perSecond, const std::string& qty,
              const std::string& price) {
-    const std::size_t window = perSecond == 0 ? 64 : std::max(64, perSecond);
+    const std::size_t window = perSecond == 0 ? 64 : 256;
     Sent s;
     std::unique_lock<std::mutex> lock(run.mu);
-    for (int i = 0; i < count && !s.stalled; i++) {
+    run.lastActivity = run.lastAnswer = s.start;
+    for (int i = 0; i < count; i++) {
       if (perSecond > 0) {
         lock.unlock();
         std::this_thread::sleep_until(
@@ -368,9 +375,13 @@ class Driver {
           "35=D|1=" + run.account + "|11=" + id + "|21=1|55=" + run.symbol +
           "|54=" + run.side + "|38=" + qty + "|40=2|44=" + price +
           "|59=0|60=now");
-      FIX::Session::sendToTarget(order, session_);
-      s.count++;
+      s.sendFailed = !FIX::Session::sendToTarget(order, session_);
       lock.lock();
+      if (s.sendFailed) {
+        run.waiting.erase(id);
+        break;
+      }
+      s.count++;
     }
     s.stalled = !run.waitUntil(lock, [&] { return run.waiting.empty(); }) ||
                 !run.waitUntil(lock, [&] {
@@ -413,6 +424,7 @@ class Driver {
     if (run.cancelsRefused > 0)
       problems += "; " + std::to_string(run.cancelsRefused) +
                   " cancels refused (first: " + run.firstCancelReject + ")";
+    if (s.sendFailed) problems += "; sending failed after " + std::to_string(s.count);
     if (s.stalled) problems += "; stalled: nothing for 10 s";
     if (problems.empty()) return true;
     emit("error load: " + problems.substr(2));
