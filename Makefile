@@ -8,7 +8,7 @@ CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 # golangci-lint, pinned; `go run` fetches it through the module proxy on a fresh machine.
 GOLANGCI := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
-.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load stream-load fuzz prism portman stream-outside fix-outside outside
+.PHONY: all generate check-generate build run test lint contract-diff contract-check docs-assets docs-screenshot bench load stream-load fix-load fuzz prism portman stream-outside fix-outside outside
 
 all: build
 
@@ -105,3 +105,7 @@ load:
 ## stream-load: loopback load run of the Streaming API (delivery latency at a fixed order rate, omsd memory per WebSocket subscriber, order throughput with and without subscribers), memory then Redis
 stream-load:
 	GO=$(GO) BIN=$(BIN) bash scripts/stream-load.sh
+
+## fix-load: one FIX session through QuickFIX (NewOrderSingle → ExecutionReport(new) p50/p99 at RATE, and its maximum) on memory and Redis, and the REST order route on Redis (wrk) to compare
+fix-load:
+	bash scripts/fix-load.sh

@@ -37,6 +37,13 @@ type conn struct {
 	done       bool       // close after writing out
 	delivered  int64      // queue position of the last report stamped
 	day        string     // the session day of this logon (see store.FIXSeq.Day)
+
+	// The order worker: application messages go to it in order, and the
+	// answers it makes at once (a refusal) come back to be stamped; the
+	// loop stays free to send reports while an order is being entered.
+	orders  chan fix.Message
+	answers chan []fix.Field
+	stopped chan struct{}
 	logoutText string     // the Text of the last Logout stamped
 }
 
@@ -195,6 +202,21 @@ func (c *conn) run(r *fix.Reader) {
 			}
 		}
 	}()
+	c.orders, c.answers, c.stopped = make(chan fix.Message, 256), make(chan []fix.Field, 64), make(chan struct{})
+	worker := make(chan struct{})
+	go func() {
+		defer close(worker)
+		for m := range c.orders {
+			c.application(m)
+		}
+	}()
+	defer func() {
+		// The orders already taken are entered (their reports are
+		// queued for the next logon); answers made now are dropped.
+		close(c.stopped)
+		close(c.orders)
+		<-worker
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	poll := time.NewTicker(c.a.o.PollEvery)
@@ -207,6 +229,8 @@ func (c *conn) run(r *fix.Reader) {
 			c.readMore(reads)
 		case <-tick.C:
 			c.tick()
+		case body := <-c.answers:
+			c.send(body)
 		case <-c.wake:
 			c.deliver()
 		case <-poll.C:
@@ -246,8 +270,12 @@ func (c *conn) read(rr readResult) {
 		c.metrics(rr.m.MsgType(), "in")
 		res := c.sess.Receive(rr.m)
 		c.step(res)
-		if res.App != nil {
-			c.application(res.App)
+		switch {
+		case res.App == nil:
+		case isApplication(res.App.MsgType()):
+			c.orders <- res.App
+		default:
+			c.unsupported(res.App)
 		}
 	case errors.As(rr.err, &rej):
 		c.step(c.sess.Refuse(rr.m, rej))
@@ -298,6 +326,15 @@ func (c *conn) emit(m fix.Message, journal bool) {
 		c.logoutText, _ = m.Get(fix.TagText)
 	}
 	c.out = append(c.out, outgoing{raw: fix.Encode(m), seq: seq, journal: journal, msgType: m.MsgType()})
+}
+
+// reply hands an answer of the order worker to the loop (dropped once
+// the connection is over: nothing was stored for it).
+func (c *conn) reply(body []fix.Field) {
+	select {
+	case c.answers <- body:
+	case <-c.stopped:
+	}
 }
 
 // send stamps and queues an application message (journaled).

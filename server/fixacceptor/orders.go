@@ -22,7 +22,14 @@ import (
 // refuses before anything is stored is answered here, at once: an
 // ExecutionReport rejected (a new order) or an OrderCancelReject.
 
-// application handles one in-sequence application message.
+// isApplication reports whether the acceptor takes msgType (the others
+// are refused by the session: unsupported message type).
+func isApplication(msgType string) bool {
+	return msgType == msgNewOrderSingle || msgType == msgCancelRequest || msgType == msgReplaceRequest
+}
+
+// application handles one in-sequence application message, on the
+// session's order worker (see conn.orders): one at a time, in order.
 func (c *conn) application(m fix.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
@@ -33,10 +40,13 @@ func (c *conn) application(m fix.Message) {
 		c.cancelOrder(ctx, m)
 	case msgReplaceRequest:
 		c.replaceOrder(ctx, m)
-	default:
-		c.step(c.sess.Refuse(m, &fix.RejectError{Reason: fix.InvalidMsgType, RefTag: fix.TagMsgType,
-			Text: fmt.Sprintf("OMS|-132300|unsupported message type %q", m.MsgType())}))
 	}
+}
+
+// unsupported refuses an application message the acceptor does not take.
+func (c *conn) unsupported(m fix.Message) {
+	c.step(c.sess.Refuse(m, &fix.RejectError{Reason: fix.InvalidMsgType, RefTag: fix.TagMsgType,
+		Text: fmt.Sprintf("OMS|-132300|unsupported message type %q", m.MsgType())}))
 }
 
 // rejectText is {source}|{code}|{message} (reject-codes.mdx).
@@ -153,7 +163,7 @@ func (c *conn) rejectNew(m fix.Message, text string) {
 	}
 	body = append(body, fix.Field{Tag: tagLeavesQty, Value: "0"}, fix.Field{Tag: tagCumQty, Value: "0"}, fix.Field{Tag: tagAvgPx, Value: "0"},
 		fix.Field{Tag: tagTransactTime, Value: c.a.o.Now().UTC().Format(fix.TimeFormat)}, fix.Field{Tag: fix.TagText, Value: text})
-	c.send(body)
+	c.reply(body)
 }
 
 // target finds the order a cancel or replace names by OrigClOrdID (41):
@@ -265,7 +275,7 @@ func (c *conn) cancelReject(r changeRequest, text string) {
 	if reason := cxlRejReason(codeOf(text)); reason != "" {
 		body = append(body, fix.Field{Tag: tagCxlRejReason, Value: reason})
 	}
-	c.send(append(body, fix.Field{Tag: fix.TagText, Value: text}))
+	c.reply(append(body, fix.Field{Tag: fix.TagText, Value: text}))
 }
 
 // cxlRejReason is CxlRejReason (102) for a reject code: 0 too late, 1
