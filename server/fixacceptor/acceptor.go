@@ -175,9 +175,22 @@ func (a *Acceptor) wake(name string) {
 // before the publisher acknowledges them. An error leaves the entries
 // unacknowledged, so they come again (and queue once: see
 // store.FIXSessions.QueueFIXReports).
+//
+// Only sessions that have logged on this session day are queued for: the
+// queue of a session nobody uses does not grow without end (orders live
+// one trading day; a session hears of them from its first logon of the
+// day, and of what it missed while away that day at its next logon).
 func (a *Acceptor) Queue(ctx context.Context, entries []store.OutboxEntry) error {
+	today := a.sessionDay(a.o.Now())
 	for i := range a.o.Sessions {
 		cfg := &a.o.Sessions[i]
+		seq, err := a.o.Store.FIXSeq(ctx, cfg.Name())
+		if err != nil {
+			return err
+		}
+		if dayOf(seq.Day) != today {
+			continue
+		}
 		var reports []store.FIXReport
 		for _, e := range entries {
 			if e.Kind != store.OutboxOrder {

@@ -156,3 +156,40 @@ func TestOneConnectionPerSession(t *testing.T) {
 		t.Fatalf("the first connection: %v", m)
 	}
 }
+
+// Reports are queued only for sessions logged on this session day.
+func TestQueueOnlyForSessionsOfTheDay(t *testing.T) {
+	clk := &testClock{t: hcm(7, 10, 0)}
+	st := memory.New()
+	a, err := New(Options{Sessions: []SessionConfig{DemoSession()}, Store: st, ResetAt: 7 * time.Hour, Now: clk.now,
+		Readable: func(context.Context, string) (map[string]bool, error) { return map[string]bool{"A": true}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(id int64) []store.OutboxEntry {
+		return []store.OutboxEntry{{ID: id, Kind: store.OutboxOrder, AccountCode: "A",
+			Order: store.Order{ID: 1, ClOrdID: "c", AccountCode: "A", Symbol: "X", Side: "B", Type: "LO", Qty: 1, Status: store.OrderNew}}}
+	}
+	queued := func() int {
+		qs, err := st.FIXReports(t.Context(), "DEMOCLIENT>OMSD", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(qs)
+	}
+	if err := a.Queue(t.Context(), entry(1)); err != nil || queued() != 0 {
+		t.Fatalf("never logged on: %d queued (%v)", queued(), err)
+	}
+	if err := st.SaveFIXSeq(t.Context(), "DEMOCLIENT>OMSD", store.FIXSeq{}, store.FIXSeq{Day: "2026-12-06", NextIn: 2, NextOut: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Queue(t.Context(), entry(2)); err != nil || queued() != 0 {
+		t.Fatalf("logged on yesterday: %d queued (%v)", queued(), err)
+	}
+	if err := st.SaveFIXSeq(t.Context(), "DEMOCLIENT>OMSD", store.FIXSeq{Day: "2026-12-06", NextIn: 2, NextOut: 2}, store.FIXSeq{Day: "2026-12-07", NextIn: 2, NextOut: 2}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Queue(t.Context(), entry(3)); err != nil || queued() != 1 {
+		t.Fatalf("logged on today: %d queued (%v)", queued(), err)
+	}
+}

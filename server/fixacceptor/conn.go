@@ -33,18 +33,18 @@ type conn struct {
 	wake  chan struct{}
 	saved store.FIXSeq // the state as stored
 
-	out        []outgoing // stamped, not yet written
-	done       bool       // close after writing out
-	delivered  int64      // queue position of the last report stamped
-	day        string     // the session day of this logon (see store.FIXSeq.Day)
+	out       []outgoing // stamped, not yet written
+	done      bool       // close after writing out
+	delivered int64      // queue position of the last report stamped
+	day       string     // the session day of this logon (see store.FIXSeq.Day)
 
 	// The order worker: application messages go to it in order, and the
 	// answers it makes at once (a refusal) come back to be stamped; the
 	// loop stays free to send reports while an order is being entered.
-	orders  chan fix.Message
-	answers chan []fix.Field
-	stopped chan struct{}
-	logoutText string     // the Text of the last Logout stamped
+	orders     chan fix.Message
+	answers    chan []fix.Field
+	stopped    chan struct{}
+	logoutText string // the Text of the last Logout stamped
 }
 
 type outgoing struct {
