@@ -19,11 +19,10 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func hcm(d, h, m int) time.Time              { return time.Date(2026, 12, d, h, m, 0, 0, mustLoc()) }
-func mustLoc() *time.Location                { l, _ := time.LoadLocation("Asia/Ho_Chi_Minh"); return l }
-func (c *testClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *testClock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func hcm(d, h, m int) time.Time      { return time.Date(2026, 12, d, h, m, 0, 0, mustLoc()) }
+func mustLoc() *time.Location        { l, _ := time.LoadLocation("Asia/Ho_Chi_Minh"); return l }
 
 // sessionOnly serves the demo session with no order pipeline: the session
 // layer and its stored state alone.
@@ -133,10 +132,18 @@ func TestSessionDayAndReset(t *testing.T) {
 	}
 }
 
-// waitReleased waits until the closed connection has let its session go.
+// waitReleased waits until the closed connection has let its session go
+// (its last save is stored).
 func waitReleased(t *testing.T, st store.Store) {
 	t.Helper()
-	time.Sleep(200 * time.Millisecond)
+	for range 100 {
+		if s, err := st.FIXSeq(t.Context(), "DEMOCLIENT>OMSD"); err == nil && s.NextIn == 3 {
+			time.Sleep(20 * time.Millisecond) // the release follows the save
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the session was not released")
 }
 
 // A second connection of a live session is refused.
