@@ -137,6 +137,22 @@ func TestFIXAcceptorRaw(t *testing.T) {
 		tr := e.login(nil, traderEmail, traderPass).jwt
 		wantOrder(t, e.orderByReq(t, tr, "raw-1"), "NEW", 0)
 
+		// A cancel, then the same cancel resent as a possible duplicate:
+		// taken once, the resend answered by nothing.
+		c.send("D", newOrderSingle(accountAn, "raw-9", "VN30F2612", "1", "1", "1299.0")...)
+		c.expect("8", tagIs(11, "raw-9"), tagIs(150, "0"))
+		cancel := []fix.Field{{Tag: 41, Value: "raw-9"}, {Tag: 11, Value: "raw-9-c"}, {Tag: 55, Value: "VN30F2612"}, {Tag: 54, Value: "1"},
+			{Tag: 60, Value: time.Now().UTC().Format(fix.TimeFormat)}}
+		c.send("F", cancel...)
+		c.expect("8", tagIs(11, "raw-9-c"), tagIs(150, "4"))
+		c.send("F", append([]fix.Field{{Tag: fix.TagPossDupFlag, Value: "Y"}, {Tag: fix.TagOrigSendingTime, Value: time.Now().UTC().Format(fix.TimeFormat)}}, cancel...)...)
+		c.send(fix.MsgTestRequest, fix.Field{Tag: 112, Value: "after-possdup"})
+		for m := c.read(); get(m, 112) != "after-possdup"; m = c.read() {
+			if m.MsgType() == "9" || (m.MsgType() == "8" && get(m, 11) == "raw-9-c") {
+				t.Fatalf("a PossDup cancel was answered: %v", m)
+			}
+		}
+
 		// A duplicate ClOrdID is refused at once.
 		c.send("D", newOrderSingle(accountAn, "raw-1", "VN30F2612", "1", "1", "1300.0")...)
 		if er := c.expect("8", tagIs(11, "raw-1"), tagIs(150, "8")); !strings.HasPrefix(get(er, 58), "OMS|-100001|") {
@@ -180,7 +196,7 @@ func TestFIXAcceptorRaw(t *testing.T) {
 		}
 		// Operations: /metrics and `omsd fix sessions` show the session.
 		m := scrapeMetrics(t, mbase)
-		if m.value("omsd_fix_sessions_connected") != 1 || m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D") != 4 ||
+		if m.value("omsd_fix_sessions_connected") != 1 || m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D") != 5 ||
 			m.value("omsd_fix_next_seq_num", "session", "DEMOCLIENT>OMSD", "direction", "in") != float64(c.next) {
 			t.Fatalf("metrics: connected %v, D in %v, next in %v (want %d)", m.value("omsd_fix_sessions_connected"),
 				m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D"),

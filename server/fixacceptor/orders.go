@@ -199,6 +199,11 @@ func (c *conn) openChange(ctx context.Context, m fix.Message, responseTo string)
 		c.cancelReject(r, rejectText(-100009, "ClOrdID (11) and OrigClOrdID (41) are required"))
 		return r, false
 	}
+	if v, _ := m.Get(fix.TagPossDupFlag); v == "Y" {
+		if o, ok := c.target(ctx, r.clOrdID); ok && o.ClOrdID == r.clOrdID {
+			return r, false // a resend of a request taken: its reports are queued
+		}
+	}
 	o, ok := c.target(ctx, r.orig)
 	if !ok {
 		c.cancelReject(r, rejectText(trading.CodeUnknownOrder, "no order %s of this session's identity", r.orig))
