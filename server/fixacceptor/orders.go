@@ -90,17 +90,18 @@ func (c *conn) newOrder(ctx context.Context, m fix.Message) {
 		c.rejectNew(m, text)
 		return
 	}
-	if prev, err := c.a.o.Store.OrderByReqID(ctx, c.cfg.Identity, in.RefOrderID); err == nil && prev.ID != 0 {
-		if v, _ := m.Get(fix.TagPossDupFlag); v == "Y" {
-			return // a resend of an order taken: its reports are queued
-		}
-		c.rejectNew(m, rejectText(trading.CodeDuplicateClOrdID, "duplicate ClOrdID %s", in.RefOrderID))
-		return
-	}
 	in.Body = fix.Encode(m)
-	if _, err := c.a.o.Trading.Submit(ctx, c.cfg.Identity, in); err != nil {
+	ack, err := c.a.o.Trading.Submit(ctx, c.cfg.Identity, in)
+	switch possDup, _ := m.Get(fix.TagPossDupFlag); {
+	case err != nil:
 		c.rejectNew(m, errorText(err))
+	case ack.Repeated && possDup != "Y":
+		// The same ClOrdID and terms again, not marked as a resend: a
+		// duplicate (other terms are stored rejected, -100001, and
+		// reported as such).
+		c.rejectNew(m, rejectText(trading.CodeDuplicateClOrdID, "duplicate ClOrdID %s", in.RefOrderID))
 	}
+	// A resend of an order taken: its reports are queued already.
 }
 
 // decodeNewOrder reads a NewOrderSingle's fields (order-entry.mdx), or

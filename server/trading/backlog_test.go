@@ -247,7 +247,7 @@ func TestUncertainEntryThatDidNotLandIsFenced(t *testing.T) {
 		t.Fatalf("the fence: %s %q hold %s", o.Status, o.Text, o.Hold.Cash)
 	}
 	again, err := h.submit(h.ctx, 0, "B", "100000", 100, "buy-1")
-	if err != nil || again.SourceSequence != ack.SourceSequence {
+	if err != nil || again.SourceSequence != ack.SourceSequence || !again.Repeated || ack.Repeated {
 		t.Fatalf("a repeat: %+v %v, first %+v", again, err, ack)
 	}
 	if os, _ := h.st.Orders(h.ctx, store.OrderFilter{OriginalReqID: "buy-1"}); len(os) != 1 {

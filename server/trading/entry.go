@@ -38,7 +38,8 @@ type entered struct {
 	quiet   bool // stored NEW: the venue will only rest it
 	// settled: nothing is left to route (a repeated entry, or one whose
 	// uncertain commit was resolved, routing included).
-	settled bool
+	settled  bool
+	repeated bool // the entry repeated one already made
 }
 
 // routable reports whether the order goes to the venue now.
@@ -79,7 +80,7 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		s.abandon(trace)
 		return Ack{}, err
 	}
-	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq}
+	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}
 	if !r.routable() {
 		// Its last stage: rejected, held or repeated at pre-trade risk.
 		s.end(trace, latency.RiskCompleted, r.traceStatus())
@@ -184,7 +185,7 @@ func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r
 		return err
 	} else if ok && prev.TradingDate == o.TradingDate && sameEntry(prev, o) {
 		// A retry of an entry already made: its outcome, nothing new.
-		r.order, r.verdict, r.settled = prev, market.Accept, true
+		r.order, r.verdict, r.settled, r.repeated = prev, market.Accept, true, true
 		return nil
 	}
 	rej, v, acct2, hold, err := s.check(tx, &o, acct, e.inst, e.known, e.price, e.side, orderRules, riskRules, o.TradingDate)

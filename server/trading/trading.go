@@ -234,4 +234,7 @@ type Ack struct {
 	OrigRequestID  string
 	ClientID       string
 	SourceSequence int64
+	// Repeated: the entry repeated one already made (same ClOrdID and
+	// terms on this trading date); nothing new was entered.
+	Repeated bool
 }
