@@ -385,6 +385,12 @@ func (c *conn) flush() bool {
 		}
 		c.saved = next
 	}
+	if c.done {
+		// The state is stored: let the session go before the Logout
+		// leaves, so the client's next logon is not refused as a second
+		// connection.
+		c.a.release(c)
+	}
 	var buf bytes.Buffer
 	for _, o := range c.out {
 		buf.Write(o.raw)
