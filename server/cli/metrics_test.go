@@ -70,7 +70,7 @@ func TestMetricsAddrInUseFailsTheStart(t *testing.T) {
 func TestServeExposesMetricsOnItsOwnAddress(t *testing.T) {
 	run := func(metricsAddr string) (addr string, logs *lockedBuffer, stop func()) {
 		addr = freeAddr(t)
-		cmd := exec.Command(os.Args[0], "serve", "--dev", "--addr", addr, "--mail-outbox", t.TempDir())
+		cmd := exec.Command(os.Args[0], "serve", "--dev", "--addr", addr, "--mail-outbox", t.TempDir(), "--fix-addr", "off")
 		cmd.Env = append(os.Environ(), "OMSD_TEST_AS_MAIN=1", "OMS_METRICS_ADDR="+metricsAddr)
 		logs = &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = logs, logs

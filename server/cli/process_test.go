@@ -34,7 +34,7 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	cmd := exec.Command(os.Args[0], "serve", "--dev", "--addr", addr, "--mail-outbox", t.TempDir())
+	cmd := exec.Command(os.Args[0], "serve", "--dev", "--addr", addr, "--mail-outbox", t.TempDir(), "--fix-addr", "off")
 	cmd.Env = append(os.Environ(), "OMSD_TEST_AS_MAIN=1")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

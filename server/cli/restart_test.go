@@ -29,7 +29,7 @@ func TestKilledOwnerRestartsAndKeepsItsBooks(t *testing.T) {
 	_ = ln.Close()
 	base := "http://" + addr
 	args := []string{"serve", "--dev", "--dev-redis", "--redis-url", srv.URL(), "--redis-prefix", redistest.UniquePrefix(),
-		"--addr", addr, "--mail-outbox", t.TempDir(), "--venue-lease-ttl", "3s", "--dev-market-maker=false"}
+		"--addr", addr, "--mail-outbox", t.TempDir(), "--venue-lease-ttl", "3s", "--dev-market-maker=false", "--fix-addr", "off"}
 
 	first, _, firstExited := startOmsd(t, args, base)
 	jwt := loginTrader(t, base)

@@ -46,7 +46,7 @@ func TestKilledOwnerPublishesEveryChangeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"serve", "--dev", "--dev-redis", "--redis-url", srv.URL(), "--redis-prefix", prefix, "--jwt-key-file", keyFile,
-		"--addr", addr, "--mail-outbox", t.TempDir(), "--venue-lease-ttl", "2s", "--dev-market-maker=false", "--metrics-addr", ""}
+		"--addr", addr, "--mail-outbox", t.TempDir(), "--venue-lease-ttl", "2s", "--dev-market-maker=false", "--metrics-addr", "", "--fix-addr", "off"}
 	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	defer func() { _ = rc.Close() }()
 	ob := outboxKeys{rc: rc, prefix: prefix}
