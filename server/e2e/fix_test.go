@@ -136,6 +136,19 @@ func TestFIXAcceptorRaw(t *testing.T) {
 		}
 		tr := e.login(nil, traderEmail, traderPass).jwt
 		wantOrder(t, e.orderByReq(t, tr, "raw-1"), "NEW", 0)
+		// Its latency record: message type D, the FIX message's fields by
+		// tag as its body, and its stages by ClOrdID.
+		admin := e.login(nil, adminEmail, adminPass).jwt
+		r := e.do(nil, "GET", "/api/v1/util/latency/raw?message_type=D", nil, bearer(admin)...)
+		expect(t, r, 200, "")
+		if !strings.Contains(string(r.body), `"11":"raw-1"`) || !strings.Contains(string(r.body), `"35":"D"`) {
+			t.Fatalf("no latency record of the FIX order: %s", r.body)
+		}
+		r = e.do(nil, "GET", "/api/v1/util/latency/stages?request_id=raw-1", nil, bearer(admin)...)
+		expect(t, r, 200, "")
+		if !strings.Contains(string(r.body), `"OMS gateway received"`) {
+			t.Fatalf("no latency stages of the FIX order: %s", r.body)
+		}
 
 		// A cancel, then the same cancel resent as a possible duplicate:
 		// taken once, the resend answered by nothing.

@@ -2,6 +2,7 @@ package fixacceptor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -49,6 +50,21 @@ func (c *conn) unsupported(m fix.Message) {
 		Text: fmt.Sprintf("OMS|-132300|unsupported message type %q", m.MsgType())}))
 }
 
+// latencyBody is a message as its latency record shows it
+// (message_body_json): an object of its fields by tag, header aside.
+func latencyBody(m fix.Message) []byte {
+	fields := make(map[string]string, len(m))
+	for _, f := range m {
+		switch f.Tag {
+		case fix.TagMsgSeqNum, fix.TagSenderCompID, fix.TagTargetCompID, fix.TagSendingTime:
+		default:
+			fields[strconv.Itoa(f.Tag)] = f.Value
+		}
+	}
+	b, _ := json.Marshal(fields) // strings only: cannot fail
+	return b
+}
+
 // rejectText is {source}|{code}|{message} (reject-codes.mdx).
 func rejectText(code int, format string, args ...any) string {
 	return "OMS|" + strconv.Itoa(code) + "|" + fmt.Sprintf(format, args...)
@@ -90,7 +106,7 @@ func (c *conn) newOrder(ctx context.Context, m fix.Message) {
 		c.rejectNew(m, text)
 		return
 	}
-	in.Body = fix.Encode(m)
+	in.Body = latencyBody(m)
 	ack, err := c.a.o.Trading.Submit(ctx, c.cfg.Identity, in)
 	switch possDup, _ := m.Get(fix.TagPossDupFlag); {
 	case err != nil:
@@ -224,7 +240,7 @@ func (c *conn) cancelOrder(ctx context.Context, m fix.Message) {
 	if !ok {
 		return
 	}
-	_, err := c.a.o.Trading.Cancel(ctx, c.cfg.Identity, trading.CancelRequest{OrderID: r.order.OriginalReqID, RequestID: r.clOrdID, Body: fix.Encode(m)})
+	_, err := c.a.o.Trading.Cancel(ctx, c.cfg.Identity, trading.CancelRequest{OrderID: r.order.OriginalReqID, RequestID: r.clOrdID, Body: latencyBody(m)})
 	if err != nil {
 		c.cancelReject(c.current(ctx, r), errorText(err))
 	}
@@ -251,7 +267,7 @@ func (c *conn) replaceOrder(ctx context.Context, m fix.Message) {
 		c.cancelReject(r, rejectText(trading.CodeImmutable, "OrdType (40) and TimeInForce (59) cannot change the order's type %s", r.order.Type))
 		return
 	}
-	_, err := c.a.o.Trading.Replace(ctx, c.cfg.Identity, trading.ReplaceRequest{OrderID: r.order.OriginalReqID, RequestID: r.clOrdID, Price: px, Qty: qty, Body: fix.Encode(m)})
+	_, err := c.a.o.Trading.Replace(ctx, c.cfg.Identity, trading.ReplaceRequest{OrderID: r.order.OriginalReqID, RequestID: r.clOrdID, Price: px, Qty: qty, Body: latencyBody(m)})
 	if err != nil {
 		c.cancelReject(c.current(ctx, r), errorText(err))
 	}
