@@ -52,7 +52,7 @@ bench:
 
 ## fuzz: the Go fuzz targets, each for FUZZTIME (default 30s), seed corpus in testdata/fuzz
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./server/:FuzzGate ./server/:FuzzValidatorCheck ./server/fix:FuzzRead
+FUZZ_TARGETS := ./server/:FuzzGate ./server/:FuzzValidatorCheck ./server/fix:FuzzRead ./server/fix:FuzzSession
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "== $$name ($$pkg, $(FUZZTIME))"; \

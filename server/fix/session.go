@@ -119,7 +119,16 @@ func (s *Session) logout(r *Result, text string) {
 }
 
 func (s *Session) reject(r *Result, m Message, e *RejectError) {
-	body := []Field{{TagRefSeqNum, value(m, TagMsgSeqNum)}, {TagRefMsgType, m.MsgType()}, {TagSessionRejectReason, strconv.Itoa(e.Reason)}}
+	// RefSeqNum is required: 0 when the message had no number to cite.
+	ref := "0"
+	if seq, err := m.Int(TagMsgSeqNum); err == nil {
+		ref = strconv.Itoa(seq)
+	}
+	body := []Field{{TagRefSeqNum, ref}}
+	if t := m.MsgType(); t != "" {
+		body = append(body, Field{TagRefMsgType, t})
+	}
+	body = append(body, Field{TagSessionRejectReason, strconv.Itoa(e.Reason)})
 	if e.RefTag > 0 {
 		body = append(body, Field{TagRefTagID, strconv.Itoa(e.RefTag)})
 	}
@@ -259,8 +268,12 @@ func (s *Session) Send(msgType string, body ...Field) Message { return s.out(msg
 // it is the expected one, as for any message processed.
 func (s *Session) Refuse(m Message, e *RejectError) Result {
 	var r Result
+	if !s.loggedOn {
+		s.logout(&r, "the first message must be a well-formed Logon (35=A)")
+		return r
+	}
 	s.lastIn, s.testReqSent = s.now(), false
-	if seq, err := m.Int(TagMsgSeqNum); err == nil && seq == s.NextIn && s.loggedOn {
+	if seq, err := m.Int(TagMsgSeqNum); err == nil && seq == s.NextIn {
 		s.NextIn++
 	}
 	s.reject(&r, m, e)

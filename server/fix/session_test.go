@@ -1,7 +1,10 @@
 package fix
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -253,4 +256,60 @@ func TestRejectedMessagesTakeTheirNumber(t *testing.T) {
 	if r := s.Receive(c.msg(MsgTestRequest, Field{TagTestReqID, "t"})); types(r.Send) != "0#5" {
 		t.Fatalf("in sequence after the refusals: %s", types(r.Send))
 	}
+}
+
+// FuzzSession feeds whatever the reader makes of arbitrary bytes to a
+// session, as the acceptor does: no panic, omsd's own messages numbered
+// without a gap or a repeat (resends aside), the expected inbound number
+// never going back once logged on, and every message it sends readable.
+func FuzzSession(f *testing.F) {
+	c := &client{}
+	var seed []byte
+	for _, m := range []Message{c.logon("30"), c.msg(MsgTestRequest, Field{TagTestReqID, "x"}), c.msg("D"),
+		c.at(9, MsgHeartbeat), c.msg(MsgResendRequest, Field{TagBeginSeqNo, "1"}, Field{TagEndSeqNo, "0"}),
+		c.msg(MsgSequenceReset, Field{TagNewSeqNo, "20"}), c.msg(MsgLogout)} {
+		seed = append(seed, Encode(m)...)
+	}
+	f.Add(seed)
+	f.Add(Encode(c.logon("30", Field{TagResetSeqNumFlag, "Y"})))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, clk := newTestSession(1, 1, journal{})
+		r := NewReader(bytes.NewReader(b))
+		lastOut, lastIn := 0, 0
+		check := func(res Result) {
+			for _, m := range res.Send {
+				if _, err := NewReader(bytes.NewReader(Encode(m))).Read(); err != nil {
+					t.Fatalf("omsd sent an unreadable message %v: %v", m, err)
+				}
+				seq, _ := m.Int(TagMsgSeqNum)
+				if value(m, TagPossDupFlag) == "Y" {
+					continue
+				}
+				if seq != lastOut+1 && !(m.MsgType() == MsgLogon && seq == 1) {
+					t.Fatalf("omsd sent %d after %d", seq, lastOut)
+				}
+				lastOut = seq
+			}
+			if s.LoggedOn() && s.NextIn < lastIn {
+				t.Fatalf("expected inbound went back from %d to %d", lastIn, s.NextIn)
+			}
+			lastIn = s.NextIn
+		}
+		for range 32 {
+			m, err := r.Read()
+			var rej *RejectError
+			switch {
+			case errors.Is(err, io.EOF):
+				return
+			case errors.As(err, &rej):
+				check(s.Refuse(m, rej))
+			case err != nil:
+				continue
+			default:
+				check(s.Receive(m))
+			}
+			clk.t = clk.t.Add(7 * time.Second)
+			check(s.Tick())
+		}
+	})
 }
