@@ -285,7 +285,7 @@ func FuzzSession(f *testing.F) {
 				if value(m, TagPossDupFlag) == "Y" {
 					continue
 				}
-				if seq != lastOut+1 && !(m.MsgType() == MsgLogon && seq == 1) {
+				if seq != lastOut+1 && (m.MsgType() != MsgLogon || seq != 1) {
 					t.Fatalf("omsd sent %d after %d", seq, lastOut)
 				}
 				lastOut = seq
