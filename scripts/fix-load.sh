@@ -75,26 +75,8 @@ initiator=$PWD/test/outside/fix/initiator
 dict=$PWD/test/outside/fix/FIX42.xml
 life=240 # seconds any one server or initiator may live
 
-# free_port prints a loopback TCP port nobody is listening on.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
-
-wait_http() { # url
-	for _ in $(seq 300); do
-		curl -fsS -m 2 -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# free_port, wait_http
+source scripts/lib.sh # cwd is the repository root (above)
 
 # start_server STORE: starts omsd --dev (and redis-server for STORE=redis)
 # under timeout; sets $base and $fix_port.

@@ -84,26 +84,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a loopback TCP port nobody is listening on.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
-
-wait_http() { # url
-	for _ in $(seq 300); do
-		curl -fsS -m 2 -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# free_port, wait_http
+source "$(dirname "$0")/lib.sh"
 
 # start_server STORE: starts omsd --dev (and redis-server for STORE=redis)
 # under timeout; sets $base and $omsd_pid (omsd's own PID, for its RSS).

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vero-oms/omsd/server/auth"
 	"github.com/vero-oms/omsd/server/fixacceptor"
 	"github.com/vero-oms/omsd/server/metrics"
 	"github.com/vero-oms/omsd/server/password"
@@ -86,7 +87,7 @@ func buildFIX(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.
 	}
 	o := fixacceptor.Options{Sessions: sessions, Store: st, Trading: app.Trading, Readable: risk.New(st).Readable,
 		Enabled: func(ctx context.Context, email string) (bool, error) {
-			id, err := st.IdentityByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+			id, err := st.IdentityByEmail(ctx, auth.NormalizeEmail(email))
 			if errors.Is(err, store.ErrNotFound) {
 				return false, nil
 			}

@@ -253,7 +253,7 @@ func TestQuickFIX(t *testing.T) {
 		quickFIXOrders(t, e, q, tr)
 		quickFIXSession(t, q)
 		if kind == "redis" {
-			q = quickFIXRestart(t, e, q, dir, addr, tr)
+			q = quickFIXRestart(t, e, q, dir, tr)
 		}
 		if r := q.rejected(); len(r) > 0 {
 			t.Fatalf("QuickFIX rejected messages omsd sent:\n%s", strings.Join(r, "\n"))
@@ -359,7 +359,7 @@ func quickFIXSession(t *testing.T, q *quickFIX) {
 // quickFIXRestart: omsd restarts on the same Redis; reports made while
 // the session was away arrive after the relogon, which continues the
 // sequence.
-func quickFIXRestart(t *testing.T, e *env, q *quickFIX, dir, _ string, tr string) *quickFIX {
+func quickFIXRestart(t *testing.T, e *env, q *quickFIX, dir, tr string) *quickFIX {
 	q.do("stop")
 	q.quit()
 	e.stop()

@@ -1,0 +1,24 @@
+# Helpers the loopback load scripts share (load.sh, stream-load.sh,
+# fix-load.sh). Source it after defining die.
+
+# free_port prints a loopback TCP port nobody is listening on.
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+# wait_http URL waits up to 30 s for URL to answer 2xx.
+wait_http() {
+	for _ in $(seq 300); do
+		curl -fsS -m 2 -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
