@@ -38,6 +38,8 @@ PRICE=${PRICE:-11700}
 GO=${GO:-go}
 
 die() { echo "fix-load: $*" >&2; exit 1; }
+# free_port, wait_http, stop_all
+source "$(dirname "$0")/lib.sh"
 
 cd "$(dirname "$0")/.."
 for tool in curl timeout make g++ wrk; do
@@ -52,15 +54,6 @@ esac
 
 work=$(mktemp -d)
 pids=()
-# stop_all stops what was started, last first (omsd before its Redis).
-stop_all() {
-	local i
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
-	pids=()
-}
 cleanup() {
 	stop_all
 	if [ -n "${KEEP:-}" ]; then echo "fix-load: logs kept in $work" >&2; else rm -rf "$work"; fi
@@ -75,8 +68,6 @@ initiator=$PWD/test/outside/fix/initiator
 dict=$PWD/test/outside/fix/FIX42.xml
 life=240 # seconds any one server or initiator may live
 
-# free_port, wait_http
-source scripts/lib.sh # cwd is the repository root (above)
 
 # start_server STORE: starts omsd --dev (and redis-server for STORE=redis)
 # under timeout; sets $base and $fix_port.

@@ -1,5 +1,6 @@
 # Helpers the loopback load scripts share (load.sh, stream-load.sh,
-# fix-load.sh). Source it after defining die.
+# fix-load.sh). Source it after defining die; stop_all stops the PIDs in
+# the caller's pids array.
 
 # free_port prints a loopback TCP port nobody is listening on.
 free_port() {
@@ -21,4 +22,15 @@ wait_http() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# stop_all stops what was started (the caller's pids), last first (omsd
+# before its Redis).
+stop_all() {
+	local i
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
+	done
+	pids=()
 }

@@ -36,6 +36,8 @@ LOADBIN=${LOADBIN:-bin/streamload}
 GO=${GO:-go}
 
 die() { echo "stream-load: $*" >&2; exit 1; }
+# free_port, wait_http, stop_all
+source "$(dirname "$0")/lib.sh"
 
 invocation="DURATION=$DURATION RATE=$RATE SUBSCRIBERS=$SUBSCRIBERS CONCURRENCY=$CONCURRENCY BOOKS=$BOOKS STORES=\"$STORES\" IDLE_CHANNELS=$IDLE_CHANNELS $0${*:+ $*}"
 
@@ -68,15 +70,6 @@ life=$((budget + 120))
 
 work=$(mktemp -d)
 pids=()
-# stop_all stops what was started, last first (omsd before its Redis).
-stop_all() {
-	local i
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
-	done
-	pids=()
-}
 cleanup() {
 	stop_all
 	rm -rf "$work"
@@ -84,8 +77,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port, wait_http
-source "$(dirname "$0")/lib.sh"
 
 # start_server STORE: starts omsd --dev (and redis-server for STORE=redis)
 # under timeout; sets $base and $omsd_pid (omsd's own PID, for its RSS).
