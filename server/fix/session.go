@@ -229,7 +229,12 @@ func (s *Session) dispatch(r *Result, m Message) {
 	switch m.MsgType() {
 	case MsgHeartbeat:
 	case MsgTestRequest:
-		r.Send = append(r.Send, s.out(MsgHeartbeat, Field{TagTestReqID, value(m, TagTestReqID)}))
+		id, ok := m.Get(TagTestReqID)
+		if !ok {
+			s.reject(r, m, &RejectError{Reason: RequiredTagMissing, RefTag: TagTestReqID, Text: "TestReqID (112) is required"})
+			return
+		}
+		r.Send = append(r.Send, s.out(MsgHeartbeat, Field{TagTestReqID, id}))
 	case MsgResendRequest:
 		s.resend(r, m)
 	case MsgSequenceReset:

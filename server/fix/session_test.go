@@ -256,6 +256,11 @@ func TestRejectedMessagesTakeTheirNumber(t *testing.T) {
 	if r := s.Receive(c.msg(MsgTestRequest, Field{TagTestReqID, "t"})); types(r.Send) != "0#5" {
 		t.Fatalf("in sequence after the refusals: %s", types(r.Send))
 	}
+	// A TestRequest without its TestReqID is refused, not answered with
+	// an empty one (found by FuzzSession).
+	if r := s.Receive(c.msg(MsgTestRequest)); types(r.Send) != "3#6" || value(r.Send[0], TagRefTagID) != "112" || s.NextIn != 7 {
+		t.Fatalf("TestRequest without TestReqID: %v next in %d", r.Send, s.NextIn)
+	}
 }
 
 // FuzzSession feeds whatever the reader makes of arbitrary bytes to a
