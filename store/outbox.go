@@ -49,6 +49,7 @@ type OrderPrior struct {
 	FilledQty   int64
 	FilledValue decimal.Decimal
 	Text        string
+	StopPx      decimal.Decimal // a conditional order's stop (zero for others)
 }
 
 // Cash is an account's cash state.

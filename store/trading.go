@@ -93,6 +93,9 @@ type Order struct {
 	// OffBook marks an order no venue book ever holds (a put-through
 	// quote's order: the desk deals it itself).
 	OffBook bool
+	// Stop is the condition of a conditional order (FIX OrdType 4), zero
+	// for every other order.
+	Stop StopTerms
 
 	AlgoID, PositionID, PersisState string
 	QuoteID, QuoteRespID            string
@@ -100,6 +103,34 @@ type Order struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// StopTerms is what a conditional order waits for (order-entry.mdx): a
+// stop-limit order goes to the venue as a limit order at Price once a
+// trade reaches Px (a buy at or above, a sell at or below); a trailing
+// stop also moves Px and Price along with the market by keeping Px
+// Offset away from the best trade since entry (the highest for a sell,
+// the lowest for a buy).
+type StopTerms struct {
+	Px        decimal.Decimal // the trigger price; zero: not conditional
+	Trailing  bool
+	Offset    decimal.Decimal // a trailing stop's distance from the best trade
+	Triggered bool            // the condition was met: it is an ordinary order now
+}
+
+// Conditional reports whether these are a conditional order's terms.
+func (t StopTerms) Conditional() bool { return t.Px.IsPositive() }
+
+// Equal reports whether t and u are the same terms.
+func (t StopTerms) Equal(u StopTerms) bool {
+	return t.Px.Equal(u.Px) && t.Trailing == u.Trailing && t.Offset.Equal(u.Offset) && t.Triggered == u.Triggered
+}
+
+// Waiting reports whether o is a conditional order whose condition has
+// not been met: stored, holding, not in any book, and not routed by the
+// session changes that route other held orders.
+func (o Order) Waiting() bool {
+	return o.Stop.Conditional() && !o.Stop.Triggered && o.Status == OrderPendingNew
 }
 
 // LeavesQty is the open quantity: ordered, not filled, not cancelled.
@@ -173,6 +204,9 @@ func (o Order) Validate() error {
 	}
 	if o.Hold.Cash.IsNegative() || o.Hold.Stock < 0 || o.FilledQty < 0 || o.CancelledQty < 0 {
 		return fmt.Errorf("order %d: negative hold or quantity: %w", o.ID, ErrInvalid)
+	}
+	if o.Stop.Px.IsNegative() || o.Stop.Offset.IsNegative() || (!o.Stop.Conditional() && (o.Stop.Trailing || o.Stop.Triggered)) {
+		return fmt.Errorf("order %d: stop terms without a positive stop price: %w", o.ID, ErrInvalid)
 	}
 	return nil
 }

@@ -251,6 +251,7 @@ func TestQuickFIX(t *testing.T) {
 		tr := e.login(nil, traderEmail, traderPass).jwt
 
 		quickFIXOrders(t, e, q, tr)
+		quickFIXConditional(t, e, q, tr)
 		quickFIXSession(t, q)
 		if kind == "redis" {
 			q = quickFIXRestart(t, e, q, dir, tr)
@@ -305,6 +306,39 @@ func quickFIXOrders(t *testing.T, e *env, q *quickFIX, tr string) {
 	}
 	// Orders entered over FIX are orders like any other.
 	wantOrder(t, e.orderByReq(t, tr, "qf-buy"), "FILLED", 2)
+}
+
+// quickFIXConditional: a stop refused against the last trade; a trailing
+// stop pending (A), moved by a REST trade (5 with the new Price),
+// modified while pending, triggered by a trade through its stop (New),
+// refused a stop change once active (-100026), cancelled. The last trade
+// before it is 1 350 (quickFIXOrders).
+func quickFIXConditional(t *testing.T, e *env, q *quickFIX, tr string) {
+	const stop = "send 35=D|1=" + accountAn + "|21=1|55=VN30F2612|38=1|40=4|59=0|60=now"
+	q.do(stop + "|11=qf-stop-bad|54=1|44=1352.0|99=1349.0")
+	if rej := q.er("qf-stop-bad", "8"); !strings.Contains(rej, "|58=OMS|-913007|") {
+		t.Fatalf("a buy stop below the last trade: %s", rej)
+	}
+	q.do(stop + "|11=qf-trail|54=2|44=1330.0|99=1340.0|389=5")
+	wantFIXFields(t, "trailing stop pending", q.er("qf-trail", "A"), map[int]string{39: "A", 40: "4", 44: "1330", 99: "1340", 389: "5", 151: "1"})
+	trade := func(px, ref string) {
+		e.order(t, tr, lo(accountBinh, "VN30F2612", "S", 1, px, ref+"-s"))
+		e.order(t, tr, lo(accountAn, "VN30F2612", "B", 1, px, ref+"-b"))
+		wantOrder(t, e.orderByReq(t, tr, ref+"-b"), "FILLED", 1)
+	}
+	trade("1352.0", "cx-up") // 1 352 - 5 = 1 347: the stop and the price move up by 7
+	wantFIXFields(t, "trailing move", q.er("qf-trail", "5"), map[int]string{39: "A", 44: "1337", 99: "1347"})
+	q.do("send 35=G|41=qf-trail|11=qf-trail-m|55=VN30F2612|54=2|38=1|40=4|44=1338.0|99=1347.0|389=5|59=0|21=1|60=now")
+	wantFIXFields(t, "modified while pending", q.er("qf-trail-m", "5"), map[int]string{39: "A", 41: "qf-trail", 44: "1338"})
+	trade("1346.0", "cx-down") // through the stop: the order goes to the book at 1 338
+	wantFIXFields(t, "activated", q.er("qf-trail-m", "0"), map[int]string{39: "0", 40: "4", 44: "1338"})
+	q.do("send 35=G|41=qf-trail-m|11=qf-trail-m2|55=VN30F2612|54=2|38=1|40=4|44=1338.0|99=1349.0|389=5|59=0|21=1|60=now")
+	if rej := q.waitFor("in ", "|35=9|", "|11=qf-trail-m2|"); !strings.Contains(rej, "|58=OMS|-100026|") {
+		t.Fatalf("a stop change after activation: %s", rej)
+	}
+	q.do("send 35=F|41=qf-trail-m|11=qf-trail-x|55=VN30F2612|54=2|60=now")
+	q.er("qf-trail-x", "4")
+	wantOrder(t, e.orderByReq(t, tr, "qf-trail"), "CANCELED", 0)
 }
 
 // quickFIXSession: TestRequest and idle heartbeats, sequence gaps both

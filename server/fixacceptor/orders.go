@@ -129,10 +129,10 @@ func decodeNewOrder(m fix.Message) (trading.NewOrder, string) {
 			return trading.NewOrder{}, rejectText(-100000, "required tag %d missing", tag)
 		}
 	}
-	if get(tagOrdType) == "4" {
-		return trading.NewOrder{}, rejectText(-131011, "conditional orders (OrdType 4) are not supported by this omsd yet")
-	}
 	typ, ok := omsType(get(tagOrdType), get(tagTimeInForce))
+	if get(tagOrdType) == ordTypeConditional && get(tagTimeInForce) == "0" {
+		typ, ok = "LO", true // a limit order once its condition is met
+	}
 	if !ok {
 		return trading.NewOrder{}, rejectText(-100003, "OrdType %q with TimeInForce %q is not a supported combination", get(tagOrdType), get(tagTimeInForce))
 	}
@@ -151,6 +151,23 @@ func decodeNewOrder(m fix.Message) (trading.NewOrder, string) {
 			return trading.NewOrder{}, rejectText(-100025, "Price (44) is required for a limit order")
 		}
 		in.Price = &px
+	}
+	if get(tagOrdType) == ordTypeConditional {
+		return decodeStop(m, in)
+	}
+	return in, ""
+}
+
+// decodeStop reads a conditional order's StopPx (99) and, for a trailing
+// stop, DiscretionOffset (389); their rules are the trading service's.
+func decodeStop(m fix.Message, in trading.NewOrder) (trading.NewOrder, string) {
+	px, ok := m.Get(tagStopPx)
+	if !ok || px == "" {
+		return trading.NewOrder{}, rejectText(trading.CodeStopPx, "StopPx (99) is required for a conditional order (OrdType 4)")
+	}
+	in.StopPx = &px
+	if off, ok := m.Get(tagDiscretionOffset); ok {
+		in.StopOffset = &off
 	}
 	return in, ""
 }
@@ -261,13 +278,20 @@ func (c *conn) replaceOrder(ctx context.Context, m fix.Message) {
 	}
 	tif := get(tagTimeInForce)
 	if tif == "" {
-		_, tif, _ = fixType(r.order.Type)
+		_, tif = orderType(r.order)
 	}
-	if typ, ok := omsType(get(tagOrdType), tif); !ok || typ != r.order.Type {
+	if typ, wantTIF := orderType(r.order); get(tagOrdType) != typ || tif != wantTIF {
 		c.cancelReject(r, rejectText(trading.CodeImmutable, "OrdType (40) and TimeInForce (59) cannot change the order's type %s", r.order.Type))
 		return
 	}
-	_, err := c.a.o.Trading.Replace(ctx, c.cfg.Identity, trading.ReplaceRequest{OrderID: r.order.OriginalReqID, RequestID: r.clOrdID, Price: px, Qty: qty, Body: latencyBody(m)})
+	in := trading.ReplaceRequest{OrderID: r.order.OriginalReqID, RequestID: r.clOrdID, Price: px, Qty: qty, Body: latencyBody(m)}
+	if v, ok := m.Get(tagStopPx); ok {
+		in.StopPx = &v
+	}
+	if v, ok := m.Get(tagDiscretionOffset); ok {
+		in.StopOffset = &v
+	}
+	_, err := c.a.o.Trading.Replace(ctx, c.cfg.Identity, in)
 	if err != nil {
 		c.cancelReject(c.current(ctx, r), errorText(err))
 	}

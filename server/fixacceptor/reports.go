@@ -100,7 +100,7 @@ func reportsOf(e store.OutboxEntry) [][]fix.Field {
 	}
 	var out [][]fix.Field
 	t := transition(o, p)
-	if p.Status == store.OrderPendingNew && o.Status != store.OrderPendingNew && o.Status != store.OrderRejected {
+	if p.Status == store.OrderPendingNew && o.Status != store.OrderPendingNew && o.Status != store.OrderRejected && !neverActive(o, p) {
 		// Accepted, perhaps filled or ended in the same step: New first,
 		// as the order stood before (the docs' MTL sequences), then the
 		// rest.
@@ -131,9 +131,23 @@ func reportsOf(e store.OutboxEntry) [][]fix.Field {
 	return out
 }
 
+// neverActive reports whether o ends without ever having been active: a
+// conditional order cancelled or expired while it waited for its stop.
+func neverActive(o store.Order, p *store.OrderPrior) bool {
+	return o.Stop.Conditional() && !o.Stop.Triggered && o.FilledQty == p.FilledQty
+}
+
 // transition is the ExecType of a change other than a fill ("" when the
 // change is not reported as one).
 func transition(o store.Order, p *store.OrderPrior) string {
+	if o.Status == store.OrderPendingNew && p.Status == store.OrderPendingNew {
+		// An order not yet active amended (a modify, a trailing stop's
+		// move): Replaced with its new terms, still pending (order-entry.mdx).
+		if !o.Price.Equal(p.Price) || o.Qty != p.Qty || !o.Stop.Px.Equal(p.StopPx) {
+			return execReplaced
+		}
+		return ""
+	}
 	if o.Status == p.Status && o.Status != store.OrderNew && o.Status != store.OrderPartiallyFill {
 		return ""
 	}
@@ -208,11 +222,17 @@ func execReport(o store.Order, id int64, n int, execType string, fill *lastFill)
 		fix.Field{Tag: tagOrdStatus, Value: status}, fix.Field{Tag: tagAccount, Value: o.AccountCode},
 		fix.Field{Tag: tagSymbol, Value: o.Symbol}, fix.Field{Tag: tagSide, Value: fixSide(o.Side)},
 		fix.Field{Tag: tagOrderQty, Value: strconv.FormatInt(o.Qty, 10)})
-	if typ, tif, ok := fixType(o.Type); ok {
+	if typ, tif := orderType(o); typ != "" {
 		f = append(f, fix.Field{Tag: tagOrdType, Value: typ}, fix.Field{Tag: tagTimeInForce, Value: tif})
 	}
 	if o.Price.IsPositive() {
 		f = append(f, fix.Field{Tag: tagPrice, Value: o.Price.String()})
+	}
+	if o.Stop.Conditional() {
+		f = append(f, fix.Field{Tag: tagStopPx, Value: o.Stop.Px.String()})
+		if o.Stop.Trailing {
+			f = append(f, fix.Field{Tag: tagDiscretionOffset, Value: o.Stop.Offset.String()})
+		}
 	}
 	if fill != nil {
 		f = append(f, fix.Field{Tag: tagLastShares, Value: strconv.FormatInt(fill.qty, 10)}, fix.Field{Tag: tagLastPx, Value: fill.px.String()})
@@ -254,6 +274,20 @@ func fixSide(s string) string {
 var fixTypes = map[string][2]string{
 	"MAK": {"1", "3"}, "MOK": {"1", "4"}, "MTL": {"1", "0"}, "ATO": {"1", "2"},
 	"LO": {"2", "0"}, "ATC": {"5", "0"},
+}
+
+// ordTypeConditional is OrdType 4, a stop-limit or trailing stop order:
+// a day order whose limit goes to the market once its stop is reached.
+const ordTypeConditional = "4"
+
+// orderType is an order's OrdType and TimeInForce ("" when it has none
+// on FIX: PLO, BUYIN).
+func orderType(o store.Order) (ordType, tif string) {
+	if o.Stop.Conditional() {
+		return ordTypeConditional, "0"
+	}
+	ordType, tif, _ = fixType(o.Type)
+	return ordType, tif
 }
 
 func fixType(omsType string) (ordType, tif string, ok bool) {

@@ -87,6 +87,48 @@ func TestReportsOfTransitions(t *testing.T) {
 	}
 }
 
+// A conditional order is reported as order-entry.mdx says: pending (A)
+// with OrdType 4, StopPx and DiscretionOffset; a trailing move or a modify
+// while pending is Replaced (5) with the new Price, still A; the trigger
+// says nothing; activation is New; a cancel while pending is only
+// Canceled.
+func TestReportsOfConditionalOrders(t *testing.T) {
+	wait := store.Order{ID: 8, ClOrdID: "s1", OriginalReqID: "s1", AccountCode: "A", Symbol: "VN30F2612", Side: "S", Type: "LO",
+		Qty: 2, Price: d("1340"), Status: store.OrderPendingNew, UpdatedAt: time.Now(),
+		Stop: store.StopTerms{Px: d("1345"), Trailing: true, Offset: d("5")}}
+	pending := &store.OrderPrior{Status: store.OrderPendingNew, Qty: 2, Price: d("1340"), StopPx: d("1345")}
+	with := func(f func(o *store.Order)) store.Order { o := wait; f(&o); return o }
+	moved := with(func(o *store.Order) { o.Price, o.Stop.Px = d("1342"), d("1347") })
+	triggered := with(func(o *store.Order) { o.Stop.Triggered = true })
+	active := with(func(o *store.Order) { o.Status, o.Stop.Triggered = store.OrderNew, true })
+	for _, c := range []struct {
+		name  string
+		o     store.Order
+		prior *store.OrderPrior
+		want  string
+	}{
+		{"entered", wait, nil, "8/A/A"},
+		{"trailing move", moved, pending, "8/5/A"},
+		{"stop changed by a modify", with(func(o *store.Order) { o.Stop.Px = d("1350") }), pending, "8/5/A"},
+		{"triggered", triggered, pending, ""},
+		{"activated", active, pending, "8/0/0"},
+		{"cancelled while pending", with(func(o *store.Order) { o.Status = store.OrderCanceled }), pending, "8/4/4"},
+	} {
+		rs := reportsOf(store.OutboxEntry{ID: 4, Kind: store.OutboxOrder, Order: c.o, Prior: c.prior})
+		if got := kinds(rs); got != c.want {
+			t.Errorf("%s: reports %q, want %q", c.name, got, c.want)
+		}
+		for _, r := range rs {
+			m := fix.Message(r)
+			for tag, want := range map[int]string{tagOrdType: "4", tagTimeInForce: "0", tagStopPx: c.o.Stop.Px.String(), tagDiscretionOffset: "5", tagPrice: c.o.Price.String()} {
+				if got, _ := m.Get(tag); got != want {
+					t.Errorf("%s: tag %d = %q, want %q", c.name, tag, got, want)
+				}
+			}
+		}
+	}
+}
+
 // A fill report carries the fill (LastShares, LastPx) and the order's
 // totals; the New before an immediate fill shows the order as accepted.
 func TestReportsOfFillFields(t *testing.T) {

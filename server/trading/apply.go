@@ -30,6 +30,7 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 	if len(rep.Events) == 0 {
 		return nil
 	}
+	var w *reportWriter
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		var pf store.Prefetch
 		for _, ev := range rep.Events {
@@ -43,7 +44,7 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 		if err := tx.Prefetch(pf); err != nil {
 			return err
 		}
-		w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
+		w = &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
 			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master,
 			today: s.clock.TradingDate(), days: map[string]*store.MarketDay{}, dues: map[string]string{}}
 		for _, ev := range rep.Events {
@@ -53,6 +54,11 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 		}
 		return w.flush()
 	})
+	if err == nil {
+		for isin, path := range w.path {
+			s.noteTrades(isin, path)
+		}
+	}
 	return err
 }
 
@@ -68,9 +74,10 @@ type reportWriter struct {
 	// settlementDate is when a fill of an ISIN made now settles.
 	settlementDate func(isin string) (string, error)
 	master         *market.Master
-	today          string                      // the trading date
-	days           map[string]*store.MarketDay // by ISIN: the day's trading, as the fills add to it
-	dues           map[string]string           // by ISIN: the settlement date of the report's fills
+	today          string                       // the trading date
+	days           map[string]*store.MarketDay  // by ISIN: the day's trading, as the fills add to it
+	dues           map[string]string            // by ISIN: the settlement date of the report's fills
+	path           map[string][]decimal.Decimal // by ISIN: the report's trade prices in order
 }
 
 // due is the settlement date of a fill of isin in this report (computed
@@ -160,6 +167,10 @@ func (w *reportWriter) traded(inst market.Instrument, px decimal.Decimal, qty in
 		w.days[inst.ISIN] = d
 	}
 	d.Last, d.Volume = px, d.Volume+qty
+	if w.path == nil {
+		w.path = map[string][]decimal.Decimal{}
+	}
+	w.path[inst.ISIN] = append(w.path[inst.ISIN], px)
 	d.Value = d.Value.Add(px.Mul(decimal.NewFromInt(qty)))
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/vero-oms/omsd/server/venue"
 )
 
@@ -39,6 +41,9 @@ type book struct {
 	backlog []step       // guarded by mu
 	pending atomic.Int64 // len(backlog), for the retrier and the gauge
 	failing bool         // guarded by mu: the head has failed at least once
+	// trades are the prices booked since the last stop check, in the
+	// order they traded, while conditional orders wait here (stops.go).
+	trades []decimal.Decimal // guarded by mu
 }
 
 // DefaultStepTimeout bounds one backlog step (a store transaction or two).
@@ -107,6 +112,13 @@ func (s *Service) settle(ctx context.Context, isin string, b *book) error {
 		if b.failing {
 			s.log.Info("a store step after the venue succeeded on retry", "instrument", isin, "step", head.name)
 			b.failing = false
+		}
+		if len(b.trades) > 0 {
+			// Trades were booked: the waiting stops see them next.
+			if inst, ok := s.master.ByISIN(isin); ok {
+				next = append(next, s.stopStep(inst, b.trades))
+			}
+			b.trades = nil
 		}
 		b.backlog = slices.Concat(next, b.backlog[1:])
 		b.pending.Store(int64(len(b.backlog)))

@@ -29,7 +29,10 @@ type ReplaceRequest struct {
 	RequestID string
 	Price     string
 	Qty       int64
-	Body      []byte
+	// StopPx and StopOffset amend a waiting conditional order's condition
+	// (FIX only); nil keeps it.
+	StopPx, StopOffset *string
+	Body               []byte
 }
 
 // change is a cancel or replace in progress: the order, as the change's
@@ -66,6 +69,7 @@ func (s *Service) Cancel(ctx context.Context, user string, in CancelRequest) (Ac
 		s.abandon(trace)
 		return Ack{}, err
 	}
+	s.stops.put(c.order)
 	return s.sendChange(ctx, trace, c, latency.MsgCancel, reqID, in.OrderID, user, s.cancelStep(c.order)), nil
 }
 
@@ -76,7 +80,11 @@ func (s *Service) cancelTx(tx store.BackOfficeTx, c *change, user, orderID, reqI
 	if err != nil {
 		return err
 	}
-	if d := s.clock.Permit(c.inst, market.OrderType(o.Type), market.Cancel); d.Verdict == market.Refuse {
+	if o.Waiting() {
+		if err := s.waitingChange(c.inst, market.Cancel); err != nil {
+			return err
+		}
+	} else if d := s.clock.Permit(c.inst, market.OrderType(o.Type), market.Cancel); d.Verdict == market.Refuse {
 		return apperr.New(apperr.InvalidRequest, d.Reject.Text(SourceOMS))
 	}
 	_, c.inBook = s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10))
@@ -123,12 +131,13 @@ func (s *Service) Replace(ctx context.Context, user string, in ReplaceRequest) (
 		return Ack{}, err
 	}
 	defer done()
-	terms := replaceTerms{user: user, orderID: in.OrderID, reqID: reqID, price: *newPrice, qty: in.Qty}
+	terms := replaceTerms{user: user, orderID: in.OrderID, reqID: reqID, price: *newPrice, qty: in.Qty, stopPx: in.StopPx, stopOffset: in.StopOffset}
 	err = s.changeTx(ctx, &c, reqID, func(tx store.BackOfficeTx) error { return s.replaceTx(ctx, tx, &c, terms) })
 	if err != nil {
 		s.abandon(trace)
 		return Ack{}, err
 	}
+	s.stops.put(c.order)
 	return s.sendChange(ctx, trace, c, latency.MsgReplace, reqID, in.OrderID, user, s.replaceStep(c.inst, c.order, c.before)), nil
 }
 
@@ -137,6 +146,7 @@ type replaceTerms struct {
 	user, orderID, reqID string
 	price                decimal.Decimal
 	qty                  int64
+	stopPx, stopOffset   *string // a conditional order's new condition (nil: kept)
 }
 
 // replaceTx checks the new terms, resizes the hold and stores the order
@@ -151,7 +161,16 @@ func (s *Service) replaceTx(ctx context.Context, tx store.BackOfficeTx, c *chang
 		return err
 	}
 	_, c.inBook = s.venue.Live(bookOf(o), strconv.FormatInt(o.ID, 10))
-	price, err := s.checkReplace(c.inst, o, c.inBook, in)
+	stop, err := replaceStop(o, in)
+	if err != nil {
+		return err
+	}
+	var price decimal.Decimal
+	if o.Waiting() {
+		price, err = s.checkWaitingReplace(tx, c.inst, o, stop, in)
+	} else {
+		price, err = s.checkReplace(c.inst, o, c.inBook, in)
+	}
 	if err != nil {
 		return err
 	}
@@ -184,7 +203,7 @@ func (s *Service) replaceTx(ctx context.Context, tx store.BackOfficeTx, c *chang
 	o.OrigClOrdID, o.ClOrdID, o.UpdatedAt = o.ClOrdID, in.reqID, s.now()
 	// The new terms travel with the pending order until the venue confirms
 	// them; an order no book holds is amended here.
-	o.Price, o.Qty = price, in.qty
+	o.Price, o.Qty, o.Stop = price, in.qty, stop
 	if c.inBook {
 		o.Status = store.OrderPendingReplace
 	}
@@ -219,16 +238,49 @@ func (s *Service) checkReplace(inst market.Instrument, o store.Order, inBook boo
 		return decimal.Decimal{}, refused(CodeNoChange, "the replace changes neither price nor quantity")
 	case !price.Equal(o.Price) && in.qty != o.Qty:
 		return decimal.Decimal{}, refused(CodeReplaceBoth, "one amendment changes the price or the quantity, not both (price %s → %s, quantity %d → %d); send two", o.Price, price, o.Qty, in.qty)
-	case in.qty <= o.FilledQty:
-		return decimal.Decimal{}, refused(CodeQtyNotAboveFilled, "the new quantity %d must exceed the filled quantity %d", in.qty, o.FilledQty)
 	}
-	if r := inst.CheckQty(t, in.qty); r != nil {
+	return price, checkReplaceQty(inst, o, in.qty)
+}
+
+// checkReplaceQty checks a replace's new quantity: above what has filled,
+// a valid quantity of the order's type, on the order's board.
+func checkReplaceQty(inst market.Instrument, o store.Order, qty int64) error {
+	t := market.OrderType(o.Type)
+	if qty <= o.FilledQty {
+		return refused(CodeQtyNotAboveFilled, "the new quantity %d must exceed the filled quantity %d", qty, o.FilledQty)
+	}
+	if r := inst.CheckQty(t, qty); r != nil {
+		return apperr.New(apperr.InvalidRequest, r.Text(SourceOMS))
+	}
+	if o.Board != "" && inst.BoardFor(qty) != o.Board {
+		return refused(CodeImmutable, "the new quantity %d would move the order from board %s to %s; cancel it and enter a new order", qty, o.Board, inst.BoardFor(qty))
+	}
+	return nil
+}
+
+// checkWaitingReplace checks the modify of a waiting conditional order
+// (the matrix's A*; nothing is in a book, so price, quantity and stop may
+// change together) and returns the new price.
+func (s *Service) checkWaitingReplace(tx store.BackOfficeTx, inst market.Instrument, o store.Order, stop store.StopTerms, in replaceTerms) (decimal.Decimal, error) {
+	if err := s.waitingChange(inst, market.Replace); err != nil {
+		return decimal.Decimal{}, err
+	}
+	if r := inst.CheckPrice(market.LO, &in.price); r != nil {
 		return decimal.Decimal{}, apperr.New(apperr.InvalidRequest, r.Text(SourceOMS))
 	}
-	if o.Board != "" && inst.BoardFor(in.qty) != o.Board {
-		return decimal.Decimal{}, refused(CodeImmutable, "the new quantity %d would move the order from board %s to %s; cancel it and enter a new order", in.qty, o.Board, inst.BoardFor(in.qty))
+	if in.price.Equal(o.Price) && in.qty == o.Qty && stop.Equal(o.Stop) {
+		return decimal.Decimal{}, refused(CodeNoChange, "the replace changes neither price, quantity nor stop")
 	}
-	return price, nil
+	if err := checkReplaceQty(inst, o, in.qty); err != nil {
+		return decimal.Decimal{}, err
+	}
+	next := o
+	next.Price, next.Stop = in.price, stop
+	r, err := s.checkStopIn(tx, next, inst)
+	if err == nil && r != nil {
+		err = apperr.New(apperr.InvalidRequest, r.Text(SourceOMS))
+	}
+	return in.price, err
 }
 
 // replaceStep sends the new terms of o to its book and books the report;

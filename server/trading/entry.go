@@ -81,6 +81,7 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		return Ack{}, err
 	}
 	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}
+	s.stops.put(r.order)
 	if !r.routable() {
 		// Its last stage: rejected, held or repeated at pre-trade risk.
 		s.end(trace, latency.RiskCompleted, r.traceStatus())
@@ -120,6 +121,10 @@ func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
 			return entry{}, invalid("%s must be at most 64 characters", f.name)
 		}
 	}
+	stop, err := decodeStop(in)
+	if err != nil {
+		return entry{}, err
+	}
 	e := entry{price: price, side: side}
 	e.inst, e.known = s.master.ByTicker(in.Symbol)
 	if !e.known {
@@ -130,7 +135,7 @@ func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
 		OriginalReqID: clOrdID, ClOrdID: clOrdID, TradingDate: s.clock.TradingDate(), AccountCode: in.Account, User: user,
 		Symbol: in.Symbol, Side: in.Side, Type: in.Type, Qty: in.Qty, OriginalQty: in.Qty,
 		AlgoID: in.AlgoID, PositionID: in.PositionID, PersisState: in.PersisState,
-		CreatedAt: now, UpdatedAt: now, Status: store.OrderPendingNew,
+		CreatedAt: now, UpdatedAt: now, Status: store.OrderPendingNew, Stop: stop,
 	}
 	if e.known {
 		o := &e.order
@@ -192,6 +197,13 @@ func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r
 	if err != nil {
 		return err
 	}
+	if rej == nil && o.Stop.Conditional() {
+		if rej, err = s.checkStopIn(tx, o, e.inst); err != nil {
+			return err
+		}
+		// Held until its trigger, whatever the session would do now.
+		v = market.Hold
+	}
 	r.verdict = v
 	index := true
 	if rej != nil {
@@ -217,7 +229,8 @@ func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r
 // account, instrument, side, type, price and quantity as first entered.
 func sameEntry(prev, o store.Order) bool {
 	return prev.AccountCode == o.AccountCode && prev.Symbol == o.Symbol && prev.Side == o.Side &&
-		prev.Type == o.Type && prev.OriginalPrice.Equal(o.OriginalPrice) && prev.OriginalQty == o.OriginalQty
+		prev.Type == o.Type && prev.OriginalPrice.Equal(o.OriginalPrice) && prev.OriginalQty == o.OriginalQty &&
+		prev.Stop.Conditional() == o.Stop.Conditional()
 }
 
 // route sends a stored order to the venue and books the report. The

@@ -48,7 +48,10 @@ type NewOrder struct {
 	RefOrderID                  string
 	AlgoID, PositionID          string
 	PersisState                 string
-	Body                        []byte // the request body, for the latency record
+	// StopPx makes a limit order conditional (FIX only: the REST contract
+	// has no stop fields); StopOffset makes it a trailing stop.
+	StopPx, StopOffset *string
+	Body               []byte // the request body, for the latency record
 }
 
 // The order types the contract lists; PLO and BUYIN are refused with a

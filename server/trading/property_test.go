@@ -560,7 +560,7 @@ func (h *harness) checkSnap(full bool) []string {
 				if live {
 					ofail(": held by the OMS but live in the book")
 				}
-				if inst.Permit(h.session, market.OrderType(o.Type), market.New).Verdict == market.Accept {
+				if !o.Waiting() && inst.Permit(h.session, market.OrderType(o.Type), market.New).Verdict == market.Accept {
 					ofail(": still held in %s, which takes it", h.session)
 				}
 			case o.Status != store.OrderNew && o.Status != store.OrderPartiallyFill:
@@ -625,6 +625,7 @@ func (h *harness) checkSnap(full bool) []string {
 
 type stats struct {
 	submits, storedRejects, fills, cancels, replaces, refusals int
+	stopsFired                                                 int // conditional orders triggered
 	// why: stored rejects and refusals by code
 	why map[string]int
 }
@@ -636,6 +637,7 @@ func (s *stats) add(o stats) {
 	s.cancels += o.cancels
 	s.replaces += o.replaces
 	s.refusals += o.refusals
+	s.stopsFired += o.stopsFired
 	if s.why == nil {
 		s.why = map[string]int{}
 	}
@@ -788,8 +790,17 @@ func (s *streamer) step(i int) error {
 		if typ == "LO" {
 			p := s.pickPrice(inst)
 			in.Price = &p
+			if s.rng.IntN(100) < 15 {
+				s.conditional(&in, inst)
+			}
 		}
 		desc := fmt.Sprintf("step %d: %s submits %s %s %s %d", i, user, in.Account, side, typ, in.Qty)
+		if in.StopPx != nil {
+			desc += " stop " + *in.StopPx
+		}
+		if in.StopOffset != nil {
+			desc += " trailing " + *in.StopOffset
+		}
 		if in.Price != nil {
 			desc += " @ " + *in.Price
 		}
@@ -875,6 +886,39 @@ func (s *streamer) step(i int) error {
 		}
 		s.st.replaces++
 		return nil
+	}
+}
+
+// stopsFired counts the conditional orders whose stop was reached.
+func (h *harness) stopsFired() int {
+	os, err := allOrders(h.ctx, h.st)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n := 0
+	for _, o := range os {
+		if o.Stop.Triggered {
+			n++
+		}
+	}
+	return n
+}
+
+// conditional makes the limit order in a stop-limit or trailing stop: its
+// stop a few ticks through its price (some on the wrong side of the last
+// trade, refused), a trailing offset of a few ticks.
+func (s *streamer) conditional(in *NewOrder, inst market.Instrument) {
+	p := dec(*in.Price)
+	ticks := inst.TickTable.TickAt(p).Mul(decimal.NewFromInt(int64(s.rng.IntN(6))))
+	stop := p.Add(ticks)
+	if in.Side == "B" {
+		stop = p.Sub(ticks)
+	}
+	px := stop.String()
+	in.StopPx = &px
+	if s.rng.IntN(2) == 0 {
+		off := inst.TickTable.TickAt(p).Mul(decimal.NewFromInt(int64(s.rng.IntN(4)))).String()
+		in.StopOffset = &off
 	}
 }
 
@@ -1024,13 +1068,14 @@ func TestPropertyRandomStreams(t *testing.T) {
 				failWith(t, "after cancelling every working order", bad, s.log)
 			}
 			s.st.fills = len(h.venue.executions())
+			s.st.stopsFired = h.stopsFired()
 			total.add(s.st)
 		})
 	}
-	t.Logf("over all seeds: %d orders stored (%d rejected), %d executions, %d cancels and %d replaces accepted, %d refusals; by code: %v",
-		total.submits, total.storedRejects, total.fills, total.cancels, total.replaces, total.refusals, total.why)
+	t.Logf("over all seeds: %d orders stored (%d rejected), %d executions, %d cancels and %d replaces accepted, %d refusals, %d stops triggered; by code: %v",
+		total.submits, total.storedRejects, total.fills, total.cancels, total.replaces, total.refusals, total.stopsFired, total.why)
 	// The stream must exercise what it checks.
-	if !t.Failed() && (total.fills == 0 || total.storedRejects == 0 || total.cancels == 0 || total.replaces == 0 || total.refusals == 0) {
+	if !t.Failed() && (total.fills == 0 || total.storedRejects == 0 || total.cancels == 0 || total.replaces == 0 || total.refusals == 0 || total.stopsFired == 0) {
 		t.Fatalf("the stream did not exercise every path: %+v", total)
 	}
 }

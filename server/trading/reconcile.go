@@ -144,7 +144,7 @@ func (s *Service) reconcileOrder(inst market.Instrument, o store.Order, v venue.
 	case o.Status == store.OrderPendingNew && inBook:
 		return []step{s.acceptStep(o, v)}
 	case o.Status == store.OrderPendingNew:
-		if mode.routeHeld && s.clock.Permit(inst, market.OrderType(o.Type), market.New).Verdict == market.Accept {
+		if mode.routeHeld && !o.Waiting() && s.clock.Permit(inst, market.OrderType(o.Type), market.New).Verdict == market.Accept {
 			return []step{s.routeStep(o, false)}
 		}
 		return nil // held by the OMS until its session

@@ -35,6 +35,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.reconcile(ctx, atStart); err != nil {
 		return err
 	}
+	if err := s.loadStops(ctx); err != nil {
+		return err
+	}
 	if err := s.Roll(ctx); err != nil {
 		return err
 	}
@@ -200,9 +203,14 @@ func (s *Service) releaseHeld(ctx context.Context, in market.Instrument, now mar
 	if _, live := s.venue.Live(bookOf(cur), strconv.FormatInt(cur.ID, 10)); live {
 		return nil // routed already; its ack is booked by reconciliation
 	}
-	if endOfDay(now) {
+	if endOfDay(now) || cur.TradingDate != s.clock.TradingDate() {
+		// Held past its day (omsd was down at the close): it ends too.
+		s.stops.drop(cur.ISIN, cur.ID)
 		return s.endInStore(ctx, o.ID, "cancelled at the end of the trading day", store.OrderCanceled,
 			func(cur store.Order) bool { return cur.Status != store.OrderPendingNew })
+	}
+	if cur.Waiting() {
+		return nil // its trigger routes it
 	}
 	if in.Permit(now, market.OrderType(cur.Type), market.New).Verdict != market.Accept {
 		return nil

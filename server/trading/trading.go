@@ -129,6 +129,7 @@ type Service struct {
 	endOfDay  []func(ctx context.Context) error  // what else ends with the day (OnEndOfDay)
 
 	venueState venueState // why this instance cannot trade, if it cannot
+	stops      stopIndex  // the conditional orders waiting for their trigger
 	rules      rulesCache // the risk rules by version
 }
 

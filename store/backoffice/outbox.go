@@ -50,6 +50,7 @@ type priorRecord struct {
 	FilledQty   int64             `json:"filled_qty,omitempty"`
 	FilledValue decimal.Decimal   `json:"filled_value,omitzero"`
 	Text        string            `json:"text,omitempty"`
+	StopPx      *decimal.Decimal  `json:"stop_px,omitempty"`
 }
 
 // priorOf is the part of the order before a change that a report needs
@@ -62,7 +63,7 @@ func priorOf(old Value) (*priorRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &priorRecord{Status: o.Status, Qty: o.Qty, Price: o.Price, FilledQty: o.FilledQty, FilledValue: o.FilledValue, Text: o.Text}, nil
+	return &priorRecord{Status: o.Status, Qty: o.Qty, Price: o.Price, FilledQty: o.FilledQty, FilledValue: o.FilledValue, Text: o.Text, StopPx: optDec(o.Stop.Px)}, nil
 }
 
 func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
@@ -79,7 +80,7 @@ func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 		}
 		e.Order = o
 		if p := r.Prior; p != nil {
-			e.Prior = &store.OrderPrior{Status: p.Status, Qty: p.Qty, Price: p.Price, FilledQty: p.FilledQty, FilledValue: p.FilledValue, Text: p.Text}
+			e.Prior = &store.OrderPrior{Status: p.Status, Qty: p.Qty, Price: p.Price, FilledQty: p.FilledQty, FilledValue: p.FilledValue, Text: p.Text, StopPx: decOr0(p.StopPx)}
 		}
 	case r.Kind == store.OutboxCash && r.Cash != nil:
 		e.Cash = store.Cash{Available: r.Cash.Available, Hold: r.Cash.Hold, Pending: r.Cash.Pending, BypassCash: r.Cash.BypassCash, BypassStock: r.Cash.BypassStock}

@@ -68,44 +68,48 @@ func (t *tx) PutMarketDay(isin string, d store.MarketDay) error {
 }
 
 type orderRecord struct {
-	ID            int64           `json:"id"`
-	OriginalReqID string          `json:"original_req_id"`
-	ClOrdID       string          `json:"cl_ord_id"`
-	OrigClOrdID   string          `json:"orig_cl_ord_id,omitempty"`
-	TradingDate   string          `json:"trading_date"`
-	AccountCode   string          `json:"account"`
-	User          string          `json:"user,omitempty"`
-	Symbol        string          `json:"symbol"`
-	ISIN          string          `json:"isin"`
-	MarketID      string          `json:"market_id"`
-	Board         string          `json:"board,omitempty"`
-	Side          string          `json:"side"`
-	Type          string          `json:"type"`
-	Price         decimal.Decimal `json:"price"`
-	Qty           int64           `json:"qty"`
-	OriginalPrice decimal.Decimal `json:"original_price"`
-	OriginalQty   int64           `json:"original_qty"`
-	FilledQty     int64           `json:"filled_qty"`
-	FilledValue   decimal.Decimal `json:"filled_value"`
-	CancelledQty  int64           `json:"cancelled_qty"`
-	Status        string          `json:"status"`
-	Text          string          `json:"text,omitempty"`
-	HoldUnitPrice decimal.Decimal `json:"hold_unit_price"`
-	HoldCash      decimal.Decimal `json:"hold_cash"`
-	HoldStock     int64           `json:"hold_stock"`
-	LastExecID    uint64          `json:"last_exec_id,omitempty"`
-	Seq           int64           `json:"seq"`
-	Priority      int64           `json:"priority,omitempty"`
-	OffBook       bool            `json:"off_book,omitempty"`
-	AlgoID        string          `json:"algo_id,omitempty"`
-	PositionID    string          `json:"position_id,omitempty"`
-	PersisState   string          `json:"persis_state,omitempty"`
-	QuoteID       string          `json:"quote_id,omitempty"`
-	QuoteRespID   string          `json:"quote_resp_id,omitempty"`
-	PartyID       string          `json:"party_id,omitempty"`
-	PartyTraderID string          `json:"party_trader_id,omitempty"`
-	CreatedAt     int64           `json:"created_at"`
-	UpdatedAt     int64           `json:"updated_at"`
+	ID            int64            `json:"id"`
+	OriginalReqID string           `json:"original_req_id"`
+	ClOrdID       string           `json:"cl_ord_id"`
+	OrigClOrdID   string           `json:"orig_cl_ord_id,omitempty"`
+	TradingDate   string           `json:"trading_date"`
+	AccountCode   string           `json:"account"`
+	User          string           `json:"user,omitempty"`
+	Symbol        string           `json:"symbol"`
+	ISIN          string           `json:"isin"`
+	MarketID      string           `json:"market_id"`
+	Board         string           `json:"board,omitempty"`
+	Side          string           `json:"side"`
+	Type          string           `json:"type"`
+	Price         decimal.Decimal  `json:"price"`
+	Qty           int64            `json:"qty"`
+	OriginalPrice decimal.Decimal  `json:"original_price"`
+	OriginalQty   int64            `json:"original_qty"`
+	FilledQty     int64            `json:"filled_qty"`
+	FilledValue   decimal.Decimal  `json:"filled_value"`
+	CancelledQty  int64            `json:"cancelled_qty"`
+	Status        string           `json:"status"`
+	Text          string           `json:"text,omitempty"`
+	HoldUnitPrice decimal.Decimal  `json:"hold_unit_price"`
+	HoldCash      decimal.Decimal  `json:"hold_cash"`
+	HoldStock     int64            `json:"hold_stock"`
+	LastExecID    uint64           `json:"last_exec_id,omitempty"`
+	Seq           int64            `json:"seq"`
+	Priority      int64            `json:"priority,omitempty"`
+	OffBook       bool             `json:"off_book,omitempty"`
+	StopPx        *decimal.Decimal `json:"stop_px,omitempty"`
+	StopTrailing  bool             `json:"stop_trailing,omitempty"`
+	StopOffset    *decimal.Decimal `json:"stop_offset,omitempty"`
+	StopTriggered bool             `json:"stop_triggered,omitempty"`
+	AlgoID        string           `json:"algo_id,omitempty"`
+	PositionID    string           `json:"position_id,omitempty"`
+	PersisState   string           `json:"persis_state,omitempty"`
+	QuoteID       string           `json:"quote_id,omitempty"`
+	QuoteRespID   string           `json:"quote_resp_id,omitempty"`
+	PartyID       string           `json:"party_id,omitempty"`
+	PartyTraderID string           `json:"party_trader_id,omitempty"`
+	CreatedAt     int64            `json:"created_at"`
+	UpdatedAt     int64            `json:"updated_at"`
 }
 
 func encodeOrder(o store.Order) (string, error) {
@@ -121,10 +125,26 @@ func encodeOrder(o store.Order) (string, error) {
 		Status: string(o.Status), Text: o.Text,
 		HoldUnitPrice: o.Hold.UnitPrice, HoldCash: o.Hold.Cash, HoldStock: o.Hold.Stock,
 		LastExecID: o.LastExecID, Seq: o.Seq, Priority: o.Priority, OffBook: o.OffBook,
+		StopPx: optDec(o.Stop.Px), StopTrailing: o.Stop.Trailing, StopOffset: optDec(o.Stop.Offset), StopTriggered: o.Stop.Triggered,
 		AlgoID: o.AlgoID, PositionID: o.PositionID, PersisState: o.PersisState,
 		QuoteID: o.QuoteID, QuoteRespID: o.QuoteRespID, PartyID: o.PartyID, PartyTraderID: o.PartyTraderID,
 		CreatedAt: ms(o.CreatedAt), UpdatedAt: ms(o.UpdatedAt),
 	})
+}
+
+// optDec leaves a zero out of a record (most orders have no stop terms).
+func optDec(d decimal.Decimal) *decimal.Decimal {
+	if d.IsZero() {
+		return nil
+	}
+	return &d
+}
+
+func decOr0(d *decimal.Decimal) decimal.Decimal {
+	if d == nil {
+		return decimal.Zero
+	}
+	return *d
 }
 
 func decodeOrder(s string) (store.Order, error) {
@@ -138,6 +158,7 @@ func decodeOrder(s string) (store.Order, error) {
 			Status: store.OrderStatus(r.Status), Text: r.Text,
 			Hold:       store.OrderHold{UnitPrice: r.HoldUnitPrice, Cash: r.HoldCash, Stock: r.HoldStock},
 			LastExecID: r.LastExecID, Seq: r.Seq, Priority: r.Priority, OffBook: r.OffBook,
+			Stop:   store.StopTerms{Px: decOr0(r.StopPx), Trailing: r.StopTrailing, Offset: decOr0(r.StopOffset), Triggered: r.StopTriggered},
 			AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
 			QuoteID: r.QuoteID, QuoteRespID: r.QuoteRespID, PartyID: r.PartyID, PartyTraderID: r.PartyTraderID,
 			CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),

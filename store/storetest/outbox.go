@@ -386,6 +386,7 @@ func outboxOrders(t *testing.T, s store.Store) {
 	}
 	es = put("PutOrder", func(o *store.Order) {
 		o.Status, o.FilledQty, o.FilledValue = store.OrderPartiallyFill, 7, dec("700003.5")
+		o.Stop = store.StopTerms{Px: dec("99.5"), Triggered: true}
 	})
 	wantCount(t, "PutOrder", es, 1)
 	wantOrderEntry(t, s, "PutOrder", es[0], o.ID)
@@ -416,8 +417,8 @@ func outboxOrders(t *testing.T, s store.Store) {
 		t.Errorf("two puts: entry Seq %d status %s, want 4 CANCELED", es[0].Order.Seq, es[0].Order.Status)
 	}
 	// The prior state is the one before the commit, not between its puts.
-	if p := es[0].Prior; p == nil || p.Status != store.OrderPartiallyFill || p.FilledQty != 7 || p.FilledValue.String() != "700003.5" {
-		t.Errorf("two puts: prior %+v, want PARTIALLY_FILLED 7 for 700003.5", p)
+	if p := es[0].Prior; p == nil || p.Status != store.OrderPartiallyFill || p.FilledQty != 7 || p.FilledValue.String() != "700003.5" || p.StopPx.String() != "99.5" {
+		t.Errorf("two puts: prior %+v, want PARTIALLY_FILLED 7 for 700003.5, stop 99.5", p)
 	}
 
 	// An order read and not written reports nothing.

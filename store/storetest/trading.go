@@ -75,6 +75,7 @@ func newOrder(reqID, account string, now time.Time) store.Order {
 		LastExecID:    math.MaxUint64 - 1,
 		Priority:      math.MaxInt64 - 3,
 		OffBook:       true,
+		Stop:          store.StopTerms{Px: dec("100500.25"), Trailing: true, Offset: dec("0.0001"), Triggered: true},
 		Seq:           42,
 		AlgoID:        "algo-1",
 		PositionID:    "pos-1",
@@ -188,7 +189,7 @@ func (su suite) trading(t *testing.T) {
 		}{
 			"Price": {got.Price, "100000.5"}, "OriginalPrice": {got.OriginalPrice, "0.0001"},
 			"FilledValue": {got.FilledValue, bigCash}, "Hold.UnitPrice": {got.Hold.UnitPrice, "100000.5"},
-			"Hold.Cash": {got.Hold.Cash, "0.0001"},
+			"Hold.Cash": {got.Hold.Cash, "0.0001"}, "Stop.Px": {got.Stop.Px, "100500.25"}, "Stop.Offset": {got.Stop.Offset, "0.0001"},
 		} {
 			if c.got.String() != c.want || !c.got.Equal(dec(c.want)) {
 				t.Errorf("%s = %s, want exactly %s", name, c.got, c.want)
@@ -196,6 +197,9 @@ func (su suite) trading(t *testing.T) {
 		}
 		if got.Qty != exactQty || got.OriginalQty != exactQty-2 || got.Hold.Stock != 1<<40 || got.LastExecID != math.MaxUint64-1 || got.Priority != math.MaxInt64-3 {
 			t.Errorf("integers: Qty %d OriginalQty %d Hold.Stock %d LastExecID %d Priority %d", got.Qty, got.OriginalQty, got.Hold.Stock, got.LastExecID, got.Priority)
+		}
+		if !got.Stop.Trailing || !got.Stop.Triggered {
+			t.Errorf("stop terms %+v, want trailing and triggered", got.Stop)
 		}
 		if got.Status != store.OrderNew || got.OriginalReqID != "C1 日本" || got.Text != given.Text {
 			t.Errorf("status %q reqID %q text %q", got.Status, got.OriginalReqID, got.Text)
