@@ -55,8 +55,11 @@ type Config struct {
 	// FIXListener, when set, is used instead of listening on FIXAddr
 	// (tests bind a free port first).
 	FIXListener net.Listener
-	LogJSON     bool
-	LogLvl      string
+	// GCPercent is the garbage collector's target for serve (GOGC; see
+	// applyGC); 0 keeps Go's default.
+	GCPercent int
+	LogJSON   bool
+	LogLvl    string
 
 	SecretFile  string
 	Secret      string
@@ -224,6 +227,7 @@ var settings = []setting{
 	{"fix-addr", "auto", "FIX 4.2 acceptor address (docs/fix.md): auto is 127.0.0.1:9878 in dev mode and off otherwise; off disables it", str(func(c *Config) *string { return &c.FIXAddr })},
 	{"fix-sessions-file", "", "FIX sessions (JSON; format in docs/fix.md); dev mode adds the demo session DEMOCLIENT>OMSD", str(func(c *Config) *string { return &c.FIXSessionsFile })},
 	{"fix-reset-time", "07:00", "FIX session day start, HH:MM Asia/Ho_Chi_Minh: sequence numbers start again at 1 (a connected session is logged out)", str(func(c *Config) *string { return &c.FIXResetTime })},
+	{"gc-percent", "300", "garbage collector target of serve, as GOGC (docs/operations.md): 300 lets the heap grow to four times what is live between collections; 0 keeps Go's default (100); a GOGC environment variable wins", integer(func(c *Config) *int { return &c.GCPercent })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {

@@ -57,12 +57,15 @@ func (s *Server) drain(ctx context.Context, after int64) int64 {
 		if err != nil || len(entries) == 0 {
 			return after
 		}
+		// The observer first: it does not wait for the channels (FIX
+		// sessions get their reports a broker round trip sooner), and what
+		// it is handed again after a failed publish it takes once.
+		if !s.observe(ctx, entries) {
+			return after // not observed: the next round again
+		}
 		last := s.publishAll(after, entries)
 		if last == after {
 			return after
-		}
-		if !s.observe(ctx, entries, last) {
-			return after // published, not observed: the next round again
 		}
 		if err := s.o.Outbox.AckOutbox(ctx, last); err != nil {
 			// Published but not acknowledged: the next round reads them
@@ -75,16 +78,12 @@ func (s *Server) drain(ctx context.Context, after int64) int64 {
 	return after
 }
 
-// observe hands the entries up to last to Options.Observe.
-func (s *Server) observe(ctx context.Context, entries []store.OutboxEntry, last int64) bool {
+// observe hands the entries to Options.Observe.
+func (s *Server) observe(ctx context.Context, entries []store.OutboxEntry) bool {
 	if s.o.Observe == nil {
 		return true
 	}
-	n := 0
-	for n < len(entries) && entries[n].ID <= last {
-		n++
-	}
-	if err := s.o.Observe(ctx, entries[:n]); err != nil {
+	if err := s.o.Observe(ctx, entries); err != nil {
 		s.o.Log.Warn("stream: an outbox observer failed; the entries come again", "err", err)
 		return false
 	}

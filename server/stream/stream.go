@@ -71,10 +71,11 @@ type Options struct {
 	// Outbox is drained by this instance's publisher; nil runs none (the
 	// instance that owns the venue publishes for every instance).
 	Outbox store.Outbox
-	// Observe, when set, sees every outbox entry after it is published
-	// and before it is acknowledged (the FIX acceptor queues its
-	// ExecutionReports there); an error leaves the entries unacknowledged
-	// and they come again.
+	// Observe, when set, sees every outbox entry before it is published
+	// and acknowledged (the FIX acceptor queues its ExecutionReports
+	// there); an error leaves the entries unacknowledged and they come
+	// again, as do entries whose publication failed, so it must take an
+	// entry it has seen once.
 	Observe func(ctx context.Context, entries []store.OutboxEntry) error
 	// HistorySize and HistoryTTL bound each order and account channel's
 	// history, which recovery replays.

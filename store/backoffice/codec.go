@@ -95,7 +95,9 @@ func encodeAccount(a store.Account) (string, error) {
 	})
 }
 
-func decodeAccount(s string) (store.Account, error) {
+func decodeAccount(s string) (store.Account, error) { return accountMemo.decode(s, decodeAccountJSON) }
+
+func decodeAccountJSON(s string) (store.Account, error) {
 	return decode("account", s, func(r accountRecord) store.Account {
 		var hs []store.Holding
 		for _, h := range r.Holdings {

@@ -147,7 +147,9 @@ func decOr0(d *decimal.Decimal) decimal.Decimal {
 	return *d
 }
 
-func decodeOrder(s string) (store.Order, error) {
+func decodeOrder(s string) (store.Order, error) { return orderMemo.decode(s, decodeOrderJSON) }
+
+func decodeOrderJSON(s string) (store.Order, error) {
 	return decode("order", s, func(r orderRecord) store.Order {
 		return store.Order{
 			ID: r.ID, OriginalReqID: r.OriginalReqID, ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID,

@@ -1,0 +1,58 @@
+package backoffice
+
+import (
+	"slices"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/vero-oms/omsd/store"
+)
+
+// memo remembers what recent record texts decoded to. The same text is
+// decoded again and again: an order is read by its request, read back
+// for the outbox entry of its change, decoded by the publisher and read
+// by the next request on it; an account by every order of it. JSON
+// decoding was the largest cost of an order on the in-memory store. The
+// key is the whole text, so a hit is exactly what decoding would give,
+// on every backend; clone copies what a caller may change in place.
+type memo[T any] struct {
+	c     *lru.Cache[string, T]
+	clone func(T) T
+}
+
+func newMemo[T any](size int, clone func(T) T) *memo[T] {
+	c, err := lru.New[string, T](size)
+	if err != nil {
+		panic(err) // size is a positive constant
+	}
+	return &memo[T]{c: c, clone: clone}
+}
+
+func (m *memo[T]) decode(s string, dec func(string) (T, error)) (T, error) {
+	if v, ok := m.c.Get(s); ok {
+		return m.clone(v), nil
+	}
+	v, err := dec(s)
+	if err == nil {
+		m.c.Add(s, m.clone(v))
+	}
+	return v, err
+}
+
+// Sizes: the working set of a busy day (open orders and the accounts
+// trading), a few MB of texts.
+var (
+	orderMemo   = newMemo(8192, func(o store.Order) store.Order { return o }) // no shared mutable parts
+	accountMemo = newMemo(2048, cloneAccount)
+)
+
+// cloneAccount copies the slices of a, which callers change in place
+// (Account.SetHolding).
+func cloneAccount(a store.Account) store.Account {
+	a.CashPending = slices.Clone(a.CashPending)
+	a.Holdings = slices.Clone(a.Holdings)
+	for i := range a.Holdings {
+		a.Holdings[i].Pending = slices.Clone(a.Holdings[i].Pending)
+	}
+	return a
+}
