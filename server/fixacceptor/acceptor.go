@@ -21,6 +21,7 @@ type Trading interface {
 	Cancel(ctx context.Context, user string, in trading.CancelRequest) (trading.Ack, error)
 	Replace(ctx context.Context, user string, in trading.ReplaceRequest) (trading.Ack, error)
 	Orders(ctx context.Context, user string, q trading.OrdersQuery) ([]store.Order, error)
+	OrderByReqID(ctx context.Context, user, reqID string) (store.Order, error)
 }
 
 // Options configures an Acceptor.
@@ -28,7 +29,6 @@ type Options struct {
 	Sessions []SessionConfig
 	Store    interface {
 		store.FIXSessions
-		OrderByReqID(ctx context.Context, user, reqID string) (store.Order, error)
 	}
 	Trading Trading
 	// Readable returns the accounts an identity may read (risk.Service):

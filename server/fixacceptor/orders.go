@@ -203,7 +203,7 @@ func (c *conn) rejectNew(m fix.Message, text string) {
 // target finds the order a cancel or replace names by OrigClOrdID (41):
 // its entry ClOrdID, or the ClOrdID of the last request on it.
 func (c *conn) target(ctx context.Context, orig string) (store.Order, bool) {
-	if o, err := c.a.o.Store.OrderByReqID(ctx, c.cfg.Identity, orig); err == nil && o.ID != 0 {
+	if o, err := c.a.o.Trading.OrderByReqID(ctx, c.cfg.Identity, orig); err == nil && o.ID != 0 {
 		return o, true
 	}
 	os, err := c.a.o.Trading.Orders(ctx, c.cfg.Identity, trading.OrdersQuery{OrderFilter: store.OrderFilter{Limit: store.MaxOrderLimit}})

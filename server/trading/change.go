@@ -76,7 +76,7 @@ func (s *Service) Cancel(ctx context.Context, user string, in CancelRequest) (Ac
 // cancelTx moves the order to PENDING_CANCEL, or cancels it in the store
 // when no book holds it (held by the OMS, or lost by a restarted venue).
 func (s *Service) cancelTx(tx store.BackOfficeTx, c *change, user, orderID, reqID string) error {
-	o, err := working(tx, user, orderID, CodeCancelPending)
+	o, err := s.working(tx, user, orderID, CodeCancelPending)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ type replaceTerms struct {
 // replaceTx checks the new terms, resizes the hold and stores the order
 // PENDING_REPLACE with them (amended at once when no book holds it).
 func (s *Service) replaceTx(ctx context.Context, tx store.BackOfficeTx, c *change, in replaceTerms) error {
-	o, err := working(tx, in.user, in.orderID, CodeReplacePending)
+	o, err := s.working(tx, in.user, in.orderID, CodeReplacePending)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,11 @@ func (s *Service) openOrder(ctx context.Context, trace *latency.Trace, user, ord
 
 // instrumentOf resolves the instrument of an order the user entered.
 func (s *Service) instrumentOf(ctx context.Context, user, reqID string) (market.Instrument, bool, error) {
-	o, err := s.st.OrderByReqID(ctx, user, reqID)
+	if r, ok := s.refOf(user, reqID); ok {
+		inst, ok := s.master.ByISIN(r.isin)
+		return inst, ok, nil
+	}
+	o, err := s.OrderByReqID(ctx, user, reqID)
 	if errors.Is(err, store.ErrNotFound) {
 		return market.Instrument{}, false, nil
 	}

@@ -40,6 +40,7 @@ type entered struct {
 	// uncertain commit was resolved, routing included).
 	settled  bool
 	repeated bool // the entry repeated one already made
+	indexed  bool // r.order is the one its ClOrdID names
 }
 
 // routable reports whether the order goes to the venue now.
@@ -82,6 +83,9 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 	}
 	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}
 	s.stops.put(r.order)
+	if r.indexed {
+		s.remember(r.order)
+	}
 	if !r.routable() {
 		// Its last stage: rejected, held or repeated at pre-trade risk.
 		s.end(trace, latency.RiskCompleted, r.traceStatus())
@@ -190,7 +194,7 @@ func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r
 		return err
 	} else if ok && prev.TradingDate == o.TradingDate && sameEntry(prev, o) {
 		// A retry of an entry already made: its outcome, nothing new.
-		r.order, r.verdict, r.settled, r.repeated = prev, market.Accept, true, true
+		r.order, r.verdict, r.settled, r.repeated, r.indexed = prev, market.Accept, true, true, true
 		return nil
 	}
 	rej, v, acct2, hold, err := s.check(tx, &o, acct, e.inst, e.known, e.price, e.side, orderRules, riskRules, o.TradingDate)
@@ -222,6 +226,7 @@ func (s *Service) enterTx(ctx context.Context, tx store.BackOfficeTx, e entry, r
 		o.Priority = s.nextPriority() // renewed when its ack is booked, unless quiet
 	}
 	r.order, err = tx.NewOrder(o, index)
+	r.indexed = index
 	return err
 }
 

@@ -280,8 +280,8 @@ func holdOf(o store.Order) pretrade.HoldResult {
 // working finds the order a cancel or replace addresses and checks the
 // caller may change it: unknown and ungranted orders are the same
 // refusal; VIEW only is 403.
-func working(tx store.BackOfficeTx, user, reqID string, pendingCode int) (store.Order, error) {
-	o, ok, err := tx.OrderByReqID(user, reqID)
+func (s *Service) working(tx store.BackOfficeTx, user, reqID string, pendingCode int) (store.Order, error) {
+	o, ok, err := s.orderIn(tx, user, reqID)
 	if err != nil {
 		return o, err
 	}

@@ -40,7 +40,7 @@ var (
 // is pending, before a new cancel or replace of it. The caller has opened
 // the order's book.
 func (s *Service) touch(ctx context.Context, inst market.Instrument, user, reqID string) error {
-	o, err := s.st.OrderByReqID(ctx, user, reqID)
+	o, err := s.OrderByReqID(ctx, user, reqID)
 	if err != nil || !o.Status.Pending() && o.Status != store.OrderPendingNew {
 		return nil // the change's own transaction reports what it finds
 	}
