@@ -121,9 +121,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // applyGC sets the collector's target. omsd's live heap is small (tens of
 // MB) and every order allocates, so at Go's default target the collector
 // runs several times a second under load, and its marking shares the two
-// cores of a small box with the order path: at 300 the FIX round trip's
-// p99 at 1 000 orders/s fell from 6–14 ms to 4.4–4.6 ms
-// (docs/benchmarks.md). GOGC in the environment wins.
+// cores of a small box with the order path: in back-to-back runs the FIX
+// round trip's p99 at 1 000 orders/s was 6.0–13.9 ms at 100, 4.4–4.6 ms
+// at 300 (docs/benchmarks.md). GOGC in the environment wins.
 func applyGC(c Config) {
 	if c.GCPercent > 0 && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(c.GCPercent)
