@@ -151,20 +151,18 @@ func checkStop(t store.StopTerms, side string, price decimal.Decimal, inst marke
 	if r := inst.CheckPrice(market.LO, &t.Px); r != nil {
 		return &market.Reject{Code: CodeStopPx, Message: "StopPx: " + r.Message}
 	}
-	if side == "S" {
-		switch {
-		case t.Px.LessThan(price):
-			return &market.Reject{Code: CodeStopPx, Message: fmt.Sprintf("a sell stop's StopPx %s must be at or above its Price %s", t.Px, price)}
-		case !t.Px.LessThan(last):
-			return &market.Reject{Code: CodeSellStopNotBelow, Message: fmt.Sprintf("sell StopPx %s must be below the last traded price %s", t.Px, last)}
-		}
-		return nil
+	// A sell's stop sits between its price and the market (below the
+	// last trade), a buy's the other way round: dir is +1 for a sell, -1
+	// for a buy, so one rule reads for both.
+	dir, what, above, below, code := 1, "sell", "above", "below", CodeSellStopNotBelow
+	if side != "S" {
+		dir, what, above, below, code = -1, "buy", "below", "above", CodeBuyStopNotAbove
 	}
 	switch {
-	case t.Px.GreaterThan(price):
-		return &market.Reject{Code: CodeStopPx, Message: fmt.Sprintf("a buy stop's StopPx %s must be at or below its Price %s", t.Px, price)}
-	case !t.Px.GreaterThan(last):
-		return &market.Reject{Code: CodeBuyStopNotAbove, Message: fmt.Sprintf("buy StopPx %s must be above the last traded price %s", t.Px, last)}
+	case t.Px.Cmp(price)*dir < 0:
+		return &market.Reject{Code: CodeStopPx, Message: fmt.Sprintf("a %s stop's StopPx %s must be at or %s its Price %s", what, t.Px, above, price)}
+	case t.Px.Cmp(last)*dir >= 0:
+		return &market.Reject{Code: code, Message: fmt.Sprintf("%s StopPx %s must be %s the last traded price %s", what, t.Px, below, last)}
 	}
 	return nil
 }
