@@ -166,6 +166,28 @@ func TestFIXAcceptorRaw(t *testing.T) {
 			}
 		}
 
+		// A conditional order waits (A/A, OrdType 4, its StopPx), one
+		// without StopPx is refused at once, and a cancel ends the waiting
+		// one without its ever being New.
+		stop := func(clOrdID string, extra ...fix.Field) []fix.Field {
+			f := newOrderSingle(accountAn, clOrdID, "VN30F2612", "2", "1", "1330.0")
+			f[7] = fix.Field{Tag: 40, Value: "4"}
+			return append(f, extra...)
+		}
+		c.send("D", stop("raw-stop", fix.Field{Tag: 99, Value: "1340.0"})...)
+		if er := c.expect("8", tagIs(11, "raw-stop")); get(er, 150) != "A" || get(er, 39) != "A" || get(er, 40) != "4" || get(er, 99) != "1340" {
+			t.Fatalf("a conditional order: %v", er)
+		}
+		c.send("D", stop("raw-stop-2")...)
+		if er := c.expect("8", tagIs(11, "raw-stop-2")); get(er, 39) != "8" || !strings.HasPrefix(get(er, 58), "OMS|-100023|") {
+			t.Fatalf("a conditional order without StopPx: %v", er)
+		}
+		c.send("F", fix.Field{Tag: 41, Value: "raw-stop"}, fix.Field{Tag: 11, Value: "raw-stop-c"}, fix.Field{Tag: 55, Value: "VN30F2612"},
+			fix.Field{Tag: 54, Value: "2"}, fix.Field{Tag: 60, Value: time.Now().UTC().Format(fix.TimeFormat)})
+		if er := c.expect("8", tagIs(11, "raw-stop-c")); get(er, 150) != "4" || get(er, 41) != "raw-stop" {
+			t.Fatalf("a conditional order cancelled: %v", er)
+		}
+
 		// A duplicate ClOrdID is refused at once.
 		c.send("D", newOrderSingle(accountAn, "raw-1", "VN30F2612", "1", "1", "1300.0")...)
 		if er := c.expect("8", tagIs(11, "raw-1"), tagIs(150, "8")); !strings.HasPrefix(get(er, 58), "OMS|-100001|") {
@@ -209,7 +231,7 @@ func TestFIXAcceptorRaw(t *testing.T) {
 		}
 		// Operations: /metrics and `omsd fix sessions` show the session.
 		m := scrapeMetrics(t, mbase)
-		if m.value("omsd_fix_sessions_connected") != 1 || m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D") != 5 ||
+		if m.value("omsd_fix_sessions_connected") != 1 || m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D") != 7 ||
 			m.value("omsd_fix_next_seq_num", "session", "DEMOCLIENT>OMSD", "direction", "in") != float64(c.next) {
 			t.Fatalf("metrics: connected %v, D in %v, next in %v (want %d)", m.value("omsd_fix_sessions_connected"),
 				m.value("omsd_fix_messages_total", "session", "DEMOCLIENT>OMSD", "direction", "in", "msg_type", "D"),
