@@ -318,11 +318,15 @@ func encodeBody(fs []fix.Field) []byte {
 }
 
 func decodeBody(b []byte) []fix.Field {
-	var fs []fix.Field
-	for _, part := range strings.Split(strings.TrimSuffix(string(b), "\x01"), "\x01") {
+	// One string for the whole body: every value is a slice of it.
+	rest := strings.TrimSuffix(string(b), "\x01")
+	fs := make([]fix.Field, 0, strings.Count(rest, "\x01")+1)
+	for rest != "" {
+		part, after, _ := strings.Cut(rest, "\x01")
 		k, v, _ := strings.Cut(part, "=")
 		tag, _ := strconv.Atoi(k)
 		fs = append(fs, fix.Field{Tag: tag, Value: v})
+		rest = after
 	}
 	return fs
 }
