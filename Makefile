@@ -48,7 +48,7 @@ contract-diff:
 ## bench: Go benchmarks of the hot paths (numbers in docs/benchmarks.md); BENCHTIME=1x runs each once, as CI does
 BENCHTIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./server/fix/ ./server/token/ ./server/workflow/ ./server/risk/ ./server/venue/ ./server/latency/ ./store/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./server/fix/ ./server/fixacceptor/ ./server/trading/ ./server/token/ ./server/workflow/ ./server/risk/ ./server/venue/ ./server/latency/ ./store/...
 
 ## fuzz: the Go fuzz targets, each for FUZZTIME (default 30s), seed corpus in testdata/fuzz
 FUZZTIME ?= 30s
