@@ -24,6 +24,21 @@ wait_http() {
 	return 1
 }
 
+# start_redis DIR starts a private redis-server (no persistence, its log in
+# DIR) on a free loopback port, bounded by $life seconds (900 unless the
+# caller set it), and waits for it: sets $redis_port and adds its pid to
+# the caller's pids.
+start_redis() {
+	redis_port=$(free_port)
+	timeout -k 5 "${life:-900}" redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+		--dir "$1" --logfile "$1/redis.log" </dev/null &
+	pids+=($!)
+	for _ in $(seq 50); do
+		timeout 2 redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
+
 # stop_all stops what was started (the caller's pids), last first (omsd
 # before its Redis).
 stop_all() {

@@ -46,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port, wait_http
+# free_port, wait_http, start_redis
 source "$(dirname "$0")/lib.sh"
 
 # A production-mode server (no --dev): own key, secret and one identity.
@@ -67,16 +67,8 @@ start_server() {
 		OMS_IDENTITIES_FILE="$work/identities.json" OMS_MAIL_OUTBOX="$work/outbox" OMS_LOG_FORMAT=json
 		OMS_MARKET_SESSION=continuous)
 	if [ "$store" = redis ]; then
-		local rport
-		rport=$(free_port)
-		redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no \
-			--dir "$work" --logfile "$work/redis.log" &
-		pids+=($!)
-		for _ in $(seq 50); do
-			redis-cli -p "$rport" ping >/dev/null 2>&1 && break
-			sleep 0.1
-		done
-		env+=(OMS_REDIS_URL="redis://127.0.0.1:$rport/0" OMS_REDIS_PREFIX="load-$$:")
+		start_redis "$work"
+		env+=(OMS_REDIS_URL="redis://127.0.0.1:$redis_port/0" OMS_REDIS_PREFIX="load-$$:")
 	fi
 	# One JSON line per request, written to a file as in production.
 	env "${env[@]}" "$BIN" serve >"$work/omsd-$store.log" 2>&1 &

@@ -36,7 +36,7 @@ LOADBIN=${LOADBIN:-bin/streamload}
 GO=${GO:-go}
 
 die() { echo "stream-load: $*" >&2; exit 1; }
-# free_port, wait_http, stop_all
+# free_port, wait_http, start_redis, stop_all
 source "$(dirname "$0")/lib.sh"
 
 invocation="DURATION=$DURATION RATE=$RATE SUBSCRIBERS=$SUBSCRIBERS CONCURRENCY=$CONCURRENCY BOOKS=$BOOKS STORES=\"$STORES\" IDLE_CHANNELS=$IDLE_CHANNELS $0${*:+ $*}"
@@ -86,16 +86,8 @@ start_server() {
 	local flags=(serve --dev --addr "127.0.0.1:$port" --metrics-addr "" --mail-outbox "$work/outbox-$store"
 		--log-level warn --dev-market-maker=false --fix-addr off)
 	if [ "$store" = redis ]; then
-		local rport
-		rport=$(free_port)
-		timeout -k 5 "$life" redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no \
-			--dir "$work" --logfile "$work/redis.log" </dev/null &
-		pids+=($!)
-		for _ in $(seq 50); do
-			timeout 2 redis-cli -p "$rport" ping >/dev/null 2>&1 && break
-			sleep 0.1
-		done
-		flags+=(--redis-url "redis://127.0.0.1:$rport" --dev-redis --redis-prefix "stream-load-$$:")
+		start_redis "$work"
+		flags+=(--redis-url "redis://127.0.0.1:$redis_port" --dev-redis --redis-prefix "stream-load-$$:")
 	fi
 	timeout -k 5 "$life" "$BIN" "${flags[@]}" </dev/null >"$work/omsd-$store.log" 2>&1 &
 	tpid=$!
