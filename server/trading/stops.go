@@ -217,9 +217,9 @@ func (s *Service) noteTrades(isin string, path []decimal.Decimal) {
 // the session takes a limit order, and wait for it otherwise.
 func (s *Service) stopStep(inst market.Instrument, path []decimal.Decimal) step {
 	return step{name: "check the stops of " + inst.Ticker, run: func(ctx context.Context) ([]step, error) {
-		var fired, changed []store.Order
+		var changed []store.Order
 		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			fired, changed = nil, nil
+			changed = nil
 			for _, w := range s.stops.of(inst.ISIN) {
 				if next, fire := evolve(w, inst, path); !fire && next.Stop.Equal(w.Stop) {
 					continue
@@ -240,11 +240,9 @@ func (s *Service) stopStep(inst market.Instrument, path []decimal.Decimal) step 
 		var then []step
 		for _, o := range changed {
 			s.stops.put(o)
-			if o.Stop.Triggered {
-				fired = append(fired, o)
+			if !o.Stop.Triggered {
+				continue
 			}
-		}
-		for _, o := range fired {
 			s.log.Info("a conditional order's stop was reached", "order", o.ID, "stop", o.Stop.Px.String())
 			if s.clock.Permit(inst, market.LO, market.New).Verdict == market.Accept {
 				then = append(then, s.routeStep(o, false))

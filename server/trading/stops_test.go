@@ -200,3 +200,37 @@ func TestStopSurvivesARestart(t *testing.T) {
 	h.wantFill("buy-stop", store.OrderFilled, 100, "100800")
 	h.mustAgree()
 }
+
+// Orders held past their trading day (omsd was down at the close) end when
+// the service starts on a later day, a held limit order and a waiting stop
+// alike: none reaches the new day's book.
+func TestHeldOrdersOfAnEarlierDayEndAtStart(t *testing.T) {
+	h := newHarness(t, propAccounts())
+	if err := h.setSession(market.Intermission); err != nil {
+		t.Fatal(err)
+	}
+	h.mustSubmit(0, "B", "99000", 100, "held")
+	if err := h.stopOrder(h.svc, 0, "B", "101000", "100500", "", 100, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"held", "stop"} {
+		if o := h.order(ref); o.Status != store.OrderPendingNew {
+			t.Fatalf("%s: %s, want PENDING_NEW before the day ends", ref, o.Status)
+		}
+	}
+	h.clock.NextTradingDay() // the close passes unseen
+	h.clock.Pin(market.Continuous)
+	h.venue = &recVenue{Simulator: NewSimulator(h.master)}
+	h.svc = New(Options{Store: h.st, Market: h.master, Clock: h.clock, Venue: h.venue})
+	if err := h.svc.Start(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"held", "stop"} {
+		if o := h.order(ref); o.Status != store.OrderCanceled || !o.Hold.Cash.IsZero() {
+			t.Fatalf("%s after a start on the next day: %s holding %s, want CANCELED holding nothing", ref, o.Status, o.Hold.Cash)
+		}
+	}
+	if n := len(h.svc.VenueOrders()); n != 0 {
+		t.Fatalf("%d orders of an earlier day in the new day's books", n)
+	}
+}
