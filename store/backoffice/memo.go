@@ -1,7 +1,10 @@
 package backoffice
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
+	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -30,6 +33,7 @@ func newMemo[T any](size int, clone func(T) T) *memo[T] {
 
 func (m *memo[T]) decode(s string, dec func(string) (T, error)) (T, error) {
 	if v, ok := m.c.Get(s); ok {
+		checkHit(s, v, dec)
 		return m.clone(v), nil
 	}
 	v, err := dec(s)
@@ -39,12 +43,45 @@ func (m *memo[T]) decode(s string, dec func(string) (T, error)) (T, error) {
 	return v, err
 }
 
+// checkHits makes every memo hit decode the text again and panic if the
+// two differ (CheckMemoHits).
+var checkHits atomic.Bool
+
+// CheckMemoHits is for tests: from now on every memo hit in this process
+// is compared with a fresh decoding of its text (reflect.DeepEqual), and a
+// difference panics. The store suites turn it on, so everything they do
+// checks that a memo, seeded ones included, never answers differently from
+// the decoder.
+func CheckMemoHits() { checkHits.Store(true) }
+
+func checkHit[T any](s string, hit T, dec func(string) (T, error)) {
+	if !checkHits.Load() {
+		return
+	}
+	fresh, err := dec(s)
+	if err != nil || !reflect.DeepEqual(hit, fresh) {
+		panic(fmt.Sprintf("back office memo: %q\nhit   %#v\nfresh %#v (%v)", s, hit, fresh, err))
+	}
+}
+
 // Sizes: the working set of a busy day (open orders and the accounts
 // trading), a few MB of texts.
 var (
 	orderMemo   = newMemo(8192, func(o store.Order) store.Order { return o }) // no shared mutable parts
 	accountMemo = newMemo(2048, cloneAccount)
+	// outboxMemo is seeded by the commit that writes an order's outbox
+	// entry (outboxOf) with what its publisher will read back; entries
+	// have no ID there (it is assigned at commit), decodeOutbox sets it.
+	outboxMemo = newMemo(4096, cloneEntry)
 )
+
+func cloneEntry(e store.OutboxEntry) store.OutboxEntry {
+	if e.Prior != nil {
+		p := *e.Prior
+		e.Prior = &p
+	}
+	return e
+}
 
 // cloneAccount copies the slices of a, which callers change in place
 // (Account.SetHolding).

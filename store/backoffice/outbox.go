@@ -67,12 +67,36 @@ func priorOf(old Value) (*priorRecord, error) {
 	return &priorRecord{Status: o.Status, Qty: o.Qty, Price: o.Price, FilledQty: o.FilledQty, FilledValue: o.FilledValue, Text: o.Text, StopPx: optDec(o.Stop.Px)}, nil
 }
 
+// decodeOutbox decodes the entry id. An order's entry written by this
+// process is usually in outboxMemo already: the publisher reads entries
+// right after their commit, and decoding them again was a good part of
+// what an order cost.
 func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
-	var r outboxRecord
-	if err := json.Unmarshal([]byte(s), &r); err != nil {
+	if e, ok := outboxMemo.c.Get(s); ok {
+		checkHit(s, e, decodeOutboxJSON)
+		e = cloneEntry(e)
+		e.ID = id
+		return e, nil
+	}
+	e, err := decodeOutboxJSON(s)
+	if err != nil {
 		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
 	}
-	e := store.OutboxEntry{ID: id, Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
+	e.ID = id
+	return e, nil
+}
+
+func decodeOutboxJSON(s string) (store.OutboxEntry, error) {
+	var r outboxRecord
+	if err := unmarshal(s, &r); err != nil {
+		return store.OutboxEntry{}, err
+	}
+	return entryOf(r)
+}
+
+// entryOf is the entry of a decoded record, without its ID.
+func entryOf(r outboxRecord) (store.OutboxEntry, error) {
+	e := store.OutboxEntry{Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
 	switch {
 	case r.Kind == store.OutboxOrder && r.Order != nil:
 		o, err := decodeOrder(string(r.Order))
@@ -88,7 +112,7 @@ func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 	case r.Kind == store.OutboxHolding && r.Holding != nil:
 		e.Holding = store.Holding(*r.Holding)
 	default:
-		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d of kind %q: %w", id, r.Kind, store.ErrInvalid)
+		return store.OutboxEntry{}, fmt.Errorf("kind %q: %w", r.Kind, store.ErrInvalid)
 	}
 	return e, nil
 }
@@ -139,6 +163,8 @@ func outboxOf(t *tx, at time.Time) ([]string, error) {
 // json.Marshal would validate and compact it again (it is a record encode
 // wrote, compact and escaped already), which was a good part of what an
 // order's outbox entry cost. The bytes are the same (TestEncodeOutbox).
+// An order's entry is also put in outboxMemo, as decodeOutboxJSON will
+// give it back to the publisher.
 func encodeOutbox(r outboxRecord) (string, error) {
 	if r.Order == nil || r.Cash != nil || r.Holding != nil {
 		return encode(r)
@@ -156,16 +182,35 @@ func encodeOutbox(r outboxRecord) (string, error) {
 	b.Write(head[:len(head)-1])
 	b.WriteString(`,"order":`)
 	b.Write(r.Order)
+	var prior []byte
 	if r.Prior != nil {
-		prior, err := json.Marshal(r.Prior)
-		if err != nil {
+		if prior, err = json.Marshal(r.Prior); err != nil {
 			return "", fmt.Errorf("back office: encode: %w", err)
 		}
 		b.WriteString(`,"prior":`)
 		b.Write(prior)
 	}
 	b.WriteByte('}')
-	return b.String(), nil
+	s := b.String()
+	seedOutbox(s, r, prior)
+	return s, nil
+}
+
+// seedOutbox puts the entry s in outboxMemo. The prior is decoded from its
+// JSON (a hundred bytes), because a decimal or a zero read back from JSON
+// is not always represented as the one that was written; the order is the
+// decoded text itself.
+func seedOutbox(s string, r outboxRecord, prior []byte) {
+	if prior != nil {
+		var p priorRecord
+		if unmarshal(string(prior), &p) != nil {
+			return
+		}
+		r.Prior = &p
+	}
+	if e, err := entryOf(r); err == nil {
+		outboxMemo.c.Add(s, e)
+	}
 }
 
 // accountChanges compares an account before (absent when !old.OK) and
