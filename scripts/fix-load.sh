@@ -5,12 +5,15 @@
 # starts `omsd serve --dev` and, over the demo session DEMOCLIENT>OMSD:
 #   - warm-up: `load WARMUP 0 ...`;
 #   - latency: NewOrderSingle -> first ExecutionReport(new, 150=0) round
-#     trip at RATE orders/s for DURATION seconds (`load RATE*DURATION RATE`);
+#     trip at RATE orders/s for DURATION seconds (`load RATE*DURATION RATE`),
+#     once with the orders left in the book (`keep`: the issue's measure,
+#     after a deposit that covers their holds) and once with each order
+#     cancelled as below (twice the messages);
 #   - throughput: `load MAX_N 0 ...`, as fast as the session answers with at
 #     most 64 orders in flight.
 # Every order is a limit buy at the instrument's floor (rests, never
-# trades) and is cancelled as soon as its 150=0 arrives, so cash holds are
-# released. On Redis it then measures the REST route POST /api/v1/orders/new
+# trades); outside the `keep` run each is cancelled as soon as its 150=0
+# arrives, so cash holds are released. On Redis it then measures the REST route POST /api/v1/orders/new
 # the same way (wrk, REST_CONNECTIONS connections, each order cancelled
 # through POST /api/v1/orders/cancel once accepted), for the comparison.
 #
@@ -19,6 +22,8 @@
 #   RATE=1000 DURATION=10 WARMUP=200 MAX_N=5000 STORES="memory redis"
 #   REST_DURATION=10s REST_CONNECTIONS=16 REST_THREADS=2
 #   KEEP=1 (keep the work directory: omsd, redis and initiator logs)
+#   TMPBASE=/dev/shm (make the work directory there: the initiator's file
+#     store and the logs on tmpfs)
 #   ACCOUNT=099C000001 SYMBOL=SHS QTY=100 PRICE=11700 (SHS's floor: the
 #     cheapest resting buy of the dev instruments, 1.17M VND held per order)
 set -euo pipefail
@@ -52,7 +57,7 @@ case " $STORES " in *" redis "*)
 	;;
 esac
 
-work=$(mktemp -d)
+work=$(mktemp -d ${TMPBASE:+-p "$TMPBASE"})
 pids=()
 cleanup() {
 	stop_all
@@ -85,6 +90,24 @@ start_server() {
 	pids+=($!)
 	base="http://127.0.0.1:$port"
 	wait_http "$base/api/v1/util/health" || { tail -20 "$work/omsd-$store.log" >&2; die "omsd ($store) did not start"; }
+}
+
+# deposit: the demo maker files a DEPOSIT to $ACCOUNT and the demo checker
+# approves it, so the `keep` run's orders (which stay in the book with
+# their holds) never run out of cash.
+deposit() {
+	local mjwt cjwt id
+	login() {
+		curl -fsS -m 10 "$base/api/auth/login" -H 'Content-Type: application/json' \
+			-d "{\"identifier\":\"$1@oms.example\",\"password\":\"demo-$1-pass\"}" | sed -n 's/.*"jwt":"\([^"]*\)".*/\1/p'
+	}
+	mjwt=$(login maker)
+	cjwt=$(login checker)
+	id=$(curl -fsS -m 10 "$base/api/v1/util/requests" -H "Authorization: Bearer $mjwt" -H 'Content-Type: application/json' \
+		-d '{"request_type":"DEPOSIT","payload":{"account_id":"'"$ACCOUNT"'","amount":1000000000000000}}' | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+	[ -n "$id" ] || die "filing the deposit to $ACCOUNT failed"
+	curl -fsS -m 10 -o /dev/null -X POST "$base/api/v1/util/requests/$id/approve" -H "Authorization: Bearer $cjwt" \
+		-H 'Content-Type: application/json' -d '{}' || die "approving the deposit to $ACCOUNT failed"
 }
 
 # qf_settings STORE: the initiator's settings for the demo session.
@@ -126,18 +149,19 @@ qf_expect() {
 	return 1
 }
 
-# qf_load STORE LABEL SECONDS N RATE: one `load`; prints its line and any
-# error line, with the answered orders per second.
+# qf_load STORE LABEL SECONDS N RATE MODE: one `load` (MODE cancel or
+# keep); prints its line and any error line, with the answered orders per
+# second.
 qf_load() {
-	local store=$1 label=$2 bound=$3 n=$4 rate=$5 result rps
-	echo "load $n $rate $ACCOUNT $SYMBOL 1 $QTY $PRICE" >&"${QF[1]}"
+	local store=$1 label=$2 bound=$3 n=$4 rate=$5 mode=$6 result rps
+	echo "load $n $rate $ACCOUNT $SYMBOL 1 $QTY $PRICE $mode" >&"${QF[1]}"
 	qf_expect '^load n=' "$bound" || die "$store: no result of load $n $rate within ${bound}s (see below)"
 	result=$qf_line
 	qf_expect '^(ok|error) load' 15 || die "$store: load $n $rate did not end"
 	rps=$(awk '{for (i = 1; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}}
 		END {printf "%.0f", (v["elapsed_s"] > 0 ? v["ok"] / v["elapsed_s"] : 0)}' <<<"$result")
-	printf '%-6s fix  %-10s %s ok_per_s=%s\n' "$store" "$label" "$result" "$rps" >>"$work/results"
-	[[ $qf_line == ok* ]] || printf '%-6s fix  %-10s %s\n' "$store" "$label" "$qf_line" >>"$work/results"
+	printf '%-6s fix  %-12s %s ok_per_s=%s\n' "$store" "$label" "$result" "$rps" >>"$work/results"
+	[[ $qf_line == ok* ]] || printf '%-6s fix  %-12s %s\n' "$store" "$label" "$qf_line" >>"$work/results"
 }
 
 # run_fix STORE: the three loads over one QuickFIX session.
@@ -149,9 +173,10 @@ run_fix() {
 	qf_expect '^ready' 10 || die "$store: the initiator did not start: $(cat "$qf_log")"
 	echo start >&"${QF[1]}"
 	qf_expect '^logon' 15 || die "$store: no logon: $(tail -5 "$qf_log")"
-	qf_load "$store" warm-up 60 "$WARMUP" 0
-	qf_load "$store" "rate=$RATE" $((DURATION + 60)) $((RATE * DURATION)) "$RATE"
-	qf_load "$store" max 120 "$MAX_N" 0
+	qf_load "$store" warm-up 60 "$WARMUP" 0 cancel
+	qf_load "$store" "rate=$RATE" $((DURATION + 60)) $((RATE * DURATION)) "$RATE" keep
+	qf_load "$store" "rate=$RATE+cx" $((DURATION + 60)) $((RATE * DURATION)) "$RATE" cancel
+	qf_load "$store" max 120 "$MAX_N" 0 cancel
 	echo quit >&"${QF[1]}"
 	qf_expect '^logout' 10 || true
 	grep -E '^out .*\|35=(3|j)\|' "$qf_log" | head -3 | sed "s/^/$store  QuickFIX rejected: /" >>"$work/results" || true
@@ -224,6 +249,7 @@ start_load=$(loadavg)
 for store in $STORES; do
 	echo "fix-load: $store" >&2
 	start_server "$store"
+	deposit
 	run_fix "$store"
 	[ "$store" != redis ] || run_rest "$store"
 	stop_all
@@ -235,12 +261,15 @@ printf '\nfix-load: RATE=%s DURATION=%s WARMUP=%s MAX_N=%s STORES="%s" REST_CONN
 	"$RATE" "$DURATION" "$WARMUP" "$MAX_N" "$STORES" "$REST_CONNECTIONS" "$REST_THREADS" "$REST_DURATION"
 printf 'loopback, %s CPUs (shared by omsd, the initiator or wrk, and redis-server), load average %s at the start, %s at the end\n' \
 	"$(nproc)" "$start_load" "$(loadavg)"
-printf 'orders: LO buy %s %s at %s (resting) on %s, each cancelled once accepted\n' "$QTY" "$SYMBOL" "$PRICE" "$ACCOUNT"
+printf 'orders: LO buy %s %s at %s (resting) on %s; rate=%s: they stay in the book; rate=%s+cx, max and rest: each is cancelled once accepted\n' \
+	"$QTY" "$SYMBOL" "$PRICE" "$ACCOUNT" "$RATE" "$RATE"
 cat "$work/results"
 cat <<'EOF'
   fix rows: the initiator's `load` line. p*_us: NewOrderSingle sent -> its first ExecutionReport 150=0 (steady
     clock, from the actual send); sent_per_s: achieved send rate; ok_per_s: ok / elapsed_s (first send -> last
     150=0), with RATE 0 the session's throughput at <= 64 orders in flight (cancels included in omsd's work).
+    rate=RATE is the issue's measure (NewOrderSingles only); rate=RATE+cx sends each order's cancel too (twice
+    the messages each way).
   rest row: wrk closed loop, each connection alternates POST /orders/new and POST /orders/cancel of that order;
     orders_per_s counts accepted new orders; percentiles are over both requests.
 EOF

@@ -60,6 +60,7 @@ std::string msgType(const FIX::Message& m) { return field(m.getHeader(), 35); }
 // QuickFIX's thread takes their reports. Every field is under mu.
 struct LoadRun {
   std::string prefix, account, symbol, side;
+  bool cancel = true;  // false (`keep`): the orders stay in the book
   std::mutex mu;
   std::condition_variable changed;
   std::map<std::string, Clock::time_point> waiting;  // ClOrdID -> send time
@@ -107,6 +108,7 @@ struct LoadRun {
       ok++;
       lastAnswer = now;
       waiting.erase(it);
+      if (!this->cancel) return false;
       cancel = cancelFor(id);
       cancelsSent++;
       return true;
@@ -318,11 +320,14 @@ class Driver {
   // load runs `load N RATE ACCOUNT SYMBOL SIDE QTY PRICE` (README.md).
   bool load(const std::string& arg) {
     std::istringstream in(arg);
-    std::string n, rate, qty, price;
+    std::string n, rate, qty, price, mode = "cancel";
     auto run = std::make_shared<LoadRun>();
     if (!(in >> n >> rate >> run->account >> run->symbol >> run->side >> qty >>
-          price))
-      throw std::runtime_error("usage: load N RATE ACCOUNT SYMBOL SIDE QTY PRICE");
+          price) ||
+        (in >> mode && mode != "cancel" && mode != "keep"))
+      throw std::runtime_error(
+          "usage: load N RATE ACCOUNT SYMBOL SIDE QTY PRICE [cancel|keep]");
+    run->cancel = mode == "cancel";
     int count = number(n), perSecond = number(rate);
     if (count <= 0 || perSecond < 0)
       throw std::runtime_error("load: N must be > 0 and RATE >= 0");
