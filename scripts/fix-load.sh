@@ -7,14 +7,15 @@
 #   - latency: NewOrderSingle -> first ExecutionReport(new, 150=0) round
 #     trip at RATE orders/s for DURATION seconds (`load RATE*DURATION RATE`),
 #     once with the orders left in the book (`keep`: the issue's measure,
-#     after a deposit that covers their holds) and once with each order
-#     cancelled as below (twice the messages);
+#     on an omsd of its own after a deposit that covers their holds), and
+#     once, on a second omsd, with each order cancelled as below (twice
+#     the messages);
 #   - throughput: `load MAX_N 0 ...`, as fast as the session answers with at
 #     most 64 orders in flight.
 # Every order is a limit buy at the instrument's floor (rests, never
 # trades); outside the `keep` run each is cancelled as soon as its 150=0
-# arrives, so cash holds are released. On Redis it then measures the REST route POST /api/v1/orders/new
-# the same way (wrk, REST_CONNECTIONS connections, each order cancelled
+# arrives, so cash holds are released. On Redis it first measures the REST
+# route POST /api/v1/orders/new the same way (wrk, REST_CONNECTIONS connections, each order cancelled
 # through POST /api/v1/orders/cancel once accepted), for the comparison.
 #
 # Bounded: every process runs under `timeout` and is killed on exit.
@@ -86,7 +87,7 @@ start_server() {
 		start_redis "$work"
 		flags+=(--redis-url "redis://127.0.0.1:$redis_port" --dev-redis --redis-prefix "fixload:$$:")
 	fi
-	timeout -k 5 "$life" "$work/omsd" "${flags[@]}" </dev/null >"$work/omsd-$store.log" 2>&1 &
+	timeout -k 5 "$life" "$work/omsd" "${flags[@]}" </dev/null >>"$work/omsd-$store.log" 2>&1 &
 	pids+=($!)
 	base="http://127.0.0.1:$port"
 	wait_http "$base/api/v1/util/health" || { tail -20 "$work/omsd-$store.log" >&2; die "omsd ($store) did not start"; }
@@ -164,19 +165,20 @@ qf_load() {
 	[[ $qf_line == ok* ]] || printf '%-6s fix  %-12s %s\n' "$store" "$label" "$qf_line" >>"$work/results"
 }
 
-# run_fix STORE: the three loads over one QuickFIX session.
-run_fix() {
+# qf_start STORE TAG / qf_stop STORE: the initiator, logged on / logged
+# out; TAG names its settings and file store (one per omsd started).
+qf_start() {
 	local store=$1
 	qf_log=$work/qf-$store.log
-	coproc QF { exec timeout -k 5 "$life" "$initiator" "$(qf_settings "$store")" 2>&1; }
+	coproc QF { exec timeout -k 5 "$life" "$initiator" "$(qf_settings "$2")" 2>&1; }
 	pids+=("$QF_PID")
 	qf_expect '^ready' 10 || die "$store: the initiator did not start: $(cat "$qf_log")"
 	echo start >&"${QF[1]}"
 	qf_expect '^logon' 15 || die "$store: no logon: $(tail -5 "$qf_log")"
-	qf_load "$store" warm-up 60 "$WARMUP" 0 cancel
-	qf_load "$store" "rate=$RATE" $((DURATION + 60)) $((RATE * DURATION)) "$RATE" keep
-	qf_load "$store" "rate=$RATE+cx" $((DURATION + 60)) $((RATE * DURATION)) "$RATE" cancel
-	qf_load "$store" max 120 "$MAX_N" 0 cancel
+}
+
+qf_stop() {
+	local store=$1
 	echo quit >&"${QF[1]}"
 	qf_expect '^logout' 10 || true
 	grep -E '^out .*\|35=(3|j)\|' "$qf_log" | head -3 | sed "s/^/$store  QuickFIX rejected: /" >>"$work/results" || true
@@ -248,10 +250,25 @@ start_load=$(loadavg)
 : >"$work/results"
 for store in $STORES; do
 	echo "fix-load: $store" >&2
+	# The issue's measure on an omsd of its own: its orders stay in the
+	# book, which would weigh on the runs after it.
 	start_server "$store"
 	deposit
-	run_fix "$store"
+	qf_start "$store" "$store-keep"
+	qf_load "$store" warm-up 60 "$WARMUP" 0 cancel
+	qf_load "$store" "rate=$RATE" $((DURATION + 60)) $((RATE * DURATION)) "$RATE" keep
+	qf_stop "$store"
+	stop_all
+	start_server "$store"
+	# REST first, before the FIX session's first logon of the day: its
+	# orders' reports are not queued for the session (and the initiator,
+	# whose output is read only while it runs a load, is not flooded).
 	[ "$store" != redis ] || run_rest "$store"
+	qf_start "$store" "$store"
+	qf_load "$store" warm-up 60 "$WARMUP" 0 cancel
+	qf_load "$store" "rate=$RATE+cx" $((DURATION + 60)) $((RATE * DURATION)) "$RATE" cancel
+	qf_load "$store" max 120 "$MAX_N" 0 cancel
+	qf_stop "$store"
 	stop_all
 	grep -E '"level":"(WARN|ERROR)"' "$work/omsd-$store.log" | grep -v -e 'dev mode' -e 'embedded memory store' -e 'SMTP is not configured' |
 		head -5 | sed "s/^/$store  omsd log: /" >>"$work/results" || true
