@@ -411,3 +411,42 @@ func TestFuturesMarkedWhenTheMarketCloses(t *testing.T) {
 		t.Fatalf("marked twice: %d %v", n, err)
 	}
 }
+
+// A conditional order waiting for its trigger counts toward the position
+// limit like a working one: it enters the book, unchecked, when it
+// triggers, so stops placed one under the limit each must not add up past
+// it. Limit 15 here; the buy stop is above the reference (1 350.0).
+func TestWaitingStopsCountTowardThePositionLimit(t *testing.T) {
+	e := newFuturesEnv(t, 15, "1000000000", "LONG01")
+	price, stopPx := "1360.0", "1355.0"
+	in := NewOrder{Account: "LONG01", Symbol: e.fut.Ticker, Side: "B", Type: "LO", Price: &price, StopPx: &stopPx, Qty: 10, RefOrderID: "stop"}
+	if _, err := e.svc.Submit(e.ctx, userOf("LONG01"), in); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := orderByRef(e.ctx, e.st, "stop"); err != nil || !o.Waiting() {
+		t.Fatalf("the buy stop does not wait: %v %+v", err, o)
+	}
+	if r, err := e.submit("LONG01", "B", "LO", "1340.0", 6, "b-6"); err != nil || r.Status != store.OrderRejected || !strings.HasPrefix(r.Text, "OMS|3004|") {
+		t.Fatalf("10 waiting + 6 past the limit of 15: %v %s %s", err, r.Status, r.Text)
+	}
+	if o, err := e.submit("LONG01", "B", "LO", "1340.0", 5, "b-5"); err != nil || o.Status != store.OrderNew {
+		t.Fatalf("10 waiting + 5, up to the limit: %v %+v", err, o)
+	}
+	// Another stop counts the first one too.
+	in.RefOrderID, in.Qty = "stop-2", 1
+	if _, err := e.svc.Submit(e.ctx, userOf("LONG01"), in); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := orderByRef(e.ctx, e.st, "stop-2"); r.Status != store.OrderRejected || !strings.HasPrefix(r.Text, "OMS|3004|") {
+		t.Fatalf("a second stop past the limit: %s %s", r.Status, r.Text)
+	}
+	// A change of the waiting stop counts the others (5 working) with its
+	// new quantity, not its old one: 10 stays allowed, 11 does not.
+	user := userOf("LONG01")
+	if _, err := e.svc.Replace(e.ctx, user, ReplaceRequest{OrderID: "stop", RequestID: "m-10", Price: "1361.0", Qty: 10}); err != nil {
+		t.Fatalf("the stop's price changed, 10 + 5: %v", err)
+	}
+	if _, err := e.svc.Replace(e.ctx, user, ReplaceRequest{OrderID: "stop", RequestID: "m-11", Price: "1361.0", Qty: 11}); err == nil || !strings.Contains(err.Error(), "3004") {
+		t.Fatalf("the stop grown to 11 + 5: %v", err)
+	}
+}

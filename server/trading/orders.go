@@ -196,9 +196,12 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 }
 
 // workingQty sums the open quantities of account's orders working in
-// inst's books, both sides, leaving out order skip (0: none). The caller
-// holds the book's lock, so no order enters or fills meanwhile. Only
-// futures need it (the position limit).
+// inst's books, both sides, and of its conditional orders waiting for
+// their trigger (they enter the book when it comes, unchecked, so a limit
+// that left them out could be passed by stops placed one under it each),
+// leaving out order skip (0: none). The caller holds the book's lock, so
+// no order enters, fills or triggers meanwhile. Only futures need it (the
+// position limit).
 func (s *Service) workingQty(account string, inst market.Instrument, skip int64) (buys, sells int64) {
 	if !inst.IsFuture() {
 		return 0, 0
@@ -214,6 +217,16 @@ func (s *Service) workingQty(account string, inst market.Instrument, skip int64)
 			} else {
 				sells += o.Qty
 			}
+		}
+	}
+	for _, o := range s.stops.of(inst.ISIN) {
+		if o.AccountCode != account || o.ID == skip {
+			continue
+		}
+		if o.Side == "B" {
+			buys += o.Qty - o.FilledQty
+		} else {
+			sells += o.Qty - o.FilledQty
 		}
 	}
 	return buys, sells
