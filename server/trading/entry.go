@@ -10,6 +10,7 @@ import (
 
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/market"
+	"github.com/vero-oms/omsd/server/pretrade"
 	"github.com/vero-oms/omsd/server/venue"
 	"github.com/vero-oms/omsd/store"
 )
@@ -249,6 +250,52 @@ func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace
 		s.log.Warn("an order reached the venue; booking its report waits for the store", "order", o.ID, "err", err)
 	}
 	s.end(trace, latency.MarketCompleted, latency.StatusOK)
+}
+
+// releaseStep routes an order the OMS held (for its session, or a
+// conditional order for its trigger): it was checked at entry, but a
+// futures order is checked against the position limit again first, as it
+// is now, since the orders and position it was checked with have moved;
+// past it, the order is rejected (OMS|3004|) and its hold given back.
+func (s *Service) releaseStep(o store.Order) step {
+	return step{name: "release order " + o.OriginalReqID, run: func(ctx context.Context) ([]step, error) {
+		r, err := s.limitAtRelease(ctx, o)
+		if err != nil || r == nil {
+			if err != nil {
+				return nil, err
+			}
+			return s.routeStep(o, false).run(ctx)
+		}
+		s.log.Info("a held order would pass the position limit: rejected", "order", o.ID, "text", r.Message)
+		s.stops.drop(o.ISIN, o.ID)
+		_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			cur, ok, err := tx.Order(o.ID)
+			if err != nil || !ok || cur.Status != store.OrderPendingNew {
+				return err
+			}
+			return endInTx(tx, cur, r, store.OrderRejected)
+		})
+		return nil, err
+	}}
+}
+
+// limitAtRelease is the position limit's verdict on o as the book and the
+// account are now (nil: within it, or not a future).
+func (s *Service) limitAtRelease(ctx context.Context, o store.Order) (*market.Reject, error) {
+	inst, ok := s.master.ByISIN(o.ISIN)
+	if !ok || !inst.IsFuture() || inst.PositionLimit <= 0 {
+		return nil, nil
+	}
+	side, err := parseSide(o.Side)
+	if err != nil {
+		return nil, nil // routeStep logs what the venue cannot take
+	}
+	acct, err := s.st.Account(ctx, o.AccountCode)
+	if err != nil {
+		return nil, err
+	}
+	buys, sells := s.workingQty(o.AccountCode, inst, o.ID)
+	return pretrade.CheckPositionLimit(acct, inst, side, o.Qty-o.FilledQty, buys, sells), nil
 }
 
 // routeStep submits o to the venue. An order stored NEW because it would

@@ -450,3 +450,39 @@ func TestWaitingStopsCountTowardThePositionLimit(t *testing.T) {
 		t.Fatalf("the stop grown to 11 + 5: %v", err)
 	}
 }
+
+// Orders the OMS holds until the session takes them are not in the book
+// at entry, so two that fit the limit one by one may not fit together:
+// each is checked again when it is released, oldest first, and the one
+// that would pass the limit is rejected (OMS|3004|), its margin hold
+// given back.
+func TestHeldFuturesOrdersMeetThePositionLimitWhenReleased(t *testing.T) {
+	e := newFuturesEnv(t, 15, "1000000000", "LONG01")
+	e.clock.Pin(market.PreOpening)
+	if err := e.svc.Sync(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"h-1", "h-2"} {
+		if o, err := e.submit("LONG01", "B", "LO", "1340.0", 10, ref); err != nil || o.Status != store.OrderPendingNew {
+			t.Fatalf("%s held before the open: %v %+v", ref, err, o)
+		}
+	}
+	e.clock.Pin(market.Continuous)
+	if err := e.svc.Sync(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := orderByRef(e.ctx, e.st, "h-1"); o.Status != store.OrderNew {
+		t.Fatalf("the older held order: %s %s", o.Status, o.Text)
+	}
+	o, _ := orderByRef(e.ctx, e.st, "h-2")
+	if o.Status != store.OrderRejected || !strings.HasPrefix(o.Text, "OMS|3004|") || !o.Hold.Cash.IsZero() {
+		t.Fatalf("the newer one, 10 + 10 past 15: %s %s hold %s", o.Status, o.Text, o.Hold.Cash)
+	}
+	// 0.17 × 1 340 × 100 000 × 10 = 227 800 000 held, by h-1 alone.
+	if a, _ := e.account("LONG01"); !a.CashHold.Equal(dec("227800000")) {
+		t.Fatalf("LONG01 holds %s, want h-1's 227800000", a.CashHold)
+	}
+	if bad := e.invariants(dec("1000000000")); len(bad) > 0 {
+		t.Fatal(strings.Join(bad, "\n"))
+	}
+}

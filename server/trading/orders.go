@@ -320,6 +320,11 @@ func (s *Service) working(tx store.BackOfficeTx, user, reqID string, pendingCode
 // cancelInStore ends an order the book does not hold: status, cancelled
 // quantity, hold released.
 func cancelInStore(tx store.BackOfficeTx, o store.Order, why string, status store.OrderStatus) error {
+	return endInTx(tx, o, &market.Reject{Code: 0, Message: why}, status)
+}
+
+// endInTx ends o with status and r's text, giving its hold back.
+func endInTx(tx store.BackOfficeTx, o store.Order, r *market.Reject, status store.OrderStatus) error {
 	acct, ok, err := tx.Account(o.AccountCode)
 	if err != nil {
 		return err
@@ -335,7 +340,7 @@ func cancelInStore(tx store.BackOfficeTx, o store.Order, why string, status stor
 	o.CancelledQty = max(o.Qty-o.FilledQty, 0)
 	o.Hold = store.OrderHold{UnitPrice: o.Hold.UnitPrice}
 	o.Status = status
-	o.Text = (&market.Reject{Code: 0, Message: why}).Text(SourceOMS)
+	o.Text = r.Text(SourceOMS)
 	return tx.PutOrder(o)
 }
 

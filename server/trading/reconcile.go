@@ -145,7 +145,7 @@ func (s *Service) reconcileOrder(inst market.Instrument, o store.Order, v venue.
 		return []step{s.acceptStep(o, v)}
 	case o.Status == store.OrderPendingNew:
 		if mode.routeHeld && !o.Waiting() && s.clock.Permit(inst, market.OrderType(o.Type), market.New).Verdict == market.Accept {
-			return []step{s.routeStep(o, false)}
+			return []step{s.releaseStep(o)}
 		}
 		return nil // held by the OMS until its session
 	case !inBook:

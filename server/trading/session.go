@@ -215,7 +215,7 @@ func (s *Service) releaseHeld(ctx context.Context, in market.Instrument, now mar
 	if in.Permit(now, market.OrderType(cur.Type), market.New).Verdict != market.Accept {
 		return nil
 	}
-	return s.after(ctx, in.ISIN, s.routeStep(cur, false))
+	return s.after(ctx, in.ISIN, s.releaseStep(cur))
 }
 
 // openWhere lists the open (not done) orders that keep accepts, newest

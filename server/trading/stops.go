@@ -245,7 +245,7 @@ func (s *Service) stopStep(inst market.Instrument, path []decimal.Decimal) step 
 			}
 			s.log.Info("a conditional order's stop was reached", "order", o.ID, "stop", o.Stop.Px.String())
 			if s.clock.Permit(inst, market.LO, market.New).Verdict == market.Accept {
-				then = append(then, s.routeStep(o, false))
+				then = append(then, s.releaseStep(o))
 			}
 		}
 		return then, nil
