@@ -50,8 +50,7 @@ var checkHits atomic.Bool
 // CheckMemoHits is for tests: from now on every memo hit in this process
 // is compared with a fresh decoding of its text (reflect.DeepEqual), and a
 // difference panics. The store suites turn it on, so everything they do
-// checks that a memo, seeded ones included, never answers differently from
-// the decoder.
+// checks that a memo never answers differently from the decoder.
 func CheckMemoHits() { checkHits.Store(true) }
 
 func checkHit[T any](s string, hit T, dec func(string) (T, error)) {
@@ -69,19 +68,7 @@ func checkHit[T any](s string, hit T, dec func(string) (T, error)) {
 var (
 	orderMemo   = newMemo(8192, func(o store.Order) store.Order { return o }) // no shared mutable parts
 	accountMemo = newMemo(2048, cloneAccount)
-	// outboxMemo is seeded by the commit that writes an order's outbox
-	// entry (outboxOf) with what its publisher will read back; entries
-	// have no ID there (it is assigned at commit), decodeOutbox sets it.
-	outboxMemo = newMemo(4096, cloneEntry)
 )
-
-func cloneEntry(e store.OutboxEntry) store.OutboxEntry {
-	if e.Prior != nil {
-		p := *e.Prior
-		e.Prior = &p
-	}
-	return e
-}
 
 // cloneAccount copies the slices of a, which callers change in place
 // (Account.SetHolding).

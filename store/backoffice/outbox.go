@@ -67,17 +67,11 @@ func priorOf(old Value) (*priorRecord, error) {
 	return &priorRecord{Status: o.Status, Qty: o.Qty, Price: o.Price, FilledQty: o.FilledQty, FilledValue: o.FilledValue, Text: o.Text, StopPx: optDec(o.Stop.Px)}, nil
 }
 
-// decodeOutbox decodes the entry id. An order's entry written by this
-// process is usually in outboxMemo already: the publisher reads entries
-// right after their commit, and decoding them again was a good part of
-// what an order cost.
+// decodeOutbox decodes the entry id. (A memo of the entries this process
+// wrote, seeded at the commit so the publisher would not decode them, was
+// tried and taken out: no load run could tell it from their noise, and it
+// kept thousands of decoded entries on the heap.)
 func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
-	if e, ok := outboxMemo.c.Get(s); ok {
-		checkHit(s, e, decodeOutboxJSON)
-		e = cloneEntry(e)
-		e.ID = id
-		return e, nil
-	}
 	e, err := decodeOutboxJSON(s)
 	if err != nil {
 		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
@@ -163,8 +157,6 @@ func outboxOf(t *tx, at time.Time) ([]string, error) {
 // json.Marshal would validate and compact it again (it is a record encode
 // wrote, compact and escaped already), which was a good part of what an
 // order's outbox entry cost. The bytes are the same (TestEncodeOutbox).
-// An order's entry is also put in outboxMemo, as decodeOutboxJSON will
-// give it back to the publisher.
 func encodeOutbox(r outboxRecord) (string, error) {
 	if r.Order == nil || r.Cash != nil || r.Holding != nil {
 		return encode(r)
@@ -182,35 +174,16 @@ func encodeOutbox(r outboxRecord) (string, error) {
 	b.Write(head[:len(head)-1])
 	b.WriteString(`,"order":`)
 	b.Write(r.Order)
-	var prior []byte
 	if r.Prior != nil {
-		if prior, err = json.Marshal(r.Prior); err != nil {
+		prior, err := json.Marshal(r.Prior)
+		if err != nil {
 			return "", fmt.Errorf("back office: encode: %w", err)
 		}
 		b.WriteString(`,"prior":`)
 		b.Write(prior)
 	}
 	b.WriteByte('}')
-	s := b.String()
-	seedOutbox(s, r, prior)
-	return s, nil
-}
-
-// seedOutbox puts the entry s in outboxMemo. The prior is decoded from its
-// JSON (a hundred bytes), because a decimal or a zero read back from JSON
-// is not always represented as the one that was written; the order is the
-// decoded text itself.
-func seedOutbox(s string, r outboxRecord, prior []byte) {
-	if prior != nil {
-		var p priorRecord
-		if unmarshal(string(prior), &p) != nil {
-			return
-		}
-		r.Prior = &p
-	}
-	if e, err := entryOf(r); err == nil {
-		outboxMemo.c.Add(s, e)
-	}
+	return b.String(), nil
 }
 
 // accountChanges compares an account before (absent when !old.OK) and
