@@ -1,19 +1,10 @@
 package fixacceptor
 
 import (
-	"flag"
 	"os"
 	"testing"
 
-	"github.com/vero-oms/omsd/store/backoffice"
+	"github.com/vero-oms/omsd/store/storetest"
 )
 
-// Every decoded-record memo hit in these tests is checked against a
-// fresh decoding of its text (not in benchmarks, which it would slow).
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if flag.Lookup("test.bench").Value.String() == "" {
-		backoffice.CheckMemoHits()
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
