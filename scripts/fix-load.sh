@@ -14,9 +14,11 @@
 #     most 64 orders in flight.
 # Every order is a limit buy at the instrument's floor (rests, never
 # trades); outside the `keep` run each is cancelled as soon as its 150=0
-# arrives, so cash holds are released. On Redis it first measures the REST
-# route POST /api/v1/orders/new the same way (wrk, REST_CONNECTIONS connections, each order cancelled
-# through POST /api/v1/orders/cancel once accepted), for the comparison.
+# arrives, so cash holds are released. On Redis the second omsd first
+# measures the REST route POST /api/v1/orders/new the same way (wrk,
+# REST_CONNECTIONS connections, each order cancelled through
+# POST /api/v1/orders/cancel once accepted), for the comparison, before
+# the FIX session's first logon.
 #
 # Bounded: every process runs under `timeout` and is killed on exit.
 # Knobs (environment):
