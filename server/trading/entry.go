@@ -260,22 +260,15 @@ func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace
 func (s *Service) releaseStep(o store.Order) step {
 	return step{name: "release order " + o.OriginalReqID, run: func(ctx context.Context) ([]step, error) {
 		r, err := s.limitAtRelease(ctx, o)
-		if err != nil || r == nil {
-			if err != nil {
-				return nil, err
-			}
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
 			return s.routeStep(o, false).run(ctx)
 		}
 		s.log.Info("a held order would pass the position limit: rejected", "order", o.ID, "text", r.Message)
 		s.stops.drop(o.ISIN, o.ID)
-		_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			cur, ok, err := tx.Order(o.ID)
-			if err != nil || !ok || cur.Status != store.OrderPendingNew {
-				return err
-			}
-			return endInTx(tx, cur, r, store.OrderRejected)
-		})
-		return nil, err
+		return nil, s.endWith(ctx, o.ID, r, store.OrderRejected, func(cur store.Order) bool { return cur.Status != store.OrderPendingNew })
 	}}
 }
 

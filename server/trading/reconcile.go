@@ -196,12 +196,17 @@ func (s *Service) endStep(o store.Order, why string) step {
 // endInStore ends order id in the store with status (hold released),
 // unless it is gone or skip says it is not to be ended.
 func (s *Service) endInStore(ctx context.Context, id int64, why string, status store.OrderStatus, skip func(store.Order) bool) error {
+	return s.endWith(ctx, id, &market.Reject{Code: 0, Message: why}, status, skip)
+}
+
+// endWith is endInStore with r's code and message as the order's text.
+func (s *Service) endWith(ctx context.Context, id int64, r *market.Reject, status store.OrderStatus, skip func(store.Order) bool) error {
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		cur, ok, err := tx.Order(id)
 		if err != nil || !ok || skip(cur) {
 			return err
 		}
-		return cancelInStore(tx, cur, why, status)
+		return endInTx(tx, cur, r, status)
 	})
 	return err
 }

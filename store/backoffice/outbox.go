@@ -72,25 +72,11 @@ func priorOf(old Value) (*priorRecord, error) {
 // tried and taken out: no load run could tell it from their noise, and it
 // kept thousands of decoded entries on the heap.)
 func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
-	e, err := decodeOutboxJSON(s)
-	if err != nil {
-		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
-	}
-	e.ID = id
-	return e, nil
-}
-
-func decodeOutboxJSON(s string) (store.OutboxEntry, error) {
 	var r outboxRecord
 	if err := unmarshal(s, &r); err != nil {
-		return store.OutboxEntry{}, err
+		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
 	}
-	return entryOf(r)
-}
-
-// entryOf is the entry of a decoded record, without its ID.
-func entryOf(r outboxRecord) (store.OutboxEntry, error) {
-	e := store.OutboxEntry{Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
+	e := store.OutboxEntry{ID: id, Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
 	switch {
 	case r.Kind == store.OutboxOrder && r.Order != nil:
 		o, err := decodeOrder(string(r.Order))
@@ -106,7 +92,7 @@ func entryOf(r outboxRecord) (store.OutboxEntry, error) {
 	case r.Kind == store.OutboxHolding && r.Holding != nil:
 		e.Holding = store.Holding(*r.Holding)
 	default:
-		return store.OutboxEntry{}, fmt.Errorf("kind %q: %w", r.Kind, store.ErrInvalid)
+		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d of kind %q: %w", id, r.Kind, store.ErrInvalid)
 	}
 	return e, nil
 }
