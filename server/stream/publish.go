@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/centrifugal/centrifuge"
@@ -11,7 +12,7 @@ import (
 	"github.com/vero-oms/omsd/store"
 )
 
-// publishBatch is how many outbox entries one round reads.
+// publishBatch is the most outbox entries one read asks for.
 const publishBatch = 256
 
 // idempotentFor is how long the Redis broker remembers an idempotency
@@ -23,16 +24,25 @@ const publishBatch = 256
 const idempotentFor = 3 * time.Minute
 
 // publishLoop drains the outbox in ID order (commit order) for as long as
-// ctx lives: each entry is published to its channel's history with the
-// entry's ID as idempotency key, then the entries published are
-// acknowledged. A failed publish stops the round; the next round starts
-// again from that entry, so nothing is skipped and order is kept.
+// ctx lives. The reader (drain) hands each entry to its channel's lane and
+// reads on. A channel's lane runs while it has entries and publishes them
+// one at a time, in ID order, to the channel's history with the entry's ID
+// as idempotency key, trying a failed one again until it goes through: so
+// nothing is skipped and each channel keeps its order, while channels do
+// not wait for each other (the broker's client pipelines their round
+// trips) and a commit's entries do not wait for a batch before them on
+// other channels. ackLoop acknowledges what is published, off that path.
 func (s *Server) publishLoop(ctx context.Context) {
+	p := &publisher{queues: map[string]*channelQueue{}, room: make(chan struct{}, inFlight),
+		mark: watermark{done: map[int64]bool{}}, acks: newAcker()}
+	defer p.running.Wait()
+	s.done.Add(1)
+	go func() { defer s.done.Done(); s.ackLoop(ctx, p.acks) }()
 	after := int64(-1) // unknown until read
 	t := time.NewTicker(s.o.PublishEvery)
 	defer t.Stop()
 	for {
-		after = s.drain(ctx, after)
+		after = s.drain(ctx, p, after)
 		select {
 		case <-ctx.Done():
 			return
@@ -42,40 +52,223 @@ func (s *Server) publishLoop(ctx context.Context) {
 	}
 }
 
-// drain publishes what follows after (-1: the acknowledged ID) and
-// returns the last ID published.
-func (s *Server) drain(ctx context.Context, after int64) int64 {
+// inFlight bounds the entries handed over and not yet published: a broker
+// that fails or stalls holds the reader back, not memory.
+const inFlight = 1024
+
+// publisher is the state publishLoop shares with its channels' lanes.
+type publisher struct {
+	mu      sync.Mutex
+	queues  map[string]*channelQueue // a channel with entries to publish: its lane runs
+	running sync.WaitGroup           // the lanes
+	room    chan struct{}            // a token per entry in flight
+	mark    watermark
+	acks    *acker
+}
+
+// channelQueue is what one channel's lane has still to publish, in order.
+type channelQueue struct{ pubs []channelPub }
+
+// channelPub is one entry on its way to its channel.
+type channelPub struct {
+	id      int64
+	channel string
+	data    []byte
+	err     error // the entry could not be made a publication
+}
+
+// hand queues e on its channel's lane, starting the lane if it is not
+// running; false when ctx ended first.
+func (s *Server) hand(ctx context.Context, p *publisher, e channelPub) bool {
+	select {
+	case p.room <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	p.mark.handed(e.id)
+	p.mu.Lock()
+	q, running := p.queues[e.channel]
+	if !running {
+		q = &channelQueue{}
+		p.queues[e.channel] = q
+	}
+	q.pubs = append(q.pubs, e)
+	p.mu.Unlock()
+	if !running {
+		p.running.Add(1)
+		go func() { defer p.running.Done(); s.runLane(ctx, p, e.channel, q) }()
+	}
+	return true
+}
+
+// drain hands what follows after (-1: the acknowledged ID) to the lanes
+// and returns the last ID handed over. Each read asks for twice what the
+// last one found (publishBatch at most): a read costs a field per entry
+// asked for, and a short read means the outbox is drained.
+func (s *Server) drain(ctx context.Context, p *publisher, after int64) int64 {
 	if after < 0 {
 		acked, err := s.o.Outbox.OutboxAcked(ctx)
 		if err != nil {
 			return -1
 		}
+		p.mark.start(acked)
 		after = acked
 	}
+	limit := minRead
 	for ctx.Err() == nil {
-		entries, err := s.o.Outbox.OutboxAfter(ctx, after, publishBatch)
+		entries, err := s.o.Outbox.OutboxAfter(ctx, after, limit)
 		if err != nil || len(entries) == 0 {
 			return after
 		}
 		// The observer first: it does not wait for the channels (FIX
-		// sessions get their reports a broker round trip sooner), and what
-		// it is handed again after a failed publish it takes once.
+		// sessions get their reports a broker round trip sooner).
 		if !s.observe(ctx, entries) {
 			return after // not observed: the next round again
 		}
-		last := s.publishAll(after, entries)
-		if last == after {
+		for _, e := range entries {
+			ch, data, err := publication(e)
+			if !s.hand(ctx, p, channelPub{e.ID, ch, data, err}) {
+				return after
+			}
+			after = e.ID
+		}
+		if len(entries) < limit {
 			return after
 		}
-		if err := s.o.Outbox.AckOutbox(ctx, last); err != nil {
-			// Published but not acknowledged: the next round reads them
-			// again and the idempotency keys stop a second delivery.
-			s.o.Log.Warn("stream: outbox acknowledgement failed", "err", err)
-			return -1
-		}
-		after = last
+		limit = min(2*limit, publishBatch)
 	}
 	return after
+}
+
+// minRead is what a drain's first read asks for: more than a typical
+// commit writes (an order, its cash and holding).
+const minRead = 16
+
+// runLane publishes one channel's entries in order until its queue is
+// empty (or ctx ends); a failed publication is tried again, a little
+// later each time, before the next.
+func (s *Server) runLane(ctx context.Context, p *publisher, channel string, q *channelQueue) {
+	for {
+		p.mu.Lock()
+		if len(q.pubs) == 0 {
+			delete(p.queues, channel)
+			p.mu.Unlock()
+			return
+		}
+		e := q.pubs[0]
+		q.pubs = q.pubs[1:]
+		p.mu.Unlock()
+		for wait := 10 * time.Millisecond; !s.publishOne(e.id, e.channel, e.data, e.err); wait = min(2*wait, time.Second) {
+			if sleep(ctx, wait) != nil {
+				return
+			}
+		}
+		<-p.room
+		p.acks.publishedUpTo(p.mark.published(e.id))
+	}
+}
+
+// sleep waits d or until ctx ends (its error then).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// watermark is the highest ID up to which every entry handed to the lanes
+// is published: what may be acknowledged.
+type watermark struct {
+	mu    sync.Mutex
+	mark  int64
+	queue []int64 // handed over, in order, above the mark
+	head  int
+	done  map[int64]bool
+}
+
+func (w *watermark) start(acked int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queue) == w.head { // nothing in flight
+		w.mark = max(w.mark, acked)
+	}
+}
+
+func (w *watermark) handed(id int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.queue = append(w.queue, id)
+}
+
+// published records id as published and returns the mark.
+func (w *watermark) published(id int64) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done[id] = true
+	for w.head < len(w.queue) && w.done[w.queue[w.head]] {
+		w.mark = w.queue[w.head]
+		delete(w.done, w.mark)
+		w.head++
+	}
+	if w.head > 1024 && w.head*2 > len(w.queue) {
+		w.queue = append(w.queue[:0], w.queue[w.head:]...)
+		w.head = 0
+	}
+	return w.mark
+}
+
+// acker hands the watermark to ackLoop.
+type acker struct {
+	upTo atomic.Int64
+	wake chan struct{}
+}
+
+func newAcker() *acker { return &acker{wake: make(chan struct{}, 1)} }
+
+func (a *acker) publishedUpTo(id int64) {
+	if id <= a.upTo.Load() {
+		return
+	}
+	a.upTo.Store(id)
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ackLoop acknowledges what the lanes published, one acknowledgement for
+// all they published meanwhile. An acknowledgement that lags (or fails,
+// and is tried again on the next wake or tick) costs nothing but store
+// space: a publisher that reads the entries again after a restart
+// publishes them with the same idempotency keys, and the broker drops
+// them.
+func (s *Server) ackLoop(ctx context.Context, a *acker) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var acked int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-t.C:
+		}
+		id := a.upTo.Load()
+		if id <= acked {
+			continue
+		}
+		if err := s.o.Outbox.AckOutbox(ctx, id); err != nil {
+			if ctx.Err() == nil {
+				s.o.Log.Warn("stream: outbox acknowledgement failed; tried again", "err", err)
+			}
+			continue
+		}
+		acked = id
+	}
 }
 
 // observe hands the entries to Options.Observe.
@@ -88,59 +281,6 @@ func (s *Server) observe(ctx context.Context, entries []store.OutboxEntry) bool 
 		return false
 	}
 	return true
-}
-
-// publishWorkers bounds the channels published to at once.
-const publishWorkers = 16
-
-// publishAll publishes a batch: the channels in parallel (a broker round
-// trip each), each channel's entries in order, stopping a channel at its
-// first failure. It returns the highest ID up to which every entry was
-// published (after when the first failed); entries published beyond it
-// are sent again by the next round and suppressed by their keys.
-func (s *Server) publishAll(after int64, entries []store.OutboxEntry) int64 {
-	type pub struct {
-		channel string
-		data    []byte
-		err     error
-	}
-	pubs := make([]pub, len(entries))
-	byChannel := map[string][]int{}
-	var order []string
-	for i, e := range entries {
-		ch, data, err := publication(e)
-		pubs[i] = pub{ch, data, err}
-		if _, ok := byChannel[ch]; !ok {
-			order = append(order, ch)
-		}
-		byChannel[ch] = append(byChannel[ch], i)
-	}
-	done := make([]bool, len(entries))
-	sem := make(chan struct{}, publishWorkers)
-	var wg sync.WaitGroup
-	for _, ch := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(idxs []int) {
-			defer func() { <-sem; wg.Done() }()
-			for _, i := range idxs {
-				p := pubs[i]
-				if !s.publishOne(entries[i].ID, p.channel, p.data, p.err) {
-					return
-				}
-				done[i] = true
-			}
-		}(byChannel[ch])
-	}
-	wg.Wait()
-	last := after
-	for i, e := range entries {
-		if !done[i] {
-			break
-		}
-		last = e.ID
-	}
-	return last
 }
 
 func (s *Server) publishOne(id int64, channel string, data []byte, err error) bool {

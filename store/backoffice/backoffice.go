@@ -84,7 +84,15 @@ type Backend interface {
 	NextN(ctx context.Context, seq string, n int64) (int64, error)
 	Top(ctx context.Context, seq string) (int64, error)
 	HasReferenceValue(ctx context.Context, kind, value string) (bool, error)
-	Commit(ctx context.Context, c Commit) ([]store.AuditEntry, error)
+	Commit(ctx context.Context, c Commit) (Committed, error)
+}
+
+// Committed is what a commit assigned: the audit entries' IDs and the
+// outbox entries' (LastOutbox is the ID of the last one; 0 when it wrote
+// none).
+type Committed struct {
+	Audit      []store.AuditEntry
+	LastOutbox int64
 }
 
 // The hashes and sequences; adapters map them to their own key names.
@@ -113,6 +121,7 @@ type Records struct {
 	orderIDs idBlock
 	seen     *lru.Cache[Cell, Value] // nil: every transaction reads
 	written  chan struct{}           // OutboxWritten
+	feed     *outboxFeed             // nil: the publisher reads every entry
 
 	openIndexed atomic.Bool // KeyOpenOrders is known to cover every order
 }
@@ -124,11 +133,18 @@ type Options struct {
 	// round trip (see Prefetch in package store). 0 turns it off: right for
 	// a backend whose reads cost nothing.
 	Remember int
+	// FeedOutbox keeps the outbox entries this process commits for the
+	// publisher's next read (OutboxAfter), which then needs no round trip:
+	// right for a backend whose reads are round trips.
+	FeedOutbox bool
 }
 
 // New returns the records kept on b.
 func New(b Backend, o Options) *Records {
 	r := &Records{b: b, written: make(chan struct{}, 1)}
+	if o.FeedOutbox {
+		r.feed = &outboxFeed{byID: map[int64]string{}}
+	}
 	if o.Remember > 0 {
 		// hashicorp/golang-lru: an exact bound, least recently used out
 		// first, safe for concurrent use; already used for the session and
@@ -405,11 +421,14 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		slices.SortFunc(t.commit.Checks, func(a, b Check) int {
 			return strings.Compare(a.Key+"\x00"+a.Field, b.Key+"\x00"+b.Field)
 		})
-		written, err := r.b.Commit(ctx, t.commit)
+		done, err := r.b.Commit(ctx, t.commit)
 		if errors.Is(err, ErrStale) {
 			continue
 		}
 		if len(t.commit.Outbox) > 0 {
+			if err == nil {
+				r.feed.add(done.LastOutbox, t.commit.Outbox)
+			}
 			r.signalOutbox() // also when the outcome is unknown: a poll costs little
 		}
 		if err == nil && r.seen != nil {
@@ -420,7 +439,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 				}
 			}
 		}
-		return written, err
+		return done.Audit, err
 	}
 	return nil, fmt.Errorf("back office: still contended after %d attempts: %w", MaxAttempts, store.ErrUnavailable)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -215,31 +216,59 @@ func sameHolding(a, b store.Holding) bool {
 
 var _ store.Outbox = (*Records)(nil)
 
+// outboxWindow bounds the fields one read of the outbox asks for.
+const outboxWindow = 256
+
+// OutboxAfter reads the entries that follow after, a window at a time.
+// The entries present are always one run, acknowledged+1 to the sequence's
+// top (a commit writes its entries with the sequence; an acknowledgement
+// deletes from the low end), so a window's present prefix is the answer
+// and the publisher's usual read is one round trip. Only when nothing
+// follows after does it read the acknowledged ID: a reader behind it (the
+// entries it wants are gone) moves up to it.
 func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
-	// Acknowledged entries are gone: the window starts after them, so a
-	// reader far behind still gets the next entries.
-	acked, err := r.OutboxAcked(ctx)
-	if err != nil {
-		return nil, err
+	if fed := r.feed.take(after, min(limit, outboxWindow)); len(fed) > 0 {
+		return r.decodeFed(ctx, after, fed)
 	}
-	after = max(after, acked)
-	top, err := r.b.Top(ctx, SeqOutbox)
-	if err != nil || top <= after || limit <= 0 {
-		return []store.OutboxEntry{}, err
+	out := []store.OutboxEntry{}
+	for len(out) < limit {
+		n := min(limit-len(out), outboxWindow)
+		run, err := r.outboxRun(ctx, after, n)
+		if err != nil {
+			return nil, err
+		}
+		if len(run) == 0 && len(out) == 0 {
+			acked, err := r.OutboxAcked(ctx)
+			if err != nil || acked <= after {
+				return out, err
+			}
+			after = acked
+			continue
+		}
+		out = append(out, run...)
+		if len(run) < n {
+			break
+		}
+		after = run[len(run)-1].ID
 	}
-	hi := min(top, after+int64(limit))
-	fields := make([]string, 0, hi-after)
-	for id := after + 1; id <= hi; id++ {
-		fields = append(fields, idField(id))
+	return out, nil
+}
+
+// outboxRun reads up to n entries from after+1 on, stopping at the first
+// absent one.
+func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]store.OutboxEntry, error) {
+	fields := make([]string, n)
+	for i := range fields {
+		fields[i] = idField(after + 1 + int64(i))
 	}
 	vs, err := r.b.GetMany(ctx, KeyOutbox, fields)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.OutboxEntry, 0, len(vs))
+	out := make([]store.OutboxEntry, 0, n)
 	for i, v := range vs {
 		if !v.OK {
-			continue // acknowledged already
+			break
 		}
 		e, err := decodeOutbox(after+1+int64(i), v.S)
 		if err != nil {
@@ -273,6 +302,7 @@ func (r *Records) AckOutbox(ctx context.Context, id int64) error {
 		}
 		acked, _ := strconv.ParseInt(v.S, 10, 64)
 		if id <= acked {
+			r.feed.drop(acked)
 			return nil
 		}
 		upto := min(id, acked+ackBatch)
@@ -288,6 +318,7 @@ func (r *Records) AckOutbox(ctx context.Context, id int64) error {
 		case err != nil:
 			return err
 		case upto == id:
+			r.feed.drop(id)
 			return nil
 		}
 		attempt = -1 // progress: go on with the next batch
@@ -296,6 +327,124 @@ func (r *Records) AckOutbox(ctx context.Context, id int64) error {
 }
 
 func (r *Records) OutboxWritten() <-chan struct{} { return r.written }
+
+// outboxFeed keeps the entries this process committed, under the IDs
+// their commits were given, until the publisher reads them (OutboxAfter)
+// or they are acknowledged: the read that follows a commit then needs no
+// round trip. It is a copy of what the store holds, never the truth: what
+// it does not have (an entry another instance wrote, a commit whose
+// outcome was unknown, everything after a restart) is read from the
+// store. It starts keeping entries at the first read, so an instance that
+// does not publish keeps none, and it is bounded.
+type outboxFeed struct {
+	mu   sync.Mutex
+	on   bool
+	byID map[int64]string
+	low  int64 // nothing at or below it is kept (acknowledged)
+}
+
+// feedMax bounds the entries kept; past it the feed starts again empty.
+const feedMax = 4096
+
+// add keeps a commit's entries, whose last has the ID last.
+func (f *outboxFeed) add(last int64, entries []string) {
+	if f == nil || last <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.on {
+		return
+	}
+	if len(f.byID)+len(entries) > feedMax {
+		clear(f.byID)
+	}
+	first := last - int64(len(entries)) + 1
+	for i, e := range entries {
+		if id := first + int64(i); id > f.low {
+			f.byID[id] = e
+		}
+	}
+}
+
+// take removes and returns the run of entries kept from after+1 on, up to
+// n of them.
+func (f *outboxFeed) take(after int64, n int) []string {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.on = true
+	var out []string
+	for id := after + 1; len(out) < n; id++ {
+		s, ok := f.byID[id]
+		if !ok {
+			break
+		}
+		delete(f.byID, id)
+		out = append(out, s)
+	}
+	return out
+}
+
+// drop forgets the entries up to id (acknowledged: gone from the store).
+func (f *outboxFeed) drop(id int64) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id <= f.low {
+		return
+	}
+	if id-f.low > int64(len(f.byID)) {
+		for k := range f.byID {
+			if k <= id {
+				delete(f.byID, k)
+			}
+		}
+	} else {
+		for k := f.low + 1; k <= id; k++ {
+			delete(f.byID, k)
+		}
+	}
+	f.low = id
+}
+
+// decodeFed decodes a run the feed gave for the IDs from after+1 on. With
+// CheckMemoHits on, it first compares the run with what the store holds,
+// and panics on a difference.
+func (r *Records) decodeFed(ctx context.Context, after int64, fed []string) ([]store.OutboxEntry, error) {
+	if checkHits.Load() {
+		r.checkFed(ctx, after, fed)
+	}
+	out := make([]store.OutboxEntry, len(fed))
+	for i, s := range fed {
+		e, err := decodeOutbox(after+1+int64(i), s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+func (r *Records) checkFed(ctx context.Context, after int64, fed []string) {
+	fields := make([]string, len(fed))
+	for i := range fed {
+		fields[i] = idField(after + 1 + int64(i))
+	}
+	vs, err := r.b.GetMany(ctx, KeyOutbox, fields)
+	if err != nil {
+		return // the store is away: nothing to compare with
+	}
+	for i, v := range vs {
+		if !v.OK || v.S != fed[i] {
+			panic(fmt.Sprintf("back office outbox feed: entry %d is %q in the feed, %q (present %v) in the store", after+1+int64(i), fed[i], v.S, v.OK))
+		}
+	}
+}
 
 func (r *Records) signalOutbox() {
 	select {

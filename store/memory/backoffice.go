@@ -110,15 +110,15 @@ func (b boBackend) HasReferenceValue(ctx context.Context, kind, value string) (b
 	return b.s.HasReferenceValue(ctx, kind, value)
 }
 
-func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.AuditEntry, error) {
+func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) (backoffice.Committed, error) {
 	if err := b.s.begin(ctx); err != nil {
-		return nil, err
+		return backoffice.Committed{}, err
 	}
 	defer b.s.mu.Unlock()
 	for _, ch := range c.Checks {
 		v, ok := b.s.bo[ch.Key][ch.Field]
 		if ok != ch.Want.OK || v != ch.Want.S {
-			return nil, fmt.Errorf("memory store: %s %q: %w", ch.Key, ch.Field, backoffice.ErrStale)
+			return backoffice.Committed{}, fmt.Errorf("memory store: %s %q: %w", ch.Key, ch.Field, backoffice.ErrStale)
 		}
 	}
 	for _, w := range c.Writes {
@@ -145,9 +145,12 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 		}
 		h[strconv.FormatInt(b.s.boSeq[backoffice.SeqOutbox], 10)] = e
 	}
-	out := make([]store.AuditEntry, len(c.Audit))
+	out := backoffice.Committed{Audit: make([]store.AuditEntry, len(c.Audit))}
+	if len(c.Outbox) > 0 {
+		out.LastOutbox = b.s.boSeq[backoffice.SeqOutbox]
+	}
 	for i, e := range c.Audit {
-		out[i] = b.s.appendAudit(e)
+		out.Audit[i] = b.s.appendAudit(e)
 	}
 	return out, nil
 }

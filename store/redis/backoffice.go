@@ -132,7 +132,8 @@ func (b boBackend) HasReferenceValue(ctx context.Context, kind, value string) (b
 // (key index, field, present 0|1, value), the number of writes, each as
 // (key index, field, S|D, value), the number of outbox entries and each
 // entry, then the audit entries. Either every check holds and everything
-// is written, or nothing is and the reply is STALE.
+// is written, and the reply is OK, the last outbox ID (0: none) and the
+// audit IDs, or nothing is and the reply is STALE.
 var commitBackOffice = goredis.NewScript(auditLua + `
 local a = 1
 local n = tonumber(ARGV[a]); a = a + 1
@@ -155,16 +156,18 @@ for _ = 1, n do
   a = a + 4
 end
 n = tonumber(ARGV[a]); a = a + 1
+local last = 0
 for _ = 1, n do
-  redis.call('HSET', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[a])
+  last = redis.call('INCR', KEYS[4])
+  redis.call('HSET', KEYS[3], last, ARGV[a])
   a = a + 1
 end
-local out = {'OK'}
+local out = {'OK', last}
 for i = a, #ARGV do out[#out+1] = appendAudit(ARGV[i]) end
 return out
 `)
 
-func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.AuditEntry, error) {
+func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) (backoffice.Committed, error) {
 	keys := b.s.auditKeys(b.key(backoffice.KeyOutbox), b.key(backoffice.SeqOutbox))
 	index := map[string]string{}
 	keyIndex := func(name string) string {
@@ -201,7 +204,7 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 	for i, e := range c.Audit {
 		s, err := encodeAudit(e)
 		if err != nil {
-			return nil, err
+			return backoffice.Committed{}, err
 		}
 		entries[i] = s
 		args = append(args, s)
@@ -210,24 +213,25 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) ([]store.Aud
 	if err != nil {
 		// The script may have reached the server (a timeout waiting for the
 		// reply, a connection broken after the write): it may run yet.
-		return nil, fail("back office commit", fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err))
+		return backoffice.Committed{}, fail("back office commit", fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err))
 	}
 	if len(res) == 0 {
-		return nil, fail("back office commit", errors.New("empty reply"))
+		return backoffice.Committed{}, fail("back office commit", errors.New("empty reply"))
 	}
 	if word, _ := res[0].(string); word == "STALE" {
-		return nil, backoffice.ErrStale
-	} else if word != "OK" || len(res) != 1+len(entries) {
-		return nil, fail("back office commit", fmt.Errorf("unexpected reply %v", res))
+		return backoffice.Committed{}, backoffice.ErrStale
+	} else if word != "OK" || len(res) != 2+len(entries) {
+		return backoffice.Committed{}, fail("back office commit", fmt.Errorf("unexpected reply %v", res))
 	}
-	out := make([]store.AuditEntry, len(entries))
+	last, _ := res[1].(int64)
+	out := backoffice.Committed{Audit: make([]store.AuditEntry, len(entries)), LastOutbox: last}
 	for i, s := range entries {
-		id, _ := res[1+i].(int64)
+		id, _ := res[2+i].(int64)
 		e, err := decodeAudit(id, s)
 		if err != nil {
-			return nil, err
+			return backoffice.Committed{}, err
 		}
-		out[i] = e
+		out.Audit[i] = e
 	}
 	return out, nil
 }
