@@ -155,9 +155,15 @@ func New(b Backend, o Options) *Records {
 }
 
 // remembered reports whether c is a cell kept as last seen: the records an
-// order entry reads and this process mostly writes itself.
+// order entry and its fills read and this process mostly writes itself
+// (accounts, grants, the rules' version, orders, instruments' trading
+// days).
 func remembered(c Cell) bool {
-	return c.Key == KeyAccounts || c.Key == KeyGrants || c.Key == KeyMeta
+	switch c.Key {
+	case KeyAccounts, KeyGrants, KeyMeta, KeyOrders, KeyMarketDays:
+		return true
+	}
+	return false
 }
 
 var _ store.BackOffice = (*Records)(nil)

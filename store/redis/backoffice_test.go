@@ -117,8 +117,8 @@ func TestBackOfficeKeyLayout(t *testing.T) {
 	}
 }
 
-// Two instances on one prefix: each remembers the accounts, grants and
-// rules version it last saw and may start a transaction from them, but an
+// Two instances on one prefix: each remembers the accounts, grants, rules
+// version and orders it last saw and may start a transaction from them, but an
 // answer is never given on a remembered value the other instance has since
 // changed (backoffice.Options.Remember).
 func TestBackOfficeGuessesNeverDecide(t *testing.T) {
@@ -246,8 +246,36 @@ func TestBackOfficeGuessesNeverDecide(t *testing.T) {
 	if found, err := order(a, "R1"); err != nil || !found {
 		t.Fatalf("second entry of R1 on A: found %v, %v", found, err)
 	}
-	if os, err := a.Orders(ctx, store.OrderFilter{OriginalReqID: "R1"}); err != nil || len(os) != 1 {
+	os, err := a.Orders(ctx, store.OrderFilter{OriginalReqID: "R1"})
+	if err != nil || len(os) != 1 {
 		t.Fatalf("orders under R1: %v %v", os, err)
+	}
+	// An order A wrote last (and remembers) that B has changed since: A's
+	// next change starts from its guess, the commit refuses it, and the
+	// change is made on B's.
+	retext := func(s *redis.Store, text string) (seen []string) {
+		_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			o, _, err := tx.Order(os[0].ID)
+			if err != nil {
+				return err
+			}
+			seen = append(seen, o.Text)
+			o.Text = text
+			return tx.PutOrder(o)
+		})
+		must(t, err)
+		return seen
+	}
+	retext(a, "A1")
+	if seen := retext(a, "A2"); !slices.Equal(seen, []string{"A1"}) {
+		t.Fatalf("A's change of its own order saw %v, want [A1] in one run", seen)
+	}
+	retext(b, "B1")
+	if seen := retext(a, "A3"); !slices.Equal(seen, []string{"A2", "B1"}) {
+		t.Fatalf("A's change after B's saw %v, want the guess A2, then B1", seen)
+	}
+	if o, err := b.Order(ctx, os[0].ID); err != nil || o.Text != "A3" {
+		t.Fatalf("the order's text is %q (%v), want A3", o.Text, err)
 	}
 }
 

@@ -116,8 +116,9 @@ type Store struct {
 const maxCachedSessions = 1 << 14
 
 // rememberedCells bounds the back-office cells (accounts, grants, the
-// rules' version) a transaction may start from instead of a round trip
-// (backoffice.Options.Remember): an account is a few hundred bytes.
+// rules' version, orders, trading days) a transaction may start from
+// instead of a round trip (backoffice.Options.Remember): an account or an
+// order is a few hundred bytes to a kilobyte.
 const rememberedCells = 1 << 16
 
 var _ store.Store = (*Store)(nil)
