@@ -143,7 +143,7 @@ type Options struct {
 func New(b Backend, o Options) *Records {
 	r := &Records{b: b, written: make(chan struct{}, 1)}
 	if o.FeedOutbox {
-		r.feed = &outboxFeed{byID: map[int64]string{}}
+		r.feed = &outboxFeed{byID: map[int64]*fedEntry{}}
 	}
 	if o.Remember > 0 {
 		// hashicorp/golang-lru: an exact bound, least recently used out
@@ -414,7 +414,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 				return nil, err
 			}
 		}
-		outbox, err := outboxOf(t, time.Now())
+		outbox, decoded, err := outboxOf(t, time.Now(), r.feed.wanted())
 		if err != nil {
 			return nil, err
 		}
@@ -433,7 +433,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		}
 		if len(t.commit.Outbox) > 0 {
 			if err == nil {
-				r.feed.add(done.LastOutbox, t.commit.Outbox)
+				r.feed.add(done.LastOutbox, t.commit.Outbox, decoded)
 			}
 			r.signalOutbox() // also when the outcome is unknown: a poll costs little
 		}

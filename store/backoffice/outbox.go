@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,32 +69,47 @@ func priorOf(old Value) (*priorRecord, error) {
 	return &priorRecord{Status: o.Status, Qty: o.Qty, Price: o.Price, FilledQty: o.FilledQty, FilledValue: o.FilledValue, Text: o.Text, StopPx: optDec(o.Stop.Px)}, nil
 }
 
-// decodeOutbox decodes the entry id. (A memo of the entries this process
-// wrote, seeded at the commit so the publisher would not decode them, was
-// tried and taken out: no load run could tell it from their noise, and it
-// kept thousands of decoded entries on the heap.)
+// decodeOutbox decodes the entry id.
 func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 	var r outboxRecord
 	if err := unmarshal(s, &r); err != nil {
 		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
 	}
-	e := store.OutboxEntry{ID: id, Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
-	switch {
-	case r.Kind == store.OutboxOrder && r.Order != nil:
-		o, err := decodeOrder(string(r.Order))
-		if err != nil {
+	var o store.Order
+	if r.Kind == store.OutboxOrder && r.Order != nil {
+		var err error
+		if o, err = decodeOrder(string(r.Order)); err != nil {
 			return store.OutboxEntry{}, err
 		}
+	}
+	e, err := entryOf(r, o)
+	if err != nil {
+		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d: %w", id, err)
+	}
+	e.ID = id
+	return e, nil
+}
+
+// entryOf is the entry a record stands for (without its ID); o is the
+// record's order, decoded, for an order entry.
+func entryOf(r outboxRecord, o store.Order) (store.OutboxEntry, error) {
+	e := store.OutboxEntry{Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
+	switch {
+	case r.Kind == store.OutboxOrder && r.Order != nil:
 		e.Order = o
 		if p := r.Prior; p != nil {
-			e.Prior = &store.OrderPrior{Status: p.Status, Qty: p.Qty, Price: p.Price, FilledQty: p.FilledQty, FilledValue: p.FilledValue, Text: p.Text, StopPx: decOr0(p.StopPx)}
+			fv := p.FilledValue
+			if fv.IsZero() {
+				fv = decimal.Decimal{} // as decoding gives it (omitzero)
+			}
+			e.Prior = &store.OrderPrior{Status: p.Status, Qty: p.Qty, Price: p.Price, FilledQty: p.FilledQty, FilledValue: fv, Text: p.Text, StopPx: decOr0(p.StopPx)}
 		}
 	case r.Kind == store.OutboxCash && r.Cash != nil:
 		e.Cash = store.Cash{Available: r.Cash.Available, Hold: r.Cash.Hold, Pending: r.Cash.Pending, BypassCash: r.Cash.BypassCash, BypassStock: r.Cash.BypassStock}
 	case r.Kind == store.OutboxHolding && r.Holding != nil:
 		e.Holding = store.Holding(*r.Holding)
 	default:
-		return store.OutboxEntry{}, fmt.Errorf("back office: outbox entry %d of kind %q: %w", id, r.Kind, store.ErrInvalid)
+		return store.OutboxEntry{}, fmt.Errorf("kind %q: %w", r.Kind, store.ErrInvalid)
 	}
 	return e, nil
 }
@@ -101,43 +117,65 @@ func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 // outboxOf lists what the transaction's writes change, in write order:
 // every order written with a new value, every account's cash and each
 // holding that differ from what the transaction read (a record it did not
-// read is new, so all of it is reported).
-func outboxOf(t *tx, at time.Time) ([]string, error) {
+// read is new, so all of it is reported). It returns the entries encoded
+// for the store and, when decoded is set, as the publisher reads them
+// (for the outbox feed).
+func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []store.OutboxEntry, error) {
 	var out []string
+	var entries []store.OutboxEntry
 	ns := at.UnixNano()
 	for _, w := range t.commit.Writes {
 		old := t.reads[w.Cell]
 		if w.Delete || (old.OK && old.S == w.Value) {
 			continue
 		}
-		var recs []outboxRecord
-		switch w.Key {
-		case KeyOrders:
-			o, err := decodeOrder(w.Value)
-			if err != nil {
-				return nil, err
-			}
-			prior, err := priorOf(old)
-			if err != nil {
-				return nil, err
-			}
-			recs = []outboxRecord{{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value), Prior: prior}}
-		case KeyAccounts:
-			var err error
-			if recs, err = accountChanges(old, w.Value); err != nil {
-				return nil, err
-			}
+		recs, o, err := changesOf(w, old)
+		if err != nil {
+			return nil, nil, err
 		}
 		for _, r := range recs {
 			r.At = ns
 			s, err := encodeOutbox(r)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, s)
+			if decoded {
+				// An order entry as decoding it would give; a cash or
+				// holding entry is small, and is decoded when read (its
+				// decimals as decoding gives them, not as computed).
+				var e store.OutboxEntry
+				if r.Kind == store.OutboxOrder {
+					if e, err = entryOf(r, o); err != nil {
+						return nil, nil, err
+					}
+				}
+				entries = append(entries, e)
+			}
 		}
 	}
-	return out, nil
+	return out, entries, nil
+}
+
+// changesOf is the outbox records of one write (none for a record the
+// outbox does not report), and the order written for an order.
+func changesOf(w Write, old Value) ([]outboxRecord, store.Order, error) {
+	switch w.Key {
+	case KeyOrders:
+		o, err := decodeOrder(w.Value)
+		if err != nil {
+			return nil, o, err
+		}
+		prior, err := priorOf(old)
+		if err != nil {
+			return nil, o, err
+		}
+		return []outboxRecord{{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value), Prior: prior}}, o, nil
+	case KeyAccounts:
+		recs, err := accountChanges(old, w.Value)
+		return recs, store.Order{}, err
+	}
+	return nil, store.Order{}, nil
 }
 
 // encodeOutbox is encode(r), writing an order entry's order text as it is:
@@ -228,7 +266,7 @@ const outboxWindow = 256
 // entries it wants are gone) moves up to it.
 func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
 	if fed := r.feed.take(after, min(limit, outboxWindow)); len(fed) > 0 {
-		return r.decodeFed(ctx, after, fed)
+		return r.fedEntries(ctx, after, fed)
 	}
 	out := []store.OutboxEntry{}
 	for len(out) < limit {
@@ -339,16 +377,35 @@ func (r *Records) OutboxWritten() <-chan struct{} { return r.written }
 type outboxFeed struct {
 	mu   sync.Mutex
 	on   bool
-	byID map[int64]string
+	byID map[int64]*fedEntry
 	low  int64 // nothing at or below it is kept (acknowledged)
+}
+
+// fedEntry is an entry as committed: its text, and decoded (an order
+// entry; zero for the others).
+type fedEntry struct {
+	text  string
+	entry store.OutboxEntry
 }
 
 // feedMax bounds the entries kept; past it the feed starts again empty.
 const feedMax = 4096
 
-// add keeps a commit's entries, whose last has the ID last.
-func (f *outboxFeed) add(last int64, entries []string) {
-	if f == nil || last <= 0 {
+// wanted reports whether add would keep entries now (so a commit decodes
+// its entries only for a publisher that reads them).
+func (f *outboxFeed) wanted() bool {
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.on
+}
+
+// add keeps a commit's entries (texts and, in the same order, decoded),
+// whose last has the ID last.
+func (f *outboxFeed) add(last int64, texts []string, entries []store.OutboxEntry) {
+	if f == nil || last <= 0 || len(entries) != len(texts) {
 		return
 	}
 	f.mu.Lock()
@@ -362,28 +419,33 @@ func (f *outboxFeed) add(last int64, entries []string) {
 	first := last - int64(len(entries)) + 1
 	for i, e := range entries {
 		if id := first + int64(i); id > f.low {
-			f.byID[id] = e
+			e.ID = id
+			f.byID[id] = &fedEntry{texts[i], e}
 		}
 	}
 }
 
 // take removes and returns the run of entries kept from after+1 on, up to
 // n of them.
-func (f *outboxFeed) take(after int64, n int) []string {
+func (f *outboxFeed) take(after int64, n int) []*fedEntry {
 	if f == nil {
 		return nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.on = true
-	var out []string
-	for id := after + 1; len(out) < n; id++ {
-		s, ok := f.byID[id]
-		if !ok {
-			break
-		}
+	k := 0
+	for k < n && f.byID[after+1+int64(k)] != nil {
+		k++
+	}
+	if k == 0 {
+		return nil
+	}
+	out := make([]*fedEntry, k)
+	for i := range out {
+		id := after + 1 + int64(i)
+		out[i] = f.byID[id]
 		delete(f.byID, id)
-		out = append(out, s)
 	}
 	return out
 }
@@ -412,25 +474,30 @@ func (f *outboxFeed) drop(id int64) {
 	f.low = id
 }
 
-// decodeFed decodes a run the feed gave for the IDs from after+1 on. With
-// CheckMemoHits on, it first compares the run with what the store holds,
-// and panics on a difference.
-func (r *Records) decodeFed(ctx context.Context, after int64, fed []string) ([]store.OutboxEntry, error) {
+// fedEntries returns a run the feed gave for the IDs from after+1 on.
+// With CheckMemoHits on, it first checks the run against the store: the
+// same text under each ID, and the same entry as decoding it gives; a
+// difference panics.
+func (r *Records) fedEntries(ctx context.Context, after int64, fed []*fedEntry) ([]store.OutboxEntry, error) {
 	if checkHits.Load() {
 		r.checkFed(ctx, after, fed)
 	}
 	out := make([]store.OutboxEntry, len(fed))
-	for i, s := range fed {
-		e, err := decodeOutbox(after+1+int64(i), s)
-		if err != nil {
-			return nil, err
+	for i, f := range fed {
+		if f.entry.Kind == "" { // not decoded at the commit
+			e, err := decodeOutbox(after+1+int64(i), f.text)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = e
+			continue
 		}
-		out[i] = e
+		out[i] = f.entry
 	}
 	return out, nil
 }
 
-func (r *Records) checkFed(ctx context.Context, after int64, fed []string) {
+func (r *Records) checkFed(ctx context.Context, after int64, fed []*fedEntry) {
 	fields := make([]string, len(fed))
 	for i := range fed {
 		fields[i] = idField(after + 1 + int64(i))
@@ -440,8 +507,15 @@ func (r *Records) checkFed(ctx context.Context, after int64, fed []string) {
 		return // the store is away: nothing to compare with
 	}
 	for i, v := range vs {
-		if !v.OK || v.S != fed[i] {
-			panic(fmt.Sprintf("back office outbox feed: entry %d is %q in the feed, %q (present %v) in the store", after+1+int64(i), fed[i], v.S, v.OK))
+		id := after + 1 + int64(i)
+		if !v.OK || v.S != fed[i].text {
+			panic(fmt.Sprintf("back office outbox feed: entry %d is %q in the feed, %q (present %v) in the store", id, fed[i].text, v.S, v.OK))
+		}
+		if fed[i].entry.Kind == "" {
+			continue
+		}
+		if e, err := decodeOutbox(id, v.S); err != nil || !reflect.DeepEqual(e, fed[i].entry) {
+			panic(fmt.Sprintf("back office outbox feed: entry %d\nfed     %#v %#v\ndecoded %#v %#v (%v)", id, fed[i].entry, fed[i].entry.Prior, e, e.Prior, err))
 		}
 	}
 }
