@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/centrifugal/centrifuge"
@@ -34,10 +33,10 @@ const idempotentFor = 3 * time.Minute
 // other channels. ackLoop acknowledges what is published, off that path.
 func (s *Server) publishLoop(ctx context.Context) {
 	p := &publisher{queues: map[string]*channelQueue{}, room: make(chan struct{}, inFlight),
-		mark: watermark{done: map[int64]bool{}}, acks: newAcker()}
+		mark: watermark{done: map[int64]bool{}}}
 	defer p.running.Wait()
 	s.done.Add(1)
-	go func() { defer s.done.Done(); s.ackLoop(ctx, p.acks) }()
+	go func() { defer s.done.Done(); s.ackLoop(ctx, &p.mark) }()
 	after := int64(-1) // unknown until read
 	t := time.NewTicker(s.o.PublishEvery)
 	defer t.Stop()
@@ -63,7 +62,6 @@ type publisher struct {
 	running sync.WaitGroup           // the lanes
 	room    chan struct{}            // a token per entry in flight
 	mark    watermark
-	acks    *acker
 }
 
 // channelQueue is what one channel's lane has still to publish, in order.
@@ -164,7 +162,7 @@ func (s *Server) runLane(ctx context.Context, p *publisher, channel string, q *c
 			}
 		}
 		<-p.room
-		p.acks.publishedUpTo(p.mark.published(e.id))
+		p.mark.published(e.id)
 	}
 }
 
@@ -204,6 +202,13 @@ func (w *watermark) handed(id int64) {
 	w.queue = append(w.queue, id)
 }
 
+// get returns the mark.
+func (w *watermark) get() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mark
+}
+
 // published records id as published and returns the mark.
 func (w *watermark) published(id int64) int64 {
 	w.mu.Lock()
@@ -221,43 +226,26 @@ func (w *watermark) published(id int64) int64 {
 	return w.mark
 }
 
-// acker hands the watermark to ackLoop.
-type acker struct {
-	upTo atomic.Int64
-	wake chan struct{}
-}
+// ackEvery is how often ackLoop acknowledges: one store commit for all
+// that was published meanwhile (thousands of entries a second under load).
+const ackEvery = 100 * time.Millisecond
 
-func newAcker() *acker { return &acker{wake: make(chan struct{}, 1)} }
-
-func (a *acker) publishedUpTo(id int64) {
-	if id <= a.upTo.Load() {
-		return
-	}
-	a.upTo.Store(id)
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
-// ackLoop acknowledges what the lanes published, one acknowledgement for
-// all they published meanwhile. An acknowledgement that lags (or fails,
-// and is tried again on the next wake or tick) costs nothing but store
-// space: a publisher that reads the entries again after a restart
-// publishes them with the same idempotency keys, and the broker drops
-// them.
-func (s *Server) ackLoop(ctx context.Context, a *acker) {
-	t := time.NewTicker(time.Second)
+// ackLoop acknowledges what the lanes published (the watermark), every
+// ackEvery. An acknowledgement that lags (or fails, and is tried again at
+// the next tick) costs nothing but store space: a publisher that reads
+// the entries again after a restart publishes them with the same
+// idempotency keys, and the broker drops them.
+func (s *Server) ackLoop(ctx context.Context, mark *watermark) {
+	t := time.NewTicker(ackEvery)
 	defer t.Stop()
 	var acked int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-a.wake:
 		case <-t.C:
 		}
-		id := a.upTo.Load()
+		id := mark.get()
 		if id <= acked {
 			continue
 		}
