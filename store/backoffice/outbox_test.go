@@ -2,6 +2,7 @@ package backoffice
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,5 +41,48 @@ func TestEncodeOutbox(t *testing.T) {
 		if got != string(want) {
 			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
 		}
+	}
+}
+
+// The outbox feed keeps nothing until a publisher reads, hands out only a
+// run that starts right after the reader's position (a gap, or an entry
+// it never had, sends the reader to the store), gives an entry once, and
+// forgets what is acknowledged.
+func TestOutboxFeed(t *testing.T) {
+	f := &outboxFeed{byID: map[int64]*fedEntry{}}
+	texts := func(n int) []string { return make([]string, n) }
+	decoded := func(n int) []store.OutboxEntry { return make([]store.OutboxEntry, n) }
+	ids := func(run []*fedEntry) []int64 {
+		var out []int64
+		for _, e := range run {
+			out = append(out, e.entry.ID)
+		}
+		return out
+	}
+	f.add(2, texts(2), decoded(2))
+	if run := f.take(0, 10); run != nil {
+		t.Fatalf("kept %v before any read", ids(run))
+	}
+	f.add(5, texts(3), decoded(3)) // 3, 4, 5
+	f.add(9, texts(2), decoded(2)) // 8, 9: 6 and 7 are another instance's
+	for _, c := range []struct {
+		after int64
+		n     int
+		want  []int64
+	}{
+		{0, 10, nil}, {2, 2, []int64{3, 4}}, {2, 10, nil}, {4, 10, []int64{5}}, {5, 10, nil}, {7, 10, []int64{8, 9}}, {7, 10, nil},
+	} {
+		if got := ids(f.take(c.after, c.n)); !slices.Equal(got, c.want) {
+			t.Fatalf("take(%d, %d) = %v, want %v", c.after, c.n, got, c.want)
+		}
+	}
+	f.add(12, texts(3), decoded(3)) // 10, 11, 12
+	f.drop(10)
+	if got := ids(f.take(10, 10)); !slices.Equal(got, []int64{11, 12}) {
+		t.Fatalf("after drop(10): %v, want [11 12]", got)
+	}
+	f.add(10, texts(1), decoded(1)) // acknowledged already: not kept
+	if run := f.take(9, 10); run != nil {
+		t.Fatalf("kept %v at or below the acknowledged ID", ids(run))
 	}
 }
