@@ -76,8 +76,17 @@ type channelPub struct {
 }
 
 // hand queues e on its channel's lane, starting the lane if it is not
-// running; false when ctx ended first.
+// running; false when ctx ended first. The memory broker has no round trip
+// to overlap: its entries are published at once, in order, by the reader.
 func (s *Server) hand(ctx context.Context, p *publisher, e channelPub) bool {
+	if s.o.Redis == nil {
+		p.mark.handed(e.id)
+		if !s.publishUntilDone(ctx, e) {
+			return false
+		}
+		p.mark.published(e.id)
+		return true
+	}
 	select {
 	case p.room <- struct{}{}:
 	case <-ctx.Done():
@@ -156,14 +165,23 @@ func (s *Server) runLane(ctx context.Context, p *publisher, channel string, q *c
 		e := q.pubs[0]
 		q.pubs = q.pubs[1:]
 		p.mu.Unlock()
-		for wait := 10 * time.Millisecond; !s.publishOne(e.id, e.channel, e.data, e.err); wait = min(2*wait, time.Second) {
-			if sleep(ctx, wait) != nil {
-				return
-			}
+		if !s.publishUntilDone(ctx, e) {
+			return
 		}
 		<-p.room
 		p.mark.published(e.id)
 	}
+}
+
+// publishUntilDone publishes e, trying again a little later each time
+// until it goes through; false when ctx ended first.
+func (s *Server) publishUntilDone(ctx context.Context, e channelPub) bool {
+	for wait := 10 * time.Millisecond; !s.publishOne(e.id, e.channel, e.data, e.err); wait = min(2*wait, time.Second) {
+		if sleep(ctx, wait) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // sleep waits d or until ctx ends (its error then).
