@@ -120,9 +120,9 @@ func entryOf(r outboxRecord, o store.Order) (store.OutboxEntry, error) {
 // read is new, so all of it is reported). It returns the entries encoded
 // for the store and, when decoded is set, as the publisher reads them
 // (for the outbox feed).
-func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []store.OutboxEntry, error) {
+func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []*store.OutboxEntry, error) {
 	var out []string
-	var entries []store.OutboxEntry
+	var entries []*store.OutboxEntry
 	ns := at.UnixNano()
 	for _, w := range t.commit.Writes {
 		old := t.reads[w.Cell]
@@ -144,11 +144,13 @@ func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []store.OutboxEntry,
 				// An order entry as decoding it would give; a cash or
 				// holding entry is small, and is decoded when read (its
 				// decimals as decoding gives them, not as computed).
-				var e store.OutboxEntry
+				var e *store.OutboxEntry
 				if r.Kind == store.OutboxOrder {
-					if e, err = entryOf(r, o); err != nil {
+					d, err := entryOf(r, o)
+					if err != nil {
 						return nil, nil, err
 					}
+					e = &d
 				}
 				entries = append(entries, e)
 			}
@@ -303,16 +305,15 @@ func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]store.Ou
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.OutboxEntry, 0, n)
-	for i, v := range vs {
-		if !v.OK {
-			break
-		}
-		e, err := decodeOutbox(after+1+int64(i), v.S)
-		if err != nil {
+	k := 0
+	for k < len(vs) && vs[k].OK {
+		k++
+	}
+	out := make([]store.OutboxEntry, k)
+	for i, v := range vs[:k] {
+		if out[i], err = decodeOutbox(after+1+int64(i), v.S); err != nil {
 			return nil, err
 		}
-		out = append(out, e)
 	}
 	return out, nil
 }
@@ -382,10 +383,10 @@ type outboxFeed struct {
 }
 
 // fedEntry is an entry as committed: its text, and decoded (an order
-// entry; zero for the others).
+// entry; nil for the others).
 type fedEntry struct {
 	text  string
-	entry store.OutboxEntry
+	entry *store.OutboxEntry
 }
 
 // feedMax bounds the entries kept; past it the feed starts again empty.
@@ -404,7 +405,7 @@ func (f *outboxFeed) wanted() bool {
 
 // add keeps a commit's entries (texts and, in the same order, decoded),
 // whose last has the ID last.
-func (f *outboxFeed) add(last int64, texts []string, entries []store.OutboxEntry) {
+func (f *outboxFeed) add(last int64, texts []string, entries []*store.OutboxEntry) {
 	if f == nil || last <= 0 || len(entries) != len(texts) {
 		return
 	}
@@ -419,7 +420,9 @@ func (f *outboxFeed) add(last int64, texts []string, entries []store.OutboxEntry
 	first := last - int64(len(entries)) + 1
 	for i, e := range entries {
 		if id := first + int64(i); id > f.low {
-			e.ID = id
+			if e != nil {
+				e.ID = id
+			}
 			f.byID[id] = &fedEntry{texts[i], e}
 		}
 	}
@@ -484,7 +487,7 @@ func (r *Records) fedEntries(ctx context.Context, after int64, fed []*fedEntry) 
 	}
 	out := make([]store.OutboxEntry, len(fed))
 	for i, f := range fed {
-		if f.entry.Kind == "" { // not decoded at the commit
+		if f.entry == nil { // not decoded at the commit
 			e, err := decodeOutbox(after+1+int64(i), f.text)
 			if err != nil {
 				return nil, err
@@ -492,7 +495,7 @@ func (r *Records) fedEntries(ctx context.Context, after int64, fed []*fedEntry) 
 			out[i] = e
 			continue
 		}
-		out[i] = f.entry
+		out[i] = *f.entry
 	}
 	return out, nil
 }
@@ -511,10 +514,10 @@ func (r *Records) checkFed(ctx context.Context, after int64, fed []*fedEntry) {
 		if !v.OK || v.S != fed[i].text {
 			panic(fmt.Sprintf("back office outbox feed: entry %d is %q in the feed, %q (present %v) in the store", id, fed[i].text, v.S, v.OK))
 		}
-		if fed[i].entry.Kind == "" {
+		if fed[i].entry == nil {
 			continue
 		}
-		if e, err := decodeOutbox(id, v.S); err != nil || !reflect.DeepEqual(e, fed[i].entry) {
+		if e, err := decodeOutbox(id, v.S); err != nil || !reflect.DeepEqual(e, *fed[i].entry) {
 			panic(fmt.Sprintf("back office outbox feed: entry %d\nfed     %#v %#v\ndecoded %#v %#v (%v)", id, fed[i].entry, fed[i].entry.Prior, e, e.Prior, err))
 		}
 	}

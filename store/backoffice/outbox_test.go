@@ -51,7 +51,13 @@ func TestEncodeOutbox(t *testing.T) {
 func TestOutboxFeed(t *testing.T) {
 	f := &outboxFeed{byID: map[int64]*fedEntry{}}
 	texts := func(n int) []string { return make([]string, n) }
-	decoded := func(n int) []store.OutboxEntry { return make([]store.OutboxEntry, n) }
+	decoded := func(n int) []*store.OutboxEntry {
+		out := make([]*store.OutboxEntry, n)
+		for i := range out {
+			out[i] = &store.OutboxEntry{Kind: store.OutboxOrder}
+		}
+		return out
+	}
 	ids := func(run []*fedEntry) []int64 {
 		var out []int64
 		for _, e := range run {
