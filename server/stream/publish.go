@@ -227,8 +227,8 @@ func (w *watermark) get() int64 {
 	return w.mark
 }
 
-// published records id as published and returns the mark.
-func (w *watermark) published(id int64) int64 {
+// published records id as published.
+func (w *watermark) published(id int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.done[id] = true
@@ -241,7 +241,6 @@ func (w *watermark) published(id int64) int64 {
 		w.queue = append(w.queue[:0], w.queue[w.head:]...)
 		w.head = 0
 	}
-	return w.mark
 }
 
 // ackEvery is how often ackLoop acknowledges: one store commit for all

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -105,13 +106,62 @@ func TestWatermarkWaitsForEveryEarlierEntry(t *testing.T) {
 	for _, c := range []struct{ published, mark int64 }{
 		{13, 10}, {12, 10}, {11, 13}, {15, 13}, {14, 15},
 	} {
-		if got := w.published(c.published); got != c.mark {
-			t.Fatalf("after %d is published the mark is %d, want %d", c.published, got, c.mark)
+		if w.published(c.published); w.get() != c.mark {
+			t.Fatalf("after %d is published the mark is %d, want %d", c.published, w.get(), c.mark)
 		}
 	}
 	// A reader that moved up past entries acknowledged elsewhere (a gap).
 	w.handed(40)
-	if got := w.published(40); got != 40 {
-		t.Fatalf("after a gap the mark is %d, want 40", got)
+	if w.published(40); w.get() != 40 {
+		t.Fatalf("after a gap the mark is %d, want 40", w.get())
+	}
+}
+
+// While the broker is away every publish fails; the lane tries its entry
+// again until the broker is back, and the channel then holds every entry
+// once, in commit order, none skipped.
+func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
+	ctx := t.Context()
+	data, broker := redistest.StartRedis(t), redistest.StartRedis(t)
+	prefix := redistest.UniquePrefix()
+	st, err := redis.Open(ctx, redis.Options{URL: data.URL(), Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	uo, err := redis.ParseURL(broker.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Outbox: st, Redis: &Redis{Options: uo, Prefix: prefix + "stream", Timeout: 200 * time.Millisecond}, PublishEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	broker.Stop()
+	const n = 20
+	for i := range n {
+		_, err := st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			return tx.PutAccount(store.Account{AccountCode: "A1", CashAvailable: decimal.NewFromInt(int64(i))})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a failed publish", func() bool { return s.PublishFailures() > 0 })
+	broker.Start()
+	waitFor(t, "every entry published", func() bool { return s.Published() == n })
+	h, err := s.node.History(AccountChannel("A1"), centrifuge.WithLimit(centrifuge.NoLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Publications) != n {
+		t.Fatalf("the channel holds %d publications, want %d", len(h.Publications), n)
+	}
+	for i, p := range h.Publications {
+		var r CashReport
+		if err := json.Unmarshal(p.Data, &r); err != nil || r.CashAvailable != float64(i) {
+			t.Fatalf("publication %d: %s (%v), want cash %d", i, p.Data, err, i)
+		}
 	}
 }
