@@ -36,14 +36,7 @@ func TestRepublishedEntriesAreDeliveredOnce(t *testing.T) {
 	}
 	defer st.Close()
 	const n = 30
-	for i := range n {
-		_, err := st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			return tx.PutAccount(store.Account{AccountCode: "A1", CashAvailable: decimal.NewFromInt(int64(i))})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	commitCash(t, st, n)
 	uo, err := redis.ParseURL(srv.URL(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -69,18 +62,37 @@ func TestRepublishedEntriesAreDeliveredOnce(t *testing.T) {
 	if second.Published() != 0 || second.Suppressed() != n {
 		t.Fatalf("second publisher: published %d, suppressed %d; want 0 and %d", second.Published(), second.Suppressed(), n)
 	}
-	h, err := second.node.History(AccountChannel("A1"), centrifuge.WithLimit(centrifuge.NoLimit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h.Publications) != n {
-		t.Fatalf("the channel holds %d publications, want %d", len(h.Publications), n)
-	}
-	for i, p := range h.Publications {
+	for i, p := range history(t, second, AccountChannel("A1"), n) {
 		if p.Offset != uint64(i+1) {
 			t.Fatalf("publication %d has offset %d", i, p.Offset)
 		}
 	}
+}
+
+// commitCash commits n changes of account A1's cash: 0, 1, … n-1.
+func commitCash(t *testing.T, st store.Store, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := st.UpdateBackOffice(t.Context(), func(tx store.BackOfficeTx) error {
+			return tx.PutAccount(store.Account{AccountCode: "A1", CashAvailable: decimal.NewFromInt(int64(i))})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// history is the channel's whole history, which must hold n publications.
+func history(t *testing.T, s *Server, channel string, n int) []*centrifuge.Publication {
+	t.Helper()
+	h, err := s.node.History(channel, centrifuge.WithLimit(centrifuge.NoLimit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Publications) != n {
+		t.Fatalf("%s holds %d publications, want %d", channel, len(h.Publications), n)
+	}
+	return h.Publications
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -140,25 +152,11 @@ func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
 	defer s.Close(ctx)
 	broker.Stop()
 	const n = 20
-	for i := range n {
-		_, err := st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			return tx.PutAccount(store.Account{AccountCode: "A1", CashAvailable: decimal.NewFromInt(int64(i))})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	commitCash(t, st, n)
 	waitFor(t, "a failed publish", func() bool { return s.PublishFailures() > 0 })
 	broker.Start()
 	waitFor(t, "every entry published", func() bool { return s.Published() == n })
-	h, err := s.node.History(AccountChannel("A1"), centrifuge.WithLimit(centrifuge.NoLimit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h.Publications) != n {
-		t.Fatalf("the channel holds %d publications, want %d", len(h.Publications), n)
-	}
-	for i, p := range h.Publications {
+	for i, p := range history(t, s, AccountChannel("A1"), n) {
 		var r CashReport
 		if err := json.Unmarshal(p.Data, &r); err != nil || r.CashAvailable != float64(i) {
 			t.Fatalf("publication %d: %s (%v), want cash %d", i, p.Data, err, i)
