@@ -368,7 +368,13 @@ func quickFIXSession(t *testing.T, q *quickFIX) {
 	cur := atoi(t, field(inLine, 34))
 	q.do(fmt.Sprintf("next-target %d", cur-3))
 	q.do("send 35=1|112=PING-2")
-	q.waitFor("out ", "|35=2|", fmt.Sprintf("|7=%d|", cur-3))
+	// The initiator prints a message before QuickFIX counts it: a command
+	// that lands in between is counted over, and the request starts one
+	// later. Either way it asks for reports omsd sent.
+	rr := q.waitFor("out ", "|35=2|")
+	if begin := atoi(t, field(rr, 7)); begin != cur-3 && begin != cur-2 {
+		t.Fatalf("ResendRequest from %d, want %d (or %d): %s", begin, cur-3, cur-2, rr)
+	}
 	q.waitFor("in ", "|43=Y|")
 	q.waitFor("in ", "|35=0|", "|112=PING-2|")
 
