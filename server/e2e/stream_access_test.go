@@ -24,8 +24,9 @@ func TestStreamPermissions(t *testing.T) {
 		orderCh(""):                  102, // no account
 		"order:Nothing:" + accountAn: 102,
 		"elsewhere":                  102,
-		"mkt:productStat:FPT-G1":     108, // not simulated
+		"mkt:vnIndex:VN30":           108, // not simulated
 		"mkt:depth:NOPE-G1":          108, // no such instrument
+		"mkt:productStat:FPT-G9":     108, // no such board
 		"mkt:OhlcvDTO:FPT:17":        108, // no such resolution
 		orderCh(accountAn + ":x"):    102,
 	}

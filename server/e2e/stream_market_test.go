@@ -18,7 +18,8 @@ func TestStreamMarketData(t *testing.T) {
 		s := e.stream(t, tr)
 		depth, trades, info := "mkt:depth:HPG-G1", "mkt:tradeLog:HPG-G1", "mkt:productInfo:HPG-G1"
 		bar60, bar300 := "mkt:OhlcvDTO:HPG:60", "mkt:OhlcvDTO:HPG:300"
-		s.subscribeAll(depth, trades, info, bar60, bar300)
+		stat, trend := "mkt:productStat:HPG-G1", "mkt:ProductTrend:HPG-G1"
+		s.subscribeAll(depth, trades, info, bar60, bar300, stat, trend)
 
 		e.order(t, tr, lo(accountBinh, "HPG", "S", 100, "27500", "md-s1"))
 		e.order(t, tr, lo(accountBinh, "HPG", "S", 200, "27600", "md-s2"))
@@ -52,11 +53,17 @@ func TestStreamMarketData(t *testing.T) {
 			}
 		}
 
-		// A late subscriber gets the current depth with its subscription.
+		wantStatAndTrend(t, last(s.received(stat), func(map[string]any) bool { return true }),
+			last(s.received(trend), func(map[string]any) bool { return true }))
+
+		// A late subscriber gets the current messages with its subscription.
 		late := e.stream(t, tr)
-		late.subscribeAll(depth)
-		late.within(5*time.Second, "the depth snapshot", func() bool { return len(late.pubs[depth]) > 0 })
+		late.subscribeAll(depth, stat, trend)
+		late.within(5*time.Second, "the snapshots", func() bool {
+			return len(late.pubs[depth]) > 0 && len(late.pubs[stat]) > 0 && len(late.pubs[trend]) > 0
+		})
 		wantDepth(t, e, late.received(depth)[0].data)
+		wantStatAndTrend(t, late.received(stat)[0].data, late.received(trend)[0].data)
 	})
 }
 
@@ -84,5 +91,28 @@ func wantDepth(t *testing.T, e *env, d map[string]any) {
 	}
 	if asks, bids := d["askPriceDepth"].([]any), d["bidPriceDepth"].([]any); len(asks) != 0 || len(bids) != 1 {
 		t.Fatalf("after the trades: asks %v, bids %v", asks, bids)
+	}
+}
+
+// wantStatAndTrend checks productStat and ProductTrend after the test's
+// trades (100 @27 500 and 200 @27 600, both a buyer taking the offer, the
+// reference 27 050) with 500 left to buy at 27 000.
+func wantStatAndTrend(t *testing.T, st, tr map[string]any) {
+	t.Helper()
+	wantFields(t, "product stat", st, []string{"id", "seq", "time", "symbol", "boardID", "nomiPrc", "lsPrc", "change", "changePct",
+		"trades", "totVol", "totVal", "buyUpVol", "sellDownVol", "auctionVol", "priceStats"})
+	ps, _ := st["priceStats"].([]any)
+	if st["totVol"] != 300.0 || st["buyUpVol"] != 300.0 || st["sellDownVol"] != 0.0 || st["trades"] != 2.0 || st["lsPrc"] != 27600.0 ||
+		st["change"] != 550.0 || st["changePct"] != 2.03 || st["totVal"] != 100*27500.0+200*27600.0 || len(ps) != 2 {
+		t.Fatalf("product stat: %v", st)
+	}
+	if p := ps[0].(map[string]any); p["prc"] != 27600.0 || p["vol"] != 200.0 || p["buyUpVol"] != 200.0 || p["trades"] != 1.0 {
+		t.Fatalf("product stat, first price: %v", p)
+	}
+	wantFields(t, "product trend", tr, []string{"id", "seq", "time", "symbol", "boardID", "trend", "totBidVol", "totAskVol",
+		"bidLevels", "askLevels", "buyUpVol", "sellDownVol", "bookPressure", "tradePressure"})
+	if tr["trend"] != "UP" || tr["totBidVol"] != 500.0 || tr["totAskVol"] != 0.0 || tr["bidLevels"] != 1.0 ||
+		tr["bookPressure"] != 1.0 || tr["tradePressure"] != 1.0 || tr["buyUpVol"] != 300.0 {
+		t.Fatalf("product trend: %v", tr)
 	}
 }

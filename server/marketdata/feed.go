@@ -65,6 +65,10 @@ type bookState struct {
 	vol                   int64
 	val                   decimal.Decimal
 	bars                  map[int64]*Bar // by resolution: the current bar
+
+	traded bool                       // trades since the last Flush (productStat changed)
+	byWay  [3]int64                   // the day's volume by way: auction, buyer took, seller hit
+	prices map[venue.Price]*PriceStat // the day's volume by traded price
 }
 
 // Bar is one OHLCV bar (the docs' OhlcvBar).
@@ -92,13 +96,13 @@ func (f *Feed) state(key string, b *venue.Book) *bookState {
 		board = in.Board
 	}
 	s := &bookState{key: key, ticker: in.Ticker, board: board, main: !odd, ref: in.ReferencePrice, ceil: in.Ceiling, floor: in.Floor,
-		book: b, bars: map[int64]*Bar{}}
+		book: b, bars: map[int64]*Bar{}, prices: map[venue.Price]*PriceStat{}}
 	f.books[key] = s
 	return s
 }
 
 // NewDay starts in's trading day on its books' market data: the new
-// reference price and band, the day's statistics from zero.
+// reference price and band, the day's statistics and OHLCV bars from zero.
 func (f *Feed) NewDay(in market.Instrument) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,6 +113,12 @@ func (f *Feed) NewDay(in market.Instrument) {
 		s.ref, s.ceil, s.floor = in.ReferencePrice, in.Ceiling, in.Floor
 		s.last, s.open, s.high, s.low, s.val = decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero
 		s.lastQty, s.way, s.vol = 0, 0, 0
+		// A new subscriber to a bar channel gets the day's current bar, none
+		// before its first trade (yesterday's last bar went out with its last trade).
+		clear(s.bars)
+		s.byWay = [3]int64{}
+		clear(s.prices)
+		s.traded = true
 		s.dirty = true
 	}
 }
@@ -142,6 +152,7 @@ func (s *bookState) trade(x venue.Execution, now time.Time) Publication {
 	s.high, s.low = decimal.Max(s.high, px), decimal.Min(s.low, px)
 	s.last, s.lastQty, s.way = px, x.Qty, way(x.Aggressor)
 	s.vol += x.Qty
+	s.recordStat(x)
 	s.val = s.val.Add(px.Mul(decimal.NewFromInt(x.Qty)))
 	s.seq++
 	for _, res := range Resolutions {
@@ -187,28 +198,59 @@ func (f *Feed) Flush() []Publication {
 		}
 		s.dirty = false
 		out = append(out, Publication{Channel("depth", s.ticker, s.board), s.depth(now)},
-			Publication{Channel("productInfo", s.ticker, s.board), s.info(now)})
+			Publication{Channel("productInfo", s.ticker, s.board), s.info(now)},
+			Publication{Channel("ProductTrend", s.ticker, s.board), s.trend(now)})
+		if s.traded {
+			s.traded = false
+			out = append(out, Publication{Channel("productStat", s.ticker, s.board), s.stat(now)})
+		}
 	}
 	return out
 }
 
-// Snapshot returns the current message of a depth, productInfo or OHLCV
-// channel (false when there is none yet), for a new subscriber.
+// Snapshot returns the current message of a depth, productInfo,
+// productStat, ProductTrend or OHLCV channel (false when there is none
+// yet), for a new subscriber.
 func (f *Feed) Snapshot(channel string) (any, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	kind, arg, _ := strings.Cut(strings.TrimPrefix(channel, "mkt:"), ":")
 	for _, s := range f.books {
-		switch channel {
-		case Channel("depth", s.ticker, s.board):
-			return s.depth(f.now()), true
-		case Channel("productInfo", s.ticker, s.board):
-			return s.info(f.now()), true
-		}
-		for res, bar := range s.bars {
-			if s.main && channel == OhlcvChannel(s.ticker, res) {
+		if kind == "OhlcvDTO" {
+			if bar, ok := s.bars[resolutionOf(arg, s.ticker)]; ok && s.main {
 				return *bar, true
 			}
+			continue
 		}
+		if arg == s.ticker+"-"+s.board {
+			return s.message(kind, f.now())
+		}
+	}
+	return nil, false
+}
+
+// resolutionOf is the resolution of a bar channel's "{ticker}:{seconds}"
+// when it names ticker (0 otherwise: no bar has it).
+func resolutionOf(arg, ticker string) int64 {
+	t, res, _ := strings.Cut(arg, ":")
+	if t != ticker {
+		return 0
+	}
+	n, _ := strconv.ParseInt(res, 10, 64)
+	return n
+}
+
+// message is the current message of one of a board's channels.
+func (s *bookState) message(kind string, now time.Time) (any, bool) {
+	switch kind {
+	case "depth":
+		return s.depth(now), true
+	case "productInfo":
+		return s.info(now), true
+	case "productStat":
+		return s.stat(now), true
+	case "ProductTrend":
+		return s.trend(now), true
 	}
 	return nil, false
 }

@@ -1,6 +1,7 @@
 package marketdata
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -75,5 +76,106 @@ func TestProductInfoInAnAuction(t *testing.T) {
 	if !ok || !p.IsAuction || !want.OK || p.AucEstVol != 200 || p.AucEstPrc != want.Price.Decimal().InexactFloat64() ||
 		p.TradingSession != "call-auction" || p.TotVol != 0 {
 		t.Fatalf("product info in the auction: %+v (engine: %+v)", p, want)
+	}
+}
+
+// A new trading day starts the bars again: after the roll a new
+// subscriber gets no bar until the day's first trade, and that bar holds
+// the day's trades only.
+func TestNewDayStartsTheBarsAgain(t *testing.T) {
+	f, b := devFeed(t)
+	b.SetPhase(venue.Continuous)
+	f.Observed(b, b.Submit(order("s1", venue.Sell, venue.Price(27500_0000), 100)))
+	f.Observed(b, b.Submit(order("b1", venue.Buy, venue.Price(27500_0000), 100)))
+	channel := OhlcvChannel("HPG", 60)
+	if bar, ok := f.Snapshot(channel); !ok || bar.(Bar).Volume != 100 {
+		t.Fatalf("the first day's bar: %+v %v", bar, ok)
+	}
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, ok := cfg.Instruments.ByISIN("VN000000HPG4")
+	if !ok {
+		t.Fatal("no HPG in the dev master")
+	}
+	f.NewDay(in)
+	if bar, ok := f.Snapshot(channel); ok {
+		t.Fatalf("a bar before the new day's first trade: %+v", bar)
+	}
+	if v, _ := f.Snapshot("mkt:productStat:HPG-G1"); v.(ProductStat).TotVol != 0 || len(v.(ProductStat).PriceStats) != 0 {
+		t.Fatalf("the new day's statistics: %+v", v)
+	}
+	f.Observed(b, b.Submit(order("s2", venue.Sell, venue.Price(27400_0000), 30)))
+	f.Observed(b, b.Submit(order("b2", venue.Buy, venue.Price(27400_0000), 30)))
+	bar, ok := f.Snapshot(channel)
+	if got := bar.(Bar); !ok || got.Volume != 30 || got.Open != 27400 || got.High != 27400 {
+		t.Fatalf("the new day's bar: %+v %v", bar, ok)
+	}
+}
+
+// productStat splits the day's volume by who took liquidity and by price;
+// ProductTrend weighs the book's two sides and the day's trades. A flush
+// sends the trend of every changed book and the statistics of a book that
+// traded.
+func TestProductStatAndTrend(t *testing.T) {
+	f, b := devFeed(t)
+	b.SetPhase(venue.CallAuction)
+	f.Observed(b, b.Submit(order("a-s", venue.Sell, venue.Price(27000_0000), 100)))
+	f.Observed(b, b.Submit(order("a-b", venue.Buy, venue.Price(27200_0000), 100)))
+	f.Observed(b, b.SetPhase(venue.Continuous)) // the auction trade: way 0
+	f.Observed(b, b.Submit(order("s1", venue.Sell, venue.Price(27500_0000), 100)))
+	f.Observed(b, b.Submit(order("s2", venue.Sell, venue.Price(27600_0000), 200)))
+	f.Observed(b, b.Submit(order("b0", venue.Buy, venue.Price(27000_0000), 500)))
+	f.Observed(b, b.Submit(order("b1", venue.Buy, venue.Price(27600_0000), 300))) // buy-up: 100 @27500, 200 @27600
+	f.Observed(b, b.Submit(order("s3", venue.Sell, venue.Price(27000_0000), 50))) // sell-down: 50 @27000
+	var stats []ProductStat
+	var trends []ProductTrend
+	for _, p := range f.Flush() {
+		switch v := p.Data.(type) {
+		case ProductStat:
+			stats = append(stats, v)
+			if p.Channel != "mkt:productStat:HPG-G1" {
+				t.Fatalf("stat on %s", p.Channel)
+			}
+		case ProductTrend:
+			trends = append(trends, v)
+			if p.Channel != "mkt:ProductTrend:HPG-G1" {
+				t.Fatalf("trend on %s", p.Channel)
+			}
+		}
+	}
+	if len(stats) != 1 || len(trends) != 1 {
+		t.Fatalf("stats %+v trends %+v", stats, trends)
+	}
+	s := stats[0]
+	if s.TotVol != 450 || s.Trades != 4 || s.BuyUpVol != 300 || s.SellDownVol != 50 || s.AuctionVol != 100 ||
+		s.LsPrc != 27000 || s.Change != -50 || s.ChangePct != -0.18 || s.NomiPrc != 27050 || s.Symbol != "HPG" || s.BoardID != "G1" ||
+		len(s.PriceStats) != 4 ||
+		s.PriceStats[0] != (PriceStat{Prc: 27600, Vol: 200, BuyUpVol: 200, Trades: 1}) ||
+		s.PriceStats[1] != (PriceStat{Prc: 27500, Vol: 100, BuyUpVol: 100, Trades: 1}) ||
+		s.PriceStats[2] != (PriceStat{Prc: 27050, Vol: 100, AuctionVol: 100, Trades: 1}) || // the auction, at the reference
+		s.PriceStats[3] != (PriceStat{Prc: 27000, Vol: 50, SellDownVol: 50, Trades: 1}) {
+		t.Fatalf("product stat: %+v", s)
+	}
+	// Left resting: 450 of b0 @27000; no sells.
+	if tr := trends[0]; tr.Trend != "DOWN" || tr.TotBidVol != 450 || tr.TotAskVol != 0 || tr.BidLevels != 1 || tr.AskLevels != 0 ||
+		tr.BookPressure != 1 || tr.TradePressure != 0.7143 || tr.BuyUpVol != 300 || tr.SellDownVol != 50 {
+		t.Fatalf("product trend: %+v", tr)
+	}
+	if v, ok := f.Snapshot("mkt:productStat:HPG-G1"); !ok || v.(ProductStat).TotVol != 450 {
+		t.Fatalf("stat snapshot: %+v %v", v, ok)
+	}
+	// A resting order changes the trend, not the statistics.
+	f.Observed(b, b.Submit(order("s4", venue.Sell, venue.Price(28000_0000), 150)))
+	var kinds []string
+	for _, p := range f.Flush() {
+		kinds = append(kinds, p.Channel)
+	}
+	if !slices.Contains(kinds, "mkt:ProductTrend:HPG-G1") || slices.Contains(kinds, "mkt:productStat:HPG-G1") {
+		t.Fatalf("after a resting order: %v", kinds)
+	}
+	if v, _ := f.Snapshot("mkt:ProductTrend:HPG-G1"); v.(ProductTrend).BookPressure != 0.5 {
+		t.Fatalf("trend snapshot: %+v", v) // (450-150)/600
 	}
 }

@@ -19,9 +19,9 @@ func OhlcvChannel(ticker string, res int64) string {
 }
 
 // Served reports whether channel is a market channel this feed serves
-// (for an instrument of the master): depth, tradeLog and productInfo of a
-// board, OHLCV bars of 60 s and 300 s. productStat, ProductTrend and
-// vnIndex are not simulated.
+// (for an instrument of the master): depth, tradeLog, productInfo,
+// productStat and ProductTrend of a board, OHLCV bars of 60 s and 300 s.
+// vnIndex is not simulated (the master defines no index).
 func (f *Feed) Served(channel string) bool {
 	rest, ok := strings.CutPrefix(channel, "mkt:")
 	if !ok {
@@ -29,7 +29,7 @@ func (f *Feed) Served(channel string) bool {
 	}
 	kind, arg, _ := strings.Cut(rest, ":")
 	switch kind {
-	case "depth", "tradeLog", "productInfo":
+	case "depth", "tradeLog", "productInfo", "productStat", "ProductTrend":
 		i := strings.LastIndexByte(arg, '-')
 		if i < 0 {
 			return false
