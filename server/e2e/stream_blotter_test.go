@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/vero-oms/omsd/server/stream"
+	"github.com/vero-oms/omsd/server/venue"
 )
 
 // TestStreamBlotter drives the live blotter (GET /stream) in headless
@@ -37,7 +38,7 @@ func TestStreamBlotter(t *testing.T) {
 
 	begin := time.Now()
 	b.do("sign in",
-		chromedp.EmulateViewport(1280, 600),
+		chromedp.EmulateViewport(1280, 780),
 		chromedp.Navigate(e.base+"/stream"),
 		chromedp.WaitVisible(chromedp.CSS("#email")),
 		chromedp.SendKeys(chromedp.CSS("#email"), traderEmail),
@@ -72,6 +73,7 @@ func TestStreamBlotter(t *testing.T) {
 		t.Errorf("%s cash on hold shows %q, want %q (hold before %v)", accountBinh, got, want, holdBefore)
 	}
 	wantBalancesEqualREST(t, e, tr, b)
+	wantMarketEqualsBook(t, e, b, "FPT-G1", "VN000000FPT1")
 
 	// A crossing sell fills both: statuses, cash and the new FPT holding
 	// of 099C000002 follow live.
@@ -85,6 +87,15 @@ func TestStreamBlotter(t *testing.T) {
 		t.Errorf("filled blotter-1 row: %q via %s", o.Cells, o.Via)
 	}
 	wantBalancesEqualREST(t, e, tr, b)
+	// The trade in the market panel: 100 at 95 000, the seller hit the bid.
+	p = b.waitFor(10*time.Second, "the FPT trade", func(p blotterPage) bool { return len(p.Market.Trades) == 1 })
+	if got := p.Market.Trades[0]; strings.Join(got[1:], "|") != "95,000|100|Sell" {
+		t.Errorf("FPT trade on the page: %q", got)
+	}
+	wantMarketEqualsBook(t, e, b, "FPT-G1", "VN000000FPT1")
+	if p = b.page(); !strings.HasPrefix(p.Market.Info, "last 95,000 (") || !strings.Contains(p.Market.Info, "volume 100 ·") {
+		t.Errorf("FPT product info on the page: %q", p.Market.Info)
+	}
 
 	// A resting sell puts shares on hold.
 	e.order(t, tr, lo(accountBinh, "HPG", "S", 500, "28000", "blotter-3"))
@@ -109,11 +120,23 @@ func TestStreamBlotter(t *testing.T) {
 	if p.StatusText != "live · websocket" {
 		t.Errorf("status %q", p.StatusText)
 	}
+	// A resting FPT buy shows in the market panel's depth.
+	e.order(t, tr, lo(accountBinh, "FPT", "B", 200, "94000", "blotter-4"))
+	wantMarketEqualsBook(t, e, b, "FPT-G1", "VN000000FPT1")
 	b.screenshot()
 	t.Logf("test body (chromium start to screenshot): %v", time.Since(begin).Round(time.Millisecond))
 
+	// Another board: HPG's depth holds blotter-3; a board that does not
+	// exist is refused and said so.
+	b.do("show HPG", chromedp.SetValue(chromedp.CSS("#market-input"), "hpg"), chromedp.Click(chromedp.CSS("#market-submit")))
+	wantMarketEqualsBook(t, e, b, "HPG-G1", "VN000000HPG4")
+	b.do("show NOPE", chromedp.SetValue(chromedp.CSS("#market-input"), "NOPE"), chromedp.Click(chromedp.CSS("#market-submit")))
+	b.waitFor(10*time.Second, "NOPE refused", func(p blotterPage) bool {
+		return p.Market.Board == "NOPE-G1" && p.Market.Error == "NOPE-G1: no such board" && len(p.Market.Depth) == 0
+	})
+
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#email")))
-	if p := b.page(); p.Status != "signed-out" || len(p.Accounts) != 0 || len(p.Orders) != 0 {
+	if p := b.page(); p.Status != "signed-out" || len(p.Accounts) != 0 || len(p.Orders) != 0 || p.Market.Board != "" || len(p.Market.Trades) != 0 {
 		t.Errorf("after signing out the page shows %+v", p)
 	}
 	b.noConsoleErrors()
@@ -159,6 +182,36 @@ func TestStreamBlotterFallbacks(t *testing.T) {
 		wantBalancesEqualREST(t, e, tr, b)
 		b.noConsoleErrors()
 	}
+}
+
+// wantMarketEqualsBook waits up to 10 s for the page's market panel to show
+// board with the depth of the simulator's book of isin (top 10 levels).
+func wantMarketEqualsBook(t *testing.T, e *env, b *browser, board, isin string) {
+	t.Helper()
+	book, ok := e.app.Trading.Simulator().Book(isin)
+	if !ok {
+		t.Fatalf("no book of %s", isin)
+	}
+	b.waitFor(10*time.Second, board+" depth equal to the book", func(p blotterPage) bool {
+		bids, asks := book.Depth(venue.Buy), book.Depth(venue.Sell)
+		rows := min(max(len(bids), len(asks)), 10)
+		if p.Market.Board != board || len(p.Market.Depth) != rows {
+			return false
+		}
+		for i, row := range p.Market.Depth {
+			want := []string{"", "", "", ""}
+			if i < len(bids) {
+				want[0], want[1] = groupThousands(float64(bids[i].Qty)), groupThousands(bids[i].Price.Decimal().InexactFloat64())
+			}
+			if i < len(asks) {
+				want[2], want[3] = groupThousands(asks[i].Price.Decimal().InexactFloat64()), groupThousands(float64(asks[i].Qty))
+			}
+			if strings.Join(row, "|") != strings.Join(want, "|") {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // checkBlotterAssets checks the page's and the assets' headers, the
@@ -217,6 +270,17 @@ type blotterPage struct {
 	Signin     bool                       `json:"signin"`
 	Accounts   map[string]*blotterAccount `json:"accounts"`
 	Orders     []blotterOrder             `json:"orders"`
+	Market     blotterMarket              `json:"market"`
+}
+
+// blotterMarket is the market panel: the board shown, its product info
+// line, an error, the depth rows and the trades (newest first), as cells.
+type blotterMarket struct {
+	Board  string     `json:"board"`
+	Info   string     `json:"info"`
+	Error  string     `json:"error"`
+	Depth  [][]string `json:"depth"`
+	Trades [][]string `json:"trades"`
 }
 
 type blotterAccount struct {
@@ -260,7 +324,11 @@ const readBlotter = `(() => {
   }
   const orders = [...document.querySelectorAll("#orders tbody tr")].map((tr) => ({
     id: tr.dataset.orderId, req: tr.dataset.req, status: tr.dataset.status, via: tr.dataset.via, cells: [...tr.cells].map(text) }));
-  return { status: document.getElementById("status").dataset.state, status_text: text(document.getElementById("status")), signin: !document.getElementById("signin").hidden, accounts, orders };
+  const rows = (sel) => [...document.querySelectorAll(sel)].map((tr) => [...tr.cells].map(text));
+  const err = document.getElementById("market-error");
+  const market = { board: text(document.getElementById("market-board")), info: text(document.getElementById("market-info")),
+    error: err.hidden ? "" : text(err), depth: rows("#depth tbody tr[data-level]"), trades: rows("#trades tbody tr") };
+  return { status: document.getElementById("status").dataset.state, status_text: text(document.getElementById("status")), signin: !document.getElementById("signin").hidden, accounts, orders, market };
 })()`
 
 // wantBalancesEqualREST checks every account the page shows against the

@@ -10,6 +10,10 @@
 // snapshot loads are held and applied after it, in order, so the page ends
 // on the latest state. No secrets go into URLs or storage: the JWT and the
 // session token live in this page's memory only.
+//
+// The market panel subscribes to one board's depth, trade log and product
+// info channels; the server hands a new subscriber the current depth and
+// product info, and the trade log from then on.
 (function () {
   "use strict";
 
@@ -29,7 +33,10 @@
     subs: new Map(),     // channel -> Subscription
     live: new Set(),     // channels subscribed now
     reloading: false, reloadTimer: 0, reloadAgain: false, held: [],
+    market: null,        // { board: "FPT-G1", subs: [Subscription] }
   };
+  var MARKET_KINDS = ["depth", "tradeLog", "productInfo"];
+  var MAX_TRADES = 30;   // trades kept in the market panel
 
   // ---- formatting -----------------------------------------------------------
   var intFmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -248,6 +255,82 @@
     }
   }
 
+  // ---- market ---------------------------------------------------------------
+  // watchMarket shows one board: "FPT" is the round-lot board FPT-G1.
+  function watchMarket(input) {
+    var c = S.client, v = input.trim().toUpperCase();
+    if (!c || !v) { return; }
+    var board = v.indexOf("-") > 0 ? v : v + "-G1";
+    unwatchMarket();
+    S.market = { board: board, subs: [] };
+    $("market-board").textContent = board;
+    showMarketError("");
+    $("market-info").textContent = "";
+    document.querySelector("#depth tbody").replaceChildren();
+    document.querySelector("#trades tbody").replaceChildren();
+    var m = S.market, current = function () { return S.client === c && S.market === m; };
+    MARKET_KINDS.forEach(function (kind) {
+      var sub = c.newSubscription("mkt:" + kind + ":" + board);
+      sub.on("publication", function (ctx) { if (current()) { applyMarket(kind, ctx.data); } });
+      sub.on("unsubscribed", function (ctx) {
+        if (current() && ctx.code !== 0) { showMarketError(board + ": " + (ctx.code === 108 ? "no such board" : ctx.reason)); }
+      });
+      m.subs.push(sub);
+      sub.subscribe();
+    });
+  }
+  function unwatchMarket() {
+    var m = S.market;
+    S.market = null;
+    if (!m) { return; }
+    m.subs.forEach(function (sub) { if (S.client) { S.client.removeSubscription(sub); } else { sub.unsubscribe(); } });
+  }
+  function showMarketError(text) {
+    var e = $("market-error");
+    e.textContent = text;
+    e.hidden = !text;
+  }
+  function applyMarket(kind, d) {
+    if (kind === "depth") { renderDepth(d); }
+    else if (kind === "tradeLog") { addTrade(d); }
+    else if (kind === "productInfo") { renderInfo(d); }
+  }
+  function renderDepth(d) {
+    var bids = d.bidPriceDepth || [], asks = d.askPriceDepth || [], body = document.querySelector("#depth tbody");
+    body.replaceChildren();
+    for (var i = 0; i < Math.max(bids.length, asks.length); i++) {
+      var tr = el("tr"), b = bids[i], a = asks[i];
+      tr.dataset.level = String(i);
+      tr.appendChild(el("td", "num bid", b ? num(b.vol) : ""));
+      tr.appendChild(el("td", "num bid", b ? price(b.prc) : ""));
+      tr.appendChild(el("td", "num ask", a ? price(a.prc) : ""));
+      tr.appendChild(el("td", "num ask", a ? num(a.vol) : ""));
+      body.appendChild(tr);
+    }
+    if (!bids.length && !asks.length) {
+      var none = el("td", "muted", "the book is empty");
+      none.colSpan = 4;
+      body.appendChild(el("tr")).appendChild(none);
+    }
+  }
+  function addTrade(x) {
+    var body = document.querySelector("#trades tbody"), tr = el("tr");
+    var taker = x.way === 1 ? "Buy" : x.way === 2 ? "Sell" : "Auction";
+    tr.dataset.id = x.id;
+    tr.appendChild(el("td", "", time(x.unixTime)));
+    tr.appendChild(el("td", "num", price(x.price)));
+    tr.appendChild(el("td", "num", num(x.volume)));
+    tr.appendChild(el("td", "taker-" + taker, taker));
+    body.insertBefore(tr, body.firstElementChild);
+    while (body.children.length > MAX_TRADES) { body.removeChild(body.lastElementChild); }
+    flash(tr);
+  }
+  function renderInfo(p) {
+    var change = p.lsVol ? p.lsPrc - p.nomiPrc : 0;
+    $("market-info").textContent = "last " + price(p.lsVol ? p.lsPrc : 0) + (p.lsVol ? " (" + (change > 0 ? "+" : "") + num(change) + ")" : "") +
+      " · volume " + num(p.totVol) + " · reference " + price(p.nomiPrc) + " · " + p.tradingSession;
+  }
+
   // ---- streaming ------------------------------------------------------------
   function onPublication(channel, data) {
     if (S.reloading || S.reloadTimer) { S.held.push([channel, data]); return; }
@@ -328,11 +411,13 @@
       if (S.client === c && ctx.code !== 0) { ended("disconnected: " + ctx.reason + " (" + ctx.code + ")"); }
     });
     subscribeAll();
+    watchMarket($("market-input").value);
     c.connect();
   }
 
   // ---- session --------------------------------------------------------------
   function reset() {
+    unwatchMarket();
     var c = S.client;
     S.client = null;
     if (c) { c.disconnect(); }
@@ -342,6 +427,11 @@
     S.reloadTimer = 0; S.reloading = false; S.reloadAgain = false;
     $("balances").replaceChildren();
     document.querySelector("#orders tbody").replaceChildren();
+    document.querySelector("#depth tbody").replaceChildren();
+    document.querySelector("#trades tbody").replaceChildren();
+    $("market-info").textContent = "";
+    $("market-board").textContent = "";
+    showMarketError("");
     $("blotter").hidden = true;
     $("who").hidden = true;
     $("signin").hidden = false;
@@ -398,4 +488,5 @@
 
   $("signin").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
+  $("market-form").addEventListener("submit", function (ev) { ev.preventDefault(); watchMarket($("market-input").value); });
 })();
