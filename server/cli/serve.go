@@ -673,7 +673,7 @@ func startTrading(ctx context.Context, c Config, app *App, st store.Store, log *
 	if c.Clock != nil {
 		now = c.Clock
 	}
-	app.MarketData = marketdata.New(app.Market.Instruments, time.Now)
+	app.MarketData = marketdata.New(app.Market, time.Now)
 	t := trading.New(trading.Options{Store: st, Market: app.Market.Instruments, Clock: app.MarketClock, Latency: rec, Now: now, Log: log,
 		Observer: app.MarketData})
 	app.Trading, app.PutThrough, app.Latency, app.recorder = t, puthrough.New(t), lat, rec

@@ -24,7 +24,7 @@ func TestStreamPermissions(t *testing.T) {
 		orderCh(""):                  102, // no account
 		"order:Nothing:" + accountAn: 102,
 		"elsewhere":                  102,
-		"mkt:vnIndex:VN30":           108, // not simulated
+		"mkt:vnIndex:NOPE":           108, // no such index
 		"mkt:depth:NOPE-G1":          108, // no such instrument
 		"mkt:productStat:FPT-G9":     108, // no such board
 		"mkt:OhlcvDTO:FPT:17":        108, // no such resolution

@@ -18,8 +18,8 @@ func TestStreamMarketData(t *testing.T) {
 		s := e.stream(t, tr)
 		depth, trades, info := "mkt:depth:HPG-G1", "mkt:tradeLog:HPG-G1", "mkt:productInfo:HPG-G1"
 		bar60, bar300 := "mkt:OhlcvDTO:HPG:60", "mkt:OhlcvDTO:HPG:300"
-		stat, trend := "mkt:productStat:HPG-G1", "mkt:ProductTrend:HPG-G1"
-		s.subscribeAll(depth, trades, info, bar60, bar300, stat, trend)
+		stat, trend, vn30 := "mkt:productStat:HPG-G1", "mkt:ProductTrend:HPG-G1", "mkt:vnIndex:VN30"
+		s.subscribeAll(depth, trades, info, bar60, bar300, stat, trend, vn30)
 
 		e.order(t, tr, lo(accountBinh, "HPG", "S", 100, "27500", "md-s1"))
 		e.order(t, tr, lo(accountBinh, "HPG", "S", 200, "27600", "md-s2"))
@@ -55,6 +55,15 @@ func TestStreamMarketData(t *testing.T) {
 
 		wantStatAndTrend(t, last(s.received(stat), func(map[string]any) bool { return true }),
 			last(s.received(trend), func(map[string]any) bool { return true }))
+		// VN30 of the dev file: HPG last at 27 600 (reference 27 050), FPT and
+		// VNM untraded: 1350 × Σ shares × price / Σ shares × reference.
+		ix := last(s.received(vn30), func(map[string]any) bool { return true })
+		wantFields(t, "index", ix, []string{"indexCode", "time", "value", "prevClose", "change", "changePct", "totVol", "totVal",
+			"advances", "declines", "unchanged", "constituents"})
+		if ix["value"] != 1360.56 || ix["prevClose"] != 1350.0 || ix["change"] != 10.56 || ix["changePct"] != 0.78 ||
+			ix["totVol"] != 300.0 || ix["advances"] != 1.0 || ix["unchanged"] != 2.0 || ix["constituents"] != 3.0 {
+			t.Fatalf("VN30: %v", ix)
+		}
 
 		// A late subscriber gets the current messages with its subscription.
 		late := e.stream(t, tr)

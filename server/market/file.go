@@ -20,6 +20,7 @@ import (
 type Config struct {
 	Instruments *Master
 	Schedule    Schedule
+	Indices     []Index // the mkt:vnIndex channels; none when the file defines none
 }
 
 //go:embed instruments.dev.json
@@ -83,7 +84,11 @@ func LoadFile(path string) (*Config, error) {
 //	  "schedule": {                    // optional, per market; markets left out keep DefaultSchedule
 //	    "STO": [{"at": "08:00", "session": "pre_opening"}, {"at": "09:00", "session": "opening_auction"}, …]
 //	  },
-//	  "holidays": ["2026-09-02"]       // optional closed dates, every market
+//	  "holidays": ["2026-09-02"],      // optional closed dates, every market
+//	  "indices": [                     // optional: indices over the file's stocks (see Index)
+//	    {"code": "VN30", "base_value": "1350", // [A-Z0-9]{1,16}, unique; the value on the file's prices
+//	     "constituents": [{"ticker": "FPT", "shares": 1471000000}, …]} // stocks of the file, once each
+//	  ]
 //	}
 //
 // Errors name the instrument (position and ticker) and the field, and all
@@ -93,6 +98,7 @@ func Parse(b []byte) (*Config, error) {
 		Instruments []json.RawMessage       `json:"instruments"`
 		Schedule    map[string][]periodJSON `json:"schedule"`
 		Holidays    []string                `json:"holidays"`
+		Indices     []indexJSON             `json:"indices"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -140,7 +146,11 @@ func Parse(b []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Config{Instruments: m, Schedule: sched}, nil
+	indices, err := parseIndices(f.Indices, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{Instruments: m, Schedule: sched, Indices: indices}, nil
 }
 
 type periodJSON struct {

@@ -189,6 +189,14 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"schedule out of order", `{"instruments": [{` + goodFPT + `}], "schedule": {"STO": [{"at": "10:00", "session": "continuous"}, {"at": "09:00", "session": "closed"}]}}`, []string{"schedule", "STO", "period 1"}},
 		{"schedule unknown market", `{"instruments": [{` + goodFPT + `}], "schedule": {"NYSE": [{"at": "09:00", "session": "continuous"}]}}`, []string{"schedule", "NYSE"}},
 		{"bad holiday", `{"instruments": [{` + goodFPT + `}], "holidays": ["2 Sept"]}`, []string{"holiday", "2 Sept"}},
+		{"index of an unknown ticker", withIndex(`{"code": "VN30", "base_value": "1350", "constituents": [{"ticker": "NOPE", "shares": 1}]}`), []string{`index #1 "VN30"`, `"NOPE"`, "not an instrument"}},
+		{"index of a future", `{"instruments": [{` + goodFPT + `}, {"ticker": "VN30F2612", "isin": "VN41I1G20009", "market": "DVX", "product_group": "FIO", "reference_price": "1350", "band_percent": "7", "lot_size": 1, "max_order_qty": 500}], "indices": [{"code": "X", "base_value": "1", "constituents": [{"ticker": "VN30F2612", "shares": 1}]}]}`, []string{"VN30F2612", "a future"}},
+		{"index constituent twice", withIndex(`{"code": "VN30", "base_value": "1350", "constituents": [{"ticker": "FPT", "shares": 1}, {"ticker": "FPT", "shares": 2}]}`), []string{`"FPT"`, "listed twice"}},
+		{"index without shares", withIndex(`{"code": "VN30", "base_value": "1350", "constituents": [{"ticker": "FPT", "shares": 0}]}`), []string{`"FPT"`, "shares"}},
+		{"index without constituents", withIndex(`{"code": "VN30", "base_value": "1350", "constituents": []}`), []string{"constituents: none"}},
+		{"index base value", withIndex(`{"code": "VN30", "base_value": "-1", "constituents": [{"ticker": "FPT", "shares": 1}]}`), []string{"base_value", `"-1"`}},
+		{"index code", withIndex(`{"code": "vn 30", "base_value": "1", "constituents": [{"ticker": "FPT", "shares": 1}]}`), []string{"code", "[A-Z0-9]"}},
+		{"index code twice", withIndex(`{"code": "VN30", "base_value": "1", "constituents": [{"ticker": "FPT", "shares": 1}]}, {"code": "VN30", "base_value": "2", "constituents": [{"ticker": "FPT", "shares": 1}]}`), []string{`index #2 "VN30"`, "duplicate"}},
 		{"several errors at once", `{"instruments": [{` + goodFPT + `, "status": "X"}, {"ticker": "VNM"}]}`, []string{`#1 "FPT": status`, `#2 "VNM"`, "isin", "market", "lot_size"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -202,6 +210,30 @@ func TestParseErrorsNameTheField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// withIndex is a file of goodFPT with the indices given.
+func withIndex(indices string) string {
+	return `{"instruments": [{` + goodFPT + `}], "indices": [` + indices + `]}`
+}
+
+// TestDevIndices: the dev file's indices, their base prices the file's
+// references.
+func TestDevIndices(t *testing.T) {
+	c := dev(t)
+	var codes []string
+	for _, ix := range c.Indices {
+		codes = append(codes, ix.Code)
+		for _, k := range ix.Constituents {
+			in, ok := c.Instruments.ByTicker(k.Ticker)
+			if !ok || !k.BasePrice.Equal(in.ReferencePrice) || k.Shares <= 0 {
+				t.Errorf("%s: constituent %+v (instrument %+v)", ix.Code, k, in)
+			}
+		}
+	}
+	if strings.Join(codes, ",") != "VNINDEX,VN30,HNX30" {
+		t.Errorf("dev indices %v", codes)
 	}
 }
 

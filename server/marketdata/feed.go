@@ -36,20 +36,25 @@ type Publication struct {
 
 // Feed keeps the market data of every book.
 type Feed struct {
-	master *market.Master
-	now    func() time.Time
+	master  *market.Master
+	indices []*indexState
+	now     func() time.Time
 
 	mu      sync.Mutex
 	books   map[string]*bookState // by venue book key (ISIN or ISIN/board)
 	pending []Publication         // trades and bars since the last Flush, in order
 }
 
-// New returns a feed for the instruments of m.
-func New(m *market.Master, now func() time.Time) *Feed {
+// New returns a feed for the instruments and indices of c.
+func New(c *market.Config, now func() time.Time) *Feed {
 	if now == nil {
 		now = time.Now
 	}
-	return &Feed{master: m, now: now, books: map[string]*bookState{}}
+	f := &Feed{master: c.Instruments, now: now, books: map[string]*bookState{}}
+	for _, ix := range c.Indices {
+		f.indices = append(f.indices, newIndexState(ix, c.Instruments))
+	}
+	return f
 }
 
 type bookState struct {
@@ -121,6 +126,7 @@ func (f *Feed) NewDay(in market.Instrument) {
 		s.traded = true
 		s.dirty = true
 	}
+	f.touchIndices(in.ISIN)
 }
 
 // Observed records what one venue call did to book b.
@@ -132,6 +138,9 @@ func (f *Feed) Observed(b *venue.Book, rep venue.Report) {
 		return
 	}
 	s.dirty = true
+	if s.main && len(rep.Executions) > 0 {
+		f.touchIndices(s.key)
+	}
 	for _, x := range rep.Executions {
 		f.pending = append(f.pending, s.trade(x, f.now()))
 		if s.main {
@@ -205,16 +214,28 @@ func (f *Feed) Flush() []Publication {
 			out = append(out, Publication{Channel("productStat", s.ticker, s.board), s.stat(now)})
 		}
 	}
+	for _, st := range f.indices {
+		if st.dirty {
+			st.dirty = false
+			out = append(out, Publication{IndexChannel(st.ix.Code), f.value(st, now)})
+		}
+	}
 	return out
 }
 
 // Snapshot returns the current message of a depth, productInfo,
-// productStat, ProductTrend or OHLCV channel (false when there is none
-// yet), for a new subscriber.
+// productStat, ProductTrend, OHLCV or index channel (false when there is
+// none yet), for a new subscriber.
 func (f *Feed) Snapshot(channel string) (any, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	kind, arg, _ := strings.Cut(strings.TrimPrefix(channel, "mkt:"), ":")
+	if kind == "vnIndex" {
+		if st := f.index(arg); st != nil {
+			return f.value(st, f.now()), true
+		}
+		return nil, false
+	}
 	for _, s := range f.books {
 		if kind == "OhlcvDTO" {
 			if bar, ok := s.bars[resolutionOf(arg, s.ticker)]; ok && s.main {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/venue"
 )
@@ -16,7 +18,7 @@ func devFeed(t *testing.T) (*Feed, *venue.Book) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_800_000_030, 0)
-	f := New(cfg.Instruments, func() time.Time { return now })
+	f := New(cfg, func() time.Time { return now })
 	b := venue.NewBook("VN000000HPG4", venue.Price(27050_0000))
 	return f, b
 }
@@ -177,5 +179,55 @@ func TestProductStatAndTrend(t *testing.T) {
 	}
 	if v, _ := f.Snapshot("mkt:ProductTrend:HPG-G1"); v.(ProductTrend).BookPressure != 0.5 {
 		t.Fatalf("trend snapshot: %+v", v) // (450-150)/600
+	}
+}
+
+// An index of the instruments file moves with its constituents' trades,
+// weighted by their shares, and its previous close follows the roll.
+func TestIndexFromConstituents(t *testing.T) {
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_030, 0)
+	f := New(cfg, func() time.Time { return now })
+	b := venue.NewBook("VN000000HPG4", venue.Price(27050_0000))
+	b.SetPhase(venue.Continuous)
+	if !f.Served("mkt:vnIndex:VN30") || f.Served("mkt:vnIndex:NOPE") || f.Served("mkt:vnIndex:") {
+		t.Fatal("served index channels")
+	}
+	f.Observed(b, b.Submit(order("s1", venue.Sell, venue.Price(27500_0000), 100)))
+	f.Observed(b, b.Submit(order("b1", venue.Buy, venue.Price(27500_0000), 100)))
+	got := map[string]IndexValue{}
+	for _, p := range f.Flush() {
+		if v, ok := p.Data.(IndexValue); ok {
+			got[p.Channel] = v
+		}
+	}
+	// VN30 = 1350 × (FPT 1.471e9 × 100 000 + VNM 2.09e9 × 62 000 + HPG 6.395e9 × 27 500)
+	//             / (the same with HPG at its reference, 27 050) = 1358.6397.
+	want := IndexValue{IndexCode: "VN30", Time: now.UnixMilli(), Value: 1358.64, PrevClose: 1350, Change: 8.64, ChangePct: 0.64,
+		TotVol: 100, TotVal: 2_750_000, Advances: 1, Unchanged: 2, Constituents: 3}
+	if len(got) != 2 || got["mkt:vnIndex:VN30"] != want || got["mkt:vnIndex:VNINDEX"].Value != 1258 {
+		t.Fatalf("indices after an HPG trade: %+v", got) // HNX30 has no HPG
+	}
+	if v, ok := f.Snapshot("mkt:vnIndex:HNX30"); !ok || v.(IndexValue).Value != 230 || v.(IndexValue).Unchanged != 2 {
+		t.Fatalf("HNX30 snapshot: %+v", v)
+	}
+	// The roll: HPG's reference is now 27 500, so VN30 closed at 1358.64 and
+	// opens there.
+	in, ok := cfg.Instruments.SetReference("VN000000HPG4", decimal.RequireFromString("27500"))
+	if !ok {
+		t.Fatal("no HPG")
+	}
+	f.NewDay(in)
+	var rolled []IndexValue
+	for _, p := range f.Flush() {
+		if v, ok := p.Data.(IndexValue); ok && v.IndexCode == "VN30" {
+			rolled = append(rolled, v)
+		}
+	}
+	if len(rolled) != 1 || rolled[0].Value != 1358.64 || rolled[0].PrevClose != 1358.64 || rolled[0].Change != 0 || rolled[0].TotVol != 0 {
+		t.Fatalf("VN30 after the roll: %+v", rolled)
 	}
 }

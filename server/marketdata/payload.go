@@ -20,8 +20,8 @@ func OhlcvChannel(ticker string, res int64) string {
 
 // Served reports whether channel is a market channel this feed serves
 // (for an instrument of the master): depth, tradeLog, productInfo,
-// productStat and ProductTrend of a board, OHLCV bars of 60 s and 300 s.
-// vnIndex is not simulated (the master defines no index).
+// productStat and ProductTrend of a board, OHLCV bars of 60 s and 300 s,
+// and the indices of the instruments file (vnIndex).
 func (f *Feed) Served(channel string) bool {
 	rest, ok := strings.CutPrefix(channel, "mkt:")
 	if !ok {
@@ -36,6 +36,8 @@ func (f *Feed) Served(channel string) bool {
 		}
 		in, ok := f.master.ByTicker(arg[:i])
 		return ok && (arg[i+1:] == in.Board || (in.OddLotBoard != "" && arg[i+1:] == in.OddLotBoard))
+	case "vnIndex":
+		return f.index(arg) != nil
 	case "OhlcvDTO":
 		ticker, res, _ := strings.Cut(arg, ":")
 		_, ok := f.master.ByTicker(ticker)
