@@ -48,6 +48,7 @@ var reviewedCompares = map[string]string{
 	"store/storetest/counters.go: n != wantCount":                          "conformance-suite assertion on a counter, not server code",
 	"server/password/hash.go: p != h.params":                               "argon2id cost parameters read from a hash; public by design",
 	"server/stream/access.go: user != c.UserID()":                          "two identities' emails, both read from verified JWTs of live sessions; no secret",
+	"server/marketdata/index.go: st.ix.Code == code":                       "a market index's code (VN30) from the instruments file and a channel name; public",
 	"server/fix/message.go: trailer != computed":                           "a FIX CheckSum: a public sum of the message's own bytes that detects corruption; no secret",
 	"server/fixacceptor/config.go: strings.HasPrefix(phc, \"$argon2id$\")": "format check of a configured argon2id hash at start-up; the secret itself is checked by password.Hasher.Verify",
 }
