@@ -16,6 +16,8 @@
 //              the last cash and holding reports equal the risk account view
 //   deposit    a deposit approved through the workflow: exactly one cash
 //              report, with the balance REST reads
+//   market     the same on HPG's trade log, statistics and VN30: one trade
+//              log entry at the pair's price, the day's volume up by it
 //   refused    a nonexistent account's channels are refused (103)
 //   recovery   a client away while 100 pairs (200 orders) fill recovers
 //              all 400 order reports on reconnecting, contiguous, none twice
@@ -85,6 +87,12 @@ const REST_FIELDS = ['orderID', 'orderStatus', 'filledQty', 'avgFillPrice', 'can
 // cash and shares, as on the REST account view; docs/streaming.md).
 const CASH_FIELDS = ['type', 'account_id', 'cash_available', 'cash_hold', 'bypass_cash', 'bypass_stock', 'ts_ns', 'omsd_cash_pending'];
 const HOLDING_FIELDS = ['type', 'account_id', 'symbol', 'sellable_qty', 'hold_qty', 'avg_price', 'ts_ns', 'omsd_pending_qty'];
+// The docs' TradeLog fields, and omsd's productStat and vnIndex (docs/streaming.md).
+const TRADE_FIELDS = ['id', 'seq', 'symbol', 'unixTime', 'price', 'volume', 'change', 'way', 'boardID'];
+const STAT_FIELDS = `id seq time symbol boardID nomiPrc lsPrc change changePct trades totVol totVal buyUpVol sellDownVol
+  auctionVol priceStats`.split(/\s+/);
+const INDEX_FIELDS = `indexCode time value prevClose change changePct totVol totVal advances declines unchanged
+  constituents`.split(/\s+/);
 
 const orderCh = (account) => `order:OrderExecutionReport:${account}`;
 const accountCh = (account) => `order:Account:${account}`;
@@ -443,6 +451,39 @@ async function checkCrossing(ctx) {
   await wantAccountReports(s, trader.jwt);
 }
 
+// market: a crossing pair on HPG shows on its market channels: one trade
+// log entry at the pair's price and quantity (a buyer taking the offer),
+// the day's statistics up by it, and VN30 (HPG is a constituent) again.
+async function checkMarket(ctx) {
+  const { s, trader, prefix } = ctx;
+  const trades = 'mkt:tradeLog:HPG-G1';
+  const stat = 'mkt:productStat:HPG-G1';
+  const index = 'mkt:vnIndex:VN30';
+  await s.subscribeAll(trades, stat, index);
+  // A new subscriber gets the statistics and the index as they are now.
+  await s.waitFor(() => s.received(stat).length > 0 && s.received(index).length > 0, 5000, 'the market snapshots');
+  await sleep(300); // market data goes out every 100 ms: the crossing check's trade is out by now
+  const before = { vol: s.data(stat).at(-1).totVol, trades: s.received(trades).length, index: s.received(index).length };
+  await pair(trader.jwt, BINH, AN, `${prefix}-m`);
+  await s.waitFor(() => s.received(trades).length > before.trades && s.data(stat).at(-1).totVol === before.vol + 100 &&
+    s.received(index).length > before.index, 5000, 'the trade on the market channels');
+  const t = s.data(trades).at(-1);
+  wantFields('trade log entry', t, TRADE_FIELDS);
+  if (s.received(trades).length !== before.trades + 1 || t.price !== 27500 || t.volume !== 100 || t.way !== 1 ||
+    t.symbol !== 'HPG' || t.boardID !== 'G1') {
+    fail(`trade log after the pair: ${show(s.data(trades).slice(before.trades))}`);
+  }
+  const st = s.data(stat).at(-1);
+  wantFields('product stat', st, STAT_FIELDS);
+  if (st.lsPrc !== 27500 || !st.priceStats.some((p) => p.prc === 27500 && p.vol >= 100)) fail(`product stat: ${show(st)}`);
+  const ix = s.data(index).at(-1);
+  wantFields('VN30', ix, INDEX_FIELDS);
+  if (ix.indexCode !== 'VN30' || !(ix.value > 0) || ix.constituents !== 3 || ix.advances + ix.declines + ix.unchanged !== 3) {
+    fail(`VN30: ${show(ix)}`);
+  }
+  for (const ch of [trades, stat, index]) s.client.removeSubscription(s.client.getSubscription(ch));
+}
+
 // deposit: a DEPOSIT the maker files and the checker approves.
 async function checkDeposit(ctx) {
   const { s, maker, checker, trader } = ctx;
@@ -570,6 +611,7 @@ async function checkRevocation(ctx) {
 
 const CHECKS = [
   ['crossing', checkCrossing],
+  ['market', checkMarket],
   ['deposit', checkDeposit],
   ['refused', checkRefused],
   ['recovery', checkRecovery],
