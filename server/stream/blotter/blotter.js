@@ -261,6 +261,7 @@
     var c = S.client, v = input.trim().toUpperCase();
     if (!c || !v) { return; }
     var board = v.indexOf("-") > 0 ? v : v + "-G1";
+    if (S.market && S.market.board === board) { return; } // shown already
     unwatchMarket();
     S.market = { board: board, subs: [] };
     $("market-board").textContent = board;
