@@ -11,16 +11,27 @@ import (
 	"github.com/vero-oms/omsd/server/venue"
 )
 
+// feedNow is the dev feed's clock.
+var feedNow = time.Unix(1_800_000_030, 0)
+
+// devFeed is a feed of the dev instruments file at feedNow and an empty
+// HPG book.
 func devFeed(t *testing.T) (*Feed, *venue.Book) {
+	f, b, _ := devFeedConfig(t)
+	return f, b
+}
+
+// devFeedConfig is devFeed and the configuration the feed reads (its
+// master is the feed's).
+func devFeedConfig(t *testing.T) (*Feed, *venue.Book, *market.Config) {
 	t.Helper()
 	cfg, err := market.Dev()
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Unix(1_800_000_030, 0)
-	f := New(cfg, func() time.Time { return now })
+	f := New(cfg, func() time.Time { return feedNow })
 	b := venue.NewBook("VN000000HPG4", venue.Price(27050_0000))
-	return f, b
+	return f, b, cfg
 }
 
 // order is an order of the account "buyer" or "seller" by its side (an
@@ -28,6 +39,12 @@ func devFeed(t *testing.T) (*Feed, *venue.Book) {
 func order(id string, side venue.Side, px venue.Price, qty int64) venue.Order {
 	acct := map[venue.Side]string{venue.Buy: "buyer", venue.Sell: "seller"}[side]
 	return venue.Order{ID: id, Account: acct, Symbol: "VN000000HPG4", Side: side, Type: venue.LO, Price: px, Qty: qty}
+}
+
+// cross submits a sell and then a buy of qty at px: they trade.
+func cross(f *Feed, b *venue.Book, id string, px venue.Price, qty int64) {
+	f.Observed(b, b.Submit(order(id+"-s", venue.Sell, px, qty)))
+	f.Observed(b, b.Submit(order(id+"-b", venue.Buy, px, qty)))
 }
 
 // Many changes between two flushes give one depth and one product info
@@ -85,17 +102,12 @@ func TestProductInfoInAnAuction(t *testing.T) {
 // subscriber gets no bar until the day's first trade, and that bar holds
 // the day's trades only.
 func TestNewDayStartsTheBarsAgain(t *testing.T) {
-	f, b := devFeed(t)
+	f, b, cfg := devFeedConfig(t)
 	b.SetPhase(venue.Continuous)
-	f.Observed(b, b.Submit(order("s1", venue.Sell, venue.Price(27500_0000), 100)))
-	f.Observed(b, b.Submit(order("b1", venue.Buy, venue.Price(27500_0000), 100)))
+	cross(f, b, "x1", venue.Price(27500_0000), 100)
 	channel := OhlcvChannel("HPG", 60)
 	if bar, ok := f.Snapshot(channel); !ok || bar.(Bar).Volume != 100 {
 		t.Fatalf("the first day's bar: %+v %v", bar, ok)
-	}
-	cfg, err := market.Dev()
-	if err != nil {
-		t.Fatal(err)
 	}
 	in, ok := cfg.Instruments.ByISIN("VN000000HPG4")
 	if !ok {
@@ -108,8 +120,7 @@ func TestNewDayStartsTheBarsAgain(t *testing.T) {
 	if v, _ := f.Snapshot("mkt:productStat:HPG-G1"); v.(ProductStat).TotVol != 0 || len(v.(ProductStat).PriceStats) != 0 {
 		t.Fatalf("the new day's statistics: %+v", v)
 	}
-	f.Observed(b, b.Submit(order("s2", venue.Sell, venue.Price(27400_0000), 30)))
-	f.Observed(b, b.Submit(order("b2", venue.Buy, venue.Price(27400_0000), 30)))
+	cross(f, b, "x2", venue.Price(27400_0000), 30)
 	bar, ok := f.Snapshot(channel)
 	if got := bar.(Bar); !ok || got.Volume != 30 || got.Open != 27400 || got.High != 27400 {
 		t.Fatalf("the new day's bar: %+v %v", bar, ok)
@@ -185,19 +196,12 @@ func TestProductStatAndTrend(t *testing.T) {
 // An index of the instruments file moves with its constituents' trades,
 // weighted by their shares, and its previous close follows the roll.
 func TestIndexFromConstituents(t *testing.T) {
-	cfg, err := market.Dev()
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Unix(1_800_000_030, 0)
-	f := New(cfg, func() time.Time { return now })
-	b := venue.NewBook("VN000000HPG4", venue.Price(27050_0000))
+	f, b, cfg := devFeedConfig(t)
 	b.SetPhase(venue.Continuous)
 	if !f.Served("mkt:vnIndex:VN30") || f.Served("mkt:vnIndex:NOPE") || f.Served("mkt:vnIndex:") {
 		t.Fatal("served index channels")
 	}
-	f.Observed(b, b.Submit(order("s1", venue.Sell, venue.Price(27500_0000), 100)))
-	f.Observed(b, b.Submit(order("b1", venue.Buy, venue.Price(27500_0000), 100)))
+	cross(f, b, "x1", venue.Price(27500_0000), 100)
 	got := map[string]IndexValue{}
 	for _, p := range f.Flush() {
 		if v, ok := p.Data.(IndexValue); ok {
@@ -206,7 +210,7 @@ func TestIndexFromConstituents(t *testing.T) {
 	}
 	// VN30 = 1350 × (FPT 1.471e9 × 100 000 + VNM 2.09e9 × 62 000 + HPG 6.395e9 × 27 500)
 	//             / (the same with HPG at its reference, 27 050) = 1358.6397.
-	want := IndexValue{IndexCode: "VN30", Time: now.UnixMilli(), Value: 1358.64, PrevClose: 1350, Change: 8.64, ChangePct: 0.64,
+	want := IndexValue{IndexCode: "VN30", Time: feedNow.UnixMilli(), Value: 1358.64, PrevClose: 1350, Change: 8.64, ChangePct: 0.64,
 		TotVol: 100, TotVal: 2_750_000, Advances: 1, Unchanged: 2, Constituents: 3}
 	if len(got) != 2 || got["mkt:vnIndex:VN30"] != want || got["mkt:vnIndex:VNINDEX"].Value != 1258 {
 		t.Fatalf("indices after an HPG trade: %+v", got) // HNX30 has no HPG
