@@ -271,6 +271,7 @@ func Build(ctx context.Context, c Config, log *slog.Logger) (*App, error) {
 		m.WatchLatencyRecorder(recorderCounters{app.recorder})
 	}
 	services := server.Services{Auth: app.Auth, Tokens: app.Tokens, Health: st}.WithBackOffice(st, c.Clock)
+	services.Workflow = services.Workflow.WithInstruments(app.Market.Instruments)
 	services.Trading, services.PutThrough, services.Latency = app.Trading, app.PutThrough, app.Latency
 	opts := server.Options{
 		Logger: log, Services: services,

@@ -657,7 +657,12 @@ func (p *addStockPayload) check() error {
 	return nil
 }
 
-func (p *addStockPayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
+func (p *addStockPayload) stockSymbol() string { return *p.Symbol }
+
+func (p *addStockPayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
+	if err := s.sharesOnly(*p.Symbol); err != nil {
+		return err
+	}
 	price := decimal.Zero
 	if p.AvgPrice != nil {
 		price = p.AvgPrice.d
@@ -683,7 +688,12 @@ func (p *removeStockPayload) check() error {
 	return nil
 }
 
-func (p *removeStockPayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
+func (p *removeStockPayload) stockSymbol() string { return *p.Symbol }
+
+func (p *removeStockPayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
+	if err := s.sharesOnly(*p.Symbol); err != nil {
+		return err
+	}
 	_, err := RemoveStock(tx, c, *p.AccountID, *p.Symbol, *p.Quantity)
 	return err
 }

@@ -34,9 +34,10 @@ type Identities = admin.Identities
 
 // Service files, lists, reviews and applies workflow requests.
 type Service struct {
-	st  Store
-	ids Identities
-	now func() time.Time
+	st          Store
+	ids         Identities
+	now         func() time.Time
+	instruments Instruments // nil: no symbol is known to be a future
 }
 
 // New returns the service; now stamps requests and audit entries (nil:
@@ -81,6 +82,11 @@ func (s *Service) Create(ctx context.Context, actor, requestType string, payload
 	ch, err := parsePayload(requestType, payload)
 	if err != nil {
 		return store.WorkflowRequest{}, err
+	}
+	if sc, ok := ch.(stockChange); ok {
+		if err := s.sharesOnly(sc.stockSymbol()); err != nil {
+			return store.WorkflowRequest{}, err
+		}
 	}
 	if g, ok := ch.(*grantPayload); ok {
 		if err := s.userExists(ctx, g.user()); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/vero-oms/omsd/server/apperr"
+	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/workflow"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/memory"
@@ -672,4 +673,53 @@ func TestApprovalBoundsAndShorts(t *testing.T) {
 	if h, _ := f.account(t, acct).Holding("SHORT"); h.SellableQty != 500 || !h.AvgPrice.Equal(decimal.RequireFromString("40000")) {
 		t.Fatalf("after a long from flat: %+v", h)
 	}
+}
+
+// ADD_STOCK and REMOVE_STOCK move shares: a future, by ISIN or ticker, is
+// refused when the request is made, and when one made without the master
+// is approved (its contracts would have no margin and no mark-to-market
+// basis, and the next mark would pay their whole value into cash).
+func TestStockRequestsRefuseFutures(t *testing.T) {
+	f := newFixture(t)
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMaster := f.s.WithInstruments(cfg.Instruments)
+	const future = "VN41I1G20009" // VN30F2612 in the dev file
+	for _, c := range []struct{ typ, payload string }{
+		{workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"` + future + `","quantity":10}`},
+		{workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"VN30F2612","quantity":10,"avg_price":1350}`},
+		{workflow.TypeRemoveStock, `{"account_id":"099C000001","symbol":"` + future + `","quantity":1}`},
+	} {
+		_, err := withMaster.Create(f.ctx, maker, c.typ, json.RawMessage(c.payload))
+		wantCode(t, err, apperr.InvalidRequest, "is a future (VN30F2612)")
+	}
+	// Made without the master, refused at approval: FAILED, nothing added.
+	r := f.create(t, workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"`+future+`","quantity":10}`)
+	got, err := withMaster.Approve(f.ctx, checker, r.ID, "ok")
+	if err != nil || got.Status != store.StatusFailed || !strings.Contains(got.ApplyError, "is a future") {
+		t.Fatalf("approving ADD_STOCK of a future: %+v %v", got, err)
+	}
+	if _, held := f.account(t, "099C000001").Holding(future); held {
+		t.Fatal("a futures position was added")
+	}
+	// Shares still move.
+	if got := f.approveWith(t, withMaster, workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"VN000000FPT1","quantity":5}`); got.Status != store.StatusApplied {
+		t.Fatalf("ADD_STOCK of FPT: %+v", got)
+	}
+}
+
+// approveWith is approve through s.
+func (f *fixture) approveWith(t testing.TB, s *workflow.Service, typ, payload string) store.WorkflowRequest {
+	t.Helper()
+	r, err := s.Create(f.ctx, maker, typ, json.RawMessage(payload))
+	if err != nil {
+		t.Fatalf("create %s: %v", typ, err)
+	}
+	got, err := s.Approve(f.ctx, checker, r.ID, "ok")
+	if err != nil {
+		t.Fatalf("approve %s: %v", typ, err)
+	}
+	return got
 }
