@@ -212,6 +212,8 @@ func TestWorkflowRules(t *testing.T) {
 			{"WITHDRAW", map[string]any{"account_id": "099C000001", "amount": 0}, "payload.amount must be greater than 0"},
 			{"DEPOSIT", map[string]any{"account_id": "099C000001", "symbol": "X", "quantity": 1}, "payload.quantity is not a field of DEPOSIT"},
 			{"ADD_STOCK", map[string]any{"account_id": "099C000001", "symbol": "X", "quantity": -1}, "payload.quantity must be greater than 0"},
+			{"ADD_STOCK", map[string]any{"account_id": "099C000001", "symbol": "VN41I1G20009", "quantity": 10}, "payload.symbol VN41I1G20009 is a future"},
+			{"REMOVE_STOCK", map[string]any{"account_id": "099C000001", "symbol": "VN30F2612", "quantity": 1}, "payload.symbol VN30F2612 is a future"},
 			{"GRANT_PERMISSION", map[string]any{"user_id": "ghost@oms.example", "account_code": "099C000001", "level": "VIEW"}, "payload.user_id"},
 			{"GRANT_PERMISSION", map[string]any{"user_id": traderEmail, "account_code": "099C000001", "level": "ROOT"}, "payload.level"},
 			{"CREATE_GROUP", map[string]any{"account_code": "099C000001", "group_id": 1}, "payload.account_code is not a field of CREATE_GROUP"},
