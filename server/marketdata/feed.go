@@ -1,7 +1,8 @@
 // Package marketdata turns the venue simulator's books into the market
 // data of the Streaming API: depth (top 10 levels), the trade log, product
-// info (prices, volumes, the session and the auction estimate) and OHLCV
-// bars. The trading service's simulator calls Observed after every venue
+// info (prices, volumes, the session and the auction estimate), product
+// statistics and trend (stats.go), OHLCV bars, and the indices of the
+// instruments file (index.go). The trading service's simulator calls Observed after every venue
 // call; Flush, called every 100 ms by the publisher, returns what changed
 // since, so a busy book's depth goes out at most every 100 ms while every
 // trade goes out once, in order.
