@@ -73,8 +73,7 @@ type bookState struct {
 	bars                  map[int64]*Bar // by resolution: the current bar
 
 	traded bool                       // trades since the last Flush (productStat changed)
-	byWay  [3]int64                   // the day's volume by way: auction, buyer took, seller hit
-	prices map[venue.Price]*PriceStat // the day's volume by traded price
+	prices map[venue.Price]*PriceStat // the day's volume by traded price (and by way)
 }
 
 // Bar is one OHLCV bar (the docs' OhlcvBar).
@@ -122,7 +121,6 @@ func (f *Feed) NewDay(in market.Instrument) {
 		// A new subscriber to a bar channel gets the day's current bar, none
 		// before its first trade (yesterday's last bar went out with its last trade).
 		clear(s.bars)
-		s.byWay = [3]int64{}
 		clear(s.prices)
 		s.traded = true
 		s.dirty = true

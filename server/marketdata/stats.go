@@ -76,10 +76,10 @@ type ProductTrend struct {
 	TradePressure float64 `json:"tradePressure"`
 }
 
-// recordStat adds execution x, whose way is s.way, to the day's statistics.
+// recordStat adds execution x, whose way is s.way, to the day's
+// statistics by price (byWay sums them).
 func (s *bookState) recordStat(x venue.Execution) {
 	s.traded = true
-	s.byWay[s.way] += x.Qty
 	p := s.prices[x.Price]
 	if p == nil {
 		p = &PriceStat{Prc: x.Price.Decimal().InexactFloat64()}
@@ -97,10 +97,23 @@ func (s *bookState) recordStat(x venue.Execution) {
 	}
 }
 
+// byWay sums the day's volume by way over the traded prices.
+func (s *bookState) byWay() (sum PriceStat) {
+	for _, p := range s.prices {
+		sum.Vol += p.Vol
+		sum.BuyUpVol += p.BuyUpVol
+		sum.SellDownVol += p.SellDownVol
+		sum.AuctionVol += p.AuctionVol
+		sum.Trades += p.Trades
+	}
+	return sum
+}
+
 func (s *bookState) stat(now time.Time) ProductStat {
+	w := s.byWay()
 	p := ProductStat{ID: s.ticker + "-" + s.board, Seq: s.seq, Time: now.UnixMilli(), Symbol: s.ticker, BoardID: s.board,
-		NomiPrc: s.ref.InexactFloat64(), TotVol: s.vol, TotVal: s.val.InexactFloat64(),
-		AuctionVol: s.byWay[0], BuyUpVol: s.byWay[1], SellDownVol: s.byWay[2], PriceStats: make([]PriceStat, 0, len(s.prices))}
+		NomiPrc: s.ref.InexactFloat64(), TotVol: s.vol, TotVal: s.val.InexactFloat64(), Trades: w.Trades,
+		AuctionVol: w.AuctionVol, BuyUpVol: w.BuyUpVol, SellDownVol: w.SellDownVol, PriceStats: make([]PriceStat, 0, len(s.prices))}
 	if s.vol > 0 {
 		p.LsPrc = s.last.InexactFloat64()
 		p.Change = s.last.Sub(s.ref).InexactFloat64()
@@ -109,7 +122,6 @@ func (s *bookState) stat(now time.Time) ProductStat {
 		}
 	}
 	for _, ps := range s.prices {
-		p.Trades += ps.Trades
 		p.PriceStats = append(p.PriceStats, *ps)
 	}
 	slices.SortFunc(p.PriceStats, func(a, b PriceStat) int { return cmp.Compare(b.Prc, a.Prc) })
@@ -117,8 +129,9 @@ func (s *bookState) stat(now time.Time) ProductStat {
 }
 
 func (s *bookState) trend(now time.Time) ProductTrend {
+	w := s.byWay()
 	t := ProductTrend{ID: s.ticker + "-" + s.board, Seq: s.seq, Time: now.UnixMilli(), Symbol: s.ticker, BoardID: s.board,
-		BuyUpVol: s.byWay[1], SellDownVol: s.byWay[2]}
+		BuyUpVol: w.BuyUpVol, SellDownVol: w.SellDownVol}
 	bids, asks := s.book.Depth(venue.Buy), s.book.Depth(venue.Sell)
 	t.BidLevels, t.AskLevels = len(bids), len(asks)
 	for _, l := range bids {

@@ -294,14 +294,19 @@ func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]st
 	return out, nil
 }
 
-// outboxRun reads up to n entries from after+1 on, stopping at the first
-// absent one.
-func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]store.OutboxEntry, error) {
+// idFields are the fields of the n outbox entries from after+1 on.
+func idFields(after int64, n int) []string {
 	fields := make([]string, n)
 	for i := range fields {
 		fields[i] = idField(after + 1 + int64(i))
 	}
-	vs, err := r.b.GetMany(ctx, KeyOutbox, fields)
+	return fields
+}
+
+// outboxRun reads up to n entries from after+1 on, stopping at the first
+// absent one.
+func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]store.OutboxEntry, error) {
+	vs, err := r.b.GetMany(ctx, KeyOutbox, idFields(after, n))
 	if err != nil {
 		return nil, err
 	}
@@ -501,11 +506,7 @@ func (r *Records) fedEntries(ctx context.Context, after int64, fed []*fedEntry) 
 }
 
 func (r *Records) checkFed(ctx context.Context, after int64, fed []*fedEntry) {
-	fields := make([]string, len(fed))
-	for i := range fed {
-		fields[i] = idField(after + 1 + int64(i))
-	}
-	vs, err := r.b.GetMany(ctx, KeyOutbox, fields)
+	vs, err := r.b.GetMany(ctx, KeyOutbox, idFields(after, len(fed)))
 	if err != nil {
 		return // the store is away: nothing to compare with
 	}
