@@ -658,9 +658,10 @@ func (p *addStockPayload) check() error {
 }
 
 func (p *addStockPayload) stockSymbol() string { return *p.Symbol }
+func (p *addStockPayload) adds() bool          { return true }
 
 func (p *addStockPayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
-	if err := s.sharesOnly(*p.Symbol); err != nil {
+	if err := s.checkStockSymbol(*p.Symbol, true); err != nil {
 		return err
 	}
 	price := decimal.Zero
@@ -689,9 +690,10 @@ func (p *removeStockPayload) check() error {
 }
 
 func (p *removeStockPayload) stockSymbol() string { return *p.Symbol }
+func (p *removeStockPayload) adds() bool          { return false }
 
 func (p *removeStockPayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
-	if err := s.sharesOnly(*p.Symbol); err != nil {
+	if err := s.checkStockSymbol(*p.Symbol, false); err != nil {
 		return err
 	}
 	_, err := RemoveStock(tx, c, *p.AccountID, *p.Symbol, *p.Quantity)

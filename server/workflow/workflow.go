@@ -84,7 +84,7 @@ func (s *Service) Create(ctx context.Context, actor, requestType string, payload
 		return store.WorkflowRequest{}, err
 	}
 	if sc, ok := ch.(stockChange); ok {
-		if err := s.sharesOnly(sc.stockSymbol()); err != nil {
+		if err := s.checkStockSymbol(sc.stockSymbol(), sc.adds()); err != nil {
 			return store.WorkflowRequest{}, err
 		}
 	}

@@ -710,6 +710,46 @@ func TestStockRequestsRefuseFutures(t *testing.T) {
 	}
 }
 
+// Holdings are kept by ISIN: a ticker is refused with the ISIN to use (its
+// shares would be a second position no order can sell), and ADD_STOCK of
+// a symbol the master does not list is refused; REMOVE_STOCK of one goes
+// on (an instrument that left the master) and finds no shares.
+func TestStockRequestsTakeListedISINs(t *testing.T) {
+	f := newFixture(t)
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMaster := f.s.WithInstruments(cfg.Instruments)
+	for _, c := range []struct{ typ, payload, want string }{
+		{workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"FPT","quantity":10}`, "payload.symbol FPT is a ticker: holdings are kept by ISIN; use VN000000FPT1"},
+		{workflow.TypeRemoveStock, `{"account_id":"099C000001","symbol":"FPT","quantity":1}`, "use VN000000FPT1"},
+		{workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"VN000000XXX0","quantity":10}`, "payload.symbol VN000000XXX0 is not an instrument of the market"},
+	} {
+		_, err := withMaster.Create(f.ctx, maker, c.typ, json.RawMessage(c.payload))
+		wantCode(t, err, apperr.InvalidRequest, c.want)
+	}
+	// Made without the master, refused at approval: FAILED, nothing added.
+	r := f.create(t, workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"FPT","quantity":10}`)
+	got, err := withMaster.Approve(f.ctx, checker, r.ID, "ok")
+	if err != nil || got.Status != store.StatusFailed || !strings.Contains(got.ApplyError, "is a ticker") {
+		t.Fatalf("approving ADD_STOCK of a ticker: %+v %v", got, err)
+	}
+	if _, held := f.account(t, "099C000001").Holding("FPT"); held {
+		t.Fatal("a position under a ticker was added")
+	}
+	// An unlisted ISIN may be removed: the request is made and fails on
+	// the shares, not the symbol.
+	r, err = withMaster.Create(f.ctx, maker, workflow.TypeRemoveStock, json.RawMessage(`{"account_id":"099C000001","symbol":"VN000000XXX0","quantity":1}`))
+	if err != nil {
+		t.Fatalf("REMOVE_STOCK of an unlisted ISIN refused: %v", err)
+	}
+	got, err = withMaster.Approve(f.ctx, checker, r.ID, "ok")
+	if err != nil || got.Status != store.StatusFailed || !strings.Contains(got.ApplyError, "insufficient stock") {
+		t.Fatalf("approving REMOVE_STOCK of an unlisted ISIN: %+v %v", got, err)
+	}
+}
+
 // approveWith is approve through s.
 func (f *fixture) approveWith(t testing.TB, s *workflow.Service, typ, payload string) store.WorkflowRequest {
 	t.Helper()
