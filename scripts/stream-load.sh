@@ -10,7 +10,10 @@
 #   - closed-loop order throughput, CONCURRENCY posters;
 #   - omsd's RSS before and after connecting SUBSCRIBERS idle WebSocket
 #     subscribers (KiB per connection);
-#   - throughput and latency again with them attached.
+#   - throughput and latency again with them attached, then throughput
+#     once more after closing them (the ratio divides by the mean of the
+#     runs before and after them, so the store's growth over the runs is
+#     not counted as their cost).
 #
 # Bounded: every step runs under `timeout` (streamload -budget gives the
 # bound of one store); every process it starts is killed on exit. Knobs

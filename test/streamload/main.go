@@ -60,12 +60,12 @@ func parseFlags() config {
 	return c
 }
 
-// bound is the longest a run with c takes: set-up, four runs and a
+// bound is the longest a run with c takes: set-up, five runs and a
 // warm-up (each at most its duration, the drain of its sends or its
 // POSTs' timeout, the drain of its reports and a pause), connecting and
 // closing the idle subscribers twice and the pauses around.
 func (c config) bound() time.Duration {
-	return 60*time.Second + 5*(c.d+max(c.drain, postTimeout)+c.drain+time.Second) + 3*c.connectTimeout + 10*time.Second
+	return 60*time.Second + 6*(c.d+max(c.drain, postTimeout)+c.drain+time.Second) + 3*c.connectTimeout + 10*time.Second
 }
 
 func main() {

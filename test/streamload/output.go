@@ -64,7 +64,8 @@ func printNotes(c config, runs []result, p *probe, crowd *idle, mems []memory) {
 	note := func(format string, args ...any) {
 		fmt.Printf("%-7s   · "+format+"\n", append([]any{c.store}, args...)...)
 	}
-	var alone, attached float64
+	var alone []float64 // throughput without subscribers: before them and, with them, after
+	var attached float64
 	for _, r := range runs {
 		slices.Sort(r.other)
 		what := "POST answered (from the scheduled send)"
@@ -89,7 +90,7 @@ func printNotes(c config, runs []result, p *probe, crowd *idle, mems []memory) {
 				float64(r.idlePubs)/float64(r.subs))
 		}
 		if r.test == "throughput" && r.subs == 0 {
-			alone = rate(r)
+			alone = append(alone, rate(r))
 		} else if r.test == "throughput" {
 			attached = rate(r)
 		}
@@ -111,8 +112,10 @@ func printNotes(c config, runs []result, p *probe, crowd *idle, mems []memory) {
 		note("idle subscribers: %d reconnects; disconnects and reconnects: %s; subscription errors: %s",
 			crowd.connects.Load()-int64(n), crowd.disconnectCodes(), crowd.subscriptionErrors())
 	}
-	if alone > 0 && attached > 0 {
-		note("throughput with %d subscribers / without: %.2f (%.0f vs %.0f orders/s)", c.subscribers, attached/alone, attached, alone)
+	if len(alone) == 2 && attached > 0 {
+		without := (alone[0] + alone[1]) / 2
+		note("throughput with %d subscribers / without: %.2f (%.0f vs %.0f orders/s, the mean of %.0f before them and %.0f after)",
+			c.subscribers, attached/without, attached, without, alone[0], alone[1])
 	}
 	note("probe: %d reports received, %d undecodable; disconnects and reconnects: %s", p.pubs.Load(), p.undecodable.Load(), p.events())
 }

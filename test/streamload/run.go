@@ -16,7 +16,7 @@ type memory struct {
 // run is the whole sequence of one store: fund, warm up, connect the
 // idle subscribers once to measure omsd's memory and close them, latency
 // and throughput alone, connect them again, throughput and latency with
-// them; then the table's rows.
+// them, close them and throughput alone again; then the table's rows.
 func run(ctx context.Context, c config) error {
 	a := newAPI(c.base, c.workers+c.concurrency)
 	progress("%s: funding the demo accounts through the maker-checker workflow", c.store)
@@ -70,6 +70,12 @@ func run(ctx context.Context, c config) error {
 		sleep(ctx, time.Second)
 		progress("%s: latency at %d orders/s with %d subscribers", c.store, c.rate, c.subscribers)
 		runs = append(runs, measured(c, crowd, func() result { return openLoop(ctx, a, jwt, p, opts("ln", c.d)) }))
+		// Without them once more: the store grows run after run, and a
+		// slower run after them must not be counted as their cost.
+		crowd.close()
+		sleep(ctx, time.Second)
+		progress("%s: throughput again without the subscribers, for %s", c.store, c.d)
+		runs = append(runs, measured(c, nil, func() result { return closedLoop(ctx, a, jwt, p, opts("tb", c.d)) }))
 	}
 	printRows(c, runs)
 	printNotes(c, runs, p, crowd, mems)
