@@ -216,6 +216,8 @@ func TestWorkflowRules(t *testing.T) {
 			{"REMOVE_STOCK", map[string]any{"account_id": "099C000001", "symbol": "VN30F2612", "quantity": 1}, "payload.symbol VN30F2612 is a future"},
 			{"ADD_STOCK", map[string]any{"account_id": "099C000001", "symbol": "FPT", "quantity": 10}, "payload.symbol FPT is a ticker: holdings are kept by ISIN; use VN000000FPT1"},
 			{"ADD_STOCK", map[string]any{"account_id": "099C000001", "symbol": "VN000000XXX0", "quantity": 10}, "payload.symbol VN000000XXX0 is not an instrument of the market"},
+			{"CREATE_ORDER_RISK_RULE", map[string]any{"kind": "ORDER_BLOCK_TRADE_MARKET_ALL", "scope": "SYSTEM", "target": "*", "match": "HOSE", "value": 1}, `payload.match "HOSE" is not a market id`},
+			{"CREATE_RISK_RULE", map[string]any{"kind": "OMS_MARGIN_RATE_SYMBOL_ISIN", "scope": "SYMBOL", "target": "FPT", "value": 0.5}, "payload.target FPT is a ticker: SYMBOL rules target an ISIN; use VN000000FPT1"},
 			{"GRANT_PERMISSION", map[string]any{"user_id": "ghost@oms.example", "account_code": "099C000001", "level": "VIEW"}, "payload.user_id"},
 			{"GRANT_PERMISSION", map[string]any{"user_id": traderEmail, "account_code": "099C000001", "level": "ROOT"}, "payload.level"},
 			{"CREATE_GROUP", map[string]any{"account_code": "099C000001", "group_id": 1}, "payload.account_code is not a field of CREATE_GROUP"},

@@ -41,6 +41,13 @@ func exactOrWild(target, want string, exact int) int {
 	return 0
 }
 
+// BlockSubject is what an order restriction rule of kind matches against:
+// MARKET, PRODUCT_GROUP or SYMBOL; false for a kind that is not one.
+func BlockSubject(kind string) (string, bool) {
+	subject, _, ok := blockKind(kind)
+	return subject, ok
+}
+
 // blockKind splits ORDER_BLOCK_TRADE_{subject}_{side}.
 func blockKind(kind string) (subject, side string, ok bool) {
 	rest, ok := strings.CutPrefix(kind, "ORDER_BLOCK_TRADE_")

@@ -366,7 +366,14 @@ func checkRuleKey(kind, scope, target *string, kinds []string) error {
 	return firstErr(oneOf("kind", *kind, kinds), oneOf("scope", *scope, store.RuleScopes))
 }
 
-func (p *riskRulePayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
+func (p *riskRulePayload) checkMarket(s *Service) error {
+	return s.checkRuleTarget(*p.Scope, *p.Target)
+}
+
+func (p *riskRulePayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
+	if err := firstErr(p.checkMarket(s), checkRuleAccount(tx, *p.Scope, *p.Target)); err != nil {
+		return err
+	}
 	return SetRiskRule(tx, c, store.RiskRule{Kind: *p.Kind, Scope: *p.Scope, Target: *p.Target, Value: p.Value.d})
 }
 
@@ -400,7 +407,14 @@ func (p *orderRiskRulePayload) check() error {
 	return inRange("value", p.Value.d)
 }
 
-func (p *orderRiskRulePayload) apply(_ context.Context, _ *Service, tx store.BackOfficeTx, c admin.Change) error {
+func (p *orderRiskRulePayload) checkMarket(s *Service) error {
+	return firstErr(s.checkRuleTarget(*p.Scope, *p.Target), s.checkRuleMatch(*p.Kind, *p.Match))
+}
+
+func (p *orderRiskRulePayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
+	if err := firstErr(p.checkMarket(s), checkRuleAccount(tx, *p.Scope, *p.Target)); err != nil {
+		return err
+	}
 	return SetOrderRiskRule(tx, c, store.OrderRiskRule{Kind: *p.Kind, Scope: *p.Scope, Target: *p.Target, Match: *p.Match, Value: p.Value.d})
 }
 
@@ -657,11 +671,10 @@ func (p *addStockPayload) check() error {
 	return nil
 }
 
-func (p *addStockPayload) stockSymbol() string { return *p.Symbol }
-func (p *addStockPayload) adds() bool          { return true }
+func (p *addStockPayload) checkMarket(s *Service) error { return s.checkStockSymbol(*p.Symbol, true) }
 
 func (p *addStockPayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
-	if err := s.checkStockSymbol(*p.Symbol, true); err != nil {
+	if err := p.checkMarket(s); err != nil {
 		return err
 	}
 	price := decimal.Zero
@@ -689,11 +702,12 @@ func (p *removeStockPayload) check() error {
 	return nil
 }
 
-func (p *removeStockPayload) stockSymbol() string { return *p.Symbol }
-func (p *removeStockPayload) adds() bool          { return false }
+func (p *removeStockPayload) checkMarket(s *Service) error {
+	return s.checkStockSymbol(*p.Symbol, false)
+}
 
 func (p *removeStockPayload) apply(_ context.Context, s *Service, tx store.BackOfficeTx, c admin.Change) error {
-	if err := s.checkStockSymbol(*p.Symbol, false); err != nil {
+	if err := p.checkMarket(s); err != nil {
 		return err
 	}
 	_, err := RemoveStock(tx, c, *p.AccountID, *p.Symbol, *p.Quantity)

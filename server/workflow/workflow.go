@@ -83,8 +83,8 @@ func (s *Service) Create(ctx context.Context, actor, requestType string, payload
 	if err != nil {
 		return store.WorkflowRequest{}, err
 	}
-	if sc, ok := ch.(stockChange); ok {
-		if err := s.checkStockSymbol(sc.stockSymbol(), sc.adds()); err != nil {
+	if mc, ok := ch.(marketChecked); ok {
+		if err := mc.checkMarket(s); err != nil {
 			return store.WorkflowRequest{}, err
 		}
 	}

@@ -750,6 +750,60 @@ func TestStockRequestsTakeListedISINs(t *testing.T) {
 	}
 }
 
+// A rule that names nothing of the market would be stored and apply to no
+// order, silently: its target and match are checked against the master
+// when the request is made and when it is applied (ACCOUNT targets then).
+func TestRulesNameTheMarket(t *testing.T) {
+	f := newFixture(t)
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMaster := f.s.WithInstruments(cfg.Instruments)
+	block := func(kind, scope, target, match string) string {
+		return `{"kind":"` + kind + `","scope":"` + scope + `","target":"` + target + `","match":"` + match + `","value":1}`
+	}
+	for _, c := range []struct{ typ, payload, want string }{
+		{workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"099C000001","value":1}`, "payload.target must be * for scope SYSTEM"},
+		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_RATE_SYMBOL_ISIN","scope":"SYMBOL","target":"FPT","value":"0.5"}`, "payload.target FPT is a ticker: SYMBOL rules target an ISIN; use VN000000FPT1"},
+		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_RATE_SYMBOL_ISIN","scope":"SYMBOL","target":"VN000000XXX0","value":"0.5"}`, "payload.target VN000000XXX0 is not an instrument of the market"},
+		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_ALLOWED","scope":"CHANNEL","target":"WEB","value":1}`, `payload.target "WEB" is not a channel: CHANNEL rules target * or REST`},
+		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_MARKET_ALL", "SYSTEM", "*", "HOSE"), `payload.match "HOSE" is not a market id: ORDER_BLOCK_TRADE_MARKET_ALL rules match * or one of STO, STX, UPX, DVX`},
+		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_PRODUCT_GROUP_BUY", "SYSTEM", "*", "BONDS"), `payload.match "BONDS" is not a product group of the market: ORDER_BLOCK_TRADE_PRODUCT_GROUP_BUY rules match * or one of FIO, STO, STX, UPX`},
+		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_SYMBOL_SELL", "SYSTEM", "*", "NOPE"), `payload.match "NOPE" is not an instrument of the market`},
+		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_SYMBOL_SELL", "SYMBOL", "HPG", "HPG"), "payload.target HPG is a ticker"},
+	} {
+		_, err := withMaster.Create(f.ctx, maker, c.typ, json.RawMessage(c.payload))
+		wantCode(t, err, apperr.InvalidRequest, c.want)
+	}
+	// What matching accepts is accepted: any case, ISIN or ticker, "*".
+	for _, p := range []string{
+		block("ORDER_BLOCK_TRADE_MARKET_ALL", "SYSTEM", "*", "upx"),
+		block("ORDER_BLOCK_TRADE_PRODUCT_GROUP_SELL", "CHANNEL", "REST", "FIO"),
+		block("ORDER_BLOCK_TRADE_SYMBOL_BUY", "SYMBOL", "VN000000HPG4", "hpg"),
+		block("ORDER_BLOCK_TRADE_SYMBOL_ALL", "ACCOUNT", "099C000001", "VN000000FPT1"),
+		block("ORDER_BLOCK_TRADE_SYMBOL_ALL", "ACCOUNT", "*", "*"),
+	} {
+		if got := f.approveWith(t, withMaster, workflow.TypeCreateOrderRiskRule, p); got.Status != store.StatusApplied {
+			t.Errorf("%s: %+v", p, got)
+		}
+	}
+	// An ACCOUNT target must exist when the rule is applied.
+	r, err := withMaster.Create(f.ctx, maker, workflow.TypeCreateRiskRule, json.RawMessage(`{"kind":"OMS_MARGIN_ALLOWED","scope":"ACCOUNT","target":"099C999999","value":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := withMaster.Approve(f.ctx, checker, r.ID, "ok")
+	if err != nil || got.Status != store.StatusFailed || !strings.Contains(got.ApplyError, `payload.target "099C999999" is not an account`) {
+		t.Fatalf("approving a rule for a missing account: %+v %v", got, err)
+	}
+	// Made without the master, refused at approval: FAILED, no rule.
+	r = f.create(t, workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_SYMBOL_ALL", "SYSTEM", "*", "NOPE"))
+	if got, err = withMaster.Approve(f.ctx, checker, r.ID, "ok"); err != nil || got.Status != store.StatusFailed {
+		t.Fatalf("approving a rule that matches nothing: %+v %v", got, err)
+	}
+}
+
 // approveWith is approve through s.
 func (f *fixture) approveWith(t testing.TB, s *workflow.Service, typ, payload string) store.WorkflowRequest {
 	t.Helper()
