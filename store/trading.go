@@ -97,6 +97,10 @@ type Order struct {
 	// for every other order.
 	Stop StopTerms
 
+	// Channel is what the order came in on (pretrade.ChannelFIX); empty
+	// for the REST API (CHANNEL-scoped rules read it).
+	Channel string
+
 	AlgoID, PositionID, PersisState string
 	QuoteID, QuoteRespID            string
 	PartyID, PartyTraderID          string

@@ -362,3 +362,44 @@ func TestFIXSessionsFile(t *testing.T) {
 		t.Error("the log must say why a logon was refused, and never the secret")
 	}
 }
+
+// CHANNEL rules tell the FIX acceptor's orders from the REST API's: a
+// block on FIX rejects a FIX order and lets the same order over REST
+// through, and a block on REST the other way round.
+func TestFIXChannelRules(t *testing.T) {
+	t.Parallel()
+	var addr string
+	e := start(t, "memory", withDemoData, withFIX(t, &addr))
+	maker, checker := e.login(nil, makerEmail, makerPass).jwt, e.login(nil, checkerEmail, checkerPass).jwt
+	tr := e.login(nil, traderEmail, traderPass).jwt
+	c := dialFIX(t, addr)
+	if m := c.logon(); m.MsgType() != fix.MsgLogon {
+		t.Fatalf("logon answer %v", m)
+	}
+	block := func(channel string, value int) {
+		t.Helper()
+		a := e.fileAndApprove(t, maker, checker, "CREATE_ORDER_RISK_RULE", map[string]any{
+			"kind": "ORDER_BLOCK_TRADE_MARKET_ALL", "scope": "CHANNEL", "target": channel, "match": "DVX", "value": value})
+		if a["status"] != "APPLIED" {
+			t.Fatalf("rule on %s: %v", channel, a)
+		}
+	}
+	fixOrder := func(clOrdID string) fix.Message {
+		c.send("D", newOrderSingle(accountAn, clOrdID, "VN30F2612", "1", "1", "1300.0")...)
+		return c.expect("8", tagIs(11, clOrdID))
+	}
+
+	block("FIX", 1)
+	if er := fixOrder("ch-fix-1"); get(er, 39) != "8" || !strings.HasPrefix(get(er, 58), "OMS|-900001|") {
+		t.Fatalf("a FIX order under a CHANNEL FIX block: %v", er)
+	}
+	e.order(t, tr, lo(accountAn, "VN30F2612", "B", 1, "1300", "ch-rest-1"))
+	wantOrder(t, e.orderByReq(t, tr, "ch-rest-1"), "NEW", 0)
+
+	block("FIX", 0)
+	block("REST", 1)
+	e.wantRejected(t, tr, lo(accountAn, "VN30F2612", "B", 1, "1300", ""), "-900001")
+	if er := fixOrder("ch-fix-2"); get(er, 39) != "0" {
+		t.Fatalf("a FIX order under a CHANNEL REST block: %v", er)
+	}
+}

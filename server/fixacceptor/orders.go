@@ -12,6 +12,7 @@ import (
 
 	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/fix"
+	"github.com/vero-oms/omsd/server/pretrade"
 	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/store"
 )
@@ -144,7 +145,8 @@ func decodeNewOrder(m fix.Message) (trading.NewOrder, string) {
 	if !ok {
 		return trading.NewOrder{}, rejectText(-420045, "OrderQty %q is not a whole positive quantity", get(tagOrderQty))
 	}
-	in := trading.NewOrder{Account: get(tagAccount), Symbol: get(tagSymbol), Side: side, Type: typ, Qty: qty, RefOrderID: get(tagClOrdID)}
+	in := trading.NewOrder{Account: get(tagAccount), Symbol: get(tagSymbol), Side: side, Type: typ, Qty: qty, RefOrderID: get(tagClOrdID),
+		Channel: pretrade.ChannelFIX}
 	if typ == "LO" {
 		px := get(tagPrice)
 		if px == "" {

@@ -149,12 +149,12 @@ func TestBuySellRoundTrip(t *testing.T) {
 	totalCash := buyer.CashAvailable.Add(seller.CashAvailable)
 
 	bo := ord(venue.Buy, venue.LO, "100000", 400)
-	bh, r := Hold(bo, buyer, fpt, Flags(nil, "A", fpt.ISIN))
+	bh, r := Hold(bo, buyer, fpt, Flags(nil, "A", "", fpt.ISIN))
 	if r != nil {
 		t.Fatal(r)
 	}
 	so := ord(venue.Sell, venue.LO, "99000", 300)
-	sh, r := Hold(so, seller, fpt, Flags(nil, "B", fpt.ISIN))
+	sh, r := Hold(so, seller, fpt, Flags(nil, "B", "", fpt.ISIN))
 	if r != nil {
 		t.Fatal(r)
 	}

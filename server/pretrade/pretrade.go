@@ -26,7 +26,7 @@
 //   - scope SYSTEM applies to every order whatever its target (the target
 //     is expected to be "*"); ACCOUNT applies when the target is the
 //     order's account code or "*"; CHANNEL applies when the target is
-//     "REST" (the only channel omsd takes orders from) or "*"; SYMBOL
+//     the order's channel (REST or FIX, ChannelOf) or "*"; SYMBOL
 //     applies when the target is the instrument's ISIN or "*";
 //   - match is the market id (STO/STX/UPX/DVX), the product group or the
 //     ISIN (the ticker is accepted too), or "*", compared without regard to
@@ -99,9 +99,25 @@ const (
 	CodeInvalidOrder = -100000
 )
 
-// Channel is the channel name CHANNEL-scoped rules must target to apply to
-// the orders omsd takes (all of them come in over REST).
-const Channel = "REST"
+// The channels orders come in on, which CHANNEL-scoped rules target: an
+// order keeps the channel it was entered on (store.Order.Channel), and its
+// replaces and its trigger (a conditional order) are checked on it.
+const (
+	ChannelREST = "REST" // the REST API, and the put-through desk
+	ChannelFIX  = "FIX"  // the FIX 4.2 acceptor
+)
+
+// Channels lists every channel.
+var Channels = []string{ChannelREST, ChannelFIX}
+
+// ChannelOf is the channel of an order that records c: REST when it records
+// none (orders stored before channels were recorded came in over REST).
+func ChannelOf(c string) string {
+	if c == "" {
+		return ChannelREST
+	}
+	return c
+}
 
 // Wildcard is the "any" target or match of a rule.
 const Wildcard = "*"

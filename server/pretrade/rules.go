@@ -15,14 +15,14 @@ import (
 // account on the instrument with isin: SYMBOL > ACCOUNT > CHANNEL > SYSTEM,
 // and within a scope an exact target above "*". 0 means the rule does not
 // apply.
-func specificity(scope, target, account, isin string) int {
+func specificity(scope, target, account, channel, isin string) int {
 	switch scope {
 	case store.ScopeSymbol:
 		return exactOrWild(target, isin, 8)
 	case store.ScopeAccount:
 		return exactOrWild(target, account, 6)
 	case store.ScopeChannel:
-		return exactOrWild(target, Channel, 4)
+		return exactOrWild(target, ChannelOf(channel), 4)
 	case store.ScopeSystem:
 		return 2
 	}
@@ -101,10 +101,10 @@ func subjectMatches(subject, match string, inst market.Instrument) bool {
 }
 
 // Blocked reports whether an active order restriction rule blocks an order
-// of account on inst on side, and the most specific such rule (the first
+// of account, entered on channel (ChannelOf), on inst on side, and the most specific such rule (the first
 // of equal rank in rules' order). Disabled rules (value 0) and rules of an
 // unknown kind or scope never block.
-func Blocked(rules []store.OrderRiskRule, account string, inst market.Instrument, side venue.Side) (store.OrderRiskRule, bool) {
+func Blocked(rules []store.OrderRiskRule, account, channel string, inst market.Instrument, side venue.Side) (store.OrderRiskRule, bool) {
 	var (
 		best     store.OrderRiskRule
 		bestRank int
@@ -117,7 +117,7 @@ func Blocked(rules []store.OrderRiskRule, account string, inst market.Instrument
 		if !ok || !sideMatches(ruleSide, side) || !subjectMatches(subject, r.Match, inst) {
 			continue
 		}
-		if rank := specificity(r.Scope, r.Target, account, inst.ISIN); rank > bestRank {
+		if rank := specificity(r.Scope, r.Target, account, channel, inst.ISIN); rank > bestRank {
 			best, bestRank = r, rank
 		}
 	}
@@ -126,8 +126,8 @@ func Blocked(rules []store.OrderRiskRule, account string, inst market.Instrument
 
 // CheckRestrictions is Blocked as a reject (-900001), nil when no rule
 // blocks the order.
-func CheckRestrictions(rules []store.OrderRiskRule, account string, inst market.Instrument, side venue.Side) *market.Reject {
-	r, ok := Blocked(rules, account, inst, side)
+func CheckRestrictions(rules []store.OrderRiskRule, account, channel string, inst market.Instrument, side venue.Side) *market.Reject {
+	r, ok := Blocked(rules, account, channel, inst, side)
 	if !ok {
 		return nil
 	}
@@ -161,13 +161,13 @@ type OMSFlags struct {
 
 var one = decimal.NewFromInt(1)
 
-// Flags evaluates the OMS rules for an order of account on the instrument
-// with isin: most specific wins (see the package documentation).
-func Flags(rules []store.RiskRule, account, isin string) OMSFlags {
+// Flags evaluates the OMS rules for an order of account, entered on
+// channel (ChannelOf), on the instrument with isin: most specific wins (see the package documentation).
+func Flags(rules []store.RiskRule, account, channel, isin string) OMSFlags {
 	f := OMSFlags{MarginRate: one}
 	var marginRank, shortRank, rateRank int
 	for _, r := range rules {
-		rank := specificity(r.Scope, r.Target, account, isin)
+		rank := specificity(r.Scope, r.Target, account, channel, isin)
 		if rank == 0 {
 			continue
 		}

@@ -54,7 +54,7 @@ func TestBlocked(t *testing.T) {
 		{"account scope, any account", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "ACCOUNT", "*", "STO", 1)}, fpt, venue.Buy, 0},
 		{"channel REST", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "CHANNEL", "REST", "STO", 1)}, fpt, venue.Buy, 0},
 		{"channel *", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "CHANNEL", "*", "STO", 1)}, fpt, venue.Buy, 0},
-		{"channel FIX never matches", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "CHANNEL", "FIX01", "STO", 1)}, fpt, venue.Buy, -1},
+		{"channel FIX, a REST order", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "CHANNEL", "FIX", "STO", 1)}, fpt, venue.Buy, -1},
 		{"symbol scope, this ISIN", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "SYMBOL", "VN000000FPT1", "STO", 1)}, fpt, venue.Buy, 0},
 		{"symbol scope, other ISIN", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "SYMBOL", "VN000000VNM8", "STO", 1)}, fpt, venue.Buy, -1},
 		{"system target ignored", []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "SYSTEM", "x", "STO", 1)}, fpt, venue.Buy, 0},
@@ -73,12 +73,12 @@ func TestBlocked(t *testing.T) {
 		}, fpt, venue.Buy, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, ok := Blocked(c.rules, acc, c.inst, c.side)
+			got, ok := Blocked(c.rules, acc, "", c.inst, c.side)
 			if c.want < 0 {
 				if ok {
 					t.Fatalf("blocked by %+v, want not blocked", got)
 				}
-				if r := CheckRestrictions(c.rules, acc, c.inst, c.side); r != nil {
+				if r := CheckRestrictions(c.rules, acc, "", c.inst, c.side); r != nil {
 					t.Fatalf("CheckRestrictions = %v", r)
 				}
 				return
@@ -86,7 +86,7 @@ func TestBlocked(t *testing.T) {
 			if !ok || got != c.rules[c.want] {
 				t.Fatalf("Blocked = %+v, %v; want %+v", got, ok, c.rules[c.want])
 			}
-			r := CheckRestrictions(c.rules, acc, c.inst, c.side)
+			r := CheckRestrictions(c.rules, acc, "", c.inst, c.side)
 			if r == nil || r.Code != CodeBlocked {
 				t.Fatalf("CheckRestrictions = %v, want code %d", r, CodeBlocked)
 			}
@@ -120,7 +120,7 @@ func TestFlags(t *testing.T) {
 		{"account exact beats account *", []store.RiskRule{rule(short, "ACCOUNT", "*", "0"), rule(short, "ACCOUNT", acc, "1")}, false, true, "1"},
 		{"channel between account and system", []store.RiskRule{rule(short, "SYSTEM", "*", "1"), rule(short, "CHANNEL", "REST", "0")}, false, false, "1"},
 		{"account beats channel", []store.RiskRule{rule(short, "CHANNEL", "*", "0"), rule(short, "ACCOUNT", acc, "1")}, false, true, "1"},
-		{"foreign channel ignored", []store.RiskRule{rule(short, "SYSTEM", "*", "1"), rule(short, "CHANNEL", "FIX01", "0")}, false, true, "1"},
+		{"foreign channel ignored", []store.RiskRule{rule(short, "SYSTEM", "*", "1"), rule(short, "CHANNEL", "FIX", "0")}, false, true, "1"},
 		{"symbol short beats account", []store.RiskRule{rule(short, "ACCOUNT", acc, "1"), rule(shortSy, "SYMBOL", isin, "0")}, false, false, "1"},
 		{"symbol short * beats account", []store.RiskRule{rule(short, "ACCOUNT", acc, "0"), rule(shortSy, "SYMBOL", "*", "1")}, false, true, "1"},
 		{"symbol exact beats symbol *", []store.RiskRule{rule(shortSy, "SYMBOL", "*", "0"), rule(shortSy, "SYMBOL", isin, "1")}, false, true, "1"},
@@ -135,10 +135,40 @@ func TestFlags(t *testing.T) {
 		{"negative flag is false", []store.RiskRule{rule(margin, "SYSTEM", "*", "-1")}, false, false, "1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := Flags(c.rules, acc, isin)
+			f := Flags(c.rules, acc, "", isin)
 			if f.MarginAllowed != c.margin || f.ShortAllowed != c.short || !f.MarginRate.Equal(d(c.rate)) {
 				t.Fatalf("Flags = %+v (rate %s), want margin %v short %v rate %s", f, f.MarginRate, c.margin, c.short, c.rate)
 			}
 		})
+	}
+}
+
+// A CHANNEL rule applies to the orders of its channel: an order records
+// the channel it came in on ("" is REST).
+func TestChannelRules(t *testing.T) {
+	const acc = "099C000001"
+	blockFIX := []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "CHANNEL", ChannelFIX, "*", 1)}
+	blockREST := []store.OrderRiskRule{orule("ORDER_BLOCK_TRADE_MARKET_ALL", "CHANNEL", ChannelREST, "*", 1)}
+	for _, c := range []struct {
+		rules   []store.OrderRiskRule
+		channel string
+		blocked bool
+	}{
+		{blockFIX, ChannelFIX, true},
+		{blockFIX, ChannelREST, false},
+		{blockFIX, "", false},
+		{blockREST, "", true},
+		{blockREST, ChannelFIX, false},
+	} {
+		if _, got := Blocked(c.rules, acc, c.channel, fpt, venue.Buy); got != c.blocked {
+			t.Errorf("rule on %s, order on %q: blocked %v, want %v", c.rules[0].Target, c.channel, got, c.blocked)
+		}
+	}
+	shortOnFIX := []store.RiskRule{rule(store.RuleShortAllowed, "SYSTEM", "*", "1"), rule(store.RuleShortAllowed, "CHANNEL", ChannelFIX, "0")}
+	if f := Flags(shortOnFIX, acc, ChannelFIX, fpt.ISIN); f.ShortAllowed {
+		t.Error("a FIX order may short against a CHANNEL FIX rule that forbids it")
+	}
+	if f := Flags(shortOnFIX, acc, "", fpt.ISIN); !f.ShortAllowed {
+		t.Error("a REST order is held to a CHANNEL FIX rule")
 	}
 }

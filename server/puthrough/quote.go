@@ -239,11 +239,11 @@ func (s *Desk) enterQuote(ctx context.Context, user string, q *ptQuote, inst mar
 			return reject(&market.Reject{Code: trading.CodeDuplicateClOrdID, Message: fmt.Sprintf("duplicate ClOrdID %s for trading date %s", q.MsgID, q.TradingDate)})
 		}
 		side := sideOf(q.Side)
-		if r := pretrade.CheckRestrictions(orderRules, q.Account, inst, side); r != nil {
+		if r := pretrade.CheckRestrictions(orderRules, q.Account, pretrade.ChannelREST, inst, side); r != nil {
 			return reject(r)
 		}
 		vo := venue.Order{ID: "0", Account: q.Account, Symbol: inst.ISIN, Side: side, Type: venue.LO, Price: vp, Qty: size}
-		h, r := pretrade.Hold(vo, acct, inst, pretrade.Flags(riskRules, q.Account, inst.ISIN))
+		h, r := pretrade.Hold(vo, acct, inst, pretrade.Flags(riskRules, q.Account, pretrade.ChannelREST, inst.ISIN))
 		if r != nil {
 			return reject(r)
 		}

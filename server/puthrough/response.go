@@ -344,7 +344,7 @@ func (s *Desk) responderHold(ctx context.Context, tx store.BackOfficeTx, a accep
 		return acct, pretrade.HoldResult{}, err
 	}
 	side := sideOf(opposite(a.q.Side))
-	if r := pretrade.CheckRestrictions(orderRules, a.in.Account, a.inst, side); r != nil {
+	if r := pretrade.CheckRestrictions(orderRules, a.in.Account, pretrade.ChannelREST, a.inst, side); r != nil {
 		return acct, pretrade.HoldResult{}, reject(r)
 	}
 	vp, err := venue.PriceFromDecimal(qo.Price)
@@ -352,7 +352,7 @@ func (s *Desk) responderHold(ctx context.Context, tx store.BackOfficeTx, a accep
 		return acct, pretrade.HoldResult{}, err
 	}
 	vo := venue.Order{ID: "0", Account: a.in.Account, Symbol: a.inst.ISIN, Side: side, Type: venue.LO, Price: vp, Qty: qo.Qty}
-	h, r := pretrade.Hold(vo, acct, a.inst, pretrade.Flags(riskRules, a.in.Account, a.inst.ISIN))
+	h, r := pretrade.Hold(vo, acct, a.inst, pretrade.Flags(riskRules, a.in.Account, pretrade.ChannelREST, a.inst.ISIN))
 	if r != nil {
 		return acct, h, reject(r)
 	}

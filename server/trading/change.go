@@ -184,7 +184,7 @@ func (s *Service) replaceTx(ctx context.Context, tx store.BackOfficeTx, c *chang
 	if err != nil {
 		return err
 	}
-	acct2, h, r, err := pretrade.Resize(acct, holdOf(o), vo, c.inst, pretrade.Flags(riskRules, o.AccountCode, c.inst.ISIN))
+	acct2, h, r, err := pretrade.Resize(acct, holdOf(o), vo, c.inst, pretrade.Flags(riskRules, o.AccountCode, o.Channel, c.inst.ISIN))
 	if err != nil {
 		return err
 	}
@@ -427,7 +427,7 @@ func (s *Service) restoreStep(inst market.Instrument, before store.Order) step {
 			if err != nil {
 				return err
 			}
-			acct2, h, r, err := pretrade.Resize(acct, holdOf(cur), vo, inst, pretrade.Flags(riskRules, cur.AccountCode, inst.ISIN))
+			acct2, h, r, err := pretrade.Resize(acct, holdOf(cur), vo, inst, pretrade.Flags(riskRules, cur.AccountCode, cur.Channel, inst.ISIN))
 			if err != nil || r != nil {
 				uncovered = true
 				return nil

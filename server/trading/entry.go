@@ -139,7 +139,7 @@ func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
 	e.order = store.Order{
 		OriginalReqID: clOrdID, ClOrdID: clOrdID, TradingDate: s.clock.TradingDate(), AccountCode: in.Account, User: user,
 		Symbol: in.Symbol, Side: in.Side, Type: in.Type, Qty: in.Qty, OriginalQty: in.Qty,
-		AlgoID: in.AlgoID, PositionID: in.PositionID, PersisState: in.PersisState,
+		AlgoID: in.AlgoID, PositionID: in.PositionID, PersisState: in.PersisState, Channel: in.Channel,
 		CreatedAt: now, UpdatedAt: now, Status: store.OrderPendingNew, Stop: stop,
 	}
 	if e.known {

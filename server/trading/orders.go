@@ -51,7 +51,10 @@ type NewOrder struct {
 	// StopPx makes a limit order conditional (FIX only: the REST contract
 	// has no stop fields); StopOffset makes it a trailing stop.
 	StopPx, StopOffset *string
-	Body               []byte // the request body, for the latency record
+	// Channel is what the order comes in on: pretrade.ChannelFIX from the
+	// FIX acceptor, empty from the REST API. It stays with the order.
+	Channel string
+	Body    []byte // the request body, for the latency record
 }
 
 // The order types the contract lists; PLO and BUYIN are refused with a
@@ -173,14 +176,14 @@ func (s *Service) check(tx store.BackOfficeTx, o *store.Order, acct store.Accoun
 	if d.Verdict == market.Refuse {
 		return none(d.Reject)
 	}
-	if r := pretrade.CheckRestrictions(orderRules, acct.AccountCode, inst, side); r != nil {
+	if r := pretrade.CheckRestrictions(orderRules, acct.AccountCode, o.Channel, inst, side); r != nil {
 		return none(r)
 	}
 	vo, err := venueOrder(*o)
 	if err != nil {
 		return nil, 0, acct, store.OrderHold{}, err
 	}
-	h, r := pretrade.Hold(vo, acct, inst, pretrade.Flags(riskRules, acct.AccountCode, inst.ISIN))
+	h, r := pretrade.Hold(vo, acct, inst, pretrade.Flags(riskRules, acct.AccountCode, o.Channel, inst.ISIN))
 	if r != nil {
 		return none(r)
 	}

@@ -298,7 +298,7 @@ func (s *Service) resizeHold(ctx context.Context, tx store.BackOfficeTx, inst ma
 	if err != nil {
 		return false, err
 	}
-	acct2, h, r, err := pretrade.Resize(acct, holdOf(cur), vo, inst, pretrade.Flags(riskRules, cur.AccountCode, inst.ISIN))
+	acct2, h, r, err := pretrade.Resize(acct, holdOf(cur), vo, inst, pretrade.Flags(riskRules, cur.AccountCode, cur.Channel, inst.ISIN))
 	if err != nil || r != nil {
 		return false, err
 	}

@@ -76,7 +76,7 @@ func (s *Service) checkStockSymbol(symbol string, adding bool) error {
 // rule would be stored and silently apply to nothing): a SYSTEM rule
 // targets "*"; a SYMBOL rule "*" or the ISIN of a listed instrument (the
 // target is compared with the order's ISIN, so a ticker would match
-// nothing); a CHANNEL rule "*" or the channel omsd's orders carry. An
+// nothing); a CHANNEL rule "*" or a channel orders come in on. An
 // ACCOUNT target is checked when the rule is applied (the account must
 // exist then: checkRuleAccount).
 func (s *Service) checkRuleTarget(scope, target string) error {
@@ -87,8 +87,8 @@ func (s *Service) checkRuleTarget(scope, target string) error {
 	case store.ScopeSystem:
 		return invalid(fmt.Sprintf("payload.target must be * for scope SYSTEM (a SYSTEM rule applies to every order), got %q", target))
 	case store.ScopeChannel:
-		if target != pretrade.Channel {
-			return invalid(fmt.Sprintf("payload.target %q is not a channel: CHANNEL rules target * or %s", target, pretrade.Channel))
+		if !slices.Contains(pretrade.Channels, target) {
+			return invalid(fmt.Sprintf("payload.target %q is not a channel: CHANNEL rules target * or one of %s", target, strings.Join(pretrade.Channels, ", ")))
 		}
 	case store.ScopeSymbol:
 		if s.instruments == nil {

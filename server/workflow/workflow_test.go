@@ -767,7 +767,7 @@ func TestRulesNameTheMarket(t *testing.T) {
 		{workflow.TypeCreateRiskRule, `{"kind":"OMS_SHORT_ALLOWED","scope":"SYSTEM","target":"099C000001","value":1}`, "payload.target must be * for scope SYSTEM"},
 		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_RATE_SYMBOL_ISIN","scope":"SYMBOL","target":"FPT","value":"0.5"}`, "payload.target FPT is a ticker: SYMBOL rules target an ISIN; use VN000000FPT1"},
 		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_RATE_SYMBOL_ISIN","scope":"SYMBOL","target":"VN000000XXX0","value":"0.5"}`, "payload.target VN000000XXX0 is not an instrument of the market"},
-		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_ALLOWED","scope":"CHANNEL","target":"WEB","value":1}`, `payload.target "WEB" is not a channel: CHANNEL rules target * or REST`},
+		{workflow.TypeCreateRiskRule, `{"kind":"OMS_MARGIN_ALLOWED","scope":"CHANNEL","target":"WEB","value":1}`, `payload.target "WEB" is not a channel: CHANNEL rules target * or one of REST, FIX`},
 		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_MARKET_ALL", "SYSTEM", "*", "HOSE"), `payload.match "HOSE" is not a market id: ORDER_BLOCK_TRADE_MARKET_ALL rules match * or one of STO, STX, UPX, DVX`},
 		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_PRODUCT_GROUP_BUY", "SYSTEM", "*", "BONDS"), `payload.match "BONDS" is not a product group of the market: ORDER_BLOCK_TRADE_PRODUCT_GROUP_BUY rules match * or one of FIO, STO, STX, UPX`},
 		{workflow.TypeCreateOrderRiskRule, block("ORDER_BLOCK_TRADE_SYMBOL_SELL", "SYSTEM", "*", "NOPE"), `payload.match "NOPE" is not an instrument of the market`},

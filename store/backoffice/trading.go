@@ -101,6 +101,7 @@ type orderRecord struct {
 	StopTrailing  bool             `json:"stop_trailing,omitempty"`
 	StopOffset    *decimal.Decimal `json:"stop_offset,omitempty"`
 	StopTriggered bool             `json:"stop_triggered,omitempty"`
+	Channel       string           `json:"channel,omitempty"`
 	AlgoID        string           `json:"algo_id,omitempty"`
 	PositionID    string           `json:"position_id,omitempty"`
 	PersisState   string           `json:"persis_state,omitempty"`
@@ -126,7 +127,7 @@ func encodeOrder(o store.Order) (string, error) {
 		HoldUnitPrice: o.Hold.UnitPrice, HoldCash: o.Hold.Cash, HoldStock: o.Hold.Stock,
 		LastExecID: o.LastExecID, Seq: o.Seq, Priority: o.Priority, OffBook: o.OffBook,
 		StopPx: optDec(o.Stop.Px), StopTrailing: o.Stop.Trailing, StopOffset: optDec(o.Stop.Offset), StopTriggered: o.Stop.Triggered,
-		AlgoID: o.AlgoID, PositionID: o.PositionID, PersisState: o.PersisState,
+		Channel: o.Channel, AlgoID: o.AlgoID, PositionID: o.PositionID, PersisState: o.PersisState,
 		QuoteID: o.QuoteID, QuoteRespID: o.QuoteRespID, PartyID: o.PartyID, PartyTraderID: o.PartyTraderID,
 		CreatedAt: ms(o.CreatedAt), UpdatedAt: ms(o.UpdatedAt),
 	})
@@ -160,8 +161,8 @@ func decodeOrderJSON(s string) (store.Order, error) {
 			Status: store.OrderStatus(r.Status), Text: r.Text,
 			Hold:       store.OrderHold{UnitPrice: r.HoldUnitPrice, Cash: r.HoldCash, Stock: r.HoldStock},
 			LastExecID: r.LastExecID, Seq: r.Seq, Priority: r.Priority, OffBook: r.OffBook,
-			Stop:   store.StopTerms{Px: decOr0(r.StopPx), Trailing: r.StopTrailing, Offset: decOr0(r.StopOffset), Triggered: r.StopTriggered},
-			AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
+			Stop:    store.StopTerms{Px: decOr0(r.StopPx), Trailing: r.StopTrailing, Offset: decOr0(r.StopOffset), Triggered: r.StopTriggered},
+			Channel: r.Channel, AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
 			QuoteID: r.QuoteID, QuoteRespID: r.QuoteRespID, PartyID: r.PartyID, PartyTraderID: r.PartyTraderID,
 			CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		}

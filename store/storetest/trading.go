@@ -77,6 +77,7 @@ func newOrder(reqID, account string, now time.Time) store.Order {
 		OffBook:       true,
 		Stop:          store.StopTerms{Px: dec("100500.25"), Trailing: true, Offset: dec("0.0001"), Triggered: true},
 		Seq:           42,
+		Channel:       "FIX",
 		AlgoID:        "algo-1",
 		PositionID:    "pos-1",
 		PersisState:   "persisted",
