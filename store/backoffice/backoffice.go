@@ -133,9 +133,9 @@ type Options struct {
 	// round trip (see Prefetch in package store). 0 turns it off: right for
 	// a backend whose reads cost nothing.
 	Remember int
-	// FeedOutbox keeps the outbox entries this process commits for the
-	// publisher's next read (OutboxAfter), which then needs no round trip:
-	// right for a backend whose reads are round trips.
+	// FeedOutbox keeps the outbox entries this process commits, decoded as
+	// they were built, for the publisher's next read (OutboxAfter), which
+	// then needs no round trip and decodes nothing.
 	FeedOutbox bool
 }
 

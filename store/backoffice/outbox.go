@@ -141,22 +141,49 @@ func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []*store.OutboxEntry
 			}
 			out = append(out, s)
 			if decoded {
-				// An order entry as decoding it would give; a cash or
-				// holding entry is small, and is decoded when read (its
-				// decimals as decoding gives them, not as computed).
-				var e *store.OutboxEntry
-				if r.Kind == store.OutboxOrder {
-					d, err := entryOf(r, o)
-					if err != nil {
-						return nil, nil, err
-					}
-					e = &d
+				// The entry as decoding its text would give (asDecoded).
+				d, err := entryOf(asDecoded(r), o)
+				if err != nil {
+					return nil, nil, err
 				}
-				entries = append(entries, e)
+				entries = append(entries, &d)
 			}
 		}
 	}
 	return out, entries, nil
+}
+
+// asDecoded is r with what decoding its text would give in place of what
+// was computed, so an entry fed to the publisher is the entry it would
+// read (checkFed compares them): a decimal is parsed from the text it is
+// written as (decoding gives 101 for 100.5 + 0.5, whose computed form is
+// 101.0), a zero that the text leaves out (omitzero) is the zero value,
+// an empty list that it leaves out (omitempty) is nil. An order entry's
+// order is decoded already (changesOf).
+func asDecoded(r outboxRecord) outboxRecord {
+	if r.Cash != nil {
+		c := *r.Cash
+		c.Available, c.Hold, c.Pending = decodedDec(c.Available, false), decodedDec(c.Hold, false), decodedDec(c.Pending, true)
+		r.Cash = &c
+	}
+	if r.Holding != nil {
+		h := *r.Holding
+		h.AvgPrice, h.Margin, h.Basis = decodedDec(h.AvgPrice, false), decodedDec(h.Margin, true), decodedDec(h.Basis, true)
+		if len(h.Pending) == 0 {
+			h.Pending = nil
+		}
+		r.Holding = &h
+	}
+	return r
+}
+
+// decodedDec is d as decoding its JSON text gives it; omitzero: the field
+// leaves a zero out of the text.
+func decodedDec(d decimal.Decimal, omitzero bool) decimal.Decimal {
+	if omitzero && d.IsZero() {
+		return decimal.Decimal{}
+	}
+	return decimal.RequireFromString(d.String())
 }
 
 // changesOf is the outbox records of one write (none for a record the
@@ -387,8 +414,8 @@ type outboxFeed struct {
 	low  int64 // nothing at or below it is kept (acknowledged)
 }
 
-// fedEntry is an entry as committed: its text, and decoded (an order
-// entry; nil for the others).
+// fedEntry is an entry as committed: its text, and decoded (nil when the
+// commit did not decode it).
 type fedEntry struct {
 	text  string
 	entry *store.OutboxEntry

@@ -124,7 +124,9 @@ func New(opts ...Option) *Store {
 		stop:            make(chan struct{}),
 		done:            make(chan struct{}),
 	}
-	s.Records = backoffice.New(boBackend{s}, backoffice.Options{})
+	// Reads cost nothing here, but decoding does: the publisher takes what
+	// this process committed as it was built.
+	s.Records = backoffice.New(boBackend{s}, backoffice.Options{FeedOutbox: true})
 	if cfg.interval > 0 {
 		go s.janitor(cfg.interval)
 	} else {
