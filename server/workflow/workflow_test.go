@@ -681,11 +681,7 @@ func TestApprovalBoundsAndShorts(t *testing.T) {
 // basis, and the next mark would pay their whole value into cash).
 func TestStockRequestsRefuseFutures(t *testing.T) {
 	f := newFixture(t)
-	cfg, err := market.Dev()
-	if err != nil {
-		t.Fatal(err)
-	}
-	withMaster := f.s.WithInstruments(cfg.Instruments)
+	withMaster := f.withDevMaster(t)
 	const future = "VN41I1G20009" // VN30F2612 in the dev file
 	for _, c := range []struct{ typ, payload string }{
 		{workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"` + future + `","quantity":10}`},
@@ -716,11 +712,7 @@ func TestStockRequestsRefuseFutures(t *testing.T) {
 // on (an instrument that left the master) and finds no shares.
 func TestStockRequestsTakeListedISINs(t *testing.T) {
 	f := newFixture(t)
-	cfg, err := market.Dev()
-	if err != nil {
-		t.Fatal(err)
-	}
-	withMaster := f.s.WithInstruments(cfg.Instruments)
+	withMaster := f.withDevMaster(t)
 	for _, c := range []struct{ typ, payload, want string }{
 		{workflow.TypeAddStock, `{"account_id":"099C000001","symbol":"FPT","quantity":10}`, "payload.symbol FPT is a ticker: holdings are kept by ISIN; use VN000000FPT1"},
 		{workflow.TypeRemoveStock, `{"account_id":"099C000001","symbol":"FPT","quantity":1}`, "use VN000000FPT1"},
@@ -755,11 +747,7 @@ func TestStockRequestsTakeListedISINs(t *testing.T) {
 // when the request is made and when it is applied (ACCOUNT targets then).
 func TestRulesNameTheMarket(t *testing.T) {
 	f := newFixture(t)
-	cfg, err := market.Dev()
-	if err != nil {
-		t.Fatal(err)
-	}
-	withMaster := f.s.WithInstruments(cfg.Instruments)
+	withMaster := f.withDevMaster(t)
 	block := func(kind, scope, target, match string) string {
 		return `{"kind":"` + kind + `","scope":"` + scope + `","target":"` + target + `","match":"` + match + `","value":1}`
 	}
@@ -802,6 +790,17 @@ func TestRulesNameTheMarket(t *testing.T) {
 	if got, err = withMaster.Approve(f.ctx, checker, r.ID, "ok"); err != nil || got.Status != store.StatusFailed {
 		t.Fatalf("approving a rule that matches nothing: %+v %v", got, err)
 	}
+}
+
+// withDevMaster is the fixture's service checking requests against the
+// dev instrument master.
+func (f *fixture) withDevMaster(t testing.TB) *workflow.Service {
+	t.Helper()
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.s.WithInstruments(cfg.Instruments)
 }
 
 // approveWith is approve through s.
