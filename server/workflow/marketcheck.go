@@ -85,7 +85,7 @@ func (s *Service) checkRuleTarget(scope, target string) error {
 	}
 	switch scope {
 	case store.ScopeSystem:
-		return invalid(fmt.Sprintf("payload.target must be * for scope SYSTEM (a SYSTEM rule applies to every order), got %q", target))
+		return invalid(fmt.Sprintf("payload.target must be * for scope SYSTEM (a SYSTEM rule covers every account, channel and instrument), got %q", target))
 	case store.ScopeChannel:
 		if !slices.Contains(pretrade.Channels, target) {
 			return invalid(fmt.Sprintf("payload.target %q is not a channel: CHANNEL rules target * or one of %s", target, strings.Join(pretrade.Channels, ", ")))
