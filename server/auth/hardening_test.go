@@ -69,6 +69,9 @@ func TestNetworksForThrottling(t *testing.T) {
 	}
 }
 
+// base64URL is the base64url alphabet, in value order.
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 // The device cookie is bound to its account and expiry, and signed.
 func TestDeviceCookie(t *testing.T) {
 	f := newFixture(t, Config{})
@@ -86,12 +89,28 @@ func TestDeviceCookie(t *testing.T) {
 		t.Fatal("an expired device cookie must not verify")
 	}
 	parts := strings.Split(dc.Value, ".")
+	sig := parts[3]
+	other := func(c byte) string { // a different base64url character
+		if c == 'A' {
+			return "B"
+		}
+		return "A"
+	}
+	// The same signature bytes spelled with the last character's two spare
+	// bits set (32 bytes end in 4 data bits and 2 spare bits).
+	last := strings.IndexByte(base64URL, sig[len(sig)-1])
+	respelled := sig[:len(sig)-1] + string(base64URL[last|3])
 	for _, bad := range []string{
 		"", "d1", parts[0] + "." + parts[1] + "." + parts[2], // truncated
-		parts[0] + "." + parts[1] + ".99999999999." + parts[3],           // expiry changed
-		strings.Replace(dc.Value, parts[1], "AAAAAAAAAAAAAAAAAAAAAA", 1), // device changed
-		dc.Value[:len(dc.Value)-2] + "xx",                                // signature changed
+		parts[0] + "." + parts[1] + ".99999999999." + parts[3],                   // expiry changed
+		strings.Replace(dc.Value, parts[1], "AAAAAAAAAAAAAAAAAAAAAA", 1),         // device changed
+		dc.Value[:len(dc.Value)-1] + other(sig[len(sig)-1]),                      // signature's last character changed
+		dc.Value[:len(dc.Value)-10] + other(sig[len(sig)-10]) + sig[len(sig)-9:], // a character inside it changed
+		strings.TrimSuffix(dc.Value, sig) + respelled,                            // the same bytes spelled differently
 	} {
+		if bad == dc.Value {
+			t.Fatalf("the tampered cookie is the cookie: %q", bad)
+		}
 		if _, ok := f.svc.checkDevice(bad, ann, now); ok {
 			t.Errorf("tampered cookie %q verified", bad)
 		}

@@ -115,7 +115,9 @@ func (s *Service) checkDevice(cookie, emailKey string, now time.Time) (string, b
 	if err != nil || now.Unix() >= exp {
 		return "", false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(parts[3])
+	// Strict: one text per signature (the last character's spare bits must
+	// be zero), so a cookie cannot be re-spelled and still verify.
+	got, err := base64.RawURLEncoding.Strict().DecodeString(parts[3])
 	if err != nil || !hmac.Equal(got, s.mac("device", emailKey, parts[1]+"."+parts[2])) {
 		return "", false
 	}
