@@ -101,9 +101,10 @@ func subjectMatches(subject, match string, inst market.Instrument) bool {
 }
 
 // Blocked reports whether an active order restriction rule blocks an order
-// of account, entered on channel (ChannelOf), on inst on side, and the most specific such rule (the first
-// of equal rank in rules' order). Disabled rules (value 0) and rules of an
-// unknown kind or scope never block.
+// of account, entered on channel (ChannelOf), on inst on side, and the
+// most specific such rule (the first of equal rank in rules' order).
+// Disabled rules (value 0) and rules of an unknown kind or scope never
+// block.
 func Blocked(rules []store.OrderRiskRule, account, channel string, inst market.Instrument, side venue.Side) (store.OrderRiskRule, bool) {
 	var (
 		best     store.OrderRiskRule
@@ -162,7 +163,8 @@ type OMSFlags struct {
 var one = decimal.NewFromInt(1)
 
 // Flags evaluates the OMS rules for an order of account, entered on
-// channel (ChannelOf), on the instrument with isin: most specific wins (see the package documentation).
+// channel (ChannelOf), on the instrument with isin: most specific wins
+// (see the package documentation).
 func Flags(rules []store.RiskRule, account, channel, isin string) OMSFlags {
 	f := OMSFlags{MarginRate: one}
 	var marginRank, shortRank, rateRank int
