@@ -46,6 +46,9 @@ type Config struct {
 	// StreamCommandRate and StreamCommandBurst bound one connection's
 	// commands (a token bucket per connection).
 	StreamCommandRate, StreamCommandBurst int
+	// StreamOutboxPoll is how often the venue owner reads the outbox
+	// without being told of a commit (a notification lost in a reconnect).
+	StreamOutboxPoll time.Duration
 	// FIXAddr is the FIX acceptor's address (auto: 127.0.0.1:9878 in dev
 	// mode, off otherwise); FIXSessionsFile its sessions; FIXResetTime
 	// when a FIX session day begins (Asia/Ho_Chi_Minh).
@@ -223,6 +226,7 @@ var settings = []setting{
 	{"stream-history-size", "1000", "Streaming API: publications kept per order and account channel for recovery after a reconnect", integer(func(c *Config) *int { return &c.StreamHistorySize })},
 	{"stream-command-rate", "20", "Streaming API: commands a second one connection may send (a token bucket); more are answered 111 too many requests", integer(func(c *Config) *int { return &c.StreamCommandRate })},
 	{"stream-command-burst", "320", "Streaming API: the bucket's size, enough for a terminal to connect and subscribe to 256 channels at once", integer(func(c *Config) *int { return &c.StreamCommandBurst })},
+	{"stream-outbox-poll", "1s", "Streaming API: how often the venue owner reads the outbox unasked; commits wake it at once (on Redis, also those of other instances, by a notification a reconnect can lose), so this only bounds the delay after such a loss", dur(func(c *Config) *time.Duration { return &c.StreamOutboxPoll })},
 	{"stream-history-ttl", "24h", "Streaming API: how long a channel's history is kept after its last publication", dur(func(c *Config) *time.Duration { return &c.StreamHistoryTTL })},
 	{"fix-addr", "auto", "FIX 4.2 acceptor address (docs/fix.md): auto is 127.0.0.1:9878 in dev mode and off otherwise; off disables it", str(func(c *Config) *string { return &c.FIXAddr })},
 	{"fix-sessions-file", "", "FIX sessions (JSON; format in docs/fix.md); dev mode adds the demo session DEMOCLIENT>OMSD", str(func(c *Config) *string { return &c.FIXSessionsFile })},

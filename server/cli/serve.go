@@ -324,7 +324,7 @@ func devDay(c Config, app *App, log *slog.Logger) http.Handler {
 func startStream(c Config, app *App, st store.Store, m *metrics.Metrics, log *slog.Logger) error {
 	o := stream.Options{Sessions: app.Auth, Tokens: app.Tokens, Permissions: risk.New(st), Market: app.MarketData,
 		HistorySize: c.StreamHistorySize, HistoryTTL: c.StreamHistoryTTL, Log: log, Now: c.Clock,
-		CommandRate: float64(c.StreamCommandRate), CommandBurst: c.StreamCommandBurst}
+		CommandRate: float64(c.StreamCommandRate), CommandBurst: c.StreamCommandBurst, PublishEvery: c.StreamOutboxPoll}
 	if c.Venue != "off" {
 		o.Outbox = st
 		if app.FIX != nil {

@@ -120,3 +120,27 @@ func TestStreamAcrossInstances(t *testing.T) {
 		t.Errorf("the venue-off instance published %d entries", n)
 	}
 }
+
+// A deposit approved on an OMS_VENUE=off instance reaches the stream at
+// once: its commit wakes the venue owner's publisher (its poll here is an
+// hour, so nothing else would).
+func TestStreamDepositAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := start(t, "redis", withDemoData, func(c *cli.Config) { c.StreamOutboxPoll = time.Hour })
+	b := start(t, "memory", func(c *cli.Config) {
+		c.RedisURL, c.RedisPrefix, c.DevRedis, c.KeyFile, c.Venue = a.cfg.RedisURL, a.cfg.RedisPrefix, true, a.cfg.KeyFile, "off"
+	})
+	maker, checker := b.login(nil, makerEmail, makerPass), b.login(nil, checkerEmail, checkerPass)
+	s := b.stream(t, maker.jwt)
+	// No wait for the owner's subscription: the subscription itself wakes
+	// the publisher once, for anything committed before it.
+	s.subscribeAll(accountCh(accountBinh))
+	r := b.fileRequest(t, maker.jwt, "DEPOSIT", map[string]any{"account_id": accountBinh, "amount": 1000000.25})
+	expect(t, b.post(nil, "/api/v1/util/requests/"+wfID(t, r)+"/approve", map[string]any{"note": "ok"}, bearer(checker.jwt)...), 200, "")
+	s.within(2*time.Second, "the cash report of a deposit approved on the other instance",
+		func() bool { return len(s.pubs[accountCh(accountBinh)]) > 0 })
+	pubs := s.received(accountCh(accountBinh))
+	if cash, _, _ := b.account(t, maker.jwt, accountBinh); pubs[0].data["cash_available"] != cash || cash != 251000000.75 {
+		t.Fatalf("after the deposit: %v; REST cash %v", pubs, cash)
+	}
+}

@@ -57,7 +57,10 @@ const (
 	// many channels as a connection may hold (MaxSubscriptions) at once.
 	DefaultCommandRate  = 20
 	DefaultCommandBurst = MaxSubscriptions + 64
-	DefaultPublishEvery = 20 * time.Millisecond
+	// DefaultPublishEvery: the outbox poll is a safety net. Commits of this
+	// process wake the publisher at once, and on Redis so do other
+	// processes' commits (a notification that a reconnect can lose).
+	DefaultPublishEvery = time.Second
 	// MaxSubscriptions is the channel limit of one connection.
 	MaxSubscriptions = 256
 )
@@ -88,7 +91,8 @@ type Options struct {
 	CommandRate  float64
 	CommandBurst int
 	// RevokeEvery is how often sessions and grants of connected clients
-	// are checked again; PublishEvery how often the outbox is polled.
+	// are checked again; PublishEvery how often the outbox is polled
+	// besides the store's OutboxWritten signal.
 	RevokeEvery, PublishEvery time.Duration
 	// Market serves the mkt: channels; its changes are published by the
 	// instance that drains the outbox (the venue owner, whose books feed it).

@@ -59,6 +59,11 @@ type Commit struct {
 	Writes []Write
 	Outbox []string
 	Audit  []store.AuditEntry
+	// Notify is set when the commit appends outbox entries and this
+	// process does not publish them: a backend that several processes
+	// share wakes the publisher of the one that does (only a wake-up; the
+	// publisher reads the entries from the store).
+	Notify bool
 }
 
 // ErrStale is Backend.Commit's answer when a check fails; nothing was
@@ -414,11 +419,13 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 				return nil, err
 			}
 		}
-		outbox, decoded, err := outboxOf(t, time.Now(), r.feed.wanted())
+		publishes := r.feed.wanted() // this process reads its outbox
+		outbox, decoded, err := outboxOf(t, time.Now(), publishes)
 		if err != nil {
 			return nil, err
 		}
 		t.commit.Outbox = outbox
+		t.commit.Notify = len(outbox) > 0 && !publishes
 		for c, v := range t.reads {
 			t.commit.Checks = append(t.commit.Checks, Check{Cell: c, Want: v})
 		}

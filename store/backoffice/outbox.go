@@ -551,6 +551,10 @@ func (r *Records) checkFed(ctx context.Context, after int64, fed []*fedEntry) {
 	}
 }
 
+// OutboxWrittenElsewhere signals OutboxWritten for entries another
+// process committed (a backend's notification of a Commit.Notify).
+func (r *Records) OutboxWrittenElsewhere() { r.signalOutbox() }
+
 func (r *Records) signalOutbox() {
 	select {
 	case r.written <- struct{}{}:

@@ -128,14 +128,17 @@ func (b boBackend) HasReferenceValue(ctx context.Context, kind, value string) (b
 }
 
 // commitBackOffice: KEYS audit hash, audit sequence, outbox hash, outbox
-// sequence, then the record hashes; ARGV the number of checks, each as
+// sequence, then the record hashes; ARGV the channel to PUBLISH the last
+// outbox ID on when entries are appended (” for none: outboxWatch), the
+// number of checks, each as
 // (key index, field, present 0|1, value), the number of writes, each as
 // (key index, field, S|D, value), the number of outbox entries and each
 // entry, then the audit entries. Either every check holds and everything
 // is written, and the reply is OK, the last outbox ID (0: none) and the
 // audit IDs, or nothing is and the reply is STALE.
 var commitBackOffice = goredis.NewScript(auditLua + `
-local a = 1
+local notify = ARGV[1]
+local a = 2
 local n = tonumber(ARGV[a]); a = a + 1
 for _ = 1, n do
   local cur = redis.call('HGET', KEYS[tonumber(ARGV[a])], ARGV[a+1])
@@ -164,6 +167,7 @@ for _ = 1, n do
 end
 local out = {'OK', last}
 for i = a, #ARGV do out[#out+1] = appendAudit(ARGV[i]) end
+if notify ~= '' and last ~= 0 then redis.call('PUBLISH', notify, last) end
 return out
 `)
 
@@ -179,8 +183,12 @@ func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) (backoffice.
 		index[name] = i
 		return i
 	}
-	args := make([]any, 0, 3+4*(len(c.Checks)+len(c.Writes))+len(c.Outbox)+len(c.Audit))
-	args = append(args, len(c.Checks))
+	args := make([]any, 0, 4+4*(len(c.Checks)+len(c.Writes))+len(c.Outbox)+len(c.Audit))
+	notify := ""
+	if c.Notify {
+		notify = b.s.k.outboxWritten()
+	}
+	args = append(args, notify, len(c.Checks))
 	for _, ch := range c.Checks {
 		present := "0"
 		if ch.Want.OK {

@@ -108,6 +108,8 @@ type Store struct {
 	// bound, no goroutines, already used for the verified-token cache).
 	sessionIdentity *lru.Cache[string, *sessionMemo]
 
+	watch outboxWatch // other processes' outbox commits (outbox.go)
+
 	*backoffice.Records // accounts, grants, groups, rules, workflow (backoffice.go)
 }
 
@@ -268,9 +270,12 @@ func (k keys) session(id string) string       { return k.p + "{s:" + id + "}" }
 func (k keys) token(hash string) string       { return k.p + "{t:" + hash + "}" }
 func (k keys) counter(key string) string      { return k.p + "{c:" + key + "}" }
 
-func (k keys) backOffice() string                 { return k.p + "{bo}:" }
-func (k keys) audit() string                      { return k.backOffice() + "audit" }
-func (k keys) auditSeq() string                   { return k.backOffice() + "audit-seq" }
+func (k keys) backOffice() string { return k.p + "{bo}:" }
+func (k keys) audit() string      { return k.backOffice() + "audit" }
+func (k keys) auditSeq() string   { return k.backOffice() + "audit-seq" }
+
+// outboxWritten is a pub/sub channel, not a key (outboxWatch).
+func (k keys) outboxWritten() string              { return k.backOffice() + "outbox-written" }
 func (k keys) referenceValues(kind string) string { return k.backOffice() + "ref:" + kind }
 func (k keys) firmTraders() string                { return k.backOffice() + "firm-traders" }
 
@@ -339,6 +344,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the client.
 func (s *Store) Close() error {
+	s.watch.close()
 	if err := s.c.Close(); err != nil {
 		return fail("close", err)
 	}
