@@ -74,15 +74,15 @@ func testOutboxWritten(t *testing.T, pub, other *redis.Store, spy goredis.Univer
 	// its subscription raises once when it is in place.
 	_, err := pub.OutboxAfter(ctx, 0, 16)
 	must(t, err)
-	if !signalled(5*time.Second) {
+	if !signalled(5 * time.Second) {
 		t.Fatal("no signal when the subscription was made")
 	}
-	if signalled(100*time.Millisecond) {
+	if signalled(100 * time.Millisecond) {
 		t.Fatal("a signal with nothing committed")
 	}
 
 	put(other, "N1")
-	if !signalled(2*time.Second) {
+	if !signalled(2 * time.Second) {
 		t.Fatal("the other instance's commit did not wake the publisher")
 	}
 	select {
