@@ -51,3 +51,31 @@ func TestReplaceIsCheckedOnTheOrdersChannel(t *testing.T) {
 		t.Fatalf("the FIX order after its replace: qty %d, holding %d shares", o.Qty, o.Hold.Stock)
 	}
 }
+
+// A trailing stop's move is checked on the order's channel too: short
+// selling is allowed on FIX only, and a FIX trailing sell for more than
+// the shares held follows the market up (checked as REST, its new hold
+// would be refused and the stop would stay where it was).
+func TestTrailingMoveIsCheckedOnTheOrdersChannel(t *testing.T) {
+	h := newHarness(t, propAccounts())
+	if _, err := h.st.UpdateBackOffice(h.ctx, func(tx store.BackOfficeTx) error {
+		return tx.PutRiskRule(store.RiskRule{Kind: store.RuleShortAllowed, Scope: store.ScopeChannel, Target: pretrade.ChannelFIX, Value: dec("1")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	price, stopPx, offset := "98500", "99000", "1000"
+	a := h.accts[3] // 1 000 FPT
+	in := NewOrder{Account: a.code, Symbol: "FPT", Side: "S", Type: "LO", Price: &price, StopPx: &stopPx, StopOffset: &offset,
+		Qty: 1500, RefOrderID: "trail-fix", Channel: pretrade.ChannelFIX}
+	if _, err := h.svc.Submit(h.ctx, a.user, in); err != nil {
+		t.Fatal(err)
+	}
+	if o := h.order("trail-fix"); o.Hold.Stock != 1000 || o.Channel != pretrade.ChannelFIX {
+		t.Fatalf("the FIX trailing sell holds %d shares on %q, want 1 000 on FIX", o.Hold.Stock, o.Channel)
+	}
+	h.trade("100500", 100, "up") // 100 500 - 1 000 = 99 500 > 99 000: moves up by 500
+	wantWaiting(t, h.order("trail-fix"), "99000", "99500")
+	if o := h.order("trail-fix"); o.Hold.Stock != 1000 {
+		t.Fatalf("after the move the stop holds %d shares, want 1 000", o.Hold.Stock)
+	}
+}
