@@ -56,7 +56,7 @@ func (w *outboxWatch) start(s *Store) {
 				if !ok {
 					return
 				}
-				s.Records.OutboxWrittenElsewhere()
+				s.OutboxWrittenElsewhere()
 			}
 		}
 	}()
