@@ -122,11 +122,7 @@ func TestBackOfficeKeyLayout(t *testing.T) {
 // answer is never given on a remembered value the other instance has since
 // changed (backoffice.Options.Remember).
 func TestBackOfficeGuessesNeverDecide(t *testing.T) {
-	srv := redistest.SharedRedis(t)
-	a, p := open(t, srv, redis.Options{URL: srv.URL()})
-	b, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
-	must(t, err)
-	t.Cleanup(func() { _ = b.Close() })
+	_, a, b, _ := twoInstances(t)
 	ctx, now := t.Context(), time.Now()
 	const user, code = "ann@example.com", "G1"
 	pf := store.Prefetch{Accounts: []string{code}, Grants: [][2]string{{user, code}}, RulesVersion: true}
@@ -179,7 +175,7 @@ func TestBackOfficeGuessesNeverDecide(t *testing.T) {
 		t.Fatalf("debit without a grant: %v", err)
 	}
 	// ... B grants: A's next debit must not refuse on the remembered absence.
-	_, err = b.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err := b.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		return tx.PutGrant(store.Grant{UserID: user, AccountCode: code, Level: store.LevelTrade, CreatedAt: now})
 	})
 	must(t, err)
@@ -282,13 +278,9 @@ func TestBackOfficeGuessesNeverDecide(t *testing.T) {
 // Two instances debit one account at once, each from what it remembers:
 // exactly the affordable debits commit and the balance never goes below 0.
 func TestBackOfficeGuessesRaceAcrossInstances(t *testing.T) {
-	srv := redistest.SharedRedis(t)
-	a, p := open(t, srv, redis.Options{URL: srv.URL()})
-	b, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
-	must(t, err)
-	t.Cleanup(func() { _ = b.Close() })
+	_, a, b, _ := twoInstances(t)
 	ctx := t.Context()
-	_, err = a.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+	_, err := a.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		return tx.PutAccount(store.Account{AccountCode: "R1", CashAvailable: decimal.NewFromInt(1000), CreatedAt: time.Now()})
 	})
 	must(t, err)

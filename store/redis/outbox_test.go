@@ -16,11 +16,7 @@ import (
 // once (its poll is only a safety net), and its own commits send no
 // notification: they signal in the process.
 func TestOutboxWrittenAcrossInstances(t *testing.T) {
-	srv := redistest.SharedRedis(t)
-	pub, p := open(t, srv, redis.Options{URL: srv.URL()})
-	other, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
-	must(t, err)
-	t.Cleanup(func() { _ = other.Close() })
+	srv, pub, other, p := twoInstances(t)
 	o, err := goredis.ParseURL(srv.URL())
 	must(t, err)
 	spy := goredis.NewClient(o)

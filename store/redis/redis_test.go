@@ -46,6 +46,18 @@ func open(t *testing.T, srv *redistest.RedisServer, o redis.Options) (*redis.Sto
 	return s, o.Prefix
 }
 
+// twoInstances opens two stores on one prefix of the shared Redis, as two
+// omsd instances on one deployment.
+func twoInstances(t *testing.T) (srv *redistest.RedisServer, a, b *redis.Store, prefix string) {
+	t.Helper()
+	srv = redistest.SharedRedis(t)
+	a, prefix = open(t, srv, redis.Options{URL: srv.URL()})
+	b, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: prefix})
+	must(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return srv, a, b, prefix
+}
+
 func wantBackendErr(t *testing.T, what string, err error) {
 	t.Helper()
 	if err == nil {
