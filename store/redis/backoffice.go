@@ -167,7 +167,9 @@ for _ = 1, n do
 end
 local out = {'OK', last}
 for i = a, #ARGV do out[#out+1] = appendAudit(ARGV[i]) end
-if notify ~= '' and last ~= 0 then redis.call('PUBLISH', notify, last) end
+-- A wake-up only: pcall, so a refusal (an ACL without the channel) fails
+-- nothing, after the writes above.
+if notify ~= '' and last ~= 0 then redis.pcall('PUBLISH', notify, last) end
 return out
 `)
 

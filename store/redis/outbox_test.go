@@ -102,3 +102,28 @@ func testOutboxWritten(t *testing.T, pub, other *redis.Store, spy goredis.Univer
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+// The notification is only a wake-up: where an ACL does not let omsd's
+// user publish on its channel, the commits of an instance that does not
+// publish still go through (the publisher then finds them by its poll).
+func TestOutboxNotificationRefusedByACL(t *testing.T) {
+	const pass = "no-channels-pass"
+	srv := redistest.StartRedisWith(t, "--user", "omsd", "on", ">"+pass, "~*", "resetchannels", "+@all")
+	url := "redis://omsd:" + pass + "@" + srv.Addr()
+	p := redistest.UniquePrefix()
+	other, err := redis.Open(t.Context(), redis.Options{URL: url, Prefix: p})
+	must(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	for i, code := range []string{"A1", "A2"} {
+		if _, err := other.UpdateBackOffice(t.Context(), func(tx store.BackOfficeTx) error {
+			return tx.PutAccount(store.Account{AccountCode: code, CashAvailable: decimal.NewFromInt(5), CreatedAt: time.Now()})
+		}); err != nil {
+			t.Fatalf("commit %d with the notification refused: %v", i+1, err)
+		}
+	}
+	es, err := other.OutboxAfter(t.Context(), 0, 16)
+	must(t, err)
+	if len(es) != 2 || es[1].AccountCode != "A2" {
+		t.Fatalf("the outbox after two commits: %+v", es)
+	}
+}
