@@ -127,3 +127,48 @@ func TestOutboxNotificationRefusedByACL(t *testing.T) {
 		t.Fatalf("the outbox after two commits: %+v", es)
 	}
 }
+
+// The subscription outlives a Redis restart: it is made again, which
+// wakes the publisher once (for what may have been committed while it was
+// away), and the next commit of the other instance wakes it as before.
+func TestOutboxWatchSurvivesARedisRestart(t *testing.T) {
+	srv := redistest.StartRedis(t)
+	p := redistest.UniquePrefix()
+	pub, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
+	must(t, err)
+	t.Cleanup(func() { _ = pub.Close() })
+	other, err := redis.Open(t.Context(), redis.Options{URL: srv.URL(), Prefix: p})
+	must(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	woken := func(within time.Duration) bool {
+		select {
+		case <-pub.OutboxWritten():
+			return true
+		case <-time.After(within):
+			return false
+		}
+	}
+	_, err = pub.OutboxAfter(t.Context(), 0, 16)
+	must(t, err)
+	if !woken(5 * time.Second) {
+		t.Fatal("no signal when the subscription was made")
+	}
+	srv.Stop()
+	srv.Start()
+	if !woken(10 * time.Second) {
+		t.Fatal("no signal when the subscription was made again after the restart")
+	}
+	more := 0
+	for woken(200 * time.Millisecond) {
+		more++ // a reconnect may signal more than once
+	}
+	t.Logf("%d more signals after the restart", more)
+	if _, err := other.UpdateBackOffice(t.Context(), func(tx store.BackOfficeTx) error {
+		return tx.PutAccount(store.Account{AccountCode: "R1", CashAvailable: decimal.NewFromInt(5), CreatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !woken(2 * time.Second) {
+		t.Fatal("the other instance's commit after the restart did not wake the publisher")
+	}
+}
