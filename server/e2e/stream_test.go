@@ -31,6 +31,12 @@ type streamClient struct {
 	subErrors    map[string][]error
 	disconnects  []uint32
 	connected    int
+	// Server-side subscriptions ("all my accounts"): their publications
+	// go to pubs too.
+	connectData  []byte
+	serverSubs   map[string]int
+	serverUnsubs map[string]int
+	recovered    map[string]bool // the last server-side subscription recovered
 }
 
 func (e *env) streamURL() string {
@@ -46,10 +52,32 @@ func (e *env) stream(t *testing.T, jwt string) *streamClient {
 }
 
 func (e *env) streamUnconnected(t *testing.T, jwt string) *streamClient {
+	return e.streamWithData(t, jwt, nil)
+}
+
+// streamWithData is an unconnected client whose connect data is data.
+func (e *env) streamWithData(t *testing.T, jwt string, data []byte) *streamClient {
 	s := &streamClient{t: t, pubs: map[string][]streamPub{}, subscribed: map[string][]centrifuge.SubscribedEvent{},
-		unsubscribed: map[string][]uint32{}, subErrors: map[string][]error{}}
-	s.c = centrifuge.NewJsonClient(e.streamURL(), centrifuge.Config{Token: jwt, MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond})
-	s.c.OnConnected(func(centrifuge.ConnectedEvent) { s.mu.Lock(); s.connected++; s.mu.Unlock() })
+		unsubscribed: map[string][]uint32{}, subErrors: map[string][]error{}, serverSubs: map[string]int{}, serverUnsubs: map[string]int{}, recovered: map[string]bool{}}
+	s.c = centrifuge.NewJsonClient(e.streamURL(), centrifuge.Config{Token: jwt, Data: data,
+		MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond})
+	s.c.OnConnected(func(ev centrifuge.ConnectedEvent) { s.mu.Lock(); s.connected++; s.connectData = ev.Data; s.mu.Unlock() })
+	s.c.OnSubscribed(func(ev centrifuge.ServerSubscribedEvent) {
+		s.mu.Lock()
+		s.serverSubs[ev.Channel]++
+		s.recovered[ev.Channel] = ev.WasRecovering && ev.Recovered
+		s.mu.Unlock()
+	})
+	s.c.OnUnsubscribed(func(ev centrifuge.ServerUnsubscribedEvent) { s.mu.Lock(); s.serverUnsubs[ev.Channel]++; s.mu.Unlock() })
+	s.c.OnPublication(func(ev centrifuge.ServerPublicationEvent) {
+		var m map[string]any
+		if err := json.Unmarshal(ev.Data, &m); err != nil {
+			s.t.Errorf("%s: publication is not a JSON object: %s", ev.Channel, ev.Data)
+		}
+		s.mu.Lock()
+		s.pubs[ev.Channel] = append(s.pubs[ev.Channel], streamPub{ev.Offset, m})
+		s.mu.Unlock()
+	})
 	s.c.OnDisconnected(func(ev centrifuge.DisconnectedEvent) {
 		s.mu.Lock()
 		s.disconnects = append(s.disconnects, ev.Code)

@@ -12,16 +12,30 @@ import (
 // connecting authenticates a connection: the token is omsd's bearer JWT
 // of a live session; the connection expires with the JWT and is renewed
 // by a client-side refresh with a newer JWT of the same identity.
+//
+// With the connect data {"accounts":"all"} the server also subscribes it
+// to the channels of all its accounts (accounts.go).
 func (s *Server) connecting(ctx context.Context, e centrifuge.ConnectEvent) (centrifuge.ConnectReply, error) {
+	all, err := wantsAllAccounts(e.Data)
+	if err != nil {
+		return centrifuge.ConnectReply{}, err
+	}
 	p, exp, err := s.authenticate(ctx, e.Token)
 	if err != nil {
 		return centrifuge.ConnectReply{}, err
 	}
-	return centrifuge.ConnectReply{
+	reply := centrifuge.ConnectReply{
 		Credentials:       &centrifuge.Credentials{UserID: p, ExpireAt: exp},
 		ClientSideRefresh: true,
 		Context:           context.WithValue(ctx, tokenKey{}, e.Token),
-	}, nil
+	}
+	if all {
+		if err := s.allAccounts(ctx, p, &reply); err != nil {
+			s.o.Log.Warn("stream: reading the accounts of a connection failed", "err", err)
+			return centrifuge.ConnectReply{}, centrifuge.ErrorInternal
+		}
+	}
+	return reply, nil
 }
 
 type tokenKey struct{}

@@ -128,6 +128,7 @@ func (s *Server) revoke(ctx context.Context) {
 					cl.Unsubscribe(ch, UnsubscribeGrantRevoked)
 				}
 			}
+			s.followGrants(ctx, cl, granted)
 		}
 	})
 }

@@ -195,7 +195,9 @@ function tappedFetch(tap) {
 // StreamClient is one centrifuge-js client on one transport alone, and
 // everything it saw.
 class StreamClient {
-  constructor(transport, jwt) {
+  // data is the connect data ({ accounts: 'all' }: the server subscribes
+  // the client to its accounts' channels), none when absent.
+  constructor(transport, jwt, data) {
     this.transport = transport;
     this.connected = []; // the transport each connection used
     this.disconnects = []; // codes
@@ -204,6 +206,8 @@ class StreamClient {
     this.wire = new Map(); // channel → the offsets of the publications pushed, as they came
     this.subscribed = new Map(); // channel → [SubscribedContext]
     this.unsubscribed = new Map(); // channel → [code]
+    this.serverSubs = new Map(); // channel → [SubscribedContext] of server-side subscriptions
+    this.connectData = null; // the connect reply's data
     const tap = (text) => this.tap(text);
     this.client = new Centrifuge([transportEndpoint(transport)], {
       token: jwt,
@@ -216,8 +220,21 @@ class StreamClient {
       minReconnectDelay: 100,
       maxReconnectDelay: 1000,
       timeout: 5000,
+      ...(data ? { data } : {}),
     });
-    this.client.on('connected', (ctx) => this.connected.push(ctx.transport));
+    this.client.on('connected', (ctx) => {
+      this.connected.push(ctx.transport);
+      this.connectData = ctx.data ?? null;
+    });
+    // Server-side subscriptions: their events come on the client.
+    this.client.on('subscribed', (ctx) => {
+      if (!this.serverSubs.has(ctx.channel)) this.serverSubs.set(ctx.channel, []);
+      this.serverSubs.get(ctx.channel).push(ctx);
+    });
+    this.client.on('publication', (ctx) => {
+      if (!this.pubs.has(ctx.channel)) this.pubs.set(ctx.channel, []);
+      this.pubs.get(ctx.channel).push({ offset: ctx.offset, data: ctx.data });
+    });
     this.client.on('disconnected', (ctx) => this.disconnects.push(ctx.code));
     this.client.on('error', (ctx) => this.errors.push(ctx));
   }
@@ -451,6 +468,27 @@ async function checkCrossing(ctx) {
   await wantAccountReports(s, trader.jwt);
 }
 
+// all accounts: a client that connects with the data { accounts: 'all' }
+// is subscribed by the server to the channels of the accounts it holds a
+// grant on (the connect reply lists them) and gets a crossing pair's
+// reports there.
+async function checkAllAccounts(ctx) {
+  const { trader, prefix, transport } = ctx;
+  const a = new StreamClient(transport, trader.jwt, { accounts: 'all' });
+  ctx.clients.push(a);
+  await a.connect();
+  const mine = a.connectData?.accounts ?? [];
+  if (!mine.includes(AN) || !mine.includes(BINH)) fail(`connect reply data ${show(a.connectData)}: want ${AN} and ${BINH} among its accounts`);
+  const chs = [AN, BINH].flatMap((account) => [orderCh(account), accountCh(account)]);
+  await a.waitFor(() => chs.every((ch) => a.serverSubs.has(ch)), 5000, 'subscribed by the server to both accounts');
+  const [sell, buy] = await pair(trader.jwt, BINH, AN, `${prefix}-all`);
+  await a.waitFor(() => statuses(a.data(orderCh(BINH)), sell).includes('FILLED') &&
+    statuses(a.data(orderCh(AN)), buy).includes('FILLED'), 5000, 'both orders reported FILLED to the server-side subscriptions');
+  await a.waitFor(() => a.received(accountCh(AN)).length > 0 && a.received(accountCh(BINH)).length > 0, 5000, 'account reports');
+  a.disconnect();
+  return `${mine.length} accounts`;
+}
+
 // market: a crossing pair on HPG shows on its market channels: one trade
 // log entry at the pair's price and quantity (a buyer taking the offer),
 // the day's statistics up by it, and VN30 (HPG is a constituent) again.
@@ -613,6 +651,7 @@ const CHECKS = [
   ['crossing', checkCrossing],
   ['market', checkMarket],
   ['deposit', checkDeposit],
+  ['all accounts', checkAllAccounts],
   ['refused', checkRefused],
   ['recovery', checkRecovery],
   ['revocation', checkRevocation],
