@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/centrifugal/centrifuge"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // "All my accounts": a client that connects with the data
@@ -20,9 +21,10 @@ import (
 // answered 105 already subscribed.
 
 // MaxServerAccounts is how many accounts "all my accounts" subscribes to:
-// two channels each, within a connection's MaxSubscriptions. A user with
-// more gets the first ones in code order and subscribes to the rest.
-const MaxServerAccounts = MaxSubscriptions / 2
+// two channels each, 200 of a connection's MaxSubscriptions (256), which
+// leaves the client 56 of its own (market data). A user with more gets the
+// first ones in code order and subscribes to the rest itself.
+const MaxServerAccounts = 100
 
 // DisconnectBadConnectData ends a connection whose connect data is neither
 // empty nor {"accounts":"all"}: the Centrifuge code of a bad request, which
@@ -43,12 +45,12 @@ func wantsAllAccounts(data []byte) (bool, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return false, nil
 	}
+	// encoding/json/v2's rules (go-json-experiment, as the request bodies'
+	// check): names match exactly and once, one value and nothing after it.
 	var req struct {
 		Accounts string `json:"accounts"`
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&req); err != nil || d.More() || req.Accounts != "all" {
+	if err := jsonv2.Unmarshal(data, &req, jsonv2.RejectUnknownMembers(true)); err != nil || req.Accounts != "all" {
 		return false, DisconnectBadConnectData
 	}
 	return true, nil
