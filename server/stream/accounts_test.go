@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -64,7 +65,7 @@ func TestConnectData(t *testing.T) {
 		}
 	}
 	for _, data := range []string{`{"accounts":"mine"}`, `{"accounts":"all","x":1}`, `{"Accounts":"ALL"}`, `{"ACCOUNTS":"all"}`, `{"accounts":"all","accounts":"all"}`, `{}`, `[]`, `null`, `"all"`, `{"accounts":"all"}{}`, `{"accounts":`} {
-		if _, err := wantsAllAccounts([]byte(data)); err != DisconnectBadConnectData {
+		if _, err := wantsAllAccounts([]byte(data)); !errors.Is(err, DisconnectBadConnectData) {
 			t.Errorf("%q: %v, want DisconnectBadConnectData", data, err)
 		}
 	}
