@@ -37,6 +37,24 @@ func TestStreamAllMyAccounts(t *testing.T) {
 			})
 		}
 
+		// The client's own subscription to a channel the server subscribed
+		// is refused, 105 already subscribed; the client then removes it
+		// (centrifuge-go hands a channel's publications to a client-side
+		// subscription of it when there is one, even an unsubscribed one).
+		own := s.subscribe(orderCh(accountBinh))
+		s.within(2*time.Second, "the client's own subscription refused", func() bool {
+			return len(s.unsubscribed[orderCh(accountBinh)]) > 0
+		})
+		s.mu.Lock()
+		got := slices.Clone(s.unsubscribed[orderCh(accountBinh)])
+		s.mu.Unlock()
+		if got[0] != 105 {
+			t.Fatalf("the client's own subscription to a server-side channel: unsubscribed with %v, want 105", got)
+		}
+		if err := s.c.RemoveSubscription(own); err != nil {
+			t.Fatal(err)
+		}
+
 		e.fillPairs(t, tr, "all", 1)
 		s.within(5*time.Second, "An's fill", lastFilled(s, orderCh(accountAn), "all-b0"))
 		s.within(5*time.Second, "Binh's fill", lastFilled(s, orderCh(accountBinh), "all-s0"))
@@ -74,8 +92,11 @@ func TestStreamAllMyAccounts(t *testing.T) {
 			return s.serverUnsubs[orderCh(accountAn)] == 1 && s.serverUnsubs[accountCh(accountAn)] == 1
 		})
 		t.Logf("%s: grant revoked → server-side subscriptions ended in %v", kind, took)
-		if s.serverUnsubs[orderCh(accountBinh)] != 0 {
-			t.Fatalf("Binh's channels ended too: %v", s.serverUnsubs)
+		s.mu.Lock()
+		binhEnded := s.serverUnsubs[orderCh(accountBinh)]
+		s.mu.Unlock()
+		if binhEnded != 0 {
+			t.Fatalf("Binh's channels ended too (%d)", binhEnded)
 		}
 
 		grant["level"] = "TRADE"
@@ -110,6 +131,8 @@ func TestStreamConnectData(t *testing.T) {
 	}
 	s := e.stream(t, tr)
 	time.Sleep(300 * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.serverSubs) != 0 || len(s.connectData) != 0 {
 		t.Fatalf("without connect data: server-side subscriptions %v, reply data %s", s.serverSubs, s.connectData)
 	}
