@@ -71,6 +71,7 @@ type bookState struct {
 	vol                   int64
 	val                   decimal.Decimal
 	bars                  map[int64]*Bar // by resolution: the current bar
+	barChanged            map[int64]bool // by resolution: the bar changed since it was last sent
 
 	traded bool                       // trades since the last Flush (productStat changed)
 	prices map[venue.Price]*PriceStat // the day's volume by traded price (and by way)
@@ -101,7 +102,7 @@ func (f *Feed) state(key string, b *venue.Book) *bookState {
 		board = in.Board
 	}
 	s := &bookState{key: key, ticker: in.Ticker, board: board, main: !odd, ref: in.ReferencePrice, ceil: in.Ceiling, floor: in.Floor,
-		book: b, bars: map[int64]*Bar{}, prices: map[venue.Price]*PriceStat{}}
+		book: b, bars: map[int64]*Bar{}, barChanged: map[int64]bool{}, prices: map[venue.Price]*PriceStat{}}
 	f.books[key] = s
 	return s
 }
@@ -119,7 +120,9 @@ func (f *Feed) NewDay(in market.Instrument) {
 		s.last, s.open, s.high, s.low, s.val = decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero, decimal.Zero
 		s.lastQty, s.way, s.vol = 0, 0, 0
 		// A new subscriber to a bar channel gets the day's current bar, none
-		// before its first trade (yesterday's last bar went out with its last trade).
+		// before its first trade; yesterday's last bars go out now if they
+		// changed since the last flush.
+		f.pending = append(f.pending, s.changedBars(func(int64, *Bar) bool { return true })...)
 		clear(s.bars)
 		clear(s.prices)
 		s.traded = true
@@ -141,14 +144,31 @@ func (f *Feed) Observed(b *venue.Book, rep venue.Report) {
 		f.touchIndices(s.key)
 	}
 	for _, x := range rep.Executions {
-		f.pending = append(f.pending, s.trade(x, f.now()))
+		now := f.now()
+		if s.main {
+			// A bar whose period this trade ends goes out as it closed.
+			f.pending = append(f.pending, s.changedBars(func(res int64, b *Bar) bool { return b.Time != now.Unix()/res*res })...)
+		}
+		f.pending = append(f.pending, s.trade(x, now))
 		if s.main {
 			for _, res := range Resolutions {
-				bar := s.bars[res]
-				f.pending = append(f.pending, Publication{OhlcvChannel(s.ticker, res), *bar})
+				s.barChanged[res] = true
 			}
 		}
 	}
+}
+
+// changedBars returns the bars that changed since they were last sent and
+// that pick chooses, as publications, and marks them sent.
+func (s *bookState) changedBars(pick func(res int64, b *Bar) bool) []Publication {
+	var out []Publication
+	for _, res := range Resolutions {
+		if bar := s.bars[res]; bar != nil && s.barChanged[res] && pick(res, bar) {
+			out = append(out, Publication{OhlcvChannel(s.ticker, res), *bar})
+			s.barChanged[res] = false
+		}
+	}
+	return out
 }
 
 // trade applies one execution and returns its trade log entry.
@@ -212,6 +232,7 @@ func (f *Feed) Flush() []Publication {
 			s.traded = false
 			out = append(out, Publication{Channel("productStat", s.ticker, s.board), s.stat(now)})
 		}
+		out = append(out, s.changedBars(func(int64, *Bar) bool { return true })...)
 	}
 	for _, st := range f.indices {
 		if st.dirty {

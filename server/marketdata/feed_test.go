@@ -1,7 +1,9 @@
 package marketdata
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,8 +49,9 @@ func cross(f *Feed, b *venue.Book, id string, px venue.Price, qty int64) {
 	f.Observed(b, b.Submit(order(id+"-b", venue.Buy, px, qty)))
 }
 
-// Many changes between two flushes give one depth and one product info
-// message (coalesced), while every trade is kept, in order.
+// Many changes between two flushes give one depth, one product info and
+// one bar message per resolution (coalesced, the bars as they stand),
+// while every trade is kept, in order.
 func TestFlushCoalescesDepthNotTrades(t *testing.T) {
 	f, b := devFeed(t)
 	b.SetPhase(venue.Continuous)
@@ -70,7 +73,7 @@ func TestFlushCoalescesDepthNotTrades(t *testing.T) {
 			bars++
 		}
 	}
-	if trades != 3 || depths != 1 || infos != 1 || bars != 3*len(Resolutions) {
+	if trades != 3 || depths != 1 || infos != 1 || bars != len(Resolutions) {
 		t.Fatalf("trades %d depths %d infos %d bars %d: %+v", trades, depths, infos, bars, pubs)
 	}
 	if again := f.Flush(); len(again) != 0 {
@@ -114,6 +117,16 @@ func TestNewDayStartsTheBarsAgain(t *testing.T) {
 		t.Fatal("no HPG in the dev master")
 	}
 	f.NewDay(in)
+	// The day's last bar, not flushed before the roll, still goes out.
+	var last []Bar
+	for _, p := range f.Flush() {
+		if b, ok := p.Data.(Bar); ok && p.Channel == channel {
+			last = append(last, b)
+		}
+	}
+	if len(last) != 1 || last[0].Volume != 100 {
+		t.Fatalf("the first day's last bar at the roll: %+v", last)
+	}
 	if bar, ok := f.Snapshot(channel); ok {
 		t.Fatalf("a bar before the new day's first trade: %+v", bar)
 	}
@@ -233,5 +246,47 @@ func TestIndexFromConstituents(t *testing.T) {
 	}
 	if len(rolled) != 1 || rolled[0].Value != 1358.64 || rolled[0].PrevClose != 1358.64 || rolled[0].Change != 0 || rolled[0].TotVol != 0 {
 		t.Fatalf("VN30 after the roll: %+v", rolled)
+	}
+}
+
+// A bar whose period ends between two flushes goes out as it closed,
+// before the trade that opened the next one; a flush sends the bars as
+// they stand, and nothing when they have not changed.
+func TestBarsGoOutCoalescedAndWhenTheyClose(t *testing.T) {
+	cfg, err := market.Dev()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_030, 0) // 30 s into a minute and into a 300 s bar
+	f := New(cfg, func() time.Time { return now })
+	b := venue.NewBook("VN000000HPG4", venue.Price(27050_0000))
+	b.SetPhase(venue.Continuous)
+	cross(f, b, "x1", venue.Price(27500_0000), 100)
+	cross(f, b, "x2", venue.Price(27600_0000), 50)
+	now = now.Add(40 * time.Second) // the next minute, the same 300 s bar
+	cross(f, b, "x3", venue.Price(27400_0000), 30)
+	var got []string
+	for _, p := range f.Flush() {
+		switch d := p.Data.(type) {
+		case TradeLog:
+			got = append(got, fmt.Sprintf("trade %v", d.Price))
+		case Bar:
+			got = append(got, fmt.Sprintf("%s %d %v/%v/%v/%v %d", p.Channel, d.Time, d.Open, d.High, d.Low, d.Close, d.Volume))
+		}
+	}
+	want := []string{
+		"trade 27500", "trade 27600",
+		"mkt:OhlcvDTO:HPG:60 1800000000 27500/27600/27500/27600 150", // closed by x3
+		"trade 27400",
+		"mkt:OhlcvDTO:HPG:60 1800000060 27400/27400/27400/27400 30",
+		"mkt:OhlcvDTO:HPG:300 1800000000 27500/27600/27400/27400 180",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("flush:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, p := range f.Flush() {
+		if _, ok := p.Data.(Bar); ok {
+			t.Fatalf("a bar again with no trade: %+v", p)
+		}
 	}
 }
