@@ -129,7 +129,7 @@ func (b boBackend) HasReferenceValue(ctx context.Context, kind, value string) (b
 
 // commitBackOffice: KEYS audit hash, audit sequence, outbox hash, outbox
 // sequence, then the record hashes; ARGV the channel to PUBLISH the last
-// outbox ID on when entries are appended (” for none: outboxWatch), the
+// outbox ID on when entries are appended (empty for none: outboxWatch), the
 // number of checks, each as
 // (key index, field, present 0|1, value), the number of writes, each as
 // (key index, field, S|D, value), the number of outbox entries and each
