@@ -90,6 +90,7 @@ func startWorkers(ctx context.Context, a *api, jwt string, t *tracker, n int, jo
 					t.drop(j.ref)
 					continue
 				}
+				t.sending(j.at)
 				err := a.enter(ctx, jwt, pairOrder(j.ref, j.i))
 				if err != nil && ctx.Err() != nil {
 					err = fmt.Errorf("%w: %w", errCut, err)

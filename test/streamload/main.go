@@ -27,6 +27,7 @@ import (
 // config is the command line.
 type config struct {
 	base, store, idleChannels string
+	deliveries                string // CSV of every latency run's deliveries ("": none)
 	pid                       int
 	d, drain, connectTimeout  time.Duration
 	rate, subscribers, batch  int
@@ -51,6 +52,8 @@ func parseFlags() config {
 	flag.IntVar(&c.batch, "connect-batch", 200, "idle subscribers connected at a time")
 	flag.DurationVar(&c.drain, "drain", 10*time.Second, "longest wait for a run's reports after its last order")
 	flag.DurationVar(&c.connectTimeout, "connect-timeout", 0, "bound on connecting the idle subscribers (0: 30s + 10ms each)")
+	flag.StringVar(&c.deliveries, "deliveries", "", "write every latency run's deliveries to this CSV file (run, due ms from the run's start, delivery ms), "+
+		"to see when the slow ones happened (docs/benchmarks.md: they come in bursts)")
 	flag.BoolVar(&c.header, "header", false, "print the table's header and exit")
 	flag.BoolVar(&c.budget, "budget", false, "print the bound of a run with these flags in whole seconds and exit")
 	flag.Parse()

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -76,6 +79,13 @@ func printNotes(c config, runs []result, p *probe, crowd *idle, mems []memory) {
 		note("%s/%d subs: %s p50 %s p99 %s ms; first reports %s; all reports %s; waited %.1fs for the last report; %d stale reports",
 			r.test, r.subs, what, pct(r.other, 50), pct(r.other, 99), counts(r.t.first),
 			counts(r.t.statuses), r.drained.Seconds(), r.t.late)
+		if lags := slices.Sorted(slices.Values(r.t.lags)); len(lags) > 0 {
+			note("%s/%d subs: POST started late (this process's own scheduling) p50 %s p99 %s max %s ms", r.test, r.subs,
+				pct(lags, 50), pct(lags, 99), pct(lags, 100))
+		}
+		if r.test == "latency" {
+			note("%s/%d subs: %s", r.test, r.subs, bursts(r.t))
+		}
 		if r.abandoned > 0 {
 			note("%s/%d subs: %d scheduled orders never sent (still queued at the run's bound)", r.test, r.subs, r.abandoned)
 		}
@@ -118,4 +128,65 @@ func printNotes(c config, runs []result, p *probe, crowd *idle, mems []memory) {
 			c.subscribers, attached/without, attached, without, alone[0], alone[1])
 	}
 	note("probe: %d reports received, %d undecodable; disconnects and reconnects: %s", p.pubs.Load(), p.undecodable.Load(), p.events())
+}
+
+// writeDeliveries writes each latency run's deliveries to path (when
+// set), in due order: the run (latency/0, latency/1000 ...), when the
+// order was due in ms from the run's first due send, its delivery in ms.
+func writeDeliveries(path string, runs []result) error {
+	if path == "" {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("run,due_ms,delivery_ms\n")
+	for _, r := range runs {
+		if r.test != "latency" {
+			continue
+		}
+		r.t.mu.Lock()
+		ds := slices.Clone(r.t.delivered)
+		r.t.mu.Unlock()
+		slices.SortFunc(ds, func(a, b delivered) int { return a.at.Compare(b.at) })
+		for _, d := range ds {
+			fmt.Fprintf(&b, "%s/%d,%.3f,%.3f\n", r.test, r.subs, float64(d.at.Sub(ds[0].at))/float64(time.Millisecond),
+				float64(d.d)/float64(time.Millisecond))
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("-deliveries: %w", err)
+	}
+	return nil
+}
+
+// burstGap is how close in due time two of the slowest deliveries are to
+// count as one burst.
+const burstGap = 50 * time.Millisecond
+
+// bursts says how the slowest 1% of a latency run's deliveries spread
+// over the run: a few bursts are a stall (a garbage collection, a pause
+// of the box), evenly spread ones are queueing. The caller holds t.mu.
+func bursts(t *tracker) string {
+	if len(t.delivered) == 0 {
+		return "no deliveries"
+	}
+	slow := slices.SortedStableFunc(slices.Values(t.delivered), func(a, b delivered) int { return cmp.Compare(b.d, a.d) })
+	slow = slow[:max(1, len(slow)/100)]
+	least := slow[len(slow)-1].d
+	slices.SortFunc(slow, func(a, b delivered) int { return a.at.Compare(b.at) })
+	var sizes []int
+	for i, d := range slow {
+		if i == 0 || d.at.Sub(slow[i-1].at) > burstGap {
+			sizes = append(sizes, 0)
+		}
+		sizes[len(sizes)-1]++
+	}
+	in10, big := 0, 0
+	for _, n := range sizes {
+		if n >= 10 {
+			in10++
+			big += n
+		}
+	}
+	return fmt.Sprintf("the slowest 1%% (%d deliveries of %s ms or more) fall in %d bursts (due within %s of each other); %d in the %d bursts of 10 or more",
+		len(slow), ms(least), len(sizes), burstGap, big, in10)
 }

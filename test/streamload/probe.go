@@ -33,6 +33,17 @@ type tracker struct {
 	errs     map[string]int    // failed entries by kind
 	examples map[string]string // one message per kind
 	acks     []time.Duration   // POST answered, from the scheduled send
+	lags     []time.Duration   // open loop: POST started, from the scheduled send
+	// delivered is delivery again with each order's scheduled send, in
+	// arrival order (-deliveries).
+	delivered []delivered
+}
+
+// delivered is one order's first report: when the order was due and how
+// long after that its report arrived.
+type delivered struct {
+	at time.Time
+	d  time.Duration
 }
 
 func newTracker() *tracker {
@@ -46,6 +57,15 @@ func (t *tracker) expect(ref string, at time.Time) {
 	defer t.mu.Unlock()
 	t.orders[ref] = &tracked{at: at}
 	t.pending++
+}
+
+// sending records how late a scheduled order's POST starts: the load
+// generator's own share of its latency (its scheduling on a busy box).
+func (t *tracker) sending(at time.Time) {
+	lag := time.Since(at)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lags = append(t.lags, lag)
 }
 
 // entered records the answer to an order's POST: a failed entry is
@@ -106,6 +126,7 @@ func (t *tracker) report(ref, status string, now time.Time) {
 	if !o.reported {
 		o.reported = true
 		t.delivery = append(t.delivery, now.Sub(o.at))
+		t.delivered = append(t.delivered, delivered{o.at, now.Sub(o.at)})
 		t.first[status]++
 	}
 	if status == "FILLED" {

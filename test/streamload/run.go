@@ -77,6 +77,9 @@ func run(ctx context.Context, c config) error {
 		progress("%s: throughput again without the subscribers, for %s", c.store, c.d)
 		runs = append(runs, measured(c, nil, func() result { return closedLoop(ctx, a, jwt, p, opts("tb", c.d)) }))
 	}
+	if err := writeDeliveries(c.deliveries, runs); err != nil {
+		return err
+	}
 	printRows(c, runs)
 	printNotes(c, runs, p, crowd, mems)
 	if ctx.Err() != nil {
