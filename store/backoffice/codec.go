@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -29,12 +30,28 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
+// encode is json.Marshal(v) as a string, written into a pooled buffer:
+// Marshal's own result would be a second copy of every record's text
+// (Encoder writes what Marshal returns, and a newline).
 func encode(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer putEncodeBuffer(buf)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return "", fmt.Errorf("back office: encode: %w", err)
 	}
-	return string(b), nil
+	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putEncodeBuffer keeps buffers up to 64 KiB (a big account's text): a
+// rare huge record does not stay in the pool.
+func putEncodeBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 {
+		return
+	}
+	b.Reset()
+	encodeBuffers.Put(b)
 }
 
 // unmarshal is encoding/json's Unmarshal as go-json-experiment's v1
@@ -93,7 +110,7 @@ func encodeAccount(a store.Account) (string, error) {
 	for i, h := range a.Holdings {
 		hs[i] = holdingRecord(h)
 	}
-	return encode(accountRecord{
+	r := accountRecord{
 		AccountCode: a.AccountCode, Name: a.Name, InternalClientCode: a.InternalClientCode,
 		ClientCode: a.ClientCode, CompID: a.CompID, AccountType: a.AccountType,
 		InvestCode: a.InvestCode, FornInvestTypeCode: a.FornInvestTypeCode,
@@ -101,27 +118,35 @@ func encodeAccount(a store.Account) (string, error) {
 		CashAvailable: a.CashAvailable, CashHold: a.CashHold, CashPending: a.CashPending,
 		BypassCash: a.BypassCash, BypassStock: a.BypassStock,
 		Holdings: hs, CreatedAt: ms(a.CreatedAt), UpdatedAt: ms(a.UpdatedAt),
-	})
+	}
+	s, err := encode(r)
+	if err == nil {
+		seedAccount(s, r)
+	}
+	return s, err
 }
 
 func decodeAccount(s string) (store.Account, error) { return accountMemo.decode(s, decodeAccountJSON) }
 
 func decodeAccountJSON(s string) (store.Account, error) {
-	return decode("account", s, func(r accountRecord) store.Account {
-		var hs []store.Holding
-		for _, h := range r.Holdings {
-			hs = append(hs, store.Holding(h))
-		}
-		return store.Account{
-			AccountCode: r.AccountCode, Name: r.Name, InternalClientCode: r.InternalClientCode,
-			ClientCode: r.ClientCode, CompID: r.CompID, AccountType: r.AccountType,
-			InvestCode: r.InvestCode, FornInvestTypeCode: r.FornInvestTypeCode,
-			IsMMAccount: r.IsMMAccount, SenderSubID: r.SenderSubID, Email: r.Email, Phone: r.Phone,
-			CashAvailable: r.CashAvailable, CashHold: r.CashHold, CashPending: r.CashPending,
-			BypassCash: r.BypassCash, BypassStock: r.BypassStock,
-			Holdings: hs, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
-		}
-	})
+	return decode("account", s, accountOf)
+}
+
+// accountOf is the account a decoded record holds.
+func accountOf(r accountRecord) store.Account {
+	var hs []store.Holding
+	for _, h := range r.Holdings {
+		hs = append(hs, store.Holding(h))
+	}
+	return store.Account{
+		AccountCode: r.AccountCode, Name: r.Name, InternalClientCode: r.InternalClientCode,
+		ClientCode: r.ClientCode, CompID: r.CompID, AccountType: r.AccountType,
+		InvestCode: r.InvestCode, FornInvestTypeCode: r.FornInvestTypeCode,
+		IsMMAccount: r.IsMMAccount, SenderSubID: r.SenderSubID, Email: r.Email, Phone: r.Phone,
+		CashAvailable: r.CashAvailable, CashHold: r.CashHold, CashPending: r.CashPending,
+		BypassCash: r.BypassCash, BypassStock: r.BypassStock,
+		Holdings: hs, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+	}
 }
 
 type grantRecord struct {

@@ -117,7 +117,7 @@ func encodeOrder(o store.Order) (string, error) {
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
-	return encode(orderRecord{
+	r := orderRecord{
 		ID: o.ID, OriginalReqID: o.OriginalReqID, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID,
 		TradingDate: o.TradingDate, AccountCode: o.AccountCode, User: o.User,
 		Symbol: o.Symbol, ISIN: o.ISIN, MarketID: o.MarketID, Board: o.Board, Side: o.Side, Type: o.Type,
@@ -130,7 +130,12 @@ func encodeOrder(o store.Order) (string, error) {
 		Channel: o.Channel, AlgoID: o.AlgoID, PositionID: o.PositionID, PersisState: o.PersisState,
 		QuoteID: o.QuoteID, QuoteRespID: o.QuoteRespID, PartyID: o.PartyID, PartyTraderID: o.PartyTraderID,
 		CreatedAt: ms(o.CreatedAt), UpdatedAt: ms(o.UpdatedAt),
-	})
+	}
+	s, err := encode(r)
+	if err == nil {
+		seedOrder(s, r)
+	}
+	return s, err
 }
 
 // optDec leaves a zero out of a record (most orders have no stop terms).
@@ -150,23 +155,24 @@ func decOr0(d *decimal.Decimal) decimal.Decimal {
 
 func decodeOrder(s string) (store.Order, error) { return orderMemo.decode(s, decodeOrderJSON) }
 
-func decodeOrderJSON(s string) (store.Order, error) {
-	return decode("order", s, func(r orderRecord) store.Order {
-		return store.Order{
-			ID: r.ID, OriginalReqID: r.OriginalReqID, ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID,
-			TradingDate: r.TradingDate, AccountCode: r.AccountCode, User: r.User,
-			Symbol: r.Symbol, ISIN: r.ISIN, MarketID: r.MarketID, Board: r.Board, Side: r.Side, Type: r.Type,
-			Price: r.Price, Qty: r.Qty, OriginalPrice: r.OriginalPrice, OriginalQty: r.OriginalQty,
-			FilledQty: r.FilledQty, FilledValue: r.FilledValue, CancelledQty: r.CancelledQty,
-			Status: store.OrderStatus(r.Status), Text: r.Text,
-			Hold:       store.OrderHold{UnitPrice: r.HoldUnitPrice, Cash: r.HoldCash, Stock: r.HoldStock},
-			LastExecID: r.LastExecID, Seq: r.Seq, Priority: r.Priority, OffBook: r.OffBook,
-			Stop:    store.StopTerms{Px: decOr0(r.StopPx), Trailing: r.StopTrailing, Offset: decOr0(r.StopOffset), Triggered: r.StopTriggered},
-			Channel: r.Channel, AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
-			QuoteID: r.QuoteID, QuoteRespID: r.QuoteRespID, PartyID: r.PartyID, PartyTraderID: r.PartyTraderID,
-			CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
-		}
-	})
+func decodeOrderJSON(s string) (store.Order, error) { return decode("order", s, orderOf) }
+
+// orderOf is the order a decoded record holds.
+func orderOf(r orderRecord) store.Order {
+	return store.Order{
+		ID: r.ID, OriginalReqID: r.OriginalReqID, ClOrdID: r.ClOrdID, OrigClOrdID: r.OrigClOrdID,
+		TradingDate: r.TradingDate, AccountCode: r.AccountCode, User: r.User,
+		Symbol: r.Symbol, ISIN: r.ISIN, MarketID: r.MarketID, Board: r.Board, Side: r.Side, Type: r.Type,
+		Price: r.Price, Qty: r.Qty, OriginalPrice: r.OriginalPrice, OriginalQty: r.OriginalQty,
+		FilledQty: r.FilledQty, FilledValue: r.FilledValue, CancelledQty: r.CancelledQty,
+		Status: store.OrderStatus(r.Status), Text: r.Text,
+		Hold:       store.OrderHold{UnitPrice: r.HoldUnitPrice, Cash: r.HoldCash, Stock: r.HoldStock},
+		LastExecID: r.LastExecID, Seq: r.Seq, Priority: r.Priority, OffBook: r.OffBook,
+		Stop:    store.StopTerms{Px: decOr0(r.StopPx), Trailing: r.StopTrailing, Offset: decOr0(r.StopOffset), Triggered: r.StopTriggered},
+		Channel: r.Channel, AlgoID: r.AlgoID, PositionID: r.PositionID, PersisState: r.PersisState,
+		QuoteID: r.QuoteID, QuoteRespID: r.QuoteRespID, PartyID: r.PartyID, PartyTraderID: r.PartyTraderID,
+		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+	}
 }
 
 // ---- reads ----
