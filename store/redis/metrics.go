@@ -78,16 +78,23 @@ func failed(err error) bool {
 	return err != nil && !errors.Is(err, goredis.Nil) && !goredis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
+// namedScripts are the store's Lua scripts by the name metrics give them
+// (TestEveryScriptIsNamed keeps the list whole).
+var namedScripts = map[string]*goredis.Script{
+	"createIdentity": createIdentity, "identityByEmail": identityByEmail,
+	"setIdentityState": setIdentityState, "rehashPassword": rehashPassword,
+	"startRecovery": startRecovery, "countAttempt": countAttempt, "markVerified": markVerified,
+	"completeRecovery": completeRecovery, "hit": hit, "undo": undo, "delIfEqual": delIfEqual,
+	"commitBackOffice": commitBackOffice, "putIfAbsent": putIfAbsent, "deleteIfPresent": deleteIfPresent,
+	"takeLease": takeLease, "releaseLease": releaseLease,
+	"latPut": latPut, "latRange": latRange, "latByRequest": latByRequest,
+}
+
 // scriptNames names the store's scripts by SHA-1 (evalsha) and by source
 // (eval, go-redis's fallback after NOSCRIPT).
 var scriptNames = func() map[string]string {
 	m := map[string]string{}
-	for name, s := range map[string]*goredis.Script{
-		"createIdentity": createIdentity, "identityByEmail": identityByEmail,
-		"setIdentityState": setIdentityState, "rehashPassword": rehashPassword,
-		"startRecovery": startRecovery, "countAttempt": countAttempt, "markVerified": markVerified,
-		"completeRecovery": completeRecovery, "hit": hit, "undo": undo, "delIfEqual": delIfEqual,
-	} {
+	for name, s := range namedScripts {
 		m[s.Hash()] = name
 	}
 	return m
