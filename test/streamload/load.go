@@ -149,7 +149,11 @@ func (r *result) finish(ctx context.Context, drain time.Duration, last time.Time
 	r.t.mu.Lock()
 	defer r.t.mu.Unlock()
 	r.ok = len(r.t.acks)
-	return append([]time.Duration(nil), r.t.acks...), append([]time.Duration(nil), r.t.delivery...)
+	delivery = make([]time.Duration, len(r.t.delivered))
+	for i, d := range r.t.delivered {
+		delivery[i] = d.d
+	}
+	return append([]time.Duration(nil), r.t.acks...), delivery
 }
 
 // runOpts are one run's parameters.

@@ -24,7 +24,6 @@ type tracked struct {
 type tracker struct {
 	mu       sync.Mutex
 	orders   map[string]*tracked
-	delivery []time.Duration   // scheduled send → first report, one per order
 	first    map[string]int    // orders by the status of their first report
 	statuses map[string]int    // every report of the run's orders by status
 	late     int               // reports of orders not (or no longer) tracked
@@ -34,8 +33,7 @@ type tracker struct {
 	examples map[string]string // one message per kind
 	acks     []time.Duration   // POST answered, from the scheduled send
 	lags     []time.Duration   // open loop: POST started, from the scheduled send
-	// delivered is delivery again with each order's scheduled send, in
-	// arrival order (-deliveries).
+	// delivered is each order's first report, in arrival order.
 	delivered []delivered
 }
 
@@ -125,7 +123,6 @@ func (t *tracker) report(ref, status string, now time.Time) {
 	before := o.reported && o.filled
 	if !o.reported {
 		o.reported = true
-		t.delivery = append(t.delivery, now.Sub(o.at))
 		t.delivered = append(t.delivered, delivered{o.at, now.Sub(o.at)})
 		t.first[status]++
 	}
