@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,12 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestSIGTERMShutsDownGracefully(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "serve", "--dev", "--addr", addr, "--mail-outbox", t.TempDir(), "--fix-addr", "off")
 	cmd.Env = append(os.Environ(), "OMSD_TEST_AS_MAIN=1")
 	var logs bytes.Buffer

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,12 +20,7 @@ import (
 // then rebuilds the books: the resting order is still working.
 func TestKilledOwnerRestartsAndKeepsItsBooks(t *testing.T) {
 	srv := redistest.StartRedis(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := freeAddr(t)
 	base := "http://" + addr
 	args := []string{"serve", "--dev", "--dev-redis", "--redis-url", srv.URL(), "--redis-prefix", redistest.UniquePrefix(),
 		"--addr", addr, "--mail-outbox", t.TempDir(), "--venue-lease-ttl", "3s", "--dev-market-maker=false", "--fix-addr", "off"}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -30,12 +29,7 @@ import (
 func TestKilledOwnerPublishesEveryChangeOnce(t *testing.T) {
 	srv := redistest.StartRedis(t)
 	prefix := redistest.UniquePrefix()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := freeAddr(t)
 	base := "http://" + addr
 	keyFile := filepath.Join(t.TempDir(), "jwt.jwk")
 	key, err := token.GenerateKey("ES256")
