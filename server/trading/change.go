@@ -91,6 +91,9 @@ func (s *Service) cancelTx(tx store.BackOfficeTx, c *change, user, orderID, reqI
 	o.OrigClOrdID, o.ClOrdID, o.UpdatedAt = o.ClOrdID, reqID, s.now()
 	c.order = o
 	if !c.inBook {
+		// Ended here: the stop index (Cancel's put) must let a waiting
+		// order go, or it keeps counting toward the position limit.
+		c.order.Status = store.OrderCanceled
 		return cancelInStore(tx, o, "cancelled on request", store.OrderCanceled)
 	}
 	c.order.Status = store.OrderPendingCancel

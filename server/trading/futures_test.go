@@ -451,6 +451,27 @@ func TestWaitingStopsCountTowardThePositionLimit(t *testing.T) {
 	}
 }
 
+// A cancelled stop stops counting: Cancel ends a waiting order in the
+// store (no book holds it), and the waiting orders the limit adds up must
+// let it go too, or the account stays blocked until a restart.
+func TestCancelledStopLeavesThePositionLimit(t *testing.T) {
+	e := newFuturesEnv(t, 15, "1000000000", "LONG01")
+	price, stopPx := "1360.0", "1355.0"
+	in := NewOrder{Account: "LONG01", Symbol: e.fut.Ticker, Side: "B", Type: "LO", Price: &price, StopPx: &stopPx, Qty: 10, RefOrderID: "stop"}
+	if _, err := e.svc.Submit(e.ctx, userOf("LONG01"), in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Cancel(e.ctx, userOf("LONG01"), CancelRequest{OrderID: "stop", RequestID: "c-stop"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := orderByRef(e.ctx, e.st, "stop"); err != nil || o.Status != store.OrderCanceled {
+		t.Fatalf("the stop after its cancel: %v %s", err, o.Status)
+	}
+	if o, err := e.submit("LONG01", "B", "LO", "1340.0", 15, "b-15"); err != nil || o.Status != store.OrderNew {
+		t.Fatalf("15 after the 10 waiting were cancelled, up to the limit: %v %s %s", err, o.Status, o.Text)
+	}
+}
+
 // Orders the OMS holds until the session takes them are not in the book
 // at entry, so two that fit the limit one by one may not fit together:
 // each is checked again when it is released, oldest first, and the one

@@ -102,6 +102,7 @@ func (s *Service) resolveChange(id int64, reqID string, then func(store.Order) [
 		var cur store.Order
 		var committed bool
 		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			cur, committed = store.Order{}, false // a thrown-away run's answer must not count
 			o, ok, err := tx.Order(id)
 			if err != nil || !ok {
 				return err

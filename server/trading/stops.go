@@ -217,26 +217,28 @@ func (s *Service) noteTrades(isin string, path []decimal.Decimal) {
 // the session takes a limit order, and wait for it otherwise.
 func (s *Service) stopStep(inst market.Instrument, path []decimal.Decimal) step {
 	return step{name: "check the stops of " + inst.Ticker, run: func(ctx context.Context) ([]step, error) {
-		var changed []store.Order
+		// What fn learns is acted on after the commit: a run may be thrown
+		// away (a stale or guessed read) and the stop index and the log must
+		// follow only the run that counted.
+		var moves []stopMove
 		_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			changed = nil
+			moves = moves[:0]
 			for _, w := range s.stops.of(inst.ISIN) {
 				if next, fire := evolve(w, inst, path); !fire && next.Stop.Equal(w.Stop) {
 					continue
 				}
-				o, ok, err := s.moveStop(ctx, tx, inst, w.ID, path)
+				m, err := s.moveStop(ctx, tx, inst, w.ID, path)
 				if err != nil {
 					return err
 				}
-				if ok {
-					changed = append(changed, o)
-				}
+				moves = append(moves, m)
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		changed := s.settleMoves(inst.ISIN, moves)
 		var then []step
 		for _, o := range changed {
 			s.stops.put(o)
@@ -252,35 +254,60 @@ func (s *Service) stopStep(inst market.Instrument, path []decimal.Decimal) step 
 	}}
 }
 
-// moveStop applies the path to order id as the store has it, in tx; false
-// when it no longer waits or nothing changed. A trailing move the account
-// cannot cover (a futures sell's margin grows with its price) is not
-// made: the stop stays where it was.
-func (s *Service) moveStop(ctx context.Context, tx store.BackOfficeTx, inst market.Instrument, id int64, path []decimal.Decimal) (store.Order, bool, error) {
-	cur, ok, err := tx.Order(id)
-	if err != nil || !ok || !cur.Waiting() {
-		if err == nil {
-			s.stops.drop(inst.ISIN, id)
+// stopMove is what moveStop did to one waiting order in its transaction.
+type stopMove struct {
+	id        int64
+	order     store.Order // as written when changed, as read otherwise
+	changed   bool        // written in the transaction
+	uncovered bool        // a trailing move the account could not cover was not made
+}
+
+// settleMoves brings the stop index in line with the moves a committed
+// transaction made and returns the changed orders.
+func (s *Service) settleMoves(isin string, moves []stopMove) []store.Order {
+	var changed []store.Order
+	for _, m := range moves {
+		if m.uncovered {
+			s.log.Warn("a trailing stop's move is not covered by its account; it stays", "order", m.id)
 		}
-		return cur, false, err
+		switch {
+		case m.changed:
+			changed = append(changed, m.order)
+		case !m.order.Waiting(): // gone from the store or no longer waiting
+			s.stops.drop(isin, m.id)
+		}
+	}
+	return changed
+}
+
+// moveStop applies the path to order id as the store has it, in tx;
+// unchanged when it no longer waits or nothing moved. A trailing move the
+// account cannot cover (a futures sell's margin grows with its price) is
+// not made: the stop stays where it was.
+func (s *Service) moveStop(ctx context.Context, tx store.BackOfficeTx, inst market.Instrument, id int64, path []decimal.Decimal) (stopMove, error) {
+	cur, ok, err := tx.Order(id)
+	m := stopMove{id: id, order: cur}
+	if err != nil || !ok || !cur.Waiting() {
+		return m, err
 	}
 	next, fire := evolve(cur, inst, path)
 	if !next.Price.Equal(cur.Price) {
 		covered, err := s.resizeHold(ctx, tx, inst, &next, cur)
 		if err != nil {
-			return cur, false, err
+			return m, err
 		}
 		if !covered {
-			s.log.Warn("a trailing stop's move is not covered by its account; it stays", "order", id)
+			m.uncovered = true
 			next.Price, next.Stop = cur.Price, cur.Stop
 		}
 	}
 	next.Stop.Triggered = fire
 	if next.Stop.Equal(cur.Stop) && next.Price.Equal(cur.Price) {
-		return cur, false, nil
+		return m, nil
 	}
 	next.UpdatedAt = s.now()
-	return next, true, tx.PutOrder(next)
+	m.order, m.changed = next, true
+	return m, tx.PutOrder(next)
 }
 
 // resizeHold resizes next's hold (cur's) to next's terms in tx; false when
