@@ -403,7 +403,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		}
 		t := &tx{ctx: ctx, b: r.b, ids: &r.orderIDs, seen: r.seen, guess: guess, reads: map[Cell]Value{}, writes: map[Cell]int{}}
 		if err := fn(t); err != nil {
-			if t.guessed {
+			if t.guessed || r.readsChanged(ctx, t.reads, err) {
 				continue
 			}
 			return nil, err
@@ -455,6 +455,35 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		return done.Audit, err
 	}
 	return nil, fmt.Errorf("back office: still contended after %d attempts: %w", MaxAttempts, store.ErrUnavailable)
+}
+
+// readsChanged reports whether a cell fn read (before failing with err)
+// holds another value now. A run's reads are not one atomic snapshot: a
+// commit between two of them can show fn half of it (an order's hold
+// without the account's), and an error decided on that must not reach the
+// caller; the run is decided again on fresh reads. If every cell still
+// holds what was read, the error stands: unless a cell went back to an
+// earlier text in between, the reads held together just before this
+// check's first read. Unavailability is not decided by reads, and a check
+// that fails leaves the error as it is.
+func (r *Records) readsChanged(ctx context.Context, reads map[Cell]Value, err error) bool {
+	if len(reads) == 0 || errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
+		return false
+	}
+	cells := make([]Cell, 0, len(reads))
+	for c := range reads {
+		cells = append(cells, c)
+	}
+	now, cerr := r.b.GetCells(ctx, cells)
+	if cerr != nil {
+		return false
+	}
+	for i, c := range cells {
+		if now[i] != reads[c] {
+			return true
+		}
+	}
+	return false
 }
 
 // tx buffers writes and remembers what it read.

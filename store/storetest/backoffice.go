@@ -1138,6 +1138,80 @@ func (su suite) backOffice(t *testing.T) {
 		}
 	})
 
+	// A run's reads are not one snapshot: a commit between two of them
+	// shows fn half of it. An error fn decides on that is not the answer;
+	// the run is decided again on fresh reads (each of the first two runs
+	// sees a transfer land between its reads, so at least one that did not
+	// start from remembered values does). An error on reads that still hold
+	// is returned as it is.
+	su.test(t, "ErrorOnChangedReadsRunsAgain", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		a1, a2 := newAccount("A1", now), newAccount("A2", now)
+		update(t, s, func(tx store.BackOfficeTx) error {
+			if err := tx.PutAccount(a1); err != nil {
+				return err
+			}
+			return tx.PutAccount(a2)
+		})
+		total := a1.CashAvailable.Add(a2.CashAvailable)
+		transfer := func() {
+			update(t, s, func(tx store.BackOfficeTx) error {
+				from, _, err := tx.Account("A1")
+				if err != nil {
+					return err
+				}
+				to, _, err := tx.Account("A2")
+				if err != nil {
+					return err
+				}
+				from.CashAvailable = from.CashAvailable.Sub(dec("10"))
+				to.CashAvailable = to.CashAvailable.Add(dec("10"))
+				if err := tx.PutAccount(from); err != nil {
+					return err
+				}
+				return tx.PutAccount(to)
+			})
+		}
+		errTorn := errors.New("the transfer is half seen")
+		runs := 0
+		_, err := s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			runs++
+			from, _, err := tx.Account("A1")
+			if err != nil {
+				return err
+			}
+			if runs <= 2 {
+				transfer()
+			}
+			to, _, err := tx.Account("A2")
+			if err != nil {
+				return err
+			}
+			if !from.CashAvailable.Add(to.CashAvailable).Equal(total) {
+				return errTorn
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("UpdateBackOffice = %v after %d runs; want the run decided again on fresh reads", err, runs)
+		}
+		if runs < 3 {
+			t.Errorf("%d runs; want at least 3 (two torn, one whole)", runs)
+		}
+		// Reads that still hold: the error is the answer, after one run.
+		runs = 0
+		_, err = s.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+			runs++
+			if _, _, err := tx.Account("A1"); err != nil {
+				return err
+			}
+			return errTorn
+		})
+		if !errors.Is(err, errTorn) || runs > 2 {
+			t.Errorf("UpdateBackOffice = %v after %d runs; want the error of a run whose reads held, after at most one guessed run", err, runs)
+		}
+	})
+
 	// Races: fn re-runs on fresh reads when what it read has changed.
 
 	su.test(t, "ApproveRace", func(t *testing.T, s store.Store) {
