@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,11 +41,19 @@ type deskEnv struct {
 	clk  *market.Clock
 }
 
-func newDeskEnv(t *testing.T) *deskEnv {
+func newDeskEnv(t *testing.T) *deskEnv { t.Helper(); return newDeskEnvWith(t, nil) }
+
+// newDeskEnvWith is newDeskEnv whose trading service (and desk) use
+// wrap(the memory store) when wrap is not nil.
+func newDeskEnvWith(t *testing.T, wrap func(*memory.Store) trading.Store) *deskEnv {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New(memory.WithJanitorInterval(0))
 	t.Cleanup(func() { _ = st.Close() })
+	var tst trading.Store = st
+	if wrap != nil {
+		tst = wrap(st)
+	}
 	cfg, err := market.Dev()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +61,7 @@ func newDeskEnv(t *testing.T) *deskEnv {
 	clk := market.Pinned(market.Continuous)
 	lc := latency.NewMonotonicClock()
 	lat := memory.NewLatency(memory.LatencyOptions{Clock: lc})
-	svc := trading.New(trading.Options{Store: st, Market: cfg.Instruments, Clock: clk, Latency: latency.NewRecorder(lat, latency.RecorderOptions{Clock: lc})})
+	svc := trading.New(trading.Options{Store: tst, Market: cfg.Instruments, Clock: clk, Latency: latency.NewRecorder(lat, latency.RecorderOptions{Clock: lc})})
 	if _, err := workflow.SeedDemo(ctx, st, time.Now(), map[string]store.GrantLevel{
 		deskTrader: store.LevelTrade, deskViewer: store.LevelView, deskOther: store.LevelTrade,
 	}); err != nil {
@@ -435,6 +444,49 @@ func TestPutThroughKRXRules(t *testing.T) {
 	e.clk.Pin(market.PostClose) // HOSE's put-through window after the close
 	if _, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("pt-post-close")); err != nil {
 		t.Fatalf("a quote in the put-through window: %v", err)
+	}
+}
+
+// lostReplyStore is the memory store whose next UpdateBackOffice, once
+// armed, commits and then answers as if the reply was lost.
+type lostReplyStore struct {
+	*memory.Store
+	armed atomic.Bool
+}
+
+func (s *lostReplyStore) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error) {
+	if !s.armed.CompareAndSwap(true, false) {
+		return s.Store.UpdateBackOffice(ctx, fn)
+	}
+	if _, err := s.Store.UpdateBackOffice(ctx, fn); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("test: no answer: %w: %w", store.ErrUnavailable, store.ErrOutcomeUnknown)
+}
+
+// A quote whose commit landed but whose answer was lost is refused (the
+// caller forgets it), so it must not stand in the store either: its order
+// is cancelled and its hold given back, and the same quote_msg_id can be
+// sent again.
+func TestQuoteWithLostCommitReplyDoesNotStand(t *testing.T) {
+	var lost *lostReplyStore
+	e := newDeskEnvWith(t, func(st *memory.Store) trading.Store {
+		lost = &lostReplyStore{Store: st}
+		return lost
+	})
+	lost.armed.Store(true)
+	_, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("q-lost"))
+	wantCode(t, err, apperr.UpstreamUnavailable, "did not confirm the quote")
+	if o := e.order("q-lost"); o.Status != store.OrderCanceled || o.Hold.Stock != 0 {
+		t.Fatalf("the quote's order after the lost reply: %s hold %d, want CANCELED with nothing held", o.Status, o.Hold.Stock)
+	}
+	if s, h, _ := holding(e.account(an), fptISIN); s != 10000 || h != 0 {
+		t.Fatalf("An after the lost reply: %d sellable / %d held, want 10000 / 0", s, h)
+	}
+	// It is not on the desk: a response finds no such quote.
+	_, err = e.desk.RespondQuote(e.ctx, deskTrader, accept("r-lost", "q-lost"))
+	if err == nil {
+		t.Fatal("a response to the quote that does not stand was taken")
 	}
 }
 

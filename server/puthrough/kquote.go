@@ -200,7 +200,7 @@ func (s *Desk) placeKQuote(ctx context.Context, user string, k, old *kQuote, ins
 		return s.placeTx(ctx, tx, user, k, old, inst, legs, &p)
 	})
 	if errors.Is(err, store.ErrOutcomeUnknown) && len(p.stored) > 0 {
-		return s.undoUncertain(ctx, inst, k, p, err)
+		return s.undoUncertain(ctx, inst, "kquote "+k.MsgID, p, err)
 	}
 	if err != nil {
 		return err
@@ -328,14 +328,14 @@ func (s *Desk) routeLegs(ctx context.Context, inst market.Instrument, k *kQuote,
 	}
 }
 
-// undoUncertain settles a kquote whose commit's outcome is unknown: the
-// answer is an error either way, so the quote must not stand. Legs that
+// undoUncertain settles a quote or kquote (what) whose commit's outcome is
+// unknown: the answer is an error either way, so the quote must not stand. Legs that
 // were stored are cancelled (holds released) and the replaced legs the
 // commit ended leave the book; legs that were not are fenced so the
 // commit can never land. It runs in the book's backlog, retried until the
 // store answers.
-func (s *Desk) undoUncertain(ctx context.Context, inst market.Instrument, k *kQuote, p placement, cause error) error {
-	step := trading.StepFunc("undo kquote "+k.MsgID, func(ctx context.Context) ([]trading.Step, error) {
+func (s *Desk) undoUncertain(ctx context.Context, inst market.Instrument, what string, p placement, cause error) error {
+	step := trading.StepFunc("undo "+what, func(ctx context.Context) ([]trading.Step, error) {
 		var next []trading.Step
 		for _, tried := range p.stored {
 			got, committed, err := s.t.SettleEntry(ctx, tried)
@@ -354,9 +354,9 @@ func (s *Desk) undoUncertain(ctx context.Context, inst market.Instrument, k *kQu
 		return next, nil
 	})
 	if err := s.t.After(ctx, inst.ISIN, step); err != nil {
-		return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not confirm the kquote in time: it does not stand (any leg stored is cancelled once the store answers); send it again", cause)
+		return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not confirm the "+what+" in time: it does not stand (any leg stored is cancelled once the store answers); send it again", cause)
 	}
-	return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not confirm the kquote in time: it does not stand; send it again", cause)
+	return apperr.Wrap(apperr.UpstreamUnavailable, "the store did not confirm the "+what+" in time: it does not stand; send it again", cause)
 }
 
 // cancelLeg cancels in the store a leg that never reached the book.
@@ -366,7 +366,7 @@ func (s *Desk) cancelLeg(ctx context.Context, o store.Order) error {
 		if err != nil || !ok || cur.Status.Done() {
 			return err
 		}
-		return trading.CancelInStore(tx, cur, "the store did not confirm the kquote in time", store.OrderCanceled)
+		return trading.CancelInStore(tx, cur, "the store did not confirm the quote in time", store.OrderCanceled)
 	})
 	return err
 }

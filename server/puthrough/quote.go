@@ -3,6 +3,7 @@ package puthrough
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -225,6 +226,7 @@ func (s *Desk) enterQuote(ctx context.Context, user string, q *ptQuote, inst mar
 	}
 	var stored store.Order
 	_, err = s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		stored = store.Order{}
 		acct, err := txTrade(tx, user, q.Account)
 		if err != nil {
 			return err
@@ -259,5 +261,10 @@ func (s *Desk) enterQuote(ctx context.Context, user string, q *ptQuote, inst mar
 		stored, err = tx.NewOrder(ord, true)
 		return err
 	})
+	if errors.Is(err, store.ErrOutcomeUnknown) && stored.ID != 0 {
+		// The caller forgets the quote, so its order must not stand in
+		// the store either (with its hold, out of the desk's reach).
+		return store.Order{}, s.undoUncertain(ctx, inst, "quote "+q.MsgID, placement{stored: []store.Order{stored}}, err)
+	}
 	return stored, err
 }
