@@ -63,11 +63,18 @@ func checkHit[T any](s string, hit T, dec func(string) (T, error)) {
 	}
 }
 
-// Sizes: the working set of a busy day (open orders and the accounts
-// trading), a few MB of texts.
+// Sizes: about a second of orders at 1 000 a second, and the accounts
+// trading in it. A hit is a record touched again soon after it was
+// written, so a bigger memo finds little more; but every entry (its
+// decimals' big.Ints, its strings) is live heap that each garbage
+// collection marks, and on 2 cores a longer mark delays deliveries. With
+// 8192 and 2048 the Redis delivery p99 was 14.6–28.3 ms (median 19.7) in
+// six runs, with these 10.9–14.1 ms in five of six (median 12.9), and
+// memory's p99 3.6–4.1 against 3.2–3.3 ms, with no loss of throughput
+// (docs/benchmarks.md, eighth session).
 var (
-	orderMemo   = newMemo(8192, func(o store.Order) store.Order { return o }) // no shared mutable parts
-	accountMemo = newMemo(2048, cloneAccount)
+	orderMemo   = newMemo(1024, func(o store.Order) store.Order { return o }) // no shared mutable parts
+	accountMemo = newMemo(256, cloneAccount)
 )
 
 // cloneAccount copies the slices of a, which callers change in place
