@@ -50,13 +50,19 @@ BENCHTIME ?= 1s
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./server/ ./server/fix/ ./server/fixacceptor/ ./server/trading/ ./server/token/ ./server/workflow/ ./server/risk/ ./server/venue/ ./server/latency/ ./store/...
 
-## fuzz: the Go fuzz targets, each for FUZZTIME (default 30s), seed corpus in testdata/fuzz
-FUZZTIME ?= 30s
-FUZZ_TARGETS := ./server/:FuzzGate ./server/:FuzzValidatorCheck ./server/fix:FuzzRead ./server/fix:FuzzSession
+## fuzz: the Go fuzz targets, each for its own execution count (about 30 s here; FUZZTIME=20s or 1000x
+## overrides all), seed corpus in testdata/fuzz. Counts, not durations: a duration budget can end while a
+## worker is minimizing a new input, and Go then fails the target with "context deadline exceeded"
+## (go.dev/issue/75804). FUZZMINIMIZETIME bounds each minimization.
+FUZZTIME ?=
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS := ./server/:FuzzGate:80000x ./server/:FuzzValidatorCheck:120000x \
+	./server/fix:FuzzRead:1500000x ./server/fix:FuzzSession:1200000x
 fuzz:
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
-	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; budget=$${rest#*:}; \
+	  test -z "$(FUZZTIME)" || budget=$(FUZZTIME); \
+	  echo "== $$name ($$pkg, $$budget)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $$budget -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; done
 
 ## prism: Prism proxies (pinned, test/outside) judge a traffic run through them against a live omsd, memory then Redis
 prism:
