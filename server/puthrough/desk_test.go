@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/vero-oms/omsd/server/trading"
 	"github.com/vero-oms/omsd/server/workflow"
 	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/faultstore"
 	"github.com/vero-oms/omsd/store/memory"
 )
 
@@ -447,34 +447,17 @@ func TestPutThroughKRXRules(t *testing.T) {
 	}
 }
 
-// lostReplyStore is the memory store whose next UpdateBackOffice, once
-// armed, commits and then answers as if the reply was lost.
-type lostReplyStore struct {
-	*memory.Store
-	armed atomic.Bool
-}
-
-func (s *lostReplyStore) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error) {
-	if !s.armed.CompareAndSwap(true, false) {
-		return s.Store.UpdateBackOffice(ctx, fn)
-	}
-	if _, err := s.Store.UpdateBackOffice(ctx, fn); err != nil {
-		return nil, err
-	}
-	return nil, fmt.Errorf("test: no answer: %w: %w", store.ErrUnavailable, store.ErrOutcomeUnknown)
-}
-
 // A quote whose commit landed but whose answer was lost is refused (the
 // caller forgets it), so it must not stand in the store either: its order
 // is cancelled and its hold given back, and the same quote_msg_id can be
 // sent again.
 func TestQuoteWithLostCommitReplyDoesNotStand(t *testing.T) {
-	var lost *lostReplyStore
+	var lost *faultstore.Store
 	e := newDeskEnvWith(t, func(st *memory.Store) trading.Store {
-		lost = &lostReplyStore{Store: st}
+		lost = faultstore.New(st)
 		return lost
 	})
-	lost.armed.Store(true)
+	lost.Set(faultstore.OnCall(1, faultstore.Landed), nil)
 	_, err := e.desk.Quote(e.ctx, deskTrader, sellQuote("q-lost"))
 	wantCode(t, err, apperr.UpstreamUnavailable, "did not confirm the quote")
 	if o := e.order("q-lost"); o.Status != store.OrderCanceled || o.Hold.Stock != 0 {

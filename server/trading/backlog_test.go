@@ -11,6 +11,7 @@ import (
 
 	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/store"
+	"github.com/vero-oms/omsd/store/faultstore"
 	"github.com/vero-oms/omsd/store/memory"
 )
 
@@ -19,92 +20,26 @@ import (
 // stalling makes them fail, and check the venue and the store agree
 // afterwards (the property harness's invariants, checkAll).
 
-// fault is what faultyStore does to one UpdateBackOffice call.
-type fault int
+// The faults (store/faultstore), by their short names here.
+type fault = faultstore.Fault
 
 const (
-	pass   fault = iota
-	down         // the store does not answer: nothing is written
-	landed       // the commit lands but its answer is lost
-	unsent       // the answer is lost and the commit never lands
+	pass   = faultstore.Pass
+	down   = faultstore.Down
+	landed = faultstore.Landed
+	unsent = faultstore.Unsent
 )
 
-func (f fault) String() string { return [...]string{"pass", "down", "landed", "unsent"}[f] }
+var onCall = faultstore.OnCall
 
-var errUnsent = errors.New("test: commit not sent")
-
-// faultyStore is the memory store whose n-th UpdateBackOffice call (from
-// 1) does what plan(n) says; before(n) runs first (e.g. to cancel the
-// client's context at that moment).
-type faultyStore struct {
-	*memory.Store
-	mu     sync.Mutex
-	calls  int
-	plan   func(n int) fault
-	before func(n int)
-}
-
-func (f *faultyStore) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error) {
-	f.mu.Lock()
-	f.calls++
-	n, plan, before := f.calls, f.plan, f.before
-	f.mu.Unlock()
-	if before != nil {
-		before(n)
-	}
-	what := pass
-	if plan != nil {
-		what = plan(n)
-	}
-	unknown := fmt.Errorf("test: no answer: %w: %w", store.ErrUnavailable, store.ErrOutcomeUnknown)
-	switch what {
-	case down:
-		return nil, fmt.Errorf("test: store down: %w", store.ErrUnavailable)
-	case landed:
-		if _, err := f.Store.UpdateBackOffice(ctx, fn); err != nil {
-			return nil, err
-		}
-		return nil, unknown
-	case unsent:
-		_, err := f.Store.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-			if err := fn(tx); err != nil {
-				return err
-			}
-			return errUnsent
-		})
-		if !errors.Is(err, errUnsent) {
-			return nil, err
-		}
-		return nil, unknown
-	}
-	return f.Store.UpdateBackOffice(ctx, fn)
-}
-
-// set replaces the plan, counting calls from the next one as 1.
-func (f *faultyStore) set(plan func(n int) fault, before func(n int)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls, f.plan, f.before = 0, plan, before
-}
-
-func faultyHarness(t *testing.T) (*harness, *faultyStore) {
+func faultyHarness(t *testing.T) (*harness, *faultstore.Store) {
 	t.Helper()
-	var fs *faultyStore
+	var fs *faultstore.Store
 	h := newHarnessWith(t, propAccounts(), func(st *memory.Store) Store {
-		fs = &faultyStore{Store: st}
+		fs = faultstore.New(st)
 		return fs
 	})
 	return h, fs
-}
-
-// onCall plans fault f for call n and passes every other call.
-func onCall(n int, f fault) func(int) fault {
-	return func(c int) fault {
-		if c == n {
-			return f
-		}
-		return pass
-	}
 }
 
 func (h *harness) submit(ctx context.Context, acct int, side, price string, qty int64, ref string) (Ack, error) {
@@ -147,7 +82,7 @@ func TestFillIsBookedWhenTheClientHangsUp(t *testing.T) {
 	h, fs := faultyHarness(t)
 	h.mustSubmit(1, "S", "100000", 300, "rest-sell")
 	ctx, hangUp := context.WithCancel(h.ctx)
-	fs.set(nil, func(n int) {
+	fs.Set(nil, func(n int) {
 		if n == 1 { // the entry's transaction: the client is gone from here on
 			hangUp()
 		}
@@ -175,7 +110,7 @@ func TestReportWaitsForTheStoreAndIsBookedOnce(t *testing.T) {
 	h.mustSubmit(1, "S", "100000", 300, "rest-sell")
 	var up sync.Mutex
 	isUp := false
-	fs.set(func(n int) fault {
+	fs.Set(func(n int) fault {
 		up.Lock()
 		defer up.Unlock()
 		if n == 1 || isUp {
@@ -221,7 +156,7 @@ func TestReportWaitsForTheStoreAndIsBookedOnce(t *testing.T) {
 func TestUncertainEntryThatLandedIsRouted(t *testing.T) {
 	h, fs := faultyHarness(t)
 	h.mustSubmit(1, "S", "100000", 300, "rest-sell")
-	fs.set(onCall(1, landed), nil)
+	fs.Set(onCall(1, landed), nil)
 	if _, err := h.submit(h.ctx, 0, "B", "100000", 100, "buy-1"); err != nil {
 		t.Fatalf("an entry settled as landed answers its Ack: %v", err)
 	}
@@ -237,7 +172,7 @@ func TestUncertainEntryThatLandedIsRouted(t *testing.T) {
 // a repeat of it answers that outcome instead of entering a second order.
 func TestUncertainEntryThatDidNotLandIsFenced(t *testing.T) {
 	h, fs := faultyHarness(t)
-	fs.set(onCall(1, unsent), nil)
+	fs.Set(onCall(1, unsent), nil)
 	ack, err := h.submit(h.ctx, 0, "B", "100000", 100, "buy-1")
 	if err != nil {
 		t.Fatalf("an entry settled as not landed answers its Ack: %v", err)
@@ -263,7 +198,7 @@ func TestUncertainEntrySettledLater(t *testing.T) {
 	h, fs := faultyHarness(t)
 	var mu sync.Mutex
 	isUp := false
-	fs.set(func(n int) fault {
+	fs.Set(func(n int) fault {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -301,7 +236,7 @@ func TestUncertainCancel(t *testing.T) {
 		t.Run(fmt.Sprint(f), func(t *testing.T) {
 			h, fs := faultyHarness(t)
 			h.mustSubmit(0, "B", "99000", 100, "buy-1")
-			fs.set(onCall(1, f), nil)
+			fs.Set(onCall(1, f), nil)
 			_, err := h.svc.Cancel(h.ctx, h.accts[0].user, CancelRequest{OrderID: "buy-1", RequestID: "c-1"})
 			if err != nil {
 				t.Fatalf("cancel: %v", err)
