@@ -26,6 +26,9 @@
 #     what a terminal costs; the default, the issue's "subscribers attached")
 #     or orders (the load's two order channels: every report fans out to
 #     each subscriber, a broadcast this 2-core box cannot carry at 1000/s)
+#   IDLE_SESSIONS=shared (one login for all the idle subscribers) or own (a
+#     login each, as terminals have: omsd re-checks every distinct session
+#     each revocation round, 500 ms)
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -35,6 +38,7 @@ CONCURRENCY=${CONCURRENCY:-8}
 BOOKS=${BOOKS:-1}
 STORES=${STORES:-memory redis}
 IDLE_CHANNELS=${IDLE_CHANNELS:-quiet}
+IDLE_SESSIONS=${IDLE_SESSIONS:-shared}
 BIN=${BIN:-bin/omsd}
 LOADBIN=${LOADBIN:-bin/streamload}
 GO=${GO:-go}
@@ -43,7 +47,7 @@ die() { echo "stream-load: $*" >&2; exit 1; }
 # free_port, wait_http, start_redis, stop_all
 source "$(dirname "$0")/lib.sh"
 
-invocation="DURATION=$DURATION RATE=$RATE SUBSCRIBERS=$SUBSCRIBERS CONCURRENCY=$CONCURRENCY BOOKS=$BOOKS STORES=\"$STORES\" IDLE_CHANNELS=$IDLE_CHANNELS $0${*:+ $*}"
+invocation="DURATION=$DURATION RATE=$RATE SUBSCRIBERS=$SUBSCRIBERS CONCURRENCY=$CONCURRENCY BOOKS=$BOOKS STORES=\"$STORES\" IDLE_CHANNELS=$IDLE_CHANNELS IDLE_SESSIONS=$IDLE_SESSIONS $0${*:+ $*}"
 
 for tool in curl timeout; do
 	command -v "$tool" >/dev/null || die "$tool is required on PATH"
@@ -67,7 +71,7 @@ fi
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge "$want" ] ||
 	die "open files limit $(ulimit -n) (hard $(ulimit -Hn)) is below $want for $SUBSCRIBERS subscribers; raise it or lower SUBSCRIBERS"
 
-loadflags=(-duration "$DURATION" -rate "$RATE" -subscribers "$SUBSCRIBERS" -concurrency "$CONCURRENCY" -books "$BOOKS" -idle-channels "$IDLE_CHANNELS")
+loadflags=(-duration "$DURATION" -rate "$RATE" -subscribers "$SUBSCRIBERS" -concurrency "$CONCURRENCY" -books "$BOOKS" -idle-channels "$IDLE_CHANNELS" -idle-sessions "$IDLE_SESSIONS")
 budget=$("$LOADBIN" "${loadflags[@]}" -budget) || die "bad knobs"
 # omsd and redis-server outlive one store's streamload run by a margin at most.
 life=$((budget + 120))

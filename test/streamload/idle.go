@@ -30,16 +30,67 @@ type idle struct {
 	subErrs     map[string]int // subscription errors by message
 }
 
-// connectIdle connects n subscribers, batch at a time (each batch
-// subscribed before the next starts), within timeout.
-func connectIdle(ctx context.Context, url, jwt string, channels []string, n, batch int, timeout time.Duration) (*idle, error) {
+// loginWorkers is how many of the idle subscribers' logins run at once.
+const loginWorkers = 4
+
+// crowdSessions is the JWT each idle subscriber signs in with: jwt for
+// all (shared), or a login of its own each (own), as terminals have.
+func crowdSessions(ctx context.Context, a *api, c config, jwt string) ([]string, error) {
+	jwts := make([]string, c.subscribers)
+	if c.idleSessions != "own" {
+		for i := range jwts {
+			jwts[i] = jwt
+		}
+		return jwts, nil
+	}
+	progress("%s: logging in %d sessions for the idle subscribers, %d at a time", c.store, c.subscribers, loginWorkers)
+	ctx, cancel := context.WithTimeout(ctx, c.loginsBound())
+	defer cancel()
+	next := make(chan int)
+	errs := make(chan error, loginWorkers)
+	var wg sync.WaitGroup
+	for range loginWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				var err error
+				if jwts[i], err = a.login(ctx, traderEmail, traderPass); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var err error
+send:
+	for i := range jwts {
+		select {
+		case next <- i:
+		case err = <-errs:
+			break send
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err == nil && len(errs) > 0 {
+		err = <-errs
+	}
+	return jwts, err
+}
+
+// connectIdle connects a subscriber per JWT (subscriber i with jwts[i]),
+// batch at a time (each batch subscribed before the next starts), within
+// timeout.
+func connectIdle(ctx context.Context, url string, jwts []string, channels []string, batch int, timeout time.Duration) (*idle, error) {
+	n := len(jwts)
 	s := &idle{channels: channels, codes: map[string]int{}, subErrs: map[string]int{}}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for len(s.clients) < n {
 		k := min(batch, n-len(s.clients))
 		for range k {
-			c, err := s.add(url, jwt)
+			c, err := s.add(url, jwts[len(s.clients)])
 			if err != nil {
 				return s, err
 			}

@@ -27,6 +27,7 @@ import (
 // config is the command line.
 type config struct {
 	base, store, idleChannels string
+	idleSessions              string // shared or own
 	deliveries                string // CSV of every latency run's deliveries ("": none)
 	pid                       int
 	d, drain, connectTimeout  time.Duration
@@ -47,8 +48,10 @@ func parseFlags() config {
 	flag.IntVar(&c.concurrency, "concurrency", 8, "closed-loop posters of the throughput runs")
 	flag.IntVar(&c.books, "books", 1, fmt.Sprintf("lanes the pairs cross on, round robin, each its own instrument and buyer and seller accounts (1..%d; 1: every order on HPG between An and Binh)", len(allBooks)))
 	flag.IntVar(&c.subscribers, "subscribers", 1000, "idle subscribers connected for the second half")
-	flag.StringVar(&c.idleChannels, "idle-channels", "orders", "what the idle subscribers subscribe to: orders (the load's two order channels, "+
-		"so every report fans out to each) or quiet (a quiet account's order and account channels: connections only)")
+	flag.StringVar(&c.idleChannels, "idle-channels", "quiet", "what the idle subscribers subscribe to: quiet (a quiet account's order and account channels: "+
+		"connections only) or orders (the load's two order channels, so every report fans out to each)")
+	flag.StringVar(&c.idleSessions, "idle-sessions", "shared", "the idle subscribers' sessions: shared (one login, one JWT for all) or own "+
+		"(a login each, as terminals have: omsd's revocation check reads each session every round)")
 	flag.IntVar(&c.batch, "connect-batch", 200, "idle subscribers connected at a time")
 	flag.DurationVar(&c.drain, "drain", 10*time.Second, "longest wait for a run's reports after its last order")
 	flag.DurationVar(&c.connectTimeout, "connect-timeout", 0, "bound on connecting the idle subscribers (0: 30s + 10ms each)")
@@ -65,10 +68,21 @@ func parseFlags() config {
 
 // bound is the longest a run with c takes: set-up, five runs and a
 // warm-up (each at most its duration, the drain of its sends or its
-// POSTs' timeout, the drain of its reports and a pause), connecting and
-// closing the idle subscribers twice and the pauses around.
+// POSTs' timeout, the drain of its reports and a pause), the idle
+// subscribers' logins (own sessions), connecting and closing them twice
+// and the pauses around.
 func (c config) bound() time.Duration {
-	return 60*time.Second + 6*(c.d+max(c.drain, postTimeout)+c.drain+time.Second) + 3*c.connectTimeout + 10*time.Second
+	return 60*time.Second + 6*(c.d+max(c.drain, postTimeout)+c.drain+time.Second) + c.loginsBound() + 3*c.connectTimeout + 10*time.Second
+}
+
+// loginsBound bounds the idle subscribers' logins: each is a password
+// hash (about 13 ms a login here with loginWorkers at once), 100 ms
+// allowed.
+func (c config) loginsBound() time.Duration {
+	if c.idleSessions != "own" {
+		return 0
+	}
+	return 10*time.Second + time.Duration(c.subscribers)*100*time.Millisecond/loginWorkers
 }
 
 func main() {
@@ -81,9 +95,10 @@ func main() {
 		fmt.Println(int(c.bound().Seconds() + 1))
 		return
 	case c.rate <= 0 || c.d <= 0 || c.workers <= 0 || c.concurrency <= 0 || c.batch <= 0 || c.subscribers < 0 ||
-		c.idleChannels != "orders" && c.idleChannels != "quiet" || c.books < 1 || c.books > len(allBooks):
+		c.idleChannels != "orders" && c.idleChannels != "quiet" || c.idleSessions != "shared" && c.idleSessions != "own" ||
+		c.books < 1 || c.books > len(allBooks):
 		fmt.Fprintf(os.Stderr, "streamload: -rate, -duration, -workers, -concurrency and -connect-batch must be positive, "+
-			"-idle-channels orders or quiet, -books 1..%d\n", len(allBooks))
+			"-idle-channels orders or quiet, -idle-sessions shared or own, -books 1..%d\n", len(allBooks))
 		os.Exit(2)
 	}
 	setBooks(c.books)

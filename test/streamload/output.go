@@ -107,7 +107,7 @@ func printNotes(c config, runs []result, p *probe, crowd *idle, mems []memory) {
 	}
 	if crowd != nil {
 		n := len(crowd.clients)
-		note("%d idle subscribers on %v, connected %d at a time", n, crowd.channels, c.batch)
+		note("%d idle subscribers on %v, connected %d at a time, %s", n, crowd.channels, c.batch, sessionsNote(c))
 		for i, m := range mems {
 			when := []string{"before any load", "again, after the load runs (the heap they left makes this one less reliable)"}[min(i, 1)]
 			if m.before > 0 && m.after > 0 {
@@ -189,4 +189,12 @@ func bursts(t *tracker) string {
 	}
 	return fmt.Sprintf("the slowest 1%% (%d deliveries of %s ms or more) fall in %d bursts (due within %s of each other); %d in the %d bursts of 10 or more",
 		len(slow), ms(least), len(sizes), burstGap, big, in10)
+}
+
+// sessionsNote says whose sessions the idle subscribers use.
+func sessionsNote(c config) string {
+	if c.idleSessions == "own" {
+		return "each with its own session (a login each)"
+	}
+	return "all with one session (one JWT)"
 }

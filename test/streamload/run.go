@@ -32,6 +32,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer p.c.Close()
+	crowdJWTs, err := crowdSessions(ctx, a, c, jwt)
+	if err != nil {
+		return err
+	}
 	prefix := fmt.Sprintf("sl%d", time.Now().Unix()%100000)
 	opts := func(name string, d time.Duration) runOpts {
 		return runOpts{prefix: prefix + name, rate: c.rate, d: d, workers: c.workers, concurrency: c.concurrency, drain: c.drain}
@@ -42,7 +46,7 @@ func run(ctx context.Context, c config) error {
 	if c.subscribers > 0 {
 		// Before any load, so the connections cannot reuse heap the load
 		// runs freed and the RSS difference is theirs.
-		crowd, m, err := connectCrowd(ctx, c, jwt, "to measure omsd's memory")
+		crowd, m, err := connectCrowd(ctx, c, crowdJWTs, "to measure omsd's memory")
 		if err != nil {
 			return err
 		}
@@ -59,7 +63,7 @@ func run(ctx context.Context, c config) error {
 	var crowd *idle
 	if c.subscribers > 0 {
 		var m memory
-		if crowd, m, err = connectCrowd(ctx, c, jwt, "again"); err != nil {
+		if crowd, m, err = connectCrowd(ctx, c, crowdJWTs, "again"); err != nil {
 			printRows(c, runs)
 			return err
 		}
@@ -88,10 +92,11 @@ func run(ctx context.Context, c config) error {
 	return nil
 }
 
-// connectCrowd connects the idle subscribers (see attach), saying why.
-func connectCrowd(ctx context.Context, c config, jwt, why string) (*idle, memory, error) {
+// connectCrowd connects the idle subscribers (see attach), saying why;
+// subscriber i signs in with jwts[i].
+func connectCrowd(ctx context.Context, c config, jwts []string, why string) (*idle, memory, error) {
 	progress("%s: connecting %d idle subscribers to %v, %d at a time, %s", c.store, c.subscribers, c.channels(), c.batch, why)
-	crowd, m, err := attach(ctx, c, jwt)
+	crowd, m, err := attach(ctx, c, jwts)
 	if err != nil && crowd != nil {
 		crowd.close()
 	}
@@ -100,7 +105,7 @@ func connectCrowd(ctx context.Context, c config, jwt, why string) (*idle, memory
 
 // attach connects the idle subscribers, reading omsd's RSS before and
 // after (each after a pause, so the heap has settled).
-func attach(ctx context.Context, c config, jwt string) (*idle, memory, error) {
+func attach(ctx context.Context, c config, jwts []string) (*idle, memory, error) {
 	var m memory
 	var err error
 	if c.pid > 0 {
@@ -110,7 +115,7 @@ func attach(ctx context.Context, c config, jwt string) (*idle, memory, error) {
 		}
 	}
 	start := time.Now()
-	crowd, err := connectIdle(ctx, wsURL(c.base), jwt, c.channels(), c.subscribers, c.batch, c.connectTimeout)
+	crowd, err := connectIdle(ctx, wsURL(c.base), jwts, c.channels(), c.batch, c.connectTimeout)
 	m.took = time.Since(start)
 	if err != nil {
 		return crowd, m, err
