@@ -12,6 +12,7 @@ import (
 	"time"
 
 	centrifuge "github.com/centrifugal/centrifuge-go"
+	"golang.org/x/sync/errgroup"
 )
 
 // idle is a crowd of subscribers that do nothing but receive: each one
@@ -46,37 +47,16 @@ func crowdSessions(ctx context.Context, a *api, c config, jwt string) ([]string,
 	progress("%s: logging in %d sessions for the idle subscribers, %d at a time", c.store, c.subscribers, loginWorkers)
 	ctx, cancel := context.WithTimeout(ctx, c.loginsBound())
 	defer cancel()
-	next := make(chan int)
-	errs := make(chan error, loginWorkers)
-	var wg sync.WaitGroup
-	for range loginWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				var err error
-				if jwts[i], err = a.login(ctx, traderEmail, traderPass); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	var err error
-send:
+	// The first refused login cancels the rest and is the error.
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(loginWorkers)
 	for i := range jwts {
-		select {
-		case next <- i:
-		case err = <-errs:
-			break send
-		}
+		g.Go(func() (err error) {
+			jwts[i], err = a.login(ctx, traderEmail, traderPass)
+			return err
+		})
 	}
-	close(next)
-	wg.Wait()
-	if err == nil && len(errs) > 0 {
-		err = <-errs
-	}
-	return jwts, err
+	return jwts, g.Wait()
 }
 
 // connectIdle connects a subscriber per JWT (subscriber i with jwts[i]),
