@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/vero-oms/omsd/server/apperr"
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/store"
 )
@@ -120,14 +119,8 @@ func (s *Service) submit(ctx context.Context, e entry, trace *latency.Trace) (en
 // for none) after the book's backlog, folding the bookings left in it,
 // then routes them.
 func (s *Service) commitEntries(ctx context.Context, isin string, batch []*pendingEntry) {
-	completed := false
 	defer func() {
 		for _, p := range batch {
-			if !completed && p.err == nil {
-				// A panic on the way (it goes on up the committer's
-				// stack): the others must not read success from it.
-				p.err = errBatchAborted
-			}
 			close(p.done)
 		}
 	}()
@@ -162,13 +155,7 @@ func (s *Service) commitEntries(ctx context.Context, isin string, batch []*pendi
 		s.entriesFailed(ctx, batch, err)
 	}
 	s.routeEntries(ctx, isin, batch)
-	completed = true
 }
-
-// errBatchAborted answers the entries of a commit whose committer failed
-// unexpectedly; what it stored, if anything, a repeat of the same entry
-// (same ref_order_id) returns.
-var errBatchAborted = apperr.New(apperr.UpstreamUnavailable, "the order entry was interrupted; repeat it with the same ref_order_id to learn its outcome")
 
 // entriesFailed gives each entry of a failed commit its outcome: one the
 // store may have committed is resolved (see resolveEntry), others fail.
