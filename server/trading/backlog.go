@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,36 +41,23 @@ type step struct {
 // book is the one-writer state of an instrument's books: the lock every
 // change to its orders runs under, and the backlog of store steps.
 type book struct {
-	// lock is held by whoever changes the book's orders: a one-slot
-	// channel, so an order entry can wait for it or for another entry's
-	// commit to take it (see batch), whichever comes first.
-	lock    chan struct{}
-	backlog []step       // guarded by lock
+	mu      sync.Mutex
+	backlog []step       // guarded by mu
 	pending atomic.Int64 // len(backlog), for the retrier and the gauge
-	failing bool         // guarded by lock: the head has failed at least once
+	failing bool         // guarded by mu: the head has failed at least once
 	// trades are the prices booked since the last stop check, in the
 	// order they traded, while conditional orders wait here (stops.go).
-	trades []decimal.Decimal // guarded by lock
-	// waiting counts the operations other than order entries waiting for
-	// the lock (entries wait in entries): while one waits, a routed
-	// order's booking is left to it (see fold).
+	trades []decimal.Decimal // guarded by mu
+	// waiting counts the operations waiting for mu: while one waits, a
+	// routed order's booking is left to it (see fold).
 	waiting atomic.Int32
-	entries entryQueue // order entries waiting for a commit (see batch)
 }
-
-func newBook() *book { return &book{lock: make(chan struct{}, 1)} }
-
-// unlock releases b's lock.
-func (b *book) unlock() { <-b.lock }
 
 // DefaultStepTimeout bounds one backlog step (a store transaction or two).
 const DefaultStepTimeout = 10 * time.Second
 
 func (s *Service) book(isin string) *book {
-	if b, ok := s.books.Load(isin); ok {
-		return b.(*book)
-	}
-	b, _ := s.books.LoadOrStore(isin, newBook())
+	b, _ := s.books.LoadOrStore(isin, &book{})
 	return b.(*book)
 }
 
@@ -85,26 +73,37 @@ func detach(ctx context.Context) context.Context { return context.WithoutCancel(
 // only the context is detached. A request already cancelled is refused
 // before anything starts.
 func (s *Service) openBook(ctx context.Context, isin string) (context.Context, func(), error) {
+	ctx, done, _, err := s.openBookFolding(ctx, isin, false)
+	return ctx, done, err
+}
+
+// openBookFolding is openBook for an operation that can fold bookings
+// into its own commit (fold set): when the backlog is only such bookings
+// they are left in it and returned, for the caller to fold (see fold).
+func (s *Service) openBookFolding(ctx context.Context, isin string, fold bool) (context.Context, func(), []step, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ctx = detach(ctx)
 	if isin == "" {
-		return ctx, func() {}, nil
+		return ctx, func() {}, nil, nil
 	}
 	b := s.lock(isin)
-	if err := s.settle(ctx, isin, b); err != nil {
-		b.unlock()
-		return nil, nil, err
+	if fold && s.foldable(isin, b) {
+		return ctx, b.mu.Unlock, slices.Clone(b.backlog), nil
 	}
-	return ctx, b.unlock, nil
+	if err := s.settle(ctx, isin, b); err != nil {
+		b.mu.Unlock()
+		return nil, nil, nil, err
+	}
+	return ctx, b.mu.Unlock, nil, nil
 }
 
 // lock takes the lock of isin's book, counted as waiting meanwhile.
 func (s *Service) lock(isin string) *book {
 	b := s.book(isin)
 	b.waiting.Add(1)
-	b.lock <- struct{}{}
+	b.mu.Lock()
 	b.waiting.Add(-1)
 	return b
 }
@@ -138,7 +137,7 @@ func (s *Service) settle(ctx context.Context, isin string, b *book) error {
 // settleLeaving is settle that stops at a booking another operation can
 // fold: one waits for the book and no conditional order watches it.
 func (s *Service) settleLeaving(ctx context.Context, isin string, b *book) error {
-	return s.settleUntil(ctx, isin, b, func() bool { return s.foldable(isin, b) && (b.waiting.Load() > 0 || b.entries.len() > 0) })
+	return s.settleUntil(ctx, isin, b, func() bool { return s.foldable(isin, b) && b.waiting.Load() > 0 })
 }
 
 // settleUntil is settle stopping early, with the backlog kept, when stop
@@ -187,7 +186,7 @@ func (s *Service) retryBacklogs(ctx context.Context) {
 		}
 		b = s.lock(k.(string))
 		_ = s.settle(detach(ctx), k.(string), b)
-		b.unlock()
+		b.mu.Unlock()
 		return ctx.Err() == nil
 	})
 }

@@ -2,7 +2,7 @@ package trading
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
 
@@ -60,9 +60,8 @@ func (r entered) traceStatus() string {
 	return latency.StatusOK
 }
 
-// Submit enters a new order (POST /orders/new): decode → queue on the
-// book → check, reserve and store in one transaction (with the entries
-// queued beside it, see batch) → route to the venue.
+// Submit enters a new order (POST /orders/new): decode → open the book →
+// check, reserve and store in one transaction → route to the venue.
 func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, error) {
 	if err := s.ready(); err != nil {
 		return Ack{}, err
@@ -72,12 +71,31 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		return Ack{}, err
 	}
 	trace := s.begin(e.order.OriginalReqID, latency.MsgNewOrder, in.Body, user)
-	r, err := s.submit(ctx, e, trace)
+	ctx, done, folded, err := s.openBookFolding(ctx, e.isin(), true)
 	if err != nil {
 		s.abandon(trace)
 		return Ack{}, err
 	}
-	return Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}, nil
+	defer done()
+	r, err := s.enter(ctx, e, folded)
+	if err != nil {
+		s.abandon(trace)
+		return Ack{}, err
+	}
+	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}
+	s.stops.put(r.order)
+	if r.indexed {
+		s.remember(r.order)
+	}
+	if !r.routable() {
+		// Its last stage: rejected, held or repeated at pre-trade risk.
+		s.end(trace, latency.RiskCompleted, r.traceStatus())
+		return ack, nil
+	}
+	s.mark(trace, latency.RiskCompleted)
+	s.mark(trace, latency.SentToGateway)
+	s.route(ctx, r.order, trace, r.quiet)
+	return ack, nil
 }
 
 // decodeEntry checks a new order's form and builds the order to store.
@@ -132,6 +150,26 @@ func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
 		e.order.Price, e.order.OriginalPrice = *price, *price
 	}
 	return e, nil
+}
+
+// enter runs the entry's transaction, writing the bookings folded into it
+// first (see fold). When the store cannot say whether the commit landed,
+// the outcome is resolved before anything else happens on the book (see
+// resolveEntry).
+func (s *Service) enter(ctx context.Context, e entry, folded []step) (entered, error) {
+	var r entered
+	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
+		r = entered{}
+		if err := s.writeFolded(tx, folded); err != nil {
+			return err
+		}
+		return s.enterTx(ctx, tx, e, &r)
+	})
+	s.folded(ctx, e.isin(), len(folded), err)
+	if errors.Is(err, store.ErrOutcomeUnknown) && r.order.ID != 0 {
+		return s.resolveEntry(ctx, e, r, err)
+	}
+	return r, err
 }
 
 // enterTx checks the caller's grant, returns a repeated entry's first
@@ -206,6 +244,20 @@ func sameEntry(prev, o store.Order) bool {
 		prev.Stop.Conditional() == o.Stop.Conditional()
 }
 
+// route sends a stored order to the venue and books the report, or leaves
+// the booking to an operation waiting for the book (see fold). The caller
+// has opened the order's book. Once the venue has it, a store failure only
+// delays the booking (the backlog retries it), so route reports nothing to
+// the caller.
+func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace, quiet bool) {
+	s.mark(trace, latency.GatewayAccepted)
+	s.mark(trace, latency.MarketStarted)
+	if err := s.afterLeaving(ctx, o.ISIN, true, s.routeStep(o, quiet)); err != nil {
+		s.log.Warn("an order reached the venue; booking its report waits for the store", "order", o.ID, "err", err)
+	}
+	s.end(trace, latency.MarketCompleted, latency.StatusOK)
+}
+
 // releaseStep routes an order the OMS held (for its session, or a
 // conditional order for its trigger): it was checked at entry, but a
 // futures order is checked against the position limit again first, as it
@@ -248,36 +300,18 @@ func (s *Service) limitAtRelease(ctx context.Context, o store.Order) (*market.Re
 // routeStep submits o to the venue. An order stored NEW because it would
 // only rest (quiet) needs no booking when the venue does just that.
 func (s *Service) routeStep(o store.Order, quiet bool) step {
-	return s.routeOrdersStep([]store.Order{o}, []bool{quiet})
-}
-
-// routeOrdersStep submits orders to the venue in order (quiet[i] as for
-// routeStep) and books what it did with them in one step.
-func (s *Service) routeOrdersStep(orders []store.Order, quiet []bool) step {
-	name := "route order " + orders[0].OriginalReqID
-	if len(orders) > 1 {
-		name = fmt.Sprintf("route %d orders from %s", len(orders), orders[0].OriginalReqID)
-	}
-	return step{name: name, run: func(context.Context) ([]step, error) {
-		var all venue.Report
-		for i, o := range orders {
-			vo, err := venueOrder(o)
-			if err != nil {
-				// Types the venue takes are checked at entry: a stored order
-				// it cannot take is a bug, and retrying will not mend it.
-				s.log.Error("a stored order cannot be routed", "order", o.ID, "err", err)
-				continue
-			}
-			rep := s.venue.Submit(vo)
-			if quiet[i] && len(rep.Events) == 1 && rep.Events[0].Kind == venue.EventAccepted {
-				continue
-			}
-			all.Events = append(all.Events, rep.Events...)
-			all.Executions = append(all.Executions, rep.Executions...)
-		}
-		if len(all.Events) == 0 {
+	return step{name: "route order " + o.OriginalReqID, run: func(context.Context) ([]step, error) {
+		vo, err := venueOrder(o)
+		if err != nil {
+			// Types the venue takes are checked at entry: a stored order
+			// it cannot take is a bug, and retrying will not mend it.
+			s.log.Error("a stored order cannot be routed", "order", o.ID, "err", err)
 			return nil, nil
 		}
-		return []step{s.bookStep(all)}, nil
+		rep := s.venue.Submit(vo)
+		if quiet && len(rep.Events) == 1 && rep.Events[0].Kind == venue.EventAccepted {
+			return nil, nil
+		}
+		return []step{s.bookStep(rep)}, nil
 	}}
 }

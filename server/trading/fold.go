@@ -7,17 +7,18 @@ import (
 	"github.com/vero-oms/omsd/store"
 )
 
-// Folding: a crossing order costs two commits under its book's lock: its
-// entry, then the booking of what the venue did with it. When other order
-// entries or operations already wait for the book, the booking is left at
-// the head of the backlog (routeEntries), and the next commit of order
-// entries that finds only such bookings there writes them first, in the
-// order the venue acted (commitEntries): one commit for both. Nothing else
-// changes: the bookings are committed before anything else happens on the
-// book, as settle would; if that commit fails they stay in the backlog and
-// are booked on their own before its entries answer (a booking is applied
-// once however often it is written, see apply). Not while a conditional
-// order watches the book: its check follows each booking.
+// Folding: on a busy book the store's round trips under the book's lock
+// set how many orders a second the book takes. A crossing order costs two
+// commits there: its entry, then the booking of what the venue did with
+// it. When another operation is already waiting for the book, the booking
+// is left at the head of the backlog (route), and an order entry that
+// finds only such bookings there writes them in its own commit, before
+// its entry (Submit): one commit for both, in the order the venue acted.
+// Nothing else changes: the bookings are committed before the waiting
+// operation goes on, as settle would; if the commit fails they stay in the
+// backlog and are booked on their own before the entry answers (a booking
+// is applied once however often it is written, see apply). Not while a
+// conditional order watches the book: its check follows each booking.
 
 // foldable reports whether b's backlog (locked) is only bookings an order
 // entry may fold.
