@@ -152,23 +152,16 @@ func (m *Metrics) WatchMailQueue(q Queue) {
 type Backlog interface {
 	Backlog() int
 	StepFailures() int64
-	FoldedBookings() int64
 }
 
-// WatchVenueBacklog registers omsd_venue_backlog_steps,
-// omsd_venue_backlog_failures_total and omsd_venue_bookings_folded_total,
-// read from b at every scrape.
+// WatchVenueBacklog registers omsd_venue_backlog_steps and
+// omsd_venue_backlog_failures_total, read from b at every scrape.
 func (m *Metrics) WatchVenueBacklog(b Backlog) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "omsd_venue_backlog_steps",
-			Help: "Store steps waiting behind the venue (reports to book, uncertain commits to settle); above 0 for long only while the store fails " +
-				"(a fill's booking waits a moment for the order entry it is folded into).",
+			Help: "Store steps waiting behind the venue (reports to book, uncertain commits to settle); above 0 only while the store fails.",
 		}, func() float64 { return float64(b.Backlog()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "omsd_venue_bookings_folded_total",
-			Help: "Venue reports booked in the commit of the next order entry on their book instead of a commit of their own (a busy book).",
-		}, func() float64 { return float64(b.FoldedBookings()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "omsd_venue_backlog_failures_total",
 			Help: "Failed runs of store steps behind the venue; each is retried until it succeeds.",

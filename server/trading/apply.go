@@ -32,9 +32,27 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 	}
 	var w *reportWriter
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		var err error
-		w, err = s.writeReport(tx, rep, requeue)
-		return err
+		var pf store.Prefetch
+		for _, ev := range rep.Events {
+			if id, err := strconv.ParseInt(ev.Order.ID, 10, 64); err == nil {
+				pf.Orders = append(pf.Orders, id)
+			}
+			if ev.Kind != venue.EventAccepted && ev.Kind != venue.EventReplaced {
+				pf.Accounts = append(pf.Accounts, ev.Order.Account)
+			}
+		}
+		if err := tx.Prefetch(pf); err != nil {
+			return err
+		}
+		w = &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
+			priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master,
+			today: s.clock.TradingDate(), days: map[string]*store.MarketDay{}, dues: map[string]string{}}
+		for _, ev := range rep.Events {
+			if err := w.event(ev); err != nil {
+				return err
+			}
+		}
+		return w.flush()
 	})
 	if err == nil {
 		for isin, path := range w.path {
@@ -42,32 +60,6 @@ func (s *Service) applyReport(ctx context.Context, rep venue.Report, requeue str
 		}
 	}
 	return err
-}
-
-// writeReport writes rep in tx (see applyReport) and returns its writer,
-// which knows the prices it traded at.
-func (s *Service) writeReport(tx store.BackOfficeTx, rep venue.Report, requeue string) (*reportWriter, error) {
-	var pf store.Prefetch
-	for _, ev := range rep.Events {
-		if id, err := strconv.ParseInt(ev.Order.ID, 10, 64); err == nil {
-			pf.Orders = append(pf.Orders, id)
-		}
-		if ev.Kind != venue.EventAccepted && ev.Kind != venue.EventReplaced {
-			pf.Accounts = append(pf.Accounts, ev.Order.Account)
-		}
-	}
-	if err := tx.Prefetch(pf); err != nil {
-		return nil, err
-	}
-	w := &reportWriter{tx: tx, orders: map[int64]*store.Order{}, accounts: map[string]*store.Account{}, now: s.now(),
-		priority: s.nextPriority, requeue: requeue, settlementDate: s.settlementDate, master: s.master,
-		today: s.clock.TradingDate(), days: map[string]*store.MarketDay{}, dues: map[string]string{}}
-	for _, ev := range rep.Events {
-		if err := w.event(ev); err != nil {
-			return nil, err
-		}
-	}
-	return w, w.flush()
 }
 
 type reportWriter struct {

@@ -32,10 +32,6 @@ import (
 type step struct {
 	name string
 	run  func(ctx context.Context) ([]step, error)
-	// booking is the venue report the step books when booking it is all
-	// the step does: the next order entry on the book may book it in its
-	// own commit instead (see fold).
-	booking *venue.Report
 }
 
 // book is the one-writer state of an instrument's books: the lock every
@@ -48,9 +44,6 @@ type book struct {
 	// trades are the prices booked since the last stop check, in the
 	// order they traded, while conditional orders wait here (stops.go).
 	trades []decimal.Decimal // guarded by mu
-	// waiting counts the operations waiting for mu: while one waits, a
-	// routed order's booking is left to it (see fold).
-	waiting atomic.Int32
 }
 
 // DefaultStepTimeout bounds one backlog step (a store transaction or two).
@@ -73,80 +66,36 @@ func detach(ctx context.Context) context.Context { return context.WithoutCancel(
 // only the context is detached. A request already cancelled is refused
 // before anything starts.
 func (s *Service) openBook(ctx context.Context, isin string) (context.Context, func(), error) {
-	ctx, done, _, err := s.openBookFolding(ctx, isin, false)
-	return ctx, done, err
-}
-
-// openBookFolding is openBook for an operation that can fold bookings
-// into its own commit (fold set): when the backlog is only such bookings
-// they are left in it and returned, for the caller to fold (see fold).
-func (s *Service) openBookFolding(ctx context.Context, isin string, fold bool) (context.Context, func(), []step, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	ctx = detach(ctx)
 	if isin == "" {
-		return ctx, func() {}, nil, nil
+		return ctx, func() {}, nil
 	}
-	b := s.lock(isin)
-	if fold && s.foldable(isin, b) {
-		return ctx, b.mu.Unlock, slices.Clone(b.backlog), nil
-	}
+	b := s.book(isin)
+	b.mu.Lock()
 	if err := s.settle(ctx, isin, b); err != nil {
 		b.mu.Unlock()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return ctx, b.mu.Unlock, nil, nil
-}
-
-// lock takes the lock of isin's book, counted as waiting meanwhile.
-func (s *Service) lock(isin string) *book {
-	b := s.book(isin)
-	b.waiting.Add(1)
-	b.mu.Lock()
-	b.waiting.Add(-1)
-	return b
+	return ctx, b.mu.Unlock, nil
 }
 
 // after queues steps on the (locked) book of isin and runs the backlog.
 // An error means a step is waiting for the store; it will be retried, so
 // callers that answer a client after the venue acted only log it.
 func (s *Service) after(ctx context.Context, isin string, steps ...step) error {
-	return s.afterLeaving(ctx, isin, false, steps...)
-}
-
-// afterLeaving is after where, when leave is set, a booking left at the
-// head of the backlog while another operation waits for the book is left
-// to it (see fold).
-func (s *Service) afterLeaving(ctx context.Context, isin string, leave bool, steps ...step) error {
 	b := s.book(isin)
 	b.backlog = append(b.backlog, steps...)
 	b.pending.Store(int64(len(b.backlog)))
-	if leave {
-		return s.settleLeaving(detach(ctx), isin, b)
-	}
 	return s.settle(detach(ctx), isin, b)
 }
 
 // settle runs the backlog of b (locked by the caller) until it is empty or
 // a step fails.
 func (s *Service) settle(ctx context.Context, isin string, b *book) error {
-	return s.settleUntil(ctx, isin, b, func() bool { return false })
-}
-
-// settleLeaving is settle that stops at a booking another operation can
-// fold: one waits for the book and no conditional order watches it.
-func (s *Service) settleLeaving(ctx context.Context, isin string, b *book) error {
-	return s.settleUntil(ctx, isin, b, func() bool { return s.foldable(isin, b) && b.waiting.Load() > 0 })
-}
-
-// settleUntil is settle stopping early, with the backlog kept, when stop
-// says so before a step.
-func (s *Service) settleUntil(ctx context.Context, isin string, b *book, stop func() bool) error {
 	for len(b.backlog) > 0 {
-		if stop() {
-			return nil
-		}
 		head := b.backlog[0]
 		sctx, cancel := context.WithTimeout(ctx, s.stepTimeout)
 		next, err := head.run(sctx)
@@ -184,7 +133,7 @@ func (s *Service) retryBacklogs(ctx context.Context) {
 		if b.pending.Load() == 0 {
 			return true
 		}
-		b = s.lock(k.(string))
+		b.mu.Lock()
 		_ = s.settle(detach(ctx), k.(string), b)
 		b.mu.Unlock()
 		return ctx.Err() == nil
@@ -208,16 +157,12 @@ func (s *Service) StepFailures() int64 { return s.stepFailures.Load() }
 
 // bookStep books a venue report, then goes on with then.
 func (s *Service) bookStep(rep venue.Report, then ...step) step {
-	st := step{name: "book a venue report", run: func(ctx context.Context) ([]step, error) {
+	return step{name: "book a venue report", run: func(ctx context.Context) ([]step, error) {
 		if err := s.apply(ctx, rep); err != nil {
 			return nil, err
 		}
 		return then, nil
 	}}
-	if len(then) == 0 {
-		st.booking = &rep
-	}
-	return st
 }
 
 // venueStep calls the venue (it cannot fail) and books its report; then,

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/vero-oms/omsd/server/apperr"
@@ -338,91 +336,4 @@ func TestReconcileEndsOrdersNoBookHolds(t *testing.T) {
 		t.Fatalf("an order no book holds: %s %q", o.Status, o.Text)
 	}
 	h.mustAgree()
-}
-
-// foldingRace submits buy-1 (crossing rest-sell) and, while buy-1's entry
-// commits, starts second (another entry on the book), waiting until it
-// waits for the book: buy-1's booking is then left for second to fold.
-// It returns second's error once it is done.
-func foldingRace(t *testing.T, h *harness, fs *faultstore.Store, plan func(int) fault, second func() error) error {
-	t.Helper()
-	h.mustSubmit(1, "S", "100000", 300, "rest-sell")
-	b := h.svc.book(h.order("rest-sell").ISIN)
-	done := make(chan error, 1)
-	fs.Set(plan, func(n int) {
-		if n != 1 {
-			return
-		}
-		go func() { done <- second() }()
-		for b.waiting.Load() == 0 {
-			runtime.Gosched()
-		}
-	})
-	if _, err := h.submit(h.ctx, 0, "B", "100000", 100, "buy-1"); err != nil {
-		t.Fatalf("buy-1: %v", err)
-	}
-	return <-done
-}
-
-// A crossing order's booking, left while another entry waits for the
-// book, is written in that entry's commit: two crossing entries take three
-// commits (four unfolded), and everything agrees.
-func TestBookingFoldsIntoTheNextEntry(t *testing.T) {
-	h, fs := faultyHarness(t)
-	var calls atomic.Int64
-	err := foldingRace(t, h, fs, func(n int) fault { calls.Store(int64(n)); return pass }, func() error {
-		_, err := h.submit(h.ctx, 0, "B", "100000", 100, "buy-2")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("buy-2: %v", err)
-	}
-	if calls.Load() != 3 || h.svc.FoldedBookings() != 1 {
-		t.Fatalf("%d commits and %d folded bookings, want 3 and 1", calls.Load(), h.svc.FoldedBookings())
-	}
-	wantStatus(t, h.order("buy-1"), store.OrderFilled, 100)
-	wantStatus(t, h.order("buy-2"), store.OrderFilled, 100)
-	wantStatus(t, h.order("rest-sell"), store.OrderPartiallyFill, 200)
-	if n := h.svc.Backlog(); n != 0 {
-		t.Fatalf("backlog %d after the fold", n)
-	}
-	h.mustAgree()
-}
-
-// The entry a booking was folded into fails (the store, or the entry is
-// refused): the booking is made on its own before that entry answers.
-func TestFoldedBookingIsBookedWhenTheEntryFails(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		plan func(int) fault
-		acct int // the account second enters for, as account 0's user
-		want error
-	}{
-		{"store down", onCall(2, down), 0, store.ErrUnavailable},
-		{"answer lost, not landed", onCall(2, unsent), 0, nil},
-		{"answer lost, landed", onCall(2, landed), 0, nil},
-		{"no grant", nil, 1, errNoTradeGrant},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			h, fs := faultyHarness(t)
-			err := foldingRace(t, h, fs, c.plan, func() error {
-				price := "90000"
-				_, err := h.svc.Submit(h.ctx, h.accts[0].user, NewOrder{Account: h.accts[c.acct].code, Symbol: "FPT", Side: "B",
-					Type: "LO", Price: &price, Qty: 100, RefOrderID: "second"})
-				return err
-			})
-			if c.want != nil && !errors.Is(err, c.want) || c.want == nil && err != nil && !errors.Is(err, store.ErrUnavailable) {
-				t.Fatalf("second entry: %v, want %v", err, c.want)
-			}
-			if h.svc.FoldedBookings() != 0 {
-				t.Fatalf("%d folded bookings counted for a failed commit", h.svc.FoldedBookings())
-			}
-			if n := h.svc.Backlog(); n != 0 {
-				t.Fatalf("backlog %d: the booking was not made", n)
-			}
-			wantStatus(t, h.order("buy-1"), store.OrderFilled, 100)
-			wantStatus(t, h.order("rest-sell"), store.OrderPartiallyFill, 100)
-			h.mustAgree()
-		})
-	}
 }

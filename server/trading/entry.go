@@ -71,13 +71,13 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		return Ack{}, err
 	}
 	trace := s.begin(e.order.OriginalReqID, latency.MsgNewOrder, in.Body, user)
-	ctx, done, folded, err := s.openBookFolding(ctx, e.isin(), true)
+	ctx, done, err := s.openBook(ctx, e.isin())
 	if err != nil {
 		s.abandon(trace)
 		return Ack{}, err
 	}
 	defer done()
-	r, err := s.enter(ctx, e, folded)
+	r, err := s.enter(ctx, e)
 	if err != nil {
 		s.abandon(trace)
 		return Ack{}, err
@@ -152,20 +152,15 @@ func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
 	return e, nil
 }
 
-// enter runs the entry's transaction, writing the bookings folded into it
-// first (see fold). When the store cannot say whether the commit landed,
-// the outcome is resolved before anything else happens on the book (see
-// resolveEntry).
-func (s *Service) enter(ctx context.Context, e entry, folded []step) (entered, error) {
+// enter runs the entry's transaction. When the store cannot say whether
+// the commit landed, the outcome is resolved before anything else happens
+// on the book (see resolveEntry).
+func (s *Service) enter(ctx context.Context, e entry) (entered, error) {
 	var r entered
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		r = entered{}
-		if err := s.writeFolded(tx, folded); err != nil {
-			return err
-		}
 		return s.enterTx(ctx, tx, e, &r)
 	})
-	s.folded(ctx, e.isin(), len(folded), err)
 	if errors.Is(err, store.ErrOutcomeUnknown) && r.order.ID != 0 {
 		return s.resolveEntry(ctx, e, r, err)
 	}
@@ -244,15 +239,14 @@ func sameEntry(prev, o store.Order) bool {
 		prev.Stop.Conditional() == o.Stop.Conditional()
 }
 
-// route sends a stored order to the venue and books the report, or leaves
-// the booking to an operation waiting for the book (see fold). The caller
-// has opened the order's book. Once the venue has it, a store failure only
-// delays the booking (the backlog retries it), so route reports nothing to
-// the caller.
+// route sends a stored order to the venue and books the report. The
+// caller has opened the order's book. Once the venue has it, a store
+// failure only delays the booking (the backlog retries it), so route
+// reports nothing to the caller.
 func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace, quiet bool) {
 	s.mark(trace, latency.GatewayAccepted)
 	s.mark(trace, latency.MarketStarted)
-	if err := s.afterLeaving(ctx, o.ISIN, true, s.routeStep(o, quiet)); err != nil {
+	if err := s.after(ctx, o.ISIN, s.routeStep(o, quiet)); err != nil {
 		s.log.Warn("an order reached the venue; booking its report waits for the store", "order", o.ID, "err", err)
 	}
 	s.end(trace, latency.MarketCompleted, latency.StatusOK)

@@ -118,12 +118,11 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	books          sync.Map // ISIN -> *book: one writer per instrument's books, and its backlog
-	dayOf          sync.Map // ISIN -> the trading date its books were started on (Roll)
-	stepTimeout    time.Duration
-	stepFailures   atomic.Int64
-	foldedBookings atomic.Int64 // bookings written in an order entry's commit (fold)
-	priority       atomic.Int64 // the last time priority given (see nextPriority)
+	books        sync.Map // ISIN -> *book: one writer per instrument's books, and its backlog
+	dayOf        sync.Map // ISIN -> the trading date its books were started on (Roll)
+	stepTimeout  time.Duration
+	stepFailures atomic.Int64
+	priority     atomic.Int64 // the last time priority given (see nextPriority)
 	// reconcileEvery is how often Run compares the books with the store.
 	reconcileEvery time.Duration
 
