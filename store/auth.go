@@ -93,6 +93,13 @@ type Identities interface {
 	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 }
 
+// SessionCheck is one answer of SessionsWithIdentity.
+type SessionCheck struct {
+	Session  Session
+	Identity Identity
+	Found    bool
+}
+
 // Sessions keeps login sessions. Records disappear at ExpiresAt.
 type Sessions interface {
 	// CreateSession stores s until s.ExpiresAt. ErrConflict if s.ID is taken.
@@ -104,6 +111,12 @@ type Sessions interface {
 	// ErrNotFound if either is missing. Whether the pair is still valid
 	// (Generation, identity State) is the caller's decision.
 	SessionWithIdentity(ctx context.Context, sessionID string, now time.Time) (Session, Identity, error)
+	// SessionsWithIdentity is SessionWithIdentity for many sessions at once
+	// (the streams' revocation round checks every connected session), in
+	// one round trip where the backend allows: the i-th check answers
+	// sessionIDs[i], Found false where SessionWithIdentity says ErrNotFound.
+	// Any other failure is the call's error.
+	SessionsWithIdentity(ctx context.Context, sessionIDs []string, now time.Time) ([]SessionCheck, error)
 	// DeleteSession removes a session and its token index. Idempotent.
 	DeleteSession(ctx context.Context, sessionID string) error
 }

@@ -243,3 +243,38 @@ func TestLoginUpgradesOldHashParameters(t *testing.T) {
 		t.Fatalf("login after rehash: %v", err)
 	}
 }
+
+// AuthenticateAll answers each JWT as Authenticate would: a live session,
+// a logged-out one, a forged token, and the same JWT twice.
+func TestAuthenticateAllAnswersEachAsAuthenticate(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	live, err := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := f.svc.Login(ctx, "ann@oms.example", "ann-password-1", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Logout(ctx, gone.SessionToken); err != nil {
+		t.Fatal(err)
+	}
+	jwts := []string{live.JWT, gone.JWT, live.JWT + "x", live.JWT}
+	ps, errs := f.svc.AuthenticateAll(ctx, jwts)
+	if len(ps) != len(jwts) || len(errs) != len(jwts) {
+		t.Fatalf("%d principals and %d errors for %d JWTs", len(ps), len(errs), len(jwts))
+	}
+	for i, jwt := range jwts {
+		want, wantErr := f.svc.Authenticate(ctx, jwt)
+		if codeOf(errs[i]) != codeOf(wantErr) || (wantErr == nil) != (errs[i] == nil) || ps[i].SessionID != want.SessionID || ps[i].IdentityID != want.IdentityID {
+			t.Fatalf("JWT %d: %+v %v, Authenticate says %+v %v", i, ps[i], errs[i], want, wantErr)
+		}
+	}
+	if errs[0] != nil || errs[3] != nil || codeOf(errs[1]) != apperr.Unauthorized || codeOf(errs[2]) != apperr.Unauthorized {
+		t.Fatalf("errors %v", errs)
+	}
+	if ps, errs := f.svc.AuthenticateAll(ctx, nil); len(ps) != 0 || len(errs) != 0 {
+		t.Fatalf("no JWTs: %v %v", ps, errs)
+	}
+}

@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,33 +92,40 @@ func (s *Server) revokeLoop(ctx context.Context) {
 	}
 }
 
-// revokeWorkers bounds the store reads a revoke round runs at once: with
-// thousands of distinct sessions one round is thousands of round trips,
-// which in sequence would outlast RevokeEvery (and the 2 s promise).
+// revokeWorkers bounds the grant reads a revoke round runs at once: with
+// thousands of users one round is thousands of round trips, which in
+// sequence would outlast RevokeEvery (and the 2 s promise).
 const revokeWorkers = 16
 
-// revoke checks every distinct JWT once and every user's grants once, up
-// to revokeWorkers at a time. A store failure decides nothing: the next
-// round checks again.
+// revokeChunk is the most sessions one store round trip of a revoke round
+// checks.
+const revokeChunk = 1000
+
+// revoke checks every distinct JWT once (their sessions read together,
+// revokeChunk to a round trip) and every user's grants once, up to
+// revokeWorkers at a time. A store failure decides nothing: the next round
+// checks again.
 func (s *Server) revoke(ctx context.Context) {
-	var mu sync.Mutex
 	users := map[string][]*centrifuge.Client{}
-	forEach(ctx, s.conns.byToken(), func(jwt string, clients []*centrifuge.Client) {
-		_, err := s.o.Sessions.Authenticate(ctx, jwt)
-		switch {
-		case apperr.CodeOf(err) == apperr.Unauthorized:
-			for _, cl := range clients {
-				s.conns.untrack(cl)
-				cl.Disconnect(DisconnectSessionEnded)
+	byToken := s.conns.byToken()
+	jwts := slices.Collect(maps.Keys(byToken))
+	for chunk := range slices.Chunk(jwts, revokeChunk) {
+		_, errs := s.o.Sessions.AuthenticateAll(ctx, chunk)
+		for i, err := range errs {
+			clients := byToken[chunk[i]]
+			switch {
+			case apperr.CodeOf(err) == apperr.Unauthorized:
+				for _, cl := range clients {
+					s.conns.untrack(cl)
+					cl.Disconnect(DisconnectSessionEnded)
+				}
+			case err == nil:
+				for _, cl := range clients {
+					users[cl.UserID()] = append(users[cl.UserID()], cl)
+				}
 			}
-		case err == nil:
-			mu.Lock()
-			for _, cl := range clients {
-				users[cl.UserID()] = append(users[cl.UserID()], cl)
-			}
-			mu.Unlock()
 		}
-	})
+	}
 	forEach(ctx, users, func(user string, clients []*centrifuge.Client) {
 		granted, err := s.o.Permissions.Readable(ctx, user)
 		if err != nil {

@@ -31,6 +31,8 @@ import (
 // Sessions authenticates a bearer JWT against a live session.
 type Sessions interface {
 	Authenticate(ctx context.Context, jwt string) (auth.Principal, error)
+	// AuthenticateAll answers many at once (one store round trip).
+	AuthenticateAll(ctx context.Context, jwts []string) ([]auth.Principal, []error)
 }
 
 // Tokens reads a JWT's claims (its expiry sets the connection's).

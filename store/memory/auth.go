@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -176,6 +177,22 @@ func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now t
 		return store.Session{}, store.Identity{}, store.ErrNotFound
 	}
 	return cloneSession(sess), cloneIdentity(i), nil
+}
+
+// SessionsWithIdentity checks each session as SessionWithIdentity does.
+func (s *Store) SessionsWithIdentity(ctx context.Context, sessionIDs []string, now time.Time) ([]store.SessionCheck, error) {
+	out := make([]store.SessionCheck, len(sessionIDs))
+	for i, id := range sessionIDs {
+		sess, ident, err := s.SessionWithIdentity(ctx, id, now)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			out[i] = store.SessionCheck{Session: sess, Identity: ident, Found: true}
+		}
+	}
+	return out, nil
 }
 
 // readSession returns a copy of a session and releases the read lock taken

@@ -199,6 +199,54 @@ func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now t
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return store.Session{}, store.Identity{}, fail("get session and identity", err)
 	}
+	return s.sessionFromMemo(ctx, sessionID, m, sc, ic, now)
+}
+
+// SessionsWithIdentity checks many sessions as SessionWithIdentity does:
+// those checked before in one pipelined round trip (two GETs each), the
+// others one by one (sessionWithIdentityFirst).
+func (s *Store) SessionsWithIdentity(ctx context.Context, sessionIDs []string, now time.Time) ([]store.SessionCheck, error) {
+	memos := make([]*sessionMemo, len(sessionIDs))
+	cmds := make([][2]*goredis.StringCmd, len(sessionIDs))
+	memoized := false
+	for i, id := range sessionIDs {
+		memos[i], _ = s.sessionIdentity.Get(id)
+		memoized = memoized || memos[i] != nil
+	}
+	if memoized {
+		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range sessionIDs {
+				if memos[i] != nil {
+					cmds[i] = [2]*goredis.StringCmd{p.Get(ctx, s.k.session(id)), p.Get(ctx, s.k.identity(memos[i].identityID))}
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, fail("get sessions and identities", err)
+		}
+	}
+	out := make([]store.SessionCheck, len(sessionIDs))
+	for i, id := range sessionIDs {
+		var c store.SessionCheck
+		var err error
+		if memos[i] == nil {
+			c.Session, c.Identity, err = s.sessionWithIdentityFirst(ctx, id, now)
+		} else {
+			c.Session, c.Identity, err = s.sessionFromMemo(ctx, id, memos[i], cmds[i][0], cmds[i][1], now)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		c.Found = err == nil
+		out[i] = c
+	}
+	return out, nil
+}
+
+// sessionFromMemo finishes a check of a session checked before, from its
+// memo m and the GETs of the session (sc) and its identity (ic).
+func (s *Store) sessionFromMemo(ctx context.Context, sessionID string, m *sessionMemo, sc, ic *goredis.StringCmd, now time.Time) (store.Session, store.Identity, error) {
 	sessRaw, err := sc.Result()
 	if errors.Is(err, goredis.Nil) {
 		s.forgetSession(sessionID)

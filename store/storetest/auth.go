@@ -270,6 +270,51 @@ func (su suite) sessions(t *testing.T) {
 		wantErr(t, "SessionWithIdentity", err, store.ErrNotFound)
 	})
 
+	su.test(t, "ManyWithIdentity", func(t *testing.T, s store.Store) {
+		ctx, now := t.Context(), msNow()
+		ident := withIdentity(t, s, now)
+		a, b := newSession("sess-a", ident.ID, now), newSession("sess-b", ident.ID, now)
+		b.TokenHash = tokenHash("b's token")
+		must(t, s.CreateSession(ctx, a, now))
+		must(t, s.CreateSession(ctx, b, now))
+		ids := []string{"sess-a", "nothing", "sess-b"}
+		check := func(what string, at time.Time, found ...bool) []store.SessionCheck {
+			t.Helper()
+			got, err := s.SessionsWithIdentity(ctx, ids, at)
+			must(t, err)
+			if len(got) != len(ids) {
+				t.Fatalf("%s: %d checks for %d sessions", what, len(got), len(ids))
+			}
+			for i, c := range got {
+				if c.Found != found[i] {
+					t.Fatalf("%s: %s found %v, want %v", what, ids[i], c.Found, found[i])
+				}
+			}
+			return got
+		}
+		// First without, then with, what an adapter remembers of a check.
+		for i := range 2 {
+			got := check(fmt.Sprint("check #", i), now, true, false, true)
+			sameSession(t, "a", got[0].Session, a)
+			sameSession(t, "b", got[2].Session, b)
+			sameIdentity(t, "a's identity", got[0].Identity, ident)
+			got[0].Session.Devices[0].IPAddress, got[2].Identity.Roles[0] = "203.0.113.66", "scribbled"
+		}
+		check("at a's and b's expiry", a.ExpiresAt, false, false, false)
+		must(t, s.DeleteSession(ctx, "sess-a"))
+		check("a deleted", now, false, false, true)
+		_, err := s.SetIdentityState(ctx, ident.ID, store.IdentityDisabled, now)
+		must(t, err)
+		// Whether a disabled identity's session counts is the caller's call:
+		// the identity comes as it is now.
+		if got := check("identity disabled", now, false, false, true); got[2].Identity.State != store.IdentityDisabled {
+			t.Fatalf("b's identity %s, want it disabled", got[2].Identity.State)
+		}
+		if got, err := s.SessionsWithIdentity(ctx, nil, now); err != nil || len(got) != 0 {
+			t.Fatalf("no sessions: %v, %v", got, err)
+		}
+	})
+
 	su.test(t, "LogicalExpiryUsesNow", func(t *testing.T, s store.Store) {
 		ctx, now := t.Context(), msNow()
 		withIdentity(t, s, now)
