@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,5 +78,47 @@ func TestBearerCheckIsOneRoundTrip(t *testing.T) {
 	}
 	if n, _, err := check(); !errors.Is(err, store.ErrNotFound) || n != 1 {
 		t.Fatalf("after logout: %d round trips, %v; want 1 and ErrNotFound", n, err)
+	}
+}
+
+// TestRevocationRoundIsOneRoundTrip: the streams' revocation round checks
+// every connected session with SessionsWithIdentity; sessions checked
+// before (each connected one was, at connect) cost one round trip
+// together, however many they are, and a logged-out one is noticed.
+func TestRevocationRoundIsOneRoundTrip(t *testing.T) {
+	srv := redistest.SharedRedis(t)
+	c := srv.NewClient(t)
+	prefix := redistest.UniquePrefix()
+	srv.DeletePrefixOnCleanup(t, prefix)
+	s := redis.New(c, prefix)
+	ctx, now := t.Context(), time.UnixMilli(time.Now().UnixMilli())
+	if err := s.CreateIdentity(ctx, store.Identity{ID: "id-1", Email: "ann@example.com", State: store.IdentityActive}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 300 {
+		id := fmt.Sprint("sess-", i)
+		if err := s.CreateSession(ctx, store.Session{ID: id, TokenHash: "th-" + id, IdentityID: "id-1", ExpiresAt: now.Add(time.Hour)}, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.SessionWithIdentity(ctx, id, now); err != nil { // as at connect
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// Logged out on another instance: this one still remembers it.
+	if err := redis.New(srv.NewClient(t), prefix).DeleteSession(ctx, "sess-7"); err != nil {
+		t.Fatal(err)
+	}
+	h := &roundTrips{}
+	c.AddHook(h)
+	got, err := s.SessionsWithIdentity(ctx, ids, now)
+	if err != nil || h.n.Load() != 1 || h.cmds.Load() != int64(2*len(ids)) {
+		t.Fatalf("%d round trips, %d commands, %v for %d sessions; want 1 round trip of 2 GETs each", h.n.Load(), h.cmds.Load(), err, len(ids))
+	}
+	for i, g := range got {
+		if g.Found != (ids[i] != "sess-7") {
+			t.Fatalf("%s found %v", ids[i], g.Found)
+		}
 	}
 }
