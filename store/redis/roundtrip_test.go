@@ -37,15 +37,22 @@ func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 	}
 }
 
+// storeOn is a store on srv under a fresh prefix (deleted afterwards),
+// with the client it uses, for a hook to count what it sends.
+func storeOn(t *testing.T, srv *redistest.RedisServer) (*redis.Store, *goredis.Client, string) {
+	t.Helper()
+	c := srv.NewClient(t)
+	prefix := redistest.UniquePrefix()
+	srv.DeletePrefixOnCleanup(t, prefix)
+	return redis.New(c, prefix), c, prefix
+}
+
 // TestBearerCheckIsOneRoundTrip: after a session's first check, every
 // SessionWithIdentity is exactly one round trip (a pipeline of two GETs),
 // and a deleted session is noticed on the next one.
 func TestBearerCheckIsOneRoundTrip(t *testing.T) {
 	srv := redistest.StartRedis(t)
-	c := srv.NewClient(t)
-	prefix := redistest.UniquePrefix()
-	srv.DeletePrefixOnCleanup(t, prefix)
-	s := redis.New(c, prefix)
+	s, c, _ := storeOn(t, srv)
 	ctx, now := t.Context(), time.UnixMilli(time.Now().UnixMilli())
 	id := store.Identity{ID: "id-rt", Email: "rt@example.com", Roles: []string{"trader"}, State: store.IdentityActive,
 		PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
@@ -87,10 +94,7 @@ func TestBearerCheckIsOneRoundTrip(t *testing.T) {
 // together, however many they are, and a logged-out one is noticed.
 func TestRevocationRoundIsOneRoundTrip(t *testing.T) {
 	srv := redistest.SharedRedis(t)
-	c := srv.NewClient(t)
-	prefix := redistest.UniquePrefix()
-	srv.DeletePrefixOnCleanup(t, prefix)
-	s := redis.New(c, prefix)
+	s, c, prefix := storeOn(t, srv)
 	ctx, now := t.Context(), time.UnixMilli(time.Now().UnixMilli())
 	if err := s.CreateIdentity(ctx, store.Identity{ID: "id-1", Email: "ann@example.com", State: store.IdentityActive}); err != nil {
 		t.Fatal(err)
