@@ -202,18 +202,18 @@ func (s *Store) SessionWithIdentity(ctx context.Context, sessionID string, now t
 	return s.sessionFromMemo(ctx, sessionID, m, sc, ic, now)
 }
 
-// SessionsWithIdentity checks many sessions as SessionWithIdentity does:
-// those checked before in one pipelined round trip (two GETs each), the
-// others one by one (sessionWithIdentityFirst).
+// SessionsWithIdentity checks many sessions as SessionWithIdentity does,
+// in one pipelined round trip of two GETs a session; sessions this
+// process has not checked before (none remembered, or more than the memo
+// holds) cost one round trip more, all together, to learn their
+// identities.
 func (s *Store) SessionsWithIdentity(ctx context.Context, sessionIDs []string, now time.Time) ([]store.SessionCheck, error) {
-	memos := make([]*sessionMemo, len(sessionIDs))
-	cmds := make([][2]*goredis.StringCmd, len(sessionIDs))
-	memoized := false
-	for i, id := range sessionIDs {
-		memos[i], _ = s.sessionIdentity.Get(id)
-		memoized = memoized || memos[i] != nil
+	memos, err := s.sessionMemos(ctx, sessionIDs)
+	if err != nil {
+		return nil, err
 	}
-	if memoized {
+	cmds := make([][2]*goredis.StringCmd, len(sessionIDs))
+	if slices.ContainsFunc(memos, func(m *sessionMemo) bool { return m != nil }) {
 		_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, id := range sessionIDs {
 				if memos[i] != nil {
@@ -228,13 +228,11 @@ func (s *Store) SessionsWithIdentity(ctx context.Context, sessionIDs []string, n
 	}
 	out := make([]store.SessionCheck, len(sessionIDs))
 	for i, id := range sessionIDs {
-		var c store.SessionCheck
-		var err error
 		if memos[i] == nil {
-			c.Session, c.Identity, err = s.sessionWithIdentityFirst(ctx, id, now)
-		} else {
-			c.Session, c.Identity, err = s.sessionFromMemo(ctx, id, memos[i], cmds[i][0], cmds[i][1], now)
+			continue // no such session
 		}
+		var c store.SessionCheck
+		c.Session, c.Identity, err = s.sessionFromMemo(ctx, id, memos[i], cmds[i][0], cmds[i][1], now)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
@@ -242,6 +240,46 @@ func (s *Store) SessionsWithIdentity(ctx context.Context, sessionIDs []string, n
 		out[i] = c
 	}
 	return out, nil
+}
+
+// sessionMemos returns what is remembered of each session; those not
+// remembered are read, together, into a memo of the session alone (the
+// identity follows in sessionFromMemo), nil for a session that is gone.
+func (s *Store) sessionMemos(ctx context.Context, sessionIDs []string) ([]*sessionMemo, error) {
+	memos := make([]*sessionMemo, len(sessionIDs))
+	reads := map[int]*goredis.StringCmd{}
+	for i, id := range sessionIDs {
+		if memos[i], _ = s.sessionIdentity.Get(id); memos[i] == nil {
+			reads[i] = nil
+		}
+	}
+	if len(reads) == 0 {
+		return memos, nil
+	}
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i := range reads {
+			reads[i] = p.Get(ctx, s.k.session(sessionIDs[i]))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fail("get sessions", err)
+	}
+	for i, cmd := range reads {
+		raw, err := cmd.Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fail("get session", err)
+		}
+		sess, err := decodeSession([]byte(raw))
+		if err != nil {
+			return nil, err
+		}
+		memos[i] = &sessionMemo{identityID: sess.IdentityID, sessRaw: raw, sess: sess}
+	}
+	return memos, nil
 }
 
 // sessionFromMemo finishes a check of a session checked before, from its

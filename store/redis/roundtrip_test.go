@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ var _ goredis.Hook = (*roundTrips)(nil)
 func (h *roundTrips) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 func (h *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if setUp(cmd) {
+			return next(ctx, cmd)
+		}
 		h.n.Add(1)
 		h.cmds.Add(1)
 		return next(ctx, cmd)
@@ -31,11 +35,18 @@ func (h *roundTrips) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 }
 func (h *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if len(cmds) > 0 && setUp(cmds[0]) {
+			return next(ctx, cmds)
+		}
 		h.n.Add(1)
 		h.cmds.Add(int64(len(cmds)))
 		return next(ctx, cmds)
 	}
 }
+
+// setUp reports whether cmd is part of a new connection's set-up (go-redis
+// sends HELLO and CLIENT SETINFO when the pool opens one), not the store's.
+func setUp(cmd goredis.Cmder) bool { return cmd.Name() == "hello" || cmd.Name() == "client" }
 
 // storeOn is a store on srv under a fresh prefix (deleted afterwards),
 // with the client it uses, for a hook to count what it sends.
@@ -124,5 +135,24 @@ func TestRevocationRoundIsOneRoundTrip(t *testing.T) {
 		if g.Found != (ids[i] != "sess-7") {
 			t.Fatalf("%s found %v", ids[i], g.Found)
 		}
+	}
+	// An instance that remembers none of them (a restart, or more
+	// sessions than its memo holds): one round trip more, not one each.
+	fc := srv.NewClient(t)
+	fresh := redis.New(fc, prefix)
+	h2 := &roundTrips{}
+	fc.AddHook(h2)
+	got, err = fresh.SessionsWithIdentity(ctx, ids, now)
+	if err != nil || h2.n.Load() != 2 {
+		t.Fatalf("unremembered: %d round trips, %v for %d sessions; want 2", h2.n.Load(), err, len(ids))
+	}
+	for i, g := range got {
+		if g.Found != (ids[i] != "sess-7") || g.Found && g.Identity.ID != "id-1" {
+			t.Fatalf("unremembered %s: found %v, identity %q", ids[i], g.Found, g.Identity.ID)
+		}
+	}
+	h2.n.Store(0) // the logged-out one's connection is closed by now
+	if _, err := fresh.SessionsWithIdentity(ctx, slices.DeleteFunc(ids, func(id string) bool { return id == "sess-7" }), now); err != nil || h2.n.Load() != 1 {
+		t.Fatalf("remembered since: %d round trips, %v; want 1", h2.n.Load(), err)
 	}
 }
