@@ -164,6 +164,33 @@ func TestOneConnectionPerSession(t *testing.T) {
 	}
 }
 
+// Socket deadlines follow the wall clock, not the session clock: with the
+// session clock years behind or ahead (a test's, a shifted one), a logon
+// is read and answered, the session goes on, and a refused logon still
+// gets its Logout. (Deadlines taken from the session clock expired at once
+// once a test's fixed date had passed.)
+func TestSocketDeadlinesFollowTheWallClock(t *testing.T) {
+	for _, at := range []time.Time{time.Now().AddDate(-5, 0, 0), time.Now().AddDate(5, 0, 0)} {
+		t.Run(at.Format("2006"), func(t *testing.T) {
+			addr, _ := sessionOnly(t, &testClock{t: at})
+			p := dial(t, addr, 1)
+			p.send(fix.MsgLogon, fix.Field{Tag: 98, Value: "0"}, fix.Field{Tag: 108, Value: "30"})
+			if m := p.read(); m.MsgType() != fix.MsgLogon {
+				t.Fatalf("logon: %v", m)
+			}
+			p.send(fix.MsgTestRequest, fix.Field{Tag: 112, Value: "wall"})
+			if m := p.read(); val(m, 112) != "wall" {
+				t.Fatalf("test request: %v", m)
+			}
+			q := dial(t, addr, 1)
+			q.send(fix.MsgLogon, fix.Field{Tag: 98, Value: "0"}, fix.Field{Tag: 108, Value: "30"})
+			if m := q.read(); m.MsgType() != fix.MsgLogout {
+				t.Fatalf("refused logon: %v", m)
+			}
+		})
+	}
+}
+
 // Reports are queued only for sessions logged on this session day.
 func TestQueueOnlyForSessionsOfTheDay(t *testing.T) {
 	clk := &testClock{t: hcm(7, 10, 0)}

@@ -57,7 +57,9 @@ type outgoing struct {
 // serveConn runs a connection from its first byte to its close.
 func (a *Acceptor) serveConn(nc net.Conn) {
 	defer nc.Close()
-	_ = nc.SetReadDeadline(a.o.Now().Add(logonTimeout))
+	// Socket deadlines are wall-clock time, whatever clock the session
+	// day follows (Options.Now may be a test's or a shifted one).
+	_ = nc.SetReadDeadline(time.Now().Add(logonTimeout))
 	r := fix.NewReader(nc)
 	first, err := r.Read()
 	if err != nil {
@@ -163,7 +165,7 @@ func (a *Acceptor) refuseLogon(nc net.Conn, m fix.Message, why string) {
 	target, _ := m.Get(fix.TagTargetCompID)
 	s := fix.NewSession(fix.Config{OurCompID: target, TheirCompID: sender}, 1, 1, nil, a.o.Now)
 	r := s.Logout(refusedText)
-	_ = nc.SetWriteDeadline(a.o.Now().Add(time.Second))
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 	for _, m := range r.Send {
 		_, _ = nc.Write(fix.Encode(m))
 	}
@@ -398,7 +400,7 @@ func (c *conn) flush() bool {
 	}
 	c.out = c.out[:0]
 	if buf.Len() > 0 {
-		_ = c.nc.SetWriteDeadline(c.a.o.Now().Add(10 * time.Second))
+		_ = c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.nc.Write(buf.Bytes()); err != nil {
 			c.done = true
 			return false
