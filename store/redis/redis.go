@@ -82,7 +82,10 @@ type Options struct {
 	// a stopped one it fails within milliseconds.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
 	PoolSize                               int
-	MaxRetries                             int // -1 disables retries
+	// MaxRetries: zero means the URL's max_retries, else none (-1): a
+	// resent write can land twice (see universal). A positive value is
+	// honoured but unsafe for the store's writes.
+	MaxRetries int
 
 	Prefix string // default DefaultPrefix; must not contain '{' or '}'
 
@@ -183,7 +186,7 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 		ContextTimeoutEnabled: true,
 		// Dial once per attempt: go-redis's default of 5 dials 100ms apart,
 		// times its command retries, made every call take ~1.7s while the
-		// server was down. Command retries (MaxRetries) still cover blips.
+		// server was down.
 		DialerRetries: 1,
 	}
 	switch {
@@ -240,6 +243,16 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 	}
 	if o.MaxRetries != 0 {
 		uo.MaxRetries = o.MaxRetries
+	}
+	if uo.MaxRetries == 0 {
+		// go-redis would resend a command whose answer timed out (three
+		// times by default). A commit script may then run twice: the first
+		// lands when the server resumes, the second finds its checks stale,
+		// and the transaction runs again and sees its own writes as someone
+		// else's (an order entry took itself for a repeat and was never
+		// routed). No write here is safe to resend blindly, so a lost answer
+		// is reported (store.ErrOutcomeUnknown) and the caller settles it.
+		uo.MaxRetries = -1
 	}
 	return uo, nil
 }
