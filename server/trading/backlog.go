@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,21 +36,40 @@ type step struct {
 // book is the one-writer state of an instrument's books: the lock every
 // change to its orders runs under, and the backlog of store steps.
 type book struct {
-	mu      sync.Mutex
-	backlog []step       // guarded by mu
+	// lock is held by whoever changes the book's orders: a one-slot
+	// channel, so an order entry can wait for it or for another entry's
+	// commit to take it, whichever comes first (see batch.go).
+	lock    chan struct{}
+	backlog []step       // guarded by lock
 	pending atomic.Int64 // len(backlog), for the retrier and the gauge
-	failing bool         // guarded by mu: the head has failed at least once
+	failing bool         // guarded by lock: the head has failed at least once
 	// trades are the prices booked since the last stop check, in the
 	// order they traded, while conditional orders wait here (stops.go).
-	trades []decimal.Decimal // guarded by mu
+	trades  []decimal.Decimal // guarded by lock
+	entries entryQueue        // order entries waiting for a commit (batch.go)
 }
+
+func newBook() *book { return &book{lock: make(chan struct{}, 1)} }
+
+// unlock releases b's lock.
+func (b *book) unlock() { <-b.lock }
 
 // DefaultStepTimeout bounds one backlog step (a store transaction or two).
 const DefaultStepTimeout = 10 * time.Second
 
 func (s *Service) book(isin string) *book {
-	b, _ := s.books.LoadOrStore(isin, &book{})
+	if b, ok := s.books.Load(isin); ok {
+		return b.(*book)
+	}
+	b, _ := s.books.LoadOrStore(isin, newBook())
 	return b.(*book)
+}
+
+// lock takes the lock of isin's book.
+func (s *Service) lock(isin string) *book {
+	b := s.book(isin)
+	b.lock <- struct{}{}
+	return b
 }
 
 // detach returns ctx without its cancellation: what runs once an operation
@@ -73,13 +91,12 @@ func (s *Service) openBook(ctx context.Context, isin string) (context.Context, f
 	if isin == "" {
 		return ctx, func() {}, nil
 	}
-	b := s.book(isin)
-	b.mu.Lock()
+	b := s.lock(isin)
 	if err := s.settle(ctx, isin, b); err != nil {
-		b.mu.Unlock()
+		b.unlock()
 		return nil, nil, err
 	}
-	return ctx, b.mu.Unlock, nil
+	return ctx, b.unlock, nil
 }
 
 // after queues steps on the (locked) book of isin and runs the backlog.
@@ -133,9 +150,9 @@ func (s *Service) retryBacklogs(ctx context.Context) {
 		if b.pending.Load() == 0 {
 			return true
 		}
-		b.mu.Lock()
+		b.lock <- struct{}{}
 		_ = s.settle(detach(ctx), k.(string), b)
-		b.mu.Unlock()
+		b.unlock()
 		return ctx.Err() == nil
 	})
 }

@@ -2,7 +2,6 @@ package trading
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 
@@ -60,8 +59,9 @@ func (r entered) traceStatus() string {
 	return latency.StatusOK
 }
 
-// Submit enters a new order (POST /orders/new): decode → open the book →
-// check, reserve and store in one transaction → route to the venue.
+// Submit enters a new order (POST /orders/new): decode → queue on the
+// book → check, reserve and store in one transaction (with the entries
+// queued beside it, see batch.go) → route to the venue.
 func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, error) {
 	if err := s.ready(); err != nil {
 		return Ack{}, err
@@ -71,31 +71,12 @@ func (s *Service) Submit(ctx context.Context, user string, in NewOrder) (Ack, er
 		return Ack{}, err
 	}
 	trace := s.begin(e.order.OriginalReqID, latency.MsgNewOrder, in.Body, user)
-	ctx, done, err := s.openBook(ctx, e.isin())
+	r, err := s.submit(ctx, e, trace)
 	if err != nil {
 		s.abandon(trace)
 		return Ack{}, err
 	}
-	defer done()
-	r, err := s.enter(ctx, e)
-	if err != nil {
-		s.abandon(trace)
-		return Ack{}, err
-	}
-	ack := Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}
-	s.stops.put(r.order)
-	if r.indexed {
-		s.remember(r.order)
-	}
-	if !r.routable() {
-		// Its last stage: rejected, held or repeated at pre-trade risk.
-		s.end(trace, latency.RiskCompleted, r.traceStatus())
-		return ack, nil
-	}
-	s.mark(trace, latency.RiskCompleted)
-	s.mark(trace, latency.SentToGateway)
-	s.route(ctx, r.order, trace, r.quiet)
-	return ack, nil
+	return Ack{MsgType: latency.MsgNewOrder, RequestID: e.order.OriginalReqID, ClientID: user, SourceSequence: r.order.Seq, Repeated: r.repeated}, nil
 }
 
 // decodeEntry checks a new order's form and builds the order to store.
@@ -150,21 +131,6 @@ func (s *Service) decodeEntry(user string, in NewOrder) (entry, error) {
 		e.order.Price, e.order.OriginalPrice = *price, *price
 	}
 	return e, nil
-}
-
-// enter runs the entry's transaction. When the store cannot say whether
-// the commit landed, the outcome is resolved before anything else happens
-// on the book (see resolveEntry).
-func (s *Service) enter(ctx context.Context, e entry) (entered, error) {
-	var r entered
-	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
-		r = entered{}
-		return s.enterTx(ctx, tx, e, &r)
-	})
-	if errors.Is(err, store.ErrOutcomeUnknown) && r.order.ID != 0 {
-		return s.resolveEntry(ctx, e, r, err)
-	}
-	return r, err
 }
 
 // enterTx checks the caller's grant, returns a repeated entry's first
@@ -239,19 +205,6 @@ func sameEntry(prev, o store.Order) bool {
 		prev.Stop.Conditional() == o.Stop.Conditional()
 }
 
-// route sends a stored order to the venue and books the report. The
-// caller has opened the order's book. Once the venue has it, a store
-// failure only delays the booking (the backlog retries it), so route
-// reports nothing to the caller.
-func (s *Service) route(ctx context.Context, o store.Order, trace *latency.Trace, quiet bool) {
-	s.mark(trace, latency.GatewayAccepted)
-	s.mark(trace, latency.MarketStarted)
-	if err := s.after(ctx, o.ISIN, s.routeStep(o, quiet)); err != nil {
-		s.log.Warn("an order reached the venue; booking its report waits for the store", "order", o.ID, "err", err)
-	}
-	s.end(trace, latency.MarketCompleted, latency.StatusOK)
-}
-
 // releaseStep routes an order the OMS held (for its session, or a
 // conditional order for its trigger): it was checked at entry, but a
 // futures order is checked against the position limit again first, as it
@@ -291,21 +244,7 @@ func (s *Service) limitAtRelease(ctx context.Context, o store.Order) (*market.Re
 	return pretrade.CheckPositionLimit(acct, inst, side, o.Qty-o.FilledQty, buys, sells), nil
 }
 
-// routeStep submits o to the venue. An order stored NEW because it would
-// only rest (quiet) needs no booking when the venue does just that.
+// routeStep submits o to the venue (see routeOrdersStep).
 func (s *Service) routeStep(o store.Order, quiet bool) step {
-	return step{name: "route order " + o.OriginalReqID, run: func(context.Context) ([]step, error) {
-		vo, err := venueOrder(o)
-		if err != nil {
-			// Types the venue takes are checked at entry: a stored order
-			// it cannot take is a bug, and retrying will not mend it.
-			s.log.Error("a stored order cannot be routed", "order", o.ID, "err", err)
-			return nil, nil
-		}
-		rep := s.venue.Submit(vo)
-		if quiet && len(rep.Events) == 1 && rep.Events[0].Kind == venue.EventAccepted {
-			return nil, nil
-		}
-		return []step{s.bookStep(rep)}, nil
-	}}
+	return s.routeOrdersStep([]store.Order{o}, []bool{quiet})
 }
