@@ -148,14 +148,18 @@ func (m *Metrics) WatchMailQueue(q Queue) {
 	)
 }
 
-// Backlog is what the venue backlog metrics read (trading.Service).
+// Backlog is what the venue backlog and order entry metrics read
+// (trading.Service).
 type Backlog interface {
 	Backlog() int
 	StepFailures() int64
+	EntryCommits() int64
+	EntriesCommitted() int64
 }
 
-// WatchVenueBacklog registers omsd_venue_backlog_steps and
-// omsd_venue_backlog_failures_total, read from b at every scrape.
+// WatchVenueBacklog registers omsd_venue_backlog_steps,
+// omsd_venue_backlog_failures_total and the group commit's counters, read
+// from b at every scrape.
 func (m *Metrics) WatchVenueBacklog(b Backlog) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -166,6 +170,14 @@ func (m *Metrics) WatchVenueBacklog(b Backlog) {
 			Name: "omsd_venue_backlog_failures_total",
 			Help: "Failed runs of store steps behind the venue; each is retried until it succeeds.",
 		}, func() float64 { return float64(b.StepFailures()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_order_entry_commits_total",
+			Help: "Transactions run for the order entries queued on one instrument, committed together (group commit).",
+		}, func() float64 { return float64(b.EntryCommits()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "omsd_order_entries_committed_total",
+			Help: "Order entries those transactions took; divided by omsd_order_entry_commits_total, the mean batch.",
+		}, func() float64 { return float64(b.EntriesCommitted()) }),
 	)
 }
 

@@ -87,6 +87,7 @@ func TestEventsAndHandler(t *testing.T) {
 	m.Delivered()
 	m.Command("get", "", time.Millisecond, true)
 	m.WatchMailQueue(fakeQueue{3, 256})
+	m.WatchVenueBacklog(fakeBacklog{})
 
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
@@ -112,6 +113,10 @@ func TestEventsAndHandler(t *testing.T) {
 		`omsd_mail_delivered_total 1`,
 		`omsd_mail_queue_depth 3`,
 		`omsd_mail_queue_capacity 256`,
+		`omsd_venue_backlog_steps 2`,
+		`omsd_venue_backlog_failures_total 5`,
+		`omsd_order_entry_commits_total 7`,
+		`omsd_order_entries_committed_total 19`,
 		`omsd_redis_command_errors_total{command="get",script=""} 1`,
 		`omsd_redis_command_duration_seconds_count{command="get",script=""} 1`,
 		"go_goroutines ",
@@ -147,6 +152,13 @@ func TestEventsAndHandler(t *testing.T) {
 		}
 	}
 }
+
+type fakeBacklog struct{}
+
+func (fakeBacklog) Backlog() int            { return 2 }
+func (fakeBacklog) StepFailures() int64     { return 5 }
+func (fakeBacklog) EntryCommits() int64     { return 7 }
+func (fakeBacklog) EntriesCommitted() int64 { return 19 }
 
 type fakeQueue struct{ n, c int }
 

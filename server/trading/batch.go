@@ -125,6 +125,14 @@ func (s *Service) submit(ctx context.Context, e entry, trace *latency.Trace) (en
 	return p.r, p.err
 }
 
+// EntryCommits counts the transactions of queued order entries
+// (omsd_order_entry_commits_total).
+func (s *Service) EntryCommits() int64 { return s.entryCommits.Load() }
+
+// EntriesCommitted counts the order entries those transactions took
+// (omsd_order_entries_committed_total).
+func (s *Service) EntriesCommitted() int64 { return s.entriesCommitted.Load() }
+
 // errBatchAborted answers the entries of a commit whose committer failed
 // unexpectedly (a panic); what it stored, if anything, a repeat of the
 // same entry (same ref_order_id) returns.
@@ -176,6 +184,8 @@ func (s *Service) commitEntries(ctx context.Context, isin string, batch []*pendi
 // enterAll runs the entries' transactions as one, in order. An entry
 // refused for want of a grant wrote nothing and is answered alone.
 func (s *Service) enterAll(ctx context.Context, batch []*pendingEntry) error {
+	s.entryCommits.Add(1)
+	s.entriesCommitted.Add(int64(len(batch)))
 	_, err := s.st.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error {
 		for _, p := range batch {
 			p.r, p.err = entered{}, nil // a thrown-away run's answer must not count

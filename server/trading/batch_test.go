@@ -111,6 +111,10 @@ func TestQueuedEntriesTakeOneCommitAndOneBooking(t *testing.T) {
 	if n := calls.Load(); n != 4 {
 		t.Fatalf("%d store transactions, want 4 (eight one entry at a time)", n)
 	}
+	// rest-sell and buy-1 alone, then the three together.
+	if c, n := h.svc.EntryCommits(), h.svc.EntriesCommitted(); c != 3 || n != 5 {
+		t.Fatalf("entry commits %d taking %d entries, want 3 taking 5", c, n)
+	}
 	for i := 1; i <= 3; i++ {
 		wantStatus(t, h.order(fmt.Sprintf("q-%d", i)), store.OrderFilled, 100)
 	}

@@ -123,6 +123,9 @@ type Service struct {
 	stepTimeout  time.Duration
 	stepFailures atomic.Int64
 	priority     atomic.Int64 // the last time priority given (see nextPriority)
+	// entryCommits and entriesCommitted count the group commit's
+	// transactions and the order entries they took (batch.go).
+	entryCommits, entriesCommitted atomic.Int64
 	// reconcileEvery is how often Run compares the books with the store.
 	reconcileEvery time.Duration
 
