@@ -1,6 +1,8 @@
 package trading
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/store"
 	"github.com/vero-oms/omsd/store/faultstore"
+	"github.com/vero-oms/omsd/store/memory"
 )
 
 // queueWhileCommitting runs first (an entry) under the store's plan, its
@@ -196,4 +199,68 @@ func TestEntryQueueTake(t *testing.T) {
 	if want := []int{2, 1, 1, 1, maxBatch, 2}; !slices.Equal(sizes, want) {
 		t.Fatalf("batches %v, want %v", sizes, want)
 	}
+}
+
+// errBadRecord stands for an error of one entry's own, not the store's.
+var errBadRecord = errors.New("test: this entry's record cannot be written")
+
+// refusingStore fails the writing of one ClOrdID's order with
+// errBadRecord, as a bug or bad data would, inside any transaction.
+type refusingStore struct {
+	*faultstore.Store
+	ref string
+}
+
+func (r refusingStore) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOfficeTx) error) ([]store.AuditEntry, error) {
+	return r.Store.UpdateBackOffice(ctx, func(tx store.BackOfficeTx) error { return fn(refusingTx{tx, r.ref}) })
+}
+
+type refusingTx struct {
+	store.BackOfficeTx
+	ref string
+}
+
+func (t refusingTx) NewOrder(o store.Order, index bool) (store.Order, error) {
+	if o.OriginalReqID == t.ref {
+		return store.Order{}, errBadRecord
+	}
+	return t.BackOfficeTx.NewOrder(o, index)
+}
+
+// An error of one entry's own fails that entry only: the batch it came in
+// is committed again one entry at a time, and the others are entered and
+// routed.
+func TestEntryErrorFailsOnlyThatEntry(t *testing.T) {
+	var fs *faultstore.Store
+	h := newHarnessWith(t, propAccounts(), func(st *memory.Store) Store {
+		fs = faultstore.New(st)
+		return refusingStore{fs, "bad"}
+	})
+	h.mustSubmit(1, "S", "100000", 100, "rest-sell")
+	b := h.svc.book(h.order("rest-sell").ISIN)
+	entry := func(acct int, price, ref string) func() error {
+		return func() error {
+			_, err := h.submit(h.ctx, acct, "B", price, 100, ref)
+			return err
+		}
+	}
+	commits := h.svc.EntryCommits()
+	errs := queueWhileCommitting(t, h, fs, nil, b, entry(2, "97000", "trigger"),
+		entry(0, "99000", "good-1"), entry(2, "99000", "bad"), entry(0, "98000", "good-2"))
+	if !errors.Is(errs[1], errBadRecord) {
+		t.Fatalf("the bad entry: %v, want its own error", errs[1])
+	}
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("the good entries: %v, %v", errs[0], errs[2])
+	}
+	// trigger, the batch of three, then each of the three alone
+	if n := h.svc.EntryCommits() - commits; n != 5 {
+		t.Fatalf("%d entry transactions, want 5", n)
+	}
+	wantStatus(t, h.order("good-1"), store.OrderNew, 0)
+	wantStatus(t, h.order("good-2"), store.OrderNew, 0)
+	if _, err := orderByRef(h.ctx, h.st, "bad"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the bad entry left an order: %v", err)
+	}
+	h.mustAgree()
 }
