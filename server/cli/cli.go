@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -104,6 +105,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := newLogger(c, stderr)
 	applyGC(c)
+	if n := applyProcs(c); n > 0 {
+		log.Info("serve: GOMAXPROCS raised above the CPUs Go chose (--min-procs)", "gomaxprocs", n)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app, err := Build(ctx, c, log)
@@ -128,6 +132,25 @@ func applyGC(c Config) {
 	if c.GCPercent > 0 && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(c.GCPercent)
 	}
+}
+
+// applyProcs raises GOMAXPROCS to c.MinProcs when Go chose fewer (the
+// CPUs it may use) and returns the new value (0: unchanged). The collector
+// gives its background marking a quarter of the Ps; below four that is
+// less than one whole P, so Go marks in "fractional" workers, and a
+// scheduled one marks for up to milliseconds ahead of the goroutines queued
+// on its P. An order hops through a dozen goroutines (HTTP, lane, venue,
+// publisher, broker) on its way to a subscriber, so on two CPUs every
+// collection left a burst of late reports (a runtime trace showed queued
+// goroutines waiting 2–4 ms during marking). With four Ps one dedicated
+// worker marks and the other Ps keep running goroutines
+// (docs/benchmarks.md). GOMAXPROCS in the environment wins.
+func applyProcs(c Config) int {
+	if c.MinProcs == 0 || os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) >= c.MinProcs {
+		return 0
+	}
+	runtime.GOMAXPROCS(c.MinProcs)
+	return c.MinProcs
 }
 
 // identityFlags are the identity subcommands' own flags; other settings

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -190,5 +191,31 @@ func TestServiceOnRedisCluster(t *testing.T) {
 	}
 	if _, err := app.Auth.Authenticate(ctx, in.JWT); err == nil {
 		t.Fatal("disabling must revoke the JWT at once")
+	}
+}
+
+// TestMinProcsOnlyRaisesGOMAXPROCS: --min-procs raises Go's choice, never
+// lowers it, and gives way to 0 and to GOMAXPROCS in the environment.
+func TestMinProcsOnlyRaisesGOMAXPROCS(t *testing.T) {
+	was := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(was) })
+	c, err := ParseConfig(nil, noEnv, nil)
+	if err != nil || c.MinProcs != 4 {
+		t.Fatalf("default min-procs: %d, %v", c.MinProcs, err)
+	}
+	for _, tc := range []struct {
+		procs, min int
+		env        string
+		want       int
+	}{{2, 4, "", 4}, {1, 4, "", 4}, {6, 4, "", 6}, {4, 4, "", 4}, {2, 0, "", 2}, {2, 4, "2", 2}} {
+		runtime.GOMAXPROCS(tc.procs)
+		t.Setenv("GOMAXPROCS", tc.env)
+		if tc.env == "" {
+			os.Unsetenv("GOMAXPROCS")
+		}
+		raised := applyProcs(Config{MinProcs: tc.min})
+		if got := runtime.GOMAXPROCS(0); got != tc.want || (raised != 0) != (tc.want != tc.procs) {
+			t.Errorf("%d Ps, min %d, GOMAXPROCS=%q: %d Ps (reported %d), want %d", tc.procs, tc.min, tc.env, got, raised, tc.want)
+		}
 	}
 }

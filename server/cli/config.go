@@ -61,6 +61,9 @@ type Config struct {
 	// GCPercent is the garbage collector's target for serve (GOGC; see
 	// applyGC); 0 keeps Go's default.
 	GCPercent int
+	// MinProcs is the fewest Ps (GOMAXPROCS) serve runs with (see
+	// applyProcs); 0 keeps Go's choice.
+	MinProcs int
 	LogJSON   bool
 	LogLvl    string
 
@@ -232,6 +235,7 @@ var settings = []setting{
 	{"fix-sessions-file", "", "FIX sessions (JSON; format in docs/fix.md); dev mode adds the demo session DEMOCLIENT>OMSD", str(func(c *Config) *string { return &c.FIXSessionsFile })},
 	{"fix-reset-time", "07:00", "FIX session day start, HH:MM Asia/Ho_Chi_Minh: sequence numbers start again at 1 (a connected session is logged out)", str(func(c *Config) *string { return &c.FIXResetTime })},
 	{"gc-percent", "300", "garbage collector target of serve, as GOGC (docs/operations.md): 300 lets the heap grow to four times what is live between collections; 0 keeps Go's default (100); a GOGC environment variable wins", integer(func(c *Config) *int { return &c.GCPercent })},
+	{"min-procs", "4", "fewest Ps (GOMAXPROCS) of serve: Go's own choice (the CPUs it may use) is raised to this, because below four Ps the collector marks in fractional workers that hold up the goroutines queued behind them (docs/operations.md); 0 keeps Go's choice; a GOMAXPROCS environment variable wins", integer(func(c *Config) *int { return &c.MinProcs })},
 	{"dev-redis", "false", "allow dev mode (and its demo identities) on the Redis of redis-url; never on a production Redis", boolean(func(c *Config) *bool { return &c.DevRedis })},
 	{"log-format", "json", "log format: json or text", func(c *Config, v string) error {
 		if v != "json" && v != "text" {
