@@ -209,10 +209,7 @@ func TestMinProcsOnlyRaisesGOMAXPROCS(t *testing.T) {
 		want       int
 	}{{2, 4, "", 4}, {1, 4, "", 4}, {6, 4, "", 6}, {4, 4, "", 4}, {2, 0, "", 2}, {2, 4, "2", 2}} {
 		runtime.GOMAXPROCS(tc.procs)
-		t.Setenv("GOMAXPROCS", tc.env)
-		if tc.env == "" {
-			os.Unsetenv("GOMAXPROCS")
-		}
+		t.Setenv("GOMAXPROCS", tc.env) // "" counts as unset, as for GOGC
 		raised := applyProcs(Config{MinProcs: tc.min})
 		if got := runtime.GOMAXPROCS(0); got != tc.want || (raised != 0) != (tc.want != tc.procs) {
 			t.Errorf("%d Ps, min %d, GOMAXPROCS=%q: %d Ps (reported %d), want %d", tc.procs, tc.min, tc.env, got, raised, tc.want)

@@ -64,8 +64,8 @@ type Config struct {
 	// MinProcs is the fewest Ps (GOMAXPROCS) serve runs with (see
 	// applyProcs); 0 keeps Go's choice.
 	MinProcs int
-	LogJSON   bool
-	LogLvl    string
+	LogJSON  bool
+	LogLvl   string
 
 	SecretFile  string
 	Secret      string
