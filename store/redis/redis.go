@@ -123,8 +123,13 @@ const maxCachedSessions = 1 << 14
 // rememberedCells bounds the back-office cells (accounts, grants, the
 // rules' version, orders, trading days) a transaction may start from
 // instead of a round trip (backoffice.Options.Remember): an account or an
-// order is a few hundred bytes to a kilobyte.
-const rememberedCells = 1 << 16
+// order is a few hundred bytes to a kilobyte. The hot cells (accounts,
+// grants, rules, working orders) are few; at 1 << 16 the cache grew the
+// live heap by tens of MB as orders went by, and every collection marks
+// it: at 1 << 13 one book's delivery p99 at 1 000 orders/s was lower in
+// five of six alternated runs (docs/benchmarks.md, thirteenth session).
+// An order pushed out costs one round trip when it is next changed.
+const rememberedCells = 1 << 13
 
 var _ store.Store = (*Store)(nil)
 
