@@ -66,13 +66,13 @@ func parseFlags() config {
 	return c
 }
 
-// bound is the longest a run with c takes: set-up, five runs and a
-// warm-up (each at most its duration, the drain of its sends or its
+// bound is the longest a run with c takes: set-up, five runs and two
+// warm-ups (each at most its duration, the drain of its sends or its
 // POSTs' timeout, the drain of its reports and a pause), the idle
 // subscribers' logins (own sessions), connecting and closing them twice
 // and the pauses around.
 func (c config) bound() time.Duration {
-	return 60*time.Second + 6*(c.d+max(c.drain, postTimeout)+c.drain+time.Second) + c.loginsBound() + 3*c.connectTimeout + 10*time.Second
+	return 60*time.Second + 7*(c.d+max(c.drain, postTimeout)+c.drain+time.Second) + c.loginsBound() + 3*c.connectTimeout + 10*time.Second
 }
 
 // loginsBound bounds the idle subscribers' logins: each is a password
