@@ -294,3 +294,9 @@ func BenchmarkBearerCheckDuringSweep(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*999/1000].Nanoseconds()), "p99.9-ns")
 	b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), "max-ns")
 }
+
+func BenchmarkCommitOrderFeed(b *testing.B) {
+	s := memory.New()
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.BenchCommitOrderFeed(b, s)
+}

@@ -378,3 +378,7 @@ func TestCommitWithoutReplyMayLandLater(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func BenchmarkCommitOrderFeed(b *testing.B) {
+	storetest.BenchCommitOrderFeed(b, benchStore(b))
+}
