@@ -183,7 +183,48 @@ func decodedDec(d decimal.Decimal, omitzero bool) decimal.Decimal {
 	if omitzero && d.IsZero() {
 		return decimal.Decimal{}
 	}
+	if v, ok := decodedSmall(d); ok {
+		return v
+	}
 	return decimal.RequireFromString(d.String())
+}
+
+// decodedSmall is decodedDec without the string round trip (whose
+// math/big conversions were a good part of what seeding and feeding
+// allocated), for a coefficient of at most 18 digits with the default
+// formatting: the text is the coefficient with trailing fractional zeros
+// left out (an exponent above 0 written out in full), and NewFromString
+// reads it back as that coefficient with exponent -(digits after the
+// point). A decimal already in that form is returned as it is (sharing
+// its immutable big.Int: reflect.DeepEqual holds), a zero as "0" parses.
+// ok is false for anything else; TestDecodedDec compares the two.
+func decodedSmall(d decimal.Decimal) (decimal.Decimal, bool) {
+	if !decimal.TrimTrailingZeros || decimal.UseScientificNotation || d.NumDigits() > 18 {
+		return decimal.Decimal{}, false
+	}
+	c, e := d.CoefficientInt64(), int64(d.Exponent())
+	switch {
+	case c == 0:
+		return decimal.New(0, 0), true
+	case e > 0:
+		if int64(d.NumDigits())+e > 18 {
+			return decimal.Decimal{}, false
+		}
+		for ; e > 0; e-- {
+			c *= 10
+		}
+		return decimal.New(c, 0), true
+	case e < -int64(decimal.MaxDecodeExponent):
+		return decimal.Decimal{}, false // NewFromString refuses it
+	}
+	k := e
+	for k < 0 && c%10 == 0 {
+		c, k = c/10, k+1
+	}
+	if k == e {
+		return d, true
+	}
+	return decimal.New(c, int32(k)), true
 }
 
 // changesOf is the outbox records of one write (none for a record the
