@@ -148,7 +148,7 @@ type Options struct {
 func New(b Backend, o Options) *Records {
 	r := &Records{b: b, written: make(chan struct{}, 1)}
 	if o.FeedOutbox {
-		r.feed = &outboxFeed{byID: map[int64]*fedEntry{}}
+		r.feed = &outboxFeed{byID: map[int64]fedEntry{}}
 	}
 	if o.Remember > 0 {
 		// hashicorp/golang-lru: an exact bound, least recently used out

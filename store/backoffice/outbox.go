@@ -120,16 +120,21 @@ func entryOf(r outboxRecord, o store.Order) (store.OutboxEntry, error) {
 // read is new, so all of it is reported). It returns the entries encoded
 // for the store and, when decoded is set, as the publisher reads them
 // (for the outbox feed).
-func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []*store.OutboxEntry, error) {
-	var out []string
-	var entries []*store.OutboxEntry
+func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []store.OutboxEntry, error) {
+	n := expectedEntries(t.commit.Writes)
+	out := make([]string, 0, n)
+	var entries []store.OutboxEntry // one array for the commit's entries (outboxFeed.add)
+	if decoded {
+		entries = make([]store.OutboxEntry, 0, n)
+	}
+	var buf [4]outboxRecord // one write's records, reused
 	ns := at.UnixNano()
 	for _, w := range t.commit.Writes {
 		old := t.reads[w.Cell]
 		if w.Delete || (old.OK && old.S == w.Value) {
 			continue
 		}
-		recs, o, err := changesOf(w, old)
+		recs, o, err := changesOf(buf[:0], w, old)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -142,39 +147,54 @@ func outboxOf(t *tx, at time.Time, decoded bool) ([]string, []*store.OutboxEntry
 			out = append(out, s)
 			if decoded {
 				// The entry as decoding its text would give (asDecoded).
-				d, err := entryOf(asDecoded(r), o)
+				d, err := entryOf(r, o)
 				if err != nil {
 					return nil, nil, err
 				}
-				entries = append(entries, &d)
+				asDecoded(&d)
+				entries = append(entries, d)
 			}
 		}
 	}
 	return out, entries, nil
 }
 
-// asDecoded is r with what decoding its text would give in place of what
-// was computed, so an entry fed to the publisher is the entry it would
-// read (checkFed compares them): a decimal is parsed from the text it is
-// written as (decoding gives 101 for 100.5 + 0.5, whose computed form is
-// 101.0), a zero that the text leaves out (omitzero) is the zero value,
-// an empty list that it leaves out (omitempty) is nil. An order entry's
-// order is decoded already (changesOf).
-func asDecoded(r outboxRecord) outboxRecord {
-	if r.Cash != nil {
-		c := *r.Cash
-		c.Available, c.Hold, c.Pending = decodedDec(c.Available, false), decodedDec(c.Hold, false), decodedDec(c.Pending, true)
-		r.Cash = &c
+// expectedEntries is how many entries writes usually give: one per order,
+// a cash and a holding entry per account.
+func expectedEntries(writes []Write) int {
+	n := 0
+	for _, w := range writes {
+		switch w.Key {
+		case KeyOrders:
+			n++
+		case KeyAccounts:
+			n += 2
+		}
 	}
-	if r.Holding != nil {
-		h := *r.Holding
+	return n
+}
+
+// asDecoded puts into e, built from a record (entryOf), what decoding the
+// record's text would give in place of what was computed, so an entry fed
+// to the publisher is the entry it would read (checkFed compares them): a
+// decimal is parsed from the text it is written as (decoding gives 101
+// for 100.5 + 0.5, whose computed form is 101.0), a zero that the text
+// leaves out (omitzero) is the zero value, an empty list that it leaves
+// out (omitempty) is nil. An order entry's order is decoded already
+// (changesOf). It changes the entry, not the record (whose copies would
+// be two more allocations per entry).
+func asDecoded(e *store.OutboxEntry) {
+	switch e.Kind {
+	case store.OutboxCash:
+		c := &e.Cash
+		c.Available, c.Hold, c.Pending = decodedDec(c.Available, false), decodedDec(c.Hold, false), decodedDec(c.Pending, true)
+	case store.OutboxHolding:
+		h := &e.Holding
 		h.AvgPrice, h.Margin, h.Basis = decodedDec(h.AvgPrice, false), decodedDec(h.Margin, true), decodedDec(h.Basis, true)
 		if len(h.Pending) == 0 {
 			h.Pending = nil
 		}
-		r.Holding = &h
 	}
-	return r
 }
 
 // decodedDec is d as decoding its JSON text gives it; omitzero: the field
@@ -227,9 +247,10 @@ func decodedSmall(d decimal.Decimal) (decimal.Decimal, bool) {
 	return decimal.New(c, int32(k)), true
 }
 
-// changesOf is the outbox records of one write (none for a record the
-// outbox does not report), and the order written for an order.
-func changesOf(w Write, old Value) ([]outboxRecord, store.Order, error) {
+// changesOf appends to recs the outbox records of one write (none for a
+// record the outbox does not report), and returns the order written for
+// an order.
+func changesOf(recs []outboxRecord, w Write, old Value) ([]outboxRecord, store.Order, error) {
 	switch w.Key {
 	case KeyOrders:
 		o, err := decodeOrder(w.Value)
@@ -240,12 +261,12 @@ func changesOf(w Write, old Value) ([]outboxRecord, store.Order, error) {
 		if err != nil {
 			return nil, o, err
 		}
-		return []outboxRecord{{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value), Prior: prior}}, o, nil
+		return append(recs, outboxRecord{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value), Prior: prior}), o, nil
 	case KeyAccounts:
-		recs, err := accountChanges(old, w.Value)
+		recs, err := accountChanges(recs, old, w.Value)
 		return recs, store.Order{}, err
 	}
-	return nil, store.Order{}, nil
+	return recs, store.Order{}, nil
 }
 
 // encodeOutbox is encode(r), writing an order entry's order text as it is:
@@ -282,9 +303,10 @@ func encodeOutbox(r outboxRecord) (string, error) {
 }
 
 // accountChanges compares an account before (absent when !old.OK) and
-// after: one cash record if the cash state changed, one holding record per
-// position that changed (zero quantities for a position that is gone).
-func accountChanges(old Value, now string) ([]outboxRecord, error) {
+// after, appending to out one cash record if the cash state changed, one
+// holding record per position that changed (zero quantities for a
+// position that is gone).
+func accountChanges(out []outboxRecord, old Value, now string) ([]outboxRecord, error) {
 	after, err := decodeAccount(now)
 	if err != nil {
 		return nil, err
@@ -295,7 +317,6 @@ func accountChanges(old Value, now string) ([]outboxRecord, error) {
 			return nil, err
 		}
 	}
-	var out []outboxRecord
 	if c := store.CashOf(after); !old.OK || !c.Equal(store.CashOf(before)) {
 		out = append(out, outboxRecord{Kind: store.OutboxCash, Account: after.AccountCode,
 			Cash: &cashRecord{Available: c.Available, Hold: c.Hold, Pending: c.Pending, BypassCash: c.BypassCash, BypassStock: c.BypassStock}})
@@ -451,15 +472,26 @@ func (r *Records) OutboxWritten() <-chan struct{} { return r.written }
 type outboxFeed struct {
 	mu   sync.Mutex
 	on   bool
-	byID map[int64]*fedEntry
+	byID map[int64]fedEntry
 	low  int64 // nothing at or below it is kept (acknowledged)
 }
 
-// fedEntry is an entry as committed: its text, and decoded (nil when the
-// commit did not decode it).
+// fedEntry is an entry as committed: its text, and decoded, as element i
+// of its commit's entries (batch nil when the commit did not decode
+// them). Kept by value, and the decoded entries in one array per commit:
+// fedEntries hands out a run of one commit without copying it.
 type fedEntry struct {
 	text  string
-	entry *store.OutboxEntry
+	batch []store.OutboxEntry
+	i     int
+}
+
+// entry is the decoded entry, nil when there is none.
+func (e fedEntry) entry() *store.OutboxEntry {
+	if e.batch == nil {
+		return nil
+	}
+	return &e.batch[e.i]
 }
 
 // feedMax bounds the entries kept; past it the feed starts again empty.
@@ -478,7 +510,7 @@ func (f *outboxFeed) wanted() bool {
 
 // add keeps a commit's entries (texts and, in the same order, decoded),
 // whose last has the ID last.
-func (f *outboxFeed) add(last int64, texts []string, entries []*store.OutboxEntry) {
+func (f *outboxFeed) add(last int64, texts []string, entries []store.OutboxEntry) {
 	if f == nil || last <= 0 || len(entries) != len(texts) {
 		return
 	}
@@ -491,19 +523,17 @@ func (f *outboxFeed) add(last int64, texts []string, entries []*store.OutboxEntr
 		clear(f.byID)
 	}
 	first := last - int64(len(entries)) + 1
-	for i, e := range entries {
+	for i := range entries {
 		if id := first + int64(i); id > f.low {
-			if e != nil {
-				e.ID = id
-			}
-			f.byID[id] = &fedEntry{texts[i], e}
+			entries[i].ID = id
+			f.byID[id] = fedEntry{texts[i], entries, i}
 		}
 	}
 }
 
 // take removes and returns the run of entries kept from after+1 on, up to
 // n of them.
-func (f *outboxFeed) take(after int64, n int) []*fedEntry {
+func (f *outboxFeed) take(after int64, n int) []fedEntry {
 	if f == nil {
 		return nil
 	}
@@ -511,13 +541,16 @@ func (f *outboxFeed) take(after int64, n int) []*fedEntry {
 	defer f.mu.Unlock()
 	f.on = true
 	k := 0
-	for k < n && f.byID[after+1+int64(k)] != nil {
+	for k < n {
+		if _, ok := f.byID[after+1+int64(k)]; !ok {
+			break
+		}
 		k++
 	}
 	if k == 0 {
 		return nil
 	}
-	out := make([]*fedEntry, k)
+	out := make([]fedEntry, k)
 	for i := range out {
 		id := after + 1 + int64(i)
 		out[i] = f.byID[id]
@@ -554,26 +587,48 @@ func (f *outboxFeed) drop(id int64) {
 // With CheckMemoHits on, it first checks the run against the store: the
 // same text under each ID, and the same entry as decoding it gives; a
 // difference panics.
-func (r *Records) fedEntries(ctx context.Context, after int64, fed []*fedEntry) ([]store.OutboxEntry, error) {
+func (r *Records) fedEntries(ctx context.Context, after int64, fed []fedEntry) ([]store.OutboxEntry, error) {
 	if checkHits.Load() {
 		r.checkFed(ctx, after, fed)
 	}
+	if run, ok := oneBatch(fed); ok {
+		return run, nil
+	}
 	out := make([]store.OutboxEntry, len(fed))
 	for i, f := range fed {
-		if f.entry == nil { // not decoded at the commit
-			e, err := decodeOutbox(after+1+int64(i), f.text)
+		e := f.entry()
+		if e == nil { // not decoded at the commit
+			d, err := decodeOutbox(after+1+int64(i), f.text)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = e
+			out[i] = d
 			continue
 		}
-		out[i] = *f.entry
+		out[i] = *e
 	}
 	return out, nil
 }
 
-func (r *Records) checkFed(ctx context.Context, after int64, fed []*fedEntry) {
+// oneBatch is the run fed as its commit's array holds it, when all of it
+// is consecutive entries of one commit's decoded entries: the reader gets
+// them without a copy. The feed has given them out (take), so nothing else
+// reads or changes them, and the run's capacity ends with it, so an
+// append by the reader does not reach entries still kept.
+func oneBatch(fed []fedEntry) ([]store.OutboxEntry, bool) {
+	b, i0 := fed[0].batch, fed[0].i
+	if b == nil || i0+len(fed) > len(b) {
+		return nil, false
+	}
+	for k, f := range fed {
+		if f.batch == nil || f.entry() != &b[i0+k] {
+			return nil, false
+		}
+	}
+	return b[i0 : i0+len(fed) : i0+len(fed)], true
+}
+
+func (r *Records) checkFed(ctx context.Context, after int64, fed []fedEntry) {
 	vs, err := r.b.GetMany(ctx, KeyOutbox, idFields(after, len(fed)))
 	if err != nil {
 		return // the store is away: nothing to compare with
@@ -583,11 +638,12 @@ func (r *Records) checkFed(ctx context.Context, after int64, fed []*fedEntry) {
 		if !v.OK || v.S != fed[i].text {
 			panic(fmt.Sprintf("back office outbox feed: entry %d is %q in the feed, %q (present %v) in the store", id, fed[i].text, v.S, v.OK))
 		}
-		if fed[i].entry == nil {
+		fe := fed[i].entry()
+		if fe == nil {
 			continue
 		}
-		if e, err := decodeOutbox(id, v.S); err != nil || !reflect.DeepEqual(e, *fed[i].entry) {
-			panic(fmt.Sprintf("back office outbox feed: entry %d\nfed     %#v %#v\ndecoded %#v %#v (%v)", id, fed[i].entry, fed[i].entry.Prior, e, e.Prior, err))
+		if e, err := decodeOutbox(id, v.S); err != nil || !reflect.DeepEqual(e, *fe) {
+			panic(fmt.Sprintf("back office outbox feed: entry %d\nfed     %#v %#v\ndecoded %#v %#v (%v)", id, fe, fe.Prior, e, e.Prior, err))
 		}
 	}
 }

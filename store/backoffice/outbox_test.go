@@ -49,19 +49,19 @@ func TestEncodeOutbox(t *testing.T) {
 // it never had, sends the reader to the store), gives an entry once, and
 // forgets what is acknowledged.
 func TestOutboxFeed(t *testing.T) {
-	f := &outboxFeed{byID: map[int64]*fedEntry{}}
+	f := &outboxFeed{byID: map[int64]fedEntry{}}
 	texts := func(n int) []string { return make([]string, n) }
-	decoded := func(n int) []*store.OutboxEntry {
-		out := make([]*store.OutboxEntry, n)
+	decoded := func(n int) []store.OutboxEntry {
+		out := make([]store.OutboxEntry, n)
 		for i := range out {
-			out[i] = &store.OutboxEntry{Kind: store.OutboxOrder}
+			out[i] = store.OutboxEntry{Kind: store.OutboxOrder}
 		}
 		return out
 	}
-	ids := func(run []*fedEntry) []int64 {
+	ids := func(run []fedEntry) []int64 {
 		var out []int64
 		for _, e := range run {
-			out = append(out, e.entry.ID)
+			out = append(out, e.entry().ID)
 		}
 		return out
 	}
@@ -90,5 +90,31 @@ func TestOutboxFeed(t *testing.T) {
 	f.add(10, texts(1), decoded(1)) // acknowledged already: not kept
 	if run := f.take(9, 10); run != nil {
 		t.Fatalf("kept %v at or below the acknowledged ID", ids(run))
+	}
+}
+
+// fedEntries hands out a run of one commit's entries as they are, capped
+// so that an append does not reach the entries still kept, and copies a
+// run that spans commits.
+func TestFedEntriesRuns(t *testing.T) {
+	f := &outboxFeed{byID: map[int64]fedEntry{}}
+	f.take(0, 1) // on
+	batch := func(n int) []store.OutboxEntry { return make([]store.OutboxEntry, n) }
+	texts := func(n int) []string { return make([]string, n) }
+	first := batch(3)
+	f.add(3, texts(3), first) // 1, 2, 3
+	f.add(5, texts(2), batch(2))
+	r := &Records{}
+	run, err := r.fedEntries(t.Context(), 0, f.take(0, 2))
+	if err != nil || len(run) != 2 || cap(run) != 2 || &run[0] != &first[0] || run[1].ID != 2 {
+		t.Fatalf("one commit's run: %v %v (len %d cap %d)", run, err, len(run), cap(run))
+	}
+	_ = append(run, store.OutboxEntry{ID: 99})
+	if first[2].ID != 3 {
+		t.Fatalf("an append to the run changed the kept entry 3: %+v", first[2])
+	}
+	run, err = r.fedEntries(t.Context(), 2, f.take(2, 10))
+	if err != nil || len(run) != 3 || &run[0] == &first[2] || run[0].ID != 3 || run[2].ID != 5 {
+		t.Fatalf("a run of two commits: %v %v", run, err)
 	}
 }
