@@ -573,9 +573,14 @@ func (t *tx) PutAccount(a store.Account) error {
 		return err
 	}
 	// Holdings are kept sorted by symbol, one per symbol (Account.Holding
-	// searches them), however the caller built the slice.
-	a.Holdings = slices.Clone(a.Holdings)
-	slices.SortStableFunc(a.Holdings, func(x, y store.Holding) int { return strings.Compare(x.Symbol, y.Symbol) })
+	// searches them), however the caller built the slice. Usually they
+	// are sorted already (read so): then they are encoded as they are,
+	// without the copy that sorting the caller's slice needs.
+	bySymbol := func(x, y store.Holding) int { return strings.Compare(x.Symbol, y.Symbol) }
+	if !slices.IsSortedFunc(a.Holdings, bySymbol) {
+		a.Holdings = slices.Clone(a.Holdings)
+		slices.SortStableFunc(a.Holdings, bySymbol)
+	}
 	for i := 1; i < len(a.Holdings); i++ {
 		if a.Holdings[i].Symbol == a.Holdings[i-1].Symbol {
 			return fmt.Errorf("account %q: two holdings of %q: %w", a.AccountCode, a.Holdings[i].Symbol, store.ErrInvalid)

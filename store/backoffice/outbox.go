@@ -44,6 +44,11 @@ type outboxRecord struct {
 	Prior   *priorRecord     `json:"prior,omitempty"` // the order before the change
 	Cash    *cashRecord      `json:"cash,omitempty"`
 	Holding *holdingRecord   `json:"holding,omitempty"`
+
+	// orderText is the order record as stored, set by changesOf instead
+	// of Order, whose []byte would be a copy of it (encodeOutbox writes
+	// it as Order).
+	orderText string
 }
 
 type priorRecord struct {
@@ -95,7 +100,7 @@ func decodeOutbox(id int64, s string) (store.OutboxEntry, error) {
 func entryOf(r outboxRecord, o store.Order) (store.OutboxEntry, error) {
 	e := store.OutboxEntry{Kind: r.Kind, AccountCode: r.Account, At: time.Unix(0, r.At).UTC()}
 	switch {
-	case r.Kind == store.OutboxOrder && r.Order != nil:
+	case r.Kind == store.OutboxOrder && (r.Order != nil || r.orderText != ""):
 		e.Order = o
 		if p := r.Prior; p != nil {
 			fv := p.FilledValue
@@ -261,7 +266,7 @@ func changesOf(recs []outboxRecord, w Write, old Value) ([]outboxRecord, store.O
 		if err != nil {
 			return nil, o, err
 		}
-		return append(recs, outboxRecord{Kind: store.OutboxOrder, Account: o.AccountCode, Order: json.RawMessage(w.Value), Prior: prior}), o, nil
+		return append(recs, outboxRecord{Kind: store.OutboxOrder, Account: o.AccountCode, orderText: w.Value, Prior: prior}), o, nil
 	case KeyAccounts:
 		recs, err := accountChanges(recs, old, w.Value)
 		return recs, store.Order{}, err
@@ -274,7 +279,10 @@ func changesOf(recs []outboxRecord, w Write, old Value) ([]outboxRecord, store.O
 // wrote, compact and escaped already), which was a good part of what an
 // order's outbox entry cost. The bytes are the same (TestEncodeOutbox).
 func encodeOutbox(r outboxRecord) (string, error) {
-	if r.Order == nil || r.Cash != nil || r.Holding != nil {
+	if r.orderText != "" && (r.Order != nil || r.Cash != nil || r.Holding != nil) {
+		r.Order, r.orderText = json.RawMessage(r.orderText), "" // not built so: the general way
+	}
+	if (r.Order == nil && r.orderText == "") || r.Cash != nil || r.Holding != nil {
 		return encode(r)
 	}
 	head, err := json.Marshal(struct {
@@ -286,10 +294,11 @@ func encodeOutbox(r outboxRecord) (string, error) {
 		return "", fmt.Errorf("back office: encode: %w", err)
 	}
 	var b strings.Builder
-	b.Grow(len(head) + len(r.Order) + 160)
+	b.Grow(len(head) + len(r.Order) + len(r.orderText) + 160)
 	b.Write(head[:len(head)-1])
 	b.WriteString(`,"order":`)
 	b.Write(r.Order)
+	b.WriteString(r.orderText)
 	if r.Prior != nil {
 		prior, err := json.Marshal(r.Prior)
 		if err != nil {
@@ -439,8 +448,11 @@ func (r *Records) AckOutbox(ctx context.Context, id int64) error {
 			return nil
 		}
 		upto := min(id, acked+ackBatch)
+		// The writes sized up front: growing them one entry at a time
+		// was most of what an acknowledgement allocated.
 		c := Commit{Checks: []Check{{Cell: Cell{KeyOutboxMeta, FieldAcked}, Want: v}},
-			Writes: []Write{{Cell: Cell{KeyOutboxMeta, FieldAcked}, Value: idField(upto)}}}
+			Writes: make([]Write, 1, 1+upto-acked)}
+		c.Writes[0] = Write{Cell: Cell{KeyOutboxMeta, FieldAcked}, Value: idField(upto)}
 		for n := acked + 1; n <= upto; n++ {
 			c.Writes = append(c.Writes, Write{Cell: Cell{KeyOutbox, idField(n)}, Delete: true})
 		}

@@ -29,8 +29,14 @@ func TestEncodeOutbox(t *testing.T) {
 		"changed order": {Kind: store.OutboxOrder, Account: o.AccountCode, At: -3, Order: json.RawMessage(text),
 			Prior: &priorRecord{Status: store.OrderNew, Qty: 3, Price: price, Text: "<&>", StopPx: &price}},
 		"cash": {Kind: store.OutboxCash, Account: "A1", At: 5, Cash: &cashRecord{Available: price, Hold: decimal.Zero}},
+		"built order": {Kind: store.OutboxOrder, Account: o.AccountCode, At: 9, orderText: text,
+			Prior: &priorRecord{Status: store.OrderNew, Qty: 3, Price: price}},
 	} {
-		want, err := json.Marshal(r)
+		m := r
+		if m.orderText != "" { // what changesOf sets in place of Order
+			m.Order = json.RawMessage(m.orderText)
+		}
+		want, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
