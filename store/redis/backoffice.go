@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -16,9 +15,31 @@ import (
 
 // boBackend maps the records' hashes to <p>{bo}:<name>, all on one slot,
 // so a commit is one script.
-type boBackend struct{ s *Store }
+type boBackend struct {
+	s *Store
+	// names holds the key of every fixed hash and sequence, built once:
+	// joining them on every read and commit was an allocation per key.
+	names map[string]string
+}
 
-func (b boBackend) key(name string) string { return b.s.k.backOffice() + name }
+func newBoBackend(s *Store) boBackend {
+	b := boBackend{s: s, names: map[string]string{}}
+	for _, n := range []string{backoffice.KeyAccounts, backoffice.KeyGrants, backoffice.KeyGroups, backoffice.KeyGroupNames,
+		backoffice.KeyMembers, backoffice.KeyRiskRules, backoffice.KeyOrderRiskRules, backoffice.KeyRequests,
+		backoffice.SeqGroups, backoffice.SeqRequests, backoffice.KeyOutbox, backoffice.SeqOutbox, backoffice.KeyOutboxMeta,
+		backoffice.KeyMeta, backoffice.KeyOrders, backoffice.KeyOrderReqIDs, backoffice.KeyOpenOrders, backoffice.SeqOrders,
+		backoffice.KeyMarketDays} {
+		b.names[n] = s.k.backOffice() + n
+	}
+	return b
+}
+
+func (b boBackend) key(name string) string {
+	if k, ok := b.names[name]; ok {
+		return k
+	}
+	return b.s.k.backOffice() + name
+}
 
 func (b boBackend) Get(ctx context.Context, c backoffice.Cell) (backoffice.Value, error) {
 	v, err := b.s.c.HGet(ctx, b.key(c.Key), c.Field).Result()
@@ -175,15 +196,16 @@ return out
 
 func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) (backoffice.Committed, error) {
 	keys := b.s.auditKeys(b.key(backoffice.KeyOutbox), b.key(backoffice.SeqOutbox))
-	index := map[string]string{}
-	keyIndex := func(name string) string {
+	// A key's index is passed as an int: the same bytes on the wire as its
+	// decimal string, and an int below 256 is boxed without allocating.
+	index := map[string]int{}
+	keyIndex := func(name string) int {
 		if i, ok := index[name]; ok {
 			return i
 		}
 		keys = append(keys, b.key(name))
-		i := strconv.Itoa(len(keys))
-		index[name] = i
-		return i
+		index[name] = len(keys)
+		return len(keys)
 	}
 	args := make([]any, 0, 4+4*(len(c.Checks)+len(c.Writes))+len(c.Outbox)+len(c.Audit))
 	notify := ""

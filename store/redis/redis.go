@@ -144,7 +144,7 @@ func New(client goredis.UniversalClient, prefix string) *Store {
 		panic(err) // only for a size <= 0
 	}
 	s := &Store{c: client, k: keys{p: prefix}, sessionIdentity: cache}
-	s.Records = backoffice.New(boBackend{s}, backoffice.Options{Remember: rememberedCells, FeedOutbox: true})
+	s.Records = backoffice.New(newBoBackend(s), backoffice.Options{Remember: rememberedCells, FeedOutbox: true})
 	return s
 }
 
