@@ -426,6 +426,7 @@ func (r *Records) UpdateBackOffice(ctx context.Context, fn func(tx store.BackOff
 		}
 		t.commit.Outbox = outbox
 		t.commit.Notify = len(outbox) > 0 && !publishes
+		t.commit.Checks = make([]Check, 0, len(t.reads)) // one allocation, not one per doubling
 		for c, v := range t.reads {
 			t.commit.Checks = append(t.commit.Checks, Check{Cell: c, Want: v})
 		}
@@ -549,6 +550,11 @@ func (t *tx) set(key, field, value string, del bool) {
 	if i, ok := t.writes[c]; ok {
 		t.commit.Writes[i] = w
 		return
+	}
+	if t.commit.Writes == nil {
+		// Room for an order's usual writes at once, not a doubling from
+		// one (4 measured best of 4, 6 and 8 in the benchmarks).
+		t.commit.Writes = make([]Write, 0, 4)
 	}
 	t.writes[c] = len(t.commit.Writes)
 	t.commit.Writes = append(t.commit.Writes, w)
