@@ -110,7 +110,9 @@ func encodeAccount(a store.Account) (string, error) {
 	for i, h := range a.Holdings {
 		hs[i] = holdingRecord(h)
 	}
-	r := accountRecord{
+	r := accountRecords.Get().(*accountRecord) // pooled, as encodeOrder's
+	defer putAccountRecord(r)
+	*r = accountRecord{
 		AccountCode: a.AccountCode, Name: a.Name, InternalClientCode: a.InternalClientCode,
 		ClientCode: a.ClientCode, CompID: a.CompID, AccountType: a.AccountType,
 		InvestCode: a.InvestCode, FornInvestTypeCode: a.FornInvestTypeCode,
@@ -121,9 +123,17 @@ func encodeAccount(a store.Account) (string, error) {
 	}
 	s, err := encode(r)
 	if err == nil {
-		seedAccount(s, r)
+		seedAccount(s, *r)
 	}
 	return s, err
+}
+
+var accountRecords = sync.Pool{New: func() any { return new(accountRecord) }}
+
+// putAccountRecord returns r to the pool, holding nothing.
+func putAccountRecord(r *accountRecord) {
+	*r = accountRecord{}
+	accountRecords.Put(r)
 }
 
 func decodeAccount(s string) (store.Account, error) { return accountMemo.decode(s, decodeAccountJSON) }
@@ -134,9 +144,12 @@ func decodeAccountJSON(s string) (store.Account, error) {
 
 // accountOf is the account a decoded record holds.
 func accountOf(r accountRecord) store.Account {
-	var hs []store.Holding
-	for _, h := range r.Holdings {
-		hs = append(hs, store.Holding(h))
+	var hs []store.Holding // nil without holdings, as before
+	if len(r.Holdings) > 0 {
+		hs = make([]store.Holding, len(r.Holdings))
+	}
+	for i, h := range r.Holdings {
+		hs[i] = store.Holding(h)
 	}
 	return store.Account{
 		AccountCode: r.AccountCode, Name: r.Name, InternalClientCode: r.InternalClientCode,

@@ -33,6 +33,8 @@ func seedOrder(text string, r orderRecord) {
 	orderMemo.c.Add(text, orderOf(r))
 }
 
+// seedAccount changes r.Holdings' elements: encodeAccount's own copy,
+// which it no longer needs.
 func seedAccount(text string, r accountRecord) {
 	if !validUTF8(r.AccountCode, r.Name, r.InternalClientCode, r.ClientCode, r.CompID, r.InvestCode,
 		r.FornInvestTypeCode, r.SenderSubID, r.Email, r.Phone) {
@@ -47,8 +49,8 @@ func seedAccount(text string, r accountRecord) {
 		due = append(due, store.DueCash{Date: d.Date, Amount: decodedDec(d.Amount, false)})
 	}
 	r.CashPending = due
-	hs := make([]holdingRecord, len(r.Holdings)) // r's slice is the caller's
-	for i, h := range r.Holdings {
+	hs := r.Holdings
+	for i, h := range hs {
 		if !validUTF8(h.Symbol, h.MarkedOn) {
 			return
 		}
@@ -63,7 +65,6 @@ func seedAccount(text string, r accountRecord) {
 		h.Pending = pending
 		hs[i] = h
 	}
-	r.Holdings = hs
 	accountMemo.c.Add(text, accountOf(r))
 }
 

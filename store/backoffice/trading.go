@@ -117,7 +117,12 @@ func encodeOrder(o store.Order) (string, error) {
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
-	r := orderRecord{
+	// The record is pooled: passed to encode (an interface), a new one
+	// would be a heap copy of some 600 bytes per order written. A pointer
+	// to it encodes to the same text.
+	r := orderRecords.Get().(*orderRecord)
+	defer putOrderRecord(r)
+	*r = orderRecord{
 		ID: o.ID, OriginalReqID: o.OriginalReqID, ClOrdID: o.ClOrdID, OrigClOrdID: o.OrigClOrdID,
 		TradingDate: o.TradingDate, AccountCode: o.AccountCode, User: o.User,
 		Symbol: o.Symbol, ISIN: o.ISIN, MarketID: o.MarketID, Board: o.Board, Side: o.Side, Type: o.Type,
@@ -133,9 +138,17 @@ func encodeOrder(o store.Order) (string, error) {
 	}
 	s, err := encode(r)
 	if err == nil {
-		seedOrder(s, r)
+		seedOrder(s, *r)
 	}
 	return s, err
+}
+
+var orderRecords = sync.Pool{New: func() any { return new(orderRecord) }}
+
+// putOrderRecord returns r to the pool, holding no strings or decimals.
+func putOrderRecord(r *orderRecord) {
+	*r = orderRecord{}
+	orderRecords.Put(r)
 }
 
 // optDec leaves a zero out of a record (most orders have no stop terms).
