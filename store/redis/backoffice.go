@@ -20,6 +20,10 @@ type boBackend struct {
 	// names holds the key of every fixed hash and sequence, built once:
 	// joining them on every read and commit was an allocation per key.
 	names map[string]string
+	// head is a commit's first keys (commitBackOffice), written the same
+	// way once; written is the outbox's notification channel.
+	head    []string
+	written string
 }
 
 func newBoBackend(s *Store) boBackend {
@@ -31,6 +35,8 @@ func newBoBackend(s *Store) boBackend {
 		backoffice.KeyMarketDays} {
 		b.names[n] = s.k.backOffice() + n
 	}
+	b.head = s.auditKeys(b.key(backoffice.KeyOutbox), b.key(backoffice.SeqOutbox))
+	b.written = s.k.outboxWritten()
 	return b
 }
 
@@ -195,22 +201,26 @@ return out
 `)
 
 func (b boBackend) Commit(ctx context.Context, c backoffice.Commit) (backoffice.Committed, error) {
-	keys := b.s.auditKeys(b.key(backoffice.KeyOutbox), b.key(backoffice.SeqOutbox))
+	keys := append(make([]string, 0, len(b.head)+4), b.head...)
 	// A key's index is passed as an int: the same bytes on the wire as its
 	// decimal string, and an int below 256 is boxed without allocating.
-	index := map[string]int{}
+	// A commit names a few hashes: a search of them, not a map.
+	var named [8]string
+	names := named[:0] // keys[len(b.head)+i] is hash names[i]
 	keyIndex := func(name string) int {
-		if i, ok := index[name]; ok {
-			return i
+		for i, n := range names {
+			if n == name {
+				return len(b.head) + i + 1
+			}
 		}
+		names = append(names, name)
 		keys = append(keys, b.key(name))
-		index[name] = len(keys)
 		return len(keys)
 	}
 	args := make([]any, 0, 4+4*(len(c.Checks)+len(c.Writes))+len(c.Outbox)+len(c.Audit))
 	notify := ""
 	if c.Notify {
-		notify = b.s.k.outboxWritten()
+		notify = b.written
 	}
 	args = append(args, notify, len(c.Checks))
 	for _, ch := range c.Checks {
