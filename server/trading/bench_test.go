@@ -2,6 +2,7 @@ package trading
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vero-oms/omsd/store"
@@ -49,4 +50,24 @@ func BenchmarkSubmitMatch(b *testing.B) {
 	if bad := h.checkAll(); len(bad) > 0 {
 		b.Fatalf("invariants broken: %v", bad[0])
 	}
+}
+
+// BenchmarkSubmitRestParallel is BenchmarkSubmitRest from several
+// goroutines at once, so entries on the book queue up and commit in
+// batches (routeEntries routes several orders per step).
+func BenchmarkSubmitRestParallel(b *testing.B) {
+	h := newHarness(b, benchAccounts())
+	a := h.accts[0]
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		price := "99000"
+		for pb.Next() {
+			if _, err := h.svc.Submit(h.ctx, a.user, NewOrder{Account: a.code, Symbol: "FPT", Side: "B", Type: "LO", Price: &price, Qty: 100, RefOrderID: fmt.Sprintf("p%d", n.Add(1))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
