@@ -296,7 +296,11 @@ func BenchmarkBearerCheckDuringSweep(b *testing.B) {
 }
 
 func BenchmarkCommitOrderFeed(b *testing.B) {
-	s := memory.New()
-	b.Cleanup(func() { _ = s.Close() })
-	storetest.BenchCommitOrderFeed(b, s)
+	for _, every := range []int{1, 4} {
+		b.Run(fmt.Sprintf("drain-every-%d", every), func(b *testing.B) {
+			s := memory.New()
+			b.Cleanup(func() { _ = s.Close() })
+			storetest.BenchCommitOrderFeed(b, s, every)
+		})
+	}
 }

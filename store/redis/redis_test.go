@@ -380,5 +380,9 @@ func TestCommitWithoutReplyMayLandLater(t *testing.T) {
 }
 
 func BenchmarkCommitOrderFeed(b *testing.B) {
-	storetest.BenchCommitOrderFeed(b, benchStore(b))
+	for _, every := range []int{1, 4} {
+		b.Run(fmt.Sprintf("drain-every-%d", every), func(b *testing.B) {
+			storetest.BenchCommitOrderFeed(b, benchStore(b), every)
+		})
+	}
 }

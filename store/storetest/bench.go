@@ -58,8 +58,9 @@ func BenchSessionWithIdentity(b *testing.B, s store.Store) {
 // BenchCommitOrderFeed measures a fill-like commit with the outbox feed
 // on (a publisher reads this process's entries): each op reads two
 // accounts, changes their cash and one holding each, writes an order,
-// and the publisher then reads the entries and acknowledges them.
-func BenchCommitOrderFeed(b *testing.B, s store.Store) {
+// and the publisher reads the entries and acknowledges them after every
+// drainEvery ops (more than one: its reads span several commits).
+func BenchCommitOrderFeed(b *testing.B, s store.Store, drainEvery int) {
 	ctx, now := context.Background(), msNow()
 	for _, code := range []string{"BA1", "BA2"} {
 		a := store.Account{AccountCode: code, Name: code, CashAvailable: decimal.RequireFromString("1000000000.5"),
@@ -94,7 +95,9 @@ func BenchCommitOrderFeed(b *testing.B, s store.Store) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		after = benchDrain(b, s, after)
+		if (i+1)%drainEvery == 0 {
+			after = benchDrain(b, s, after)
+		}
 	}
 }
 
