@@ -73,8 +73,10 @@ func (c Cash) Equal(d Cash) bool {
 // Outbox is read by the publisher.
 type Outbox interface {
 	// OutboxAfter returns up to limit entries with IDs above after, in ID
-	// order. Entries at or below the acknowledged ID are gone.
-	OutboxAfter(ctx context.Context, after int64, limit int) ([]OutboxEntry, error)
+	// order. Entries at or below the acknowledged ID are gone. They are
+	// pointers (an entry is some 850 bytes): the entries are the caller's,
+	// and a store hands out what it holds without copying them.
+	OutboxAfter(ctx context.Context, after int64, limit int) ([]*OutboxEntry, error)
 	// AckOutbox records that every entry up to id is published and removes
 	// them; an id at or below the acknowledged one changes nothing.
 	AckOutbox(ctx context.Context, id int64) error

@@ -180,7 +180,7 @@ func (a *Acceptor) wake(name string) {
 // queue of a session nobody uses does not grow without end (orders live
 // one trading day; a session hears of them from its first logon of the
 // day, and of what it missed while away that day at its next logon).
-func (a *Acceptor) Queue(ctx context.Context, entries []store.OutboxEntry) error {
+func (a *Acceptor) Queue(ctx context.Context, entries []*store.OutboxEntry) error {
 	today := a.sessionDay(a.o.Now())
 	for i := range a.o.Sessions {
 		cfg := &a.o.Sessions[i]
@@ -203,7 +203,7 @@ func (a *Acceptor) Queue(ctx context.Context, entries []store.OutboxEntry) error
 			if !ok {
 				continue
 			}
-			for _, body := range reportsOf(e) {
+			for _, body := range reportsOf(*e) {
 				reports = append(reports, store.FIXReport{OutboxID: e.ID, Body: encodeBody(body)})
 			}
 		}

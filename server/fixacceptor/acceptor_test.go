@@ -200,8 +200,8 @@ func TestQueueOnlyForSessionsOfTheDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := func(id int64) []store.OutboxEntry {
-		return []store.OutboxEntry{{ID: id, Kind: store.OutboxOrder, AccountCode: "A",
+	entry := func(id int64) []*store.OutboxEntry {
+		return []*store.OutboxEntry{{ID: id, Kind: store.OutboxOrder, AccountCode: "A",
 			Order: store.Order{ID: 1, ClOrdID: "c", AccountCode: "A", Symbol: "X", Side: "B", Type: "LO", Qty: 1, Status: store.OrderNew}}}
 	}
 	queued := func() int {

@@ -133,7 +133,7 @@ func (s *Server) drain(ctx context.Context, p *publisher, after int64) int64 {
 			return after // not observed: the next round again
 		}
 		for _, e := range entries {
-			ch, data, err := publication(e)
+			ch, data, err := publication(*e)
 			if !s.hand(ctx, p, channelPub{e.ID, ch, data, err}) {
 				return after
 			}
@@ -277,7 +277,7 @@ func (s *Server) ackLoop(ctx context.Context, mark *watermark) {
 }
 
 // observe hands the entries to Options.Observe.
-func (s *Server) observe(ctx context.Context, entries []store.OutboxEntry) bool {
+func (s *Server) observe(ctx context.Context, entries []*store.OutboxEntry) bool {
 	if s.o.Observe == nil {
 		return true
 	}

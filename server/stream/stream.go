@@ -81,7 +81,7 @@ type Options struct {
 	// there); an error leaves the entries unacknowledged and they come
 	// again, as do entries whose publication failed, so it must take an
 	// entry it has seen once.
-	Observe func(ctx context.Context, entries []store.OutboxEntry) error
+	Observe func(ctx context.Context, entries []*store.OutboxEntry) error
 	// HistorySize and HistoryTTL bound each order and account channel's
 	// history, which recovery replays.
 	HistorySize int

@@ -364,11 +364,11 @@ const outboxWindow = 256
 // and the publisher's usual read is one round trip. Only when nothing
 // follows after does it read the acknowledged ID: a reader behind it (the
 // entries it wants are gone) moves up to it.
-func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]store.OutboxEntry, error) {
+func (r *Records) OutboxAfter(ctx context.Context, after int64, limit int) ([]*store.OutboxEntry, error) {
 	if fed := r.feed.take(after, min(limit, outboxWindow)); len(fed) > 0 {
 		return r.fedEntries(ctx, after, fed)
 	}
-	out := []store.OutboxEntry{}
+	out := []*store.OutboxEntry{}
 	for len(out) < limit {
 		n := min(limit-len(out), outboxWindow)
 		run, err := r.outboxRun(ctx, after, n)
@@ -402,8 +402,8 @@ func idFields(after int64, n int) []string {
 }
 
 // outboxRun reads up to n entries from after+1 on, stopping at the first
-// absent one.
-func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]store.OutboxEntry, error) {
+// absent one (decoded into one array).
+func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]*store.OutboxEntry, error) {
 	vs, err := r.b.GetMany(ctx, KeyOutbox, idFields(after, n))
 	if err != nil {
 		return nil, err
@@ -412,11 +412,13 @@ func (r *Records) outboxRun(ctx context.Context, after int64, n int) ([]store.Ou
 	for k < len(vs) && vs[k].OK {
 		k++
 	}
-	out := make([]store.OutboxEntry, k)
+	es := make([]store.OutboxEntry, k)
+	out := make([]*store.OutboxEntry, k)
 	for i, v := range vs[:k] {
-		if out[i], err = decodeOutbox(after+1+int64(i), v.S); err != nil {
+		if es[i], err = decodeOutbox(after+1+int64(i), v.S); err != nil {
 			return nil, err
 		}
+		out[i] = &es[i]
 	}
 	return out, nil
 }
@@ -490,8 +492,8 @@ type outboxFeed struct {
 
 // fedEntry is an entry as committed: its text, and decoded, as element i
 // of its commit's entries (batch nil when the commit did not decode
-// them). Kept by value, and the decoded entries in one array per commit:
-// fedEntries hands out a run of one commit without copying it.
+// them). Kept by value, and the decoded entries in one array per commit,
+// not an allocation per entry; fedEntries hands out pointers into it.
 type fedEntry struct {
 	text  string
 	batch []store.OutboxEntry
@@ -599,14 +601,13 @@ func (f *outboxFeed) drop(id int64) {
 // With CheckMemoHits on, it first checks the run against the store: the
 // same text under each ID, and the same entry as decoding it gives; a
 // difference panics.
-func (r *Records) fedEntries(ctx context.Context, after int64, fed []fedEntry) ([]store.OutboxEntry, error) {
+// The entries are handed out as they are kept, not copied: the feed has
+// given them out (take), so nothing else reads or changes them.
+func (r *Records) fedEntries(ctx context.Context, after int64, fed []fedEntry) ([]*store.OutboxEntry, error) {
 	if checkHits.Load() {
 		r.checkFed(ctx, after, fed)
 	}
-	if run, ok := oneBatch(fed); ok {
-		return run, nil
-	}
-	out := make([]store.OutboxEntry, len(fed))
+	out := make([]*store.OutboxEntry, len(fed))
 	for i, f := range fed {
 		e := f.entry()
 		if e == nil { // not decoded at the commit
@@ -614,30 +615,11 @@ func (r *Records) fedEntries(ctx context.Context, after int64, fed []fedEntry) (
 			if err != nil {
 				return nil, err
 			}
-			out[i] = d
-			continue
+			e = &d
 		}
-		out[i] = *e
+		out[i] = e
 	}
 	return out, nil
-}
-
-// oneBatch is the run fed as its commit's array holds it, when all of it
-// is consecutive entries of one commit's decoded entries: the reader gets
-// them without a copy. The feed has given them out (take), so nothing else
-// reads or changes them, and the run's capacity ends with it, so an
-// append by the reader does not reach entries still kept.
-func oneBatch(fed []fedEntry) ([]store.OutboxEntry, bool) {
-	b, i0 := fed[0].batch, fed[0].i
-	if b == nil || i0+len(fed) > len(b) {
-		return nil, false
-	}
-	for k, f := range fed {
-		if f.batch == nil || f.entry() != &b[i0+k] {
-			return nil, false
-		}
-	}
-	return b[i0 : i0+len(fed) : i0+len(fed)], true
 }
 
 func (r *Records) checkFed(ctx context.Context, after int64, fed []fedEntry) {

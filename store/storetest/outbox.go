@@ -31,12 +31,20 @@ func (su suite) outbox(t *testing.T) {
 	su.test(t, "Race", outboxRace)
 }
 
-// outboxAfter fails the test on an error.
+// outboxAfter fails the test on an error; it returns the entries as
+// values, for the assertions, and checks that none is nil.
 func outboxAfter(t *testing.T, s store.Store, after int64, limit int) []store.OutboxEntry {
 	t.Helper()
 	es, err := s.OutboxAfter(t.Context(), after, limit)
 	must(t, err)
-	return es
+	out := make([]store.OutboxEntry, len(es))
+	for i, e := range es {
+		if e == nil {
+			t.Fatalf("OutboxAfter(%d, %d): entry %d is nil", after, limit, i)
+		}
+		out[i] = *e
+	}
+	return out
 }
 
 // wantIDs asserts es are exactly the entries from..to, in ID order.
