@@ -27,10 +27,14 @@ wait_http() {
 # start_redis DIR starts a private redis-server (no persistence, its log in
 # DIR) on a free loopback port, bounded by $life seconds (900 unless the
 # caller set it), and waits for it: sets $redis_port and adds its pid to
-# the caller's pids.
+# the caller's pids. It runs in a session of its own (setsid), as a
+# service manager runs Redis: with the kernel's autogroup scheduling a
+# session shares the CPU with other sessions first, and in the script's
+# session Redis's one thread competed with every thread of omsd and of
+# the load generator (docs/benchmarks.md, fourteenth session).
 start_redis() {
 	redis_port=$(free_port)
-	timeout -k 5 "${life:-900}" redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+	setsid timeout -k 5 "${life:-900}" redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
 		--dir "$1" --logfile "$1/redis.log" </dev/null &
 	pids+=($!)
 	for _ in $(seq 50); do
