@@ -232,14 +232,9 @@ func madeIn(batch []*pendingEntry, id int64) bool {
 // index and the ClOrdID cache learn them, and those the venue takes now
 // go to it, in order, in one step.
 func (s *Service) routeEntries(ctx context.Context, isin string, batch []*pendingEntry) {
-	// Sized once for the orders routed (an Order is some 600 bytes: growing
-	// the slice by appends copied them at every doubling).
-	n := 0
-	for _, p := range batch {
-		if p.err == nil && isin != "" && p.r.routable() {
-			n++
-		}
-	}
+	// Sized once, for the whole batch at most (an Order is some 600 bytes:
+	// growing the slice by appends copied them at every doubling).
+	n := len(batch)
 	orders, quiet, traces := make([]store.Order, 0, n), make([]bool, 0, n), make([]*latency.Trace, 0, n)
 	for _, p := range batch {
 		if p.err != nil {

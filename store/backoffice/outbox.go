@@ -47,7 +47,7 @@ type outboxRecord struct {
 
 	// orderText is the order record as stored, set by changesOf instead
 	// of Order, whose []byte would be a copy of it (encodeOutbox writes
-	// it as Order).
+	// it as Order); only on an order record, which has no Cash or Holding.
 	orderText string
 }
 
@@ -279,10 +279,7 @@ func changesOf(recs []outboxRecord, w Write, old Value) ([]outboxRecord, store.O
 // wrote, compact and escaped already), which was a good part of what an
 // order's outbox entry cost. The bytes are the same (TestEncodeOutbox).
 func encodeOutbox(r outboxRecord) (string, error) {
-	if r.orderText != "" && (r.Order != nil || r.Cash != nil || r.Holding != nil) {
-		r.Order, r.orderText = json.RawMessage(r.orderText), "" // not built so: the general way
-	}
-	if (r.Order == nil && r.orderText == "") || r.Cash != nil || r.Holding != nil {
+	if r.orderText == "" { // not an order record changesOf built
 		return encode(r)
 	}
 	head, err := json.Marshal(struct {
@@ -294,10 +291,9 @@ func encodeOutbox(r outboxRecord) (string, error) {
 		return "", fmt.Errorf("back office: encode: %w", err)
 	}
 	var b strings.Builder
-	b.Grow(len(head) + len(r.Order) + len(r.orderText) + 160)
+	b.Grow(len(head) + len(r.orderText) + 160)
 	b.Write(head[:len(head)-1])
 	b.WriteString(`,"order":`)
-	b.Write(r.Order)
 	b.WriteString(r.orderText)
 	if r.Prior != nil {
 		prior, err := json.Marshal(r.Prior)

@@ -28,7 +28,8 @@ func TestEncodeOutbox(t *testing.T) {
 		"new order": {Kind: store.OutboxOrder, Account: o.AccountCode, At: 1 << 60, Order: json.RawMessage(text)},
 		"changed order": {Kind: store.OutboxOrder, Account: o.AccountCode, At: -3, Order: json.RawMessage(text),
 			Prior: &priorRecord{Status: store.OrderNew, Qty: 3, Price: price, Text: "<&>", StopPx: &price}},
-		"cash": {Kind: store.OutboxCash, Account: "A1", At: 5, Cash: &cashRecord{Available: price, Hold: decimal.Zero}},
+		"cash":            {Kind: store.OutboxCash, Account: "A1", At: 5, Cash: &cashRecord{Available: price, Hold: decimal.Zero}},
+		"built new order": {Kind: store.OutboxOrder, Account: o.AccountCode, At: 1 << 60, orderText: text},
 		"built order": {Kind: store.OutboxOrder, Account: o.AccountCode, At: 9, orderText: text,
 			Prior: &priorRecord{Status: store.OrderNew, Qty: 3, Price: price}},
 	} {
