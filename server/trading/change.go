@@ -343,8 +343,8 @@ func (s *Service) openOrder(ctx context.Context, trace *latency.Trace, user, ord
 
 // instrumentOf resolves the instrument of an order the user entered.
 func (s *Service) instrumentOf(ctx context.Context, user, reqID string) (market.Instrument, bool, error) {
-	if r, ok := s.refOf(user, reqID); ok {
-		inst, ok := s.master.ByISIN(r.isin)
+	if _, isin, ok := s.refOf(user, reqID); ok {
+		inst, ok := s.master.ByISIN(isin)
 		return inst, ok, nil
 	}
 	o, err := s.OrderByReqID(ctx, user, reqID)

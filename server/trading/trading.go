@@ -39,8 +39,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/vero-oms/omsd/server/latency"
 	"github.com/vero-oms/omsd/server/market"
 	"github.com/vero-oms/omsd/server/venue"
@@ -133,10 +131,10 @@ type Service struct {
 	sessions  map[market.MarketID]market.Session // last session applied to the books
 	endOfDay  []func(ctx context.Context) error  // what else ends with the day (OnEndOfDay)
 
-	venueState venueState                           // why this instance cannot trade, if it cannot
-	stops      stopIndex                            // the conditional orders waiting for their trigger
-	reqIDs     *lru.Cache[store.OrderKey, orderRef] // see reqids.go
-	rules      rulesCache                           // the risk rules by version
+	venueState venueState  // why this instance cannot trade, if it cannot
+	stops      stopIndex   // the conditional orders waiting for their trigger
+	reqIDs     *reqIDCache // see reqids.go
+	rules      rulesCache  // the risk rules by version
 }
 
 // rulesCache keeps the OMS and order risk rules of one version, so an order
@@ -184,7 +182,7 @@ func (s *Service) rulesIn(ctx context.Context, tx store.BackOfficeTx) ([]store.R
 // session.
 func New(o Options) *Service {
 	s := &Service{st: o.Store, master: o.Market, clock: o.Clock, venue: o.Venue, lat: o.Latency, now: o.Now, log: o.Log,
-		stepTimeout: o.StepTimeout, reconcileEvery: o.ReconcileEvery, reqIDs: newReqIDCache()}
+		stepTimeout: o.StepTimeout, reconcileEvery: o.ReconcileEvery, reqIDs: newReqIDCache(reqIDCacheSize)}
 	if s.stepTimeout <= 0 {
 		s.stepTimeout = DefaultStepTimeout
 	}
