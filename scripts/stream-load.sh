@@ -29,6 +29,9 @@
 #   IDLE_SESSIONS=shared (one login for all the idle subscribers) or own (a
 #     login each, as terminals have: omsd re-checks every distinct session
 #     each revocation round, 500 ms)
+#   TRACE_DIR= (a directory: a latency run's first report over 25 ms has
+#     streamload and omsd write the last seconds of their Go runtime
+#     traces there, for `go tool trace`; docs/benchmarks.md)
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -39,6 +42,7 @@ BOOKS=${BOOKS:-1}
 STORES=${STORES:-memory redis}
 IDLE_CHANNELS=${IDLE_CHANNELS:-quiet}
 IDLE_SESSIONS=${IDLE_SESSIONS:-shared}
+TRACE_DIR=${TRACE_DIR:-}
 BIN=${BIN:-bin/omsd}
 LOADBIN=${LOADBIN:-bin/streamload}
 GO=${GO:-go}
@@ -72,6 +76,7 @@ fi
 	die "open files limit $(ulimit -n) (hard $(ulimit -Hn)) is below $want for $SUBSCRIBERS subscribers; raise it or lower SUBSCRIBERS"
 
 loadflags=(-duration "$DURATION" -rate "$RATE" -subscribers "$SUBSCRIBERS" -concurrency "$CONCURRENCY" -books "$BOOKS" -idle-channels "$IDLE_CHANNELS" -idle-sessions "$IDLE_SESSIONS")
+[ -z "$TRACE_DIR" ] || loadflags+=(-trace-dir "$TRACE_DIR")
 budget=$("$LOADBIN" "${loadflags[@]}" -budget) || die "bad knobs"
 # omsd and redis-server outlive one store's streamload run by a margin at most.
 life=$((budget + 120))
@@ -97,6 +102,7 @@ start_server() {
 		start_redis "$work"
 		flags+=(--redis-url "redis://127.0.0.1:$redis_port" --dev-redis --redis-prefix "stream-load-$$:")
 	fi
+	[ -z "$TRACE_DIR" ] || flags+=(--trace-dir "$TRACE_DIR")
 	timeout -k 5 "$life" "$BIN" "${flags[@]}" </dev/null >"$work/omsd-$store.log" 2>&1 &
 	tpid=$!
 	pids+=("$tpid")

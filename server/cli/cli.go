@@ -110,6 +110,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := startFlightRecorder(ctx, c.TraceDir, log); err != nil {
+		return err
+	}
 	app, err := Build(ctx, c, log)
 	if err != nil {
 		return err

@@ -64,6 +64,9 @@ type Config struct {
 	// MinProcs is the fewest Ps (GOMAXPROCS) serve runs with (see
 	// applyProcs); 0 keeps Go's choice.
 	MinProcs int
+	// TraceDir, when set, keeps Go's flight recorder on and writes its
+	// window there on SIGUSR1 (startFlightRecorder).
+	TraceDir string
 	LogJSON  bool
 	LogLvl   string
 
@@ -244,6 +247,7 @@ var settings = []setting{
 		c.LogJSON = v == "json"
 		return nil
 	}},
+	{"trace-dir", "", "directory where SIGUSR1 writes the last 5 s of Go's execution trace (the flight recorder, for `go tool trace`; docs/operations.md); empty: off", str(func(c *Config) *string { return &c.TraceDir })},
 	{"log-level", "info", "log level: debug, info, warn, error", str(func(c *Config) *string { return &c.LogLvl })},
 	{"secret", "", "server secret (>= 32 bytes) keying recovery-code and email HMACs; prefer secret-file", str(func(c *Config) *string { return &c.Secret })},
 	{"secret-file", "", "file holding the server secret", str(func(c *Config) *string { return &c.SecretFile })},

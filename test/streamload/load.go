@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,6 +42,9 @@ type job struct {
 func openLoop(ctx context.Context, a *api, jwt string, p *probe, o runOpts) result {
 	n := max(2, int(float64(o.rate)*o.d.Seconds())&^1) // whole pairs
 	t := newTracker()
+	if !strings.HasSuffix(o.prefix, "wo") { // not the warm-up
+		t.stalls = o.stalls
+	}
 	p.cur.Store(t)
 	start := time.Now()
 	bound, cancel := context.WithDeadline(ctx, start.Add(o.d+o.drain))
@@ -164,6 +168,7 @@ type runOpts struct {
 	workers     int
 	concurrency int
 	drain       time.Duration
+	stalls      *stallTracer // nil: off
 }
 
 func sleep(ctx context.Context, d time.Duration) {

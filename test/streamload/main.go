@@ -36,6 +36,9 @@ type config struct {
 	concurrency, workers      int
 	books                     int
 	header, budget            bool
+	traceDir                  string        // -trace-dir ("": off)
+	traceAfter                time.Duration // a delivery later than this is a stall to trace
+	stalls                    *stallTracer  // from traceDir (nil: off)
 }
 
 func parseFlags() config {
@@ -58,6 +61,9 @@ func parseFlags() config {
 	flag.DurationVar(&c.connectTimeout, "connect-timeout", 0, "bound on connecting the idle subscribers (0: 30s + 10ms each)")
 	flag.StringVar(&c.deliveries, "deliveries", "", "write every latency run's deliveries to this CSV file (run, due ms from the run's start, delivery ms), "+
 		"to see when the slow ones happened (docs/benchmarks.md: they come in bursts)")
+	flag.StringVar(&c.traceDir, "trace-dir", "", "keep Go's flight recorder on; the first delivery of a latency run later than -trace-after (one every 5s at most) "+
+		"writes this process's last seconds of runtime trace here and sends -pid SIGUSR1 (omsd serve --trace-dir writes its own)")
+	flag.DurationVar(&c.traceAfter, "trace-after", 25*time.Millisecond, "how late a delivery is a stall for -trace-dir")
 	flag.BoolVar(&c.header, "header", false, "print the table's header and exit")
 	flag.BoolVar(&c.budget, "budget", false, "print the bound of a run with these flags in whole seconds and exit")
 	flag.Parse()
@@ -104,6 +110,11 @@ func main() {
 	}
 	setBooks(c.books)
 	collectRarely()
+	var err error
+	if c.stalls, err = newStallTracer(c); err != nil {
+		fmt.Fprintln(os.Stderr, "streamload:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.bound())

@@ -35,6 +35,7 @@ type tracker struct {
 	lags     []time.Duration   // open loop: POST started, from the scheduled send
 	// delivered is each order's first report, in arrival order.
 	delivered []delivered
+	stalls    *stallTracer // told each first report's delay (nil: off)
 }
 
 // delivered is one order's first report: when the order was due and how
@@ -124,6 +125,7 @@ func (t *tracker) report(ref, status string, now time.Time) {
 	if !o.reported {
 		o.reported = true
 		t.delivered = append(t.delivered, delivered{o.at, now.Sub(o.at)})
+		t.stalls.seen(now.Sub(o.at))
 		t.first[status]++
 	}
 	if status == "FILLED" {

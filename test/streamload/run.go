@@ -38,7 +38,7 @@ func run(ctx context.Context, c config) error {
 	}
 	prefix := fmt.Sprintf("sl%d", time.Now().Unix()%100000)
 	opts := func(name string, d time.Duration) runOpts {
-		return runOpts{prefix: prefix + name, rate: c.rate, d: d, workers: c.workers, concurrency: c.concurrency, drain: c.drain}
+		return runOpts{prefix: prefix + name, rate: c.rate, d: d, workers: c.workers, concurrency: c.concurrency, drain: c.drain, stalls: c.stalls}
 	}
 	progress("%s: warm-up (1s closed loop, then 1s open loop at %d orders/s)", c.store, c.rate)
 	closedLoop(ctx, a, jwt, p, opts("w", time.Second))
