@@ -26,7 +26,10 @@ func TestFlightRecorderWritesATracePerSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sig := make(chan os.Signal)
 	done := make(chan struct{})
-	go func() { defer close(done); writeTraces(ctx, fr, dir, sig, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		defer close(done)
+		writeTraces(ctx, fr, dir, sig, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Fatalf("written before any signal: %v", files)
 	}
