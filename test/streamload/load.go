@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -42,9 +41,7 @@ type job struct {
 func openLoop(ctx context.Context, a *api, jwt string, p *probe, o runOpts) result {
 	n := max(2, int(float64(o.rate)*o.d.Seconds())&^1) // whole pairs
 	t := newTracker()
-	if !strings.HasSuffix(o.prefix, "wo") { // not the warm-up
-		t.stalls = o.stalls
-	}
+	t.stalls = o.stalls
 	p.cur.Store(t)
 	start := time.Now()
 	bound, cancel := context.WithDeadline(ctx, start.Add(o.d+o.drain))

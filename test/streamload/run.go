@@ -46,7 +46,9 @@ func run(ctx context.Context, c config) error {
 	// they are needed; a run that began with them measured that onset
 	// (a late first half second in most runs: docs/benchmarks.md), which
 	// a terminal on a kept-alive connection never sees.
-	openLoop(ctx, a, jwt, p, opts("wo", time.Second))
+	warm := opts("wo", time.Second)
+	warm.stalls = nil // not a measured run
+	openLoop(ctx, a, jwt, p, warm)
 	var mems []memory
 	if c.subscribers > 0 {
 		// Before any load, so the connections cannot reuse heap the load
